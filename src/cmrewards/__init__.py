@@ -1,0 +1,83 @@
+"""cmrewards: a contingency management rewards engine.
+
+    >>> import cmrewards
+    >>> clinic = cmrewards.open()            # in memory; pass a path for a SQLite file
+    >>> admin = clinic.init("admin-1")
+
+See README.md for the quickstart and DESIGN.md for the rules the numbers follow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .clinic import Clinic
+from .errors import (
+    AlreadyExists,
+    Busy,
+    CMRewardsError,
+    IdempotencyConflict,
+    InsufficientPoints,
+    IntegrityError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OutOfOrder,
+    OutOfStock,
+    PermissionDenied,
+)
+from .programs import Program, load_preset, load_program_file, preset_names
+from .records import Participant, Status
+from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
+from .schedules import Outcome
+from .staff import Role, Staff
+
+__all__ = [
+    "AlreadyExists",
+    "Award",
+    "Balance",
+    "Busy",
+    "CMRewardsError",
+    "Clinic",
+    "HistoryEntry",
+    "IdempotencyConflict",
+    "InsufficientPoints",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
+    "OutOfOrder",
+    "OutOfStock",
+    "Outcome",
+    "Participant",
+    "PermissionDenied",
+    "Program",
+    "RecordResult",
+    "Role",
+    "Staff",
+    "Status",
+    "TransferResult",
+    "VerifyReport",
+    "load_preset",
+    "load_program_file",
+    "open",
+    "preset_names",
+]
+
+__version__ = "0.1.0.dev0"
+
+
+def open(path: str | os.PathLike[str] | None = None, **options: object) -> Clinic:
+    """Open a clinic: a SQLite file at ``path`` (created if missing), or in memory when None.
+
+    Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
+    and draws.
+    """
+    if path is None:
+        from .store.memory import MemoryStore
+
+        return Clinic(MemoryStore(), **options)  # type: ignore[arg-type]
+    from .store.sqlite import SQLiteStore
+
+    return Clinic(SQLiteStore(Path(path)), **options)  # type: ignore[arg-type]

@@ -1,0 +1,3 @@
+from cmrewards.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""Tamper evidence: every append-only row carries ``sha256(prev_hash + canonical row)``.
+
+An edit, insertion, deletion or reordering made outside the library breaks the
+chain from that row on, which ``verify`` reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first row of every chain."""
+
+
+def canonical(fields: Mapping[str, Any]) -> str:
+    """One spelling per row: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
+
+
+def broken_links(
+    rows: Iterable[tuple[int, str, str, Mapping[str, Any]]], what: str
+) -> Iterable[str]:
+    """Problems in a chain given ``(id, prev_hash, hash, fields)`` in id order."""
+    expected_prev = GENESIS
+    for row_id, prev_hash, row_hash, fields in rows:
+        if prev_hash != expected_prev:
+            yield f"{what} {row_id}: previous hash does not match (a row was removed or reordered)"
+        if link(prev_hash, fields) != row_hash:
+            yield f"{what} {row_id}: hash does not match its contents (edited outside cmrewards)"
+        expected_prev = row_hash
+
+
+class Chained(Protocol):
+    """A hash-chained record: an id, the previous row's hash, its own hash."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    def hash_fields(self) -> dict[str, Any]: ...
+
+
+def position_after(head: Chained | None) -> tuple[int, str]:
+    """The id and ``prev_hash`` of the row that follows ``head``."""
+    return (1, GENESIS) if head is None else (head.id + 1, head.hash)
+
+
+C = TypeVar("C", bound=Chained)
+
+
+def sealed(record: C) -> C:
+    """``record`` with its hash filled in."""
+    return attrs.evolve(record, hash=link(record.prev_hash, record.hash_fields()))  # type: ignore[misc]

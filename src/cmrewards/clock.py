@@ -1,0 +1,82 @@
+"""Time: aware datetimes in, UTC text out, program weeks in the clinic's zone.
+
+Timestamps are stored as fixed-width UTC text (microsecond precision, ``Z``) so
+that string order in the database is time order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidInput
+
+Clock = Callable[[], dt.datetime]
+
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}") from None
+
+
+def require_aware(value: dt.datetime, what: str) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what} must be a time-zone aware datetime")
+    return value
+
+
+def to_utc_text(value: dt.datetime) -> str:
+    return require_aware(value, "time").astimezone(dt.UTC).strftime(_UTC_FORMAT)
+
+
+def from_utc_text(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, _UTC_FORMAT).replace(tzinfo=dt.UTC)
+
+
+def parse_date(text: str, what: str = "date") -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
+    """Parse a staff-typed time: ISO 8601 with or without offset, or a bare date.
+
+    A time without an offset, or a bare date (midnight), is read in the clinic's
+    time zone: that is what the person at the front desk means.
+    """
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            parsed = dt.datetime(day.year, day.month, day.day)
+        else:
+            parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{what} {text!r} is not an ISO date or time (e.g. 2027-01-04 or 2027-01-04T09:30)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone(timezone))
+    return parsed
+
+
+def local_date(value: dt.datetime, timezone: str) -> dt.date:
+    return value.astimezone(zone(timezone)).date()
+
+
+def program_week(start: dt.date, at: dt.datetime, timezone: str) -> int:
+    """Week number (1-based) of ``at`` counted from the enrolment date, in the clinic's zone."""
+    return (local_date(at, timezone) - start).days // 7 + 1

@@ -1,0 +1,171 @@
+"""The double-entry points ledger: accounts, transfers and the invariants they keep.
+
+Every movement is one transfer of a positive amount between two accounts of one
+program; transfers are never updated or deleted, and a correction is a new
+transfer (DESIGN.md section 4). Balances are derived from transfers; the stored
+copy is a cache that ``verify`` compares against the sum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .clock import to_utc_text
+
+FUNDING = "funding"
+"""The source of every award; its balance is minus everything ever awarded."""
+REDEEMED = "redeemed"
+"""The sink of every fulfilled redemption."""
+
+
+def available(participant: str) -> str:
+    return f"available:{participant}"
+
+
+def held(participant: str) -> str:
+    return f"held:{participant}"
+
+
+def is_participant_account(account: str) -> bool:
+    return account.startswith(("available:", "held:"))
+
+
+def account_owner(account: str) -> str | None:
+    return account.split(":", 1)[1] if is_participant_account(account) else None
+
+
+class Movement(enum.StrEnum):
+    """Why points moved; each kind has one direction (DESIGN.md section 4)."""
+
+    AWARD = "award"
+    BONUS = "bonus"
+    ADJUSTMENT_UP = "adjustment-up"
+    ADJUSTMENT_DOWN = "adjustment-down"
+    HOLD = "hold"
+    RELEASE = "release"
+    SPEND = "spend"
+    REVERSAL = "reversal"
+
+
+def route(movement: Movement, participant: str) -> tuple[str, str]:
+    """The (from, to) accounts of a movement for one participant."""
+    routes = {
+        Movement.AWARD: (FUNDING, available(participant)),
+        Movement.BONUS: (FUNDING, available(participant)),
+        Movement.ADJUSTMENT_UP: (FUNDING, available(participant)),
+        Movement.ADJUSTMENT_DOWN: (available(participant), FUNDING),
+        Movement.HOLD: (available(participant), held(participant)),
+        Movement.RELEASE: (held(participant), available(participant)),
+        Movement.SPEND: (held(participant), REDEEMED),
+    }
+    return routes[movement]
+
+
+@attrs.frozen
+class Transfer:
+    """One movement of points. Never updated; reversed by a new transfer."""
+
+    id: int
+    program_id: str
+    kind: Movement
+    from_account: str
+    to_account: str
+    amount: int
+    """Always positive."""
+    participant: str | None
+    actor: str
+    reason: str
+    cause: str | None
+    """What caused it: ``outcome:12``, ``redemption:3``, ``prize:4``, or None for an adjustment."""
+    reverses: int | None
+    """For a reversal, the transfer it undoes."""
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    prev_hash: str
+    hash: str
+
+    def hash_fields(self) -> dict[str, Any]:
+        """Everything but the hash itself, in the form the chain hashes."""
+        return {
+            "id": self.id,
+            "program_id": self.program_id,
+            "kind": str(self.kind),
+            "from_account": self.from_account,
+            "to_account": self.to_account,
+            "amount": self.amount,
+            "participant": self.participant,
+            "actor": self.actor,
+            "reason": self.reason,
+            "cause": self.cause,
+            "reverses": self.reverses,
+            "occurred_at": to_utc_text(self.occurred_at),
+            "recorded_at": to_utc_text(self.recorded_at),
+        }
+
+
+AccountKey = tuple[str, str]
+"""(program id, account name)."""
+
+
+def balances_from(transfers: Iterable[Transfer]) -> dict[AccountKey, int]:
+    """Every account's balance as the sum of its transfers."""
+    totals: dict[AccountKey, int] = defaultdict(int)
+    for transfer in transfers:
+        totals[transfer.program_id, transfer.from_account] -= transfer.amount
+        totals[transfer.program_id, transfer.to_account] += transfer.amount
+    return dict(totals)
+
+
+def ledger_problems(transfers: list[Transfer], cached: Mapping[AccountKey, int]) -> Iterable[str]:
+    """Every broken ledger invariant, as one line each."""
+    derived = balances_from(transfers)
+    for key in sorted(set(derived) | set(cached)):
+        if derived.get(key, 0) != cached.get(key, 0):
+            yield (
+                f"balance of {key[1]} in {key[0]} is {cached.get(key, 0)}"
+                f" but its transfers sum to {derived.get(key, 0)}"
+            )
+    by_program: dict[str, int] = defaultdict(int)
+    for (program_id, _), amount in derived.items():
+        by_program[program_id] += amount
+    for program_id, total in sorted(by_program.items()):
+        if total:
+            yield f"accounts of {program_id} sum to {total}, not zero"
+    yield from _negative_balances(transfers)
+    yield from _bad_reversals(transfers)
+
+
+def _negative_balances(transfers: list[Transfer]) -> Iterable[str]:
+    running: dict[AccountKey, int] = defaultdict(int)
+    for transfer in transfers:
+        if transfer.amount <= 0:
+            yield f"transfer {transfer.id} moves {transfer.amount}, not a positive amount"
+        running[transfer.program_id, transfer.from_account] -= transfer.amount
+        running[transfer.program_id, transfer.to_account] += transfer.amount
+        source = transfer.program_id, transfer.from_account
+        if is_participant_account(source[1]) and running[source] < 0:
+            yield f"transfer {transfer.id} takes {source[1]} below zero"
+
+
+def _bad_reversals(transfers: list[Transfer]) -> Iterable[str]:
+    by_id = {t.id: t for t in transfers}
+    reversed_once: set[int] = set()
+    for transfer in transfers:
+        if transfer.reverses is None:
+            continue
+        original = by_id.get(transfer.reverses)
+        if original is None:
+            yield f"transfer {transfer.id} reverses missing transfer {transfer.reverses}"
+            continue
+        if transfer.reverses in reversed_once:
+            yield f"transfer {transfer.reverses} is reversed more than once"
+        reversed_once.add(transfer.reverses)
+        swapped = (original.to_account, original.from_account, original.amount)
+        if (transfer.from_account, transfer.to_account, transfer.amount) != swapped:
+            yield f"transfer {transfer.id} does not mirror the transfer it reverses"

@@ -1,0 +1,438 @@
+"""Programs: one CM protocol as data, loaded from TOML and validated key by key.
+
+A program file, a shipped preset and the copy stored in the database all pass
+through ``program_from_dict``, so there is one definition of what is valid.
+Every error names the file and the key (``stim.toml: targets[0].schedule.start``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from .clock import zone
+from .errors import CMRewardsError, InvalidInput, NotFound
+from .schedules import (
+    DEFAULT_RESET_ON,
+    AwardKind,
+    EscalatingSchedule,
+    FixedSchedule,
+    Outcome,
+    Schedule,
+    ScheduleState,
+    StepBy,
+    advance,
+)
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class CapPeriod(enum.StrEnum):
+    CALENDAR_YEAR = "calendar-year"
+    ENROLLMENT_YEAR = "enrollment-year"
+
+
+@attrs.frozen
+class Target:
+    """A verified behaviour with its own schedule."""
+
+    id: str
+    schedule: Schedule
+    per_week: int = 2
+    """Scheduled opportunities a week: used for maximum earnings and simulation."""
+    reset_on: frozenset[Outcome] = DEFAULT_RESET_ON
+    requires: tuple[str, ...] = ()
+    """Targets that must have a ``met`` at the same visit, recorded first, for a ``met`` to pay."""
+
+
+@attrs.frozen
+class BowlCategory:
+    """One kind of slip in the prize bowl."""
+
+    category: str
+    slips: int
+    value_cents: int
+
+
+@attrs.frozen
+class Program:
+    """A CM protocol. Immutable once stored: a change is a new program id."""
+
+    id: str
+    name: str
+    targets: tuple[Target, ...]
+    description: str = ""
+    point_value_cents: int = 1
+    timezone: str = "UTC"
+    cap_cents: int | None = None
+    cap_period: CapPeriod = CapPeriod.CALENDAR_YEAR
+    budget_cents: int | None = None
+    require_approval: bool = True
+    separate_duties: bool = False
+    hold_days: int = 30
+    weeks: int = 12
+    bowl: tuple[BowlCategory, ...] = ()
+
+    @property
+    def primary_target(self) -> Target:
+        """The target whose consecutive ``met`` run is the longest duration of abstinence."""
+        return self.targets[0]
+
+    def target(self, target_id: str) -> Target:
+        for target in self.targets:
+            if target.id == target_id:
+                return target
+        known = ", ".join(t.id for t in self.targets)
+        raise NotFound(f"program {self.id} has no target {target_id!r} (targets: {known})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The program as a program file would say it (the stored, canonical form)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "point_value_cents": self.point_value_cents,
+            "timezone": self.timezone,
+            "cap_period": str(self.cap_period),
+            "require_approval": self.require_approval,
+            "separate_duties": self.separate_duties,
+            "hold_days": self.hold_days,
+            "weeks": self.weeks,
+            "targets": [_target_to_dict(t) for t in self.targets],
+            "bowl": [attrs.asdict(c) for c in self.bowl],
+        }
+        if self.cap_cents is not None:
+            data["cap_cents"] = self.cap_cents
+        if self.budget_cents is not None:
+            data["budget_cents"] = self.budget_cents
+        return data
+
+
+def _target_to_dict(target: Target) -> dict[str, Any]:
+    schedule = {"kind": target.schedule.kind} | {
+        key: str(value) if isinstance(value, enum.Enum) else value
+        for key, value in attrs.asdict(target.schedule).items()
+        if value is not None
+    }
+    return {
+        "id": target.id,
+        "per_week": target.per_week,
+        "reset_on": sorted(str(o) for o in target.reset_on),
+        "requires": list(target.requires),
+        "schedule": schedule,
+    }
+
+
+# --- loading and validation -------------------------------------------------
+
+
+class _Table:
+    """Reads one TOML table, naming ``source: path.key`` in every error."""
+
+    def __init__(self, data: object, source: str, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise InvalidInput(f"{source}: {path or 'file'}: must be a table")
+        self._data = dict(data)
+        self._source = source
+        self._path = path
+
+    def where(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def fail(self, key: str, problem: str) -> InvalidInput:
+        return InvalidInput(f"{self._source}: {self.where(key)}: {problem}")
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def raw(self, key: str, default: object = None) -> object:
+        return self._data.pop(key, default)
+
+    def text(self, key: str, default: str | None = None, *, slug: bool = False) -> str:
+        value = self.raw(key, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        if not isinstance(value, str) or (not value.strip() and default is None):
+            raise self.fail(key, "must be a non-empty string")
+        if slug and not _SLUG.match(value):
+            raise self.fail(key, f"{value!r} must be lower-case letters, digits, '.', '-' or '_'")
+        return value
+
+    def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> int:
+        value = self.optional_integer(key, default, minimum=minimum)
+        if value is None:
+            raise self.fail(key, "is required")
+        return value
+
+    def optional_integer(
+        self, key: str, default: int | None = None, *, minimum: int = 0
+    ) -> int | None:
+        value = self.raw(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, not {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, not {value}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {value!r}")
+        return value
+
+    def choice(self, key: str, enum_type: type[E], default: E | None = None) -> E:
+        value = self.raw(key, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        try:
+            return enum_type(str(value))
+        except ValueError:
+            allowed = ", ".join(repr(str(member)) for member in enum_type)
+            raise self.fail(key, f"{value!r} is not one of {allowed}") from None
+
+    def table(self, key: str) -> _Table:
+        return _Table(self.raw(key), self._source, self.where(key))
+
+    def tables(self, key: str) -> Iterator[_Table]:
+        value = self.raw(key, [])
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list of tables")
+        for index, item in enumerate(value):
+            yield _Table(item, self._source, f"{self.where(key)}[{index}]")
+
+    def finish(self) -> None:
+        if self._data:
+            unknown = sorted(self._data)[0]
+            raise self.fail(unknown, "unknown key")
+
+
+def program_from_dict(data: object, source: str) -> Program:
+    """Validate a program definition; ``source`` names the file in errors."""
+    table = _Table(data, source, "")
+    program_id = table.text("id", slug=True)
+    name = table.text("name")
+    description = table.text("description", "")
+    point_value_cents = table.integer("point_value_cents", 1)
+    timezone = table.text("timezone", "UTC")
+    try:
+        zone(timezone)
+    except CMRewardsError:
+        raise table.fail("timezone", f"unknown time zone {timezone!r}") from None
+    cap_cents = table.optional_integer("cap_cents", minimum=1)
+    cap_period = table.choice("cap_period", CapPeriod, CapPeriod.CALENDAR_YEAR)
+    budget_cents = table.optional_integer("budget_cents")
+    require_approval = table.flag("require_approval", True)
+    separate_duties = table.flag("separate_duties", False)
+    hold_days = table.integer("hold_days", 30, minimum=1)
+    weeks = table.integer("weeks", 12, minimum=1)
+    targets = tuple(_target(t) for t in table.tables("targets"))
+    bowl = tuple(_bowl_category(c) for c in table.tables("bowl"))
+    table.finish()
+
+    if not targets:
+        raise table.fail("targets", "a program needs at least one [[targets]] table")
+    _check_unique(table, "targets", [t.id for t in targets])
+    _check_unique(table, "bowl", [c.category for c in bowl])
+    _check_requires(table, targets)
+    awards_draws = any(t.schedule.award is AwardKind.DRAWS for t in targets)
+    if awards_draws and not bowl:
+        raise table.fail("bowl", "a program that awards draws needs [[bowl]] categories")
+    if bowl and sum(c.slips for c in bowl) == 0:
+        raise table.fail("bowl", "the bowl has no slips")
+    return Program(
+        id=program_id,
+        name=name,
+        description=description,
+        point_value_cents=point_value_cents,
+        timezone=timezone,
+        cap_cents=cap_cents,
+        cap_period=cap_period,
+        budget_cents=budget_cents,
+        require_approval=require_approval,
+        separate_duties=separate_duties,
+        hold_days=hold_days,
+        weeks=weeks,
+        targets=targets,
+        bowl=bowl,
+    )
+
+
+def _target(table: _Table) -> Target:
+    target_id = table.text("id", slug=True)
+    per_week = table.integer("per_week", 2, minimum=1)
+    reset_on = _reset_on(table)
+    requires = table.raw("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise table.fail("requires", "must be a list of target ids")
+    schedule = _schedule(table.table("schedule"))
+    table.finish()
+    return Target(
+        id=target_id,
+        schedule=schedule,
+        per_week=per_week,
+        reset_on=reset_on,
+        requires=tuple(requires),
+    )
+
+
+def _reset_on(table: _Table) -> frozenset[Outcome]:
+    if not table.has("reset_on"):
+        return DEFAULT_RESET_ON
+    values = table.raw("reset_on")
+    if not isinstance(values, list):
+        raise table.fail("reset_on", "must be a list of outcomes")
+    resetting = set()
+    for value in values:
+        if value not in {str(o) for o in Outcome} or value == Outcome.MET:
+            raise table.fail(
+                "reset_on", f"{value!r} is not one of not_met, missed, invalid, excused"
+            )
+        resetting.add(Outcome(value))
+    return frozenset(resetting)
+
+
+def _schedule(table: _Table) -> Schedule:
+    kind = table.text("kind")
+    award = table.choice("award", AwardKind, AwardKind.POINTS)
+    schedule: Schedule
+    if kind == "fixed":
+        schedule = FixedSchedule(award=award, amount=table.integer("amount", minimum=1))
+    elif kind == "escalating":
+        schedule = EscalatingSchedule(
+            award=award,
+            start=table.integer("start", minimum=1),
+            step=table.integer("step", 0),
+            step_by=table.choice("step_by", StepBy, StepBy.OPPORTUNITY),
+            step_every=table.integer("step_every", 1, minimum=1),
+            max=table.optional_integer("max", minimum=1),
+            bonus=table.integer("bonus", 0),
+            bonus_every=table.integer("bonus_every", 0),
+            recovery_after=table.integer("recovery_after", 0),
+        )
+        if schedule.max is not None and schedule.max < schedule.start:
+            raise table.fail("max", f"must be at least start ({schedule.start})")
+        if schedule.bonus and not schedule.bonus_every:
+            raise table.fail("bonus_every", "must be set when bonus is")
+    else:
+        raise table.fail("kind", f"{kind!r} is not one of 'fixed', 'escalating'")
+    table.finish()
+    return schedule
+
+
+def _bowl_category(table: _Table) -> BowlCategory:
+    category = BowlCategory(
+        category=table.text("category", slug=True),
+        slips=table.integer("slips"),
+        value_cents=table.integer("value_cents"),
+    )
+    table.finish()
+    return category
+
+
+def _check_unique(table: _Table, key: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise table.fail(key, f"{item!r} appears twice")
+        seen.add(item)
+
+
+def _check_requires(table: _Table, targets: tuple[Target, ...]) -> None:
+    earlier: set[str] = set()
+    for index, target in enumerate(targets):
+        for required in target.requires:
+            if required not in earlier:
+                raise table.fail(
+                    f"targets[{index}].requires",
+                    f"{required!r} must be a target listed before {target.id!r}",
+                )
+        earlier.add(target.id)
+
+
+def load_program_file(path: str | Path) -> Program:
+    """Read and validate a program TOML file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(
+            f"{file}: cannot read program file ({error.__class__.__name__})"
+        ) from None
+    return program_from_toml(text, str(file))
+
+
+def program_from_toml(text: str, source: str) -> Program:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput(f"{source}: not valid TOML: {error}") from None
+    return program_from_dict(data, source)
+
+
+# --- presets ---------------------------------------------------------------
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("cmrewards") / "presets"
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def load_preset(name: str) -> Program:
+    if name not in preset_names():
+        raise NotFound(f"no preset {name!r} (presets: {', '.join(preset_names())})")
+    text = (resources.files("cmrewards") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+    return program_from_toml(text, f"preset {name}")
+
+
+# --- what a protocol can pay -----------------------------------------------
+
+
+@attrs.frozen
+class MaximumEarnings:
+    """What one participant earns with every opportunity met (perfect attendance)."""
+
+    points: int
+    draws: int
+    value_cents: int
+    """Points at their value plus the expected value of every draw, rounded to the cent."""
+    capped_cents: int
+    """``value_cents`` limited by the program's cap."""
+
+
+def expected_draw_cents(program: Program) -> Fraction:
+    slips = sum(c.slips for c in program.bowl)
+    if not slips:
+        return Fraction(0)
+    return Fraction(sum(c.slips * c.value_cents for c in program.bowl), slips)
+
+
+def maximum_earnings(program: Program) -> MaximumEarnings:
+    points = draws = 0
+    for target in program.targets:
+        state = ScheduleState()
+        for opportunity in range(target.per_week * program.weeks):
+            week = opportunity // target.per_week + 1
+            step = advance(target.schedule, state, Outcome.MET, week=week)
+            state = step.state
+            if target.schedule.award is AwardKind.POINTS:
+                points += step.total
+            else:
+                draws += step.total
+    value = points * program.point_value_cents + round(draws * expected_draw_cents(program))
+    capped = value if program.cap_cents is None else min(value, program.cap_cents)
+    return MaximumEarnings(points=points, draws=draws, value_cents=value, capped_cents=capped)

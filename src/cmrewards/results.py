@@ -1,0 +1,115 @@
+"""What the ``Clinic`` methods return: frozen records, the same shape as the CLI's JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from .ledger import Transfer
+from .schedules import Outcome
+
+
+@attrs.frozen
+class Award:
+    """What one recorded outcome earned."""
+
+    points: int = 0
+    """Base points awarded (after any cap)."""
+    bonus_points: int = 0
+    draws: int = 0
+    """Prize-bowl draws, bonus draws included."""
+    value_cents: int = 0
+    """Points at the program's point value plus the value of prizes won."""
+    capped: bool = False
+    """The program's annual cap cut this award."""
+    reset: bool = False
+    """The outcome reset the schedule."""
+    recovered: bool = False
+    """This award was paid at the restored pre-reset position."""
+    paid: bool = True
+    """False when a ``met`` did not pay because a required target was not met at the visit."""
+
+
+@attrs.frozen
+class Balance:
+    """A participant's points."""
+
+    participant: str
+    program_id: str
+    points: int
+    """Everything the participant owns: available plus held."""
+    held_points: int
+    """Held by open redemption requests."""
+    available_points: int
+    """What the participant can spend now."""
+    value_cents: int
+    """``points`` at the program's point value."""
+    cap_remaining_cents: int | None
+    """What may still be awarded this cap period; None when the program has no cap."""
+
+
+@attrs.frozen
+class PrizeWon:
+    """A prize owed to a participant from a winning draw."""
+
+    id: int
+    category: str
+    value_cents: int
+
+
+@attrs.frozen
+class RecordResult:
+    """The result of recording one outcome."""
+
+    outcome_id: int
+    participant: str
+    target: str
+    outcome: Outcome
+    occurred_at: dt.datetime
+    award: Award
+    prizes: tuple[PrizeWon, ...]
+    balance: Balance
+    replayed: bool = False
+    """True when this is the stored result of an earlier call with the same key."""
+
+
+@attrs.frozen
+class TransferResult:
+    """The result of an adjustment or a reversal."""
+
+    transfer: Transfer
+    balance: Balance
+    replayed: bool = False
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One line of a participant's history, with the balance after it."""
+
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    kind: str
+    """``outcome`` or a ledger movement (``award``, ``bonus``, ``hold``, …)."""
+    detail: str
+    """``stimulant-negative: met``, or the transfer's reason."""
+    points: int
+    """Change to the participant's points (available plus held)."""
+    available_points: int
+    held_points: int
+    ref: str
+    """``outcome:12`` or ``transfer:34``."""
+    actor: str
+
+
+@attrs.frozen
+class VerifyReport:
+    """What ``verify`` checked and every problem it found."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    outcomes: int
+    transfers: int
+    participants: int
+    transfer_chain_head: str
+    outcome_chain_head: str

@@ -1,0 +1,67 @@
+"""Staff roles and what each may do. The host application authenticates; we authorise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import attrs
+
+from .errors import PermissionDenied
+
+
+class Role(enum.StrEnum):
+    RECORDER = "recorder"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+
+class Action(enum.StrEnum):
+    READ = "read"
+    RECORD = "record outcomes"
+    REQUEST = "request redemptions"
+    APPROVE = "approve redemptions"
+    FULFIL = "fulfil redemptions and prizes"
+    CANCEL = "cancel redemptions"
+    MANAGE_STAFF = "manage staff"
+    MANAGE_PROGRAMS = "manage programs"
+    MANAGE_CATALOG = "manage the catalog"
+    ENROL = "enrol and withdraw participants"
+    ADJUST = "adjust balances"
+    REVERSE = "reverse transfers"
+    EXPIRE = "expire holds"
+
+
+_RECORDER = frozenset({Action.READ, Action.RECORD, Action.REQUEST, Action.EXPIRE})
+_CLINICIAN = _RECORDER | {Action.APPROVE, Action.FULFIL, Action.CANCEL}
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.RECORDER: _RECORDER,
+    Role.CLINICIAN: _CLINICIAN,
+    Role.ADMIN: frozenset(Action),
+}
+
+
+@attrs.frozen
+class Staff:
+    """A staff member, by the clinic's staff id (no names)."""
+
+    id: str
+    role: Role
+    active: bool
+    added_at: dt.datetime
+    added_by: str | None
+    """Who added them; None for the first admin, created by ``init``."""
+
+    def may(self, action: Action) -> bool:
+        return self.active and action in PERMISSIONS[self.role]
+
+
+def authorise(staff: Staff | None, actor: str, action: Action) -> Staff:
+    """The acting staff member, or ``PermissionDenied`` saying why not."""
+    if staff is None:
+        raise PermissionDenied(f"{actor!r} is not a staff member")
+    if not staff.active:
+        raise PermissionDenied(f"staff member {actor!r} is no longer active")
+    if not staff.may(action):
+        raise PermissionDenied(f"{actor!r} is a {staff.role}; a {staff.role} may not {action}")
+    return staff

@@ -1,0 +1,197 @@
+"""The in-memory store: the reference adapter, and the default for ``cmrewards.open()``.
+
+A unit of work edits a copy of the state and swaps it in on success, so a
+refused request leaves nothing behind, exactly as a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import attrs
+
+from ..ledger import AccountKey, Transfer
+from ..programs import Program
+from ..records import IdempotencyRecord, OutcomeRecord, Participant, Status
+from ..schedules import ScheduleState
+from ..staff import Staff
+from .port import StateKey
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@attrs.define
+class _State:
+    staff: dict[str, Staff] = attrs.Factory(dict)
+    programs: dict[str, Program] = attrs.Factory(dict)
+    participants: dict[str, Participant] = attrs.Factory(dict)
+    outcomes: list[OutcomeRecord] = attrs.Factory(list)
+    states: dict[StateKey, ScheduleState] = attrs.Factory(dict)
+    transfers: list[Transfer] = attrs.Factory(list)
+    reversals: dict[int, Transfer] = attrs.Factory(dict)
+    balances: dict[AccountKey, int] = attrs.Factory(dict)
+    keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
+
+    def copy(self) -> _State:
+        # Records are frozen, so copying the containers is enough.
+        return _State(
+            staff=dict(self.staff),
+            programs=dict(self.programs),
+            participants=dict(self.participants),
+            outcomes=list(self.outcomes),
+            states=dict(self.states),
+            transfers=list(self.transfers),
+            reversals=dict(self.reversals),
+            balances=dict(self.balances),
+            keys=dict(self.keys),
+        )
+
+
+class MemoryTx:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def staff(self, staff_id: str) -> Staff | None:
+        return self._s.staff.get(staff_id)
+
+    def all_staff(self) -> list[Staff]:
+        return sorted(self._s.staff.values(), key=lambda s: s.id)
+
+    def add_staff(self, staff: Staff) -> None:
+        _insert(self._s.staff, staff.id, staff, "staff")
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self._s.staff[staff_id] = attrs.evolve(self._s.staff[staff_id], active=active)
+
+    def program(self, program_id: str) -> Program | None:
+        return self._s.programs.get(program_id)
+
+    def programs(self) -> list[Program]:
+        return sorted(self._s.programs.values(), key=lambda p: p.id)
+
+    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
+        _insert(self._s.programs, program.id, program, "program")
+
+    def participant(self, participant_id: str) -> Participant | None:
+        return self._s.participants.get(participant_id)
+
+    def participants(self) -> list[Participant]:
+        return sorted(self._s.participants.values(), key=lambda p: p.id)
+
+    def add_participant(self, participant: Participant) -> None:
+        _insert(self._s.participants, participant.id, participant, "participant")
+
+    def set_participant_status(self, participant_id: str, status: Status) -> None:
+        current = self._s.participants[participant_id]
+        self._s.participants[participant_id] = attrs.evolve(current, status=status)
+
+    def last_outcome(self) -> OutcomeRecord | None:
+        return self._s.outcomes[-1] if self._s.outcomes else None
+
+    def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
+        for record in reversed(self._s.outcomes):
+            if record.participant == participant and record.target == target:
+                return record
+        return None
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        return [o for o in self._s.outcomes if participant in (None, o.participant)]
+
+    def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
+        return [
+            o
+            for o in self._s.outcomes
+            if o.participant == participant and o.occurred_at == occurred_at
+        ]
+
+    def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
+        self._s.outcomes.extend(records)
+
+    def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
+        return self._s.states.get((participant, target))
+
+    def schedule_states(self) -> dict[StateKey, ScheduleState]:
+        return dict(self._s.states)
+
+    def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
+        self._s.states.update(states)
+
+    def last_transfer(self) -> Transfer | None:
+        return self._s.transfers[-1] if self._s.transfers else None
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        index = transfer_id - 1
+        if 0 <= index < len(self._s.transfers) and self._s.transfers[index].id == transfer_id:
+            return self._s.transfers[index]
+        return next((t for t in self._s.transfers if t.id == transfer_id), None)
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        return [t for t in self._s.transfers if participant in (None, t.participant)]
+
+    def reversal_of(self, transfer_id: int) -> Transfer | None:
+        return self._s.reversals.get(transfer_id)
+
+    def append_transfers(self, transfers: Sequence[Transfer]) -> None:
+        for transfer in transfers:
+            if transfer.reverses is not None:
+                _insert(self._s.reversals, transfer.reverses, transfer, "reversal of transfer")
+            self._s.transfers.append(transfer)
+            for account, change in (
+                (transfer.from_account, -transfer.amount),
+                (transfer.to_account, transfer.amount),
+            ):
+                key = transfer.program_id, account
+                self._s.balances[key] = self._s.balances.get(key, 0) + change
+
+    def balance(self, program_id: str, account: str) -> int:
+        return self._s.balances.get((program_id, account), 0)
+
+    def balances(self) -> dict[AccountKey, int]:
+        return dict(self._s.balances)
+
+    def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        return self._s.keys.get((scope, key))
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        _insert(self._s.keys, (record.scope, record.key), record, "idempotency key")
+
+
+def _insert(table: dict[K, V], key: K, value: V, what: str) -> None:
+    # The uniqueness a database enforces with UNIQUE; the domain checks first,
+    # so reaching this is a bug, not a user error.
+    if key in table:
+        raise AssertionError(f"duplicate {what} {key!r}")
+    table[key] = value
+
+
+class MemoryStore:
+    """The reference store. Thread-safe; one writer at a time."""
+
+    location = ":memory:"
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[MemoryTx]:
+        with self._lock:
+            draft = self._state.copy()
+            yield MemoryTx(draft)
+            self._state = draft
+
+    @contextmanager
+    def read(self) -> Iterator[MemoryTx]:
+        with self._lock:
+            yield MemoryTx(self._state.copy())
+
+    def integrity_problems(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,147 @@
+"""The SQLite schema, as sqlite-utils migrations.
+
+Each migration is a function applied once, in order, inside the opening
+transaction. Never edit a released migration: add the next one. The invariants
+the domain keeps are enforced here too (STRICT types, CHECKs, UNIQUE keys,
+append-only triggers), so a bug or a stray script cannot slip past them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+APPLICATION = "cmrewards"
+MIGRATION_SET = "cmrewards"
+
+migrations = Migrations(MIGRATION_SET)
+KNOWN: list[str] = []
+"""Migration names this version knows, in order; a file with others is from a newer version."""
+
+
+def _migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    KNOWN.append(name)
+    return migrations(name=name)
+
+
+_OUTCOMES = "('met', 'not_met', 'missed', 'excused', 'invalid')"
+_MOVEMENTS = (
+    "('award', 'bonus', 'adjustment-up', 'adjustment-down', 'hold', 'release', 'spend', 'reversal')"
+)
+
+
+def _append_only(db: Database, table: str) -> None:
+    for event in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+        )
+
+
+@_migration("0001_initial")
+def initial(db: Database) -> None:
+    statements = [
+        """CREATE TABLE cmrewards_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT""",
+        f"INSERT INTO cmrewards_meta (key, value) VALUES ('application', '{APPLICATION}')",
+        """CREATE TABLE staff (
+            id TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('recorder', 'clinician', 'admin')),
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            added_at TEXT NOT NULL,
+            added_by TEXT REFERENCES staff(id)
+        ) STRICT""",
+        """CREATE TABLE programs (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL REFERENCES staff(id)
+        ) STRICT""",
+        """CREATE TABLE participants (
+            id TEXT PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            start_date TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'withdrawn')),
+            enrolled_at TEXT NOT NULL,
+            enrolled_by TEXT NOT NULL REFERENCES staff(id)
+        ) STRICT""",
+        f"""CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            target TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN {_OUTCOMES}),
+            occurred_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            key TEXT,
+            note TEXT,
+            seed INTEGER,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        ) STRICT""",
+        "CREATE INDEX outcomes_by_visit ON outcomes (participant, occurred_at)",
+        "CREATE INDEX outcomes_by_target ON outcomes (participant, target, id)",
+        f"""CREATE TABLE transfers (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            kind TEXT NOT NULL CHECK (kind IN {_MOVEMENTS}),
+            from_account TEXT NOT NULL,
+            to_account TEXT NOT NULL CHECK (to_account <> from_account),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            participant TEXT REFERENCES participants(id),
+            actor TEXT NOT NULL REFERENCES staff(id),
+            reason TEXT NOT NULL,
+            cause TEXT,
+            reverses INTEGER UNIQUE REFERENCES transfers(id),
+            occurred_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        ) STRICT""",
+        "CREATE INDEX transfers_by_participant ON transfers (participant, id)",
+        # The balance cache: kept by a trigger in the transfer's own transaction,
+        # and never below zero for a participant's accounts.
+        """CREATE TABLE balances (
+            program_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points >= 0 OR account = 'funding'),
+            PRIMARY KEY (program_id, account)
+        ) STRICT""",
+        # Zero rows first, then updates: an upsert would test the CHECK against the
+        # bare inserted amount (negative for the paying account) before the conflict.
+        """CREATE TRIGGER transfers_keep_balances AFTER INSERT ON transfers BEGIN
+            INSERT INTO balances (program_id, account, points)
+                VALUES (NEW.program_id, NEW.from_account, 0), (NEW.program_id, NEW.to_account, 0)
+                ON CONFLICT (program_id, account) DO NOTHING;
+            UPDATE balances SET points = points - NEW.amount
+                WHERE program_id = NEW.program_id AND account = NEW.from_account;
+            UPDATE balances SET points = points + NEW.amount
+                WHERE program_id = NEW.program_id AND account = NEW.to_account;
+        END""",
+        """CREATE TABLE schedule_states (
+            participant TEXT NOT NULL REFERENCES participants(id),
+            target TEXT NOT NULL,
+            pos INTEGER NOT NULL CHECK (pos >= 0),
+            run INTEGER NOT NULL CHECK (run >= 0),
+            saved INTEGER,
+            last_week INTEGER,
+            PRIMARY KEY (participant, target)
+        ) STRICT""",
+        """CREATE TABLE idempotency (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (scope, key)
+        ) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+    _append_only(db, "outcomes")
+    _append_only(db, "transfers")
