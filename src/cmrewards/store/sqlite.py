@@ -114,8 +114,38 @@ def _transfer_row(transfer: Transfer) -> tuple[Any, ...]:
     return (*(fields[c] for c in _TRANSFER_COLUMNS[:-2]), transfer.prev_hash, transfer.hash)
 
 
-_OUTCOME_COLUMNS = ["id", "program_id", "participant", "target", "outcome", "occurred_at", "recorded_at", "actor", "key", "note", "seed", "prev_hash", "hash"]
-_TRANSFER_COLUMNS = ["id", "program_id", "kind", "from_account", "to_account", "amount", "participant", "actor", "reason", "cause", "reverses", "occurred_at", "recorded_at", "prev_hash", "hash"]
+_OUTCOME_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "target",
+    "outcome",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "key",
+    "note",
+    "seed",
+    "prev_hash",
+    "hash",
+)
+_TRANSFER_COLUMNS = (
+    "id",
+    "program_id",
+    "kind",
+    "from_account",
+    "to_account",
+    "amount",
+    "participant",
+    "actor",
+    "reason",
+    "cause",
+    "reverses",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
