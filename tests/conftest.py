@@ -1,0 +1,60 @@
+"""Shared fixtures: a clock the tests move by hand, and clinics on each store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cmrewards
+from cmrewards import Clinic
+
+START = dt.date(2027, 1, 4)
+"""A Monday; the enrolment date used across the tests."""
+
+
+class FakeClock:
+    """A wall clock that only moves when a test says so."""
+
+    def __init__(self, now: dt.datetime | None = None) -> None:
+        self.now = now or dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+def visit(day: int, hour: int = 9) -> dt.datetime:
+    """Clinical time ``day`` days after START, at ``hour`` UTC."""
+    return dt.datetime(START.year, START.month, START.day, hour, tzinfo=dt.UTC) + dt.timedelta(
+        days=day
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_clinic(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[Clinic]:
+    """An empty clinic on each store, with admin ``admin-1`` and the fake clock."""
+    path = None if request.param == "memory" else tmp_path / "clinic.db"
+    clinic = cmrewards.open(path, clock=clock, seeds=iter(range(1, 10**6)).__next__)
+    clinic.init("admin-1")
+    yield clinic
+    clinic.close()
+
+
+@pytest.fixture
+def higgins(any_clinic: Clinic) -> Clinic:
+    """``any_clinic`` with the higgins-vbrt preset and participant P001 enrolled on START."""
+    any_clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
+    any_clinic.enroll("P001", "higgins-vbrt", start=START, actor="admin-1")
+    return any_clinic
