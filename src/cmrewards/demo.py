@@ -1,0 +1,136 @@
+"""``cmrewards demo``: a sample Higgins voucher clinic on a fresh file, shown as staff see it.
+
+Every step is a real CLI command run against the demo database, printed with a
+one-line explanation, so the demo doubles as a tutorial of the commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .errors import AlreadyExists
+
+VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
+"""Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""
+
+RESULTS = {
+    "P-1001": ["met"] * 9,
+    "P-1002": ["met", "met", "met", "met", "not_met", "met", "met", "met", "met"],
+    "P-1003": ["met", "missed", "met", "excused", "met", "met", "met", "not_met", "met"],
+}
+"""Pseudonymous participants: one steady, one who slips once, one with a missed sample."""
+
+
+def run_demo(path: Path, now: dt.datetime) -> None:
+    if path.exists():
+        raise AlreadyExists(f"the demo needs a fresh file and {path} exists; remove it first")
+    start = (now - dt.timedelta(days=21)).date()
+    demo = _Demo(path)
+    click.echo(f"cmrewards demo: three weeks at a Higgins voucher clinic (database {path})")
+
+    demo.step("The clinic's admin creates the database.", "init", "--admin", "admin-1")
+    demo.step(
+        "The admin adds a front-desk recorder and a clinician.",
+        "staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.quiet("staff", "add", "clin-01", "--role", "clinician", "--actor", "admin-1")
+    demo.step("Shipped protocols, with what each can pay one participant.", "presets")
+    demo.step(
+        "The admin adopts the Higgins voucher protocol.",
+        "program", "add", "--preset", "higgins-vbrt", "--actor", "admin-1",
+    )  # fmt: skip
+    for participant in RESULTS:
+        demo.quiet(
+            "enroll", participant, "--program", "higgins-vbrt",
+            "--start", start.isoformat(), "--actor", "admin-1",
+        )  # fmt: skip
+    click.echo(f"\n» Three participants are enrolled from {start}: {', '.join(RESULTS)}.")
+
+    first_visit = _at(start, VISIT_DAYS[0])
+    demo.step(
+        "Day 1: P-1001's sample is negative; the recorder enters it with the lab accession.",
+        "record", "P-1001", "--target", "stimulant-negative", "--outcome", "met",
+        "--at", first_visit, "--key", "LAB-0001", "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "The lab interface sends the same result again: the key makes it a harmless replay.",
+        "record", "P-1001", "--target", "stimulant-negative", "--outcome", "met",
+        "--at", first_visit, "--key", "LAB-0001", "--actor", "rec-01",
+    )  # fmt: skip
+    click.echo("\n» Three weeks of results are recorded (quietly).")
+    for visit, day in enumerate(VISIT_DAYS):
+        for participant, outcomes in RESULTS.items():
+            if participant == "P-1001" and visit == 0:
+                continue
+            demo.quiet(
+                "record", participant, "--target", "stimulant-negative",
+                "--outcome", outcomes[visit], "--at", _at(start, day), "--actor", "rec-01",
+            )  # fmt: skip
+    demo.step("P-1001 has been negative all along.", "balance", "P-1001")
+    demo.step(
+        "P-1002 slipped once: the positive reset the schedule to 10, then it climbed again.",
+        "history", "P-1002",
+    )  # fmt: skip
+    demo.step(
+        "A recorder may not hand out points by hand; the rule refuses it (exit 1).",
+        "adjust", "P-1003", "--points", "50", "--reason", "goodwill", "--actor", "rec-01",
+        expect=1,
+    )  # fmt: skip
+    demo.step(
+        "The admin credits P-1003 for a lab delay, with a reason for the audit trail.",
+        "adjust", "P-1003", "--points", "15", "--reason", "lab delay on week 1",
+        "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step(
+        "The credit was meant for another participant: the admin reverses it with a mirror"
+        " transfer; nothing is edited and the original row stays.",
+        "reverse", demo.last_transfer_id(), "--reason", "meant for another participant", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
+    click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
+
+
+def _at(start: dt.date, day: int) -> str:
+    return f"{start + dt.timedelta(days=day)}T09:30:00+00:00"
+
+
+class _Demo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _run(self, args: Sequence[str]) -> int:
+        from .cli import cli
+
+        try:
+            cli.main(["--db", str(self.path), *args])
+        except SystemExit as done:
+            return int(done.code or 0)
+        return 0
+
+    def step(self, explanation: str, *args: str, expect: int = 0) -> None:
+        click.echo(f"\n» {explanation}")
+        click.echo(f"$ cmrewards {shlex.join(args)}")
+        sys.stdout.flush()  # keep a refusal's stderr line next to its command
+        code = self._run(args)
+        if code != expect:
+            raise RuntimeError(f"demo step {shlex.join(args)} exited {code}, expected {expect}")
+
+    def quiet(self, *args: str) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = self._run(args)
+        if code:
+            raise RuntimeError(f"demo step {shlex.join(args)} exited {code}")
+
+    def last_transfer_id(self) -> str:
+        import cmrewards
+
+        with cmrewards.open(self.path) as clinic:
+            return str(clinic.history("P-1003")[-1].ref.split(":")[1])
