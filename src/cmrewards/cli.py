@@ -202,23 +202,25 @@ def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
     from .programs import load_preset, maximum_earnings, preset_names
 
-    rows = []
-    for name in preset_names():
-        program = load_preset(name)
-        most = maximum_earnings(program)
-        rows.append({"preset": name, "name": program.name, "maximum": most})
+    shipped = [(name, load_preset(name)) for name in preset_names()]
+    maxima = {name: maximum_earnings(program) for name, program in shipped}
 
     def text() -> str:
         lines = []
-        for row in rows:
-            most = row["maximum"]
+        for name, program in shipped:
+            most = maxima[name]
             paid = f"{most.points} points" if most.points else f"{most.draws} draws"
             lines.append(
-                f"{row['preset']:<16} {row['name']}\n{'':<16} at most {paid},"
+                f"{name:<16} {program.name}\n{'':<16} at most {paid},"
                 f" {money(most.value_cents)} expected with every sample negative"
             )
         return "\n".join(lines)
 
+    rows = [
+        {"preset": name, "name": program.name, "description": program.description}
+        | {"maximum": maxima[name]}
+        for name, program in shipped
+    ]
     emit(settings, rows, text)
 
 

@@ -92,7 +92,8 @@ def run_demo(path: Path, now: dt.datetime) -> None:
     demo.step(
         "The credit was meant for another participant: the admin reverses it with a mirror"
         " transfer; nothing is edited and the original row stays.",
-        "reverse", demo.last_transfer_id(), "--reason", "meant for another participant", "--actor", "admin-1",
+        "reverse", demo.last_transfer_id(), "--reason", "meant for another participant",
+        "--actor", "admin-1",
     )  # fmt: skip
     demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
     click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
