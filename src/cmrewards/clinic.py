@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import attrs
 
 from . import ledger
+from .bowl import draw
+from .caps import cap_period, pay_within_cap
 from .chain import canonical, position_after, sealed
 from .clock import Clock, local_date, program_week, require_aware, system_clock, to_utc_text
 from .earning import earn, value_cents
@@ -30,9 +32,17 @@ from .errors import (
     OutOfOrder,
 )
 from .ledger import Movement, Transfer
-from .programs import Program
-from .records import IdempotencyRecord, OutcomeRecord, Participant, Status
-from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
+from .programs import BowlCategory, Program
+from .records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from .results import (
+    Award,
+    Balance,
+    HistoryEntry,
+    PrizeWon,
+    RecordResult,
+    TransferResult,
+    VerifyReport,
+)
 from .schedules import Outcome, ScheduleState
 from .serde import from_json, to_json
 from .staff import Action, Role, Staff, authorise
@@ -265,6 +275,13 @@ class Clinic:
         earning = earn(target, state, outcome, week=week, visit=visit)
 
         seed = self._seeds() if earning.draws else None
+        period = cap_period(program, person.start, at)
+        remaining = None
+        if program.cap_cents is not None:
+            remaining = program.cap_cents - tx.cap_usage(person.id, period)
+        slips = draw(program.bowl, seed, earning.draws) if seed is not None else []
+        payout = pay_within_cap(program, remaining, earning.points, earning.bonus_points, slips)
+
         outcome_id, prev_hash = position_after(tx.last_outcome())
         record = sealed(
             OutcomeRecord(
@@ -287,21 +304,26 @@ class Clinic:
         tx.put_schedule_states([((person.id, target_id), earning.step.state)])
         cause = f"outcome:{outcome_id}"
         for movement, amount, reason in (
-            (Movement.AWARD, earning.points, f"{target_id} met"),
-            (Movement.BONUS, earning.bonus_points, f"{target_id} bonus"),
+            (Movement.AWARD, payout.points, f"{target_id} met"),
+            (Movement.BONUS, payout.bonus_points, f"{target_id} bonus"),
         ):
             if amount:
                 self._transfer(
                     tx, program.id, movement, person.id, amount, actor, reason, cause, at
                 )
+        prizes = self._add_prizes(tx, program, person, outcome_id, payout.slips, at)
+        if payout.value_cents:
+            tx.add_cap_usage(person.id, period, payout.value_cents)
         award = Award(
-            points=earning.points,
-            bonus_points=earning.bonus_points,
+            points=payout.points,
+            bonus_points=payout.bonus_points,
             draws=earning.draws,
-            value_cents=value_cents(program, earning.points + earning.bonus_points),
+            value_cents=payout.value_cents,
+            capped=payout.capped,
             reset=earning.step.reset,
             recovered=earning.step.recovered,
             paid=earning.paid,
+            slips=tuple(slip.category for slip in payout.slips),
         )
         return RecordResult(
             outcome_id=outcome_id,
@@ -310,9 +332,39 @@ class Clinic:
             outcome=outcome,
             occurred_at=at,
             award=award,
-            prizes=(),
-            balance=_balance(tx, person, program),
+            prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in prizes),
+            balance=_balance(tx, person, program, now),
         )
+
+    def _add_prizes(
+        self,
+        tx: Tx,
+        program: Program,
+        person: Participant,
+        outcome_id: int,
+        slips: tuple[BowlCategory, ...],
+        at: dt.datetime,
+    ) -> list[Prize]:
+        """A prize owed for every winning slip ("good job" slips are worth nothing)."""
+        last = tx.last_prize()
+        next_id = 1 if last is None else last.id + 1
+        prizes: list[Prize] = []
+        for index, slip in enumerate(slips):
+            if slip.value_cents:
+                prizes.append(
+                    Prize(
+                        id=next_id + len(prizes),
+                        program_id=program.id,
+                        participant=person.id,
+                        outcome_id=outcome_id,
+                        draw=index,
+                        category=slip.category,
+                        value_cents=slip.value_cents,
+                        won_at=at,
+                    )
+                )
+        tx.add_prizes(prizes)
+        return prizes
 
     def _check_recordable(
         self,
@@ -346,7 +398,7 @@ class Clinic:
     def balance(self, participant: str) -> Balance:
         with self._store.read() as tx:
             person = _participant(tx, participant)
-            return _balance(tx, person, _program(tx, person.program_id))
+            return _balance(tx, person, _program(tx, person.program_id), self._clock())
 
     def history(self, participant: str) -> list[HistoryEntry]:
         """Outcomes and transfers in the order they were recorded, with running balances."""
@@ -354,8 +406,7 @@ class Clinic:
             person = _participant(tx, participant)
             outcomes = tx.outcomes(person.id)
             transfers = tx.transfers(person.id)
-        events: list[OutcomeRecord | Transfer] = [*outcomes, *transfers]
-        events.sort(key=_history_order(outcomes))
+        events = _ledger_order(outcomes, transfers)
         available = held = 0
         entries = []
         for event in events:
@@ -413,7 +464,9 @@ class Clinic:
                 transfer = self._transfer(
                     tx, program.id, movement, person.id, abs(points), actor, reason_text, None
                 )
-                return TransferResult(transfer=transfer, balance=_balance(tx, person, program))
+                return TransferResult(
+                    transfer=transfer, balance=_balance(tx, person, program, self._clock())
+                )
 
             return self._idempotent(tx, program.id, key, request, _replayed_transfer, adjust)
 
@@ -447,7 +500,14 @@ class Clinic:
                 assert original.participant is not None
                 person = _participant(tx, original.participant)
                 program = _program(tx, person.program_id)
-                return TransferResult(transfer=transfer, balance=_balance(tx, person, program))
+                if original.kind in (Movement.AWARD, Movement.BONUS):
+                    # What was taken back no longer counts against the annual cap.
+                    period = cap_period(program, person.start, original.occurred_at)
+                    returned = value_cents(program, original.amount)
+                    tx.add_cap_usage(person.id, period, -returned)
+                return TransferResult(
+                    transfer=transfer, balance=_balance(tx, person, program, self._clock())
+                )
 
             return self._idempotent(
                 tx, original.program_id, key, request, _replayed_transfer, reverse
@@ -580,9 +640,13 @@ def _participant(tx: Tx, participant: str) -> Participant:
     return record
 
 
-def _balance(tx: Tx, person: Participant, program: Program) -> Balance:
+def _balance(tx: Tx, person: Participant, program: Program, now: dt.datetime) -> Balance:
     available = tx.balance(program.id, ledger.available(person.id))
     held = tx.balance(program.id, ledger.held(person.id))
+    cap_remaining = None
+    if program.cap_cents is not None:
+        used = tx.cap_usage(person.id, cap_period(program, person.start, now))
+        cap_remaining = max(program.cap_cents - used, 0)
     return Balance(
         participant=person.id,
         program_id=program.id,
@@ -590,7 +654,7 @@ def _balance(tx: Tx, person: Participant, program: Program) -> Balance:
         held_points=held,
         available_points=available,
         value_cents=value_cents(program, available + held),
-        cap_remaining_cents=None,
+        cap_remaining_cents=cap_remaining,
     )
 
 
@@ -610,30 +674,40 @@ def _change(transfer: Transfer, account: str) -> int:
     return 0
 
 
-def _history_order(
-    outcomes: list[OutcomeRecord],
-) -> Callable[[OutcomeRecord | Transfer], tuple[Any, ...]]:
-    """Clinical time first; a transfer an outcome caused right after that outcome.
+def _ledger_order(
+    outcomes: list[OutcomeRecord], transfers: list[Transfer]
+) -> list[OutcomeRecord | Transfer]:
+    """Outcomes and transfers merged in the order they were recorded.
 
-    Every transfer that removes points happens "now", after the points it removes
-    were awarded, so the running balance in this order never dips below zero.
+    Transfers keep their ledger (id) order, so the running balance replays the
+    ledger and never dips below zero; each outcome stands just before the
+    transfers it caused.
     """
-    recorded = {f"outcome:{o.id}": (o.recorded_at, o.id) for o in outcomes}
+    merged: list[OutcomeRecord | Transfer] = []
+    i = j = 0
+    while i < len(outcomes) or j < len(transfers):
+        if j == len(transfers):
+            merged.append(outcomes[i])
+            i += 1
+            continue
+        transfer = transfers[j]
+        if i < len(outcomes):
+            outcome = outcomes[i]
+            caused_by = _outcome_id(transfer.cause)
+            belongs_earlier = caused_by is not None and caused_by < outcome.id
+            if not belongs_earlier and outcome.recorded_at <= transfer.recorded_at:
+                merged.append(outcome)
+                i += 1
+                continue
+        merged.append(transfer)
+        j += 1
+    return merged
 
-    def order(event: OutcomeRecord | Transfer) -> tuple[Any, ...]:
-        if isinstance(event, OutcomeRecord):
-            return (event.occurred_at, event.recorded_at, 0, event.id, 0)
-        if event.cause in recorded:
-            return (
-                event.occurred_at,
-                *recorded[event.cause][:1],
-                0,
-                recorded[event.cause][1],
-                event.id,
-            )
-        return (event.occurred_at, event.recorded_at, 1, event.id, 0)
 
-    return order
+def _outcome_id(cause: str | None) -> int | None:
+    if cause is None or not cause.startswith("outcome:"):
+        return None
+    return int(cause.removeprefix("outcome:"))
 
 
 def _replayed_transfer(data: Any) -> TransferResult:

@@ -294,7 +294,7 @@ def _reset_on(table: _Table) -> frozenset[Outcome]:
         raise table.fail("reset_on", "must be a list of outcomes")
     resetting = set()
     for value in values:
-        if value not in {str(o) for o in Outcome} or value == Outcome.MET:
+        if not isinstance(value, str) or value not in set(Outcome) or value == Outcome.MET:
             raise table.fail(
                 "reset_on", f"{value!r} is not one of not_met, missed, invalid, excused"
             )

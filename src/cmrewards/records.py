@@ -79,3 +79,27 @@ class IdempotencyRecord:
     fingerprint: str
     result: dict[str, Any]
     created_at: dt.datetime
+
+
+class PrizeStatus(enum.StrEnum):
+    OWED = "owed"
+    """Won from the bowl, not yet handed over."""
+    FULFILLED = "fulfilled"
+    """Handed over from the prize cabinet."""
+
+
+@attrs.frozen
+class Prize:
+    """A prize won from the bowl and owed to the participant until staff hand it over."""
+
+    id: int
+    program_id: str
+    participant: str
+    outcome_id: int
+    """The recorded outcome whose draws won it."""
+    draw: int
+    """Which of that outcome's draws (0-based), so ``verify`` can redraw it."""
+    category: str
+    value_cents: int
+    won_at: dt.datetime
+    status: PrizeStatus = PrizeStatus.OWED

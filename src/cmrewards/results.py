@@ -29,6 +29,8 @@ class Award:
     """This award was paid at the restored pre-reset position."""
     paid: bool = True
     """False when a ``met`` did not pay because a required target was not met at the visit."""
+    slips: tuple[str, ...] = ()
+    """The category of every slip drawn, in draw order ("good-job" included)."""
 
 
 @attrs.frozen

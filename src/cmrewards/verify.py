@@ -1,21 +1,27 @@
 """``verify``: recompute everything the database claims and report every mismatch.
 
 Checks the hash chains of outcomes and transfers, every cached balance against
-the sum of its transfers, the ledger invariants, and every schedule state and
-award against a replay of the outcome history under the program's rules.
+the sum of its transfers, the ledger invariants, every schedule state and award
+against a replay of the outcome history, every prize against a redraw from its
+outcome's seed, and the cap usage against the awards that still stand.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
+import attrs
+
+from .bowl import draw
+from .caps import cap_period
 from .chain import GENESIS, broken_links
 from .clock import program_week
-from .earning import earn
+from .earning import earn, value_cents
 from .ledger import Movement, Transfer, ledger_problems
 from .programs import Program
-from .records import OutcomeRecord, Participant
+from .records import OutcomeRecord, Participant, Prize
 from .results import VerifyReport
 from .schedules import ScheduleState
 from .store.port import StateKey, Tx
@@ -25,7 +31,13 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
     outcomes = tx.outcomes()
     transfers = tx.transfers()
     participants = tx.participants()
-    programs = {p.id: p for p in tx.programs()}
+    history = _History(
+        programs={p.id: p for p in tx.programs()},
+        people={p.id: p for p in participants},
+        outcomes=outcomes,
+        transfers=transfers,
+        prizes=tx.prizes(),
+    )
     problems = list(engine_problems)
     problems += broken_links(
         ((o.id, o.prev_hash, o.hash, o.hash_fields()) for o in outcomes), "outcome"
@@ -34,7 +46,8 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
         ((t.id, t.prev_hash, t.hash, t.hash_fields()) for t in transfers), "transfer"
     )
     problems += ledger_problems(transfers, tx.balances())
-    problems += replay_problems(participants, programs, outcomes, transfers, tx.schedule_states())
+    problems += history.replay_problems(tx.schedule_states())
+    problems += history.cap_problems(tx.cap_usages())
     return VerifyReport(
         ok=not problems,
         problems=tuple(problems),
@@ -46,56 +59,112 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
     )
 
 
-def replay_problems(
-    participants: list[Participant],
-    programs: dict[str, Program],
-    outcomes: list[OutcomeRecord],
-    transfers: list[Transfer],
-    cached: dict[StateKey, ScheduleState],
-) -> Iterable[str]:
-    """Replay each participant's outcomes; compare states and the points each outcome paid."""
-    paid: dict[str, dict[Movement, int]] = defaultdict(lambda: defaultdict(int))
-    for transfer in transfers:
-        if transfer.cause and transfer.cause.startswith("outcome:"):
-            paid[transfer.cause][transfer.kind] += transfer.amount
-    by_participant: dict[str, list[OutcomeRecord]] = defaultdict(list)
-    for record in outcomes:
-        by_participant[record.participant].append(record)
-    replayed: dict[StateKey, ScheduleState] = {}
-    people = {p.id: p for p in participants}
-    for participant_id, history in sorted(by_participant.items()):
-        person = people.get(participant_id)
-        if person is None:
-            yield f"outcomes of unknown participant {participant_id!r}"
-            continue
-        program = programs[person.program_id]
-        visits: dict[object, list[OutcomeRecord]] = defaultdict(list)
-        for record in history:
-            key = (participant_id, record.target)
-            target = program.target(record.target)
-            visit = list(visits[record.occurred_at])
-            visits[record.occurred_at].append(record)
-            earning = earn(
-                target,
-                replayed.get(key, ScheduleState()),
-                record.outcome,
-                week=program_week(person.start, record.occurred_at, program.timezone),
-                visit=visit,
-            )
-            replayed[key] = earning.step.state
-            got = paid.get(f"outcome:{record.id}", {})
-            for movement, expected in (
-                (Movement.AWARD, earning.points),
-                (Movement.BONUS, earning.bonus_points),
+@attrs.frozen
+class _History:
+    programs: dict[str, Program]
+    people: dict[str, Participant]
+    outcomes: list[OutcomeRecord]
+    transfers: list[Transfer]
+    prizes: list[Prize]
+
+    def replay_problems(self, cached: dict[StateKey, ScheduleState]) -> Iterable[str]:
+        """Replay each participant's outcomes; compare states, points and prizes."""
+        paid: dict[str, dict[Movement, int]] = defaultdict(lambda: defaultdict(int))
+        for transfer in self.transfers:
+            if transfer.cause and transfer.cause.startswith("outcome:"):
+                paid[transfer.cause][transfer.kind] += transfer.amount
+        won: dict[int, list[Prize]] = defaultdict(list)
+        for prize in self.prizes:
+            won[prize.outcome_id].append(prize)
+        by_participant: dict[str, list[OutcomeRecord]] = defaultdict(list)
+        for record in self.outcomes:
+            by_participant[record.participant].append(record)
+        replayed: dict[StateKey, ScheduleState] = {}
+        for participant_id, history in sorted(by_participant.items()):
+            person = self.people.get(participant_id)
+            if person is None:
+                yield f"outcomes of unknown participant {participant_id!r}"
+                continue
+            program = self.programs[person.program_id]
+            visits: dict[dt.datetime, list[OutcomeRecord]] = defaultdict(list)
+            for record in history:
+                key = (participant_id, record.target)
+                earning = earn(
+                    program.target(record.target),
+                    replayed.get(key, ScheduleState()),
+                    record.outcome,
+                    week=program_week(person.start, record.occurred_at, program.timezone),
+                    visit=list(visits[record.occurred_at]),
+                )
+                visits[record.occurred_at].append(record)
+                replayed[key] = earning.step.state
+                got = paid.get(f"outcome:{record.id}", {})
+                capped = program.cap_cents is not None
+                for movement, expected in (
+                    (Movement.AWARD, earning.points),
+                    (Movement.BONUS, earning.bonus_points),
+                ):
+                    actual = got.get(movement, 0)
+                    if actual != expected and not (capped and actual < expected):
+                        yield (
+                            f"outcome {record.id} ({participant_id} {record.target}) paid"
+                            f" {actual} {movement} points; its schedule says {expected}"
+                        )
+                yield from _prize_problems(program, record, earning.draws, won.get(record.id, []))
+        for key in sorted(set(replayed) | set(cached)):
+            if replayed.get(key) != cached.get(key):
+                yield (
+                    f"schedule state of {key[0]} {key[1]} is {cached.get(key)} but replaying its"
+                    f" outcomes gives {replayed.get(key)}"
+                )
+
+    def cap_problems(self, cached: dict[tuple[str, str], int]) -> Iterable[str]:
+        """Cap usage is the value of awards that still stand plus prizes won, per period."""
+        reversed_ids = {t.reverses for t in self.transfers if t.reverses is not None}
+        used: dict[tuple[str, str], int] = defaultdict(int)
+        for transfer in self.transfers:
+            if (
+                transfer.kind in (Movement.AWARD, Movement.BONUS)
+                and transfer.id not in reversed_ids
             ):
-                if got.get(movement, 0) != expected:
-                    yield (
-                        f"outcome {record.id} ({participant_id} {record.target}) paid"
-                        f" {got.get(movement, 0)} {movement} points; its schedule says {expected}"
-                    )
-    for key in sorted(set(replayed) | set(cached)):
-        if replayed.get(key) != cached.get(key):
-            yield (
-                f"schedule state of {key[0]} {key[1]} is {cached.get(key)} but replaying its"
-                f" outcomes gives {replayed.get(key)}"
-            )
+                assert transfer.participant is not None
+                person = self.people[transfer.participant]
+                program = self.programs[person.program_id]
+                period = cap_period(program, person.start, transfer.occurred_at)
+                used[person.id, period] += value_cents(program, transfer.amount)
+        for prize in self.prizes:
+            person = self.people[prize.participant]
+            period = cap_period(self.programs[person.program_id], person.start, prize.won_at)
+            used[person.id, period] += prize.value_cents
+        for key in sorted(set(used) | {k for k, v in cached.items() if v}):
+            if used.get(key, 0) != cached.get(key, 0):
+                yield (
+                    f"cap usage of {key[0]} in {key[1]} is {cached.get(key, 0)} cents but its"
+                    f" awards add up to {used.get(key, 0)}"
+                )
+            cap = self.programs[self.people[key[0]].program_id].cap_cents
+            if cap is not None and used.get(key, 0) > cap:
+                yield f"{key[0]} was awarded {used[key]} cents in {key[1]}, over the cap of {cap}"
+
+
+def _prize_problems(
+    program: Program, record: OutcomeRecord, draws: int, prizes: list[Prize]
+) -> Iterable[str]:
+    """Each stored prize is the slip its seed draws (or, under a cap, a cheaper one)."""
+    where = f"outcome {record.id} ({record.participant} {record.target})"
+    if draws and record.seed is None:
+        yield f"{where} earned {draws} draws but has no seed"
+        return
+    slips = draw(program.bowl, record.seed, draws) if record.seed is not None else []
+    expected = {i: s for i, s in enumerate(slips) if s.value_cents}
+    stored = {p.draw: p for p in prizes}
+    for index, prize in sorted(stored.items()):
+        slip = slips[index] if index < len(slips) else None
+        if slip is None or prize.value_cents > slip.value_cents:
+            yield f"{where} has prize {prize.id} ({prize.category}) that its seed did not draw"
+        elif prize.category != slip.category and program.cap_cents is None:
+            yield f"{where} draw {index} is {slip.category}; prize {prize.id} says {prize.category}"
+    if program.cap_cents is None:
+        for index, slip in sorted(expected.items()):
+            if index not in stored:
+                yield f"{where} draw {index} won {slip.category} but no prize was recorded"

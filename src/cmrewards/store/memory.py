@@ -16,7 +16,7 @@ import attrs
 
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Status
+from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
 from ..schedules import ScheduleState
 from ..staff import Staff
 from .port import StateKey
@@ -36,6 +36,8 @@ class _State:
     reversals: dict[int, Transfer] = attrs.Factory(dict)
     balances: dict[AccountKey, int] = attrs.Factory(dict)
     keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
+    prizes: list[Prize] = attrs.Factory(list)
+    cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         # Records are frozen, so copying the containers is enough.
@@ -49,6 +51,8 @@ class _State:
             reversals=dict(self.reversals),
             balances=dict(self.balances),
             keys=dict(self.keys),
+            prizes=list(self.prizes),
+            cap_usage=dict(self.cap_usage),
         )
 
 
@@ -153,6 +157,25 @@ class MemoryTx:
 
     def balances(self) -> dict[AccountKey, int]:
         return dict(self._s.balances)
+
+    def last_prize(self) -> Prize | None:
+        return self._s.prizes[-1] if self._s.prizes else None
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        return [p for p in self._s.prizes if participant in (None, p.participant)]
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._s.prizes.extend(prizes)
+
+    def cap_usage(self, participant: str, period: str) -> int:
+        return self._s.cap_usage.get((participant, period), 0)
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return dict(self._s.cap_usage)
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        key = participant, period
+        self._s.cap_usage[key] = self._s.cap_usage.get(key, 0) + cents
 
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.keys.get((scope, key))

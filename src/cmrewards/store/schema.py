@@ -145,3 +145,40 @@ def initial(db: Database) -> None:
         db.execute(statement)
     _append_only(db, "outcomes")
     _append_only(db, "transfers")
+
+
+@_migration("0002_prizes_and_caps")
+def prizes_and_caps(db: Database) -> None:
+    statements = [
+        """CREATE TABLE prizes (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            outcome_id INTEGER NOT NULL REFERENCES outcomes(id),
+            draw INTEGER NOT NULL CHECK (draw >= 0),
+            category TEXT NOT NULL,
+            value_cents INTEGER NOT NULL CHECK (value_cents >= 0),
+            won_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('owed', 'fulfilled')),
+            UNIQUE (outcome_id, draw)
+        ) STRICT""",
+        "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
+        # What a prize was won for never changes; only its status moves on from owed.
+        """CREATE TRIGGER prizes_only_status BEFORE UPDATE ON prizes
+            WHEN NEW.id IS NOT OLD.id OR NEW.program_id IS NOT OLD.program_id
+              OR NEW.participant IS NOT OLD.participant OR NEW.outcome_id IS NOT OLD.outcome_id
+              OR NEW.draw IS NOT OLD.draw OR NEW.category IS NOT OLD.category
+              OR NEW.value_cents IS NOT OLD.value_cents OR NEW.won_at IS NOT OLD.won_at
+              OR OLD.status <> 'owed'
+            BEGIN SELECT RAISE(ABORT, 'a prize only moves on from owed'); END""",
+        """CREATE TRIGGER prizes_no_delete BEFORE DELETE ON prizes
+            BEGIN SELECT RAISE(ABORT, 'prizes are append-only'); END""",
+        """CREATE TABLE cap_usage (
+            participant TEXT NOT NULL REFERENCES participants(id),
+            period TEXT NOT NULL,
+            cents INTEGER NOT NULL CHECK (cents >= 0),
+            PRIMARY KEY (participant, period)
+        ) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)

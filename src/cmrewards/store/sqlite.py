@@ -22,7 +22,14 @@ from ..clock import from_utc_text, to_utc_text
 from ..errors import Busy, IntegrityError
 from ..ledger import AccountKey, Movement, Transfer
 from ..programs import Program, program_from_dict
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Status
+from ..records import (
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    Status,
+)
 from ..schedules import Outcome, ScheduleState
 from ..staff import Role, Staff
 from . import schema
@@ -95,6 +102,20 @@ def transfer_from_row(row: sqlite3.Row) -> Transfer:
         recorded_at=_time(row["recorded_at"]),
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+    )
+
+
+def prize_from_row(row: sqlite3.Row) -> Prize:
+    return Prize(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        outcome_id=row["outcome_id"],
+        draw=row["draw"],
+        category=row["category"],
+        value_cents=row["value_cents"],
+        won_at=_time(row["won_at"]),
+        status=PrizeStatus(row["status"]),
     )
 
 
@@ -327,6 +348,66 @@ class SQLiteTx:
             for r in self._all("SELECT * FROM balances")
         }
 
+    # prizes
+    def last_prize(self) -> Prize | None:
+        row = self._one("SELECT * FROM prizes ORDER BY id DESC LIMIT 1")
+        return None if row is None else prize_from_row(row)
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        if participant is None:
+            rows = self._all("SELECT * FROM prizes ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM prizes WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [prize_from_row(r) for r in rows]
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._conn.executemany(
+            "INSERT INTO prizes (id, program_id, participant, outcome_id, draw, category,"
+            " value_cents, won_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    p.id,
+                    p.program_id,
+                    p.participant,
+                    p.outcome_id,
+                    p.draw,
+                    p.category,
+                    p.value_cents,
+                    to_utc_text(p.won_at),
+                    str(p.status),
+                )
+                for p in prizes
+            ],
+        )
+
+    # cap usage
+    def cap_usage(self, participant: str, period: str) -> int:
+        row = self._one(
+            "SELECT cents FROM cap_usage WHERE participant = ? AND period = ?",
+            [participant, period],
+        )
+        return 0 if row is None else int(row["cents"])
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return {
+            (r["participant"], r["period"]): r["cents"]
+            for r in self._all("SELECT * FROM cap_usage")
+        }
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        # Zero row first: an upsert would test CHECK (cents >= 0) on a negative change.
+        self._conn.execute(
+            "INSERT INTO cap_usage (participant, period, cents) VALUES (?, ?, 0)"
+            " ON CONFLICT (participant, period) DO NOTHING",
+            [participant, period],
+        )
+        self._conn.execute(
+            "UPDATE cap_usage SET cents = cents + ? WHERE participant = ? AND period = ?",
+            [cents, participant, period],
+        )
+
     # idempotency
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         row = self._one("SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key])
@@ -383,23 +464,30 @@ class SQLiteStore:
     def _configure(self, busy_timeout_ms: int) -> None:
         with _translated_errors(self.location):
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA synchronous = FULL")
+            # Refuse a foreign or newer file before anything (WAL included) changes it.
+            self._check_schema()
+            self._db.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self) -> None:
         with self._transaction(immediate=True):
-            tables = {t for t in self._db.table_names() if not t.startswith("sqlite_")}
-            if tables:
-                self._check_application(tables)
-            applied = [m.name for m in schema.migrations.applied(self._db)]
-            newer = [name for name in applied if name not in schema.KNOWN]
-            if newer:
-                raise IntegrityError(
-                    f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
-                    " upgrade cmrewards to open it"
-                )
+            # Again inside the lock: another process may have created the schema meanwhile.
+            self._check_schema()
             schema.migrations.apply(self._db)
+
+    def _check_schema(self) -> None:
+        tables = {t for t in self._db.table_names() if not t.startswith("sqlite_")}
+        if not tables:
+            return
+        self._check_application(tables)
+        applied = [m.name for m in schema.migrations.applied(self._db)]
+        newer = [name for name in applied if name not in schema.KNOWN]
+        if newer:
+            raise IntegrityError(
+                f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
+                " upgrade cmrewards to open it"
+            )
 
     def _check_application(self, tables: set[str]) -> None:
         row = None
