@@ -419,6 +419,57 @@ def balance(settings: Settings, participant: str) -> None:
 @cli.command()
 @click.argument("participant")
 @pass_settings
+def preview(settings: Settings, participant: str) -> None:
+    """What each target pays next if met, the streak, and what a miss resets it to."""
+    previews = settings.clinic().preview(participant)
+    emit(settings, previews, lambda: "\n".join(p.sentence for p in previews))
+
+
+@cli.command("import")
+@click.argument("csv_file", metavar="FILE.csv")
+@actor_option()
+@click.option(
+    "--chunk-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Rows per transaction.",
+)
+@pass_settings
+def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> None:
+    """Record a CSV of outcomes (participant,target,outcome,at,key,note); safe to rerun."""
+    from .importer import read_rows
+
+    clinic = settings.clinic()
+    with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
+        rows = read_rows(file, csv_file)
+        show_bar = not settings.json and sys.stderr.isatty()
+        total = _count_rows(csv_file) if show_bar else 0
+        with click.progressbar(
+            length=total, label="importing", file=sys.stderr, hidden=not show_bar
+        ) as bar:
+            report = clinic.import_outcomes(
+                rows, actor=actor, chunk_size=chunk_size, progress=bar.update
+            )
+
+    def text() -> str:
+        done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
+        return done if report.complete else f"{done}; stopped at {report.error}"
+
+    emit(settings, report, text)
+    if not report.complete:
+        click.echo(f"cmrewards: import stopped at {report.error}", err=True)
+        sys.exit(report.exit_code)
+
+
+def _count_rows(path: str) -> int:
+    with open(path, "rb") as file:
+        return max(sum(1 for _ in file) - 1, 0)
+
+
+@cli.command()
+@click.argument("participant")
+@pass_settings
 def history(settings: Settings, participant: str) -> None:
     """Every outcome and transfer, with the running balance."""
     entries = settings.clinic().history(participant)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import attrs
@@ -20,10 +21,19 @@ from . import ledger
 from .bowl import draw
 from .caps import cap_period, pay_within_cap
 from .chain import canonical, position_after, sealed
-from .clock import Clock, local_date, program_week, require_aware, system_clock, to_utc_text
+from .clock import (
+    Clock,
+    local_date,
+    parse_when,
+    program_week,
+    require_aware,
+    system_clock,
+    to_utc_text,
+)
 from .earning import earn, value_cents
 from .errors import (
     AlreadyExists,
+    CMRewardsError,
     IdempotencyConflict,
     InsufficientPoints,
     InvalidInput,
@@ -31,7 +41,9 @@ from .errors import (
     NotFound,
     OutOfOrder,
 )
+from .importer import BadRow, ImportReport, ImportRow
 from .ledger import Movement, Transfer
+from .preview import TargetPreview, preview_target
 from .programs import BowlCategory, Program
 from .records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
 from .results import (
@@ -233,14 +245,7 @@ class Clinic:
         if at is not None:
             require_aware(at, "at")
         note = check_text(note, "note")
-        request = {
-            "op": "record",
-            "participant": participant,
-            "target": target,
-            "outcome": str(result),
-            "at": None if at is None else to_utc_text(at),
-            "note": note,
-        }
+        request = _record_request(participant, target, result, at, note)
         with self._store.write() as tx:
             self._authorise(tx, actor, Action.RECORD)
             person = _participant(tx, participant)
@@ -392,6 +397,85 @@ class Clinic:
                 f"{target_id} for {person.id} was last recorded at {to_utc_text(last.occurred_at)};"
                 f" {to_utc_text(at)} is earlier (outcomes are recorded in time order)"
             )
+
+    def preview(self, participant: str) -> list[TargetPreview]:
+        """For each target: the streak, what a ``met`` pays next, what a reset returns to."""
+        with self._store.read() as tx:
+            person = _participant(tx, participant)
+            program = _program(tx, person.program_id)
+            week = max(program_week(person.start, self._clock(), program.timezone), 1)
+            return [
+                preview_target(
+                    program, t, tx.schedule_state(person.id, t.id) or ScheduleState(), week
+                )
+                for t in program.targets
+            ]
+
+    def import_outcomes(
+        self,
+        rows: Iterable[ImportRow | BadRow],
+        *,
+        actor: str,
+        chunk_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Record many outcomes in order, one transaction per chunk of rows.
+
+        A row whose key was applied before is skipped as a replay. The first bad row
+        stops the import: the rows before it are committed, and the report names its
+        line. ``progress`` is told how many rows each committed chunk held.
+        """
+        if chunk_size < 1:
+            raise InvalidInput("chunk size must be at least 1")
+        pending = iter(rows)
+        applied = replayed = 0
+        while chunk := list(itertools.islice(pending, chunk_size)):
+            failure: tuple[int, CMRewardsError] | None = None
+            with self._store.write() as tx:
+                self._authorise(tx, actor, Action.RECORD)
+                for row in chunk:
+                    try:
+                        if self._import_row(tx, row, actor):
+                            applied += 1
+                        else:
+                            replayed += 1
+                    except CMRewardsError as error:
+                        failure = (row.line, error)
+                        break
+            if progress is not None:
+                progress(len(chunk))
+            if failure is not None:
+                line, refusal = failure
+                return ImportReport(
+                    rows=applied + replayed,
+                    applied=applied,
+                    replayed=replayed,
+                    failed_line=line,
+                    error=f"line {line}: {refusal}",
+                    error_type=type(refusal).__name__,
+                    exit_code=refusal.exit_code,
+                )
+        return ImportReport(rows=applied + replayed, applied=applied, replayed=replayed)
+
+    def _import_row(self, tx: Tx, row: ImportRow | BadRow, actor: str) -> bool:
+        """Apply one row; False when its key shows it was applied before."""
+        if isinstance(row, BadRow):
+            raise InvalidInput(row.problem)
+        person = _participant(tx, row.participant)
+        program = _program(tx, person.program_id)
+        at = parse_when(row.at, program.timezone, "at")
+        outcome: Outcome = _enum(Outcome, row.outcome, "outcome")
+        note = check_text(row.note, "note")
+        request = _record_request(row.participant, row.target, outcome, at, note)
+        result = self._idempotent(
+            tx,
+            person.program_id,
+            row.key,
+            request,
+            lambda _: None,
+            lambda: self._record(tx, person, row.target, outcome, at, actor, row.key, note),
+        )
+        return result is not None
 
     # --- balances and corrections ---------------------------------------------
 
@@ -616,6 +700,20 @@ class Clinic:
 
 
 # --- small readers shared by the methods above ---------------------------------
+
+
+def _record_request(
+    participant: str, target: str, outcome: Outcome, at: dt.datetime | None, note: str | None
+) -> dict[str, Any]:
+    """A recording as its idempotency fingerprint sees it: as the caller gave it."""
+    return {
+        "op": "record",
+        "participant": participant,
+        "target": target,
+        "outcome": str(outcome),
+        "at": None if at is None else to_utc_text(at),
+        "note": note,
+    }
 
 
 def _enum(kind: type[Any], value: Any, what: str) -> Any:

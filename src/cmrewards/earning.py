@@ -40,14 +40,17 @@ def earn(
     *,
     week: int,
     visit: Iterable[OutcomeRecord] = (),
+    assume_required: bool = False,
 ) -> Earning:
     """Apply one outcome to one target's schedule.
 
     ``visit`` is what was recorded earlier for the same participant at the same
     clinical time; it decides whether a ``met`` with ``requires`` pays. A ``met``
     that does not pay leaves the schedule where it was (neutral, like ``excused``).
+    ``assume_required`` answers "what if the required targets are met" (previews).
     """
-    if outcome is Outcome.MET and target.requires and not requirements_met(target, visit):
+    required_missing = target.requires and not requirements_met(target, visit)
+    if outcome is Outcome.MET and required_missing and not assume_required:
         return Earning(step=Step(state=state), paid=False)
     step = advance(target.schedule, state, outcome, reset_on=target.reset_on, week=week)
     if target.schedule.award is AwardKind.POINTS:
