@@ -557,7 +557,7 @@ def demo(settings: Settings, demo_db: str | None) -> None:
         import tempfile
 
         demo_db = os.path.join(tempfile.mkdtemp(prefix="cmrewards-demo-"), "demo.db")
-    run_demo(Path(demo_db), dt.datetime.now(dt.UTC))
+    run_demo(Path(demo_db), dt.datetime.now(dt.UTC), as_json=settings.json)
 
 
 def main() -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import json
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,11 +31,22 @@ RESULTS = {
 """Pseudonymous participants: one steady, one who slips once, one with a missed sample."""
 
 
-def run_demo(path: Path, now: dt.datetime) -> None:
+def run_demo(path: Path, now: dt.datetime, *, as_json: bool = False) -> None:
+    """Walk through the tour; with ``as_json`` print one JSON document of every step instead."""
     if path.exists():
         raise AlreadyExists(f"the demo needs a fresh file and {path} exists; remove it first")
+    demo = _Demo(path, as_json)
+    if as_json:
+        with contextlib.redirect_stdout(io.StringIO()):
+            _tour(demo, now)
+        click.echo(json.dumps({"database": str(path), "steps": demo.steps}, indent=2))
+    else:
+        _tour(demo, now)
+
+
+def _tour(demo: _Demo, now: dt.datetime) -> None:
+    path = demo.path
     start = (now - dt.timedelta(days=21)).date()
-    demo = _Demo(path)
     click.echo(f"cmrewards demo: three weeks at a Higgins voucher clinic (database {path})")
 
     demo.step("The clinic's admin creates the database.", "init", "--admin", "admin-1")
@@ -104,14 +117,17 @@ def _at(start: dt.date, day: int) -> str:
 
 
 class _Demo:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, as_json: bool) -> None:
         self.path = path
+        self.as_json = as_json
+        self.steps: list[dict[str, Any]] = []
 
     def _run(self, args: Sequence[str]) -> int:
         from .cli import cli
 
+        options = ["--db", str(self.path), *(["--json"] if self.as_json else [])]
         try:
-            cli.main(["--db", str(self.path), *args])
+            cli.main([*options, *args])
         except SystemExit as done:
             return int(done.code or 0)
         return 0
@@ -120,7 +136,19 @@ class _Demo:
         click.echo(f"\n» {explanation}")
         click.echo(f"$ cmrewards {shlex.join(args)}")
         sys.stdout.flush()  # keep a refusal's stderr line next to its command
-        code = self._run(args)
+        if self.as_json:
+            with contextlib.redirect_stdout(io.StringIO()) as output:
+                code = self._run(args)
+            self.steps.append(
+                {
+                    "explanation": explanation,
+                    "command": f"cmrewards {shlex.join(args)}",
+                    "exit_code": code,
+                    "result": json.loads(output.getvalue()),
+                }
+            )
+        else:
+            code = self._run(args)
         if code != expect:
             raise RuntimeError(f"demo step {shlex.join(args)} exited {code}, expected {expect}")
 
