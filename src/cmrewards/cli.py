@@ -55,10 +55,17 @@ class CMRewardsGroup(click.Group):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         extra["standalone_mode"] = False
+        arguments = list(sys.argv[1:] if args is None else args)
+        wants_json = _json_output.set(_asks_for_json(arguments))
         try:
-            super().main(args=args, prog_name=prog_name or "cmrewards", **extra)
+            super().main(args=arguments, prog_name=prog_name or "cmrewards", **extra)
         except CMRewardsError as error:
             _fail(type(error).__name__, str(error), error.exit_code)
+        except click.exceptions.NoArgsIsHelpError as error:
+            if arguments or error.ctx is None:  # a group without its subcommand
+                path = error.ctx.command_path if error.ctx else "cmrewards"
+                _fail("UsageError", f"missing command (see '{path} --help')", 2)
+            click.echo(error.ctx.get_help())  # bare `cmrewards`: the help is the answer
         except click.UsageError as error:
             hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
             _fail("UsageError", error.format_message() + hint, 2)
@@ -66,7 +73,25 @@ class CMRewardsGroup(click.Group):
             _fail(type(error).__name__, error.format_message(), error.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("Aborted", "aborted", 130)
+        except OverflowError:
+            # A safety net: every range is checked where it is parsed.
+            _fail("InvalidInput", "a number or date on the command line is out of range", 2)
+        finally:
+            _json_output.reset(wants_json)
         sys.exit(0)
+
+
+def _asks_for_json(arguments: list[str]) -> bool:
+    """Whether ``--json`` stands among the top-level options, before the command."""
+    tokens = iter(arguments)
+    for token in tokens:
+        if token == "--json":
+            return True
+        if token == "--db":
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return False
+    return False
 
 
 def _fail(kind: str, message: str, code: int) -> NoReturn:
@@ -106,7 +131,6 @@ def cli(ctx: click.Context, db: str, as_json: bool) -> None:
 
     Record verified outcomes, see balances, correct mistakes, prove the record.
     """
-    _json_output.set(as_json)
     ctx.obj = Settings(db=db, json=as_json)
     ctx.call_on_close(lambda: ctx.obj._clinic and ctx.obj._clinic.close())
 
@@ -547,12 +571,19 @@ def verify(settings: Settings) -> None:
 
 
 @cli.command()
-@click.option("--db", "demo_db", help="Fresh file for the demo (default: a new temporary file).")
+@click.option(
+    "--db",
+    "demo_db",
+    help="Fresh file for the demo (default: the top-level --db, else a temporary file).",
+)
 @pass_settings
 def demo(settings: Settings, demo_db: str | None) -> None:
     """Build a sample clinic on a fresh file and walk through a day."""
     from .demo import run_demo
 
+    source = click.get_current_context().find_root().get_parameter_source("db")
+    if demo_db is None and source is not click.core.ParameterSource.DEFAULT:
+        demo_db = settings.db
     if demo_db is None:
         import tempfile
 

@@ -13,6 +13,7 @@ import attrs
 
 from .clock import (
     local_date,
+    require_date_in_range,
 )
 from .corrections import Corrections
 from .errors import (
@@ -102,6 +103,8 @@ class Clinic(Recording, Corrections):
         self, participant: str, program_id: str, *, start: dt.date | None = None, actor: str
     ) -> Participant:
         check_id(participant, "participant id")
+        if start is not None:
+            require_date_in_range(start, "start")
         now = self._clock()
         with self._store.write() as tx:
             self._authorise(tx, actor, Action.ENROL)

@@ -16,6 +16,8 @@ from .errors import InvalidInput
 Clock = Callable[[], dt.datetime]
 
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+"""Clinical dates outside these years are typos; inside, the stored text is fixed-width."""
 
 
 def system_clock() -> dt.datetime:
@@ -31,8 +33,15 @@ def zone(name: str) -> ZoneInfo:
 
 
 def require_aware(value: dt.datetime, what: str) -> dt.datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
+    """``value`` if it is aware and lies within what UTC can represent."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what} must be a time-zone aware datetime")
+    try:
+        year = value.astimezone(dt.UTC).year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"{what} {value.isoformat()} is out of range ({FIRST_YEAR}-{LAST_YEAR})")
     return value
 
 
@@ -46,9 +55,16 @@ def from_utc_text(text: str) -> dt.datetime:
 
 def parse_date(text: str, what: str = "date") -> dt.date:
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+    return require_date_in_range(day, what)
+
+
+def require_date_in_range(day: dt.date, what: str) -> dt.date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(f"{what} {day.isoformat()} is out of range ({FIRST_YEAR}-{LAST_YEAR})")
+    return day
 
 
 def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
@@ -70,7 +86,7 @@ def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(timezone))
-    return parsed
+    return require_aware(parsed, what)
 
 
 def local_date(value: dt.datetime, timezone: str) -> dt.date:

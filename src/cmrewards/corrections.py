@@ -34,6 +34,11 @@ from .unit import (
     require_available,
 )
 
+MAX_POINTS = 10**9
+"""No single adjustment is larger: a bigger number is a typo, not a correction."""
+MAX_ID = 2**63 - 1
+"""Row ids are SQLite integers; a larger id names nothing."""
+
 
 class Corrections(ClinicBase):
     """Reading balances and correcting them with new transfers."""
@@ -94,6 +99,8 @@ class Corrections(ClinicBase):
         """Add (positive) or remove (negative) points by hand, with a reason."""
         if isinstance(points, bool) or not isinstance(points, int) or points == 0:
             raise InvalidInput("points must be a whole number other than 0, e.g. +20 or -15")
+        if abs(points) > MAX_POINTS:
+            raise InvalidInput(f"points must be between -{MAX_POINTS:,} and {MAX_POINTS:,}")
         reason_text = check_text(reason, "reason", required=True)
         assert reason_text is not None
         request = {"op": "adjust", "participant": participant, "points": points, "reason": reason}
@@ -124,7 +131,7 @@ class Corrections(ClinicBase):
         request = {"op": "reverse", "transfer": transfer_id, "reason": reason}
         with self._store.write() as tx:
             self._authorise(tx, actor, Action.REVERSE)
-            original = tx.transfer(transfer_id)
+            original = tx.transfer(transfer_id) if 0 < transfer_id <= MAX_ID else None
             if original is None:
                 raise NotFound(f"no transfer {transfer_id}")
 
