@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import attrs
 
+from ..errors import IntegrityError
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
@@ -38,6 +39,8 @@ class _State:
     keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
     prizes: list[Prize] = attrs.Factory(list)
     cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
+    unique: dict[str, set[object]] = attrs.Factory(dict)
+    """The keys a database would hold UNIQUE: outcome and transfer ids, prize draws."""
 
     def copy(self) -> _State:
         # Records are frozen, so copying the containers is enough.
@@ -53,7 +56,16 @@ class _State:
             keys=dict(self.keys),
             prizes=list(self.prizes),
             cap_usage=dict(self.cap_usage),
+            unique={name: set(keys) for name, keys in self.unique.items()},
         )
+
+    def claim(self, what: str, key: object) -> None:
+        keys = self.unique.setdefault(what, set())
+        if key in keys:
+            raise IntegrityError(
+                f":memory: refused by the database's own checks (duplicate {what})"
+            )
+        keys.add(key)
 
 
 class MemoryTx:
@@ -114,7 +126,9 @@ class MemoryTx:
         ]
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
-        self._s.outcomes.extend(records)
+        for record in records:
+            self._s.claim("outcome id", record.id)
+            self._s.outcomes.append(record)
 
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
         return self._s.states.get((participant, target))
@@ -142,6 +156,7 @@ class MemoryTx:
 
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         for transfer in transfers:
+            self._s.claim("transfer id", transfer.id)
             if transfer.reverses is not None:
                 _insert(self._s.reversals, transfer.reverses, transfer, "reversal of transfer")
             self._s.transfers.append(transfer)
@@ -165,7 +180,10 @@ class MemoryTx:
         return [p for p in self._s.prizes if participant in (None, p.participant)]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
-        self._s.prizes.extend(prizes)
+        for prize in prizes:
+            self._s.claim("prize id", prize.id)
+            self._s.claim("prize draw", (prize.outcome_id, prize.draw))
+            self._s.prizes.append(prize)
 
     def cap_usage(self, participant: str, period: str) -> int:
         return self._s.cap_usage.get((participant, period), 0)
@@ -186,9 +204,9 @@ class MemoryTx:
 
 def _insert(table: dict[K, V], key: K, value: V, what: str) -> None:
     # The uniqueness a database enforces with UNIQUE; the domain checks first,
-    # so reaching this is a bug, not a user error.
+    # so reaching this is a bug, refused as SQLite refuses it.
     if key in table:
-        raise AssertionError(f"duplicate {what} {key!r}")
+        raise IntegrityError(f":memory: refused by the database's own checks (duplicate {what})")
     table[key] = value
 
 
