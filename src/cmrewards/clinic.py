@@ -24,6 +24,7 @@ from .errors import (
 from .programs import Program
 from .recording import Recording
 from .records import Participant, Status
+from .redeeming import Redeeming
 from .results import (
     VerifyReport,
 )
@@ -32,7 +33,7 @@ from .unit import check_id, choice, find_participant, find_program
 from .verify import verify_store
 
 
-class Clinic(Recording, Corrections):
+class Clinic(Recording, Corrections, Redeeming):
     """One clinic's CM records. Not thread-safe: give each thread its own ``open()``."""
 
     # --- staff ---------------------------------------------------------------
@@ -50,7 +51,7 @@ class Clinic(Recording, Corrections):
     def add_staff(self, staff_id: str, role: Role | str, *, actor: str) -> Staff:
         check_id(staff_id, "staff id")
         staff_role: Role = choice(Role, role, "role")
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.MANAGE_STAFF)
             if tx.staff(staff_id) is not None:
                 raise AlreadyExists(f"staff member {staff_id!r} already exists")
@@ -60,7 +61,7 @@ class Clinic(Recording, Corrections):
 
     def deactivate_staff(self, staff_id: str, *, actor: str) -> Staff:
         """A staff member who leaves keeps their history but may no longer act."""
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.MANAGE_STAFF)
             staff = tx.staff(staff_id)
             if staff is None:
@@ -78,7 +79,7 @@ class Clinic(Recording, Corrections):
 
     def add_program(self, program: Program, *, actor: str) -> Program:
         """Store a program. Programs never change: a new version is a new id."""
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.MANAGE_PROGRAMS)
             existing = tx.program(program.id)
             if existing is not None:
@@ -106,7 +107,7 @@ class Clinic(Recording, Corrections):
         if start is not None:
             require_date_in_range(start, "start")
         now = self._clock()
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.ENROL)
             program = find_program(tx, program_id)
             existing = tx.participant(participant)
@@ -133,7 +134,7 @@ class Clinic(Recording, Corrections):
         return self._end_enrolment(participant, Status.COMPLETED, actor)
 
     def _end_enrolment(self, participant: str, status: Status, actor: str) -> Participant:
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.ENROL)
             record = find_participant(tx, participant)
             if record.status is not Status.ACTIVE:

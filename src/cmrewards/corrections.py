@@ -17,6 +17,7 @@ from .errors import (
 )
 from .ledger import Movement, Transfer
 from .records import OutcomeRecord
+from .redemption import Command, StockReason, transition
 from .results import (
     Balance,
     HistoryEntry,
@@ -104,7 +105,7 @@ class Corrections(ClinicBase):
         reason_text = check_text(reason, "reason", required=True)
         assert reason_text is not None
         request = {"op": "adjust", "participant": participant, "points": points, "reason": reason}
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.ADJUST)
             person = find_participant(tx, participant)
             program = find_program(tx, person.program_id)
@@ -123,13 +124,24 @@ class Corrections(ClinicBase):
             return self._idempotent(tx, program.id, key, request, _replayed_transfer, adjust)
 
     def reverse(
-        self, transfer_id: int, *, reason: str, actor: str, key: str | None = None
+        self,
+        transfer_id: int,
+        *,
+        reason: str,
+        actor: str,
+        key: str | None = None,
+        returned: bool = False,
     ) -> TransferResult:
-        """Undo one transfer with a mirror transfer; the original row is never touched."""
+        """Undo one transfer with a mirror transfer; the original row is never touched.
+
+        Reversing a fulfilled redemption's spend gives the points back (the mirror
+        transfer, then the release of the hold it returns to) and marks the
+        redemption reversed; the item goes back into stock only if ``returned``.
+        """
         reason_text = check_text(reason, "reason", required=True)
         assert reason_text is not None
-        request = {"op": "reverse", "transfer": transfer_id, "reason": reason}
-        with self._store.write() as tx:
+        request = {"op": "reverse", "transfer": transfer_id, "reason": reason, "returned": returned}
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.REVERSE)
             original = tx.transfer(transfer_id) if 0 < transfer_id <= MAX_ID else None
             if original is None:
@@ -152,11 +164,13 @@ class Corrections(ClinicBase):
                 assert original.participant is not None
                 person = find_participant(tx, original.participant)
                 program = find_program(tx, person.program_id)
+                if original.kind is Movement.SPEND:
+                    self._undo_redemption(tx, original, actor, reason_text, returned)
                 if original.kind in (Movement.AWARD, Movement.BONUS):
                     # What was taken back no longer counts against the annual cap.
                     period = cap_period(program, person.start, original.occurred_at)
-                    returned = value_cents(program, original.amount)
-                    tx.add_cap_usage(person.id, period, -returned)
+                    given_back = value_cents(program, original.amount)
+                    tx.add_cap_usage(person.id, period, -given_back)
                 return TransferResult(
                     transfer=transfer, balance=balance_of(tx, person, program, self._clock())
                 )
@@ -164,6 +178,31 @@ class Corrections(ClinicBase):
             return self._idempotent(
                 tx, original.program_id, key, request, _replayed_transfer, reverse
             )
+
+    def _undo_redemption(
+        self, tx: Tx, spend: Transfer, actor: str, reason: str, returned: bool
+    ) -> None:
+        assert spend.cause is not None
+        assert spend.participant is not None
+        redemption = tx.redemption(int(spend.cause.removeprefix("redemption:")))
+        assert redemption is not None
+        program = find_program(tx, redemption.program_id)
+        status = transition(
+            redemption.status, Command.REVERSE, require_approval=program.require_approval
+        )
+        now = self._clock()
+        tx.update_redemption(
+            attrs.evolve(
+                redemption, status=status, closed_at=now, closed_by=actor, close_reason=reason
+            )
+        )
+        self._transfer(
+            tx, spend.program_id, Movement.RELEASE, spend.participant, spend.amount, actor,
+            reason, spend.cause,
+        )  # fmt: skip
+        item = tx.item(redemption.sku)
+        if returned and item is not None and item.stock is not None:
+            self._move_stock(tx, item.sku, 1, StockReason.RETURN, spend.cause, actor)
 
     def _check_reversible(self, tx: Tx, original: Transfer) -> None:
         earlier = tx.reversal_of(original.id)
@@ -179,6 +218,8 @@ class Corrections(ClinicBase):
             raise InvalidTransition(
                 f"transfer {original.id} is a {original.kind}; cancel the redemption instead"
             )
+        if original.kind is Movement.SPEND and original.cause is None:
+            raise InvalidTransition(f"transfer {original.id} spends points of no redemption")
         source = original.to_account
         if ledger.is_participant_account(source):
             have = tx.balance(original.program_id, source)

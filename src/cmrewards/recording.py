@@ -68,7 +68,7 @@ class Recording(ClinicBase):
             require_aware(at, "at")
         note = check_text(note, "note")
         request = _record_request(participant, target, result, at, note)
-        with self._store.write() as tx:
+        with self._write(actor) as tx:
             self._authorise(tx, actor, Action.RECORD)
             person = find_participant(tx, participant)
             return self._idempotent(
@@ -253,7 +253,7 @@ class Recording(ClinicBase):
         applied = replayed = 0
         while chunk := list(itertools.islice(pending, chunk_size)):
             failure: tuple[int, CMRewardsError] | None = None
-            with self._store.write() as tx:
+            with self._write(actor) as tx:
                 self._authorise(tx, actor, Action.RECORD)
                 for row in chunk:
                     try:

@@ -6,7 +6,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
 from . import ledger
@@ -27,6 +28,7 @@ from .errors import (
 from .ledger import Movement, Transfer
 from .programs import Program
 from .records import IdempotencyRecord, Participant
+from .redemption import Redemption, StockMovement, StockReason
 from .results import (
     Balance,
 )
@@ -85,6 +87,37 @@ class ClinicBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def _write(self, actor: str) -> Iterator[Tx]:
+        """One unit of work on behalf of ``actor``.
+
+        Overdue redemption holds expire first: the contract's "on the next write",
+        so points held past the program's ``hold_days`` are never stuck.
+        """
+        with self._store.write() as tx:
+            if tx.staff(actor) is not None:
+                self._expire_overdue(tx, actor)
+            yield tx
+
+    def _expire_overdue(self, tx: Tx, actor: str) -> list[Redemption]:
+        """Release holds older than their program's ``hold_days`` (see ``Redeeming``)."""
+        return []
+
+    def _move_stock(
+        self, tx: Tx, sku: str, change: int, reason: StockReason, cause: str | None, actor: str
+    ) -> None:
+        last = tx.last_stock_movement()
+        movement = StockMovement(
+            id=1 if last is None else last.id + 1,
+            sku=sku,
+            change=change,
+            reason=reason,
+            cause=cause,
+            actor=actor,
+            at=self._clock(),
+        )
+        tx.add_stock_movements([movement])
 
     def _authorise(self, tx: Tx, actor: str, action: Action) -> Staff:
         return authorise(tx.staff(actor), actor, action)

@@ -21,7 +21,8 @@ from .clock import program_week
 from .earning import earn, value_cents
 from .ledger import Movement, Transfer, ledger_problems
 from .programs import Program
-from .records import OutcomeRecord, Participant, Prize
+from .records import OutcomeRecord, Participant, Prize, PrizeStatus
+from .redemption import RedemptionStatus
 from .results import VerifyReport
 from .schedules import ScheduleState
 from .store.port import StateKey, Tx
@@ -48,6 +49,7 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
     problems += ledger_problems(transfers, tx.balances())
     problems += history.replay_problems(tx.schedule_states())
     problems += history.cap_problems(tx.cap_usages())
+    problems += redemption_problems(tx, transfers)
     return VerifyReport(
         ok=not problems,
         problems=tuple(problems),
@@ -158,7 +160,10 @@ def _prize_problems(
     slips = draw(program.bowl, record.seed, draws) if record.seed is not None else []
     expected = {i: s for i, s in enumerate(slips) if s.value_cents}
     stored = {p.draw: p for p in prizes}
+    worth = {c.category: c.value_cents for c in program.bowl}
     for index, prize in sorted(stored.items()):
+        if worth.get(prize.category) != prize.value_cents:
+            yield f"{where} prize {prize.id} is {prize.category} but its value is not the bowl's"
         slip = slips[index] if index < len(slips) else None
         if slip is None or prize.value_cents > slip.value_cents:
             yield f"{where} has prize {prize.id} ({prize.category}) that its seed did not draw"
@@ -168,3 +173,59 @@ def _prize_problems(
         for index, slip in sorted(expected.items()):
             if index not in stored:
                 yield f"{where} draw {index} won {slip.category} but no prize was recorded"
+
+
+_EXPECTED_MOVEMENTS = {
+    RedemptionStatus.REQUESTED: [Movement.HOLD],
+    RedemptionStatus.APPROVED: [Movement.HOLD],
+    RedemptionStatus.FULFILLED: [Movement.HOLD, Movement.SPEND],
+    RedemptionStatus.CANCELLED: [Movement.HOLD, Movement.RELEASE],
+    RedemptionStatus.REVERSED: [Movement.HOLD, Movement.SPEND, Movement.RELEASE],
+}
+"""The transfers a redemption in each state has caused (a reversal links to its spend)."""
+
+
+def redemption_problems(tx: Tx, transfers: list[Transfer]) -> Iterable[str]:
+    """Holds equal open requests, each redemption's transfers match its state, stock adds up."""
+    redemptions = tx.redemptions()
+    caused: dict[str, list[Transfer]] = defaultdict(list)
+    for transfer in transfers:
+        if transfer.cause and transfer.cause.startswith("redemption:"):
+            caused[transfer.cause].append(transfer)
+    open_cost: dict[tuple[str, str], int] = defaultdict(int)
+    for redemption in redemptions:
+        cause = f"redemption:{redemption.id}"
+        kinds = [t.kind for t in caused.get(cause, [])]
+        if kinds != _EXPECTED_MOVEMENTS[redemption.status]:
+            yield (
+                f"redemption {redemption.id} is {redemption.status} but its transfers are"
+                f" {', '.join(kinds) or 'none'}"
+            )
+        if any(t.amount != redemption.cost for t in caused.get(cause, [])):
+            yield f"redemption {redemption.id} moved an amount other than its cost"
+        if redemption.status.is_open:
+            open_cost[redemption.program_id, redemption.participant] += redemption.cost
+    held = {
+        (program_id, account.removeprefix("held:")): points
+        for (program_id, account), points in tx.balances().items()
+        if account.startswith("held:")
+    }
+    for key in sorted(set(held) | set(open_cost)):
+        if held.get(key, 0) != open_cost.get(key, 0):
+            yield (
+                f"{key[1]} has {held.get(key, 0)} points held but open redemptions cost"
+                f" {open_cost.get(key, 0)}"
+            )
+    counted: dict[str, int] = defaultdict(int)
+    for movement in tx.stock_movements():
+        counted[movement.sku] += movement.change
+    for item in tx.items():
+        if item.stock is None and counted.get(item.sku):
+            yield f"{item.sku} is bought on demand but has stock movements"
+        elif item.stock is not None and item.stock != counted.get(item.sku, 0):
+            total = counted.get(item.sku, 0)
+            yield f"{item.sku} has stock {item.stock} but its movements add up to {total}"
+    fulfilled = {f.prize_id for f in tx.prize_fulfilments()}
+    for prize in tx.prizes():
+        if (prize.status is PrizeStatus.FULFILLED) != (prize.id in fulfilled):
+            yield f"prize {prize.id} is {prize.status} but its hand-over record disagrees"

@@ -17,7 +17,8 @@ import attrs
 from ..errors import IntegrityError
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, PrizeStatus, Status
+from ..redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
 from ..schedules import ScheduleState
 from ..staff import Staff
 from .port import StateKey
@@ -39,6 +40,10 @@ class _State:
     keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
     prizes: list[Prize] = attrs.Factory(list)
     cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
+    fulfilments: dict[int, PrizeFulfilment] = attrs.Factory(dict)
+    catalog: dict[str, CatalogItem] = attrs.Factory(dict)
+    movements: list[StockMovement] = attrs.Factory(list)
+    redemptions: dict[int, Redemption] = attrs.Factory(dict)
     unique: dict[str, set[object]] = attrs.Factory(dict)
     """The keys a database would hold UNIQUE: outcome and transfer ids, prize draws."""
 
@@ -56,6 +61,10 @@ class _State:
             keys=dict(self.keys),
             prizes=list(self.prizes),
             cap_usage=dict(self.cap_usage),
+            fulfilments=dict(self.fulfilments),
+            catalog=dict(self.catalog),
+            movements=list(self.movements),
+            redemptions=dict(self.redemptions),
             unique={name: set(keys) for name, keys in self.unique.items()},
         )
 
@@ -184,6 +193,67 @@ class MemoryTx:
             self._s.claim("prize id", prize.id)
             self._s.claim("prize draw", (prize.outcome_id, prize.draw))
             self._s.prizes.append(prize)
+
+    def prize(self, prize_id: int) -> Prize | None:
+        return next((p for p in self._s.prizes if p.id == prize_id), None)
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        _insert(self._s.fulfilments, fulfilment.prize_id, fulfilment, "prize fulfilment")
+        index = next(i for i, p in enumerate(self._s.prizes) if p.id == fulfilment.prize_id)
+        prize = self._s.prizes[index]
+        self._s.prizes[index] = attrs.evolve(prize, status=PrizeStatus.FULFILLED)
+
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        return sorted(self._s.fulfilments.values(), key=lambda f: f.prize_id)
+
+    def item(self, sku: str) -> CatalogItem | None:
+        return self._s.catalog.get(sku)
+
+    def items(self) -> list[CatalogItem]:
+        return sorted(self._s.catalog.values(), key=lambda i: i.sku)
+
+    def add_item(self, item: CatalogItem) -> None:
+        _insert(self._s.catalog, item.sku, item, "catalog item")
+
+    def last_stock_movement(self) -> StockMovement | None:
+        return self._s.movements[-1] if self._s.movements else None
+
+    def stock_movements(self) -> list[StockMovement]:
+        return list(self._s.movements)
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        for movement in movements:
+            self._s.claim("stock movement id", movement.id)
+            item = self._s.catalog[movement.sku]
+            stock = (item.stock or 0) + movement.change
+            if stock < 0:
+                raise IntegrityError(":memory: refused by the database's own checks (stock < 0)")
+            self._s.catalog[movement.sku] = attrs.evolve(item, stock=stock)
+            self._s.movements.append(movement)
+
+    def redemption(self, redemption_id: int) -> Redemption | None:
+        return self._s.redemptions.get(redemption_id)
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        return [
+            r
+            for _, r in sorted(self._s.redemptions.items())
+            if participant in (None, r.participant)
+        ]
+
+    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
+        return [
+            r for r in self.redemptions() if r.status.is_open and r.requested_at < requested_before
+        ]
+
+    def last_redemption(self) -> Redemption | None:
+        return self._s.redemptions[max(self._s.redemptions)] if self._s.redemptions else None
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        _insert(self._s.redemptions, redemption.id, redemption, "redemption")
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        self._s.redemptions[redemption.id] = redemption
 
     def cap_usage(self, participant: str, period: str) -> int:
         return self._s.cap_usage.get((participant, period), 0)

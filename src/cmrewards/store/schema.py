@@ -182,3 +182,77 @@ def prizes_and_caps(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@_migration("0003_redemption")
+def redemption(db: Database) -> None:
+    statements = [
+        """CREATE TABLE catalog (
+            sku TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            cost INTEGER NOT NULL CHECK (cost >= 0),
+            stock INTEGER CHECK (stock IS NULL OR stock >= 0),
+            category TEXT,
+            low_stock INTEGER NOT NULL CHECK (low_stock >= 0),
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL REFERENCES staff(id)
+        ) STRICT""",
+        """CREATE TABLE stock_movements (
+            id INTEGER PRIMARY KEY,
+            sku TEXT NOT NULL REFERENCES catalog(sku),
+            change INTEGER NOT NULL CHECK (change <> 0),
+            reason TEXT NOT NULL
+                CHECK (reason IN ('restock', 'request', 'cancel', 'prize', 'return')),
+            cause TEXT,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            at TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TRIGGER stock_movements_keep_stock AFTER INSERT ON stock_movements BEGIN
+            UPDATE catalog SET stock = coalesce(stock, 0) + NEW.change WHERE sku = NEW.sku;
+        END""",
+        """CREATE TABLE redemptions (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            sku TEXT NOT NULL REFERENCES catalog(sku),
+            cost INTEGER NOT NULL CHECK (cost > 0),
+            status TEXT NOT NULL
+                CHECK (status IN ('requested', 'approved', 'fulfilled', 'cancelled', 'reversed')),
+            requested_at TEXT NOT NULL,
+            requested_by TEXT NOT NULL REFERENCES staff(id),
+            approved_at TEXT,
+            approved_by TEXT REFERENCES staff(id),
+            fulfilled_at TEXT,
+            fulfilled_by TEXT REFERENCES staff(id),
+            note TEXT,
+            actual_cost_cents INTEGER CHECK (actual_cost_cents >= 0),
+            closed_at TEXT,
+            closed_by TEXT REFERENCES staff(id),
+            close_reason TEXT
+        ) STRICT""",
+        "CREATE INDEX redemptions_open ON redemptions (status, requested_at)",
+        "CREATE INDEX redemptions_by_participant ON redemptions (participant, id)",
+        # One way only, and what was requested never changes.
+        """CREATE TRIGGER redemptions_one_way BEFORE UPDATE ON redemptions
+            WHEN (OLD.status, NEW.status) NOT IN (VALUES ('requested', 'approved'),
+                ('requested', 'fulfilled'), ('approved', 'fulfilled'),
+                ('requested', 'cancelled'), ('approved', 'cancelled'), ('fulfilled', 'reversed'))
+              OR NEW.id IS NOT OLD.id OR NEW.program_id IS NOT OLD.program_id
+              OR NEW.participant IS NOT OLD.participant OR NEW.sku IS NOT OLD.sku
+              OR NEW.cost IS NOT OLD.cost OR NEW.requested_at IS NOT OLD.requested_at
+              OR NEW.requested_by IS NOT OLD.requested_by
+            BEGIN SELECT RAISE(ABORT, 'redemptions move one way only'); END""",
+        """CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions
+            BEGIN SELECT RAISE(ABORT, 'redemptions are never deleted'); END""",
+        """CREATE TABLE prize_fulfilments (
+            prize_id INTEGER PRIMARY KEY REFERENCES prizes(id),
+            sku TEXT NOT NULL REFERENCES catalog(sku),
+            actor TEXT NOT NULL REFERENCES staff(id),
+            at TEXT NOT NULL,
+            note TEXT
+        ) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+    _append_only(db, "stock_movements")
+    _append_only(db, "prize_fulfilments")

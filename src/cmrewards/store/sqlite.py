@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 from sqlite_utils import Database
 
 from ..clock import from_utc_text, to_utc_text
@@ -29,6 +30,14 @@ from ..records import (
     Prize,
     PrizeStatus,
     Status,
+)
+from ..redemption import (
+    CatalogItem,
+    PrizeFulfilment,
+    Redemption,
+    RedemptionStatus,
+    StockMovement,
+    StockReason,
 )
 from ..schedules import Outcome, ScheduleState
 from ..staff import Role, Staff
@@ -116,6 +125,68 @@ def prize_from_row(row: sqlite3.Row) -> Prize:
         value_cents=row["value_cents"],
         won_at=_time(row["won_at"]),
         status=PrizeStatus(row["status"]),
+    )
+
+
+def _maybe_time(text: str | None) -> dt.datetime | None:
+    return None if text is None else _time(text)
+
+
+def _maybe_text(value: dt.datetime | None) -> str | None:
+    return None if value is None else to_utc_text(value)
+
+
+def item_from_row(row: sqlite3.Row) -> CatalogItem:
+    return CatalogItem(
+        sku=row["sku"],
+        name=row["name"],
+        cost=row["cost"],
+        stock=row["stock"],
+        category=row["category"],
+        low_stock=row["low_stock"],
+        added_at=_time(row["added_at"]),
+        added_by=row["added_by"],
+    )
+
+
+def movement_from_row(row: sqlite3.Row) -> StockMovement:
+    return StockMovement(
+        id=row["id"],
+        sku=row["sku"],
+        change=row["change"],
+        reason=StockReason(row["reason"]),
+        cause=row["cause"],
+        actor=row["actor"],
+        at=_time(row["at"]),
+    )
+
+
+_REDEMPTION_TIMES = ("requested_at", "approved_at", "fulfilled_at", "closed_at")
+
+
+def redemption_from_row(row: sqlite3.Row) -> Redemption:
+    fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+    for key in _REDEMPTION_TIMES:
+        fields[key] = _maybe_time(fields[key])
+    fields["status"] = RedemptionStatus(fields["status"])
+    return Redemption(**fields)
+
+
+def _redemption_row(redemption: Redemption) -> dict[str, Any]:
+    fields = attrs.asdict(redemption, recurse=False)
+    for key in _REDEMPTION_TIMES:
+        fields[key] = _maybe_text(fields[key])
+    fields["status"] = str(redemption.status)
+    return fields
+
+
+def fulfilment_from_row(row: sqlite3.Row) -> PrizeFulfilment:
+    return PrizeFulfilment(
+        prize_id=row["prize_id"],
+        sku=row["sku"],
+        actor=row["actor"],
+        at=_time(row["at"]),
+        note=row["note"],
     )
 
 
@@ -380,6 +451,115 @@ class SQLiteTx:
                 )
                 for p in prizes
             ],
+        )
+
+    def prize(self, prize_id: int) -> Prize | None:
+        row = self._one("SELECT * FROM prizes WHERE id = ?", [prize_id])
+        return None if row is None else prize_from_row(row)
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        self._conn.execute(
+            "INSERT INTO prize_fulfilments (prize_id, sku, actor, at, note) VALUES (?, ?, ?, ?, ?)",
+            [
+                fulfilment.prize_id,
+                fulfilment.sku,
+                fulfilment.actor,
+                to_utc_text(fulfilment.at),
+                fulfilment.note,
+            ],
+        )
+        self._conn.execute(
+            "UPDATE prizes SET status = 'fulfilled' WHERE id = ?", [fulfilment.prize_id]
+        )
+
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        rows = self._all("SELECT * FROM prize_fulfilments ORDER BY prize_id")
+        return [fulfilment_from_row(r) for r in rows]
+
+    # catalog and stock
+    def item(self, sku: str) -> CatalogItem | None:
+        row = self._one("SELECT * FROM catalog WHERE sku = ?", [sku])
+        return None if row is None else item_from_row(row)
+
+    def items(self) -> list[CatalogItem]:
+        return [item_from_row(r) for r in self._all("SELECT * FROM catalog ORDER BY sku")]
+
+    def add_item(self, item: CatalogItem) -> None:
+        self._conn.execute(
+            "INSERT INTO catalog (sku, name, cost, stock, category, low_stock, added_at, added_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                item.sku,
+                item.name,
+                item.cost,
+                item.stock,
+                item.category,
+                item.low_stock,
+                to_utc_text(item.added_at),
+                item.added_by,
+            ],
+        )
+
+    def last_stock_movement(self) -> StockMovement | None:
+        row = self._one("SELECT * FROM stock_movements ORDER BY id DESC LIMIT 1")
+        return None if row is None else movement_from_row(row)
+
+    def stock_movements(self) -> list[StockMovement]:
+        return [
+            movement_from_row(r) for r in self._all("SELECT * FROM stock_movements ORDER BY id")
+        ]
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        # The cached stock follows through the stock_movements_keep_stock trigger.
+        self._conn.executemany(
+            "INSERT INTO stock_movements (id, sku, change, reason, cause, actor, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (m.id, m.sku, m.change, str(m.reason), m.cause, m.actor, to_utc_text(m.at))
+                for m in movements
+            ],
+        )
+
+    # redemptions
+    def redemption(self, redemption_id: int) -> Redemption | None:
+        row = self._one("SELECT * FROM redemptions WHERE id = ?", [redemption_id])
+        return None if row is None else redemption_from_row(row)
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        if participant is None:
+            rows = self._all("SELECT * FROM redemptions ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM redemptions WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [redemption_from_row(r) for r in rows]
+
+    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
+        rows = self._all(
+            "SELECT * FROM redemptions WHERE status IN ('requested', 'approved')"
+            " AND requested_at < ? ORDER BY id",
+            [to_utc_text(requested_before)],
+        )
+        return [redemption_from_row(r) for r in rows]
+
+    def last_redemption(self) -> Redemption | None:
+        row = self._one("SELECT * FROM redemptions ORDER BY id DESC LIMIT 1")
+        return None if row is None else redemption_from_row(row)
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        fields = _redemption_row(redemption)
+        self._conn.execute(
+            f"INSERT INTO redemptions ({', '.join(fields)})"
+            f" VALUES ({', '.join('?' * len(fields))})",
+            list(fields.values()),
+        )
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        fields = _redemption_row(redemption)
+        del fields["id"]
+        self._conn.execute(
+            f"UPDATE redemptions SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+            [*fields.values(), redemption.id],
         )
 
     # cap usage
