@@ -22,7 +22,7 @@ T = TypeVar("T")
 def to_json(value: Any) -> Any:
     """attrs records, enums, datetimes and dates as JSON-ready values."""
     if attrs.has(type(value)):
-        data = {f.name: to_json(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        data = {name: to_json(getattr(value, name)) for name in _field_names(type(value))}
         for name in getattr(type(value), "__json_extra__", ()):
             data[name] = to_json(getattr(value, name))
         return data
@@ -38,6 +38,16 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
+    return names
 
 
 def from_json(cls: type[T], data: Any) -> T:

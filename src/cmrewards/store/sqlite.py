@@ -8,6 +8,7 @@ The file is created mode 0600, in WAL mode with ``synchronous=FULL``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sqlite3
@@ -615,8 +616,14 @@ class SQLiteTx:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_program(definition: str) -> Program:
+    # Programs never change, so one stored definition always parses to one Program.
+    return program_from_dict(json.loads(definition), "stored program")
+
+
 def _program(row: sqlite3.Row) -> Program:
-    return program_from_dict(json.loads(row["definition"]), "stored program")
+    return _parsed_program(row["definition"])
 
 
 class SQLiteStore:
