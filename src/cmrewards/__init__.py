@@ -27,8 +27,12 @@ from .errors import (
     OutOfStock,
     PermissionDenied,
 )
+from .importer import ImportReport
+from .preview import TargetPreview
 from .programs import Program, load_preset, load_program_file, preset_names
-from .records import Participant, Status
+from .records import Participant, Prize, PrizeStatus, Status
+from .redeeming import RedemptionResult
+from .redemption import CatalogItem, Redemption, RedemptionStatus
 from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
 from .schedules import Outcome
 from .staff import Role, Staff
@@ -39,9 +43,11 @@ __all__ = [
     "Balance",
     "Busy",
     "CMRewardsError",
+    "CatalogItem",
     "Clinic",
     "HistoryEntry",
     "IdempotencyConflict",
+    "ImportReport",
     "InsufficientPoints",
     "IntegrityError",
     "InvalidInput",
@@ -52,11 +58,17 @@ __all__ = [
     "Outcome",
     "Participant",
     "PermissionDenied",
+    "Prize",
+    "PrizeStatus",
     "Program",
     "RecordResult",
+    "Redemption",
+    "RedemptionResult",
+    "RedemptionStatus",
     "Role",
     "Staff",
     "Status",
+    "TargetPreview",
     "TransferResult",
     "VerifyReport",
     "load_preset",

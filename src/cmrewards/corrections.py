@@ -166,7 +166,8 @@ class Corrections(ClinicBase):
                 program = find_program(tx, person.program_id)
                 if original.kind is Movement.SPEND:
                     self._undo_redemption(tx, original, actor, reason_text, returned)
-                if original.kind in (Movement.AWARD, Movement.BONUS):
+                capped = program.cap_cents is not None
+                if capped and original.kind in (Movement.AWARD, Movement.BONUS):
                     # What was taken back no longer counts against the annual cap.
                     period = cap_period(program, person.start, original.occurred_at)
                     given_back = value_cents(program, original.amount)

@@ -39,6 +39,7 @@ from .results import (
 from .schedules import Outcome, ScheduleState
 from .serde import from_json
 from .staff import Action
+from .store.buffered import BufferedTx
 from .store.port import Tx
 from .unit import ClinicBase, balance_of, check_text, choice, find_participant, find_program
 
@@ -139,7 +140,7 @@ class Recording(ClinicBase):
                     tx, program.id, movement, person.id, amount, actor, reason, cause, at
                 )
         prizes = self._add_prizes(tx, program, person, outcome_id, payout.slips, at)
-        if payout.value_cents:
+        if payout.value_cents and program.cap_cents is not None:
             tx.add_cap_usage(person.id, period, payout.value_cents)
         award = Award(
             points=payout.points,
@@ -253,7 +254,8 @@ class Recording(ClinicBase):
         applied = replayed = 0
         while chunk := list(itertools.islice(pending, chunk_size)):
             failure: tuple[int, CMRewardsError] | None = None
-            with self._write(actor) as tx:
+            with self._write(actor) as direct:
+                tx = BufferedTx(direct)
                 self._authorise(tx, actor, Action.RECORD)
                 for row in chunk:
                     try:
@@ -262,8 +264,11 @@ class Recording(ClinicBase):
                         else:
                             replayed += 1
                     except CMRewardsError as error:
+                        # Rows are checked before anything is written for them, so the
+                        # rows before this one are whole and are committed.
                         failure = (row.line, error)
                         break
+                tx.flush()
             if progress is not None:
                 progress(len(chunk))
             if failure is not None:

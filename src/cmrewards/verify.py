@@ -121,7 +121,10 @@ class _History:
                 )
 
     def cap_problems(self, cached: dict[tuple[str, str], int]) -> Iterable[str]:
-        """Cap usage is the value of awards that still stand plus prizes won, per period."""
+        """Cap usage is the value of awards that still stand plus prizes won, per period.
+
+        It is kept only for programs with a cap.
+        """
         reversed_ids = {t.reverses for t in self.transfers if t.reverses is not None}
         used: dict[tuple[str, str], int] = defaultdict(int)
         for transfer in self.transfers:
@@ -132,12 +135,16 @@ class _History:
                 assert transfer.participant is not None
                 person = self.people[transfer.participant]
                 program = self.programs[person.program_id]
-                period = cap_period(program, person.start, transfer.occurred_at)
-                used[person.id, period] += value_cents(program, transfer.amount)
+                if program.cap_cents is not None:
+                    period = cap_period(program, person.start, transfer.occurred_at)
+                    used[person.id, period] += value_cents(program, transfer.amount)
         for prize in self.prizes:
             person = self.people[prize.participant]
-            period = cap_period(self.programs[person.program_id], person.start, prize.won_at)
-            used[person.id, period] += prize.value_cents
+            program = self.programs[person.program_id]
+            if program.cap_cents is not None:
+                used[person.id, cap_period(program, person.start, prize.won_at)] += (
+                    prize.value_cents
+                )
         for key in sorted(set(used) | {k for k, v in cached.items() if v}):
             if used.get(key, 0) != cached.get(key, 0):
                 yield (

@@ -1,0 +1,265 @@
+"""A write-behind unit of work for bulk recording: the import's fast path.
+
+Wraps any adapter's ``Tx``. The writes that recording makes (outcomes, schedule
+states, transfers, prizes, cap usage, idempotency keys) are kept in memory and
+written with one batched statement each when the chunk is flushed; the reads
+recording needs see those pending writes (chain heads, balances, states, keys).
+Any other call flushes first and then goes straight to the adapter, so the
+wrapper is a ``Tx`` like any other and passes the same contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from ..ledger import AccountKey, Transfer
+from ..programs import Program
+from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
+from ..schedules import ScheduleState
+from ..staff import Staff
+from .port import StateKey, Tx
+
+_UNREAD: Any = object()
+"""Marks a chain head not yet read from the adapter."""
+
+
+class BufferedTx:
+    """A ``Tx`` that batches recording's writes until ``flush``."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._staff: dict[str, Staff | None] = {}
+        self._participants: dict[str, Participant | None] = {}
+        self._programs: dict[str, Program | None] = {}
+        self._reset_pending()
+
+    def _reset_pending(self) -> None:
+        self._outcomes: list[OutcomeRecord] = []
+        self._last_for: dict[StateKey, OutcomeRecord] = {}
+        self._states: dict[StateKey, ScheduleState] = {}
+        self._transfers: list[Transfer] = []
+        self._balance_deltas: dict[AccountKey, int] = defaultdict(int)
+        self._prizes: list[Prize] = []
+        self._cap_deltas: dict[tuple[str, str], int] = defaultdict(int)
+        self._keys: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._balances_read: dict[AccountKey, int] = {}
+        """Balances as the adapter had them before the pending transfers."""
+        self._outcome_head: OutcomeRecord | None = _UNREAD
+        self._transfer_head: Transfer | None = _UNREAD
+        self._prize_head: Prize | None = _UNREAD
+
+    def flush(self) -> None:
+        """Write everything pending, one batch per table."""
+        tx = self._tx
+        if self._outcomes:
+            tx.append_outcomes(self._outcomes)
+        if self._states:
+            tx.put_schedule_states(list(self._states.items()))
+        if self._transfers:
+            tx.append_transfers(self._transfers)
+        if self._prizes:
+            tx.add_prizes(self._prizes)
+        for (participant, period), cents in self._cap_deltas.items():
+            if cents:
+                tx.add_cap_usage(participant, period, cents)
+        for record in self._keys.values():
+            tx.remember(record)
+        self._reset_pending()
+
+    def _direct(self) -> Tx:
+        """The adapter itself, with nothing pending, for every call recording does not make."""
+        self.flush()
+        self._participants.clear()
+        self._staff.clear()
+        return self._tx
+
+    # --- cached reads: immutable within a chunk ---------------------------------
+
+    def staff(self, staff_id: str) -> Staff | None:
+        if staff_id not in self._staff:
+            self._staff[staff_id] = self._tx.staff(staff_id)
+        return self._staff[staff_id]
+
+    def participant(self, participant_id: str) -> Participant | None:
+        if participant_id not in self._participants:
+            self._participants[participant_id] = self._tx.participant(participant_id)
+        return self._participants[participant_id]
+
+    def program(self, program_id: str) -> Program | None:
+        if program_id not in self._programs:
+            self._programs[program_id] = self._tx.program(program_id)
+        return self._programs[program_id]
+
+    # --- recording's reads and writes, pending until flush -----------------------
+
+    def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        pending = self._keys.get((scope, key))
+        return pending if pending is not None else self._tx.idempotency(scope, key)
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._keys[record.scope, record.key] = record
+
+    def last_outcome(self) -> OutcomeRecord | None:
+        if self._outcome_head is _UNREAD:
+            self._outcome_head = self._tx.last_outcome()
+        return self._outcome_head
+
+    def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
+        pending = self._last_for.get((participant, target))
+        return pending if pending is not None else self._tx.last_outcome_for(participant, target)
+
+    def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
+        pending = [
+            o
+            for o in self._outcomes
+            if o.participant == participant and o.occurred_at == occurred_at
+        ]
+        return self._tx.outcomes_at(participant, occurred_at) + pending
+
+    def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
+        for record in records:
+            self._outcomes.append(record)
+            self._last_for[record.participant, record.target] = record
+            self._outcome_head = record
+
+    def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
+        pending = self._states.get((participant, target))
+        return pending if pending is not None else self._tx.schedule_state(participant, target)
+
+    def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
+        self._states.update(states)
+
+    def last_transfer(self) -> Transfer | None:
+        if self._transfer_head is _UNREAD:
+            self._transfer_head = self._tx.last_transfer()
+        return self._transfer_head
+
+    def append_transfers(self, transfers: Sequence[Transfer]) -> None:
+        for transfer in transfers:
+            self._transfers.append(transfer)
+            self._balance_deltas[transfer.program_id, transfer.from_account] -= transfer.amount
+            self._balance_deltas[transfer.program_id, transfer.to_account] += transfer.amount
+            self._transfer_head = transfer
+
+    def balance(self, program_id: str, account: str) -> int:
+        key = program_id, account
+        if key not in self._balances_read:
+            self._balances_read[key] = self._tx.balance(program_id, account)
+        return self._balances_read[key] + self._balance_deltas.get(key, 0)
+
+    def last_prize(self) -> Prize | None:
+        if self._prize_head is _UNREAD:
+            self._prize_head = self._tx.last_prize()
+        return self._prize_head
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._prizes.extend(prizes)
+        if prizes:
+            self._prize_head = prizes[-1]
+
+    def cap_usage(self, participant: str, period: str) -> int:
+        pending = self._cap_deltas.get((participant, period), 0)
+        return self._tx.cap_usage(participant, period) + pending
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        self._cap_deltas[participant, period] += cents
+
+    # --- everything else goes to the adapter, after a flush ------------------------
+
+    def all_staff(self) -> list[Staff]:
+        return self._direct().all_staff()
+
+    def add_staff(self, staff: Staff) -> None:
+        self._direct().add_staff(staff)
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self._direct().set_staff_active(staff_id, active)
+
+    def programs(self) -> list[Program]:
+        return self._direct().programs()
+
+    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
+        self._programs.pop(program.id, None)
+        self._direct().add_program(program, added_at, added_by)
+
+    def participants(self) -> list[Participant]:
+        return self._direct().participants()
+
+    def add_participant(self, participant: Participant) -> None:
+        self._direct().add_participant(participant)
+
+    def set_participant_status(self, participant_id: str, status: Status) -> None:
+        self._direct().set_participant_status(participant_id, status)
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        return self._direct().outcomes(participant)
+
+    def schedule_states(self) -> dict[StateKey, ScheduleState]:
+        return self._direct().schedule_states()
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        return self._direct().transfer(transfer_id)
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        return self._direct().transfers(participant)
+
+    def reversal_of(self, transfer_id: int) -> Transfer | None:
+        return self._direct().reversal_of(transfer_id)
+
+    def balances(self) -> dict[AccountKey, int]:
+        return self._direct().balances()
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        return self._direct().prizes(participant)
+
+    def prize(self, prize_id: int) -> Prize | None:
+        return self._direct().prize(prize_id)
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        self._direct().fulfil_prize(fulfilment)
+
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        return self._direct().prize_fulfilments()
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return self._direct().cap_usages()
+
+    def item(self, sku: str) -> CatalogItem | None:
+        return self._direct().item(sku)
+
+    def items(self) -> list[CatalogItem]:
+        return self._direct().items()
+
+    def add_item(self, item: CatalogItem) -> None:
+        self._direct().add_item(item)
+
+    def last_stock_movement(self) -> StockMovement | None:
+        return self._direct().last_stock_movement()
+
+    def stock_movements(self) -> list[StockMovement]:
+        return self._direct().stock_movements()
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        self._direct().add_stock_movements(movements)
+
+    def redemption(self, redemption_id: int) -> Redemption | None:
+        return self._direct().redemption(redemption_id)
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        return self._direct().redemptions(participant)
+
+    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
+        return self._direct().open_redemptions(requested_before)
+
+    def last_redemption(self) -> Redemption | None:
+        return self._direct().last_redemption()
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        self._direct().add_redemption(redemption)
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        self._direct().update_redemption(redemption)
