@@ -723,6 +723,18 @@ def prize_list(settings: Settings, participant: str) -> None:
     )
 
 
+@prize.command("trade")
+@click.argument("participant")
+@click.option("--give", required=True, help="Category given up, e.g. small.")
+@click.option("--get", "get_", required=True, help="Category received, e.g. large.")
+@actor_option()
+@pass_settings
+def prize_trade(settings: Settings, participant: str, give: str, get_: str, actor: str) -> None:
+    """Trade owed prizes for one better one, as the program's [[trades]] allow."""
+    won = settings.clinic().trade_prizes(participant, give=give, get=get_, actor=actor)
+    emit(settings, won, f"{participant} traded {give} prizes for prize #{won.id} ({won.category})")
+
+
 @prize.command("fulfil")
 @click.argument("prize_id", type=int)
 @click.option("--sku", required=True, help="Cabinet item of the won category.")

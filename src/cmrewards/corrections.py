@@ -32,13 +32,12 @@ from .unit import (
     check_text,
     find_participant,
     find_program,
+    is_row_id,
     require_available,
 )
 
 MAX_POINTS = 10**9
 """No single adjustment is larger: a bigger number is a typo, not a correction."""
-MAX_ID = 2**63 - 1
-"""Row ids are SQLite integers; a larger id names nothing."""
 
 
 class Corrections(ClinicBase):
@@ -143,7 +142,7 @@ class Corrections(ClinicBase):
         request = {"op": "reverse", "transfer": transfer_id, "reason": reason, "returned": returned}
         with self._write(actor) as tx:
             self._authorise(tx, actor, Action.REVERSE)
-            original = tx.transfer(transfer_id) if 0 < transfer_id <= MAX_ID else None
+            original = tx.transfer(transfer_id) if is_row_id(transfer_id) else None
             if original is None:
                 raise NotFound(f"no transfer {transfer_id}")
 

@@ -108,6 +108,25 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
         "reverse", demo.last_transfer_id(), "--reason", "meant for another participant",
         "--actor", "admin-1",
     )  # fmt: skip
+    demo.step(
+        "The admin stocks the reward cabinet: grocery gift cards, never cash.",
+        "catalog", "add", "GC-10", "--name", "$10 grocery gift card", "--cost", "40",
+        "--stock", "3", "--low-stock", "1", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step(
+        "P-1001 asks for a gift card: the points and one card are held at once.",
+        "redeem", "request", "P-1001", "GC-10", "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "The clinician approves it as fitting P-1001's treatment goals.",
+        "redeem", "approve", "1", "--actor", "clin-01",
+    )  # fmt: skip
+    demo.step(
+        "The card is handed over; the note keeps its last digits and what it cost.",
+        "redeem", "fulfil", "1", "--note", "card ending 4417", "--cost-cents", "1000",
+        "--actor", "clin-01",
+    )  # fmt: skip
+    demo.step("What is left in the cabinet.", "catalog", "list")
     demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
     click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
 

@@ -64,6 +64,15 @@ class BowlCategory:
 
 
 @attrs.frozen
+class Trade:
+    """An exchange the program allows: ``count`` owed prizes of one category for one better."""
+
+    give: str
+    count: int
+    get: str
+
+
+@attrs.frozen
 class Program:
     """A CM protocol. Immutable once stored: a change is a new program id."""
 
@@ -81,6 +90,7 @@ class Program:
     hold_days: int = 30
     weeks: int = 12
     bowl: tuple[BowlCategory, ...] = ()
+    trades: tuple[Trade, ...] = ()
 
     @property
     def primary_target(self) -> Target:
@@ -109,6 +119,7 @@ class Program:
             "weeks": self.weeks,
             "targets": [_target_to_dict(t) for t in self.targets],
             "bowl": [attrs.asdict(c) for c in self.bowl],
+            "trades": [attrs.asdict(t) for t in self.trades],
         }
         if self.cap_cents is not None:
             data["cap_cents"] = self.cap_cents
@@ -238,6 +249,7 @@ def program_from_dict(data: object, source: str) -> Program:
     weeks = table.integer("weeks", 12, minimum=1)
     targets = tuple(_target(t) for t in table.tables("targets"))
     bowl = tuple(_bowl_category(c) for c in table.tables("bowl"))
+    trades = tuple(_trade(t) for t in table.tables("trades"))
     table.finish()
 
     if not targets:
@@ -250,6 +262,7 @@ def program_from_dict(data: object, source: str) -> Program:
         raise table.fail("bowl", "a program that awards draws needs [[bowl]] categories")
     if bowl and sum(c.slips for c in bowl) == 0:
         raise table.fail("bowl", "the bowl has no slips")
+    _check_trades(table, trades, bowl)
     return Program(
         id=program_id,
         name=name,
@@ -265,6 +278,7 @@ def program_from_dict(data: object, source: str) -> Program:
         weeks=weeks,
         targets=targets,
         bowl=bowl,
+        trades=trades,
     )
 
 
@@ -338,6 +352,27 @@ def _bowl_category(table: _Table) -> BowlCategory:
     )
     table.finish()
     return category
+
+
+def _trade(table: _Table) -> Trade:
+    trade = Trade(
+        give=table.text("give", slug=True),
+        count=table.integer("count", minimum=2),
+        get=table.text("get", slug=True),
+    )
+    table.finish()
+    return trade
+
+
+def _check_trades(table: _Table, trades: tuple[Trade, ...], bowl: tuple[BowlCategory, ...]) -> None:
+    worth = {c.category: c.value_cents for c in bowl}
+    for index, trade in enumerate(trades):
+        where = f"trades[{index}]"
+        for side in (trade.give, trade.get):
+            if side not in worth:
+                raise table.fail(where, f"{side!r} is not a [[bowl]] category")
+        if worth[trade.get] <= worth[trade.give]:
+            raise table.fail(where, f"{trade.get!r} must be worth more than {trade.give!r}")
 
 
 def _check_unique(table: _Table, key: str, ids: list[str]) -> None:

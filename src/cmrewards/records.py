@@ -86,6 +86,8 @@ class PrizeStatus(enum.StrEnum):
     """Won from the bowl, not yet handed over."""
     FULFILLED = "fulfilled"
     """Handed over from the prize cabinet."""
+    TRADED = "traded"
+    """Given up, with others, for one prize of a better category (the program's trade)."""
 
 
 @attrs.frozen
@@ -95,9 +97,9 @@ class Prize:
     id: int
     program_id: str
     participant: str
-    outcome_id: int
-    """The recorded outcome whose draws won it."""
-    draw: int
+    outcome_id: int | None
+    """The recorded outcome whose draws won it; None for a prize received in a trade."""
+    draw: int | None
     """Which of that outcome's draws (0-based), so ``verify`` can redraw it."""
     category: str
     value_cents: int

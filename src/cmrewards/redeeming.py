@@ -29,6 +29,7 @@ from .redemption import (
     CatalogItem,
     Command,
     PrizeFulfilment,
+    PrizeTrade,
     Redemption,
     RedemptionStatus,
     StockReason,
@@ -38,7 +39,15 @@ from .results import Balance
 from .serde import from_json
 from .staff import Action
 from .store.port import Tx
-from .unit import ClinicBase, balance_of, check_id, check_text, find_participant, find_program
+from .unit import (
+    ClinicBase,
+    balance_of,
+    check_id,
+    check_text,
+    find_participant,
+    find_program,
+    is_row_id,
+)
 
 MAX_QUANTITY = 100_000
 """No stock count is larger: a bigger number is a typo."""
@@ -240,7 +249,7 @@ class Redeeming(ClinicBase):
         for redemption in tx.open_redemptions(now - dt.timedelta(days=1)):
             program = programs.get(redemption.program_id) or find_program(tx, redemption.program_id)
             programs[program.id] = program
-            if redemption.requested_at <= now - dt.timedelta(days=program.hold_days):
+            if redemption.requested_at < now - dt.timedelta(days=program.hold_days):
                 reason = f"expired: held longer than {program.hold_days} days"
                 expired.append(self._close(tx, redemption, Command.EXPIRE, actor, reason))
         return expired
@@ -278,7 +287,7 @@ class Redeeming(ClinicBase):
         note = check_text(note, "note")
         with self._write(actor) as tx:
             self._authorise(tx, actor, Action.FULFIL)
-            prize = _found(tx.prize(prize_id), f"prize {prize_id}")
+            prize = _found(tx.prize(prize_id) if is_row_id(prize_id) else None, f"prize {prize_id}")
             if prize.status is not PrizeStatus.OWED:
                 raise InvalidTransition(f"prize {prize_id} was already {prize.status}")
             item = _found(tx.item(sku), f"catalog item {sku!r}")
@@ -294,10 +303,51 @@ class Redeeming(ClinicBase):
             tx.fulfil_prize(PrizeFulfilment(prize_id, sku, actor, self._clock(), note))
             return attrs.evolve(prize, status=PrizeStatus.FULFILLED)
 
+    def trade_prizes(self, participant: str, *, give: str, get: str, actor: str) -> Prize:
+        """Exchange owed prizes for one better one, as the program's trade rule allows.
+
+        The oldest owed prizes of ``give`` are traded; the new prize is owed like any
+        other. It does not count against the cap again: what was won already did.
+        """
+        with self._write(actor) as tx:
+            self._authorise(tx, actor, Action.FULFIL)
+            person = find_participant(tx, participant)
+            program = find_program(tx, person.program_id)
+            rule = next((t for t in program.trades if (t.give, t.get) == (give, get)), None)
+            if rule is None:
+                raise InvalidTransition(f"{program.id} has no trade of {give} prizes for {get}")
+            owed = [
+                p
+                for p in tx.prizes(person.id)
+                if p.category == give and p.status is PrizeStatus.OWED
+            ][: rule.count]
+            if len(owed) < rule.count:
+                raise InvalidTransition(
+                    f"the trade takes {rule.count} owed {give} prizes; {person.id} has {len(owed)}"
+                )
+            last = tx.last_prize()
+            now = self._clock()
+            received = Prize(
+                id=1 if last is None else last.id + 1,
+                program_id=program.id,
+                participant=person.id,
+                outcome_id=None,
+                draw=None,
+                category=get,
+                value_cents=next(c.value_cents for c in program.bowl if c.category == get),
+                won_at=now,
+            )
+            tx.add_prizes([received])
+            tx.add_prize_trades([PrizeTrade(p.id, received.id, actor, now) for p in owed])
+            return received
+
     # --- helpers -----------------------------------------------------------------
 
     def _redemption(self, tx: Tx, redemption_id: int) -> tuple[Redemption, Program]:
-        redemption = _found(tx.redemption(redemption_id), f"redemption {redemption_id}")
+        redemption = _found(
+            tx.redemption(redemption_id) if is_row_id(redemption_id) else None,
+            f"redemption {redemption_id}",
+        )
         return redemption, find_program(tx, redemption.program_id)
 
     def _result(self, tx: Tx, redemption: Redemption) -> RedemptionResult:

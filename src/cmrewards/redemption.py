@@ -160,3 +160,13 @@ class PrizeFulfilment:
     actor: str
     at: dt.datetime
     note: str | None
+
+
+@attrs.frozen
+class PrizeTrade:
+    """One owed prize given up in a trade, and the prize received for the lot."""
+
+    traded_prize: int
+    new_prize: int
+    actor: str
+    at: dt.datetime

@@ -42,6 +42,11 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MAX_TEXT = 500
 
 
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can name a row at all (ids are positive 64-bit integers)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 def check_id(value: str, what: str) -> str:
     """Pseudonymous ids only: letters, digits, '.', '-', '_' (so no names with spaces)."""
     if not isinstance(value, str) or not _ID.match(value):

@@ -77,7 +77,8 @@ class _History:
                 paid[transfer.cause][transfer.kind] += transfer.amount
         won: dict[int, list[Prize]] = defaultdict(list)
         for prize in self.prizes:
-            won[prize.outcome_id].append(prize)
+            if prize.outcome_id is not None:
+                won[prize.outcome_id].append(prize)
         by_participant: dict[str, list[OutcomeRecord]] = defaultdict(list)
         for record in self.outcomes:
             by_participant[record.participant].append(record)
@@ -141,7 +142,8 @@ class _History:
         for prize in self.prizes:
             person = self.people[prize.participant]
             program = self.programs[person.program_id]
-            if program.cap_cents is not None:
+            # A prize received in a trade was paid for by the prizes traded for it.
+            if program.cap_cents is not None and prize.outcome_id is not None:
                 used[person.id, cap_period(program, person.start, prize.won_at)] += (
                     prize.value_cents
                 )
@@ -166,7 +168,7 @@ def _prize_problems(
         return
     slips = draw(program.bowl, record.seed, draws) if record.seed is not None else []
     expected = {i: s for i, s in enumerate(slips) if s.value_cents}
-    stored = {p.draw: p for p in prizes}
+    stored = {p.draw: p for p in prizes if p.draw is not None}
     worth = {c.category: c.value_cents for c in program.bowl}
     for index, prize in sorted(stored.items()):
         if worth.get(prize.category) != prize.value_cents:
@@ -232,7 +234,31 @@ def redemption_problems(tx: Tx, transfers: list[Transfer]) -> Iterable[str]:
         elif item.stock is not None and item.stock != counted.get(item.sku, 0):
             total = counted.get(item.sku, 0)
             yield f"{item.sku} has stock {item.stock} but its movements add up to {total}"
+    yield from _prize_record_problems(tx)
+
+
+def _prize_record_problems(tx: Tx) -> Iterable[str]:
+    """Each prize's status matches its hand-over or trade, and each trade follows a rule."""
     fulfilled = {f.prize_id for f in tx.prize_fulfilments()}
-    for prize in tx.prizes():
+    trades = tx.prize_trades()
+    traded = {t.traded_prize for t in trades}
+    given_for: dict[int, list[int]] = defaultdict(list)
+    for trade in trades:
+        given_for[trade.new_prize].append(trade.traded_prize)
+    prizes = {p.id: p for p in tx.prizes()}
+    programs = {p.id: p for p in tx.programs()}
+    for prize in prizes.values():
         if (prize.status is PrizeStatus.FULFILLED) != (prize.id in fulfilled):
             yield f"prize {prize.id} is {prize.status} but its hand-over record disagrees"
+        if (prize.status is PrizeStatus.TRADED) != (prize.id in traded):
+            yield f"prize {prize.id} is {prize.status} but its trade record disagrees"
+        if prize.outcome_id is not None:
+            continue
+        given = [prizes[i] for i in given_for.get(prize.id, []) if i in prizes]
+        categories = {p.category for p in given}
+        rules = programs[prize.program_id].trades
+        if not any(
+            (r.get, r.count) == (prize.category, len(given)) and categories == {r.give}
+            for r in rules
+        ):
+            yield f"prize {prize.id} was won by no draw and no trade the program allows"

@@ -18,7 +18,7 @@ from typing import Any
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
-from ..redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
+from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..schedules import ScheduleState
 from ..staff import Staff
 from .port import StateKey, Tx
@@ -224,6 +224,12 @@ class BufferedTx:
 
     def prize_fulfilments(self) -> list[PrizeFulfilment]:
         return self._direct().prize_fulfilments()
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        self._direct().add_prize_trades(trades)
+
+    def prize_trades(self) -> list[PrizeTrade]:
+        return self._direct().prize_trades()
 
     def cap_usages(self) -> dict[tuple[str, str], int]:
         return self._direct().cap_usages()

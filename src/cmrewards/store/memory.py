@@ -18,7 +18,7 @@ from ..errors import IntegrityError
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, PrizeStatus, Status
-from ..redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
+from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..schedules import ScheduleState
 from ..staff import Staff
 from .port import StateKey
@@ -41,6 +41,7 @@ class _State:
     prizes: list[Prize] = attrs.Factory(list)
     cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
     fulfilments: dict[int, PrizeFulfilment] = attrs.Factory(dict)
+    trades: dict[int, PrizeTrade] = attrs.Factory(dict)
     catalog: dict[str, CatalogItem] = attrs.Factory(dict)
     movements: list[StockMovement] = attrs.Factory(list)
     redemptions: dict[int, Redemption] = attrs.Factory(dict)
@@ -62,6 +63,7 @@ class _State:
             prizes=list(self.prizes),
             cap_usage=dict(self.cap_usage),
             fulfilments=dict(self.fulfilments),
+            trades=dict(self.trades),
             catalog=dict(self.catalog),
             movements=list(self.movements),
             redemptions=dict(self.redemptions),
@@ -191,7 +193,8 @@ class MemoryTx:
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
         for prize in prizes:
             self._s.claim("prize id", prize.id)
-            self._s.claim("prize draw", (prize.outcome_id, prize.draw))
+            if prize.outcome_id is not None:
+                self._s.claim("prize draw", (prize.outcome_id, prize.draw))
             self._s.prizes.append(prize)
 
     def prize(self, prize_id: int) -> Prize | None:
@@ -199,9 +202,22 @@ class MemoryTx:
 
     def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
         _insert(self._s.fulfilments, fulfilment.prize_id, fulfilment, "prize fulfilment")
-        index = next(i for i, p in enumerate(self._s.prizes) if p.id == fulfilment.prize_id)
+        self._move_on(fulfilment.prize_id, PrizeStatus.FULFILLED)
+
+    def _move_on(self, prize_id: int, status: PrizeStatus) -> None:
+        index = next(i for i, p in enumerate(self._s.prizes) if p.id == prize_id)
         prize = self._s.prizes[index]
-        self._s.prizes[index] = attrs.evolve(prize, status=PrizeStatus.FULFILLED)
+        if prize.status is not PrizeStatus.OWED:
+            raise IntegrityError(":memory: refused by the database's own checks (prize not owed)")
+        self._s.prizes[index] = attrs.evolve(prize, status=status)
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        for trade in trades:
+            _insert(self._s.trades, trade.traded_prize, trade, "prize trade")
+            self._move_on(trade.traded_prize, PrizeStatus.TRADED)
+
+    def prize_trades(self) -> list[PrizeTrade]:
+        return sorted(self._s.trades.values(), key=lambda t: t.traded_prize)
 
     def prize_fulfilments(self) -> list[PrizeFulfilment]:
         return sorted(self._s.fulfilments.values(), key=lambda f: f.prize_id)

@@ -16,7 +16,7 @@ from typing import Protocol
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
-from ..redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
+from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..schedules import ScheduleState
 from ..staff import Staff
 
@@ -93,6 +93,11 @@ class Tx(Protocol):
         ...
 
     def prize_fulfilments(self) -> list[PrizeFulfilment]: ...
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        """Record the trades and mark each traded prize ``traded``."""
+        ...
+
+    def prize_trades(self) -> list[PrizeTrade]: ...
 
     # the catalog and its stock, kept as append-only movements with a cached sum
     def item(self, sku: str) -> CatalogItem | None: ...

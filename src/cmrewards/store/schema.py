@@ -154,13 +154,14 @@ def prizes_and_caps(db: Database) -> None:
             id INTEGER PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
             participant TEXT NOT NULL REFERENCES participants(id),
-            outcome_id INTEGER NOT NULL REFERENCES outcomes(id),
-            draw INTEGER NOT NULL CHECK (draw >= 0),
+            outcome_id INTEGER REFERENCES outcomes(id),
+            draw INTEGER CHECK (draw >= 0),
             category TEXT NOT NULL,
             value_cents INTEGER NOT NULL CHECK (value_cents >= 0),
             won_at TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('owed', 'fulfilled')),
-            UNIQUE (outcome_id, draw)
+            status TEXT NOT NULL CHECK (status IN ('owed', 'fulfilled', 'traded')),
+            UNIQUE (outcome_id, draw),
+            CHECK ((outcome_id IS NULL) = (draw IS NULL))
         ) STRICT""",
         "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
         # What a prize was won for never changes; only its status moves on from owed.
@@ -254,5 +255,14 @@ def redemption(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+    db.execute(
+        """CREATE TABLE prize_trades (
+            traded_prize INTEGER PRIMARY KEY REFERENCES prizes(id),
+            new_prize INTEGER NOT NULL REFERENCES prizes(id),
+            actor TEXT NOT NULL REFERENCES staff(id),
+            at TEXT NOT NULL
+        ) STRICT"""
+    )
     _append_only(db, "stock_movements")
     _append_only(db, "prize_fulfilments")
+    _append_only(db, "prize_trades")

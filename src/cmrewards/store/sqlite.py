@@ -35,6 +35,7 @@ from ..records import (
 from ..redemption import (
     CatalogItem,
     PrizeFulfilment,
+    PrizeTrade,
     Redemption,
     RedemptionStatus,
     StockMovement,
@@ -476,6 +477,21 @@ class SQLiteTx:
     def prize_fulfilments(self) -> list[PrizeFulfilment]:
         rows = self._all("SELECT * FROM prize_fulfilments ORDER BY prize_id")
         return [fulfilment_from_row(r) for r in rows]
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        self._conn.executemany(
+            "INSERT INTO prize_trades (traded_prize, new_prize, actor, at) VALUES (?, ?, ?, ?)",
+            [(t.traded_prize, t.new_prize, t.actor, to_utc_text(t.at)) for t in trades],
+        )
+        self._conn.executemany(
+            "UPDATE prizes SET status = 'traded' WHERE id = ?", [(t.traded_prize,) for t in trades]
+        )
+
+    def prize_trades(self) -> list[PrizeTrade]:
+        return [
+            PrizeTrade(r["traded_prize"], r["new_prize"], r["actor"], _time(r["at"]))
+            for r in self._all("SELECT * FROM prize_trades ORDER BY traded_prize")
+        ]
 
     # catalog and stock
     def item(self, sku: str) -> CatalogItem | None:
