@@ -25,6 +25,7 @@ from .programs import Program
 from .recording import Recording
 from .records import Participant, Status
 from .redeeming import Redeeming
+from .reporting import Reporting
 from .results import (
     VerifyReport,
 )
@@ -33,7 +34,7 @@ from .unit import check_id, choice, find_participant, find_program
 from .verify import verify_store
 
 
-class Clinic(Recording, Corrections, Redeeming):
+class Clinic(Recording, Corrections, Redeeming, Reporting):
     """One clinic's CM records. Not thread-safe: give each thread its own ``open()``."""
 
     # --- staff ---------------------------------------------------------------

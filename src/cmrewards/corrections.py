@@ -56,42 +56,7 @@ class Corrections(ClinicBase):
             person = find_participant(tx, participant)
             outcomes = tx.outcomes(person.id)
             transfers = tx.transfers(person.id)
-        events = _ledger_order(outcomes, transfers)
-        available = held = 0
-        entries = []
-        for event in events:
-            if isinstance(event, OutcomeRecord):
-                entries.append(
-                    HistoryEntry(
-                        occurred_at=event.occurred_at,
-                        recorded_at=event.recorded_at,
-                        kind="outcome",
-                        detail=f"{event.target}: {event.outcome}",
-                        points=0,
-                        available_points=available,
-                        held_points=held,
-                        ref=f"outcome:{event.id}",
-                        actor=event.actor,
-                    )
-                )
-                continue
-            before = available + held
-            available += _change(event, ledger.available(person.id))
-            held += _change(event, ledger.held(person.id))
-            entries.append(
-                HistoryEntry(
-                    occurred_at=event.occurred_at,
-                    recorded_at=event.recorded_at,
-                    kind=str(event.kind),
-                    detail=event.reason,
-                    points=available + held - before,
-                    available_points=available,
-                    held_points=held,
-                    ref=f"transfer:{event.id}",
-                    actor=event.actor,
-                )
-            )
-        return entries
+        return history_entries(person.id, outcomes, transfers)
 
     def adjust(
         self, participant: str, points: int, *, reason: str, actor: str, key: str | None = None
@@ -228,6 +193,47 @@ class Corrections(ClinicBase):
                     f"reversing transfer {original.id} needs {original.amount} points in"
                     f" {source} but it holds {have}"
                 )
+
+
+def history_entries(
+    participant: str, outcomes: list[OutcomeRecord], transfers: list[Transfer]
+) -> list[HistoryEntry]:
+    """A participant's outcomes and transfers in ledger order, with running balances."""
+    available = held = 0
+    entries = []
+    for event in _ledger_order(outcomes, transfers):
+        if isinstance(event, OutcomeRecord):
+            entries.append(
+                HistoryEntry(
+                    occurred_at=event.occurred_at,
+                    recorded_at=event.recorded_at,
+                    kind="outcome",
+                    detail=f"{event.target}: {event.outcome}",
+                    points=0,
+                    available_points=available,
+                    held_points=held,
+                    ref=f"outcome:{event.id}",
+                    actor=event.actor,
+                )
+            )
+            continue
+        before = available + held
+        available += _change(event, ledger.available(participant))
+        held += _change(event, ledger.held(participant))
+        entries.append(
+            HistoryEntry(
+                occurred_at=event.occurred_at,
+                recorded_at=event.recorded_at,
+                kind=str(event.kind),
+                detail=event.reason,
+                points=available + held - before,
+                available_points=available,
+                held_points=held,
+                ref=f"transfer:{event.id}",
+                actor=event.actor,
+            )
+        )
+    return entries
 
 
 def _change(transfer: Transfer, account: str) -> int:

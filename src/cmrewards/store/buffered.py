@@ -103,6 +103,9 @@ class BufferedTx:
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record
 
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        return self._direct().idempotency_records()
+
     def last_outcome(self) -> OutcomeRecord | None:
         if self._outcome_head is _UNREAD:
             self._outcome_head = self._tx.last_outcome()

@@ -284,6 +284,9 @@ class MemoryTx:
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.keys.get((scope, key))
 
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        return [self._s.keys[k] for k in sorted(self._s.keys)]
+
     def remember(self, record: IdempotencyRecord) -> None:
         _insert(self._s.keys, (record.scope, record.key), record, "idempotency key")
 

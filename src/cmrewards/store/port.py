@@ -128,6 +128,9 @@ class Tx(Protocol):
     # idempotency keys, unique per scope (program id, or '' for clinic-wide writes)
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
     def remember(self, record: IdempotencyRecord) -> None: ...
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        """Every key, for the export."""
+        ...
 
 
 class Store(Protocol):

@@ -53,6 +53,16 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
 
 
+def _key_from_row(row: sqlite3.Row) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=row["scope"],
+        key=row["key"],
+        fingerprint=row["fingerprint"],
+        result=json.loads(row["result"]),
+        created_at=_time(row["created_at"]),
+    )
+
+
 def _time(text: str) -> dt.datetime:
     return from_utc_text(text)
 
@@ -608,15 +618,12 @@ class SQLiteTx:
     # idempotency
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         row = self._one("SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key])
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            scope=row["scope"],
-            key=row["key"],
-            fingerprint=row["fingerprint"],
-            result=json.loads(row["result"]),
-            created_at=_time(row["created_at"]),
-        )
+        return None if row is None else _key_from_row(row)
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        return [
+            _key_from_row(r) for r in self._all("SELECT * FROM idempotency ORDER BY scope, key")
+        ]
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._conn.execute(

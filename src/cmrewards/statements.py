@@ -1,0 +1,121 @@
+"""A participant's statement: every opportunity with what it paid, streaks, resets, redemptions.
+
+Built from the stored records alone (the ledger and the outcome history), so its
+numbers are the ledger's numbers; the schedule is replayed only to say which
+outcome reset the streak and which award recovered the earlier level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import attrs
+
+from .clock import program_week
+from .earning import earn
+from .ledger import Movement
+from .programs import Program
+from .records import OutcomeRecord, Participant, Prize
+from .redemption import Redemption
+from .results import Balance, HistoryEntry
+from .schedules import Outcome, ScheduleState
+from .store.port import Tx
+
+
+@attrs.frozen
+class StatementLine:
+    """One recorded opportunity and what it paid."""
+
+    outcome_id: int
+    occurred_at: dt.datetime
+    target: str
+    outcome: Outcome
+    points: int
+    """Points awarded, bonus included, still standing (reversed awards excluded)."""
+    draws: int
+    """Prize-bowl draws the outcome earned."""
+    value_cents: int
+    """Points at the program's value plus the value of prizes won."""
+    streak: int
+    """Consecutive ``met`` on this target after this outcome."""
+    reset: bool
+    recovered: bool
+    cumulative_cents: int
+    """Everything awarded up to and including this line, in cents."""
+
+
+@attrs.frozen
+class Statement:
+    """What a participant (and their counsellor) sees."""
+
+    participant: str
+    program_id: str
+    program_name: str
+    start: dt.date
+    status: str
+    balance: Balance
+    lines: tuple[StatementLine, ...]
+    longest_streak: int
+    """Longest run of consecutive ``met`` on the primary target (the abstinence measure)."""
+    resets: int
+    recoveries: int
+    earned_cents: int
+    redemptions: tuple[Redemption, ...]
+    prizes: tuple[Prize, ...]
+    history: tuple[HistoryEntry, ...]
+
+
+def statement_lines(
+    program: Program, person: Participant, outcomes: list[OutcomeRecord], tx: Tx
+) -> list[StatementLine]:
+    """Each outcome with what it paid, replaying the schedule for resets and recoveries."""
+    paid_points: dict[str, int] = defaultdict(int)
+    reversed_ids = {t.reverses for t in tx.transfers(person.id) if t.reverses is not None}
+    for transfer in tx.transfers(person.id):
+        earned = transfer.kind in (Movement.AWARD, Movement.BONUS)
+        if earned and transfer.cause and transfer.id not in reversed_ids:
+            paid_points[transfer.cause] += transfer.amount
+    prize_cents: dict[int, int] = defaultdict(int)
+    for prize in tx.prizes(person.id):
+        if prize.outcome_id is not None:
+            prize_cents[prize.outcome_id] += prize.value_cents
+    states: dict[str, ScheduleState] = {}
+    visits: dict[dt.datetime, list[OutcomeRecord]] = defaultdict(list)
+    lines = []
+    cumulative = 0
+    for record in outcomes:
+        earning = earn(
+            program.target(record.target),
+            states.get(record.target, ScheduleState()),
+            record.outcome,
+            week=program_week(person.start, record.occurred_at, program.timezone),
+            visit=list(visits[record.occurred_at]),
+        )
+        visits[record.occurred_at].append(record)
+        states[record.target] = earning.step.state
+        points = paid_points.get(f"outcome:{record.id}", 0)
+        value = points * program.point_value_cents + prize_cents.get(record.id, 0)
+        cumulative += value
+        lines.append(
+            StatementLine(
+                outcome_id=record.id,
+                occurred_at=record.occurred_at,
+                target=record.target,
+                outcome=record.outcome,
+                points=points,
+                draws=earning.draws,
+                value_cents=value,
+                streak=earning.step.state.run,
+                reset=earning.step.reset,
+                recovered=earning.step.recovered,
+                cumulative_cents=cumulative,
+            )
+        )
+    return lines
+
+
+def longest_run(lines: list[StatementLine], target: str) -> int:
+    """The longest run of consecutive ``met`` on ``target`` (excused results neither break
+    nor extend it, as in the schedule)."""
+    return max((line.streak for line in lines if line.target == target), default=0)
