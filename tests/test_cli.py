@@ -718,7 +718,7 @@ def test_demo_on_a_fresh_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
     assert "$ cmrewards verify\nOK: " in result.stdout
     report = ok(db, "verify")
-    assert (report["ok"], report["participants"]) == (True, 3)
+    assert (report["ok"], report["participants"]) == (True, 4)  # three Higgins, one VA
 
 
 def test_demo_refuses_an_existing_file(funded_db: Path) -> None:

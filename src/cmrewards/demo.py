@@ -47,7 +47,7 @@ def run_demo(path: Path, now: dt.datetime, *, as_json: bool = False) -> None:
 def _tour(demo: _Demo, now: dt.datetime) -> None:
     path = demo.path
     start = (now - dt.timedelta(days=21)).date()
-    click.echo(f"cmrewards demo: three weeks at a Higgins voucher clinic (database {path})")
+    click.echo(f"cmrewards demo: three weeks at a CM clinic (database {path})")
 
     demo.step("The clinic's admin creates the database.", "init", "--admin", "admin-1")
     demo.step(
@@ -126,9 +126,53 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
         "redeem", "fulfil", "1", "--note", "card ending 4417", "--cost-cents", "1000",
         "--actor", "clin-01",
     )  # fmt: skip
+    _prize_clinic(demo, start)
+    page = path.with_name("statement-P-1002.html")
+    demo.step(
+        "P-1002's statement for the counselling session, with a printable chart page.",
+        "statement", "P-1002", "--html", str(page),
+    )  # fmt: skip
+    demo.step("The program manager's monthly report.", "report")
+    demo.step(
+        "Next year's budget: 1,000 participants of the VA protocol, 60 % negative samples.",
+        "simulate", "--preset", "va-prize-cm", "--participants", "1000", "--p-met", "0.6",
+    )  # fmt: skip
     demo.step("What is left in the cabinet.", "catalog", "list")
     demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
     click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
+
+
+def _prize_clinic(demo: _Demo, start: dt.date) -> None:
+    """The same clinic runs the VA prize-bowl protocol for a second group."""
+    demo.step(
+        "The clinic also runs the VA prize protocol: draws from a 500-slip bowl.",
+        "program", "add", "--preset", "va-prize-cm", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.quiet(
+        "enroll", "P-2001", "--program", "va-prize-cm", "--start", start.isoformat(),
+        "--actor", "admin-1",
+    )  # fmt: skip
+    for category in ("small", "large", "jumbo"):
+        demo.quiet(
+            "catalog", "add", f"CAB-{category.upper()}", "--name", f"{category} prize",
+            "--cost", "0", "--stock", "10", "--category", category, "--actor", "admin-1",
+        )  # fmt: skip
+    for day in (0, 3, 7, 10, 14, 17):
+        demo.quiet(
+            "record", "P-2001", "--target", "stimulant-negative", "--outcome", "met",
+            "--at", _at(start, day), "--actor", "rec-01",
+        )  # fmt: skip
+    click.echo("\n» P-2001 gave six negative samples over three weeks (quietly recorded).")
+    demo.step(
+        "The prizes P-2001 has won, each drawn from a stored seed.", "prize", "list", "P-2001"
+    )
+    owed = demo.first_owed_prize("P-2001")
+    if owed is not None:
+        demo.step(
+            "The clinician hands over the first one from the prize cabinet.",
+            "prize", "fulfil", str(owed[0]), "--sku", f"CAB-{owed[1].upper()}",
+            "--actor", "clin-01",
+        )  # fmt: skip
 
 
 def _at(start: dt.date, day: int) -> str:
@@ -176,6 +220,13 @@ class _Demo:
             code = self._run(args)
         if code:
             raise RuntimeError(f"demo step {shlex.join(args)} exited {code}")
+
+    def first_owed_prize(self, participant: str) -> tuple[int, str] | None:
+        import cmrewards
+
+        with cmrewards.open(self.path) as clinic:
+            owed = [p for p in clinic.prizes(participant) if p.status == "owed"]
+        return (owed[0].id, owed[0].category) if owed else None
 
     def last_transfer_id(self) -> str:
         import cmrewards

@@ -93,7 +93,8 @@ class Recording(ClinicBase):
         note: str | None,
     ) -> RecordResult:
         now = self._clock()
-        at = now if at is None else at
+        # Stored and returned in UTC whatever zone the caller used, on every store.
+        at = now if at is None else at.astimezone(dt.UTC)
         program = find_program(tx, person.program_id)
         target = program.target(target_id)
         self._check_recordable(tx, person, program, target_id, at, now)

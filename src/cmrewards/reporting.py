@@ -27,6 +27,7 @@ class Reporting(ClinicBase):
                 participant=person.id,
                 program_id=program.id,
                 program_name=program.name,
+                timezone=program.timezone,
                 start=person.start,
                 status=str(person.status),
                 balance=balance_of(tx, person, program, self._clock()),

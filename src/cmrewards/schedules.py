@@ -164,7 +164,9 @@ def _on_met(schedule: Schedule, state: ScheduleState, week: int) -> Step:
     saved = state.saved
     recovered = False
     if saved is not None and run == schedule.recovery_after:
-        pos, saved, recovered = max(pos, saved), None, True
+        # Recovered only when the held level is above where the run has climbed to.
+        recovered = saved > pos
+        pos, saved = max(pos, saved), None
     bonus = schedule.bonus if schedule.bonus_every and run % schedule.bonus_every == 0 else 0
     new_state = ScheduleState(pos=pos, run=run, saved=saved, last_week=week)
     return Step(state=new_state, amount=schedule.amount_at(pos), bonus=bonus, recovered=recovered)

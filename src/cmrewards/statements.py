@@ -41,6 +41,10 @@ class StatementLine:
     """Consecutive ``met`` on this target after this outcome."""
     reset: bool
     recovered: bool
+    paid: bool
+    """False for a ``met`` that did not count: a required target was not met at the visit."""
+    reversed_points: int
+    """Points this outcome paid that an admin later reversed (not in ``points``)."""
     cumulative_cents: int
     """Everything awarded up to and including this line, in cents."""
 
@@ -52,6 +56,8 @@ class Statement:
     participant: str
     program_id: str
     program_name: str
+    timezone: str
+    """The program's zone: clinical dates on the statement are in it."""
     start: dt.date
     status: str
     balance: Balance
@@ -71,11 +77,12 @@ def statement_lines(
 ) -> list[StatementLine]:
     """Each outcome with what it paid, replaying the schedule for resets and recoveries."""
     paid_points: dict[str, int] = defaultdict(int)
+    taken_back: dict[str, int] = defaultdict(int)
     reversed_ids = {t.reverses for t in tx.transfers(person.id) if t.reverses is not None}
     for transfer in tx.transfers(person.id):
-        earned = transfer.kind in (Movement.AWARD, Movement.BONUS)
-        if earned and transfer.cause and transfer.id not in reversed_ids:
-            paid_points[transfer.cause] += transfer.amount
+        if transfer.kind in (Movement.AWARD, Movement.BONUS) and transfer.cause:
+            standing = transfer.id not in reversed_ids
+            (paid_points if standing else taken_back)[transfer.cause] += transfer.amount
     prize_cents: dict[int, int] = defaultdict(int)
     for prize in tx.prizes(person.id):
         if prize.outcome_id is not None:
@@ -109,6 +116,8 @@ def statement_lines(
                 streak=earning.step.state.run,
                 reset=earning.step.reset,
                 recovered=earning.step.recovered,
+                paid=earning.paid,
+                reversed_points=taken_back.get(f"outcome:{record.id}", 0),
                 cumulative_cents=cumulative,
             )
         )

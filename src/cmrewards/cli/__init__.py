@@ -1,0 +1,19 @@
+"""The staff command line: parse, call ``Clinic``, print. Nothing else lives here.
+
+Exit codes: 0 done; 1 refused by a rule; 2 invalid input or usage; 3 integrity
+problem. With ``--json`` stdout carries exactly one JSON document, errors included;
+messages go to stderr. Expected errors are one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+# Each module adds its commands to ``cli`` when imported.
+from . import outcomes, reports, rewards, setup  # noqa: F401
+from ._shell import cli
+
+
+def main() -> None:
+    cli.main()
+
+
+__all__ = ["cli", "main"]

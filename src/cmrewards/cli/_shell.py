@@ -1,0 +1,157 @@
+"""The shell every command runs in: the ``cli`` group, its options, errors and output.
+
+Expected errors become one line on stderr (and, with ``--json``, one JSON error
+document on stdout) with the exit code of their class; never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+import click
+
+from ..errors import CMRewardsError, InvalidInput, NotFound
+
+DEFAULT_DB = "cmrewards.db"
+_json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
+
+
+@attrs.define
+class Settings:
+    """What the top-level options chose, shared with every command."""
+
+    db: str
+    json: bool
+    _clinic: Any = None
+
+    def clinic(self, *, create: bool = False) -> Any:
+        """Open the database once per command; refuse to create one by accident."""
+        if self._clinic is None:
+            import cmrewards
+
+            if not create and not Path(self.db).exists():
+                raise NotFound(
+                    f"no database at {self.db}; create one with 'cmrewards init --admin ID'"
+                    " or point --db / CMREWARDS_DB at it"
+                )
+            self._clinic = cmrewards.open(self.db)
+        return self._clinic
+
+
+class CMRewardsGroup(click.Group):
+    """Turns every expected error into one line and the right exit code."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        extra["standalone_mode"] = False
+        arguments = list(sys.argv[1:] if args is None else args)
+        wants_json = _json_output.set(_asks_for_json(arguments))
+        try:
+            super().main(args=arguments, prog_name=prog_name or "cmrewards", **extra)
+        except CMRewardsError as error:
+            _fail(type(error).__name__, str(error), error.exit_code)
+        except click.exceptions.NoArgsIsHelpError as error:
+            if arguments or error.ctx is None:  # a group without its subcommand
+                path = error.ctx.command_path if error.ctx else "cmrewards"
+                _fail("UsageError", f"missing command (see '{path} --help')", 2)
+            click.echo(error.ctx.get_help())  # bare `cmrewards`: the help is the answer
+        except click.UsageError as error:
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            _fail("UsageError", error.format_message() + hint, 2)
+        except click.ClickException as error:
+            _fail(type(error).__name__, error.format_message(), error.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("Aborted", "aborted", 130)
+        except OverflowError:
+            # A safety net: every range is checked where it is parsed.
+            _fail("InvalidInput", "a number or date on the command line is out of range", 2)
+        finally:
+            _json_output.reset(wants_json)
+        sys.exit(0)
+
+
+def _asks_for_json(arguments: list[str]) -> bool:
+    """Whether ``--json`` stands among the top-level options, before the command."""
+    tokens = iter(arguments)
+    for token in tokens:
+        if token == "--json":
+            return True
+        if token == "--db":
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return False
+    return False
+
+
+def _fail(kind: str, message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())
+    if _json_output.get():
+        click.echo(json.dumps({"error": {"type": kind, "message": line, "exit_code": code}}))
+    click.echo(f"cmrewards: {line}", err=True)
+    sys.exit(code)
+
+
+def emit(settings: Settings, data: Any, text: str | Callable[[], str]) -> None:
+    """Print ``data`` as the one JSON document, or ``text`` for a person."""
+    from ..serde import to_json
+
+    if settings.json:
+        click.echo(json.dumps(to_json(data), indent=2, sort_keys=False))
+    else:
+        click.echo(text() if callable(text) else text)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group(cls=CMRewardsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="CMREWARDS_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Database file (or set CMREWARDS_DB).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document.")
+@click.version_option(package_name="cmrewards")
+@click.pass_context
+def cli(ctx: click.Context, db: str, as_json: bool) -> None:
+    """cmrewards: contingency management rewards for clinic staff.
+
+    Record verified outcomes, see balances, correct mistakes, prove the record.
+    """
+    ctx.obj = Settings(db=db, json=as_json)
+    ctx.call_on_close(lambda: ctx.obj._clinic and ctx.obj._clinic.close())
+
+
+def actor_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--actor", required=True, help="Staff id of whoever does this.")
+
+
+def key_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--key", default=None, help="Idempotency key (e.g. lab accession number): repeats are safe."
+    )
+
+
+def money(cents: int | None) -> str:
+    if cents is None:
+        return "no cap"
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+@contextmanager
+def _reading(path: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None

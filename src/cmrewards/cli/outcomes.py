@@ -1,0 +1,253 @@
+"""Commands of the front desk: record, import, balances, history, corrections, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
+
+# --- outcomes and balances ---------------------------------------------------
+
+
+@cli.command()
+@click.argument("participant")
+@click.option("--target", required=True, help="Target id, e.g. stimulant-negative.")
+@click.option(
+    "--outcome",
+    required=True,
+    type=click.Choice(["met", "not_met", "missed", "excused", "invalid"]),
+    help="met = negative/attended; not_met = positive; missed = no sample.",
+)
+@click.option("--at", help="Clinical time, ISO 8601 (default: now); no offset = clinic's zone.")
+@actor_option()
+@key_option()
+@click.option("--note", help="A short note (no names or other personal data).")
+@pass_settings
+def record(
+    settings: Settings,
+    participant: str,
+    target: str,
+    outcome: str,
+    at: str | None,
+    actor: str,
+    key: str | None,
+    note: str | None,
+) -> None:
+    """Record one verified outcome and pay what the schedule says."""
+    from ..clock import parse_when
+
+    clinic = settings.clinic()
+    when = None
+    if at is not None:
+        zone = clinic.program(clinic.participant(participant).program_id).timezone
+        when = parse_when(at, zone, "--at")
+    result = clinic.record(participant, target, outcome, at=when, actor=actor, key=key, note=note)
+    emit(settings, result, lambda: _describe_record(result))
+
+
+def _describe_record(result: Any) -> str:
+    award = result.award
+    head = f"{result.participant} {result.target}: {result.outcome}"
+    if result.replayed:
+        head += " (already recorded with this key; nothing written)"
+    parts = []
+    if award.points:
+        parts.append(f"+{award.points} points")
+    if award.bonus_points:
+        parts.append(f"+{award.bonus_points} bonus")
+    if award.draws:
+        parts.append(f"{award.draws} draws")
+    if award.recovered:
+        parts.append("streak restored")
+    if award.reset:
+        parts.append("schedule reset")
+    if not award.paid:
+        parts.append("not paid: required target not met at this visit")
+    if award.capped:
+        parts.append("cut to the annual cap")
+    earned = ", ".join(parts) or "no award"
+    balance = result.balance
+    return (
+        f"{head} — {earned}\n"
+        f"balance {balance.points} points ({money(balance.value_cents)}),"
+        f" {balance.available_points} available"
+    )
+
+
+@cli.command()
+@click.argument("participant")
+@pass_settings
+def balance(settings: Settings, participant: str) -> None:
+    """A participant's points: total, held and available."""
+    result = settings.clinic().balance(participant)
+    emit(
+        settings,
+        result,
+        lambda: (
+            f"{result.participant}: {result.points} points ({money(result.value_cents)}),"
+            f" {result.available_points} available, {result.held_points} held;"
+            f" cap remaining {money(result.cap_remaining_cents)}"
+        ),
+    )
+
+
+@cli.command()
+@click.argument("participant")
+@pass_settings
+def preview(settings: Settings, participant: str) -> None:
+    """What each target pays next if met, the streak, and what a miss resets it to."""
+    previews = settings.clinic().preview(participant)
+    emit(settings, previews, lambda: "\n".join(p.sentence for p in previews))
+
+
+@cli.command("import")
+@click.argument("csv_file", metavar="FILE.csv")
+@actor_option()
+@click.option(
+    "--chunk-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Rows per transaction.",
+)
+@pass_settings
+def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> None:
+    """Record a CSV of outcomes (participant,target,outcome,at,key,note); safe to rerun."""
+    from ..importer import read_rows
+
+    clinic = settings.clinic()
+    with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
+        rows = read_rows(file, csv_file)
+        show_bar = not settings.json and sys.stderr.isatty()
+        total = _count_rows(csv_file) if show_bar else 0
+        with click.progressbar(
+            length=total, label="importing", file=sys.stderr, hidden=not show_bar
+        ) as bar:
+            report = clinic.import_outcomes(
+                rows, actor=actor, chunk_size=chunk_size, progress=bar.update
+            )
+
+    def text() -> str:
+        done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
+        return done if report.complete else f"{done}; stopped at {report.error}"
+
+    emit(settings, report, text)
+    if not report.complete:
+        click.echo(f"cmrewards: import stopped at {report.error}", err=True)
+        sys.exit(report.exit_code)
+
+
+def _count_rows(path: str) -> int:
+    with open(path, "rb") as file:
+        return max(sum(1 for _ in file) - 1, 0)
+
+
+@cli.command()
+@click.argument("participant")
+@pass_settings
+def history(settings: Settings, participant: str) -> None:
+    """Every outcome and transfer, with the running balance."""
+    entries = settings.clinic().history(participant)
+
+    def text() -> str:
+        lines = [f"{'when (UTC)':<17} {'what':<16} {'points':>7} {'balance':>8}  detail"]
+        for e in entries:
+            change = f"{e.points:+d}" if e.points else ""
+            lines.append(
+                f"{e.occurred_at:%Y-%m-%d %H:%M} {e.kind:<16} {change:>7}"
+                f" {e.available_points + e.held_points:>8}  {e.detail} [{e.ref}]"
+            )
+        return "\n".join(lines)
+
+    emit(settings, entries, text)
+
+
+@cli.command()
+@click.argument("participant")
+@click.option("--points", required=True, type=int, help="Points to add (+N) or remove (-N).")
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@actor_option()
+@key_option()
+@pass_settings
+def adjust(
+    settings: Settings, participant: str, points: int, reason: str, actor: str, key: str | None
+) -> None:
+    """Add or remove points by hand (admin), with a reason."""
+    result = settings.clinic().adjust(participant, points, reason=reason, actor=actor, key=key)
+    emit(settings, result, lambda: _describe_transfer(result))
+
+
+@cli.command()
+@click.argument("transfer_id", type=int)
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
+@actor_option()
+@key_option()
+@pass_settings
+def reverse(
+    settings: Settings, transfer_id: int, reason: str, returned: bool, actor: str, key: str | None
+) -> None:
+    """Undo one transfer with a mirror transfer (admin); the original stays."""
+    result = settings.clinic().reverse(
+        transfer_id, reason=reason, actor=actor, key=key, returned=returned
+    )
+    emit(settings, result, lambda: _describe_transfer(result))
+
+
+def _describe_transfer(result: Any) -> str:
+    t = result.transfer
+    note = " (already done with this key; nothing written)" if result.replayed else ""
+    return (
+        f"transfer {t.id}: {t.kind} of {t.amount} points {t.from_account} -> {t.to_account}{note}\n"
+        f"balance of {result.balance.participant}: {result.balance.points} points"
+        f" ({money(result.balance.value_cents)})"
+    )
+
+
+@cli.command()
+@pass_settings
+def verify(settings: Settings) -> None:
+    """Recompute hash chains, balances and schedule states; exit 3 on any mismatch."""
+    report = settings.clinic().verify()
+    emit(
+        settings,
+        report,
+        lambda: "\n".join(
+            [
+                *report.problems,
+                f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
+                f" {report.transfers} transfers, {report.participants} participants checked;"
+                f" chain head {report.transfer_chain_head[:16]}",
+            ]
+        ),
+    )
+    if not report.ok:
+        click.echo(f"cmrewards: verify found {len(report.problems)} problem(s)", err=True)
+        sys.exit(3)
+
+
+@cli.command()
+@click.option(
+    "--db",
+    "demo_db",
+    help="Fresh file for the demo (default: the top-level --db, else a temporary file).",
+)
+@pass_settings
+def demo(settings: Settings, demo_db: str | None) -> None:
+    """Build a sample clinic on a fresh file and walk through a day."""
+    from ..demo import run_demo
+
+    source = click.get_current_context().find_root().get_parameter_source("db")
+    if demo_db is None and source is not click.core.ParameterSource.DEFAULT:
+        demo_db = settings.db
+    if demo_db is None:
+        import tempfile
+
+        demo_db = os.path.join(tempfile.mkdtemp(prefix="cmrewards-demo-"), "demo.db")
+    run_demo(Path(demo_db), dt.datetime.now(dt.UTC), as_json=settings.json)

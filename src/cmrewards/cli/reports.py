@@ -1,0 +1,172 @@
+"""Commands for managers and auditors: reports, statements, export, simulation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+from ._shell import Settings, cli, emit, money, pass_settings
+
+# --- reports ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--program", "program_id", help="One program (default: every program).")
+@click.option("--since", help="First clinical date, YYYY-MM-DD.")
+@click.option("--until", help="Last clinical date, YYYY-MM-DD.")
+@pass_settings
+def report(
+    settings: Settings, program_id: str | None, since: str | None, until: str | None
+) -> None:
+    """Abstinence, cost, liability, budget, caps and stock for each program."""
+    from ..clock import parse_date
+
+    first = parse_date(since, "--since") if since else None
+    last = parse_date(until, "--until") if until else None
+    reports = settings.clinic().report(program_id, since=first, until=last)
+    emit(settings, reports, lambda: "\n\n".join(_describe_report(r) for r in reports))
+
+
+def _describe_report(r: Any) -> str:
+    period = f"{r.since or 'start'} to {r.until or 'today'}"
+    lines = [
+        f"{r.program_id}: {r.name} ({period})",
+        f"  participants  {r.enrolled} enrolled: {r.active} active, {r.completed} completed,"
+        f" {r.withdrawn} withdrawn",
+    ]
+    for t in r.targets:
+        lines.append(
+            f"  {t.target:<22} {t.opportunities} recorded, {t.met} met"
+            f" ({t.met_per_mille / 10:.1f} %)"
+        )
+    lines += [
+        f"  abstinence    longest run mean {r.lda_mean_tenths / 10:.1f},"
+        f" median {r.lda_median_tenths / 10:.1f} samples",
+        f"  points        {r.points_awarded} awarded, {r.points_held} held,"
+        f" {r.points_redeemed} redeemed, {r.points_outstanding} outstanding",
+        f"  cost          {money(r.awarded_cents)} awarded, {money(r.outstanding_cents)}"
+        f" outstanding, {money(r.cost_per_participant_cents)} per participant",
+    ]
+    if r.prizes_won:
+        won = ", ".join(f"{n} {c}" for c, n in r.prizes_won.items())
+        given = ", ".join(f"{n} {c}" for c, n in r.prizes_handed_over.items()) or "none"
+        lines.append(f"  prizes        won {won}; handed over {given}")
+    if r.budget_cents is not None:
+        lines.append(
+            f"  budget        {money(r.budget_cents)}, {money(r.budget_remaining_cents)} remaining"
+        )
+    lines.append(f"  caps          {r.cap_hits} participant-periods reached the cap")
+    if r.low_stock:
+        lines.append(f"  low stock     {', '.join(r.low_stock)}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("participant")
+@click.option("--html", "html_file", help="Also write a printable page with a chart here.")
+@pass_settings
+def statement(settings: Settings, participant: str, html_file: str | None) -> None:
+    """A participant's statement: each result, streaks, resets, redemptions."""
+    made = settings.clinic().statement(participant)
+    if html_file:
+        from ..statement_html import render_html
+
+        try:
+            page = render_html(made, timezone=made.timezone)
+            Path(html_file).write_text(page, encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(f"cannot write {html_file}: {error.strerror}") from None
+    emit(settings, made, lambda: _describe_statement(made, html_file))
+
+
+def _describe_statement(made: Any, html_file: str | None) -> str:
+    from ..clock import local_date
+
+    lines = [
+        f"{made.participant} in {made.program_id} since {made.start} ({made.status})",
+        f"{'date':<10}  {'target':<20} {'result':<8} {'paid':>10} {'streak':>6}  total",
+    ]
+    for line in made.lines:
+        paid = (
+            f"{line.points} pts" if line.points else (f"{line.draws} draws" if line.draws else "")
+        )
+        mark = " reset" if line.reset else (" recovered" if line.recovered else "")
+        lines.append(
+            f"{local_date(line.occurred_at, made.timezone)}  {line.target:<20}"
+            f" {line.outcome:<8} {paid:>10}"
+            f" {line.streak:>6}  {money(line.cumulative_cents)}{mark}"
+        )
+    lines.append(
+        f"longest streak {made.longest_streak}, {made.resets} resets, {made.recoveries}"
+        f" recoveries; earned {money(made.earned_cents)}; balance {made.balance.points} points"
+    )
+    for r in made.redemptions:
+        lines.append(f"redemption #{r.id}: {r.sku} for {r.cost} points, {r.status}")
+    if html_file:
+        lines.append(f"wrote {html_file}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--out", required=True, help="A new or empty directory.")
+@pass_settings
+def export(settings: Settings, out: str) -> None:
+    """Every table as CSV and JSON, with a manifest of row counts and chain heads."""
+    manifest = settings.clinic().export(out)
+    emit(
+        settings,
+        manifest,
+        lambda: "\n".join(
+            [f"{name:<20} {count:>8} rows" for name, count in manifest.tables.items()]
+            + [f"transfer chain head {manifest.transfer_chain_head}", f"written to {out}"]
+        ),
+    )
+
+
+@cli.command()
+@click.option("--program", "program_id", help="A program in the database.")
+@click.option("--preset", "preset_name", help="A shipped preset (no database needed).")
+@click.option("--participants", required=True, type=click.IntRange(1, 1_000_000), help="How many.")
+@click.option("--p-met", required=True, type=click.FloatRange(0, 1), help="Chance of met, 0-1.")
+@click.option(
+    "--persistence",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Chance a result repeats the previous one.",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same forecast.")
+@pass_settings
+def simulate(
+    settings: Settings,
+    program_id: str | None,
+    preset_name: str | None,
+    participants: int,
+    p_met: float,
+    persistence: float,
+    seed: int,
+) -> None:
+    """Monte Carlo budget forecast for a program or preset."""
+    from ..programs import load_preset
+    from ..simulation import simulate as run
+
+    if (program_id is None) == (preset_name is None):
+        raise click.UsageError("give exactly one of --program ID or --preset NAME")
+    chosen = load_preset(preset_name) if preset_name else settings.clinic().program(program_id)
+    result = run(chosen, participants=participants, p_met=p_met, seed=seed, persistence=persistence)
+    emit(
+        settings,
+        result,
+        lambda: (
+            f"{result.program_id}: {result.participants:,} participants, p(met) {result.p_met},"
+            f" persistence {result.persistence}, seed {result.seed}\n"
+            f"  per participant: mean {money(result.mean_cents)}, median"
+            f" {money(result.median_cents)}, 95th percentile {money(result.p95_cents)};"
+            f" expected at full attendance {money(result.maximum_cents)}\n"
+            f"  chance of reaching the cap {100 * result.cap_hit_share:.1f} %;"
+            f" total budget {money(result.total_cents)}"
+        ),
+    )

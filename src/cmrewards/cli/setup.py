@@ -1,0 +1,202 @@
+"""Commands that set a clinic up: the database, staff, programs, enrolment."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+from ._shell import Settings, actor_option, cli, emit, money, pass_settings
+
+# --- setup -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--admin", required=True, help="Staff id of the first admin.")
+@pass_settings
+def init(settings: Settings, admin: str) -> None:
+    """Create the database and its first admin."""
+    from ..clinic import check_id
+
+    check_id(admin, "staff id")
+    staff = settings.clinic(create=True).init(admin)
+    emit(settings, staff, f"created {settings.db} with admin {admin}")
+
+
+@cli.group()
+def staff() -> None:
+    """Manage staff: recorders, clinicians, admins."""
+
+
+@staff.command("add")
+@click.argument("staff_id")
+@click.option(
+    "--role", required=True, type=click.Choice(["recorder", "clinician", "admin"]), help="Role."
+)
+@actor_option()
+@pass_settings
+def staff_add(settings: Settings, staff_id: str, role: str, actor: str) -> None:
+    """Add a staff member."""
+    member = settings.clinic().add_staff(staff_id, role, actor=actor)
+    emit(settings, member, f"added {member.role} {member.id}")
+
+
+@staff.command("deactivate")
+@click.argument("staff_id")
+@actor_option()
+@pass_settings
+def staff_deactivate(settings: Settings, staff_id: str, actor: str) -> None:
+    """Stop a staff member from acting; their history stays."""
+    member = settings.clinic().deactivate_staff(staff_id, actor=actor)
+    emit(settings, member, f"deactivated {member.id}")
+
+
+@staff.command("list")
+@pass_settings
+def staff_list(settings: Settings) -> None:
+    """List staff and their roles."""
+    members = settings.clinic().staff()
+    emit(
+        settings,
+        members,
+        lambda: "\n".join(
+            f"{m.id:<20} {m.role:<10} {'active' if m.active else 'inactive'}" for m in members
+        ),
+    )
+
+
+# --- programs --------------------------------------------------------------
+
+
+@cli.command()
+@pass_settings
+def presets(settings: Settings) -> None:
+    """List the shipped programs and what each can pay one participant."""
+    from ..programs import load_preset, maximum_earnings, preset_names
+
+    shipped = [(name, load_preset(name)) for name in preset_names()]
+    maxima = {name: maximum_earnings(program) for name, program in shipped}
+
+    def text() -> str:
+        lines = []
+        for name, program in shipped:
+            most = maxima[name]
+            paid = f"{most.points} points" if most.points else f"{most.draws} draws"
+            lines.append(
+                f"{name:<16} {program.name}\n{'':<16} at most {paid},"
+                f" {money(most.value_cents)} expected with every sample negative"
+            )
+        return "\n".join(lines)
+
+    rows = [
+        {"preset": name, "name": program.name, "description": program.description}
+        | {"maximum": maxima[name]}
+        for name, program in shipped
+    ]
+    emit(settings, rows, text)
+
+
+@cli.group()
+def program() -> None:
+    """Define programs (CM protocols)."""
+
+
+@program.command("add")
+@click.option("--preset", "preset_name", help="A shipped preset (see 'cmrewards presets').")
+@click.option("--file", "file_path", help="A program TOML file.")
+@click.option("--id", "program_id", help="Store under this id instead of the file's.")
+@click.option("--timezone", help="The clinic's IANA time zone, e.g. America/Chicago.")
+@actor_option()
+@pass_settings
+def program_add(
+    settings: Settings,
+    preset_name: str | None,
+    file_path: str | None,
+    program_id: str | None,
+    timezone: str | None,
+    actor: str,
+) -> None:
+    """Add a program from a preset or a TOML file."""
+    from ..programs import load_preset, load_program_file, program_from_dict
+
+    if (preset_name is None) == (file_path is None):
+        raise click.UsageError("give exactly one of --preset NAME or --file PATH")
+    loaded = load_preset(preset_name) if preset_name else load_program_file(str(file_path))
+    if program_id or timezone:
+        overrides = {"id": program_id or loaded.id, "timezone": timezone or loaded.timezone}
+        loaded = program_from_dict(loaded.to_dict() | overrides, "command line")
+    stored = settings.clinic().add_program(loaded, actor=actor)
+    emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}")
+
+
+@program.command("list")
+@pass_settings
+def program_list(settings: Settings) -> None:
+    """List programs."""
+    programs = settings.clinic().programs()
+    emit(
+        settings,
+        [p.to_dict() for p in programs],
+        lambda: "\n".join(f"{p.id:<20} {p.name}" for p in programs) or "no programs yet",
+    )
+
+
+@program.command("show")
+@click.argument("program_id")
+@pass_settings
+def program_show(settings: Settings, program_id: str) -> None:
+    """Show one program's rules."""
+    from ..programs import maximum_earnings
+
+    shown = settings.clinic().program(program_id)
+    most = maximum_earnings(shown)
+
+    def text() -> str:
+        lines = [f"{shown.id}: {shown.name}", shown.description, ""]
+        lines.append(
+            f"point value {money(shown.point_value_cents)}, {shown.weeks} weeks,"
+            f" time zone {shown.timezone}, cap {money(shown.cap_cents)}"
+        )
+        for target in shown.targets:
+            rules = ", ".join(
+                f"{k}={v}" for k, v in attrs.asdict(target.schedule).items() if v is not None
+            )
+            lines.append(f"  {target.id}: {target.schedule.kind} ({rules}), {target.per_week}/week")
+        lines.append(f"at most {money(most.value_cents)} per participant")
+        return "\n".join(lines)
+
+    emit(settings, shown.to_dict() | {"maximum": most}, text)
+
+
+# --- enrolment -------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("participant")
+@click.option("--program", "program_id", required=True, help="Program id.")
+@click.option("--start", help="Enrolment date YYYY-MM-DD (default: today in the clinic's zone).")
+@actor_option()
+@pass_settings
+def enroll(
+    settings: Settings, participant: str, program_id: str, start: str | None, actor: str
+) -> None:
+    """Enrol a participant (pseudonymous id) in a program."""
+    from ..clock import parse_date
+
+    day = parse_date(start, "--start") if start else None
+    record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)
+    emit(settings, record, f"enrolled {record.id} in {record.program_id} from {record.start}")
+
+
+def _end_command(name: str, verb: str, doc: str) -> None:
+    @cli.command(name, help=doc)
+    @click.argument("participant")
+    @actor_option()
+    @pass_settings
+    def end(settings: Settings, participant: str, actor: str) -> None:
+        clinic = settings.clinic()
+        record = getattr(clinic, name)(participant, actor=actor)
+        emit(settings, record, f"{record.id} {verb}")
+
+
+_end_command("withdraw", "withdrawn", "Withdraw a participant; no more outcomes are recorded.")
+_end_command("complete", "completed", "Mark a participant's incentive phase complete.")
