@@ -16,7 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
     [
         ("intake_service.py", "P-2001: +10 points, balance 10."),
         ("nightly_lab_import.py", "first run: 12 applied; second run: 12 skipped"),
-        ("monthly_summary.py", "record verified: True"),
+        ("monthly_report.py", "record verified: True"),
     ],
 )
 def test_example_runs(script: str, expected: str, tmp_path: Path) -> None:
@@ -32,5 +32,5 @@ def test_example_runs(script: str, expected: str, tmp_path: Path) -> None:
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"intake_service.py", "nightly_lab_import.py", "monthly_summary.py"}
+    tested = {"intake_service.py", "nightly_lab_import.py", "monthly_report.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
