@@ -19,11 +19,18 @@ from .clock import from_utc_text, to_utc_text
 T = TypeVar("T")
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """attrs records, enums, datetimes and dates as JSON-ready values."""
-    if attrs.has(type(value)):
-        data = {name: to_json(getattr(value, name)) for name in _field_names(type(value))}
-        for name in getattr(type(value), "__json_extra__", ()):
+    kind = type(value)
+    if kind in _AS_IS:  # most values: checked first because results are serialised per write
+        return value
+    names = _FIELD_NAMES.get(kind) or (_field_names(kind) if attrs.has(kind) else None)
+    if names is not None:
+        data = {name: to_json(getattr(value, name)) for name in names}
+        for name in getattr(kind, "__json_extra__", ()):
             data[name] = to_json(getattr(value, name))
         return data
     if isinstance(value, enum.Enum):
