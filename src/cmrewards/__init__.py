@@ -9,33 +9,77 @@ See README.md for the quickstart and DESIGN.md for the rules the numbers follow.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .clinic import Clinic
-from .errors import (
-    AlreadyExists,
-    Busy,
-    CMRewardsError,
-    IdempotencyConflict,
-    InsufficientPoints,
-    IntegrityError,
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-    OutOfOrder,
-    OutOfStock,
-    PermissionDenied,
-)
-from .importer import ImportReport
-from .preview import TargetPreview
-from .programs import Program, load_preset, load_program_file, preset_names
-from .records import Participant, Prize, PrizeStatus, Status
-from .redeeming import RedemptionResult
-from .redemption import CatalogItem, Redemption, RedemptionStatus
-from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
-from .schedules import Outcome
-from .staff import Role, Staff
+if TYPE_CHECKING:
+    from .clinic import Clinic
+    from .errors import (
+        AlreadyExists,
+        Busy,
+        CMRewardsError,
+        IdempotencyConflict,
+        InsufficientPoints,
+        IntegrityError,
+        InvalidInput,
+        InvalidTransition,
+        NotFound,
+        OutOfOrder,
+        OutOfStock,
+        PermissionDenied,
+    )
+    from .importer import ImportReport
+    from .preview import TargetPreview
+    from .programs import Program, load_preset, load_program_file, preset_names
+    from .records import Participant, Prize, PrizeStatus, Status
+    from .redeeming import RedemptionResult
+    from .redemption import CatalogItem, Redemption, RedemptionStatus
+    from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
+    from .schedules import Outcome
+    from .staff import Role, Staff
+
+_LAZY = {
+    "AlreadyExists": "errors",
+    "Award": "results",
+    "Balance": "results",
+    "Busy": "errors",
+    "CMRewardsError": "errors",
+    "CatalogItem": "redemption",
+    "Clinic": "clinic",
+    "HistoryEntry": "results",
+    "IdempotencyConflict": "errors",
+    "ImportReport": "importer",
+    "InsufficientPoints": "errors",
+    "IntegrityError": "errors",
+    "InvalidInput": "errors",
+    "InvalidTransition": "errors",
+    "NotFound": "errors",
+    "OutOfOrder": "errors",
+    "OutOfStock": "errors",
+    "Outcome": "schedules",
+    "Participant": "records",
+    "PermissionDenied": "errors",
+    "Prize": "records",
+    "PrizeStatus": "records",
+    "Program": "programs",
+    "RecordResult": "results",
+    "Redemption": "redemption",
+    "RedemptionResult": "redeeming",
+    "RedemptionStatus": "redemption",
+    "Role": "staff",
+    "Staff": "staff",
+    "Status": "records",
+    "TargetPreview": "preview",
+    "TransferResult": "results",
+    "VerifyReport": "results",
+    "load_preset": "programs",
+    "load_program_file": "programs",
+    "preset_names": "programs",
+}
+"""Where each public name lives: imported on first use, so the CLI starts fast."""
+
 
 __all__ = [
     "AlreadyExists",
@@ -80,12 +124,23 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cmrewards' has no attribute {name!r}")
+
+
 def open(path: str | os.PathLike[str] | None = None, **options: object) -> Clinic:
     """Open a clinic: a SQLite file at ``path`` (created if missing), or in memory when None.
 
     Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
     and draws.
     """
+    from .clinic import Clinic
+
     if path is None:
         from .store.memory import MemoryStore
 
