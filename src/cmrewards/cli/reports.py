@@ -24,8 +24,8 @@ def report(
     """Abstinence, cost, liability, budget, caps and stock for each program."""
     from ..clock import parse_date
 
-    first = parse_date(since, "--since") if since else None
-    last = parse_date(until, "--until") if until else None
+    first = parse_date(since, "--since") if since is not None else None
+    last = parse_date(until, "--until") if until is not None else None
     reports = settings.clinic().report(program_id, since=first, until=last)
     emit(settings, reports, lambda: "\n\n".join(_describe_report(r) for r in reports))
 
@@ -71,14 +71,14 @@ def _describe_report(r: Any) -> str:
 def statement(settings: Settings, participant: str, html_file: str | None) -> None:
     """A participant's statement: each result, streaks, resets, redemptions."""
     made = settings.clinic().statement(participant)
-    if html_file:
+    if html_file is not None:
         from ..statement_html import render_html
 
         try:
             page = render_html(made, timezone=made.timezone)
             Path(html_file).write_text(page, encoding="utf-8")
         except OSError as error:
-            raise InvalidInput(f"cannot write {html_file}: {error.strerror}") from None
+            raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None
     emit(settings, made, lambda: _describe_statement(made, html_file))
 
 

@@ -121,8 +121,11 @@ def program_add(
     if (preset_name is None) == (file_path is None):
         raise click.UsageError("give exactly one of --preset NAME or --file PATH")
     loaded = load_preset(preset_name) if preset_name else load_program_file(str(file_path))
-    if program_id or timezone:
-        overrides = {"id": program_id or loaded.id, "timezone": timezone or loaded.timezone}
+    if program_id is not None or timezone is not None:
+        overrides = {
+            "id": loaded.id if program_id is None else program_id,
+            "timezone": loaded.timezone if timezone is None else timezone,
+        }
         loaded = program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
     emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}")
@@ -182,7 +185,7 @@ def enroll(
     """Enrol a participant (pseudonymous id) in a program."""
     from ..clock import parse_date
 
-    day = parse_date(start, "--start") if start else None
+    day = parse_date(start, "--start") if start is not None else None
     record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)
     emit(settings, record, f"enrolled {record.id} in {record.program_id} from {record.start}")
 
