@@ -10,7 +10,7 @@ from .corrections import history_entries
 from .errors import InvalidInput
 from .exporting import ExportManifest, export_all
 from .reports import ProgramReport, program_report
-from .statements import Statement, longest_run, statement_lines
+from .statements import Statement, longest_abstinence, statement_lines
 from .unit import ClinicBase, balance_of, find_participant, find_program
 
 
@@ -32,7 +32,9 @@ class Reporting(ClinicBase):
                 status=str(person.status),
                 balance=balance_of(tx, person, program, self._clock()),
                 lines=tuple(lines),
-                longest_streak=longest_run(lines, program.primary_target.id),
+                longest_streak=longest_abstinence(
+                    line.outcome for line in lines if line.target == program.primary_target.id
+                ),
                 resets=sum(line.reset for line in lines),
                 recoveries=sum(line.recovered for line in lines),
                 earned_cents=lines[-1].cumulative_cents if lines else 0,
@@ -55,7 +57,7 @@ class Reporting(ClinicBase):
         if since and until and since > until:
             raise InvalidInput(f"since {since} is after until {until}")
         with self._store.read() as tx:
-            programs = [find_program(tx, program_id)] if program_id else tx.programs()
+            programs = [find_program(tx, program_id)] if program_id is not None else tx.programs()
             return [program_report(tx, program, since, until) for program in programs]
 
     def export(self, directory: str | Path) -> ExportManifest:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 
 import attrs
 
@@ -17,6 +17,7 @@ from .ledger import REDEEMED, Movement
 from .programs import Program
 from .records import OutcomeRecord, Participant, PrizeStatus, Status
 from .schedules import Outcome
+from .statements import longest_abstinence
 from .store.port import Tx
 
 
@@ -61,6 +62,8 @@ class ProgramReport:
     prizes_handed_over: dict[str, int]
     cost_per_participant_cents: int
     budget_cents: int | None
+    budget_committed_cents: int
+    """Everything awarded from the start up to ``until`` (a budget spans the whole program)."""
     budget_remaining_cents: int | None
     cap_hits: int
     """Participant cap periods in which the cap was reached."""
@@ -93,7 +96,9 @@ def program_report(
         for t in transfers
         if t.kind in (Movement.AWARD, Movement.BONUS) and t.id not in reversed_ids
     )
-    won_cents = sum(p.value_cents for p in prizes if p.outcome_id is not None)
+    # Prizes received in a trade were paid for by the prizes traded for them.
+    drawn = [p for p in prizes if p.outcome_id is not None]
+    won_cents = sum(p.value_cents for p in drawn)
     balances = {a: v for (pid, a), v in tx.balances().items() if pid == program.id}
     held = sum(v for a, v in balances.items() if a.startswith("held:"))
     available = sum(v for a, v in balances.items() if a.startswith("available:"))
@@ -102,6 +107,7 @@ def program_report(
         for p in tx.prizes()
         if p.program_id == program.id and p.status is PrizeStatus.OWED
     )
+    committed = _awarded_cents(tx, program, None, until, reversed_ids)
     lda = _longest_abstinence(program, people, outcomes)
     runs = sorted(lda.values())
     awarded_cents = awarded * program.point_value_cents + won_cents
@@ -124,18 +130,41 @@ def program_report(
         points_outstanding=available + held,
         awarded_cents=awarded_cents,
         outstanding_cents=(available + held) * program.point_value_cents + owed_cents,
-        prizes_won=dict(sorted(Counter(p.category for p in prizes).items())),
+        prizes_won=dict(sorted(Counter(p.category for p in drawn).items())),
         prizes_handed_over=dict(
             sorted(Counter(p.category for p in prizes if p.status is PrizeStatus.FULFILLED).items())
         ),
         cost_per_participant_cents=awarded_cents // len(people) if people else 0,
         budget_cents=program.budget_cents,
+        budget_committed_cents=committed,
         budget_remaining_cents=(
-            None if program.budget_cents is None else program.budget_cents - awarded_cents
+            None if program.budget_cents is None else program.budget_cents - committed
         ),
         cap_hits=_cap_hits(tx, program, people),
         low_stock=tuple(i.sku for i in tx.items() if i.is_low),
     )
+
+
+def _awarded_cents(
+    tx: Tx, program: Program, since: dt.date | None, until: dt.date | None, reversed_ids: set[int]
+) -> int:
+    """Points awarded (not reversed) at their value plus prizes drawn, between the dates."""
+    points = sum(
+        t.amount
+        for t in tx.transfers()
+        if t.program_id == program.id
+        and t.kind in (Movement.AWARD, Movement.BONUS)
+        and t.id not in reversed_ids
+        and _within(t.occurred_at, program, since, until)
+    )
+    prizes = sum(
+        p.value_cents
+        for p in tx.prizes()
+        if p.program_id == program.id
+        and p.outcome_id is not None
+        and _within(p.won_at, program, since, until)
+    )
+    return points * program.point_value_cents + prizes
 
 
 def _within(
@@ -159,21 +188,12 @@ def _target_summary(target: str, outcomes: list[OutcomeRecord]) -> TargetSummary
 def _longest_abstinence(
     program: Program, people: list[Participant], outcomes: list[OutcomeRecord]
 ) -> dict[str, int]:
-    """Longest run of consecutive ``met`` on the primary target; excused neither breaks nor
-    counts, every other result breaks it (the standard CM outcome measure)."""
     primary = program.primary_target.id
-    longest: dict[str, int] = {p.id: 0 for p in people}
-    run: dict[str, int] = defaultdict(int)
+    results: dict[str, list[Outcome]] = {p.id: [] for p in people}
     for record in outcomes:
-        if record.target != primary or record.outcome is Outcome.EXCUSED:
-            continue
-        run[record.participant] = (
-            run[record.participant] + 1 if record.outcome is Outcome.MET else 0
-        )
-        longest[record.participant] = max(
-            longest.get(record.participant, 0), run[record.participant]
-        )
-    return dict(sorted(longest.items()))
+        if record.target == primary:
+            results.setdefault(record.participant, []).append(record.outcome)
+    return {who: longest_abstinence(found) for who, found in sorted(results.items())}
 
 
 def _cap_hits(tx: Tx, program: Program, people: list[Participant]) -> int:

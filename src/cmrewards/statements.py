@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 
 import attrs
 
@@ -124,7 +125,16 @@ def statement_lines(
     return lines
 
 
-def longest_run(lines: list[StatementLine], target: str) -> int:
-    """The longest run of consecutive ``met`` on ``target`` (excused results neither break
-    nor extend it, as in the schedule)."""
-    return max((line.streak for line in lines if line.target == target), default=0)
+def longest_abstinence(outcomes: Iterable[Outcome]) -> int:
+    """The longest run of consecutive ``met`` (the standard CM outcome measure).
+
+    An excused result neither breaks nor extends it; every other result breaks it,
+    whatever the program's ``reset_on`` says about payment.
+    """
+    longest = run = 0
+    for outcome in outcomes:
+        if outcome is Outcome.EXCUSED:
+            continue
+        run = run + 1 if outcome is Outcome.MET else 0
+        longest = max(longest, run)
+    return longest
