@@ -56,7 +56,8 @@ def _describe_report(r: Any) -> str:
         lines.append(f"  prizes        won {won}; handed over {given}")
     if r.budget_cents is not None:
         lines.append(
-            f"  budget        {money(r.budget_cents)}, {money(r.budget_remaining_cents)} remaining"
+            f"  budget        {money(r.budget_cents)}: {money(r.budget_committed_cents)} committed"
+            f" to date, {money(r.budget_remaining_cents)} remaining"
         )
     lines.append(f"  caps          {r.cap_hits} participant-periods reached the cap")
     if r.low_stock:
