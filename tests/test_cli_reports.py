@@ -225,7 +225,7 @@ def test_report_of_every_program(la_db: Path) -> None:
     assert (reports[1]["budget_cents"], reports[1]["budget_remaining_cents"]) == (10000, 8500)
     assert reports[1]["longest_abstinence"] == {"L1": 3}
     lines = text(la_db, "report --program la-clinic").splitlines()
-    assert "  budget        $100.00, $85.00 remaining" in lines
+    assert "  budget        $100.00: $15.00 committed to date, $85.00 remaining" in lines
 
 
 def test_the_late_visit_is_on_the_clinic_date(la_db: Path) -> None:
