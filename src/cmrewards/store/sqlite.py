@@ -12,10 +12,10 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from sqlite_utils import Database
@@ -47,6 +47,7 @@ from . import schema
 from .port import StateKey
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+R = TypeVar("R")
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -268,13 +269,23 @@ class SQLiteTx:
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()
 
+    def _first(
+        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
+    ) -> R | None:
+        row = self._one(sql, params)
+        return None if row is None else convert(row)
+
+    def _every(
+        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
+    ) -> list[R]:
+        return [convert(row) for row in self._all(sql, params)]
+
     # staff
     def staff(self, staff_id: str) -> Staff | None:
-        row = self._one("SELECT * FROM staff WHERE id = ?", [staff_id])
-        return None if row is None else staff_from_row(row)
+        return self._first(staff_from_row, "SELECT * FROM staff WHERE id = ?", [staff_id])
 
     def all_staff(self) -> list[Staff]:
-        return [staff_from_row(r) for r in self._all("SELECT * FROM staff ORDER BY id")]
+        return self._every(staff_from_row, "SELECT * FROM staff ORDER BY id")
 
     def add_staff(self, staff: Staff) -> None:
         self._conn.execute(
@@ -293,11 +304,10 @@ class SQLiteTx:
 
     # programs
     def program(self, program_id: str) -> Program | None:
-        row = self._one("SELECT definition FROM programs WHERE id = ?", [program_id])
-        return None if row is None else _program(row)
+        return self._first(_program, "SELECT definition FROM programs WHERE id = ?", [program_id])
 
     def programs(self) -> list[Program]:
-        return [_program(r) for r in self._all("SELECT definition FROM programs ORDER BY id")]
+        return self._every(_program, "SELECT definition FROM programs ORDER BY id")
 
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         self._conn.execute(
@@ -307,13 +317,12 @@ class SQLiteTx:
 
     # participants
     def participant(self, participant_id: str) -> Participant | None:
-        row = self._one("SELECT * FROM participants WHERE id = ?", [participant_id])
-        return None if row is None else participant_from_row(row)
+        return self._first(
+            participant_from_row, "SELECT * FROM participants WHERE id = ?", [participant_id]
+        )
 
     def participants(self) -> list[Participant]:
-        return [
-            participant_from_row(r) for r in self._all("SELECT * FROM participants ORDER BY id")
-        ]
+        return self._every(participant_from_row, "SELECT * FROM participants ORDER BY id")
 
     def add_participant(self, participant: Participant) -> None:
         self._conn.execute(
@@ -336,15 +345,14 @@ class SQLiteTx:
 
     # outcomes
     def last_outcome(self) -> OutcomeRecord | None:
-        row = self._one("SELECT * FROM outcomes ORDER BY id DESC LIMIT 1")
-        return None if row is None else outcome_from_row(row)
+        return self._first(outcome_from_row, "SELECT * FROM outcomes ORDER BY id DESC LIMIT 1")
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
-        row = self._one(
+        return self._first(
+            outcome_from_row,
             "SELECT * FROM outcomes WHERE participant = ? AND target = ? ORDER BY id DESC LIMIT 1",
             [participant, target],
         )
-        return None if row is None else outcome_from_row(row)
 
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         if participant is None:
@@ -369,11 +377,11 @@ class SQLiteTx:
 
     # schedule states
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
-        row = self._one(
+        return self._first(
+            state_from_row,
             "SELECT * FROM schedule_states WHERE participant = ? AND target = ?",
             [participant, target],
         )
-        return None if row is None else state_from_row(row)
 
     def schedule_states(self) -> dict[StateKey, ScheduleState]:
         return {
@@ -392,12 +400,10 @@ class SQLiteTx:
 
     # ledger
     def last_transfer(self) -> Transfer | None:
-        row = self._one("SELECT * FROM transfers ORDER BY id DESC LIMIT 1")
-        return None if row is None else transfer_from_row(row)
+        return self._first(transfer_from_row, "SELECT * FROM transfers ORDER BY id DESC LIMIT 1")
 
     def transfer(self, transfer_id: int) -> Transfer | None:
-        row = self._one("SELECT * FROM transfers WHERE id = ?", [transfer_id])
-        return None if row is None else transfer_from_row(row)
+        return self._first(transfer_from_row, "SELECT * FROM transfers WHERE id = ?", [transfer_id])
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
         if participant is None:
@@ -409,8 +415,9 @@ class SQLiteTx:
         return [transfer_from_row(r) for r in rows]
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
-        row = self._one("SELECT * FROM transfers WHERE reverses = ?", [transfer_id])
-        return None if row is None else transfer_from_row(row)
+        return self._first(
+            transfer_from_row, "SELECT * FROM transfers WHERE reverses = ?", [transfer_id]
+        )
 
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         # The balances follow through the transfers_keep_balances trigger.
@@ -433,8 +440,7 @@ class SQLiteTx:
 
     # prizes
     def last_prize(self) -> Prize | None:
-        row = self._one("SELECT * FROM prizes ORDER BY id DESC LIMIT 1")
-        return None if row is None else prize_from_row(row)
+        return self._first(prize_from_row, "SELECT * FROM prizes ORDER BY id DESC LIMIT 1")
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
         if participant is None:
@@ -466,8 +472,7 @@ class SQLiteTx:
         )
 
     def prize(self, prize_id: int) -> Prize | None:
-        row = self._one("SELECT * FROM prizes WHERE id = ?", [prize_id])
-        return None if row is None else prize_from_row(row)
+        return self._first(prize_from_row, "SELECT * FROM prizes WHERE id = ?", [prize_id])
 
     def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
         self._conn.execute(
@@ -505,11 +510,10 @@ class SQLiteTx:
 
     # catalog and stock
     def item(self, sku: str) -> CatalogItem | None:
-        row = self._one("SELECT * FROM catalog WHERE sku = ?", [sku])
-        return None if row is None else item_from_row(row)
+        return self._first(item_from_row, "SELECT * FROM catalog WHERE sku = ?", [sku])
 
     def items(self) -> list[CatalogItem]:
-        return [item_from_row(r) for r in self._all("SELECT * FROM catalog ORDER BY sku")]
+        return self._every(item_from_row, "SELECT * FROM catalog ORDER BY sku")
 
     def add_item(self, item: CatalogItem) -> None:
         self._conn.execute(
@@ -528,13 +532,12 @@ class SQLiteTx:
         )
 
     def last_stock_movement(self) -> StockMovement | None:
-        row = self._one("SELECT * FROM stock_movements ORDER BY id DESC LIMIT 1")
-        return None if row is None else movement_from_row(row)
+        return self._first(
+            movement_from_row, "SELECT * FROM stock_movements ORDER BY id DESC LIMIT 1"
+        )
 
     def stock_movements(self) -> list[StockMovement]:
-        return [
-            movement_from_row(r) for r in self._all("SELECT * FROM stock_movements ORDER BY id")
-        ]
+        return self._every(movement_from_row, "SELECT * FROM stock_movements ORDER BY id")
 
     def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
         # The cached stock follows through the stock_movements_keep_stock trigger.
@@ -549,8 +552,9 @@ class SQLiteTx:
 
     # redemptions
     def redemption(self, redemption_id: int) -> Redemption | None:
-        row = self._one("SELECT * FROM redemptions WHERE id = ?", [redemption_id])
-        return None if row is None else redemption_from_row(row)
+        return self._first(
+            redemption_from_row, "SELECT * FROM redemptions WHERE id = ?", [redemption_id]
+        )
 
     def redemptions(self, participant: str | None = None) -> list[Redemption]:
         if participant is None:
@@ -570,8 +574,9 @@ class SQLiteTx:
         return [redemption_from_row(r) for r in rows]
 
     def last_redemption(self) -> Redemption | None:
-        row = self._one("SELECT * FROM redemptions ORDER BY id DESC LIMIT 1")
-        return None if row is None else redemption_from_row(row)
+        return self._first(
+            redemption_from_row, "SELECT * FROM redemptions ORDER BY id DESC LIMIT 1"
+        )
 
     def add_redemption(self, redemption: Redemption) -> None:
         fields = _redemption_row(redemption)
@@ -617,13 +622,12 @@ class SQLiteTx:
 
     # idempotency
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
-        row = self._one("SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key])
-        return None if row is None else _key_from_row(row)
+        return self._first(
+            _key_from_row, "SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key]
+        )
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
-        return [
-            _key_from_row(r) for r in self._all("SELECT * FROM idempotency ORDER BY scope, key")
-        ]
+        return self._every(_key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._conn.execute(
