@@ -1,0 +1,253 @@
+"""Rows to records and records to rows: the SQLite adapter owns the mapping.
+
+Records never see a row (attrs' advice: build objects with a named constructor in
+the adapter, never ``Cls(**row)`` from a table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ..clock import from_utc_text, to_utc_text
+from ..ledger import Movement, Transfer
+from ..programs import Program, program_from_dict
+from ..records import (
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    Status,
+)
+from ..redemption import (
+    CatalogItem,
+    PrizeFulfilment,
+    Redemption,
+    RedemptionStatus,
+    StockMovement,
+    StockReason,
+)
+from ..schedules import Outcome, ScheduleState
+from ..staff import Role, Staff
+
+# --- rows to records (the adapter owns the mapping; records never see a row) ---
+
+
+def key_from_row(row: sqlite3.Row) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=row["scope"],
+        key=row["key"],
+        fingerprint=row["fingerprint"],
+        result=json.loads(row["result"]),
+        created_at=utc_time(row["created_at"]),
+    )
+
+
+def utc_time(text: str) -> dt.datetime:
+    return from_utc_text(text)
+
+
+def staff_from_row(row: sqlite3.Row) -> Staff:
+    return Staff(
+        id=row["id"],
+        role=Role(row["role"]),
+        active=bool(row["active"]),
+        added_at=utc_time(row["added_at"]),
+        added_by=row["added_by"],
+    )
+
+
+def participant_from_row(row: sqlite3.Row) -> Participant:
+    return Participant(
+        id=row["id"],
+        program_id=row["program_id"],
+        start=dt.date.fromisoformat(row["start_date"]),
+        status=Status(row["status"]),
+        enrolled_at=utc_time(row["enrolled_at"]),
+        enrolled_by=row["enrolled_by"],
+    )
+
+
+def outcome_from_row(row: sqlite3.Row) -> OutcomeRecord:
+    return OutcomeRecord(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        target=row["target"],
+        outcome=Outcome(row["outcome"]),
+        occurred_at=utc_time(row["occurred_at"]),
+        recorded_at=utc_time(row["recorded_at"]),
+        actor=row["actor"],
+        key=row["key"],
+        note=row["note"],
+        seed=row["seed"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def transfer_from_row(row: sqlite3.Row) -> Transfer:
+    return Transfer(
+        id=row["id"],
+        program_id=row["program_id"],
+        kind=Movement(row["kind"]),
+        from_account=row["from_account"],
+        to_account=row["to_account"],
+        amount=row["amount"],
+        participant=row["participant"],
+        actor=row["actor"],
+        reason=row["reason"],
+        cause=row["cause"],
+        reverses=row["reverses"],
+        occurred_at=utc_time(row["occurred_at"]),
+        recorded_at=utc_time(row["recorded_at"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def prize_from_row(row: sqlite3.Row) -> Prize:
+    return Prize(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        outcome_id=row["outcome_id"],
+        draw=row["draw"],
+        category=row["category"],
+        value_cents=row["value_cents"],
+        won_at=utc_time(row["won_at"]),
+        status=PrizeStatus(row["status"]),
+    )
+
+
+def maybe_time(text: str | None) -> dt.datetime | None:
+    return None if text is None else utc_time(text)
+
+
+def maybe_text(value: dt.datetime | None) -> str | None:
+    return None if value is None else to_utc_text(value)
+
+
+def item_from_row(row: sqlite3.Row) -> CatalogItem:
+    return CatalogItem(
+        sku=row["sku"],
+        name=row["name"],
+        cost=row["cost"],
+        stock=row["stock"],
+        category=row["category"],
+        low_stock=row["low_stock"],
+        added_at=utc_time(row["added_at"]),
+        added_by=row["added_by"],
+    )
+
+
+def movement_from_row(row: sqlite3.Row) -> StockMovement:
+    return StockMovement(
+        id=row["id"],
+        sku=row["sku"],
+        change=row["change"],
+        reason=StockReason(row["reason"]),
+        cause=row["cause"],
+        actor=row["actor"],
+        at=utc_time(row["at"]),
+    )
+
+
+REDEMPTION_TIMES = ("requested_at", "approved_at", "fulfilled_at", "closed_at")
+
+
+def redemption_from_row(row: sqlite3.Row) -> Redemption:
+    fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+    for key in REDEMPTION_TIMES:
+        fields[key] = maybe_time(fields[key])
+    fields["status"] = RedemptionStatus(fields["status"])
+    return Redemption(**fields)
+
+
+def redemption_row(redemption: Redemption) -> dict[str, Any]:
+    fields = attrs.asdict(redemption, recurse=False)
+    for key in REDEMPTION_TIMES:
+        fields[key] = maybe_text(fields[key])
+    fields["status"] = str(redemption.status)
+    return fields
+
+
+def fulfilment_from_row(row: sqlite3.Row) -> PrizeFulfilment:
+    return PrizeFulfilment(
+        prize_id=row["prize_id"],
+        sku=row["sku"],
+        actor=row["actor"],
+        at=utc_time(row["at"]),
+        note=row["note"],
+    )
+
+
+def state_from_row(row: sqlite3.Row) -> ScheduleState:
+    return ScheduleState(
+        pos=row["pos"], run=row["run"], saved=row["saved"], last_week=row["last_week"]
+    )
+
+
+def outcome_row(record: OutcomeRecord) -> tuple[Any, ...]:
+    fields = record.hash_fields()
+    return (*(fields[c] for c in OUTCOME_COLUMNS[:-2]), record.prev_hash, record.hash)
+
+
+def transfer_row(transfer: Transfer) -> tuple[Any, ...]:
+    fields = transfer.hash_fields()
+    return (*(fields[c] for c in TRANSFER_COLUMNS[:-2]), transfer.prev_hash, transfer.hash)
+
+
+OUTCOME_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "target",
+    "outcome",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "key",
+    "note",
+    "seed",
+    "prev_hash",
+    "hash",
+)
+TRANSFER_COLUMNS = (
+    "id",
+    "program_id",
+    "kind",
+    "from_account",
+    "to_account",
+    "amount",
+    "participant",
+    "actor",
+    "reason",
+    "cause",
+    "reverses",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+@functools.lru_cache(maxsize=64)
+def parsed_program(definition: str) -> Program:
+    # Programs never change, so one stored definition always parses to one Program.
+    return program_from_dict(json.loads(definition), "stored program")
+
+
+def program_from_row(row: sqlite3.Row) -> Program:
+    return parsed_program(row["definition"])

@@ -1,0 +1,443 @@
+"""One unit of work on a SQLite file: every statement the domain's port needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from ..clock import to_utc_text
+from ..ledger import AccountKey, Transfer
+from ..programs import Program
+from ..records import (
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    Status,
+)
+from ..redemption import (
+    CatalogItem,
+    PrizeFulfilment,
+    PrizeTrade,
+    Redemption,
+    StockMovement,
+)
+from ..schedules import ScheduleState
+from ..staff import Staff
+from .port import StateKey
+from .sqlite_rows import (
+    OUTCOME_COLUMNS,
+    TRANSFER_COLUMNS,
+    fulfilment_from_row,
+    insert_sql,
+    item_from_row,
+    key_from_row,
+    movement_from_row,
+    outcome_from_row,
+    outcome_row,
+    participant_from_row,
+    prize_from_row,
+    program_from_row,
+    redemption_from_row,
+    redemption_row,
+    staff_from_row,
+    state_from_row,
+    transfer_from_row,
+    transfer_row,
+    utc_time,
+)
+
+R = TypeVar("R")
+
+
+class SQLiteTx:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn = db.conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def _first(
+        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
+    ) -> R | None:
+        row = self._one(sql, params)
+        return None if row is None else convert(row)
+
+    def _every(
+        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
+    ) -> list[R]:
+        return [convert(row) for row in self._all(sql, params)]
+
+    # staff
+    def staff(self, staff_id: str) -> Staff | None:
+        return self._first(staff_from_row, "SELECT * FROM staff WHERE id = ?", [staff_id])
+
+    def all_staff(self) -> list[Staff]:
+        return self._every(staff_from_row, "SELECT * FROM staff ORDER BY id")
+
+    def add_staff(self, staff: Staff) -> None:
+        self._conn.execute(
+            "INSERT INTO staff (id, role, active, added_at, added_by) VALUES (?, ?, ?, ?, ?)",
+            [
+                staff.id,
+                str(staff.role),
+                int(staff.active),
+                to_utc_text(staff.added_at),
+                staff.added_by,
+            ],
+        )
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self._conn.execute("UPDATE staff SET active = ? WHERE id = ?", [int(active), staff_id])
+
+    # programs
+    def program(self, program_id: str) -> Program | None:
+        return self._first(
+            program_from_row, "SELECT definition FROM programs WHERE id = ?", [program_id]
+        )
+
+    def programs(self) -> list[Program]:
+        return self._every(program_from_row, "SELECT definition FROM programs ORDER BY id")
+
+    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
+        self._conn.execute(
+            "INSERT INTO programs (id, definition, added_at, added_by) VALUES (?, ?, ?, ?)",
+            [program.id, json.dumps(program.to_dict()), to_utc_text(added_at), added_by],
+        )
+
+    # participants
+    def participant(self, participant_id: str) -> Participant | None:
+        return self._first(
+            participant_from_row, "SELECT * FROM participants WHERE id = ?", [participant_id]
+        )
+
+    def participants(self) -> list[Participant]:
+        return self._every(participant_from_row, "SELECT * FROM participants ORDER BY id")
+
+    def add_participant(self, participant: Participant) -> None:
+        self._conn.execute(
+            "INSERT INTO participants (id, program_id, start_date, status, enrolled_at,"
+            " enrolled_by) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                participant.id,
+                participant.program_id,
+                participant.start.isoformat(),
+                str(participant.status),
+                to_utc_text(participant.enrolled_at),
+                participant.enrolled_by,
+            ],
+        )
+
+    def set_participant_status(self, participant_id: str, status: Status) -> None:
+        self._conn.execute(
+            "UPDATE participants SET status = ? WHERE id = ?", [str(status), participant_id]
+        )
+
+    # outcomes
+    def last_outcome(self) -> OutcomeRecord | None:
+        return self._first(outcome_from_row, "SELECT * FROM outcomes ORDER BY id DESC LIMIT 1")
+
+    def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
+        return self._first(
+            outcome_from_row,
+            "SELECT * FROM outcomes WHERE participant = ? AND target = ? ORDER BY id DESC LIMIT 1",
+            [participant, target],
+        )
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        if participant is None:
+            rows = self._all("SELECT * FROM outcomes ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM outcomes WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [outcome_from_row(r) for r in rows]
+
+    def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
+        rows = self._all(
+            "SELECT * FROM outcomes WHERE participant = ? AND occurred_at = ? ORDER BY id",
+            [participant, to_utc_text(occurred_at)],
+        )
+        return [outcome_from_row(r) for r in rows]
+
+    def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
+        self._conn.executemany(
+            insert_sql("outcomes", OUTCOME_COLUMNS), [outcome_row(r) for r in records]
+        )
+
+    # schedule states
+    def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
+        return self._first(
+            state_from_row,
+            "SELECT * FROM schedule_states WHERE participant = ? AND target = ?",
+            [participant, target],
+        )
+
+    def schedule_states(self) -> dict[StateKey, ScheduleState]:
+        return {
+            (r["participant"], r["target"]): state_from_row(r)
+            for r in self._all("SELECT * FROM schedule_states")
+        }
+
+    def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
+        self._conn.executemany(
+            "INSERT INTO schedule_states (participant, target, pos, run, saved, last_week)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (participant, target) DO UPDATE SET"
+            " pos = excluded.pos, run = excluded.run, saved = excluded.saved,"
+            " last_week = excluded.last_week",
+            [(p, t, s.pos, s.run, s.saved, s.last_week) for (p, t), s in states],
+        )
+
+    # ledger
+    def last_transfer(self) -> Transfer | None:
+        return self._first(transfer_from_row, "SELECT * FROM transfers ORDER BY id DESC LIMIT 1")
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        return self._first(transfer_from_row, "SELECT * FROM transfers WHERE id = ?", [transfer_id])
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        if participant is None:
+            rows = self._all("SELECT * FROM transfers ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM transfers WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [transfer_from_row(r) for r in rows]
+
+    def reversal_of(self, transfer_id: int) -> Transfer | None:
+        return self._first(
+            transfer_from_row, "SELECT * FROM transfers WHERE reverses = ?", [transfer_id]
+        )
+
+    def append_transfers(self, transfers: Sequence[Transfer]) -> None:
+        # The balances follow through the transfers_keep_balances trigger.
+        self._conn.executemany(
+            insert_sql("transfers", TRANSFER_COLUMNS), [transfer_row(t) for t in transfers]
+        )
+
+    def balance(self, program_id: str, account: str) -> int:
+        row = self._one(
+            "SELECT points FROM balances WHERE program_id = ? AND account = ?",
+            [program_id, account],
+        )
+        return 0 if row is None else int(row["points"])
+
+    def balances(self) -> dict[AccountKey, int]:
+        return {
+            (r["program_id"], r["account"]): r["points"]
+            for r in self._all("SELECT * FROM balances")
+        }
+
+    # prizes
+    def last_prize(self) -> Prize | None:
+        return self._first(prize_from_row, "SELECT * FROM prizes ORDER BY id DESC LIMIT 1")
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        if participant is None:
+            rows = self._all("SELECT * FROM prizes ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM prizes WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [prize_from_row(r) for r in rows]
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._conn.executemany(
+            "INSERT INTO prizes (id, program_id, participant, outcome_id, draw, category,"
+            " value_cents, won_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    p.id,
+                    p.program_id,
+                    p.participant,
+                    p.outcome_id,
+                    p.draw,
+                    p.category,
+                    p.value_cents,
+                    to_utc_text(p.won_at),
+                    str(p.status),
+                )
+                for p in prizes
+            ],
+        )
+
+    def prize(self, prize_id: int) -> Prize | None:
+        return self._first(prize_from_row, "SELECT * FROM prizes WHERE id = ?", [prize_id])
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        self._conn.execute(
+            "INSERT INTO prize_fulfilments (prize_id, sku, actor, at, note) VALUES (?, ?, ?, ?, ?)",
+            [
+                fulfilment.prize_id,
+                fulfilment.sku,
+                fulfilment.actor,
+                to_utc_text(fulfilment.at),
+                fulfilment.note,
+            ],
+        )
+        self._conn.execute(
+            "UPDATE prizes SET status = 'fulfilled' WHERE id = ?", [fulfilment.prize_id]
+        )
+
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        rows = self._all("SELECT * FROM prize_fulfilments ORDER BY prize_id")
+        return [fulfilment_from_row(r) for r in rows]
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        self._conn.executemany(
+            "INSERT INTO prize_trades (traded_prize, new_prize, actor, at) VALUES (?, ?, ?, ?)",
+            [(t.traded_prize, t.new_prize, t.actor, to_utc_text(t.at)) for t in trades],
+        )
+        self._conn.executemany(
+            "UPDATE prizes SET status = 'traded' WHERE id = ?", [(t.traded_prize,) for t in trades]
+        )
+
+    def prize_trades(self) -> list[PrizeTrade]:
+        return [
+            PrizeTrade(r["traded_prize"], r["new_prize"], r["actor"], utc_time(r["at"]))
+            for r in self._all("SELECT * FROM prize_trades ORDER BY traded_prize")
+        ]
+
+    # catalog and stock
+    def item(self, sku: str) -> CatalogItem | None:
+        return self._first(item_from_row, "SELECT * FROM catalog WHERE sku = ?", [sku])
+
+    def items(self) -> list[CatalogItem]:
+        return self._every(item_from_row, "SELECT * FROM catalog ORDER BY sku")
+
+    def add_item(self, item: CatalogItem) -> None:
+        self._conn.execute(
+            "INSERT INTO catalog (sku, name, cost, stock, category, low_stock, added_at, added_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                item.sku,
+                item.name,
+                item.cost,
+                item.stock,
+                item.category,
+                item.low_stock,
+                to_utc_text(item.added_at),
+                item.added_by,
+            ],
+        )
+
+    def last_stock_movement(self) -> StockMovement | None:
+        return self._first(
+            movement_from_row, "SELECT * FROM stock_movements ORDER BY id DESC LIMIT 1"
+        )
+
+    def stock_movements(self) -> list[StockMovement]:
+        return self._every(movement_from_row, "SELECT * FROM stock_movements ORDER BY id")
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        # The cached stock follows through the stock_movements_keep_stock trigger.
+        self._conn.executemany(
+            "INSERT INTO stock_movements (id, sku, change, reason, cause, actor, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (m.id, m.sku, m.change, str(m.reason), m.cause, m.actor, to_utc_text(m.at))
+                for m in movements
+            ],
+        )
+
+    # redemptions
+    def redemption(self, redemption_id: int) -> Redemption | None:
+        return self._first(
+            redemption_from_row, "SELECT * FROM redemptions WHERE id = ?", [redemption_id]
+        )
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        if participant is None:
+            rows = self._all("SELECT * FROM redemptions ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM redemptions WHERE participant = ? ORDER BY id", [participant]
+            )
+        return [redemption_from_row(r) for r in rows]
+
+    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
+        rows = self._all(
+            "SELECT * FROM redemptions WHERE status IN ('requested', 'approved')"
+            " AND requested_at < ? ORDER BY id",
+            [to_utc_text(requested_before)],
+        )
+        return [redemption_from_row(r) for r in rows]
+
+    def last_redemption(self) -> Redemption | None:
+        return self._first(
+            redemption_from_row, "SELECT * FROM redemptions ORDER BY id DESC LIMIT 1"
+        )
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        fields = redemption_row(redemption)
+        self._conn.execute(
+            f"INSERT INTO redemptions ({', '.join(fields)})"
+            f" VALUES ({', '.join('?' * len(fields))})",
+            list(fields.values()),
+        )
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        fields = redemption_row(redemption)
+        del fields["id"]
+        self._conn.execute(
+            f"UPDATE redemptions SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+            [*fields.values(), redemption.id],
+        )
+
+    # cap usage
+    def cap_usage(self, participant: str, period: str) -> int:
+        row = self._one(
+            "SELECT cents FROM cap_usage WHERE participant = ? AND period = ?",
+            [participant, period],
+        )
+        return 0 if row is None else int(row["cents"])
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return {
+            (r["participant"], r["period"]): r["cents"]
+            for r in self._all("SELECT * FROM cap_usage")
+        }
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        # Zero row first: an upsert would test CHECK (cents >= 0) on a negative change.
+        self._conn.execute(
+            "INSERT INTO cap_usage (participant, period, cents) VALUES (?, ?, 0)"
+            " ON CONFLICT (participant, period) DO NOTHING",
+            [participant, period],
+        )
+        self._conn.execute(
+            "UPDATE cap_usage SET cents = cents + ? WHERE participant = ? AND period = ?",
+            [cents, participant, period],
+        )
+
+    # idempotency
+    def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        return self._first(
+            key_from_row, "SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key]
+        )
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._conn.execute(
+            "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                record.scope,
+                record.key,
+                record.fingerprint,
+                json.dumps(record.result, sort_keys=True),
+                to_utc_text(record.created_at),
+            ],
+        )
