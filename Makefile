@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DB ?= demo.db
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
+
+# Longer runs of the crash and bad-input suites than `make test` can afford.
+soak: $(VENV)/.installed-test
+	CMREWARDS_SOAK_ROUNDS=200 $(BIN)/pytest -q tests/test_crash_safety.py
+	CMREWARDS_FUZZ_EXAMPLES=3000 $(BIN)/pytest -q tests/test_bad_input.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEMO_DB)*
