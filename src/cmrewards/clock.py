@@ -27,8 +27,8 @@ def system_clock() -> dt.datetime:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(f"unknown time zone {name[:64]!r}") from None
 
 
 def require_aware(value: dt.datetime, what: str) -> dt.datetime:

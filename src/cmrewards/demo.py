@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .errors import AlreadyExists
+from .errors import AlreadyExists, InvalidInput
 
 VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
 """Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""
@@ -35,6 +35,8 @@ def run_demo(path: Path, now: dt.datetime, *, as_json: bool = False) -> None:
     """Walk through the tour; with ``as_json`` print one JSON document of every step instead."""
     if path.exists():
         raise AlreadyExists(f"the demo needs a fresh file and {path} exists; remove it first")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{path.parent} is not a directory; the demo cannot create {path.name}")
     demo = _Demo(path, as_json)
     if as_json:
         with contextlib.redirect_stdout(io.StringIO()):

@@ -79,8 +79,8 @@ def read_rows(file: IO[str], source: str) -> Iterator[ImportRow | BadRow]:
         header = next(reader)
     except StopIteration:
         raise InvalidInput(f"{source} is empty; expected the header {','.join(HEADER)}") from None
-    except csv.Error as error:
-        raise InvalidInput(f"{source} line 1: {error}") from None
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{source} line 1: {_problem(error)}") from None
     if tuple(h.strip() for h in header) != HEADER:
         raise InvalidInput(f"{source} line 1: the header must be {','.join(HEADER)}")
     line = reader.line_num + 1
@@ -89,12 +89,16 @@ def read_rows(file: IO[str], source: str) -> Iterator[ImportRow | BadRow]:
             fields = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:
-            yield BadRow(line, str(error))
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield BadRow(line, _problem(error))
             return
         if fields:
             yield _row(fields, line)
         line = reader.line_num + 1
+
+
+def _problem(error: Exception) -> str:
+    return "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
 
 
 def _row(fields: list[str], line: int) -> ImportRow | BadRow:

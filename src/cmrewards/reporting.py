@@ -63,7 +63,11 @@ class Reporting(ClinicBase):
     def export(self, directory: str | Path) -> ExportManifest:
         """Write every table as CSV and JSON, with a manifest of row counts and chain heads."""
         target = Path(directory)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        try:
+            occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
+        except OSError as error:
+            raise InvalidInput(f"cannot use {str(target)[:80]}: {error.strerror}") from None
+        if occupied:
             raise InvalidInput(f"{target} must be a new or empty directory")
         with self._store.read() as tx:
             try:

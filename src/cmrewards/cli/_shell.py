@@ -36,13 +36,24 @@ class Settings:
         if self._clinic is None:
             import cmrewards
 
-            if not create and not Path(self.db).exists():
+            if not create and _size(self.db) in (None, 0):
+                # An empty file is no database either: opening it would create one.
                 raise NotFound(
                     f"no database at {self.db}; create one with 'cmrewards init --admin ID'"
                     " or point --db / CMREWARDS_DB at it"
                 )
             self._clinic = cmrewards.open(self.db)
         return self._clinic
+
+
+def _size(path: str) -> int | None:
+    """The file's size, None when there is no file; a path the system refuses is bad input."""
+    try:
+        return Path(path).stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InvalidInput(f"--db {path[:80]!r}: {error.strerror}") from None
 
 
 class CMRewardsGroup(click.Group):
@@ -73,6 +84,9 @@ class CMRewardsGroup(click.Group):
         except OverflowError:
             # A safety net: every range is checked where it is parsed.
             _fail("InvalidInput", "a number or date on the command line is out of range", 2)
+        except OSError as error:
+            # A safety net for paths the system refuses (too long, not a directory, ...).
+            _fail("InvalidInput", f"{error.strerror or error}: {str(error.filename)[:80]}", 2)
         finally:
             _json_output.reset(wants_json)
         sys.exit(0)
@@ -92,7 +106,8 @@ def _asks_for_json(arguments: list[str]) -> bool:
 
 
 def _fail(kind: str, message: str, code: int) -> NoReturn:
-    line = " ".join(message.split())
+    # One line, and no raw control characters from a typed value reach the terminal.
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(message.split()))
     if _json_output.get():
         click.echo(json.dumps({"error": {"type": kind, "message": line, "exit_code": code}}))
     click.echo(f"cmrewards: {line}", err=True)
@@ -154,4 +169,6 @@ def _reading(path: str) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+        raise InvalidInput(f"cannot read {path[:80]}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path[:80]} is not UTF-8 text") from None

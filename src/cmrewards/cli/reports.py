@@ -75,12 +75,26 @@ def statement(settings: Settings, participant: str, html_file: str | None) -> No
     if html_file is not None:
         from ..statement_html import render_html
 
+        _refuse_to_overwrite_a_database(html_file, settings.db)
         try:
             page = render_html(made, timezone=made.timezone)
             Path(html_file).write_text(page, encoding="utf-8")
         except OSError as error:
             raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None
     emit(settings, made, lambda: _describe_statement(made, html_file))
+
+
+def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
+    """The page may replace an earlier page, never a database (this one or any other)."""
+    try:
+        with open(target, "rb") as existing:
+            header = existing.read(16)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # writing will say what is wrong with the path
+    if header == b"SQLite format 3\x00" or Path(target).resolve() == Path(database).resolve():
+        raise InvalidInput(f"{target} is a database; write the statement page somewhere else")
 
 
 def _describe_statement(made: Any, html_file: str | None) -> str:
