@@ -184,6 +184,7 @@ def file_with_transfers(path: Path, transfers: int) -> None:
         ),
     )
     conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a long-running clinic file would be
     conn.close()
 
 
