@@ -42,7 +42,7 @@ class Clinic(Recording, Corrections, Redeeming, Reporting):
     def init(self, admin: str) -> Staff:
         """Create the first admin of an empty database."""
         check_id(admin, "staff id")
-        with self._store.write() as tx:
+        with self._unit() as tx:
             if tx.all_staff():
                 raise AlreadyExists(f"{self.location} already has staff; use 'staff add'")
             staff = Staff(admin, Role.ADMIN, active=True, added_at=self._clock(), added_by=None)

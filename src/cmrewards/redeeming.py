@@ -232,7 +232,7 @@ class Redeeming(ClinicBase):
 
     def expire(self, *, actor: str) -> list[Redemption]:
         """Release every hold older than its program's ``hold_days`` now."""
-        with self._store.write() as tx:
+        with self._unit() as tx:
             self._authorise(tx, actor, Action.EXPIRE)
             return self._expire_overdue(tx, actor)
 

@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from . import ledger
 from .caps import cap_period
@@ -25,6 +25,7 @@ from .errors import (
     InvalidInput,
     NotFound,
 )
+from .journal import JournalingTx
 from .ledger import Movement, Transfer
 from .programs import Program
 from .records import IdempotencyRecord, Participant
@@ -100,10 +101,16 @@ class ClinicBase:
         Overdue redemption holds expire first: the contract's "on the next write",
         so points held past the program's ``hold_days`` are never stuck.
         """
-        with self._store.write() as tx:
+        with self._unit() as tx:
             if tx.staff(actor) is not None:
                 self._expire_overdue(tx, actor)
             yield tx
+
+    @contextmanager
+    def _unit(self) -> Iterator[Tx]:
+        """One unit of work whose writes of journaled records are journaled."""
+        with self._store.write() as raw:
+            yield cast(Tx, JournalingTx(raw, self._clock()))
 
     def _expire_overdue(self, tx: Tx, actor: str) -> list[Redemption]:
         """Release holds older than their program's ``hold_days`` (see ``Redeeming``)."""

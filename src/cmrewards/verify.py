@@ -19,6 +19,7 @@ from .caps import cap_period
 from .chain import GENESIS, broken_links
 from .clock import program_week
 from .earning import earn, value_cents
+from .journal import Journaled, journal_problems
 from .ledger import Movement, Transfer, ledger_problems
 from .programs import Program
 from .records import OutcomeRecord, Participant, Prize, PrizeStatus
@@ -50,6 +51,11 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
     problems += history.replay_problems(tx.schedule_states())
     problems += history.cap_problems(tx.cap_usages())
     problems += redemption_problems(tx, transfers)
+    journal = tx.journal()
+    problems += broken_links(
+        ((e.id, e.prev_hash, e.hash, e.hash_fields()) for e in journal), "journal entry"
+    )
+    problems += journal_problems(journal, _journaled_records(tx))
     return VerifyReport(
         ok=not problems,
         problems=tuple(problems),
@@ -59,6 +65,19 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
         transfer_chain_head=transfers[-1].hash if transfers else GENESIS,
         outcome_chain_head=outcomes[-1].hash if outcomes else GENESIS,
     )
+
+
+def _journaled_records(tx: Tx) -> Iterable[Journaled]:
+    yield from tx.all_staff()
+    yield from tx.programs()
+    yield from tx.participants()
+    yield from tx.prizes()
+    yield from tx.prize_fulfilments()
+    yield from tx.prize_trades()
+    yield from tx.items()
+    yield from tx.stock_movements()
+    yield from tx.redemptions()
+    yield from tx.idempotency_records()
 
 
 @attrs.frozen

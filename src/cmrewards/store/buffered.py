@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from ..journal import JournalEntry
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
@@ -105,6 +106,15 @@ class BufferedTx:
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._direct().idempotency_records()
+
+    def last_journal_entry(self) -> JournalEntry | None:
+        return self._direct().last_journal_entry()
+
+    def journal(self) -> list[JournalEntry]:
+        return self._direct().journal()
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
+        self._direct().append_journal(entries)
 
     def last_outcome(self) -> OutcomeRecord | None:
         if self._outcome_head is _UNREAD:

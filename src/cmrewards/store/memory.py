@@ -15,6 +15,7 @@ from typing import TypeVar
 import attrs
 
 from ..errors import IntegrityError
+from ..journal import JournalEntry
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, PrizeStatus, Status
@@ -45,6 +46,7 @@ class _State:
     catalog: dict[str, CatalogItem] = attrs.Factory(dict)
     movements: list[StockMovement] = attrs.Factory(list)
     redemptions: dict[int, Redemption] = attrs.Factory(dict)
+    journal: list[JournalEntry] = attrs.Factory(list)
     unique: dict[str, set[object]] = attrs.Factory(dict)
     """The keys a database would hold UNIQUE: outcome and transfer ids, prize draws."""
 
@@ -67,6 +69,7 @@ class _State:
             catalog=dict(self.catalog),
             movements=list(self.movements),
             redemptions=dict(self.redemptions),
+            journal=list(self.journal),
             unique={name: set(keys) for name, keys in self.unique.items()},
         )
 
@@ -283,6 +286,17 @@ class MemoryTx:
 
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.keys.get((scope, key))
+
+    def last_journal_entry(self) -> JournalEntry | None:
+        return self._s.journal[-1] if self._s.journal else None
+
+    def journal(self) -> list[JournalEntry]:
+        return list(self._s.journal)
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
+        for entry in entries:
+            self._s.claim("journal entry id", entry.id)
+            self._s.journal.append(entry)
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]

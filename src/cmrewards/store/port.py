@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
@@ -19,6 +19,9 @@ from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Stat
 from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..schedules import ScheduleState
 from ..staff import Staff
+
+if TYPE_CHECKING:
+    from ..journal import JournalEntry
 
 StateKey = tuple[str, str]
 """(participant, target)."""
@@ -124,6 +127,14 @@ class Tx(Protocol):
     def cap_usage(self, participant: str, period: str) -> int: ...
     def cap_usages(self) -> dict[tuple[str, str], int]: ...
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None: ...
+
+    # the journal of every write of a record that is not hash-chained itself
+    def last_journal_entry(self) -> JournalEntry | None: ...
+    def journal(self) -> list[JournalEntry]:
+        """In id order."""
+        ...
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None: ...
 
     # idempotency keys, unique per scope (program id, or '' for clinic-wide writes)
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...

@@ -266,3 +266,20 @@ def redemption(db: Database) -> None:
     _append_only(db, "stock_movements")
     _append_only(db, "prize_fulfilments")
     _append_only(db, "prize_trades")
+
+
+@_migration("0004_journal")
+def journal(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE journal (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            at TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        ) STRICT"""
+    )
+    db.execute("CREATE INDEX journal_by_record ON journal (kind, key, id)")
+    _append_only(db, "journal")

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ..clock import from_utc_text, to_utc_text
+from ..journal import JournalEntry
 from ..ledger import Movement, Transfer
 from ..programs import Program, program_from_dict
 from ..records import (
@@ -52,6 +53,18 @@ def key_from_row(row: sqlite3.Row) -> IdempotencyRecord:
 
 def utc_time(text: str) -> dt.datetime:
     return from_utc_text(text)
+
+
+def journal_from_row(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["key"],
+        digest=row["digest"],
+        at=utc_time(row["at"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
 
 
 def staff_from_row(row: sqlite3.Row) -> Staff:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from ..clock import to_utc_text
+from ..journal import JournalEntry
 from ..ledger import AccountKey, Transfer
 from ..programs import Program
 from ..records import (
@@ -36,6 +37,7 @@ from .sqlite_rows import (
     fulfilment_from_row,
     insert_sql,
     item_from_row,
+    journal_from_row,
     key_from_row,
     movement_from_row,
     outcome_from_row,
@@ -418,6 +420,23 @@ class SQLiteTx:
         self._conn.execute(
             "UPDATE cap_usage SET cents = cents + ? WHERE participant = ? AND period = ?",
             [cents, participant, period],
+        )
+
+    # journal
+    def last_journal_entry(self) -> JournalEntry | None:
+        return self._first(journal_from_row, "SELECT * FROM journal ORDER BY id DESC LIMIT 1")
+
+    def journal(self) -> list[JournalEntry]:
+        return self._every(journal_from_row, "SELECT * FROM journal ORDER BY id")
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
+        self._conn.executemany(
+            "INSERT INTO journal (id, kind, key, digest, at, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.id, e.kind, e.key, e.digest, to_utc_text(e.at), e.prev_hash, e.hash)
+                for e in entries
+            ],
         )
 
     # idempotency
