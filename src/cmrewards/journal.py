@@ -53,9 +53,18 @@ class JournalEntry:
         }
 
 
+@attrs.frozen
+class ProgramAdded:
+    """A program with who added it and when (the stored program row)."""
+
+    program: Program
+    added_at: dt.datetime
+    added_by: str
+
+
 Journaled = (
     Staff
-    | Program
+    | ProgramAdded
     | Participant
     | Prize
     | PrizeFulfilment
@@ -69,8 +78,9 @@ Journaled = (
 
 def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
     """(kind, key, canonical fields) of a record."""
-    if isinstance(record, Program):
-        return "program", record.id, record.to_dict()
+    if isinstance(record, ProgramAdded):
+        origin = {"added_at": to_utc_text(record.added_at), "added_by": record.added_by}
+        return "program", record.program.id, record.program.to_dict() | origin
     fields = to_json(record)
     match record:
         case Staff():
@@ -157,7 +167,7 @@ class JournalingTx:
 
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         self._tx.add_program(program, added_at, added_by)
-        self._note(program)
+        self._note(ProgramAdded(program, added_at, added_by))
 
     def add_participant(self, participant: Participant) -> None:
         self._tx.add_participant(participant)

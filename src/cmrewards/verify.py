@@ -19,7 +19,7 @@ from .caps import cap_period
 from .chain import GENESIS, broken_links
 from .clock import program_week
 from .earning import earn, value_cents
-from .journal import Journaled, journal_problems
+from .journal import Journaled, ProgramAdded, journal_problems
 from .ledger import Movement, Transfer, ledger_problems
 from .programs import Program
 from .records import OutcomeRecord, Participant, Prize, PrizeStatus
@@ -69,7 +69,8 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
 
 def _journaled_records(tx: Tx) -> Iterable[Journaled]:
     yield from tx.all_staff()
-    yield from tx.programs()
+    origins = tx.program_origins()
+    yield from (ProgramAdded(p, *origins[p.id]) for p in tx.programs())
     yield from tx.participants()
     yield from tx.prizes()
     yield from tx.prize_fulfilments()

@@ -195,6 +195,9 @@ class BufferedTx:
     def programs(self) -> list[Program]:
         return self._direct().programs()
 
+    def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
+        return self._direct().program_origins()
+
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         self._programs.pop(program.id, None)
         self._direct().add_program(program, added_at, added_by)

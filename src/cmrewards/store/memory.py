@@ -32,6 +32,7 @@ V = TypeVar("V")
 class _State:
     staff: dict[str, Staff] = attrs.Factory(dict)
     programs: dict[str, Program] = attrs.Factory(dict)
+    origins: dict[str, tuple[dt.datetime, str]] = attrs.Factory(dict)
     participants: dict[str, Participant] = attrs.Factory(dict)
     outcomes: list[OutcomeRecord] = attrs.Factory(list)
     states: dict[StateKey, ScheduleState] = attrs.Factory(dict)
@@ -55,6 +56,7 @@ class _State:
         return _State(
             staff=dict(self.staff),
             programs=dict(self.programs),
+            origins=dict(self.origins),
             participants=dict(self.participants),
             outcomes=list(self.outcomes),
             states=dict(self.states),
@@ -106,6 +108,10 @@ class MemoryTx:
 
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         _insert(self._s.programs, program.id, program, "program")
+        self._s.origins[program.id] = (added_at, added_by)
+
+    def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
+        return dict(self._s.origins)
 
     def participant(self, participant_id: str) -> Participant | None:
         return self._s.participants.get(participant_id)

@@ -111,6 +111,10 @@ class SQLiteTx:
     def programs(self) -> list[Program]:
         return self._every(program_from_row, "SELECT definition FROM programs ORDER BY id")
 
+    def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
+        rows = self._all("SELECT id, added_at, added_by FROM programs")
+        return {r["id"]: (utc_time(r["added_at"]), r["added_by"]) for r in rows}
+
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         self._conn.execute(
             "INSERT INTO programs (id, definition, added_at, added_by) VALUES (?, ?, ?, ?)",
