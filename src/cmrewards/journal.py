@@ -94,7 +94,9 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
         case PrizeTrade():
             return "prize-trade", str(record.traded_prize), fields
         case CatalogItem():
-            del fields["stock"]  # derived from the stock movements, checked against them
+            # The count is derived from the stock movements and checked against them;
+            # whether the item is counted at all is the item's own.
+            fields["stock"] = "on demand" if record.stock is None else "counted"
             return "catalog-item", record.sku, fields
         case StockMovement():
             return "stock-movement", str(record.id), fields

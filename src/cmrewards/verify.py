@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -19,6 +19,7 @@ from .caps import cap_period
 from .chain import GENESIS, broken_links
 from .clock import program_week
 from .earning import earn, value_cents
+from .errors import CMRewardsError
 from .journal import Journaled, ProgramAdded, journal_problems
 from .ledger import Movement, Transfer, ledger_problems
 from .programs import Program
@@ -41,21 +42,23 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
         prizes=tx.prizes(),
     )
     problems = list(engine_problems)
-    problems += broken_links(
-        ((o.id, o.prev_hash, o.hash, o.hash_fields()) for o in outcomes), "outcome"
-    )
-    problems += broken_links(
-        ((t.id, t.prev_hash, t.hash, t.hash_fields()) for t in transfers), "transfer"
-    )
-    problems += ledger_problems(transfers, tx.balances())
-    problems += history.replay_problems(tx.schedule_states())
-    problems += history.cap_problems(tx.cap_usages())
-    problems += redemption_problems(tx, transfers)
     journal = tx.journal()
-    problems += broken_links(
-        ((e.id, e.prev_hash, e.hash, e.hash_fields()) for e in journal), "journal entry"
-    )
-    problems += journal_problems(journal, _journaled_records(tx))
+    checks: list[tuple[str, Callable[[], Iterable[str]]]] = [
+        ("the outcome chain", lambda: broken_links(
+            ((o.id, o.prev_hash, o.hash, o.hash_fields()) for o in outcomes), "outcome")),
+        ("the transfer chain", lambda: broken_links(
+            ((t.id, t.prev_hash, t.hash, t.hash_fields()) for t in transfers), "transfer")),
+        ("the ledger", lambda: ledger_problems(transfers, tx.balances())),
+        ("the schedules", lambda: history.replay_problems(tx.schedule_states())),
+        ("the caps", lambda: history.cap_problems(tx.cap_usages())),
+        ("the redemptions", lambda: redemption_problems(tx, transfers)),
+        ("the journal chain", lambda: broken_links(
+            ((e.id, e.prev_hash, e.hash, e.hash_fields()) for e in journal), "journal entry")),
+        ("the journal", lambda: journal_problems(journal, _journaled_records(tx))),
+        ("the programs", lambda: _program_rows(tx)),
+    ]  # fmt: skip
+    for name, check in checks:
+        problems += _guarded(name, check)
     return VerifyReport(
         ok=not problems,
         problems=tuple(problems),
@@ -65,6 +68,24 @@ def verify_store(tx: Tx, engine_problems: list[str]) -> VerifyReport:
         transfer_chain_head=transfers[-1].hash if transfers else GENESIS,
         outcome_chain_head=outcomes[-1].hash if outcomes else GENESIS,
     )
+
+
+def _guarded(name: str, check: Callable[[], Iterable[str]]) -> list[str]:
+    """The check's problems; records that contradict each other so badly that the check
+    cannot even run (a participant with no program, a target the program lacks) are a
+    problem too, never a crash."""
+    try:
+        return list(check())
+    except (KeyError, AssertionError, CMRewardsError, ValueError, TypeError) as error:
+        detail = error.args[0] if error.args else type(error).__name__
+        return [f"{name} could not be checked: the records contradict each other ({detail})"]
+
+
+def _program_rows(tx: Tx) -> Iterable[str]:
+    """Each stored program row holds the program its id names, once."""
+    ids = [p.id for p in tx.programs()]
+    if sorted(ids) != sorted(tx.program_origins()) or len(set(ids)) != len(ids):
+        yield "a program row does not hold the program its id names"
 
 
 def _journaled_records(tx: Tx) -> Iterable[Journaled]:

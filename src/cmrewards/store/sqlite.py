@@ -109,6 +109,9 @@ class SQLiteStore:
             problems = [r[0] for r in rows if r[0] != "ok"]
             violations = self._db.execute("PRAGMA foreign_key_check").fetchall()
         problems += [f"row {v[1]} of {v[0]} refers to a missing {v[2]}" for v in violations]
+        meta = self._db.execute("SELECT key, value FROM cmrewards_meta").fetchall()
+        if [tuple(row) for row in meta] != [("application", schema.APPLICATION)]:
+            problems.append("cmrewards_meta was changed outside cmrewards")
         return problems
 
     def close(self) -> None:
