@@ -78,6 +78,16 @@ Journaled = (
 
 def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
     """(kind, key, canonical fields) of a record."""
+    if isinstance(record, IdempotencyRecord):
+        # The stored result is JSON already; walking it again would dominate verify.
+        fields = {
+            "scope": record.scope,
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "result": record.result,
+            "created_at": to_utc_text(record.created_at),
+        }
+        return "idempotency-key", f"{record.scope}/{record.key}", fields
     if isinstance(record, ProgramAdded):
         origin = {"added_at": to_utc_text(record.added_at), "added_by": record.added_by}
         return "program", record.program.id, record.program.to_dict() | origin
@@ -102,8 +112,6 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
             return "stock-movement", str(record.id), fields
         case Redemption():
             return "redemption", str(record.id), fields
-        case IdempotencyRecord():
-            return "idempotency-key", f"{record.scope}/{record.key}", fields
     raise TypeError(f"{type(record).__name__} is not journaled")
 
 
