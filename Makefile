@@ -44,4 +44,4 @@ soak: $(VENV)/.installed-test
 	CMREWARDS_FUZZ_EXAMPLES=3000 $(BIN)/pytest -q tests/test_bad_input.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEMO_DB)*
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEMO_DB)* statement-*.html
