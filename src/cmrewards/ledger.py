@@ -36,10 +36,6 @@ def is_participant_account(account: str) -> bool:
     return account.startswith(("available:", "held:"))
 
 
-def account_owner(account: str) -> str | None:
-    return account.split(":", 1)[1] if is_participant_account(account) else None
-
-
 class Movement(enum.StrEnum):
     """Why points moved; each kind has one direction (DESIGN.md section 4)."""
 
