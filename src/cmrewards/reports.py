@@ -13,9 +13,9 @@ from collections import Counter
 import attrs
 
 from .clock import local_date
-from .ledger import REDEEMED, Movement
+from .ledger import REDEEMED, Movement, Transfer
 from .programs import Program
-from .records import OutcomeRecord, Participant, PrizeStatus, Status
+from .records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from .schedules import Outcome
 from .statements import longest_abstinence
 from .store.port import Tx
@@ -80,34 +80,18 @@ def program_report(
         for o in tx.outcomes()
         if o.program_id == program.id and _within(o.occurred_at, program, since, until)
     ]
-    transfers = [
-        t
-        for t in tx.transfers()
-        if t.program_id == program.id and _within(t.occurred_at, program, since, until)
-    ]
-    prizes = [
-        p
-        for p in tx.prizes()
-        if p.program_id == program.id and _within(p.won_at, program, since, until)
-    ]
-    reversed_ids = {t.reverses for t in tx.transfers() if t.reverses is not None}
-    awarded = sum(
-        t.amount
-        for t in transfers
-        if t.kind in (Movement.AWARD, Movement.BONUS) and t.id not in reversed_ids
-    )
-    # Prizes received in a trade were paid for by the prizes traded for them.
+    all_transfers = [t for t in tx.transfers() if t.program_id == program.id]
+    all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
+    reversed_ids = {t.reverses for t in all_transfers if t.reverses is not None}
+    awarded, won_cents = _awarded(program, all_transfers, all_prizes, reversed_ids, since, until)
+    before_until = _awarded(program, all_transfers, all_prizes, reversed_ids, None, until)
+    committed = before_until[0] * program.point_value_cents + before_until[1]
+    prizes = [p for p in all_prizes if _within(p.won_at, program, since, until)]
     drawn = [p for p in prizes if p.outcome_id is not None]
-    won_cents = sum(p.value_cents for p in drawn)
     balances = {a: v for (pid, a), v in tx.balances().items() if pid == program.id}
     held = sum(v for a, v in balances.items() if a.startswith("held:"))
     available = sum(v for a, v in balances.items() if a.startswith("available:"))
-    owed_cents = sum(
-        p.value_cents
-        for p in tx.prizes()
-        if p.program_id == program.id and p.status is PrizeStatus.OWED
-    )
-    committed = _awarded_cents(tx, program, None, until, reversed_ids)
+    owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
     lda = _longest_abstinence(program, people, outcomes)
     runs = sorted(lda.values())
     awarded_cents = awarded * program.point_value_cents + won_cents
@@ -145,26 +129,31 @@ def program_report(
     )
 
 
-def _awarded_cents(
-    tx: Tx, program: Program, since: dt.date | None, until: dt.date | None, reversed_ids: set[int]
-) -> int:
-    """Points awarded (not reversed) at their value plus prizes drawn, between the dates."""
+def _awarded(
+    program: Program,
+    transfers: list[Transfer],
+    prizes: list[Prize],
+    reversed_ids: set[int],
+    since: dt.date | None,
+    until: dt.date | None,
+) -> tuple[int, int]:
+    """(points awarded and not reversed, cents of prizes drawn) between the clinical dates.
+
+    Prizes received in a trade were paid for by the prizes traded for them.
+    """
     points = sum(
         t.amount
-        for t in tx.transfers()
-        if t.program_id == program.id
-        and t.kind in (Movement.AWARD, Movement.BONUS)
+        for t in transfers
+        if t.kind in (Movement.AWARD, Movement.BONUS)
         and t.id not in reversed_ids
         and _within(t.occurred_at, program, since, until)
     )
-    prizes = sum(
+    cents = sum(
         p.value_cents
-        for p in tx.prizes()
-        if p.program_id == program.id
-        and p.outcome_id is not None
-        and _within(p.won_at, program, since, until)
+        for p in prizes
+        if p.outcome_id is not None and _within(p.won_at, program, since, until)
     )
-    return points * program.point_value_cents + prizes
+    return points, cents
 
 
 def _within(

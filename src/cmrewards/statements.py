@@ -79,8 +79,9 @@ def statement_lines(
     """Each outcome with what it paid, replaying the schedule for resets and recoveries."""
     paid_points: dict[str, int] = defaultdict(int)
     taken_back: dict[str, int] = defaultdict(int)
-    reversed_ids = {t.reverses for t in tx.transfers(person.id) if t.reverses is not None}
-    for transfer in tx.transfers(person.id):
+    transfers = tx.transfers(person.id)
+    reversed_ids = {t.reverses for t in transfers if t.reverses is not None}
+    for transfer in transfers:
         if transfer.kind in (Movement.AWARD, Movement.BONUS) and transfer.cause:
             standing = transfer.id not in reversed_ids
             (paid_points if standing else taken_back)[transfer.cause] += transfer.amount
