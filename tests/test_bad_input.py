@@ -43,6 +43,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cmrewards
+from cli_support import snapshot
 from cmrewards.cli import cli
 
 EXAMPLES = int(os.environ.get("CMREWARDS_FUZZ_EXAMPLES", "300"))
@@ -57,8 +58,6 @@ START = TODAY - dt.timedelta(weeks=4)
 DB = "clinic.db"
 """The database, relative to each run's working directory."""
 LONG = "x" * 10_000
-
-Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 def at_day(day: int, hour: int = 9) -> str:
@@ -127,25 +126,6 @@ def inside(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
-
-
-def snapshot(db: Path) -> Snapshot:
-    """Every row of every table, read with sqlite3."""
-    conn = sqlite3.connect(db)
-    try:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        return {
-            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in tables
-        }
-    finally:
-        conn.close()
 
 
 def listing(directory: Path) -> list[tuple[str, bool, int]]:

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import cmrewards
+from cli_support import assert_error, snapshot
 from cmrewards.cli import cli
 from conftest import FakeClock
 
@@ -35,7 +36,6 @@ START = TODAY - dt.timedelta(weeks=4)
 """Enrolment date: four weeks ago, so every visit below is in the past."""
 
 Command = str | Sequence[str]
-Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 # --- helpers (as in test_cli.py) ----------------------------------------------------------
@@ -63,46 +63,6 @@ def text(db: Path, command: Command) -> str:
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert result.stderr == ""
     return result.stdout
-
-
-def assert_error(result: Result, code: int, *, json_output: bool = True) -> dict[str, Any]:
-    """An expected error: the exit code, one stderr line, no traceback, the JSON error."""
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}"
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cmrewards: ")
-    if not json_output:
-        assert result.stdout == ""
-        return {}
-    document = json.loads(result.stdout)
-    assert list(document) == ["error"]
-    error: dict[str, Any] = document["error"]
-    assert error["exit_code"] == code
-    assert error["message"] == lines[0].removeprefix("cmrewards: ")
-    return error
-
-
-def snapshot(db: Path) -> Snapshot:
-    """Every row of every table, to show that a refused command wrote nothing."""
-    conn = sqlite3.connect(db)
-    try:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        return {
-            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in tables
-        }
-    finally:
-        conn.close()
 
 
 def at_day(day: int, hour: int = 9) -> dt.datetime:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_support import assert_error
 from cmrewards.cli import cli
 
 ADMIN = "admin-1"
@@ -94,29 +95,10 @@ def text(db: Path | None, command: Command) -> str:
     return result.stdout
 
 
-def assert_error(result: Result, code: int, *, json_output: bool = True) -> str:
-    """An expected error: the exit code, one ``cmrewards:`` stderr line, no traceback."""
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}"
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cmrewards: ")
-    message = lines[0].removeprefix("cmrewards: ")
-    if json_output:
-        document = json.loads(result.stdout)
-        assert list(document) == ["error"]
-        assert document["error"]["exit_code"] == code
-        assert document["error"]["message"] == message
-    else:
-        assert result.stdout == ""
-    return message
-
-
 def error(db: Path | None, command: Command, code: int, *, json_output: bool = True) -> str:
-    return assert_error(invoke(db, command, json_output=json_output), code, json_output=json_output)
+    result = invoke(db, command, json_output=json_output)
+    message: str = assert_error(result, code, json_output=json_output)["message"]
+    return message
 
 
 def record(db: Path, participant: str, outcome: str, at: str) -> Any:
@@ -559,6 +541,6 @@ def test_demo_refuses_an_existing_file(tmp_path: Path) -> None:
     path.write_text("not mine", encoding="utf-8")
     message = assert_error(
         invoke(None, ["demo", "--db", str(path)], json_output=False), 1, json_output=False
-    )
+    )["message"]
     assert "needs a fresh file" in message
     assert path.read_text(encoding="utf-8") == "not mine"

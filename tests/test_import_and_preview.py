@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import cmrewards
+from cli_support import snapshot
 from cmrewards import Clinic
 from cmrewards.cli import cli
 from cmrewards.importer import BadRow, ImportReport, ImportRow, read_rows
@@ -39,7 +40,6 @@ CLI_START = TODAY - dt.timedelta(weeks=4)
 """Enrolment date for CLI tests: four weeks ago, so every row below is in the past."""
 
 Row = tuple[str, str, str, str, str, str]
-Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -133,23 +133,6 @@ def report_of(result: Result, code: int = 0) -> dict[str, Any]:
     assert "Traceback" not in result.stdout + result.stderr
     document: dict[str, Any] = json.loads(result.stdout)  # exactly one JSON document
     return document
-
-
-def snapshot(db: Path) -> Snapshot:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlite_%' ORDER BY name"
-            )
-        ]
-        return {
-            t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables
-        }
-    finally:
-        conn.close()
 
 
 def outcome_rows(db: Path) -> list[tuple[Any, ...]]:
@@ -630,7 +613,8 @@ def test_an_interrupted_api_import_resumes_to_a_clean_import(
     # Same clock, same seeds in the same order (a replayed row draws none): the two
     # databases are identical row for row, hash chains and prize categories included.
     # The journal records the same writes, in an order that follows the chunking.
-    resumed_rows, clean_rows = snapshot(tmp_path / "resumed.db"), snapshot(tmp_path / "clean.db")
+    resumed_rows = snapshot(tmp_path / "resumed.db", migrations=False)
+    clean_rows = snapshot(tmp_path / "clean.db", migrations=False)
     journal_of = {name: sorted(r[1:4] for r in rows.pop("journal")) for name, rows in
                   (("resumed", resumed_rows), ("clean", clean_rows))}  # fmt: skip
     assert journal_of["resumed"] == journal_of["clean"]

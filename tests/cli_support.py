@@ -1,0 +1,61 @@
+"""What the CLI test files share: the shape of an expected error, and a database snapshot."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from click.testing import Result
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+def assert_error(result: Result, code: int, *, json_output: bool = True) -> dict[str, Any]:
+    """An expected error: the exit code, one stderr line, no traceback, the JSON error.
+
+    Returns the JSON error object (in text mode, just its ``message``).
+    """
+    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cmrewards: ")
+    message = lines[0].removeprefix("cmrewards: ")
+    if not json_output:
+        assert result.stdout == ""
+        return {"message": message}
+    document = json.loads(result.stdout)
+    assert list(document) == ["error"]
+    error: dict[str, Any] = document["error"]
+    assert error["exit_code"] == code
+    assert error["message"] == message
+    return error
+
+
+def snapshot(db: Path, *, migrations: bool = True) -> Snapshot:
+    """Every row of every table, read with plain sqlite3, to show what a command wrote.
+
+    ``migrations=False`` leaves out sqlite-utils' record of when migrations ran, for
+    comparing two databases created at different times.
+    """
+    excluded = "" if migrations else " AND name NOT LIKE '\\_sqlite\\_%' ESCAPE '\\'"
+    conn = sqlite3.connect(db)
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                f" AND name NOT LIKE 'sqlite_%'{excluded} ORDER BY name"
+            )
+        ]
+        return {
+            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            for table in tables
+        }
+    finally:
+        conn.close()
