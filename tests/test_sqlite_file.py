@@ -555,3 +555,17 @@ def test_opening_while_another_terminal_writes_is_busy_not_damage(
             assert tx.balance(HIGGINS, "available:P001") == 35
     finally:
         store.close()
+
+
+def test_a_truncated_file_is_refused_before_any_query_reaches_the_gap(
+    clinic_file: Path,
+) -> None:
+    """SQLite notices a cut file only when a query needs a missing page; the header's page
+    count tells at once, so a short file is damaged (exit 3) and left as it is."""
+    size = clinic_file.stat().st_size
+    with clinic_file.open("r+b") as file:
+        file.truncate(size - 4096)
+    before = clinic_file.read_bytes()
+    with pytest.raises(cmrewards.IntegrityError, match="truncated"):
+        cmrewards.open(clinic_file)
+    assert clinic_file.read_bytes() == before

@@ -131,11 +131,24 @@ def _create_private(path: Path) -> None:
 def _refuse_foreign_file(path: Path) -> None:
     try:
         with path.open("rb") as file:
-            header = file.read(len(SQLITE_MAGIC))
+            header = file.read(100)
+        size = path.stat().st_size
     except OSError as error:
         raise IntegrityError(f"{path}: cannot read database ({error.strerror})") from None
-    if header and header != SQLITE_MAGIC:
+    if header and header[: len(SQLITE_MAGIC)] != SQLITE_MAGIC:
         raise IntegrityError(f"{path} is not a cmrewards database (not an SQLite file)")
+    if len(header) == 100 and size < _expected_size(header):
+        # SQLite itself only notices a cut file when a query reaches a missing page.
+        raise IntegrityError(f"{path} is damaged: it is shorter than its header says (truncated)")
+
+
+def _expected_size(header: bytes) -> int:
+    """The file size the SQLite header records, when the header's count is current."""
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counter_matches = header[24:28] == header[92:96]  # else the count is stale (legacy writers)
+    return page_size * pages if counter_matches else 0
 
 
 @contextmanager
