@@ -569,3 +569,25 @@ def test_a_truncated_file_is_refused_before_any_query_reaches_the_gap(
     with pytest.raises(cmrewards.IntegrityError, match="truncated"):
         cmrewards.open(clinic_file)
     assert clinic_file.read_bytes() == before
+
+
+def test_a_checkpoint_stopped_midway_is_finished_from_the_log_not_called_damage(
+    clinic_file: Path, tmp_path: Path
+) -> None:
+    """A checkpoint copies page 1 (with the new page count) before the pages that grow the
+    file; killed in between, the file is short but the log beside it holds every page."""
+    crashed = tmp_path / "crashed.db"
+    with open_clinic(clinic_file) as clinic:
+        for n in range(200):
+            clinic.enroll(f"P{n + 100:03d}", HIGGINS, start=START, actor=ADMIN)
+        crashed.write_bytes(clinic_file.read_bytes())
+        log = clinic_file.with_name(clinic_file.name + "-wal").read_bytes()
+        crashed.with_name(crashed.name + "-wal").write_bytes(log)
+    checkpointed = clinic_file.read_bytes()
+    page_size = int.from_bytes(checkpointed[16:18], "big")
+    with crashed.open("r+b") as file:
+        file.write(checkpointed[:page_size])
+    assert crashed.stat().st_size < len(checkpointed)
+    with cmrewards.open(crashed) as clinic:
+        assert len(clinic.participants()) == 201
+        assert clinic.verify().ok

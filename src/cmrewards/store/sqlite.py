@@ -137,9 +137,18 @@ def _refuse_foreign_file(path: Path) -> None:
         raise IntegrityError(f"{path}: cannot read database ({error.strerror})") from None
     if header and header[: len(SQLITE_MAGIC)] != SQLITE_MAGIC:
         raise IntegrityError(f"{path} is not a cmrewards database (not an SQLite file)")
-    if len(header) == 100 and size < _expected_size(header):
-        # SQLite itself only notices a cut file when a query reaches a missing page.
+    if len(header) == 100 and size < _expected_size(header) and not _has_log(path):
+        # SQLite itself only notices a cut file when a query reaches a missing page. With a
+        # write-ahead log beside it, a short file is a checkpoint stopped midway (page 1 is
+        # copied first), which SQLite finishes from the log: that is not damage.
         raise IntegrityError(f"{path} is damaged: it is shorter than its header says (truncated)")
+
+
+def _has_log(path: Path) -> bool:
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _expected_size(header: bytes) -> int:
