@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from ..errors import Busy, IntegrityError
 from . import schema
-from .sqlite_tx import SQLiteTx
+from .sql_tx import SQLTx
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -94,14 +94,14 @@ class SQLiteStore:
                 raise
 
     @contextmanager
-    def write(self) -> Iterator[SQLiteTx]:
+    def write(self) -> Iterator[SQLTx]:
         with self._transaction(immediate=True):
-            yield SQLiteTx(self._db)
+            yield SQLTx(self._db.conn)
 
     @contextmanager
-    def read(self) -> Iterator[SQLiteTx]:
+    def read(self) -> Iterator[SQLTx]:
         with self._transaction(immediate=False):
-            yield SQLiteTx(self._db)
+            yield SQLTx(self._db.conn)
 
     def integrity_problems(self) -> list[str]:
         with _translated_errors(self.location):

@@ -1,4 +1,4 @@
-"""Rows to records and records to rows: the SQLite adapter owns the mapping.
+"""Rows to records and records to rows: the SQL adapters (SQLite, PostgreSQL) own the mapping.
 
 Records never see a row (attrs' advice: build objects with a named constructor in
 the adapter, never ``Cls(**row)`` from a table).
@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -38,10 +37,18 @@ from ..redemption import (
 from ..schedules import Outcome, ScheduleState
 from ..staff import Role, Staff
 
+
+class Row(Protocol):
+    """A result row read by column name: ``sqlite3.Row`` or psycopg's dict rows."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
+
+
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
 
 
-def key_from_row(row: sqlite3.Row) -> IdempotencyRecord:
+def key_from_row(row: Row) -> IdempotencyRecord:
     return IdempotencyRecord(
         scope=row["scope"],
         key=row["key"],
@@ -55,7 +62,7 @@ def utc_time(text: str) -> dt.datetime:
     return from_utc_text(text)
 
 
-def journal_from_row(row: sqlite3.Row) -> JournalEntry:
+def journal_from_row(row: Row) -> JournalEntry:
     return JournalEntry(
         id=row["id"],
         kind=row["kind"],
@@ -67,7 +74,7 @@ def journal_from_row(row: sqlite3.Row) -> JournalEntry:
     )
 
 
-def staff_from_row(row: sqlite3.Row) -> Staff:
+def staff_from_row(row: Row) -> Staff:
     return Staff(
         id=row["id"],
         role=Role(row["role"]),
@@ -77,7 +84,7 @@ def staff_from_row(row: sqlite3.Row) -> Staff:
     )
 
 
-def participant_from_row(row: sqlite3.Row) -> Participant:
+def participant_from_row(row: Row) -> Participant:
     return Participant(
         id=row["id"],
         program_id=row["program_id"],
@@ -88,7 +95,7 @@ def participant_from_row(row: sqlite3.Row) -> Participant:
     )
 
 
-def outcome_from_row(row: sqlite3.Row) -> OutcomeRecord:
+def outcome_from_row(row: Row) -> OutcomeRecord:
     return OutcomeRecord(
         id=row["id"],
         program_id=row["program_id"],
@@ -106,7 +113,7 @@ def outcome_from_row(row: sqlite3.Row) -> OutcomeRecord:
     )
 
 
-def transfer_from_row(row: sqlite3.Row) -> Transfer:
+def transfer_from_row(row: Row) -> Transfer:
     return Transfer(
         id=row["id"],
         program_id=row["program_id"],
@@ -126,7 +133,7 @@ def transfer_from_row(row: sqlite3.Row) -> Transfer:
     )
 
 
-def prize_from_row(row: sqlite3.Row) -> Prize:
+def prize_from_row(row: Row) -> Prize:
     return Prize(
         id=row["id"],
         program_id=row["program_id"],
@@ -148,7 +155,7 @@ def maybe_text(value: dt.datetime | None) -> str | None:
     return None if value is None else to_utc_text(value)
 
 
-def item_from_row(row: sqlite3.Row) -> CatalogItem:
+def item_from_row(row: Row) -> CatalogItem:
     return CatalogItem(
         sku=row["sku"],
         name=row["name"],
@@ -161,7 +168,7 @@ def item_from_row(row: sqlite3.Row) -> CatalogItem:
     )
 
 
-def movement_from_row(row: sqlite3.Row) -> StockMovement:
+def movement_from_row(row: Row) -> StockMovement:
     return StockMovement(
         id=row["id"],
         sku=row["sku"],
@@ -176,8 +183,8 @@ def movement_from_row(row: sqlite3.Row) -> StockMovement:
 REDEMPTION_TIMES = ("requested_at", "approved_at", "fulfilled_at", "closed_at")
 
 
-def redemption_from_row(row: sqlite3.Row) -> Redemption:
-    fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+def redemption_from_row(row: Row) -> Redemption:
+    fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (Row)
     for key in REDEMPTION_TIMES:
         fields[key] = maybe_time(fields[key])
     fields["status"] = RedemptionStatus(fields["status"])
@@ -192,7 +199,7 @@ def redemption_row(redemption: Redemption) -> dict[str, Any]:
     return fields
 
 
-def fulfilment_from_row(row: sqlite3.Row) -> PrizeFulfilment:
+def fulfilment_from_row(row: Row) -> PrizeFulfilment:
     return PrizeFulfilment(
         prize_id=row["prize_id"],
         sku=row["sku"],
@@ -202,7 +209,7 @@ def fulfilment_from_row(row: sqlite3.Row) -> PrizeFulfilment:
     )
 
 
-def state_from_row(row: sqlite3.Row) -> ScheduleState:
+def state_from_row(row: Row) -> ScheduleState:
     return ScheduleState(
         pos=row["pos"], run=row["run"], saved=row["saved"], last_week=row["last_week"]
     )
@@ -262,5 +269,5 @@ def parsed_program(definition: str) -> Program:
     return program_from_dict(json.loads(definition), "stored program")
 
 
-def program_from_row(row: sqlite3.Row) -> Program:
+def program_from_row(row: Row) -> Program:
     return parsed_program(row["definition"])

@@ -1,14 +1,15 @@
-"""One unit of work on a SQLite file: every statement the domain's port needs."""
+"""One unit of work in SQL: every statement the domain's port needs.
+
+The SQL is the common dialect of SQLite and PostgreSQL, written with ``?`` placeholders;
+each adapter passes a connection that runs it (the PostgreSQL one rewrites placeholders).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from ..clock import to_utc_text
 from ..journal import JournalEntry
@@ -31,9 +32,10 @@ from ..redemption import (
 from ..schedules import ScheduleState
 from ..staff import Staff
 from .port import StateKey
-from .sqlite_rows import (
+from .sql_rows import (
     OUTCOME_COLUMNS,
     TRANSFER_COLUMNS,
+    Row,
     fulfilment_from_row,
     insert_sql,
     item_from_row,
@@ -57,27 +59,34 @@ from .sqlite_rows import (
 R = TypeVar("R")
 
 
-class SQLiteTx:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._conn = db.conn
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+
+class Connection(Protocol):
+    """What ``SQLTx`` needs of a DB-API connection: ``sqlite3.Connection`` has it as is."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class SQLTx:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
         return row
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(sql, params).fetchall()
 
-    def _first(
-        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
-    ) -> R | None:
+    def _first(self, convert: Callable[[Row], R], sql: str, params: Sequence[Any] = ()) -> R | None:
         row = self._one(sql, params)
         return None if row is None else convert(row)
 
-    def _every(
-        self, convert: Callable[[sqlite3.Row], R], sql: str, params: Sequence[Any] = ()
-    ) -> list[R]:
+    def _every(self, convert: Callable[[Row], R], sql: str, params: Sequence[Any] = ()) -> list[R]:
         return [convert(row) for row in self._all(sql, params)]
 
     # staff
