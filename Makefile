@@ -29,13 +29,14 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# The storage tests run on memory, SQLite and a throwaway PostgreSQL cluster.
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	scripts/with-postgres $(BIN)/pytest -q
 
 test: lint typecheck pytest
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/run.py
+	CMREWARDS_PG_DURABLE=1 scripts/with-postgres $(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
 
 # Longer runs of the crash and bad-input suites than `make test` can afford.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import cmrewards
+import postgres_support
 from cmrewards import Clinic
 
 START = dt.date(2027, 1, 4)
@@ -40,16 +42,39 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+STORES = ("memory", "sqlite", "postgres")
+
+
+@contextmanager
+def database_location(kind: str, directory: Path) -> Iterator[str | None]:
+    """Where a new, empty database of ``kind`` lives: None (memory), a file, or a URL."""
+    if kind == "memory":
+        yield None
+    elif kind == "sqlite":
+        yield str(directory / "clinic.db")
+    else:
+        with postgres_support.database() as url:
+            yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database several processes can open: a SQLite file or a PostgreSQL URL."""
+    with database_location(request.param, tmp_path) as location:
+        assert location is not None
+        yield location
+
+
+@pytest.fixture(params=STORES)
 def any_clinic(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> Iterator[Clinic]:
     """An empty clinic on each store, with admin ``admin-1`` and the fake clock."""
-    path = None if request.param == "memory" else tmp_path / "clinic.db"
-    clinic = cmrewards.open(path, clock=clock, seeds=iter(range(1, 10**6)).__next__)
-    clinic.init("admin-1")
-    yield clinic
-    clinic.close()
+    with database_location(request.param, tmp_path) as location:
+        clinic = cmrewards.open(location, clock=clock, seeds=iter(range(1, 10**6)).__next__)
+        clinic.init("admin-1")
+        yield clinic
+        clinic.close()
 
 
 @pytest.fixture

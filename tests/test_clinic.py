@@ -17,6 +17,7 @@ import attrs
 import pytest
 
 import cmrewards
+import postgres_support
 from cmrewards import (
     AlreadyExists,
     Clinic,
@@ -55,7 +56,9 @@ APPEND_ONLY_TRIGGERS = (
 
 
 def raw_dump(path: str) -> list[str]:
-    """Every table of a SQLite clinic, schema and rows, read past the library."""
+    """Every table of a SQLite or PostgreSQL clinic, read past the library."""
+    if path.startswith("postgresql://"):
+        return postgres_support.table_dump(path)
     conn = sqlite3.connect(path)
     try:
         return list(conn.iterdump())

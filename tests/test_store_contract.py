@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 import cmrewards
+import postgres_support
 from cmrewards.chain import GENESIS, link, position_after, sealed
 from cmrewards.ledger import (
     FUNDING,
@@ -926,3 +927,20 @@ class TestSQLiteStore(StoreContract):
 
     def open_again(self, store: Store, directory: Path) -> Store:
         return SQLiteStore(directory / "clinic.db")
+
+
+class TestPostgresStore(StoreContract):
+    refusal = (cmrewards.IntegrityError,)
+    urls: ClassVar[dict[Path, str]] = {}
+    """Each test's database (a schema on the test cluster, left for the cluster's removal)."""
+
+    def open_store(self, directory: Path) -> Store:
+        from cmrewards.store.postgres import PostgresStore
+
+        self.urls[directory] = postgres_support.new_database()
+        return PostgresStore(self.urls[directory])
+
+    def open_again(self, store: Store, directory: Path) -> Store:
+        from cmrewards.store.postgres import PostgresStore
+
+        return PostgresStore(self.urls[directory])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -133,18 +132,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'cmrewards' has no attribute {name!r}")
 
 
-def open(path: str | os.PathLike[str] | None = None, **options: object) -> Clinic:
-    """Open a clinic: a SQLite file at ``path`` (created if missing), or in memory when None.
+def open(
+    path: str | os.PathLike[str] | None = None, *, create: bool = True, **options: object
+) -> Clinic:
+    """Open a clinic: a SQLite file at ``path`` (created if missing), a PostgreSQL database
+    given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None.
 
+    ``create=False`` refuses a missing database (``NotFound``) instead of creating it.
     Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
     and draws.
     """
     from .clinic import Clinic
+    from .store import open_store
 
-    if path is None:
-        from .store.memory import MemoryStore
-
-        return Clinic(MemoryStore(), **options)  # type: ignore[arg-type]
-    from .store.sqlite import SQLiteStore
-
-    return Clinic(SQLiteStore(Path(path)), **options)  # type: ignore[arg-type]
+    return Clinic(open_store(path, create=create), **options)  # type: ignore[arg-type]

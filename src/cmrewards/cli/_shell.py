@@ -11,13 +11,12 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import attrs
 import click
 
-from ..errors import CMRewardsError, InvalidInput, NotFound
+from ..errors import CMRewardsError, InvalidInput
 
 DEFAULT_DB = "cmrewards.db"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
@@ -36,24 +35,8 @@ class Settings:
         if self._clinic is None:
             import cmrewards
 
-            if not create and _size(self.db) in (None, 0):
-                # An empty file is no database either: opening it would create one.
-                raise NotFound(
-                    f"no database at {self.db}; create one with 'cmrewards init --admin ID'"
-                    " or point --db / CMREWARDS_DB at it"
-                )
-            self._clinic = cmrewards.open(self.db)
+            self._clinic = cmrewards.open(self.db, create=create)
         return self._clinic
-
-
-def _size(path: str) -> int | None:
-    """The file's size, None when there is no file; a path the system refuses is bad input."""
-    try:
-        return Path(path).stat().st_size
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise InvalidInput(f"--db {path[:80]!r}: {error.strerror}") from None
 
 
 class CMRewardsGroup(click.Group):

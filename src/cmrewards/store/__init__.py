@@ -1,0 +1,52 @@
+"""Storage adapters behind one port (``port.py``): memory, a SQLite file, a PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InvalidInput, NotFound
+from .port import Store
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) -> Store:
+    """The store at ``location``: None is memory, a ``postgresql://`` URL a server, else a file.
+
+    With ``create=False`` a missing database is ``NotFound`` instead of a new empty one
+    (the CLI's guard against a mistyped ``--db``).
+    """
+    if location is None:
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if isinstance(location, str) and location.startswith(POSTGRES_SCHEMES):
+        try:
+            from .postgres import PostgresStore
+        except ImportError:
+            raise InvalidInput(
+                "a postgresql:// database needs the postgres extra:"
+                " pip install 'cmrewards[postgres]'"
+            ) from None
+        return PostgresStore(location, create=create)
+    path = Path(location)
+    if not create and _size(path) in (None, 0):
+        # An empty file is no database either: opening it would create one.
+        raise NotFound(
+            f"no database at {path}; create one with 'cmrewards init --admin ID'"
+            " or point --db / CMREWARDS_DB at it"
+        )
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(path)
+
+
+def _size(path: Path) -> int | None:
+    """The file's size, None when there is no file; a path the system refuses is bad input."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InvalidInput(f"--db {str(path)[:80]!r}: {error.strerror}") from None

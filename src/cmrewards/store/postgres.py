@@ -1,0 +1,226 @@
+"""The PostgreSQL store, through psycopg 3: one database for many sites and terminals.
+
+Every write is one transaction that first takes a transaction-scoped advisory lock,
+so writers queue exactly as they do on SQLite's ``BEGIN IMMEDIATE``: the outcome,
+transfer and journal chains each have one head, which makes every write a successor
+of the last. Waiting longer than the busy timeout is ``Busy`` (exit 1), as on SQLite.
+Reads are one ``REPEATABLE READ`` snapshot and never wait for writers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import dict_row
+
+from ..errors import Busy, IntegrityError, InvalidInput, NotFound
+from . import postgres_schema, schema
+from .sql_tx import SQLTx
+
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+WRITERS = 0x636D_7277  # "cmrw": with the schema's name, the advisory lock writers queue on
+
+
+def redacted(url: str) -> str:
+    """The URL for messages and reports: never its password."""
+    url = re.sub(r"^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
+
+
+class PostgresStore:
+    """A clinic's database on a PostgreSQL server: the tables of one schema, by default
+    ``public``; ``?options=-csearch_path%3Dname`` in the URL picks another, so one
+    database can hold several clinics."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        create: bool = True,
+    ) -> None:
+        self.location = redacted(url)
+        self._conn = _connect(url, self.location)
+        try:
+            with _translated_errors(self.location):
+                self._conn.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+            self._migrate(create=create)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self, *, create: bool) -> None:
+        with self.write():
+            # Inside the writers' lock: another terminal may be creating the schema now.
+            if self._scalar("SELECT current_schema()") is None:
+                raise NotFound(f"{self.location}: the schema its search_path names does not exist")
+            tables = self._tables()
+            if not tables and not create:
+                raise NotFound(
+                    f"no cmrewards database at {self.location}; create one with"
+                    " 'cmrewards init --admin ID'"
+                )
+            applied = self._applied(tables)
+            known = [name for name, _ in postgres_schema.MIGRATIONS]
+            newer = [name for name in applied if name not in known]
+            if newer:
+                raise IntegrityError(
+                    f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
+                    " upgrade cmrewards to open it"
+                )
+            if "cmrewards_migrations" not in tables:
+                self._conn.execute(
+                    "CREATE TABLE cmrewards_migrations"
+                    " (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+            for name, statements in postgres_schema.MIGRATIONS:
+                if name not in applied:
+                    for statement in statements:
+                        self._conn.execute(statement)
+                    self._conn.execute(
+                        "INSERT INTO cmrewards_migrations (name) VALUES (%s)", [name]
+                    )
+
+    def _scalar(self, sql: str) -> Any:
+        row = self._conn.execute(sql).fetchone()
+        return None if row is None else next(iter(row.values()))
+
+    def _tables(self) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        return {row["tablename"] for row in rows}
+
+    def _applied(self, tables: set[str]) -> list[str]:
+        """Migrations already applied; refuses a database some other program uses."""
+        if not tables:
+            return []
+        meta = None
+        if {"cmrewards_meta", "cmrewards_migrations"} <= tables:
+            meta = self._conn.execute(
+                "SELECT value FROM cmrewards_meta WHERE key = 'application'"
+            ).fetchone()
+        if meta is None or meta["value"] != schema.APPLICATION:
+            raise IntegrityError(f"{self.location} is not a cmrewards database")
+        rows = self._conn.execute("SELECT name FROM cmrewards_migrations ORDER BY name")
+        return [row["name"] for row in rows.fetchall()]
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        with _translated_errors(self.location):
+            self._conn.execute(begin)
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        # If the connection is gone, the server rolled back with it.
+        with suppress(psycopg.Error):
+            self._conn.execute("ROLLBACK")
+
+    @contextmanager
+    def write(self) -> Iterator[SQLTx]:
+        with self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED"):
+            # Read committed after the lock: every read sees the previous writer's commit.
+            self._conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [WRITERS]
+            )
+            yield SQLTx(_Placeholders(self._conn))
+
+    @contextmanager
+    def read(self) -> Iterator[SQLTx]:
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"):
+            yield SQLTx(_Placeholders(self._conn))
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk-append rows inside the current write (COPY; the tables' triggers still run)."""
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """One statement inside the current unit of work (``migrate``'s fix-ups)."""
+        cursor = self._conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+    def integrity_problems(self) -> list[str]:
+        # No transaction of its own: verify calls this inside its read.
+        with _translated_errors(self.location):
+            meta = self._conn.execute("SELECT key, value FROM cmrewards_meta").fetchall()
+            triggers = self._conn.execute(
+                "SELECT t.tgname AS name, t.tgenabled AS enabled FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+            ).fetchall()
+        problems = []
+        if [(row["key"], row["value"]) for row in meta] != [("application", schema.APPLICATION)]:
+            problems.append("cmrewards_meta was changed outside cmrewards")
+        enabled = {row["name"] for row in triggers if row["enabled"] != "D"}
+        for name in sorted(postgres_schema.GUARD_TRIGGERS - enabled):
+            problems.append(f"the guard trigger {name} was dropped or disabled")
+        return problems
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _Placeholders:
+    """Runs ``SQLTx``'s ``?`` statements on psycopg, whose placeholder is ``%s``."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._conn.execute(_pyformat(sql), params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(_pyformat(sql), params)
+
+
+@functools.cache
+def _pyformat(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+def _connect(url: str, location: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
+    except psycopg.ProgrammingError as error:
+        raise InvalidInput(
+            f"{location}: not a usable PostgreSQL URL ({_first_line(error)})"
+        ) from None
+    except psycopg.Error as error:
+        raise IntegrityError(f"{location}: cannot connect ({_first_line(error)})") from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+@contextmanager
+def _translated_errors(location: str) -> Iterator[None]:
+    """Turn the server's errors into the library's: a lock wait is busy, the rest integrity."""
+    try:
+        yield
+    except (errors.LockNotAvailable, errors.QueryCanceled, errors.SerializationFailure):
+        raise Busy(
+            f"{location} is busy: another terminal held it past the timeout; try again"
+        ) from None
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(
+            f"{location}: refused by the database's own checks ({_first_line(error)})"
+        ) from None
+    except psycopg.Error as error:
+        raise IntegrityError(f"{location}: {_first_line(error)}") from None

@@ -1,0 +1,295 @@
+"""The PostgreSQL schema: the same tables, keys and guards as the SQLite one (schema.py).
+
+Migrations carry the SQLite migrations' names and are applied in order, each once, in
+the transaction that opens the database; ``cmrewards_migrations`` records them. Never edit
+a released migration: add the next one, to both schemas. Differences from SQLite, each
+for a reason:
+
+- Text is ``ctext`` (``TEXT COLLATE "C"``): ids and UTC timestamps sort and compare by
+  code point, as SQLite's BINARY collation does, whatever the cluster's locale.
+- Integers are ``BIGINT``, SQLite's 64-bit INTEGER.
+- Guards are PL/pgSQL trigger functions; ``TRUNCATE``, which skips row triggers, is
+  refused on every append-only table too.
+"""
+
+from __future__ import annotations
+
+from .schema import APPLICATION
+
+_OUTCOMES = "('met', 'not_met', 'missed', 'excused', 'invalid')"
+_MOVEMENTS = (
+    "('award', 'bonus', 'adjustment-up', 'adjustment-down', 'hold', 'release', 'spend', 'reversal')"
+)
+_REDEMPTION_STEPS = (
+    "('requested>approved', 'requested>fulfilled', 'approved>fulfilled',"
+    " 'requested>cancelled', 'approved>cancelled', 'fulfilled>reversed')"
+)
+
+
+def _append_only(table: str, *, what: str = "append-only") -> list[str]:
+    refuse = f"EXECUTE FUNCTION cmrewards_refuse('{table} are {what}')"
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} FOR EACH ROW {refuse}",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW {refuse}",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} {refuse}",
+    ]
+
+
+def _no_delete(table: str, message: str) -> list[str]:
+    refuse = f"EXECUTE FUNCTION cmrewards_refuse('{message}')"
+    return [
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW {refuse}",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} {refuse}",
+    ]
+
+
+_INITIAL = [
+    """CREATE DOMAIN ctext AS TEXT COLLATE "C\"""",
+    # One function refuses for every guard; the message is the trigger's argument.
+    """CREATE FUNCTION cmrewards_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+    END $$""",
+    """CREATE TABLE cmrewards_meta (
+        key ctext PRIMARY KEY,
+        value ctext NOT NULL
+    )""",
+    f"INSERT INTO cmrewards_meta (key, value) VALUES ('application', '{APPLICATION}')",
+    """CREATE TABLE staff (
+        id ctext PRIMARY KEY,
+        role ctext NOT NULL CHECK (role IN ('recorder', 'clinician', 'admin')),
+        active BIGINT NOT NULL CHECK (active IN (0, 1)),
+        added_at ctext NOT NULL,
+        added_by ctext REFERENCES staff(id)
+    )""",
+    """CREATE TABLE programs (
+        id ctext PRIMARY KEY,
+        definition ctext NOT NULL,
+        added_at ctext NOT NULL,
+        added_by ctext NOT NULL REFERENCES staff(id)
+    )""",
+    """CREATE TABLE participants (
+        id ctext PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        start_date ctext NOT NULL,
+        status ctext NOT NULL CHECK (status IN ('active', 'completed', 'withdrawn')),
+        enrolled_at ctext NOT NULL,
+        enrolled_by ctext NOT NULL REFERENCES staff(id)
+    )""",
+    f"""CREATE TABLE outcomes (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        target ctext NOT NULL,
+        outcome ctext NOT NULL CHECK (outcome IN {_OUTCOMES}),
+        occurred_at ctext NOT NULL,
+        recorded_at ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        key ctext,
+        note ctext,
+        seed BIGINT,
+        prev_hash ctext NOT NULL,
+        hash ctext NOT NULL UNIQUE
+    )""",
+    "CREATE INDEX outcomes_by_visit ON outcomes (participant, occurred_at)",
+    "CREATE INDEX outcomes_by_target ON outcomes (participant, target, id)",
+    f"""CREATE TABLE transfers (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        kind ctext NOT NULL CHECK (kind IN {_MOVEMENTS}),
+        from_account ctext NOT NULL,
+        to_account ctext NOT NULL CHECK (to_account <> from_account),
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        participant ctext REFERENCES participants(id),
+        actor ctext NOT NULL REFERENCES staff(id),
+        reason ctext NOT NULL,
+        cause ctext,
+        reverses BIGINT UNIQUE REFERENCES transfers(id),
+        occurred_at ctext NOT NULL,
+        recorded_at ctext NOT NULL,
+        prev_hash ctext NOT NULL,
+        hash ctext NOT NULL UNIQUE
+    )""",
+    "CREATE INDEX transfers_by_participant ON transfers (participant, id)",
+    """CREATE TABLE balances (
+        program_id ctext NOT NULL,
+        account ctext NOT NULL,
+        points BIGINT NOT NULL CHECK (points >= 0 OR account = 'funding'),
+        PRIMARY KEY (program_id, account)
+    )""",
+    # As on SQLite: zero rows first, then updates, so the CHECK sees each account's new sum.
+    """CREATE FUNCTION transfers_keep_balances() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO balances (program_id, account, points)
+            VALUES (NEW.program_id, NEW.from_account, 0), (NEW.program_id, NEW.to_account, 0)
+            ON CONFLICT (program_id, account) DO NOTHING;
+        UPDATE balances SET points = points - NEW.amount
+            WHERE program_id = NEW.program_id AND account = NEW.from_account;
+        UPDATE balances SET points = points + NEW.amount
+            WHERE program_id = NEW.program_id AND account = NEW.to_account;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER transfers_keep_balances AFTER INSERT ON transfers
+        FOR EACH ROW EXECUTE FUNCTION transfers_keep_balances()""",
+    """CREATE TABLE schedule_states (
+        participant ctext NOT NULL REFERENCES participants(id),
+        target ctext NOT NULL,
+        pos BIGINT NOT NULL CHECK (pos >= 0),
+        run BIGINT NOT NULL CHECK (run >= 0),
+        saved BIGINT,
+        last_week BIGINT,
+        PRIMARY KEY (participant, target)
+    )""",
+    """CREATE TABLE idempotency (
+        scope ctext NOT NULL,
+        key ctext NOT NULL,
+        fingerprint ctext NOT NULL,
+        result ctext NOT NULL,
+        created_at ctext NOT NULL,
+        PRIMARY KEY (scope, key)
+    )""",
+    *_append_only("outcomes"),
+    *_append_only("transfers"),
+]
+
+_PRIZES_AND_CAPS = [
+    """CREATE TABLE prizes (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        outcome_id BIGINT REFERENCES outcomes(id),
+        draw BIGINT CHECK (draw >= 0),
+        category ctext NOT NULL,
+        value_cents BIGINT NOT NULL CHECK (value_cents >= 0),
+        won_at ctext NOT NULL,
+        status ctext NOT NULL CHECK (status IN ('owed', 'fulfilled', 'traded')),
+        UNIQUE (outcome_id, draw),
+        CHECK ((outcome_id IS NULL) = (draw IS NULL))
+    )""",
+    "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
+    # What a prize was won for never changes; only its status moves on from owed.
+    """CREATE TRIGGER prizes_only_status BEFORE UPDATE ON prizes FOR EACH ROW
+        WHEN (NEW.id IS DISTINCT FROM OLD.id OR NEW.program_id IS DISTINCT FROM OLD.program_id
+          OR NEW.participant IS DISTINCT FROM OLD.participant
+          OR NEW.outcome_id IS DISTINCT FROM OLD.outcome_id OR NEW.draw IS DISTINCT FROM OLD.draw
+          OR NEW.category IS DISTINCT FROM OLD.category
+          OR NEW.value_cents IS DISTINCT FROM OLD.value_cents
+          OR NEW.won_at IS DISTINCT FROM OLD.won_at OR OLD.status <> 'owed')
+        EXECUTE FUNCTION cmrewards_refuse('a prize only moves on from owed')""",
+    *_no_delete("prizes", "prizes are append-only"),
+    """CREATE TABLE cap_usage (
+        participant ctext NOT NULL REFERENCES participants(id),
+        period ctext NOT NULL,
+        cents BIGINT NOT NULL CHECK (cents >= 0),
+        PRIMARY KEY (participant, period)
+    )""",
+]
+
+_REDEMPTION = [
+    """CREATE TABLE catalog (
+        sku ctext PRIMARY KEY,
+        name ctext NOT NULL,
+        cost BIGINT NOT NULL CHECK (cost >= 0),
+        stock BIGINT CHECK (stock IS NULL OR stock >= 0),
+        category ctext,
+        low_stock BIGINT NOT NULL CHECK (low_stock >= 0),
+        added_at ctext NOT NULL,
+        added_by ctext NOT NULL REFERENCES staff(id)
+    )""",
+    """CREATE TABLE stock_movements (
+        id BIGINT PRIMARY KEY,
+        sku ctext NOT NULL REFERENCES catalog(sku),
+        change BIGINT NOT NULL CHECK (change <> 0),
+        reason ctext NOT NULL
+            CHECK (reason IN ('restock', 'request', 'cancel', 'prize', 'return')),
+        cause ctext,
+        actor ctext NOT NULL REFERENCES staff(id),
+        at ctext NOT NULL
+    )""",
+    """CREATE FUNCTION stock_movements_keep_stock() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE catalog SET stock = coalesce(stock, 0) + NEW.change WHERE sku = NEW.sku;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER stock_movements_keep_stock AFTER INSERT ON stock_movements
+        FOR EACH ROW EXECUTE FUNCTION stock_movements_keep_stock()""",
+    """CREATE TABLE redemptions (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        sku ctext NOT NULL REFERENCES catalog(sku),
+        cost BIGINT NOT NULL CHECK (cost > 0),
+        status ctext NOT NULL
+            CHECK (status IN ('requested', 'approved', 'fulfilled', 'cancelled', 'reversed')),
+        requested_at ctext NOT NULL,
+        requested_by ctext NOT NULL REFERENCES staff(id),
+        approved_at ctext,
+        approved_by ctext REFERENCES staff(id),
+        fulfilled_at ctext,
+        fulfilled_by ctext REFERENCES staff(id),
+        note ctext,
+        actual_cost_cents BIGINT CHECK (actual_cost_cents >= 0),
+        closed_at ctext,
+        closed_by ctext REFERENCES staff(id),
+        close_reason ctext
+    )""",
+    "CREATE INDEX redemptions_open ON redemptions (status, requested_at)",
+    "CREATE INDEX redemptions_by_participant ON redemptions (participant, id)",
+    # One way only, and what was requested never changes.
+    f"""CREATE TRIGGER redemptions_one_way BEFORE UPDATE ON redemptions FOR EACH ROW
+        WHEN (OLD.status || '>' || NEW.status NOT IN {_REDEMPTION_STEPS}
+          OR NEW.id IS DISTINCT FROM OLD.id OR NEW.program_id IS DISTINCT FROM OLD.program_id
+          OR NEW.participant IS DISTINCT FROM OLD.participant
+          OR NEW.sku IS DISTINCT FROM OLD.sku OR NEW.cost IS DISTINCT FROM OLD.cost
+          OR NEW.requested_at IS DISTINCT FROM OLD.requested_at
+          OR NEW.requested_by IS DISTINCT FROM OLD.requested_by)
+        EXECUTE FUNCTION cmrewards_refuse('redemptions move one way only')""",
+    *_no_delete("redemptions", "redemptions are never deleted"),
+    """CREATE TABLE prize_fulfilments (
+        prize_id BIGINT PRIMARY KEY REFERENCES prizes(id),
+        sku ctext NOT NULL REFERENCES catalog(sku),
+        actor ctext NOT NULL REFERENCES staff(id),
+        at ctext NOT NULL,
+        note ctext
+    )""",
+    """CREATE TABLE prize_trades (
+        traded_prize BIGINT PRIMARY KEY REFERENCES prizes(id),
+        new_prize BIGINT NOT NULL REFERENCES prizes(id),
+        actor ctext NOT NULL REFERENCES staff(id),
+        at ctext NOT NULL
+    )""",
+    *_append_only("stock_movements"),
+    *_append_only("prize_fulfilments"),
+    *_append_only("prize_trades"),
+]
+
+_JOURNAL = [
+    """CREATE TABLE journal (
+        id BIGINT PRIMARY KEY,
+        kind ctext NOT NULL,
+        key ctext NOT NULL,
+        digest ctext NOT NULL,
+        at ctext NOT NULL,
+        prev_hash ctext NOT NULL,
+        hash ctext NOT NULL UNIQUE
+    )""",
+    "CREATE INDEX journal_by_record ON journal (kind, key, id)",
+    *_append_only("journal"),
+]
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_initial", _INITIAL),
+    ("0002_prizes_and_caps", _PRIZES_AND_CAPS),
+    ("0003_redemption", _REDEMPTION),
+    ("0004_journal", _JOURNAL),
+]
+"""In order; the names are the SQLite migrations', so both schemas say which version they are."""
+
+GUARD_TRIGGERS = frozenset(
+    name
+    for _, statements in MIGRATIONS
+    for s in statements
+    if s.startswith("CREATE TRIGGER")
+    for name in [s.split()[2]]
+)
+"""Every trigger the schema creates: ``integrity_problems`` reports one missing or disabled."""
