@@ -116,7 +116,7 @@ pass_settings = click.make_pass_decorator(Settings)
     envvar="CMREWARDS_DB",
     default=DEFAULT_DB,
     show_default=True,
-    help="Database file (or set CMREWARDS_DB).",
+    help="Database file, or a postgresql:// URL (or set CMREWARDS_DB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document.")
 @click.version_option(package_name="cmrewards")

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..errors import InvalidInput
+from ..store import POSTGRES_SCHEMES
 from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
 
 # --- outcomes and balances ---------------------------------------------------
@@ -246,6 +248,11 @@ def demo(settings: Settings, demo_db: str | None) -> None:
     source = click.get_current_context().find_root().get_parameter_source("db")
     if demo_db is None and source is not click.core.ParameterSource.DEFAULT:
         demo_db = settings.db
+    if demo_db is not None and demo_db.startswith(POSTGRES_SCHEMES):
+        raise InvalidInput(
+            "the demo builds a fresh SQLite file: give --db a file path"
+            " (then 'cmrewards migrate' can copy it to PostgreSQL)"
+        )
     if demo_db is None:
         import tempfile
 

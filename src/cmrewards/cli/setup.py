@@ -18,8 +18,35 @@ def init(settings: Settings, admin: str) -> None:
     from ..clinic import check_id
 
     check_id(admin, "staff id")
-    staff = settings.clinic(create=True).init(admin)
-    emit(settings, staff, f"created {settings.db} with admin {admin}")
+    clinic = settings.clinic(create=True)
+    staff = clinic.init(admin)
+    emit(settings, staff, f"created {clinic.location} with admin {admin}")
+
+
+@cli.command()
+@click.option("--from", "source", required=True, help="The clinic's SQLite file.")
+@click.option("--to", "target", required=True, help="An empty database: postgresql://...")
+@pass_settings
+def migrate(settings: Settings, source: str, target: str) -> None:
+    """Copy a clinic from its SQLite file into PostgreSQL, ids and hash chains kept."""
+    from ..migrating import migrate as copy_clinic
+
+    report = copy_clinic(source, target)
+
+    def text() -> str:
+        copied = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
+        checked = report.target_verify
+        return "\n".join(
+            [
+                f"copied {report.source} into {report.target}: {copied or 'no rows'}",
+                f"verify OK on both: outcome chain head {checked.outcome_chain_head[:16]},"
+                f" transfer chain head {checked.transfer_chain_head[:16]}",
+                f"point --db / CMREWARDS_DB at the server from now on; {report.source} is"
+                " unchanged: keep it as the last SQLite backup",
+            ]
+        )
+
+    emit(settings, report, text)
 
 
 @cli.group()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -113,6 +114,19 @@ class SQLiteStore:
         if [tuple(row) for row in meta] != [("application", schema.APPLICATION)]:
             problems.append("cmrewards_meta was changed outside cmrewards")
         return problems
+
+    def table_names(self) -> list[str]:
+        return [t for t in self._db.table_names() if not t.startswith("sqlite_")]
+
+    def table_rows(
+        self, table: str, columns: Sequence[str] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A whole table as it is stored, for ``migrate`` (inside its unit of work)."""
+        wanted = ", ".join(columns) if columns else "*"
+        with _translated_errors(self.location):
+            cursor = self._db.conn.execute(f"SELECT {wanted} FROM {table} ORDER BY 1")
+            names = [d[0] for d in cursor.description]
+            return names, [tuple(row) for row in cursor.fetchall()]
 
     def close(self) -> None:
         self._db.close()
