@@ -5,6 +5,11 @@ on one machine is stable enough to compare. Run with ``make bench``. Sizes can b
 lowered for a quick look: BENCH_ROWS (bulk import, default 50,000), BENCH_TRANSFERS
 (the large file for balance/preview, default 1,000,000), BENCH_MEMORY_ROWS (the two
 import sizes whose peak memory is compared, default "20000,100000").
+
+With a PostgreSQL server (``make bench`` starts a throwaway one, with fsync on, through
+scripts/with-postgres; or set CMREWARDS_TEST_POSTGRES to a server URL whose user may
+create databases) every cmrewards figure is also measured on PostgreSQL, in its own
+column, as a ratio against the same plain-sqlite3 baseline.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cmrewards
 from cmrewards.importer import read_rows
@@ -55,7 +61,7 @@ def raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def clinic_with_participants(path: Path, count: int = PARTICIPANTS) -> cmrewards.Clinic:
+def clinic_with_participants(path: Path | str, count: int = PARTICIPANTS) -> cmrewards.Clinic:
     clinic = cmrewards.open(path)
     clinic.init("admin-1")
     clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
@@ -82,8 +88,30 @@ def write_lab_file(path: Path, rows: int) -> None:
 # --- the figures --------------------------------------------------------------------
 
 
-def single_record(folder: Path, count: int = 200) -> tuple[float, float]:
-    clinic = clinic_with_participants(folder / "single.db")
+SERVER = os.environ.get("CMREWARDS_TEST_POSTGRES")
+
+
+class Place:
+    """Where one run's databases live: files in a folder, or databases on a server."""
+
+    def __init__(self, folder: Path, server: str | None = None) -> None:
+        self.folder = folder
+        self.server = server
+
+    def new(self, name: str) -> str:
+        if self.server is None:
+            return str(self.folder / f"{name}.db")
+        import psycopg
+
+        database = f"bench_{name}".replace("-", "_")
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {database}")
+        return urlunsplit(urlsplit(self.server)._replace(path=f"/{database}"))
+
+
+def ours_single_record(place: Place, count: int = 200) -> float:
+    clinic = clinic_with_participants(place.new("single"))
 
     def ours() -> None:
         for i in range(count):
@@ -94,6 +122,10 @@ def single_record(folder: Path, count: int = 200) -> tuple[float, float]:
 
     took = timed(ours)
     clinic.close()
+    return took
+
+
+def raw_single_record(folder: Path, count: int = 200) -> float:
     conn = raw_connection(folder / "single-raw.db")
 
     def raw() -> None:
@@ -110,13 +142,11 @@ def single_record(folder: Path, count: int = 200) -> tuple[float, float]:
             )
             conn.execute("COMMIT")
 
-    return took, timed(raw)
+    return timed(raw)
 
 
-def bulk_import(folder: Path, rows: int) -> tuple[float, float, Path]:
-    lab = folder / "lab.csv"
-    write_lab_file(lab, rows)
-    database = folder / "bulk.db"
+def ours_bulk_import(place: Place, lab: Path, rows: int) -> tuple[float, str]:
+    database = place.new("bulk")
     clinic = clinic_with_participants(database)
 
     def ours() -> None:
@@ -126,6 +156,10 @@ def bulk_import(folder: Path, rows: int) -> tuple[float, float, Path]:
 
     took = timed(ours)
     clinic.close()
+    return took, database
+
+
+def raw_bulk_import(folder: Path, rows: int) -> float:
     conn = raw_connection(folder / "bulk-raw.db")
     outcome_rows = [
         (f"P{i % PARTICIPANTS:04d}", visit(i).isoformat(), f"L{i}", "h" * 64) for i in range(rows)
@@ -147,13 +181,16 @@ def bulk_import(folder: Path, rows: int) -> tuple[float, float, Path]:
         )
         conn.execute("COMMIT")
 
-    return took, timed(raw), database
+    return timed(raw)
 
 
-def verify_throughput(database: Path) -> tuple[float, float]:
-    """``verify`` against reading the same outcome and transfer rows with a plain SELECT."""
+def ours_verify(database: str) -> float:
     with cmrewards.open(database) as clinic:
-        ours = best_of(2, lambda: clinic.verify())
+        return best_of(2, lambda: clinic.verify())
+
+
+def raw_select(database: str) -> float:
+    """Reading the same outcome and transfer rows ``verify`` reads, with a plain SELECT."""
     conn = sqlite3.connect(database)
     raw = best_of(
         2,
@@ -163,38 +200,54 @@ def verify_throughput(database: Path) -> tuple[float, float]:
         ),
     )
     conn.close()
-    return ours, raw
+    return raw
 
 
-def file_with_transfers(path: Path, transfers: int) -> None:
+def database_with_transfers(place: Place, transfers: int) -> str:
     """A clinic whose ledger holds ``transfers`` rows (the reading paths do not look at
     their hashes, so this writes rows directly instead of taking an hour to record them)."""
-    clinic_with_participants(path, 1000).close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
+    database = place.new(f"reads-{transfers}")
+    clinic_with_participants(database, 1000).close()
     at = visit(0).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    conn.executemany(
-        "INSERT INTO transfers (id, program_id, kind, from_account, to_account, amount,"
-        " participant, actor, reason, cause, reverses, occurred_at, recorded_at, prev_hash, hash)"
-        " VALUES (?, 'higgins-vbrt', 'award', 'funding', ?, 10, ?, 'admin-1', 'bench', NULL,"
-        " NULL, ?, ?, ?, ?)",
-        (
-            (i, f"available:P{i % 1000:04d}", f"P{i % 1000:04d}", at, at, "0" * 64, f"{i:064x}")
-            for i in range(1, transfers + 1)
-        ),
+    rows = (
+        (i, f"available:P{i % 1000:04d}", f"P{i % 1000:04d}", at, at, "0" * 64, f"{i:064x}")
+        for i in range(1, transfers + 1)
     )
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a long-running clinic file would be
-    conn.close()
+    columns = "id, to_account, participant, occurred_at, recorded_at, prev_hash, hash"
+    if place.server is not None:
+        import psycopg
+
+        with psycopg.connect(database) as conn, conn.cursor() as cursor:
+            # Rows written past the schema's guards and balance trigger, as a bench fixture.
+            cursor.execute("SET session_replication_role = replica")
+            statement = (
+                f"COPY transfers ({columns}, program_id, kind, from_account, amount, actor,"
+                " reason) FROM STDIN"
+            )
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row((*row, "higgins-vbrt", "award", "funding", 10, "admin-1", "b"))
+            cursor.execute("ANALYZE transfers")
+        return database
+    raw = sqlite3.connect(database, isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")
+    raw.executemany(
+        f"INSERT INTO transfers ({columns}, program_id, kind, from_account, amount, actor,"
+        " reason) VALUES (?, ?, ?, ?, ?, ?, ?, 'higgins-vbrt', 'award', 'funding', 10,"
+        " 'admin-1', 'b')",
+        rows,
+    )
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a long-running clinic file would be
+    raw.close()
+    return database
 
 
-def reads_at_size(folder: Path, transfers: int, small: int = 1000) -> tuple[float, float]:
-    """Time of 2,000 balance + preview reads in a file of ``transfers`` vs one of ``small``."""
+def reads_at_size(place: Place, transfers: int, small: int = 1000) -> tuple[float, float]:
+    """Time of 2,000 balance + preview reads with ``transfers`` in the ledger vs ``small``."""
     times = []
     for size in (transfers, small):
-        path = folder / f"reads-{size}.db"
-        file_with_transfers(path, size)
-        with cmrewards.open(path) as clinic:
+        with cmrewards.open(database_with_transfers(place, size)) as clinic:
 
             def reads(c: cmrewards.Clinic = clinic) -> None:
                 for n in range(2000):
@@ -205,24 +258,23 @@ def reads_at_size(folder: Path, transfers: int, small: int = 1000) -> tuple[floa
     return times[0], times[1]
 
 
-def cli_balance(folder: Path) -> tuple[float, float]:
-    path = folder / "cli.db"
-    with clinic_with_participants(path, 1) as clinic:
+def median_run(argv: list[str]) -> float:
+    return statistics.median(
+        timed(lambda: subprocess.run(argv, check=True, capture_output=True)) for _ in range(5)
+    )
+
+
+def cli_balance(place: Place) -> float:
+    database = place.new("cli")
+    with clinic_with_participants(database, 1) as clinic:
         clinic.record("P0000", "stimulant-negative", "met", at=visit(0), actor="admin-1")
-    command = [sys.executable, "-m", "cmrewards", "--db", str(path), "balance", "P0000"]
-    plain = [sys.executable, "-c", "import sqlite3"]
-
-    def median_run(argv: list[str]) -> float:
-        return statistics.median(
-            timed(lambda: subprocess.run(argv, check=True, capture_output=True)) for _ in range(5)
-        )
-
-    return median_run(command), median_run(plain)
+    return median_run([sys.executable, "-m", "cmrewards", "--db", database, "balance", "P0000"])
 
 
 MEMORY_CHILD = """
 import resource, sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, sys.argv[3])
 from run import clinic_with_participants
 from cmrewards.importer import read_rows
@@ -251,37 +303,77 @@ def import_memory(folder: Path, sizes: list[int]) -> list[tuple[int, int]]:
     return peaks
 
 
+Figure = tuple[str, str, float, float, float | None]
+"""Label, target, cmrewards on SQLite, the baseline, cmrewards on PostgreSQL (if measured)."""
+
+
 def main() -> None:
     rows = int(os.environ.get("BENCH_ROWS", "50000"))
     transfers = int(os.environ.get("BENCH_TRANSFERS", "1000000"))
     memory_rows = [int(n) for n in os.environ.get("BENCH_MEMORY_ROWS", "20000,100000").split(",")]
-    figures: list[tuple[str, str, float, float]] = []
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
+        places = [Place(folder)] + ([Place(folder, SERVER)] if SERVER else [])
         # First, while this process is small: a child's peak memory counts the parent it
         # was forked from.
         memory = import_memory(folder, memory_rows)
-        figures.append(("one record, durable commit", "1.5x", *single_record(folder)))
-        ours, raw, database = bulk_import(folder, rows)
-        figures.append((f"bulk import of {rows:,} outcomes", "3x", ours, raw))
-        figures.append((f"verify {rows:,} outcomes vs SELECT", "5x", *verify_throughput(database)))
+        lab = folder / "lab.csv"
+        write_lab_file(lab, rows)
+
+        def on_each(measure: Callable[[Place], float]) -> tuple[float, float | None]:
+            times = [measure(place) for place in places]
+            return times[0], (times[1] if len(times) > 1 else None)
+
+        single, single_pg = on_each(ours_single_record)
+        figures.append(
+            ("one record, durable commit", "1.5x", single, raw_single_record(folder), single_pg)
+        )
+        imported = [ours_bulk_import(place, lab, rows) for place in places]
+        bulk_pg = imported[1][0] if len(imported) > 1 else None
         figures.append(
             (
-                f"balance+preview, {transfers:,} vs 1,000 transfers",
-                "1.2x",
-                *reads_at_size(folder, transfers),
+                f"bulk import of {rows:,} outcomes",
+                "3x",
+                imported[0][0],
+                raw_bulk_import(folder, rows),
+                bulk_pg,
             )
         )
+        checked = [ours_verify(database) for _, database in imported]
+        verify_pg = checked[1] if len(checked) > 1 else None
         figures.append(
-            ("CLI balance vs python -c 'import sqlite3'", "report", *cli_balance(folder))
+            (
+                f"verify {rows:,} outcomes vs SELECT",
+                "5x",
+                checked[0],
+                raw_select(imported[0][1]),
+                verify_pg,
+            )
         )
-    print(f"{'figure':<48} {'measured':>10} {'baseline':>10} {'ratio':>7} {'target':>7}")
-    for label, target, measured, baseline in figures:
-        ratio = measured / baseline
-        print(f"{label:<48} {measured:>9.3f}s {baseline:>9.3f}s {ratio:>6.1f}x {target:>7}")
-    for imported, kib in memory:
+        reads = [reads_at_size(place, transfers) for place in places]
+        reads_pg = reads[1][0] * reads[0][1] / reads[1][1] if len(reads) > 1 else None
+        figures.append(
+            (f"balance+preview, {transfers:,} vs 1,000 transfers", "1.2x", *reads[0], reads_pg)
+        )
+        cli, cli_pg = on_each(cli_balance)
+        plain = median_run([sys.executable, "-c", "import sqlite3"])
+        figures.append(("CLI balance vs python -c 'import sqlite3'", "report", cli, plain, cli_pg))
+    print(
+        f"{'figure':<48} {'sqlite':>9} {'baseline':>9} {'ratio':>6}"
+        f" {'postgres':>9} {'ratio':>6} {'target':>6}"
+    )
+    for label, target, measured, baseline, on_server in figures:
+        server = f"{on_server:>8.3f}s {on_server / baseline:>5.1f}x" if on_server else f"{'-':>16}"
         print(
-            f"peak memory of a process importing {imported:>9,} outcomes: {kib / 1024:>6.1f} MiB"
+            f"{label:<48} {measured:>8.3f}s {baseline:>8.3f}s {measured / baseline:>5.1f}x"
+            f" {server} {target:>6}"
+        )
+    if not SERVER:
+        print("(no PostgreSQL column: run under scripts/with-postgres, as make bench does)")
+    for count, kib in memory:
+        print(
+            f"peak memory of a process importing {count:>9,} outcomes: {kib / 1024:>6.1f} MiB"
             "  (target: the same for every size)"
         )
 
