@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
@@ -55,12 +55,23 @@ def new_database() -> str:
     takes ~0.2 s, a schema ~1 ms; a clinic lives in whatever schema its URL names)."""
     global _database_ready
     if not _database_ready:
-        _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        _admin(f"CREATE DATABASE {DATABASE}")
+        _create_shared_database()
         _database_ready = True
     schema = f"clinic_{os.getpid()}_{next(_names)}"
     _admin(f"CREATE SCHEMA {schema}", url_of("public"))
     return url_of(schema)
+
+
+def _create_shared_database() -> None:
+    """The database every test's schema lives in; other test runs may be using it."""
+    import psycopg
+
+    with psycopg.connect(server(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+        if exists.fetchone() is None:
+            # Another test run may create it at the same moment.
+            with suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def drop_database(url: str) -> None:

@@ -58,6 +58,8 @@ START = TODAY - dt.timedelta(weeks=4)
 DB = "clinic.db"
 """The database, relative to each run's working directory."""
 LONG = "x" * 10_000
+NO_SERVER = "postgresql://cm@/cmrewards?host=/nonexistent-socket-dir"
+"""A PostgreSQL URL with no server behind it (the fuzz never reaches a server)."""
 
 
 def at_day(day: int, hour: int = 9) -> str:
@@ -284,6 +286,8 @@ KIND: dict[str, str | Ints] = {
     "html_file": "html",
     "out": "out",
     "demo_db": "demo-db",
+    "source_file": "migrate-from",
+    "server_url": "migrate-to",
     "outcome": "choice",
     "role": "choice",
     "preset_name": "preset",
@@ -330,6 +334,8 @@ PLAUSIBLE: dict[str, str] = {
     "html_file": "statement.html",
     "out": "export",
     "demo_db": "demo.db",
+    "source_file": DB,
+    "server_url": NO_SERVER,
     "outcome": "met",
     "role": "recorder",
     "preset_name": "va-prize-cm",
@@ -364,8 +370,10 @@ READ_ONLY = {
     ("verify",),
     ("simulate",),
     ("demo",),
+    ("migrate",),
 }
-"""Commands that never write to the database (export, statement and demo write elsewhere)."""
+"""Commands that never write to the database (export, statement and demo write elsewhere;
+migrate reads the file given with --from and writes only to a server)."""
 WRITES = {
     ("init",),
     ("staff", "add"),
@@ -388,8 +396,9 @@ WRITES = {
     ("prize", "fulfil"),
     ("prize", "trade"),
 }
-BASELINE = {("init",): 1, ("prize", "trade"): 1}
-"""Exit codes of the plausible lines that a rule refuses (init again; no five small prizes)."""
+BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3}
+"""Exit codes of the plausible lines that are refused (init again; no five small prizes;
+no PostgreSQL server to migrate to: the fuzz runs without one)."""
 EXCLUSIVE = {
     ("program", "add"): ("preset_name", "file_path"),
     ("simulate",): ("program_id", "preset_name"),
@@ -491,6 +500,22 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
         return bad(
             {1, 2, 3}, DB, "somedir", "", ".", LONG, "no-such-dir/demo.db", "garbage.bin"
         ) + odd({1, 2, 3}, "😀.db", " ")
+    if kind == "migrate-from":
+        return bad(
+            {1, 2, 3}, "no-such.db", "somedir", "", LONG, "garbage.bin", "empty.txt", NO_SERVER
+        ) + odd({1, 2, 3}, "😀.db", " ")
+    if kind == "migrate-to":
+        return bad(
+            {2, 3},
+            *BLANK,
+            DB,
+            LONG,
+            "postgresql://host/db?nonsense=1",
+            "postgresql://[::1",
+            "postgres://",
+            "mysql://host/db",
+            "😀",
+        )
     if kind == "choice":
         assert isinstance(param.type, click.Choice)
         choice = str(param.type.choices[0])
@@ -688,6 +713,7 @@ class Run:
 
 def needs_db(spec: Spec, values: dict[str, Value]) -> bool:
     """Whether the command opens the database (a group alone, presets, demo never do)."""
+    # migrate opens no --db, but its plausible --from is the same file (clinic.db).
     if spec.group or spec.path in {("presets",), ("demo",)}:
         return False
     return not (spec.path == ("simulate",) and "program_id" not in values)

@@ -24,14 +24,14 @@ def init(settings: Settings, admin: str) -> None:
 
 
 @cli.command()
-@click.option("--from", "source", required=True, help="The clinic's SQLite file.")
-@click.option("--to", "target", required=True, help="An empty database: postgresql://...")
+@click.option("--from", "source_file", required=True, help="The clinic's SQLite file.")
+@click.option("--to", "server_url", required=True, help="An empty database: postgresql://...")
 @pass_settings
-def migrate(settings: Settings, source: str, target: str) -> None:
+def migrate(settings: Settings, source_file: str, server_url: str) -> None:
     """Copy a clinic from its SQLite file into PostgreSQL, ids and hash chains kept."""
     from ..migrating import migrate as copy_clinic
 
-    report = copy_clinic(source, target)
+    report = copy_clinic(source_file, server_url)
 
     def text() -> str:
         copied = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
