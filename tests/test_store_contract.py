@@ -750,6 +750,21 @@ class StoreContract:
         with clinic_store.read() as tx:
             assert record == tx.idempotency(HIGGINS, "k-1")
 
+    def test_keys_remembered_as_a_batch_are_each_kept_and_a_repeat_refuses_all(
+        self, clinic_store: Store
+    ) -> None:
+        batch = [
+            IdempotencyRecord(HIGGINS, f"k-{n}", "ab" * 32, {"n": n}, RECORDED) for n in range(3)
+        ]
+        with clinic_store.write() as tx:
+            tx.remember_all(batch)
+        repeat = IdempotencyRecord(PETRY, "k-9", "cd" * 32, {"n": 9}, RECORDED)
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.remember_all([repeat, batch[1]])
+        with clinic_store.read() as tx:
+            assert [tx.idempotency(HIGGINS, f"k-{n}") for n in range(3)] == batch
+            assert tx.idempotency(PETRY, "k-9") is None
+
     # --- units of work ----------------------------------------------------------------
 
     def test_a_failed_unit_of_work_leaves_nothing_behind(self, clinic_store: Store) -> None:

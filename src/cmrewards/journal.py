@@ -219,3 +219,7 @@ class JournalingTx:
     def remember(self, record: IdempotencyRecord) -> None:
         self._tx.remember(record)
         self._note(record)
+
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        self._tx.remember_all(records)
+        self._note(*records)

@@ -67,8 +67,8 @@ class BufferedTx:
         for (participant, period), cents in self._cap_deltas.items():
             if cents:
                 tx.add_cap_usage(participant, period, cents)
-        for record in self._keys.values():
-            tx.remember(record)
+        if self._keys:
+            tx.remember_all(list(self._keys.values()))
         self._reset_pending()
 
     def _direct(self) -> Tx:
@@ -103,6 +103,10 @@ class BufferedTx:
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record
+
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        for record in records:
+            self.remember(record)
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._direct().idempotency_records()

@@ -310,6 +310,10 @@ class MemoryTx:
     def remember(self, record: IdempotencyRecord) -> None:
         _insert(self._s.keys, (record.scope, record.key), record, "idempotency key")
 
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        for record in records:
+            self.remember(record)
+
 
 def _insert(table: dict[K, V], key: K, value: V, what: str) -> None:
     # The uniqueness a database enforces with UNIQUE; the domain checks first,

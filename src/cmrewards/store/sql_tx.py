@@ -462,14 +462,20 @@ class SQLTx:
         return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
 
     def remember(self, record: IdempotencyRecord) -> None:
-        self._conn.execute(
+        self.remember_all([record])
+
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        self._conn.executemany(
             "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             [
-                record.scope,
-                record.key,
-                record.fingerprint,
-                json.dumps(record.result, sort_keys=True),
-                to_utc_text(record.created_at),
+                (
+                    r.scope,
+                    r.key,
+                    r.fingerprint,
+                    json.dumps(r.result, sort_keys=True),
+                    to_utc_text(r.created_at),
+                )
+                for r in records
             ],
         )
