@@ -872,8 +872,15 @@ def test_statements_agree_with_the_ledger(clinic: Clinic, tmp_path: Path) -> Non
 # --- export --------------------------------------------------------------------------------
 
 
-def sqlite_counts(path: str) -> dict[str, int]:
-    conn = sqlite3.connect(path)
+def stored_counts(location: str) -> dict[str, int]:
+    """Rows per exported table, counted past the library (SQLite file or PostgreSQL URL)."""
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        connect: Any = psycopg.connect
+    else:
+        connect = sqlite3.connect
+    conn = connect(location)
     try:
         counts = {}
         for name in TABLES:
@@ -957,7 +964,7 @@ def test_export_counts_match_the_database(clinic: Clinic, tmp_path: Path) -> Non
     assert manifest.tables["redemptions"] == len(clinic.redemptions())
     assert manifest.tables["prizes"] == sum(len(clinic.prizes(p.id)) for p in clinic.participants())
     if clinic.location != ":memory:":
-        assert sqlite_counts(clinic.location) == manifest.tables
+        assert stored_counts(clinic.location) == manifest.tables
 
 
 def test_export_chain_heads_match_verify(clinic: Clinic, tmp_path: Path) -> None:
