@@ -158,20 +158,50 @@ class PostgresStore:
         with _translated_errors(self.location):
             meta = self._conn.execute("SELECT key, value FROM cmrewards_meta").fetchall()
             triggers = self._conn.execute(
-                "SELECT t.tgname AS name, t.tgenabled AS enabled FROM pg_trigger t"
-                " JOIN pg_class c ON c.oid = t.tgrelid"
+                "SELECT t.tgname, c.relname, t.tgtype, t.tgenabled, p.proname, t.tgargs,"
+                " t.tgqual IS NOT NULL AS conditional,"
+                " p.pronamespace = c.relnamespace AS own_function"
+                " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_proc p ON p.oid = t.tgfoid"
                 " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+            ).fetchall()
+            functions = self._conn.execute(
+                "SELECT proname, prosrc FROM pg_proc"
+                " WHERE pronamespace = current_schema()::regnamespace"
             ).fetchall()
         problems = []
         if [(row["key"], row["value"]) for row in meta] != [("application", schema.APPLICATION)]:
             problems.append("cmrewards_meta was changed outside cmrewards")
-        enabled = {row["name"] for row in triggers if row["enabled"] != "D"}
-        for name in sorted(postgres_schema.GUARD_TRIGGERS - enabled):
-            problems.append(f"the guard trigger {name} was dropped or disabled")
+        problems += _guard_problems(triggers)
+        bodies = {row["proname"]: row["prosrc"] for row in functions}
+        for name, body in sorted(postgres_schema.GUARD_FUNCTIONS.items()):
+            if bodies.get(name) != body:
+                problems.append(f"the guard function {name} was dropped or changed")
         return problems
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _guard_problems(triggers: list[dict[str, Any]]) -> list[str]:
+    """Each guard must be there as declared, firing for every session ('O' origin or
+    'A' always: 'D' is disabled, 'R' fires only under replication), with no trigger the
+    schema does not declare on its tables."""
+    problems = []
+    found = {row["tgname"]: row for row in triggers}
+    for name, guard in sorted(postgres_schema.GUARDS.items()):
+        row = found.pop(name, None)
+        if row is None or row["tgenabled"] not in ("O", "A"):
+            problems.append(f"the guard trigger {name} was dropped or disabled")
+            continue
+        argument = bytes(row["tgargs"]).split(b"\0")[0].decode() if row["tgargs"] else None
+        declared = (guard.table, guard.tgtype, guard.function, guard.argument, False, True)
+        actual = (row["relname"], row["tgtype"], row["proname"], argument)
+        if (*actual, row["conditional"], row["own_function"]) != declared:
+            problems.append(f"the guard trigger {name} was changed")
+    for name, row in sorted(found.items()):
+        problems.append(f"an unknown trigger {name} is on {row['relname']}")
+    return problems
 
 
 class _Placeholders:

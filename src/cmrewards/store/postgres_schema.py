@@ -9,12 +9,75 @@ for a reason:
   code point, as SQLite's BINARY collation does, whatever the cluster's locale.
 - Integers are ``BIGINT``, SQLite's 64-bit INTEGER.
 - Guards are PL/pgSQL trigger functions; ``TRUNCATE``, which skips row triggers, is
-  refused on every append-only table too.
+  refused on every append-only table too. Every guard is declared once (``Guard``,
+  ``guard_function``) and both the DDL and ``PostgresStore.integrity_problems`` read the
+  declaration, so ``verify`` reports a guard dropped, disabled, replica-only, changed or
+  joined by an unknown trigger, and a guard function whose body was replaced.
 """
 
 from __future__ import annotations
 
+import attrs
+
 from .schema import APPLICATION
+
+# pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
+_ROW, _BEFORE = 1 << 0, 1 << 1
+_EVENT_BITS = {"INSERT": 1 << 2, "DELETE": 1 << 3, "UPDATE": 1 << 4, "TRUNCATE": 1 << 5}
+
+
+@attrs.frozen
+class Guard:
+    """One trigger the schema relies on."""
+
+    name: str
+    table: str
+    timing: str
+    """``BEFORE`` or ``AFTER``."""
+    event: str
+    function: str
+    argument: str | None = None
+
+    @property
+    def row(self) -> bool:
+        return self.event != "TRUNCATE"
+
+    @property
+    def tgtype(self) -> int:
+        """What PostgreSQL stores for this trigger's timing, level and event."""
+        return (
+            (_ROW if self.row else 0)
+            | (_BEFORE if self.timing == "BEFORE" else 0)
+            | _EVENT_BITS[self.event]
+        )
+
+    def ddl(self) -> str:
+        level = "FOR EACH ROW" if self.row else "FOR EACH STATEMENT"
+        argument = f"'{self.argument}'" if self.argument is not None else ""
+        return (
+            f"CREATE TRIGGER {self.name} {self.timing} {self.event} ON {self.table}"
+            f" {level} EXECUTE FUNCTION {self.function}({argument})"
+        )
+
+
+GUARDS: dict[str, Guard] = {}
+"""Every trigger the schema creates, by name."""
+GUARD_FUNCTIONS: dict[str, str] = {}
+"""Every trigger function the schema creates: its name and its exact body."""
+
+
+def _guard(
+    name: str, table: str, timing: str, event: str, function: str, argument: str | None = None
+) -> str:
+    guard = Guard(name, table, timing, event, function, argument)
+    GUARDS[name] = guard
+    return guard.ddl()
+
+
+def _function(name: str, body: str) -> str:
+    GUARD_FUNCTIONS[name] = body
+    return f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$"
+
 
 _OUTCOMES = "('met', 'not_met', 'missed', 'excused', 'invalid')"
 _MOVEMENTS = (
@@ -26,30 +89,31 @@ _REDEMPTION_STEPS = (
 )
 
 
-def _append_only(table: str, *, what: str = "append-only") -> list[str]:
-    refuse = f"EXECUTE FUNCTION cmrewards_refuse('{table} are {what}')"
+def _refusals(table: str, message: str, events: tuple[str, ...]) -> list[str]:
     return [
-        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} FOR EACH ROW {refuse}",
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW {refuse}",
-        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} {refuse}",
+        _guard(f"{table}_no_{event.lower()}", table, "BEFORE", event, "cmrewards_refuse", message)
+        for event in events
     ]
+
+
+def _append_only(table: str) -> list[str]:
+    return _refusals(table, f"{table} are append-only", ("UPDATE", "DELETE", "TRUNCATE"))
 
 
 def _no_delete(table: str, message: str) -> list[str]:
-    refuse = f"EXECUTE FUNCTION cmrewards_refuse('{message}')"
-    return [
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW {refuse}",
-        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} {refuse}",
-    ]
+    return _refusals(table, message, ("DELETE", "TRUNCATE"))
 
 
 _INITIAL = [
     """CREATE DOMAIN ctext AS TEXT COLLATE "C\"""",
     # One function refuses for every guard; the message is the trigger's argument.
-    """CREATE FUNCTION cmrewards_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    _function(
+        "cmrewards_refuse",
+        """
     BEGIN
         RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
-    END $$""",
+    END """,
+    ),
     """CREATE TABLE cmrewards_meta (
         key ctext PRIMARY KEY,
         value ctext NOT NULL
@@ -118,7 +182,9 @@ _INITIAL = [
         PRIMARY KEY (program_id, account)
     )""",
     # As on SQLite: zero rows first, then updates, so the CHECK sees each account's new sum.
-    """CREATE FUNCTION transfers_keep_balances() RETURNS trigger LANGUAGE plpgsql AS $$
+    _function(
+        "transfers_keep_balances",
+        """
     BEGIN
         INSERT INTO balances (program_id, account, points)
             VALUES (NEW.program_id, NEW.from_account, 0), (NEW.program_id, NEW.to_account, 0)
@@ -128,9 +194,9 @@ _INITIAL = [
         UPDATE balances SET points = points + NEW.amount
             WHERE program_id = NEW.program_id AND account = NEW.to_account;
         RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER transfers_keep_balances AFTER INSERT ON transfers
-        FOR EACH ROW EXECUTE FUNCTION transfers_keep_balances()""",
+    END """,
+    ),
+    _guard("transfers_keep_balances", "transfers", "AFTER", "INSERT", "transfers_keep_balances"),
     """CREATE TABLE schedule_states (
         participant ctext NOT NULL REFERENCES participants(id),
         target ctext NOT NULL,
@@ -167,15 +233,25 @@ _PRIZES_AND_CAPS = [
         CHECK ((outcome_id IS NULL) = (draw IS NULL))
     )""",
     "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
-    # What a prize was won for never changes; only its status moves on from owed.
-    """CREATE TRIGGER prizes_only_status BEFORE UPDATE ON prizes FOR EACH ROW
-        WHEN (NEW.id IS DISTINCT FROM OLD.id OR NEW.program_id IS DISTINCT FROM OLD.program_id
+    # What a prize was won for never changes; only its status moves on from owed. The rule
+    # is in the function body, not a WHEN clause, so verify can compare it exactly.
+    _function(
+        "prizes_only_status",
+        """
+    BEGIN
+        IF NEW.id IS DISTINCT FROM OLD.id OR NEW.program_id IS DISTINCT FROM OLD.program_id
           OR NEW.participant IS DISTINCT FROM OLD.participant
           OR NEW.outcome_id IS DISTINCT FROM OLD.outcome_id OR NEW.draw IS DISTINCT FROM OLD.draw
           OR NEW.category IS DISTINCT FROM OLD.category
           OR NEW.value_cents IS DISTINCT FROM OLD.value_cents
-          OR NEW.won_at IS DISTINCT FROM OLD.won_at OR OLD.status <> 'owed')
-        EXECUTE FUNCTION cmrewards_refuse('a prize only moves on from owed')""",
+          OR NEW.won_at IS DISTINCT FROM OLD.won_at OR OLD.status <> 'owed' THEN
+            RAISE EXCEPTION 'a prize only moves on from owed'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END """,
+    ),
+    _guard("prizes_only_status", "prizes", "BEFORE", "UPDATE", "prizes_only_status"),
     *_no_delete("prizes", "prizes are append-only"),
     """CREATE TABLE cap_usage (
         participant ctext NOT NULL REFERENCES participants(id),
@@ -206,13 +282,21 @@ _REDEMPTION = [
         actor ctext NOT NULL REFERENCES staff(id),
         at ctext NOT NULL
     )""",
-    """CREATE FUNCTION stock_movements_keep_stock() RETURNS trigger LANGUAGE plpgsql AS $$
+    _function(
+        "stock_movements_keep_stock",
+        """
     BEGIN
         UPDATE catalog SET stock = coalesce(stock, 0) + NEW.change WHERE sku = NEW.sku;
         RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER stock_movements_keep_stock AFTER INSERT ON stock_movements
-        FOR EACH ROW EXECUTE FUNCTION stock_movements_keep_stock()""",
+    END """,
+    ),
+    _guard(
+        "stock_movements_keep_stock",
+        "stock_movements",
+        "AFTER",
+        "INSERT",
+        "stock_movements_keep_stock",
+    ),
     """CREATE TABLE redemptions (
         id BIGINT PRIMARY KEY,
         program_id ctext NOT NULL REFERENCES programs(id),
@@ -236,14 +320,23 @@ _REDEMPTION = [
     "CREATE INDEX redemptions_open ON redemptions (status, requested_at)",
     "CREATE INDEX redemptions_by_participant ON redemptions (participant, id)",
     # One way only, and what was requested never changes.
-    f"""CREATE TRIGGER redemptions_one_way BEFORE UPDATE ON redemptions FOR EACH ROW
-        WHEN (OLD.status || '>' || NEW.status NOT IN {_REDEMPTION_STEPS}
+    _function(
+        "redemptions_one_way",
+        f"""
+    BEGIN
+        IF OLD.status || '>' || NEW.status NOT IN {_REDEMPTION_STEPS}
           OR NEW.id IS DISTINCT FROM OLD.id OR NEW.program_id IS DISTINCT FROM OLD.program_id
           OR NEW.participant IS DISTINCT FROM OLD.participant
           OR NEW.sku IS DISTINCT FROM OLD.sku OR NEW.cost IS DISTINCT FROM OLD.cost
           OR NEW.requested_at IS DISTINCT FROM OLD.requested_at
-          OR NEW.requested_by IS DISTINCT FROM OLD.requested_by)
-        EXECUTE FUNCTION cmrewards_refuse('redemptions move one way only')""",
+          OR NEW.requested_by IS DISTINCT FROM OLD.requested_by THEN
+            RAISE EXCEPTION 'redemptions move one way only'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END """,
+    ),
+    _guard("redemptions_one_way", "redemptions", "BEFORE", "UPDATE", "redemptions_one_way"),
     *_no_delete("redemptions", "redemptions are never deleted"),
     """CREATE TABLE prize_fulfilments (
         prize_id BIGINT PRIMARY KEY REFERENCES prizes(id),
@@ -284,12 +377,3 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0004_journal", _JOURNAL),
 ]
 """In order; the names are the SQLite migrations', so both schemas say which version they are."""
-
-GUARD_TRIGGERS = frozenset(
-    name
-    for _, statements in MIGRATIONS
-    for s in statements
-    if s.startswith("CREATE TRIGGER")
-    for name in [s.split()[2]]
-)
-"""Every trigger the schema creates: ``integrity_problems`` reports one missing or disabled."""
