@@ -1,6 +1,6 @@
-"""A stateful property test of prize draws and annual caps on a real SQLite ``Clinic``.
+"""A stateful property test of prize draws and annual caps on a real ``Clinic``.
 
-Two capped programs share one database file: the petry-fishbowl rules (weekly
+Two capped programs share one database: the petry-fishbowl rules (weekly
 escalation, a secondary target that ``requires`` the stimulant target at the same
 visit, the classic 500-slip bowl) with a $25 calendar-year cap, and escalating
 points with a bonus and a $30 cap counted in Los Angeles. Participants enrol in
@@ -13,17 +13,20 @@ bonus, then each prize in draw order, downgraded to the largest category that fi
 The model tracks each schedule state with the pure ``schedules.advance``, the
 value awarded per participant and cap period (less reversed awards), balances,
 transfers and prizes owed; the invariants hold the clinic to it after every step.
+
+The machine runs on each store: memory, a SQLite file and a PostgreSQL database
+(``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -50,7 +53,8 @@ from cmrewards.bowl import draw
 from cmrewards.ledger import Movement
 from cmrewards.programs import BowlCategory, Program, program_from_toml
 from cmrewards.schedules import AwardKind, ScheduleState, Step, advance
-from conftest import FakeClock
+from conftest import FakeClock, database_location
+from stored_tables import open_tables
 
 ADMIN = "admin-1"
 STIMULANT = "stimulant-negative"
@@ -197,8 +201,12 @@ def week_of(participant: str, at: dt.datetime) -> int:
     return (local - STARTS[participant]).days // 7 + 1
 
 
-def parse_utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+def parse_utc(stored: str | dt.datetime) -> dt.datetime:
+    """A stored time: UTC text in a database, a datetime in the memory store."""
+    if isinstance(stored, dt.datetime):
+        assert stored.tzinfo is not None
+        return stored
+    return dt.datetime.fromisoformat(stored.replace("Z", "+00:00"))
 
 
 @attrs.frozen
@@ -278,21 +286,34 @@ def cut_to_cap(
 
 
 class DrawsAndCapsMachine(RuleBasedStateMachine):
+    """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
+
+    STORE: ClassVar[str]
+
     def __init__(self) -> None:
         super().__init__()
-        self.tmp = tempfile.TemporaryDirectory()
-        self.path = Path(self.tmp.name) / "draws.db"
         self.clock = FakeClock(CLOCK_START)
         self.seed_base = 1
         self.seeds_issued = 0
-        self.clinic = cmrewards.open(self.path, clock=self.clock, seeds=self.next_seed)
-        # A plain connection of our own, to read the file past the library.
-        self.raw = sqlite3.connect(self.path)
-        self.clinic.init(ADMIN)
-        for program in (PRIZE_PROGRAM, POINTS_PROGRAM):
-            self.clinic.add_program(program, actor=ADMIN)
-        for participant, start in STARTS.items():
-            self.clinic.enroll(participant, program_of(participant).id, start=start, actor=ADMIN)
+        self.exits = ExitStack()
+        try:
+            folder = Path(self.exits.enter_context(tempfile.TemporaryDirectory()))
+            location = self.exits.enter_context(database_location(self.STORE, folder))
+            self.clinic = cmrewards.open(location, clock=self.clock, seeds=self.next_seed)
+            self.exits.callback(self.clinic.close)
+            # Read the database past the library.
+            self.tables = open_tables(self.clinic, location)
+            self.exits.callback(self.tables.close)
+            self.clinic.init(ADMIN)
+            for program in (PRIZE_PROGRAM, POINTS_PROGRAM):
+                self.clinic.add_program(program, actor=ADMIN)
+            for participant, start in STARTS.items():
+                self.clinic.enroll(
+                    participant, program_of(participant).id, start=start, actor=ADMIN
+                )
+        except BaseException:
+            self.exits.close()
+            raise
         # The model.
         self.time = FIRST_VISIT
         self.states: dict[tuple[str, str], ScheduleState] = defaultdict(ScheduleState)
@@ -310,21 +331,19 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         self.steps = 0
 
     def teardown(self) -> None:
-        self.raw.close()
-        self.clinic.close()
-        self.tmp.cleanup()
+        self.exits.close()
 
     def next_seed(self) -> int:
         """The clinic's seed source: a counter from a base Hypothesis chose."""
         self.seeds_issued += 1
         return self.seed_base + self.seeds_issued
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.raw.execute(sql)]
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return self.tables.rows(table)
 
-    def dump(self) -> list[str]:
-        """Every table, as SQL: equal before and after means nothing was written."""
-        return list(self.raw.iterdump())
+    def dump(self) -> object:
+        """Every table: equal before and after means nothing was written."""
+        return self.tables.dump()
 
     # --- model helpers ------------------------------------------------------------
 
@@ -692,22 +711,19 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
     @invariant()
     def the_cap_is_never_exceeded(self) -> None:
         """Per participant and calendar year (in the program's zone), read past the library."""
-        reversed_ids = {
-            r[0] for r in self.rows("SELECT reverses FROM transfers WHERE reverses IS NOT NULL")
-        }
+        transfers = self.rows("transfers")
+        reversed_ids = {t["reverses"] for t in transfers if t["reverses"] is not None}
         awarded: dict[tuple[str, int], int] = defaultdict(int)
-        for tid, participant, amount, occurred_at in self.rows(
-            "SELECT id, participant, amount, occurred_at FROM transfers"
-            " WHERE kind IN ('award', 'bonus')",
-        ):
-            if tid not in reversed_ids:
-                program = program_of(participant)
-                period = period_of(program, parse_utc(occurred_at))
-                awarded[participant, period] += amount * program.point_value_cents
-        for participant, value, won_at in self.rows(
-            "SELECT participant, value_cents, won_at FROM prizes WHERE outcome_id IS NOT NULL",
-        ):
-            awarded[participant, period_of(program_of(participant), parse_utc(won_at))] += value
+        for t in transfers:
+            if t["kind"] in ("award", "bonus") and t["id"] not in reversed_ids:
+                program = program_of(t["participant"])
+                period = period_of(program, parse_utc(t["occurred_at"]))
+                awarded[t["participant"], period] += t["amount"] * program.point_value_cents
+        for prize in self.rows("prizes"):
+            if prize["outcome_id"] is not None:
+                program = program_of(prize["participant"])
+                period = period_of(program, parse_utc(prize["won_at"]))
+                awarded[prize["participant"], period] += prize["value_cents"]
         for (participant, _year), cents in awarded.items():
             cap = program_of(participant).cap_cents
             assert cap is not None
@@ -716,10 +732,9 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         assert {k: v for k, v in awarded.items() if v} == modelled
         # The clinic's own usage, under its own period labels ("2027", "2028").
         usage = {
-            (p, int(period)): cents
-            for p, period, cents in self.rows(
-                "SELECT participant, period, cents FROM cap_usage WHERE cents <> 0"
-            )
+            (row["participant"], int(row["period"])): row["cents"]
+            for row in self.rows("cap_usage")
+            if row["cents"] != 0
         }
         assert usage == modelled
 
@@ -754,23 +769,18 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             assert (balance.available_points, balance.held_points) == (available, 0)
             program = program_of(participant)
             assert balance.value_cents == available * program.point_value_cents
-        stored = [
-            (row[0], row[1], row[2], row[3], row[4], row[5], row[6])
-            for row in self.rows(
-                "SELECT id, kind, from_account, to_account, amount, participant, reverses"
-                " FROM transfers ORDER BY id",
-            )
-        ]
+        columns = ("id", "kind", "from_account", "to_account", "amount", "participant", "reverses")
+        stored = [tuple(row[column] for column in columns) for row in self.rows("transfers")]
         modelled = [
             (t.id, t.kind, t.from_account, t.to_account, t.amount, t.participant, t.reverses)
             for t in self.transfers
         ]
         assert stored == modelled
         states = {
-            (row[0], row[1]): ScheduleState(pos=row[2], run=row[3], saved=row[4], last_week=row[5])
-            for row in self.rows(
-                "SELECT participant, target, pos, run, saved, last_week FROM schedule_states",
+            (row["participant"], row["target"]): ScheduleState(
+                pos=row["pos"], run=row["run"], saved=row["saved"], last_week=row["last_week"]
             )
+            for row in self.rows("schedule_states")
         }
         assert states == dict(self.states)
 
@@ -791,7 +801,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
 
     @invariant()
     def seeds_are_stored_with_their_outcomes(self) -> None:
-        seeds = dict(self.rows("SELECT id, seed FROM outcomes"))
+        seeds = {row["id"]: row["seed"] for row in self.rows("outcomes")}
         assert seeds == {result.outcome_id: exp.seed for result, exp in self.recorded}
 
 
@@ -808,10 +818,33 @@ def test_the_prize_program_has_the_petry_fishbowl_rules() -> None:
     )
 
 
-DrawsAndCapsMachine.TestCase.settings = settings(
-    max_examples=25,
+class DrawsAndCapsMachineMemory(DrawsAndCapsMachine):
+    STORE = "memory"
+
+
+class DrawsAndCapsMachineSQLite(DrawsAndCapsMachine):
+    STORE = "sqlite"
+
+
+class DrawsAndCapsMachinePostgres(DrawsAndCapsMachine):
+    STORE = "postgres"
+
+
+DrawsAndCapsMachineMemory.TestCase.settings = DrawsAndCapsMachineSQLite.TestCase.settings = (
+    settings(
+        max_examples=25,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+)
+# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
+DrawsAndCapsMachinePostgres.TestCase.settings = settings(
+    max_examples=15,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestDrawsAndCaps = DrawsAndCapsMachine.TestCase
+TestDrawsAndCapsMemory = DrawsAndCapsMachineMemory.TestCase
+TestDrawsAndCapsSQLite = DrawsAndCapsMachineSQLite.TestCase
+TestDrawsAndCapsPostgres = DrawsAndCapsMachinePostgres.TestCase

@@ -1,22 +1,25 @@
-"""A stateful property test of the ledger: a real SQLite ``Clinic`` beside a tiny model.
+"""A stateful property test of the ledger: a real ``Clinic`` beside a tiny model.
 
 Hypothesis drives records, adjustments, reversals, idempotent replays, key
 conflicts and bad requests in random order; after every step the clinic must
 agree with the model on every balance and every transfer, the ledger must sum
 to zero, no transfer may change or disappear, and ``verify`` must pass.
-Every refused request must leave the file byte-for-byte as it was (compared as
+Every refused request must leave the database exactly as it was (compared as
 a raw dump of every table, read past the library).
+
+The machine runs on each store: memory, a SQLite file and a PostgreSQL database
+(``LedgerMachineMemory``, ``LedgerMachineSQLite``, ``LedgerMachinePostgres``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -38,6 +41,8 @@ from cmrewards import (
 )
 from cmrewards.ledger import Movement
 from cmrewards.schedules import ScheduleState, advance
+from conftest import database_location
+from stored_tables import open_tables
 
 PROGRAM = "higgins-vbrt"
 TARGET = "stimulant-negative"
@@ -78,33 +83,29 @@ class Keyed:
     result: Result
 
 
-def raw_dump(path: Path) -> list[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def raw_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return [tuple(row) for row in conn.execute(sql)]
-    finally:
-        conn.close()
-
-
 class LedgerMachine(RuleBasedStateMachine):
+    """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
+
+    STORE: ClassVar[str]
+
     def __init__(self) -> None:
         super().__init__()
-        self.tmp = tempfile.TemporaryDirectory()
-        self.path = Path(self.tmp.name) / "ledger.db"
-        self.clinic = cmrewards.open(self.path, clock=lambda: NOW)
-        self.clinic.init(ADMIN)
-        program = cmrewards.load_preset(PROGRAM)
-        self.clinic.add_program(program, actor=ADMIN)
-        for participant in PARTICIPANTS:
-            self.clinic.enroll(participant, PROGRAM, start=START, actor=ADMIN)
+        self.exits = ExitStack()
+        try:
+            folder = Path(self.exits.enter_context(tempfile.TemporaryDirectory()))
+            location = self.exits.enter_context(database_location(self.STORE, folder))
+            self.clinic = cmrewards.open(location, clock=lambda: NOW)
+            self.exits.callback(self.clinic.close)
+            self.tables = open_tables(self.clinic, location)
+            self.exits.callback(self.tables.close)
+            self.clinic.init(ADMIN)
+            program = cmrewards.load_preset(PROGRAM)
+            self.clinic.add_program(program, actor=ADMIN)
+            for participant in PARTICIPANTS:
+                self.clinic.enroll(participant, PROGRAM, start=START, actor=ADMIN)
+        except BaseException:
+            self.exits.close()
+            raise
         self.target = program.target(TARGET)
         # The model.
         self.states = {p: ScheduleState() for p in PARTICIPANTS}
@@ -117,12 +118,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.keyed: list[Keyed] = []
         self.keys_made = 0
         # What the clinic has shown so far.
-        self.seen: list[tuple[Any, ...]] = []
+        self.seen: list[dict[str, Any]] = []
         self.checks = 0
 
     def teardown(self) -> None:
-        self.clinic.close()
-        self.tmp.cleanup()
+        self.exits.close()
 
     # --- model helpers --------------------------------------------------------
 
@@ -158,10 +158,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def refused(self, error: type[Exception], request: Callable[[], object]) -> None:
         """``request`` raises ``error`` and writes nothing at all."""
-        before = raw_dump(self.path)
+        before = self.tables.dump()
         with pytest.raises(error):
             request()
-        assert raw_dump(self.path) == before
+        assert self.tables.dump() == before
 
     def expected_reversal_error(self, transfer_id: int) -> type[Exception] | None:
         if not 1 <= transfer_id <= len(self.transfers):
@@ -297,11 +297,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(min_value=0, max_value=10**6))
     def replay(self, pick: int) -> None:
         earlier = self.keyed[pick % len(self.keyed)]
-        before = raw_dump(self.path)
+        before = self.tables.dump()
         result = earlier.again()
         assert result.replayed is True
         assert attrs.evolve(result, replayed=False) == earlier.result
-        assert raw_dump(self.path) == before
+        assert self.tables.dump() == before
 
     @precondition(lambda self: bool(self.keyed))
     @rule(
@@ -426,32 +426,31 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def ledger_sums_to_zero(self) -> None:
-        rows = raw_rows(self.path, "SELECT from_account, to_account, amount FROM transfers")
         derived: dict[str, int] = defaultdict(int)
-        for source, sink, amount in rows:
-            assert amount > 0
-            derived[source] -= amount
-            derived[sink] += amount
+        for t in self.tables.rows("transfers"):
+            assert t["amount"] > 0
+            derived[t["from_account"]] -= t["amount"]
+            derived[t["to_account"]] += t["amount"]
         assert sum(derived.values()) == 0
-        cached = dict(raw_rows(self.path, "SELECT account, points FROM balances"))
+        cached = {row["account"]: row["points"] for row in self.tables.rows("balances")}
         assert cached == dict(derived)
         participants = sum(self.clinic.balance(p).points for p in PARTICIPANTS)
         assert participants == -derived.get(FUNDING, 0) == -self.accounts[FUNDING]
 
     @invariant()
     def transfers_are_append_only_and_as_modelled(self) -> None:
-        rows = raw_rows(self.path, "SELECT * FROM transfers ORDER BY id")
+        rows = self.tables.rows("transfers")
         assert rows[: len(self.seen)] == self.seen
         self.seen = rows
         stored = [
             ModelTransfer(
-                id=t[0],
-                kind=t[2],
-                from_account=t[3],
-                to_account=t[4],
-                amount=t[5],
-                participant=t[6] or "",
-                reverses=t[10],
+                id=t["id"],
+                kind=t["kind"],
+                from_account=t["from_account"],
+                to_account=t["to_account"],
+                amount=t["amount"],
+                participant=t["participant"] or "",
+                reverses=t["reverses"],
             )
             for t in rows
         ]
@@ -473,10 +472,31 @@ class LedgerMachine(RuleBasedStateMachine):
             assert last == self.accounts[available(participant)]
 
 
-LedgerMachine.TestCase.settings = settings(
+class LedgerMachineMemory(LedgerMachine):
+    STORE = "memory"
+
+
+class LedgerMachineSQLite(LedgerMachine):
+    STORE = "sqlite"
+
+
+class LedgerMachinePostgres(LedgerMachine):
+    STORE = "postgres"
+
+
+LedgerMachineMemory.TestCase.settings = LedgerMachineSQLite.TestCase.settings = settings(
     max_examples=25,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestLedger = LedgerMachine.TestCase
+# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
+LedgerMachinePostgres.TestCase.settings = settings(
+    max_examples=20,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestLedgerMemory = LedgerMachineMemory.TestCase
+TestLedgerSQLite = LedgerMachineSQLite.TestCase
+TestLedgerPostgres = LedgerMachinePostgres.TestCase

@@ -2,9 +2,11 @@
 
 Hypothesis drives requests (with and without idempotency keys), approvals, fulfilments,
 cancellations, hold expiry (by moving a fake clock, then writing or calling ``expire``),
-reversals of spends, prize hand-overs, restocks and top-ups on a SQLite file. The model
-predicts every result and every refusal; a write that is refused must change nothing,
-not even the expiry of overdue holds that runs at the start of every write.
+reversals of spends, prize hand-overs, restocks and top-ups on each store: memory, a
+SQLite file and a PostgreSQL database (``RedemptionMachineMemory``, ``...SQLite``,
+``...Postgres``). The model predicts every result and every refusal; a write that is
+refused must change nothing, not even the expiry of overdue holds that runs at the start
+of every write.
 
 Clock steps are multiples of 7 minutes, so a hold is never exactly ``hold_days`` (2 or 3
 days) old: the boundary itself is tested in ``test_redemption.py``.
@@ -15,11 +17,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
-import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import ClassVar
 
 import attrs
 import pytest
@@ -41,7 +44,7 @@ from cmrewards import (
     PermissionDenied,
 )
 from cmrewards.programs import program_from_toml
-from conftest import START, FakeClock, visit
+from conftest import START, FakeClock, database_location, visit
 
 ADMIN = "admin-1"
 RECORDER = "rec-1"
@@ -168,26 +171,37 @@ class Model:
 
 
 class RedemptionMachine(RuleBasedStateMachine):
+    """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
+
+    STORE: ClassVar[str]
+
     def __init__(self) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="cm-redemption-"))
         self.clock = FakeClock()
-        self.clinic = cmrewards.open(
-            self.folder / "clinic.db", clock=self.clock, seeds=itertools.count(1).__next__
-        )
-        clinic = self.clinic
-        clinic.init(ADMIN)
-        clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
-        clinic.add_staff(CLIN_A, "clinician", actor=ADMIN)
-        clinic.add_staff(CLIN_B, "clinician", actor=ADMIN)
-        clinic.add_program(program_from_toml(STRICT, "strict.toml"), actor=ADMIN)
-        clinic.add_program(program_from_toml(LOOSE, "loose.toml"), actor=ADMIN)
-        for participant, program_id in PARTICIPANTS.items():
-            clinic.enroll(participant, program_id, start=START, actor=ADMIN)
-            clinic.adjust(participant, OPENING[participant], reason="opening", actor=ADMIN)
-        for sku, (cost, stock, category) in ITEMS.items():
-            clinic.add_item(sku, name=sku.title(), cost=cost, stock=stock, category=category,
-                            actor=ADMIN)  # fmt: skip
+        self.exits = ExitStack()
+        try:
+            folder = self.exits.enter_context(tempfile.TemporaryDirectory(prefix="cm-redemption-"))
+            location = self.exits.enter_context(database_location(self.STORE, Path(folder)))
+            self.clinic = cmrewards.open(
+                location, clock=self.clock, seeds=itertools.count(1).__next__
+            )
+            self.exits.callback(self.clinic.close)
+            clinic = self.clinic
+            clinic.init(ADMIN)
+            clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
+            clinic.add_staff(CLIN_A, "clinician", actor=ADMIN)
+            clinic.add_staff(CLIN_B, "clinician", actor=ADMIN)
+            clinic.add_program(program_from_toml(STRICT, "strict.toml"), actor=ADMIN)
+            clinic.add_program(program_from_toml(LOOSE, "loose.toml"), actor=ADMIN)
+            for participant, program_id in PARTICIPANTS.items():
+                clinic.enroll(participant, program_id, start=START, actor=ADMIN)
+                clinic.adjust(participant, OPENING[participant], reason="opening", actor=ADMIN)
+            for sku, (cost, stock, category) in ITEMS.items():
+                clinic.add_item(sku, name=sku.title(), cost=cost, stock=stock,
+                                category=category, actor=ADMIN)  # fmt: skip
+        except BaseException:
+            self.exits.close()
+            raise
         self.model = Model(
             available=dict(OPENING), stock={sku: item[1] for sku, item in ITEMS.items()}
         )
@@ -199,8 +213,7 @@ class RedemptionMachine(RuleBasedStateMachine):
             report = self.clinic.verify()
             assert report.problems == ()
         finally:
-            self.clinic.close()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self.exits.close()
 
     # --- the one way every write is checked ------------------------------------------------
 
@@ -517,10 +530,31 @@ class RedemptionMachine(RuleBasedStateMachine):
             assert report.ok
 
 
-RedemptionMachine.TestCase.settings = settings(
+class RedemptionMachineMemory(RedemptionMachine):
+    STORE = "memory"
+
+
+class RedemptionMachineSQLite(RedemptionMachine):
+    STORE = "sqlite"
+
+
+class RedemptionMachinePostgres(RedemptionMachine):
+    STORE = "postgres"
+
+
+RedemptionMachineMemory.TestCase.settings = RedemptionMachineSQLite.TestCase.settings = settings(
     max_examples=30,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestRedemptionMachine = RedemptionMachine.TestCase
+# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
+RedemptionMachinePostgres.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestRedemptionMachineMemory = RedemptionMachineMemory.TestCase
+TestRedemptionMachineSQLite = RedemptionMachineSQLite.TestCase
+TestRedemptionMachinePostgres = RedemptionMachinePostgres.TestCase
