@@ -1,8 +1,9 @@
-"""Several processes writing one database file at once lose nothing (DESIGN.md section 6).
+"""Several processes writing one database at once lose nothing (DESIGN.md section 6).
 
-Each writer is a separate Python process (a staff terminal) that opens the file with
-``cmrewards.open(path)`` and reports, as JSON on stdout, every write it committed.
-The processes wait on a start file so that their writes really overlap.
+Each test runs on a SQLite file and on a PostgreSQL database (the ``shared_database``
+fixture). Each writer is a separate Python process (a staff terminal) that opens the
+database with ``cmrewards.open(location)`` and reports, as JSON on stdout, every write
+it committed. The processes wait on a start file so that their writes really overlap.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 
 import cmrewards
+import postgres_support
 from cmrewards import Clinic
-from cmrewards.store import schema
+from cmrewards.store import postgres_schema, schema
 
 PROGRAM = "higgins-vbrt"
 TARGET = "stimulant-negative"
@@ -34,8 +36,8 @@ WORKER = r"""
 import datetime as dt, json, pathlib, random, sys, time
 import cmrewards
 
-path, go, spec = sys.argv[1], pathlib.Path(sys.argv[2]), json.loads(sys.argv[3])
-clinic = cmrewards.open(path)
+location, go, spec = sys.argv[1], pathlib.Path(sys.argv[2]), json.loads(sys.argv[3])
+clinic = cmrewards.open(location)
 pathlib.Path(sys.argv[4]).touch()
 deadline = time.monotonic() + 60
 while not go.exists():
@@ -95,7 +97,7 @@ OPENER = r"""
 import json, pathlib, sys, time
 import cmrewards
 
-path, go = sys.argv[1], pathlib.Path(sys.argv[2])
+location, go = sys.argv[1], pathlib.Path(sys.argv[2])
 pathlib.Path(sys.argv[4]).touch()
 deadline = time.monotonic() + 60
 while not go.exists():
@@ -103,7 +105,7 @@ while not go.exists():
         sys.exit("the start file never appeared")
     time.sleep(0.001)
 try:
-    with cmrewards.open(path) as clinic:
+    with cmrewards.open(location) as clinic:
         clinic.init("admin-1")
         outcome = "created"
 except cmrewards.AlreadyExists:
@@ -124,8 +126,8 @@ def base_time() -> dt.datetime:
     return dt.datetime(start.year, start.month, start.day, 9, tzinfo=dt.UTC)
 
 
-def set_up(path: Path, staff: list[str], participants: list[str]) -> None:
-    with cmrewards.open(path) as clinic:
+def set_up(location: str, staff: list[str], participants: list[str]) -> None:
+    with cmrewards.open(location) as clinic:
         clinic.init(ADMIN)
         for member in staff:
             clinic.add_staff(member, "admin", actor=ADMIN)
@@ -134,20 +136,23 @@ def set_up(path: Path, staff: list[str], participants: list[str]) -> None:
             clinic.enroll(participant, PROGRAM, start=start_date(), actor=ADMIN)
 
 
-def run_terminals(path: Path, specs: list[dict[str, Any]], script: str = WORKER) -> list[Any]:
-    """Start one process per spec, let them go at once, and collect what each committed."""
-    go = path.with_name("go")
-    ready = [path.with_name(f"ready-{i}") for i in range(len(specs))]
+def run_terminals(
+    location: str, directory: Path, specs: list[dict[str, Any]], script: str = WORKER
+) -> list[Any]:
+    """Start one process per spec on the database at ``location``, let them go at once,
+    and collect what each committed; the start and ready files go in ``directory``."""
+    go = directory / "go"
+    ready = [directory / f"ready-{i}" for i in range(len(specs))]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", script, str(path), str(go), json.dumps(spec), str(flag)],
+            [sys.executable, "-c", script, location, str(go), json.dumps(spec), str(flag)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for spec, flag in zip(specs, ready, strict=True)
     ]
-    # Start everyone at once, after each has imported cmrewards and opened the file.
+    # Start everyone at once, after each has imported cmrewards and opened the database.
     deadline = time.monotonic() + 30
     while not all(flag.exists() for flag in ready):
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
@@ -187,14 +192,15 @@ def transfers_made(record: dict[str, Any]) -> int:
 
 
 @pytest.mark.slow
-def test_several_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "clinic.db"
+def test_several_processes_writing_one_database_lose_nothing(
+    shared_database: str, tmp_path: Path
+) -> None:
     terminals = 3
     steps = 20
     own = {i: [f"P{2 * i + 1:03d}", f"P{2 * i + 2:03d}"] for i in range(terminals)}
     shared = ["P101", "P102"]
     staff = [f"term-{i}" for i in range(terminals)]
-    set_up(path, staff, [p for ps in own.values() for p in ps] + shared)
+    set_up(shared_database, staff, [p for ps in own.values() for p in ps] + shared)
     specs = [
         {
             "actor": staff[i],
@@ -211,7 +217,7 @@ def test_several_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None
     ]
 
     started = time.monotonic()
-    reports = run_terminals(path, specs)
+    reports = run_terminals(shared_database, tmp_path, specs)
     assert time.monotonic() - started < 30
 
     records = [r for report in reports for r in report["records"]]
@@ -222,7 +228,7 @@ def test_several_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None
     # The terminals' writes really interleaved (else this test proves little).
     assert switches(reports) >= 2 * terminals
 
-    with cmrewards.open(path) as clinic:
+    with cmrewards.open(shared_database) as clinic:
         report = clinic.verify()
         assert report.problems == ()
         assert report.ok
@@ -310,10 +316,11 @@ def check_balances(
 
 
 @pytest.mark.slow
-def test_one_key_from_two_processes_at_once_writes_once(tmp_path: Path) -> None:
-    path = tmp_path / "clinic.db"
+def test_one_key_from_two_processes_at_once_writes_once(
+    shared_database: str, tmp_path: Path
+) -> None:
     steps = 15
-    set_up(path, ["term-0", "term-1"], ["P001"])
+    set_up(shared_database, ["term-0", "term-1"], ["P001"])
     specs = [
         {
             "actor": actor,
@@ -329,7 +336,9 @@ def test_one_key_from_two_processes_at_once_writes_once(tmp_path: Path) -> None:
         # Two terminals, one lab result: the key, not the actor, names the request.
         for actor in ("term-0", "term-1")
     ]
-    first, second = (report["records"] for report in run_terminals(path, specs))
+    first, second = (
+        report["records"] for report in run_terminals(shared_database, tmp_path, specs)
+    )
     assert len(first) == len(second) == steps
     for mine, theirs in zip(first, second, strict=True):
         assert mine["key"] == theirs["key"]
@@ -338,7 +347,7 @@ def test_one_key_from_two_processes_at_once_writes_once(tmp_path: Path) -> None:
         original = {k: v for k, v in mine.items() if k != "replayed"}
         replay = {k: v for k, v in theirs.items() if k != "replayed"}
         assert replay == original
-    with cmrewards.open(path) as clinic:
+    with cmrewards.open(shared_database) as clinic:
         report = clinic.verify()
         assert report.problems == ()
         assert report.outcomes == steps
@@ -354,7 +363,7 @@ def test_one_key_from_two_processes_at_once_writes_once(tmp_path: Path) -> None:
 def test_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     assert not path.exists()
-    outcomes = run_terminals(path, [{} for _ in range(4)], script=OPENER)
+    outcomes = run_terminals(str(path), tmp_path, [{} for _ in range(4)], script=OPENER)
     assert sorted(outcomes) == ["created", "exists", "exists", "exists"]
     conn = sqlite3.connect(path)
     try:
@@ -368,3 +377,34 @@ def test_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> 
     with cmrewards.open(path) as clinic:
         assert [s.id for s in clinic.staff()] == [ADMIN]
         assert clinic.verify().ok
+
+
+@pytest.mark.slow
+def test_processes_opening_one_new_postgres_database_at_once_all_open_it(
+    tmp_path: Path,
+) -> None:
+    """The server's counterpart of one new file: an empty database (its schema has no
+    tables yet) that several terminals open at once. All of them open it, the tables are
+    created once, by one of them, and exactly one ``init`` wins."""
+    with postgres_support.database() as url:
+        assert postgres_support.table_dump(url) == []
+        outcomes = run_terminals(url, tmp_path, [{} for _ in range(4)], script=OPENER)
+        assert sorted(outcomes) == ["created", "exists", "exists", "exists"]
+        dump = postgres_support.table_dump(url)
+        # Rows of (name, applied_at), in name order: applied_at is the transaction's start,
+        # so one value for all of them means one terminal's transaction created the schema.
+        migrations = [
+            line.removeprefix("cmrewards_migrations: ").split(", ", 1)
+            for line in dump
+            if line.startswith("cmrewards_migrations: ")
+        ]
+        names = [name.strip("('") for name, _ in migrations]
+        assert names == [name for name, _ in postgres_schema.MIGRATIONS]
+        assert names == schema.KNOWN
+        assert len({applied_at for _, applied_at in migrations}) == 1, migrations
+        staff = [line for line in dump if line.startswith("staff: ")]
+        assert len(staff) == 1, staff
+        assert staff[0].startswith(f"staff: ('{ADMIN}', 'admin', 1, "), staff
+        with cmrewards.open(url) as clinic:
+            assert [s.id for s in clinic.staff()] == [ADMIN]
+            assert clinic.verify().ok

@@ -1,6 +1,7 @@
 """Several terminals mixing every kind of write on shared participants lose nothing.
 
-Four worker processes (staff terminals) open one SQLite file and, for a bounded time
+Four worker processes (staff terminals) open one database (a SQLite file, and in a second
+run a PostgreSQL database: the ``shared_database`` fixture) and, for a bounded time
 (``CMREWARDS_SOAK_SECONDS``, 8 unless set), pick random operations with a seeded RNG
 each: record an outcome, adjust points up or down, request a redemption, approve /
 fulfil / cancel an open one, hand over an owed prize, trade prizes, restock an item,
@@ -43,7 +44,7 @@ import cmrewards
 from cmrewards.ledger import Transfer
 from cmrewards.records import OutcomeRecord, Prize
 from cmrewards.redemption import CatalogItem, Redemption, StockMovement
-from cmrewards.store.sqlite import SQLiteStore
+from cmrewards.store import open_store
 
 SECONDS = float(os.environ.get("CMREWARDS_SOAK_SECONDS", "8"))
 WORKERS = 4
@@ -104,10 +105,10 @@ WORKER = r"""
 import datetime as dt, json, pathlib, random, sys, time, traceback
 import cmrewards
 
-path, go, ready, log_path = sys.argv[1:5]
+location, go, ready, log_path = sys.argv[1:5]
 spec = json.loads(sys.argv[5])
 rng = random.Random(spec["seed"])
-clinic = cmrewards.open(path)
+clinic = cmrewards.open(location)
 log = open(log_path, "w", encoding="utf-8")
 counts = {"completed": 0, "refused": 0, "skipped": 0}
 recorder, clinician, admin = spec["recorder"], spec["clinician"], spec["admin"]
@@ -281,7 +282,7 @@ def reverse():
 
 
 def verify():
-    # A staff member checks the file while the others write: one consistent snapshot.
+    # A staff member checks the database while the others write: one consistent snapshot.
     report = clinic.verify()
     write({"op": "verify", "ok": True, "problems": list(report.problems),
            "outcomes": report.outcomes, "transfers": report.transfers})
@@ -325,8 +326,8 @@ def start_date() -> dt.date:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(days=300)).date()
 
 
-def set_up(path: Path) -> None:
-    with cmrewards.open(path) as clinic:
+def set_up(location: str) -> None:
+    with cmrewards.open(location) as clinic:
         clinic.init(ADMIN)
         for recorder in RECORDERS:
             clinic.add_staff(recorder, "recorder", actor=ADMIN)
@@ -404,18 +405,19 @@ class Run:
         return "\n".join(lines)
 
 
-def run_workers(path: Path) -> Run:
-    """Start the workers, release them at once, wait for them and read their logs."""
-    go = path.with_name("go")
-    ready = [path.with_name(f"ready-{i}") for i in range(WORKERS)]
-    logs = [path.with_name(f"worker-{i}.jsonl") for i in range(WORKERS)]
+def run_workers(location: str, directory: Path) -> Run:
+    """Start the workers on the database at ``location``, release them at once, wait for
+    them and read their logs; the start, ready and log files go in ``directory``."""
+    go = directory / "go"
+    ready = [directory / f"ready-{i}" for i in range(WORKERS)]
+    logs = [directory / f"worker-{i}.jsonl" for i in range(WORKERS)]
     processes = [
         subprocess.Popen(
             [
                 sys.executable,
                 "-c",
                 WORKER,
-                str(path),
+                location,
                 str(go),
                 str(ready[i]),
                 str(logs[i]),
@@ -455,7 +457,7 @@ def run_workers(path: Path) -> Run:
 
 @dataclass
 class Database:
-    """Everything the file holds, read in one snapshot through the storage port."""
+    """Everything the database holds, read in one snapshot through the storage port."""
 
     outcomes: list[OutcomeRecord]
     transfers: list[Transfer]
@@ -468,8 +470,8 @@ class Database:
     by_cause: dict[str, list[Transfer]] = field(default_factory=dict)
 
 
-def read_database(path: Path) -> Database:
-    store = SQLiteStore(path)
+def read_database(location: str) -> Database:
+    store = open_store(location, create=False)
     try:
         with store.read() as tx:
             db = Database(
@@ -497,16 +499,17 @@ def duplicates(values: Iterable[Any]) -> list[Any]:
 
 
 @pytest.mark.slow
-def test_mixed_operations_from_several_processes_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "clinic.db"
-    set_up(path)
-    run = run_workers(path)
+def test_mixed_operations_from_several_processes_lose_nothing(
+    shared_database: str, tmp_path: Path
+) -> None:
+    set_up(shared_database)
+    run = run_workers(shared_database, tmp_path)
     summary = run.summary()
     print(summary)
 
     check_workers(run, summary)
-    db = read_database(path)
-    with cmrewards.open(path) as clinic:
+    db = read_database(shared_database)
+    with cmrewards.open(shared_database) as clinic:
         report = clinic.verify()
         assert report.problems == (), summary
         assert report.ok, summary

@@ -1,11 +1,13 @@
 """Terminals racing for the same points and the last units (DESIGN.md sections 5 and 6).
 
-A request holds the points and one unit of stock in the same ``BEGIN IMMEDIATE``
-transaction, so however many terminals ask at once, exactly as many requests win as the
-points and the stock allow; every other terminal is refused by a rule
-(``InsufficientPoints`` or ``OutOfStock``), never a crash and never "database is locked"
-(the default busy timeout is used). Each terminal is a separate Python process; all of
-them wait on a start file so that their requests really overlap.
+A request holds the points and one unit of stock in the same write transaction
+(``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL, one that first takes the writers' advisory
+lock), so however many terminals ask at once, exactly as many requests win as the points
+and the stock allow; every other terminal is refused by a rule (``InsufficientPoints`` or
+``OutOfStock``), never a crash and never "database is locked" or ``Busy`` (the default
+busy timeout is used). Each test runs on a SQLite file and on a PostgreSQL database (the
+``shared_database`` fixture). Each terminal is a separate Python process; all of them
+wait on a start file so that their requests really overlap.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ API_TERMINAL = r"""
 import json, pathlib, sys, time
 import cmrewards
 
-path, go, ready, participant, sku, actor = sys.argv[1:7]
-clinic = cmrewards.open(path)
+location, go, ready, participant, sku, actor = sys.argv[1:7]
+clinic = cmrewards.open(location)
 pathlib.Path(ready).touch()
 deadline = time.monotonic() + 60
 while not pathlib.Path(go).exists():
@@ -56,22 +58,22 @@ CLI_TERMINAL = r"""
 import pathlib, sys, time
 from cmrewards.cli import main
 
-path, go, ready, participant, sku, actor = sys.argv[1:7]
+location, go, ready, participant, sku, actor = sys.argv[1:7]
 pathlib.Path(ready).touch()
 deadline = time.monotonic() + 60
 while not pathlib.Path(go).exists():
     if time.monotonic() > deadline:
         sys.exit("the start file never appeared")
     time.sleep(0.001)
-sys.argv = ["cmrewards", "--db", path, "--json", "redeem", "request", participant, sku,
+sys.argv = ["cmrewards", "--db", location, "--json", "redeem", "request", participant, sku,
             "--actor", actor]
 main()
 """
 
 
-def set_up(path: Path, points: int, stock: int) -> None:
+def set_up(location: str, points: int, stock: int) -> None:
     """One participant with exactly ``points`` available and an item with ``stock`` units."""
-    with cmrewards.open(path) as clinic:
+    with cmrewards.open(location) as clinic:
         clinic.init(ADMIN)
         clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
         clinic.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
@@ -82,19 +84,23 @@ def set_up(path: Path, points: int, stock: int) -> None:
         assert clinic.verify().ok
 
 
-def terminal(script: str, path: Path, go: Path, ready: Path) -> list[str]:
+def terminal(script: str, location: str, go: Path, ready: Path) -> list[str]:
     """The command line of one terminal: it requests P001's item once."""
-    arguments = [str(path), str(go), str(ready), PARTICIPANT, SKU, RECORDER]
+    arguments = [location, str(go), str(ready), PARTICIPANT, SKU, RECORDER]
     return [sys.executable, "-c", script, *arguments]
 
 
-def race(path: Path, script: str, terminals: int) -> list[subprocess.CompletedProcess[str]]:
-    """Start ``terminals`` processes, release them at once, and collect how each ended."""
-    go = path.with_name("go")
-    ready = [path.with_name(f"ready-{i}") for i in range(terminals)]
+def race(
+    location: str, directory: Path, script: str, terminals: int
+) -> tuple[list[subprocess.CompletedProcess[str]], float]:
+    """Start ``terminals`` processes on the database at ``location``, release them at once,
+    and collect how each ended and the seconds from the release until the last one did;
+    the start and ready files go in ``directory``."""
+    go = directory / "go"
+    ready = [directory / f"ready-{i}" for i in range(terminals)]
     processes = [
         subprocess.Popen(
-            terminal(script, path, go, flag),
+            terminal(script, location, go, flag),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -106,17 +112,19 @@ def race(path: Path, script: str, terminals: int) -> list[subprocess.CompletedPr
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
             break
         time.sleep(0.005)
+    # Timed from the release: starting eight interpreters on a busy machine is not the race.
+    started = time.monotonic()
     go.touch()
     done = []
     for process in processes:
         out, err = process.communicate(timeout=60)
         done.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
-    return done
+    return done, time.monotonic() - started
 
 
-def check_database(path: Path, winners: int, stock: int, points: int) -> None:
+def check_database(location: str, winners: int, stock: int, points: int) -> None:
     """Held points and stock match the winning requests exactly, and ``verify`` agrees."""
-    with cmrewards.open(path) as clinic:
+    with cmrewards.open(location) as clinic:
         balance = clinic.balance(PARTICIPANT)
         assert (balance.points, balance.held_points, balance.available_points) == (
             points,
@@ -143,15 +151,18 @@ SCENARIOS = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("affordable", "stock", "terminals", "refusal"), SCENARIOS)
 def test_racing_requests_win_exactly_what_points_and_stock_allow(
-    tmp_path: Path, affordable: int, stock: int, terminals: int, refusal: str
+    shared_database: str,
+    tmp_path: Path,
+    affordable: int,
+    stock: int,
+    terminals: int,
+    refusal: str,
 ) -> None:
     assert terminals > affordable + stock
-    path = tmp_path / "clinic.db"
     points = affordable * COST
-    set_up(path, points, stock)
-    started = time.monotonic()
-    done = race(path, API_TERMINAL, terminals)
-    assert time.monotonic() - started < 15
+    set_up(shared_database, points, stock)
+    done, seconds = race(shared_database, tmp_path, API_TERMINAL, terminals)
+    assert seconds < 15
     for process in done:
         assert (process.returncode, process.stderr) == (0, "")
     outcomes: list[dict[str, Any]] = [json.loads(p.stdout) for p in done]
@@ -162,16 +173,17 @@ def test_racing_requests_win_exactly_what_points_and_stock_allow(
     refusals = Counter(o["error"] for o in outcomes if "error" in o)
     assert refusals == Counter({refusal: terminals - winners})
     assert not any("locked" in o.get("message", "") for o in outcomes)
-    check_database(path, winners, stock, points)
+    check_database(shared_database, winners, stock, points)
 
 
 @pytest.mark.slow
-def test_racing_cli_requests_exit_0_or_1_with_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "clinic.db"
+def test_racing_cli_requests_exit_0_or_1_with_one_line(
+    shared_database: str, tmp_path: Path
+) -> None:
     affordable, stock, terminals = 2, 3, 6
     points = affordable * COST
-    set_up(path, points, stock)
-    done = race(path, CLI_TERMINAL, terminals)
+    set_up(shared_database, points, stock)
+    done, _ = race(shared_database, tmp_path, CLI_TERMINAL, terminals)
     winners = [p for p in done if p.returncode == 0]
     losers = [p for p in done if p.returncode != 0]
     assert sorted(p.returncode for p in done) == [0] * affordable + [1] * (terminals - affordable)
@@ -193,4 +205,4 @@ def test_racing_cli_requests_exit_0_or_1_with_one_line(tmp_path: Path) -> None:
         error = json.loads(process.stdout)["error"]
         assert (error["type"], error["exit_code"]) == ("InsufficientPoints", 1)
         assert error["message"] == lines[0].removeprefix("cmrewards: ")
-    check_database(path, affordable, stock, points)
+    check_database(shared_database, affordable, stock, points)
