@@ -148,3 +148,14 @@ def test_a_database_from_a_newer_cmrewards_is_refused(server_db: str) -> None:
 def test_the_demo_wants_a_file(server_db: str) -> None:
     error = assert_error(run(server_db, "demo"), 2)
     assert "fresh SQLite file" in error["message"]
+
+
+def test_without_the_postgres_extra_a_url_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    # As if psycopg were not installed: importing the adapter fails.
+    monkeypatch.setitem(sys.modules, "cmrewards.store.postgres", None)
+    error = assert_error(run("postgresql://cm@db.example.org/cmrewards", "balance P001"), 2)
+    assert "pip install 'cmrewards[postgres]'" in error["message"]
