@@ -1,16 +1,28 @@
 """Crash safety: a writer killed with SIGKILL at any moment loses nothing it reported and
-leaves nothing half-written (DESIGN.md sections 3, 4 and 6).
+leaves nothing half-written (DESIGN.md sections 3, 4 and 6), on a SQLite file and on a
+PostgreSQL database.
 
-A child process (a staff terminal, or the ``import`` command) opens the database with
-``cmrewards.open(path)`` and writes; it reports each committed write as one JSON line on its
-stdout, which goes to a plain file, so a line written before the kill survives it. The parent
-kills the child with SIGKILL after a random delay, many times over on the same file, and after
-each kill opens the file itself and checks it: ``verify`` passes, every write the child reported
-is stored exactly once, and nothing else is stored but the one write that was in flight.
+A child process (a staff terminal, or the ``import`` command) opens the clinic with
+``cmrewards.open(location)`` and writes; it reports each committed write as one JSON line on
+its stdout, which goes to a plain file, so a line written before the kill survives it. The
+parent kills the child with SIGKILL after a random delay, many times over on the same
+database, and after each kill (on PostgreSQL, once the server has finished with the dead
+connection) opens the database itself and checks what the next terminal would find:
+``verify`` passes, every write the child reported is stored exactly once, nothing else is
+stored but the one write that was in flight (and then the retry of its key replays it), and no
+unit is half-written (an outcome without its transfers, a balance that is not the sum of its
+transfers, an idempotency record without its outcome, a partial import chunk).
 
-The default run is bounded (``CMREWARDS_SOAK_ROUNDS`` rounds, 20 unless set) so that
-``make test`` stays quick; ``make soak`` runs the same tests with many more rounds.
-``CMREWARDS_CRASH_SEED`` changes the seed of the kill schedule.
+What differs between the stores (where the database is, how the child finds it, how the parent
+reads the stored rows, what to wait for after a kill, how many rounds and how long a child
+takes) is a ``Backend``: ``SQLITE`` or ``POSTGRES``; each scenario runs once on each.
+test_postgres_crash_safety.py adds what only PostgreSQL has: a writer killed while holding the
+writers' lock, and one killed after its COMMIT went out.
+
+The default run is bounded (``CMREWARDS_SOAK_ROUNDS`` rounds of the recording test, 20 on
+SQLite and 10 on PostgreSQL unless set) so that ``make test`` stays quick; ``make soak`` runs
+the same tests with many more rounds. ``CMREWARDS_CRASH_SEED`` changes the seed of the kill
+schedule.
 """
 
 from __future__ import annotations
@@ -25,8 +37,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +50,8 @@ import pytest
 import cmrewards
 from cmrewards import VerifyReport
 from cmrewards.importer import ImportRow, read_rows
+from conftest import database_location
 
-ROUNDS = int(os.environ.get("CMREWARDS_SOAK_ROUNDS", "20"))
-"""Kill rounds of the recording test; the import test kills ``max(6, ROUNDS // 4)`` times."""
 SEED = int(os.environ.get("CMREWARDS_CRASH_SEED", "20261127"))
 
 PROGRAM = "higgins-vbrt"
@@ -56,13 +69,15 @@ WRITES_PER_ROUND = 2000
 CHUNK_SIZE = 8
 """Rows per import transaction: small, so that a kill lands inside some chunk."""
 CHILD_TIMEOUT = 120.0
+BACKEND_TIMEOUT = 30.0
+"""Seconds the PostgreSQL server may take to end a killed child's connection."""
 
 CHILD = r"""
 import datetime as dt, json, sys
 import cmrewards
 from cmrewards.importer import read_rows
 
-mode, path, spec_file = sys.argv[1], sys.argv[2], sys.argv[3]
+mode, location, spec_file = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(spec_file, encoding="utf-8") as file:
     spec = json.load(file)
 
@@ -73,7 +88,7 @@ def say(**fields):
     sys.stdout.flush()
 
 
-clinic = cmrewards.open(path)
+clinic = cmrewards.open(location)
 say(event="ready")
 if mode == "record":
     for key, participant, outcome, at in spec["writes"]:
@@ -114,8 +129,8 @@ def first_visit() -> dt.datetime:
     return dt.datetime(start.year, start.month, start.day, 9, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
-def set_up(path: Path, participants: list[str]) -> None:
-    with cmrewards.open(path) as clinic:
+def set_up(location: str, participants: list[str]) -> None:
+    with cmrewards.open(location) as clinic:
         clinic.init(ADMIN)
         clinic.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
         for participant in participants:
@@ -132,15 +147,12 @@ class Child:
     err: Path
 
 
-def spawn(mode: str, db: Path, spec: dict[str, Any], work: Path, name: str) -> Child:
-    spec_file = work / f"{name}.json"
-    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+def start(script: str, argv: list[str], work: Path, name: str) -> Child:
+    """Run ``script`` in a new Python process, its stdout and stderr in files of ``work``."""
     out, err = work / f"{name}.out", work / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-c", CHILD, mode, str(db), str(spec_file)],
-            stdout=stdout,
-            stderr=stderr,
+            [sys.executable, "-c", script, *argv], stdout=stdout, stderr=stderr
         )
     return Child(process, out, err)
 
@@ -181,6 +193,8 @@ def finish(child: Child, *, kill: bool) -> list[dict[str, Any]]:
 
 
 Row = tuple[Any, ...]
+Query = Callable[[str], list[Row]]
+"""Runs one SELECT on a plain connection of the parent's own; its rows."""
 
 
 @dataclass(frozen=True)
@@ -204,40 +218,6 @@ class Snapshot:
         for _id, kind, _src, _dst, amount, _who, cause, _at in self.transfers:
             paid[int(cause.removeprefix("outcome:"))][kind == "bonus"] += amount
         return {outcome_id: (a, b) for outcome_id, (a, b) in paid.items()}
-
-
-def inspect(path: Path) -> Snapshot:
-    """Open the file as the next terminal would, verify it, and read what it holds."""
-    with cmrewards.open(path) as clinic:
-        report = clinic.verify()
-    conn = sqlite3.connect(path)
-    try:
-        return Snapshot(
-            report=report,
-            outcomes=conn.execute(
-                "SELECT id, participant, target, outcome, occurred_at, key, note"
-                " FROM outcomes ORDER BY id"
-            ).fetchall(),
-            transfers=conn.execute(
-                "SELECT id, kind, from_account, to_account, amount, participant, cause,"
-                " occurred_at FROM transfers ORDER BY id"
-            ).fetchall(),
-            balances={
-                (program, account): points
-                for program, account, points in conn.execute(
-                    "SELECT program_id, account, points FROM balances"
-                )
-            },
-            states=conn.execute(
-                "SELECT participant, target, pos, run, saved, last_week FROM schedule_states"
-                " ORDER BY participant, target"
-            ).fetchall(),
-            keys=conn.execute(
-                "SELECT scope, key, fingerprint FROM idempotency ORDER BY scope, key"
-            ).fetchall(),
-        )
-    finally:
-        conn.close()
 
 
 def check_whole(snap: Snapshot) -> None:
@@ -274,6 +254,201 @@ def utc_text(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# --- the stores -------------------------------------------------------------------------------
+
+
+def soak_rounds(default: int) -> int:
+    return int(os.environ.get("CMREWARDS_SOAK_ROUNDS", str(default)))
+
+
+class Backend(ABC):
+    """What the scenarios need of one kind of store; everything else is the same on both."""
+
+    kind: str
+    rounds: int
+    """Kill rounds of the recording test."""
+    import_kills: int
+    """Kills of the import test."""
+    start_window: float
+    """Seconds after its start within which an import child killed at a random time dies:
+    while it starts, replays what is done, or imports."""
+    chunk_window: float
+    """Seconds after a chunk's progress line within which an import child's kill lands."""
+
+    @abstractmethod
+    def child_location(self, location: str, name: str) -> str:
+        """Where the child called ``name`` opens the clinic at ``location``."""
+
+    @abstractmethod
+    def settle(self, location: str, name: str) -> None:
+        """After the kill of the child called ``name``: until its writes are as it left them."""
+
+    @abstractmethod
+    def query(self, location: str) -> AbstractContextManager[Query]:
+        """A plain connection of the parent's own, past the library."""
+
+    @contextmanager
+    def database(self, directory: Path) -> Iterator[str]:
+        """A new, empty database in (or named for) ``directory``, which is made."""
+        directory.mkdir()
+        with database_location(self.kind, directory) as location:
+            assert location is not None
+            yield location
+
+    def spawn(self, mode: str, location: str, spec: dict[str, Any], work: Path, name: str) -> Child:
+        """``CHILD`` (``record`` or ``import``) on the clinic at ``location``."""
+        spec_file = work / f"{name}.json"
+        spec_file.write_text(json.dumps(spec), encoding="utf-8")
+        argv = [mode, self.child_location(location, name), str(spec_file)]
+        return start(CHILD, argv, work, name)
+
+    def inspect(self, location: str) -> Snapshot:
+        """Open the clinic as the next terminal would, verify it, and read what it holds."""
+        with cmrewards.open(location) as clinic:
+            report = clinic.verify()
+        with self.query(location) as query:
+            return Snapshot(
+                report=report,
+                outcomes=query(
+                    "SELECT id, participant, target, outcome, occurred_at, key, note"
+                    " FROM outcomes ORDER BY id"
+                ),
+                transfers=query(
+                    "SELECT id, kind, from_account, to_account, amount, participant, cause,"
+                    " occurred_at FROM transfers ORDER BY id"
+                ),
+                balances={
+                    (program, account): points
+                    for program, account, points in query(
+                        "SELECT program_id, account, points FROM balances"
+                    )
+                },
+                states=query(
+                    "SELECT participant, target, pos, run, saved, last_week FROM schedule_states"
+                    " ORDER BY participant, target"
+                ),
+                keys=query("SELECT scope, key, fingerprint FROM idempotency ORDER BY scope, key"),
+            )
+
+
+class SQLiteBackend(Backend):
+    """A file, which the child opens by its path."""
+
+    kind = "sqlite"
+    rounds = soak_rounds(20)
+    import_kills = max(6, rounds // 4)
+    start_window = 0.4
+    chunk_window = 0.03
+    """A chunk takes about 10 ms with its fsync."""
+
+    def child_location(self, location: str, name: str) -> str:
+        return location
+
+    def settle(self, location: str, name: str) -> None:
+        # Nothing to wait for: the dead child's writes are in the file as it left them. A kill
+        # between a commit reaching the WAL (its fsync may still be running) and the report
+        # line being written leaves exactly that one write committed but unreported; a
+        # transaction not yet committed is not there for the next opener.
+        pass
+
+    @contextmanager
+    def query(self, location: str) -> Iterator[Query]:
+        conn = sqlite3.connect(location)
+        try:
+            yield lambda sql: conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+
+class PostgresBackend(Backend):
+    """A schema of the test cluster's database, which the child opens by a URL carrying an
+    ``application_name`` of its own: after a kill the parent waits until the server has
+    finished with the dead connection (committed the transaction whose COMMIT it had already
+    received, or rolled back the one in flight) before it looks."""
+
+    kind = "postgres"
+    rounds = soak_rounds(10)
+    """Fewer than SQLite's 20, as a child takes longer to start (it imports psycopg and
+    connects); ``make soak`` raises it."""
+    import_kills = max(4, rounds // 3)
+    start_window = 0.5
+    chunk_window = 0.02
+
+    def child_location(self, location: str, name: str) -> str:
+        return named(location, name)
+
+    def settle(self, location: str, name: str) -> None:
+        # A write whose COMMIT the server received is committed there even when its child died
+        # before writing the report line: that one write is committed but unreported.
+        wait_until_gone(location, name)
+
+    @contextmanager
+    def query(self, location: str) -> Iterator[Query]:
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            yield lambda sql: conn.execute(sql).fetchall()
+
+
+SQLITE = SQLiteBackend()
+POSTGRES = PostgresBackend()
+
+
+@pytest.fixture(params=[SQLITE, POSTGRES], ids=lambda backend: backend.kind)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    chosen: Backend = request.param
+    return chosen
+
+
+@pytest.fixture
+def new_database(backend: Backend, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes new, empty databases of the store (each in ``tmp_path / name``) for the test."""
+    with ExitStack() as made:
+        yield lambda name: made.enter_context(backend.database(tmp_path / name))
+
+
+# --- the PostgreSQL server's side of a child ---------------------------------------------------
+
+
+def application(name: str) -> str:
+    """An ``application_name`` no other test run on the cluster uses."""
+    return f"cmrw-{os.getpid()}-{name}"
+
+
+def named(url: str, name: str) -> str:
+    """The clinic's URL with ``application_name`` set: the child's backend, findable."""
+    return f"{url}&application_name={application(name)}"
+
+
+def backends(url: str, name: str) -> list[dict[str, Any]]:
+    """The server's live backends of the child called ``name`` (state, wait, locks held)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT a.pid, a.state, a.wait_event_type, a.wait_event,"
+            " (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'"
+            "  AND l.granted) AS advisory_held"
+            " FROM pg_stat_activity a WHERE a.application_name = %s",
+            [application(name)],
+        ).fetchall()
+    return [
+        dict(zip(("pid", "state", "wait_type", "wait", "advisory_held"), row, strict=True))
+        for row in rows
+    ]
+
+
+def wait_until_gone(url: str, name: str) -> None:
+    """Until the server has ended the killed child's connection (and so its transaction):
+    ``pg_stat_activity`` drops a backend only after its transaction has ended and its locks
+    are released."""
+    deadline = time.monotonic() + BACKEND_TIMEOUT
+    while backends(url, name):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server kept {application(name)}'s connection {BACKEND_TIMEOUT} s")
+        time.sleep(0.005)
+
+
 # --- single records, killed at random -------------------------------------------------------
 
 
@@ -303,16 +478,18 @@ class Reported:
 
 
 @pytest.mark.slow
-def test_killed_recorder_loses_no_reported_write_and_half_writes_none(tmp_path: Path) -> None:
+def test_killed_recorder_loses_no_reported_write_and_half_writes_none(
+    backend: Backend, new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    db = new_database("clinic")
     rng = random.Random(SEED)
-    db = tmp_path / "clinic.db"
     set_up(db, RECORDERS)
     base = first_visit()
     reported: list[Reported] = []
     unreported_commit = False
-    early_kills = unreported_commits = 0
+    early_kills = unreported_commits = replays = 0
 
-    for round_no in range(ROUNDS):
+    for round_no in range(backend.rounds):
         first = len(reported)
         # The child starts at the first write it never reported: a terminal retrying the
         # request it got no answer for. If that write did commit, the retry is a replay.
@@ -322,33 +499,37 @@ def test_killed_recorder_loses_no_reported_write_and_half_writes_none(tmp_path: 
             "actor": ADMIN,
             "writes": [[w.key, w.participant, w.outcome, w.at.isoformat()] for w in writes],
         }
-        child = spawn("record", db, spec, tmp_path, f"record-{round_no}")
+        name = f"record-{round_no}"
+        child = backend.spawn("record", db, spec, tmp_path, name)
         if rng.random() < 0.15:
-            # Now and then while it starts up, opens the file (a write transaction of its own)
-            # or makes its first writes: starting takes about half a second.
+            # Now and then while it starts up (about half a second; on PostgreSQL it also
+            # connects), opens the clinic (a write transaction of its own, on PostgreSQL under
+            # the writers' lock) or makes its first writes.
             early_kills += 1
             time.sleep(rng.uniform(0.0, 0.6))
         else:
             wait_until(child, lambda lines: bool(lines))
             time.sleep(rng.uniform(0.0, MAX_DELAY))
         lines = finish(child, kill=True)
+        backend.settle(db, name)
 
         committed = [e for e in lines if e["event"] == "committed"]
         for j, event in enumerate(committed):
             # In plan order; only a retry of the write in flight at the last kill is a replay.
             assert event["key"] == writes[j].key
             assert event["replayed"] == (j == 0 and unreported_commit), (round_no, event)
+            replays += event["replayed"]
             reported.append(Reported(event["key"], event["id"], event["points"], event["bonus"]))
 
-        snap = inspect(db)
+        snap = backend.inspect(db)
         check_whole(snap)
         stored = len(snap.outcomes)
         # What may be stored: every write the child reported (all rounds), in plan order, and
         # at most one more, the next one in the plan. The child writes one record at a time,
-        # each one transaction, and reports it only after record() returns; a kill between
-        # the commit reaching the WAL (its fsync may still be running) and the report line
-        # being written leaves exactly that one write committed but unreported. Any other
-        # extra write, a missing reported one, or a gap would be a durability bug.
+        # each one transaction, and reports it only after record() returns; a kill after the
+        # commit but before the report line (``Backend.settle`` says how on each store) leaves
+        # exactly that one write committed but unreported. Any other extra write, a missing
+        # reported one, or a gap would be a durability bug.
         assert stored in (len(reported), len(reported) + 1), (round_no, stored, len(reported))
         assert snap.keys_in_order() == [planned(i, base).key for i in range(stored)]
         for i, (_id, participant, target, outcome, occurred_at, _key, note) in enumerate(
@@ -371,8 +552,10 @@ def test_killed_recorder_loses_no_reported_write_and_half_writes_none(tmp_path: 
         unreported_commit = stored == len(reported) + 1
         unreported_commits += unreported_commit
 
-    # The file ends equal to the same writes made once, uninterrupted (in memory).
-    snap = inspect(db)
+    # The kills did land among writes (not only before the first one).
+    assert len(reported) >= backend.rounds, len(reported)
+    # The database ends equal to the same writes made once, uninterrupted (in memory).
+    snap = backend.inspect(db)
     with cmrewards.open() as reference:
         reference.init(ADMIN)
         reference.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
@@ -391,9 +574,18 @@ def test_killed_recorder_loses_no_reported_write_and_half_writes_none(tmp_path: 
             for participant in RECORDERS:
                 assert clinic.balance(participant) == reference.balance(participant)
                 assert clinic.preview(participant) == reference.preview(participant)
+            # A terminal retrying any reported write now gets the stored answer back.
+            last = planned(len(snap.outcomes) - 1, base)
+            again = clinic.record(
+                last.participant, TARGET, last.outcome, at=last.at, actor=ADMIN, key=last.key
+            )
+            assert again.replayed
+            assert again.outcome_id == len(snap.outcomes)
+            assert backend.inspect(db).outcomes == snap.outcomes
     print(
-        f"recorder: {ROUNDS} kills ({early_kills} timed from its start),"
-        f" {len(snap.outcomes)} writes, {unreported_commits} committed but unreported at the kill"
+        f"recorder on {backend.kind}: {backend.rounds} kills ({early_kills} timed from its start),"
+        f" {len(snap.outcomes)} writes, {unreported_commits} committed but unreported at the"
+        f" kill, {replays} replayed by the retry"
     )
 
 
@@ -438,9 +630,12 @@ def check_prefix(snap: Snapshot, expected: list[tuple[Any, ...]], rows: list[Imp
 
 
 @pytest.mark.slow
-def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path: Path) -> None:
+def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(
+    backend: Backend, new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    resumed, clean = new_database("resumed"), new_database("clean")
     rng = random.Random(SEED + 1)
-    kills = max(6, ROUNDS // 4)
+    kills = backend.import_kills
     # About eight chunks of progress per kill; the last chunk is short.
     total = kills * 8 * CHUNK_SIZE - 3
     lab = tmp_path / "lab.csv"
@@ -449,7 +644,6 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
         parsed = list(read_rows(file, str(lab)))
     rows = [r for r in parsed if isinstance(r, ImportRow)]
     assert len(rows) == len(parsed) == total
-    resumed, clean = tmp_path / "resumed.db", tmp_path / "clean.db"
     set_up(resumed, IMPORTED)
     set_up(clean, IMPORTED)
     spec = {"csv": str(lab), "actor": ADMIN, "chunk_size": CHUNK_SIZE}
@@ -457,7 +651,8 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
 
     committed = 0
     for round_no in range(kills):
-        child = spawn("import", resumed, spec, tmp_path, f"import-{round_no}")
+        name = f"import-{round_no}"
+        child = backend.spawn("import", resumed, spec, tmp_path, name)
         style = rng.random()
         ahead = min(total - 1, committed + 2 * step)
         goal = None
@@ -469,7 +664,7 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
             goal = rng.randint(committed + 1, ahead)
         if goal is None:
             # At a random time: while it starts, replays what is done, or imports.
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, backend.start_window))
         else:
 
             def reached(lines: list[dict[str, Any]], goal: int = goal) -> bool:
@@ -477,15 +672,16 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
                 return seen >= goal
 
             wait_until(child, reached)
-            # Somewhere inside the next chunk (about 10 ms with its fsync), or between chunks.
-            time.sleep(rng.uniform(0.0, 0.03))
+            # Somewhere inside the next chunk's transaction, or between chunks.
+            time.sleep(rng.uniform(0.0, backend.chunk_window))
         lines = finish(child, kill=True)
+        backend.settle(resumed, name)
 
         chunks = [e["rows"] for e in lines if e["event"] == "chunk"]
         assert all(n == CHUNK_SIZE for n in chunks[:-1])
         done = [e for e in lines if e["event"] == "done"]
         reported = sum(chunks)
-        snap = inspect(resumed)
+        snap = backend.inspect(resumed)
         check_whole(snap)
         check_prefix(snap, expected, rows)
         stored = len(snap.outcomes)
@@ -502,7 +698,7 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
         committed = stored
 
     # Run it to the end: it skips what is there and applies the rest.
-    child = spawn("import", resumed, spec, tmp_path, "import-final")
+    child = backend.spawn("import", resumed, spec, tmp_path, "import-final")
     lines = finish(child, kill=False)
     assert sum(e["rows"] for e in lines if e["event"] == "chunk") == total
     (final,) = [e for e in lines if e["event"] == "done"]
@@ -518,7 +714,7 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
         report = clinic.import_outcomes(read_rows(file, str(lab)), actor=ADMIN)
     assert (report.complete, report.applied, report.replayed) == (True, total, 0)
 
-    after_kills, uninterrupted = inspect(resumed), inspect(clean)
+    after_kills, uninterrupted = backend.inspect(resumed), backend.inspect(clean)
     for snap in (after_kills, uninterrupted):
         check_whole(snap)
         check_prefix(snap, expected, rows)
@@ -528,4 +724,7 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(tmp_path
     assert after_kills.balances == uninterrupted.balances
     assert after_kills.states == uninterrupted.states
     assert after_kills.keys == uninterrupted.keys
-    print(f"import: {kills} kills, {total} rows, {committed} committed before the final run")
+    print(
+        f"import on {backend.kind}: {kills} kills, {total} rows,"
+        f" {committed} committed before the final run"
+    )

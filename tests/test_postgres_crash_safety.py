@@ -1,85 +1,50 @@
-"""Crash safety on PostgreSQL: a terminal killed with SIGKILL at any moment loses nothing it
-reported and leaves nothing half-written (the PostgreSQL counterpart of test_crash_safety.py).
+"""Crash safety on PostgreSQL only: what random kills hit only by chance, made certain.
 
-The child processes are test_crash_safety.py's (``CHILD``): they open the clinic with
-``cmrewards.open(url)``, write, and report each committed write as one JSON line on stdout,
-which goes to a plain file. Each child's URL carries an ``application_name`` of its own, so
-after a kill the parent can wait until the server has finished with the dead connection
-(committed the transaction whose COMMIT it had already received, or rolled back the one in
-flight) before it looks: ``pg_stat_activity`` drops a backend only after its transaction has
-ended and its locks are released.
+The random-kill scenarios (a recorder killed at random, an import killed and resumed) run on
+PostgreSQL as on SQLite in test_crash_safety.py; its helpers serve here too. These tests use
+``WRITER``, a child with one hook patched in, opening the clinic by a URL that carries an
+``application_name`` of its own, so that the parent can find its backend on the server.
 
-After each kill the parent checks what the next terminal would find: ``verify`` passes,
-every write the child reported is stored exactly once, nothing else is stored but the one
-write that was in flight (and then the retry of its key replays it), and no unit is
-half-written (an outcome without its transfers, a balance that is not the sum of its
-transfers, an idempotency record without its outcome, a partial import chunk).
-
-Two tests make certain what random kills hit only by chance (``WRITER``, a child with one
-hook patched in): a writer stopped inside its transaction, holding the writers' advisory lock
-with an outcome, its schedule state and its award inserted, is killed there; the writer
-queued behind it goes on at once (the server releases the lock with the dead connection) and
-none of the dead write remains. And a writer killed after its COMMIT went out but before the
-answer came back: the write is there once, and the retry of its key replays it.
-
-``CMREWARDS_SOAK_ROUNDS`` sets the recorder's kill rounds (10 unless set; the import test
-kills ``max(4, ROUNDS // 3)`` times); ``CMREWARDS_CRASH_SEED`` changes the kill schedule.
+A writer stopped inside its transaction, holding the writers' advisory lock with an outcome,
+its schedule state and its award inserted, is killed there; the writer queued behind it goes
+on at once (the server releases the lock with the dead connection) and none of the dead write
+remains. And a writer killed after its COMMIT went out but before the answer came back: the
+write is there once, and the retry of its key replays it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 import cmrewards
 import postgres_support
-from cmrewards.importer import ImportRow, read_rows
 from cmrewards.results import RecordResult
 from cmrewards.store.postgres import PostgresStore
 from test_crash_safety import (
     ADMIN,
-    CHILD,
     CHILD_TIMEOUT,
-    CHUNK_SIZE,
-    IMPORTED,
-    MAX_DELAY,
-    PROGRAM,
+    POSTGRES,
     RECORDERS,
-    SEED,
     TARGET,
-    WRITES_PER_ROUND,
-    Child,
-    Reported,
-    Snapshot,
-    check_prefix,
+    backends,
     check_whole,
-    enrolment_start,
     events,
     finish,
     first_visit,
-    planned,
-    utc_text,
+    named,
+    set_up,
+    start,
     wait_until,
-    write_lab_file,
+    wait_until_gone,
 )
-
-ROUNDS = int(os.environ.get("CMREWARDS_SOAK_ROUNDS", "10"))
-"""Kill rounds of the recording test: fewer than SQLite's 20, as a child takes longer to
-start (it imports psycopg and connects); ``make soak`` raises it."""
-BACKEND_TIMEOUT = 30.0
-"""Seconds the server may take to end a killed child's connection."""
 
 WRITER = r"""
 import datetime as dt, json, os, signal, sys, time
@@ -135,32 +100,6 @@ say(event="committed")
 # --- the server's side of a child ---------------------------------------------------------
 
 
-def application(name: str) -> str:
-    """An ``application_name`` no other test run on the cluster uses."""
-    return f"cmrw-{os.getpid()}-{name}"
-
-
-def named(url: str, name: str) -> str:
-    """The clinic's URL with ``application_name`` set: the child's backend, findable."""
-    return f"{url}&application_name={application(name)}"
-
-
-def backends(url: str, name: str) -> list[dict[str, Any]]:
-    """The server's live backends of the child called ``name`` (state, wait, locks held)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT a.pid, a.state, a.wait_event_type, a.wait_event,"
-            " (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'"
-            "  AND l.granted) AS advisory_held"
-            " FROM pg_stat_activity a WHERE a.application_name = %s",
-            [application(name)],
-        ).fetchall()
-    return [
-        dict(zip(("pid", "state", "wait_type", "wait", "advisory_held"), row, strict=True))
-        for row in rows
-    ]
-
-
 def written_by(url: str, pid: int) -> set[str]:
     """The tables a backend's open transaction has written to (holds ROW EXCLUSIVE on)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -172,31 +111,6 @@ def written_by(url: str, pid: int) -> set[str]:
     return {name for (name,) in rows}
 
 
-def wait_until_gone(url: str, name: str) -> None:
-    """Until the server has ended the killed child's connection (and so its transaction)."""
-    deadline = time.monotonic() + BACKEND_TIMEOUT
-    while backends(url, name):
-        if time.monotonic() > deadline:
-            pytest.fail(f"the server kept {application(name)}'s connection {BACKEND_TIMEOUT} s")
-        time.sleep(0.005)
-
-
-def spawn(script: str, argv: list[str], work: Path, name: str) -> Child:
-    out, err = work / f"{name}.out", work / f"{name}.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-c", script, *argv], stdout=stdout, stderr=stderr
-        )
-    return Child(process, out, err)
-
-
-def spawn_crash_child(mode: str, url: str, spec: dict[str, Any], work: Path, name: str) -> Child:
-    """test_crash_safety's child (``record`` or ``import``) on the clinic at ``url``."""
-    spec_file = work / f"{name}.json"
-    spec_file.write_text(json.dumps(spec), encoding="utf-8")
-    return spawn(CHILD, [mode, named(url, name), str(spec_file)], work, name)
-
-
 # --- the clinic -------------------------------------------------------------------------
 
 
@@ -204,240 +118,6 @@ def spawn_crash_child(mode: str, url: str, spec: dict[str, Any], work: Path, nam
 def clinic_url() -> Iterator[str]:
     with postgres_support.database() as url:
         yield url
-
-
-def set_up(url: str, participants: list[str]) -> None:
-    with cmrewards.open(url) as clinic:
-        clinic.init(ADMIN)
-        clinic.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
-        for participant in participants:
-            clinic.enroll(participant, PROGRAM, start=enrolment_start(), actor=ADMIN)
-
-
-def inspect(url: str) -> Snapshot:
-    """Open the clinic as the next terminal would, verify it, and read what it holds."""
-    with cmrewards.open(url) as clinic:
-        report = clinic.verify()
-    with psycopg.connect(url) as conn:
-        return Snapshot(
-            report=report,
-            outcomes=conn.execute(
-                "SELECT id, participant, target, outcome, occurred_at, key, note"
-                " FROM outcomes ORDER BY id"
-            ).fetchall(),
-            transfers=conn.execute(
-                "SELECT id, kind, from_account, to_account, amount, participant, cause,"
-                " occurred_at FROM transfers ORDER BY id"
-            ).fetchall(),
-            balances={
-                (program, account): points
-                for program, account, points in conn.execute(
-                    "SELECT program_id, account, points FROM balances"
-                ).fetchall()
-            },
-            states=conn.execute(
-                "SELECT participant, target, pos, run, saved, last_week FROM schedule_states"
-                " ORDER BY participant, target"
-            ).fetchall(),
-            keys=conn.execute(
-                "SELECT scope, key, fingerprint FROM idempotency ORDER BY scope, key"
-            ).fetchall(),
-        )
-
-
-# --- single records, killed at random -----------------------------------------------------
-
-
-@pytest.mark.slow
-def test_killed_recorder_loses_no_reported_write_and_half_writes_none(
-    clinic_url: str, tmp_path: Path
-) -> None:
-    rng = random.Random(SEED)
-    set_up(clinic_url, RECORDERS)
-    base = first_visit()
-    reported: list[Reported] = []
-    unreported_commit = False
-    early_kills = unreported_commits = replays = 0
-
-    for round_no in range(ROUNDS):
-        first = len(reported)
-        # The child starts at the first write it never reported: a terminal retrying the
-        # request it got no answer for. If that write did commit, the retry is a replay.
-        writes = [planned(i, base) for i in range(first, first + WRITES_PER_ROUND)]
-        spec = {
-            "target": TARGET,
-            "actor": ADMIN,
-            "writes": [[w.key, w.participant, w.outcome, w.at.isoformat()] for w in writes],
-        }
-        name = f"record-{round_no}"
-        child = spawn_crash_child("record", clinic_url, spec, tmp_path, name)
-        if rng.random() < 0.15:
-            # Now and then while it starts, connects, opens the clinic (a write transaction
-            # of its own, under the writers' lock) or makes its first writes.
-            early_kills += 1
-            time.sleep(rng.uniform(0.0, 0.6))
-        else:
-            wait_until(child, lambda lines: bool(lines))
-            time.sleep(rng.uniform(0.0, MAX_DELAY))
-        lines = finish(child, kill=True)
-        wait_until_gone(clinic_url, name)
-
-        committed = [e for e in lines if e["event"] == "committed"]
-        for j, event in enumerate(committed):
-            # In plan order; only a retry of the write in flight at the last kill is a replay.
-            assert event["key"] == writes[j].key
-            assert event["replayed"] == (j == 0 and unreported_commit), (round_no, event)
-            replays += event["replayed"]
-            reported.append(Reported(event["key"], event["id"], event["points"], event["bonus"]))
-
-        snap = inspect(clinic_url)
-        check_whole(snap)
-        stored = len(snap.outcomes)
-        # Every reported write, in plan order, and at most the next one: committed on the
-        # server (COMMIT received) while its child died before writing the report line.
-        assert stored in (len(reported), len(reported) + 1), (round_no, stored, len(reported))
-        assert snap.keys_in_order() == [planned(i, base).key for i in range(stored)]
-        for i, (_id, participant, target, outcome, occurred_at, _key, note) in enumerate(
-            snap.outcomes
-        ):
-            write = planned(i, base)
-            assert (participant, target, outcome, occurred_at, note) == (
-                write.participant,
-                TARGET,
-                write.outcome,
-                utc_text(write.at),
-                None,
-            )
-        paid = snap.paid()
-        ids = {row[5]: row[0] for row in snap.outcomes}
-        for report in reported:
-            outcome_id = ids[report.key]
-            assert outcome_id == report.outcome_id
-            assert paid.get(outcome_id, (0, 0)) == (report.points, report.bonus)
-        unreported_commit = stored == len(reported) + 1
-        unreported_commits += unreported_commit
-
-    # The kills did land among writes (not only before the first one).
-    assert len(reported) >= ROUNDS, len(reported)
-    # The database ends equal to the same writes made once, uninterrupted (in memory).
-    snap = inspect(clinic_url)
-    with cmrewards.open() as reference:
-        reference.init(ADMIN)
-        reference.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
-        for participant in RECORDERS:
-            reference.enroll(participant, PROGRAM, start=enrolment_start(), actor=ADMIN)
-        awards: dict[int, tuple[int, int]] = {}
-        for i in range(len(snap.outcomes)):
-            write = planned(i, base)
-            result = reference.record(
-                write.participant, TARGET, write.outcome, at=write.at, actor=ADMIN, key=write.key
-            )
-            if result.award.points or result.award.bonus_points:
-                awards[result.outcome_id] = (result.award.points, result.award.bonus_points)
-        assert snap.paid() == awards
-        with cmrewards.open(clinic_url) as clinic:
-            for participant in RECORDERS:
-                assert clinic.balance(participant) == reference.balance(participant)
-                assert clinic.preview(participant) == reference.preview(participant)
-            # A terminal retrying any reported write now gets the stored answer back.
-            last = planned(len(snap.outcomes) - 1, base)
-            again = clinic.record(
-                last.participant, TARGET, last.outcome, at=last.at, actor=ADMIN, key=last.key
-            )
-            assert again.replayed
-            assert again.outcome_id == len(snap.outcomes)
-            assert inspect(clinic_url).outcomes == snap.outcomes
-    print(
-        f"recorder: {ROUNDS} kills ({early_kills} timed from its start),"
-        f" {len(snap.outcomes)} writes, {unreported_commits} committed but unreported at the"
-        f" kill, {replays} replayed by the retry"
-    )
-
-
-# --- bulk import, killed at random and resumed ----------------------------------------------
-
-
-@pytest.mark.slow
-def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(
-    tmp_path: Path,
-) -> None:
-    rng = random.Random(SEED + 1)
-    kills = max(4, ROUNDS // 3)
-    total = kills * 8 * CHUNK_SIZE - 3
-    lab = tmp_path / "lab.csv"
-    expected = write_lab_file(lab, total, first_visit())
-    with lab.open(newline="", encoding="utf-8") as file:
-        rows = [r for r in read_rows(file, str(lab)) if isinstance(r, ImportRow)]
-    assert len(rows) == total
-    spec = {"csv": str(lab), "actor": ADMIN, "chunk_size": CHUNK_SIZE}
-    step = total // (kills + 2)
-
-    with postgres_support.database() as resumed, postgres_support.database() as clean:
-        set_up(resumed, IMPORTED)
-        set_up(clean, IMPORTED)
-        committed = 0
-        for round_no in range(kills):
-            name = f"import-{round_no}"
-            child = spawn_crash_child("import", resumed, spec, tmp_path, name)
-            ahead = min(total - 1, committed + 2 * step)
-            if rng.random() < 0.25 or committed >= ahead:
-                # At a random time: while it starts, replays what is done, or imports.
-                time.sleep(rng.uniform(0.0, 0.5))
-            else:
-                goal = rng.randint(committed + 1, ahead)
-
-                def reached(lines: list[dict[str, Any]], goal: int = goal) -> bool:
-                    seen: int = sum(e["rows"] for e in lines if e["event"] == "chunk")
-                    return seen >= goal
-
-                wait_until(child, reached)
-                # Inside the next chunk's transaction, or between two chunks.
-                time.sleep(rng.uniform(0.0, 0.02))
-            lines = finish(child, kill=True)
-            wait_until_gone(resumed, name)
-
-            chunks = [e["rows"] for e in lines if e["event"] == "chunk"]
-            assert all(n == CHUNK_SIZE for n in chunks[:-1])
-            reported = sum(chunks)
-            snap = inspect(resumed)
-            check_whole(snap)
-            check_prefix(snap, expected, rows)
-            stored = len(snap.outcomes)
-            # Whole chunks only: every row reported (now or by an earlier run) and at most
-            # the one chunk in flight, committed before its progress line was written.
-            allowed = {max(committed, reported)}
-            if reported + CHUNK_SIZE > committed:
-                allowed.add(min(total, reported + CHUNK_SIZE))
-            if any(e["event"] == "done" for e in lines):
-                allowed = {total}
-            assert stored in allowed, (round_no, stored, sorted(allowed), reported, committed)
-            committed = stored
-
-        child = spawn_crash_child("import", resumed, spec, tmp_path, "import-final")
-        lines = finish(child, kill=False)
-        (final,) = [e for e in lines if e["event"] == "done"]
-        assert (final["rows"], final["applied"], final["replayed"]) == (
-            total,
-            total - committed,
-            committed,
-        )
-        assert (final["failed_line"], final["error"]) == (None, None)
-
-        with cmrewards.open(clean) as clinic, lab.open(newline="", encoding="utf-8") as file:
-            report = clinic.import_outcomes(read_rows(file, str(lab)), actor=ADMIN)
-        assert (report.complete, report.applied, report.replayed) == (True, total, 0)
-
-        after_kills, uninterrupted = inspect(resumed), inspect(clean)
-    for snap in (after_kills, uninterrupted):
-        check_whole(snap)
-        check_prefix(snap, expected, rows)
-        assert len(snap.outcomes) == total
-    assert after_kills.outcomes == uninterrupted.outcomes
-    assert after_kills.transfers == uninterrupted.transfers
-    assert after_kills.balances == uninterrupted.balances
-    assert after_kills.states == uninterrupted.states
-    assert after_kills.keys == uninterrupted.keys
-    print(f"import: {kills} kills, {total} rows, {committed} committed before the final run")
 
 
 # --- a writer killed holding the writers' lock ----------------------------------------------
@@ -451,7 +131,7 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
     at = first_visit()
     with cmrewards.open(clinic_url) as clinic:
         clinic.record("P002", TARGET, "met", at=at, actor=ADMIN, key="lab-before")
-    before = inspect(clinic_url)
+    before = POSTGRES.inspect(clinic_url)
     check_whole(before)
     dump = postgres_support.table_dump(clinic_url)
 
@@ -459,7 +139,7 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
     waiting = cmrewards.open(named(clinic_url, "next"))
     spec = {"participant": "P001", "target": TARGET, "at": at.isoformat(), "actor": ADMIN}
     spec |= {"key": "lab-stalled", "mode": "stall"}
-    holder = spawn(WRITER, [named(clinic_url, "holder"), json.dumps(spec)], tmp_path, "holder")
+    holder = start(WRITER, [named(clinic_url, "holder"), json.dumps(spec)], tmp_path, "holder")
     outcome: list[RecordResult | BaseException] = []
 
     def write() -> None:
@@ -521,7 +201,7 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
     assert again.replayed
     assert again.outcome_id == result.outcome_id
 
-    after = inspect(clinic_url)
+    after = POSTGRES.inspect(clinic_url)
     check_whole(after)
     assert after.outcomes[: len(before.outcomes)] == before.outcomes
     assert [row[5] for row in after.outcomes] == ["lab-before", "lab-stalled"]
@@ -540,16 +220,16 @@ def test_a_write_committed_but_never_answered_is_there_once_and_its_retry_replay
     at = first_visit()
     with cmrewards.open(clinic_url) as clinic:
         clinic.record("P002", TARGET, "met", at=at, actor=ADMIN, key="lab-before")
-    before = inspect(clinic_url)
+    before = POSTGRES.inspect(clinic_url)
 
     spec = {"participant": "P001", "target": TARGET, "at": at.isoformat(), "actor": ADMIN}
     spec |= {"key": "lab-unanswered", "mode": "die-after-commit"}
-    child = spawn(WRITER, [named(clinic_url, "dying"), json.dumps(spec)], tmp_path, "dying")
+    child = start(WRITER, [named(clinic_url, "dying"), json.dumps(spec)], tmp_path, "dying")
     assert child.process.wait(timeout=CHILD_TIMEOUT) == -signal.SIGKILL, child.err.read_text()
     assert [e["event"] for e in events(child)] == ["ready"]
     wait_until_gone(clinic_url, "dying")
 
-    after = inspect(clinic_url)
+    after = POSTGRES.inspect(clinic_url)
     check_whole(after)
     assert after.outcomes[:-1] == before.outcomes
     assert after.keys_in_order()[-1] == "lab-unanswered"
@@ -562,4 +242,4 @@ def test_a_write_committed_but_never_answered_is_there_once_and_its_retry_replay
             stored_id,
             paid,
         )
-    assert inspect(clinic_url).outcomes == after.outcomes
+    assert POSTGRES.inspect(clinic_url).outcomes == after.outcomes
