@@ -151,11 +151,16 @@ def test_the_demo_wants_a_file(server_db: str) -> None:
 
 
 def test_without_the_postgres_extra_a_url_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import sys
 
     # As if psycopg were not installed: importing the adapter fails.
     monkeypatch.setitem(sys.modules, "cmrewards.store.postgres", None)
-    error = assert_error(run("postgresql://cm@db.example.org/cmrewards", "balance P001"), 2)
+    url = "postgresql://cm@db.example.org/cmrewards"
+    error = assert_error(run(url, "balance P001"), 2)
+    assert "pip install 'cmrewards[postgres]'" in error["message"]
+    source = tmp_path / "clinic.db"
+    assert run(str(source), "init --admin admin-1").exit_code == 0
+    error = assert_error(run(str(source), f"migrate --from {source} --to {url}"), 2)
     assert "pip install 'cmrewards[postgres]'" in error["message"]

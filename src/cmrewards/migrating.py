@@ -65,7 +65,6 @@ def migrate(source_path: str, target_url: str) -> MigrationReport:
         raise InvalidInput("--from must be a SQLite file; the PostgreSQL URL goes in --to")
     if not target_url.startswith(POSTGRES_SCHEMES):
         raise InvalidInput(f"--to {target_url[:80]!r} is not a postgresql:// URL")
-    from .store.postgres import PostgresStore
     from .store.sqlite import SQLiteStore
 
     source = open_store(source_path, create=False)
@@ -81,8 +80,12 @@ def migrate(source_path: str, target_url: str) -> MigrationReport:
                     " fix it before migrating"
                 )
             _refuse_unknown_tables(source)
-            target = PostgresStore(target_url)
+            # Through open_store: without the postgres extra, a one-line "pip install".
+            target = open_store(target_url)
             try:
+                from .store.postgres import PostgresStore  # loaded by open_store
+
+                assert isinstance(target, PostgresStore)
                 rows, after = _copy(source, source_tx, target, before)
             finally:
                 target.close()
