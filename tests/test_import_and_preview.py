@@ -387,6 +387,43 @@ def test_a_row_recorded_by_hand_with_the_same_key_is_a_replay(
     clinic.close()
 
 
+@pytest.mark.parametrize("chunk_size", [2, 500])
+def test_import_replays_on_every_store(higgins: Clinic, tmp_path: Path, chunk_size: int) -> None:
+    """A key seen earlier in the same chunk, in an earlier chunk or in an earlier import is a
+    replay, on memory, SQLite and PostgreSQL alike (each chunk looks its keys up at once)."""
+    at = [visit(day).isoformat() for day in (0, 2, 4)]
+    rows: list[Row] = [
+        ("P001", STIM, "met", at[0], "LAB-1", ""),
+        ("P001", STIM, "met", at[1], "LAB-2", ""),
+        ("P001", STIM, "met", at[0], "LAB-1", ""),  # the first row again
+        ("P001", STIM, "met", at[2], "", ""),  # no key: one derived from the row
+    ]
+    lab = write_csv(tmp_path / "lab.csv", rows)
+    first = higgins.import_outcomes(read_rows(lab.open(), str(lab)), actor=ADMIN,
+                                    chunk_size=chunk_size)  # fmt: skip
+    assert first == ImportReport(rows=4, applied=3, replayed=1)
+    again = higgins.import_outcomes(read_rows(lab.open(), str(lab)), actor=ADMIN,
+                                    chunk_size=chunk_size)  # fmt: skip
+    assert again == ImportReport(rows=4, applied=0, replayed=4)
+    assert higgins.balance("P001").points == 10 + 15 + 20 + 40  # the third in a row: bonus
+    assert higgins.verify().ok
+
+
+def test_a_malformed_participant_id_stops_the_import_at_its_line_on_every_store(
+    higgins: Clinic, tmp_path: Path
+) -> None:
+    """A NUL is "no participant" (exit 1) everywhere, never a value the server refuses."""
+    lab = tmp_path / "lab.csv"
+    lab.write_text(
+        f"{HEADER}\nP001,{STIM},met,{visit(0).isoformat()},LAB-1,\n"
+        f"P\x00,{STIM},met,{visit(2).isoformat()},LAB-2,\n",
+        encoding="utf-8",
+    )
+    report = higgins.import_outcomes(read_rows(lab.open(), str(lab)), actor=ADMIN)
+    assert (report.applied, report.failed_line, report.error_type) == (1, 3, "NotFound")
+    assert higgins.verify().outcomes == 1
+
+
 # --- import: bad rows ---------------------------------------------------------------------------
 
 GOOD_PREFIX = 3

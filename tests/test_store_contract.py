@@ -765,6 +765,28 @@ class StoreContract:
             assert [tx.idempotency(HIGGINS, f"k-{n}") for n in range(3)] == batch
             assert tx.idempotency(PETRY, "k-9") is None
 
+    def test_keys_are_looked_up_many_at_once(self, clinic_store: Store) -> None:
+        kept = [
+            IdempotencyRecord(scope, f"k-{n}", "ab" * 32, {"n": n}, RECORDED)
+            for scope in (HIGGINS, PETRY)
+            for n in range(3)
+        ]
+        with clinic_store.write() as tx:
+            tx.remember_all(kept)
+        # Found by scope and key; asked twice or unknown, nothing extra comes back.
+        asked = [(HIGGINS, "k-0"), (PETRY, "k-2"), (HIGGINS, "k-0"), (HIGGINS, "k-9"), ("", "k-1")]
+        with clinic_store.read() as tx:
+            found = tx.idempotency_many(asked)
+            assert sorted(found, key=lambda r: (r.scope, r.key)) == [kept[0], kept[5]]
+            assert tx.idempotency_many([]) == []
+        # More keys than one query of the SQL stores takes.
+        lots = [IdempotencyRecord("", f"x-{n}", "cd" * 32, {}, RECORDED) for n in range(1200)]
+        with clinic_store.write() as tx:
+            tx.remember_all(lots)
+        with clinic_store.read() as tx:
+            found = tx.idempotency_many([(r.scope, r.key) for r in lots])
+            assert sorted(found, key=lambda r: r.key) == sorted(lots, key=lambda r: r.key)
+
     # --- units of work ----------------------------------------------------------------
 
     def test_a_failed_unit_of_work_leaves_nothing_behind(self, clinic_store: Store) -> None:

@@ -41,7 +41,15 @@ from .serde import from_json
 from .staff import Action
 from .store.buffered import BufferedTx
 from .store.port import Tx
-from .unit import ClinicBase, balance_of, check_text, choice, find_participant, find_program
+from .unit import (
+    ClinicBase,
+    balance_of,
+    check_id,
+    check_text,
+    choice,
+    find_participant,
+    find_program,
+)
 
 _FUTURE_TOLERANCE = dt.timedelta(hours=1)
 """Terminals' clocks drift; a clinical time further ahead than this is a typo."""
@@ -258,6 +266,7 @@ class Recording(ClinicBase):
             with self._write(actor) as direct:
                 tx = BufferedTx(direct)
                 self._authorise(tx, actor, Action.RECORD)
+                tx.prefetch_keys(_chunk_keys(tx, chunk))
                 for row in chunk:
                     try:
                         if self._import_row(tx, row, actor):
@@ -304,6 +313,23 @@ class Recording(ClinicBase):
             lambda: self._record(tx, person, row.target, outcome, at, actor, row.key, note),
         )
         return result is not None
+
+
+def _chunk_keys(tx: Tx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
+    """The (program, key) of each well-formed row whose participant exists: what the
+    replay checks will look up. Other rows fail in their turn, with their line number."""
+    keys = []
+    for row in chunk:
+        if not isinstance(row, ImportRow):
+            continue
+        try:
+            check_id(row.participant, "participant id")
+            check_text(row.key, "key", required=True)
+        except InvalidInput:
+            continue
+        if person := tx.participant(row.participant):
+            keys.append((person.program_id, row.key))
+    return keys
 
 
 def _record_request(

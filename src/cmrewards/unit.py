@@ -219,7 +219,10 @@ def find_program(tx: Tx, program_id: str) -> Program:
 
 
 def find_participant(tx: Tx, participant: str) -> Participant:
-    record = tx.participant(participant)
+    # No stored id is malformed (enrolment checks), so a malformed one is not looked up: a
+    # NUL in an imported row must be "no participant", not a value PostgreSQL refuses.
+    is_id = isinstance(participant, str) and _ID.match(participant)
+    record = tx.participant(participant) if is_id else None
     if record is None:
         raise NotFound(f"no participant {participant!r}")
     return record

@@ -49,6 +49,8 @@ class BufferedTx:
         self._keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self._balances_read: dict[AccountKey, int] = {}
         """Balances as the adapter had them before the pending transfers."""
+        self._known_keys: dict[tuple[str, str], IdempotencyRecord | None] = {}
+        """Keys ``prefetch_keys`` looked up, found or not; dropped at flush."""
         self._outcome_head: OutcomeRecord | None = _UNREAD
         self._transfer_head: Transfer | None = _UNREAD
         self._prize_head: Prize | None = _UNREAD
@@ -97,9 +99,22 @@ class BufferedTx:
 
     # --- recording's reads and writes, pending until flush -----------------------
 
+    def prefetch_keys(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Look up a chunk's keys in one query, so each row's lookup is a dict read."""
+        self._known_keys = dict.fromkeys(keys)
+        for record in self._tx.idempotency_many(keys):
+            self._known_keys[record.scope, record.key] = record
+
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         pending = self._keys.get((scope, key))
-        return pending if pending is not None else self._tx.idempotency(scope, key)
+        if pending is not None:
+            return pending
+        if (scope, key) in self._known_keys:
+            return self._known_keys[scope, key]
+        return self._tx.idempotency(scope, key)
+
+    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
+        return [r for pair in keys if (r := self.idempotency(*pair)) is not None]
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record

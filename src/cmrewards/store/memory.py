@@ -293,6 +293,9 @@ class MemoryTx:
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.keys.get((scope, key))
 
+    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
+        return [self._s.keys[pair] for pair in dict.fromkeys(keys) if pair in self._s.keys]
+
     def last_journal_entry(self) -> JournalEntry | None:
         return self._s.journal[-1] if self._s.journal else None
 

@@ -141,6 +141,10 @@ class Tx(Protocol):
 
     # idempotency keys, unique per scope (program id, or '' for clinic-wide writes)
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
+        """The stored records among these (scope, key) pairs, in no order (one import chunk)."""
+        ...
+
     def remember(self, record: IdempotencyRecord) -> None: ...
     def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
         """``remember`` each, in order, as one batch (the import's flush)."""

@@ -252,5 +252,8 @@ def _translated_errors(location: str) -> Iterator[None]:
         raise IntegrityError(
             f"{location}: refused by the database's own checks ({_first_line(error)})"
         ) from None
+    except psycopg.DataError as error:
+        # A value the server cannot hold, such as a NUL character, which SQLite would store.
+        raise InvalidInput(f"a value PostgreSQL cannot store: {_first_line(error)}") from None
     except psycopg.Error as error:
         raise IntegrityError(f"{location}: {_first_line(error)}") from None

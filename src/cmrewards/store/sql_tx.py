@@ -57,6 +57,8 @@ from .sql_rows import (
 )
 
 R = TypeVar("R")
+KEYS_PER_QUERY = 500
+"""Pairs per lookup: 1,000 parameters, well inside both servers' limits."""
 
 
 class Cursor(Protocol):
@@ -457,6 +459,19 @@ class SQLTx:
         return self._first(
             key_from_row, "SELECT * FROM idempotency WHERE scope = ? AND key = ?", [scope, key]
         )
+
+    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
+        pairs = list(dict.fromkeys(keys))
+        found: list[IdempotencyRecord] = []
+        for start in range(0, len(pairs), KEYS_PER_QUERY):
+            batch = pairs[start : start + KEYS_PER_QUERY]
+            values = ", ".join(["(?, ?)"] * len(batch))
+            found += self._every(
+                key_from_row,
+                f"SELECT * FROM idempotency WHERE (scope, key) IN (VALUES {values})",
+                [part for pair in batch for part in pair],
+            )
+        return found
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
