@@ -6,8 +6,11 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine
 
 import cmrewards
 import postgres_support
@@ -55,6 +58,26 @@ def database_location(kind: str, directory: Path) -> Iterator[str | None]:
     else:
         with postgres_support.database() as url:
             yield url
+
+
+def on_every_store(
+    machine: type[RuleBasedStateMachine], *, steps: int, examples: int, postgres_examples: int
+) -> tuple[Any, ...]:
+    """A TestCase of the state machine per store kind (its ``STORE`` set), memory first.
+
+    Each PostgreSQL example creates a clinic (~0.25 s): fewer examples there, as many steps.
+    """
+    cases = []
+    for kind in STORES:
+        store_machine: Any = type(f"{machine.__name__}_{kind}", (machine,), {"STORE": kind})
+        store_machine.TestCase.settings = settings(
+            max_examples=postgres_examples if kind == "postgres" else examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        cases.append(store_machine.TestCase)
+    return tuple(cases)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

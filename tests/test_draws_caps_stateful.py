@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -53,7 +53,7 @@ from cmrewards.bowl import draw
 from cmrewards.ledger import Movement
 from cmrewards.programs import BowlCategory, Program, program_from_toml
 from cmrewards.schedules import AwardKind, ScheduleState, Step, advance
-from conftest import FakeClock, database_location
+from conftest import FakeClock, database_location, on_every_store
 from stored_tables import open_tables
 
 ADMIN = "admin-1"
@@ -818,33 +818,6 @@ def test_the_prize_program_has_the_petry_fishbowl_rules() -> None:
     )
 
 
-class DrawsAndCapsMachineMemory(DrawsAndCapsMachine):
-    STORE = "memory"
-
-
-class DrawsAndCapsMachineSQLite(DrawsAndCapsMachine):
-    STORE = "sqlite"
-
-
-class DrawsAndCapsMachinePostgres(DrawsAndCapsMachine):
-    STORE = "postgres"
-
-
-DrawsAndCapsMachineMemory.TestCase.settings = DrawsAndCapsMachineSQLite.TestCase.settings = (
-    settings(
-        max_examples=25,
-        stateful_step_count=40,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+TestDrawsAndCapsMemory, TestDrawsAndCapsSQLite, TestDrawsAndCapsPostgres = on_every_store(
+    DrawsAndCapsMachine, steps=40, examples=25, postgres_examples=15
 )
-# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
-DrawsAndCapsMachinePostgres.TestCase.settings = settings(
-    max_examples=15,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestDrawsAndCapsMemory = DrawsAndCapsMachineMemory.TestCase
-TestDrawsAndCapsSQLite = DrawsAndCapsMachineSQLite.TestCase
-TestDrawsAndCapsPostgres = DrawsAndCapsMachinePostgres.TestCase

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -41,7 +41,7 @@ from cmrewards import (
 )
 from cmrewards.ledger import Movement
 from cmrewards.schedules import ScheduleState, advance
-from conftest import database_location
+from conftest import database_location, on_every_store
 from stored_tables import open_tables
 
 PROGRAM = "higgins-vbrt"
@@ -472,31 +472,6 @@ class LedgerMachine(RuleBasedStateMachine):
             assert last == self.accounts[available(participant)]
 
 
-class LedgerMachineMemory(LedgerMachine):
-    STORE = "memory"
-
-
-class LedgerMachineSQLite(LedgerMachine):
-    STORE = "sqlite"
-
-
-class LedgerMachinePostgres(LedgerMachine):
-    STORE = "postgres"
-
-
-LedgerMachineMemory.TestCase.settings = LedgerMachineSQLite.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+TestLedgerMemory, TestLedgerSQLite, TestLedgerPostgres = on_every_store(
+    LedgerMachine, steps=30, examples=25, postgres_examples=20
 )
-# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
-LedgerMachinePostgres.TestCase.settings = settings(
-    max_examples=20,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestLedgerMemory = LedgerMachineMemory.TestCase
-TestLedgerSQLite = LedgerMachineSQLite.TestCase
-TestLedgerPostgres = LedgerMachinePostgres.TestCase

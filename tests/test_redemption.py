@@ -96,33 +96,10 @@ WITH_APPROVAL: dict[tuple[str, str], str | None] = {
 """Every (status, command) of a program that requires approval: the next status or None."""
 
 WITHOUT_APPROVAL: dict[tuple[str, str], str | None] = {
-    ("requested", "approve"): "approved",  # still allowed, just not needed
-    ("requested", "fulfil"): "fulfilled",
-    ("requested", "cancel"): "cancelled",
-    ("requested", "expire"): "cancelled",
-    ("requested", "reverse"): None,
-    ("approved", "approve"): None,
-    ("approved", "fulfil"): "fulfilled",
-    ("approved", "cancel"): "cancelled",
-    ("approved", "expire"): "cancelled",
-    ("approved", "reverse"): None,
-    ("fulfilled", "approve"): None,
-    ("fulfilled", "fulfil"): None,
-    ("fulfilled", "cancel"): None,
-    ("fulfilled", "expire"): None,
-    ("fulfilled", "reverse"): "reversed",
-    ("cancelled", "approve"): None,
-    ("cancelled", "fulfil"): None,
-    ("cancelled", "cancel"): None,
-    ("cancelled", "expire"): None,
-    ("cancelled", "reverse"): None,
-    ("reversed", "approve"): None,
-    ("reversed", "fulfil"): None,
-    ("reversed", "cancel"): None,
-    ("reversed", "expire"): None,
-    ("reversed", "reverse"): None,
+    **WITH_APPROVAL,
+    ("requested", "fulfil"): "fulfilled",  # approval is still allowed, just not needed
 }
-"""The same for a program that does not require approval."""
+"""The same for a program that does not require approval: one step more."""
 
 TABLES = {True: WITH_APPROVAL, False: WITHOUT_APPROVAL}
 ALL_PAIRS = [

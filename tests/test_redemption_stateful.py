@@ -26,7 +26,6 @@ from typing import ClassVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -44,7 +43,7 @@ from cmrewards import (
     PermissionDenied,
 )
 from cmrewards.programs import program_from_toml
-from conftest import START, FakeClock, database_location, visit
+from conftest import START, FakeClock, database_location, on_every_store, visit
 
 ADMIN = "admin-1"
 RECORDER = "rec-1"
@@ -530,31 +529,6 @@ class RedemptionMachine(RuleBasedStateMachine):
             assert report.ok
 
 
-class RedemptionMachineMemory(RedemptionMachine):
-    STORE = "memory"
-
-
-class RedemptionMachineSQLite(RedemptionMachine):
-    STORE = "sqlite"
-
-
-class RedemptionMachinePostgres(RedemptionMachine):
-    STORE = "postgres"
-
-
-RedemptionMachineMemory.TestCase.settings = RedemptionMachineSQLite.TestCase.settings = settings(
-    max_examples=30,
-    stateful_step_count=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+TestRedemptionMachineMemory, TestRedemptionMachineSQLite, TestRedemptionMachinePostgres = (
+    on_every_store(RedemptionMachine, steps=50, examples=30, postgres_examples=25)
 )
-# Each example creates a PostgreSQL clinic (~0.25 s): fewer examples, as many steps.
-RedemptionMachinePostgres.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestRedemptionMachineMemory = RedemptionMachineMemory.TestCase
-TestRedemptionMachineSQLite = RedemptionMachineSQLite.TestCase
-TestRedemptionMachinePostgres = RedemptionMachinePostgres.TestCase

@@ -9,7 +9,7 @@ it changes: after a migration it is the clinic's last SQLite backup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -104,13 +104,18 @@ def _copy(
                 f"{target.location} already holds a clinic; migrate only into an empty database"
             )
         rows = {}
+        catalog: list[dict[str, Any]] = []
         for table in COPIED_TABLES:
             columns, values = source.table_rows(table)
             target.copy_rows(table, columns, values)
             rows[table] = len(values)
+            if table == "catalog":
+                catalog = [dict(zip(columns, row, strict=True)) for row in values]
         # Copying the movements added them to the copied stock a second time.
-        for sku, stock in source.table_rows("catalog", ["sku", "stock"])[1]:
-            target.execute("UPDATE catalog SET stock = %s WHERE sku = %s", [stock, sku])
+        for item in catalog:
+            target.execute(
+                "UPDATE catalog SET stock = %s WHERE sku = %s", [item["stock"], item["sku"]]
+            )
         if target_tx.balances() != source_tx.balances():
             raise IntegrityError(
                 f"{source.location}: its cached balances differ from its transfers' sums"

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from . import ledger
 from .errors import (
     AlreadyExists,
     InsufficientPoints,
@@ -132,7 +133,7 @@ class Redeeming(ClinicBase):
                 item = _found(tx.item(sku), f"catalog item {sku!r}")
                 if item.cost == 0:
                     raise InvalidTransition(f"{sku} is a prize-cabinet item; it is not for points")
-                have = tx.balance(person.program_id, f"available:{person.id}")
+                have = tx.balance(person.program_id, ledger.available(person.id))
                 if have < item.cost:
                     raise InsufficientPoints(
                         f"{sku} costs {item.cost} points; {person.id} has {have} available"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -118,13 +118,10 @@ class SQLiteStore:
     def table_names(self) -> list[str]:
         return [t for t in self._db.table_names() if not t.startswith("sqlite_")]
 
-    def table_rows(
-        self, table: str, columns: Sequence[str] | None = None
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """A whole table as it is stored, for ``migrate`` (inside its unit of work)."""
-        wanted = ", ".join(columns) if columns else "*"
         with _translated_errors(self.location):
-            cursor = self._db.conn.execute(f"SELECT {wanted} FROM {table} ORDER BY 1")
+            cursor = self._db.conn.execute(f"SELECT * FROM {table} ORDER BY 1")
             names = [d[0] for d in cursor.description]
             return names, [tuple(row) for row in cursor.fetchall()]
 
