@@ -41,8 +41,8 @@ bench: $(VENV)/.installed-test
 
 # Longer runs of the crash and bad-input suites than `make test` can afford.
 soak: $(VENV)/.installed-test
-	CMREWARDS_SOAK_ROUNDS=200 scripts/with-postgres $(BIN)/pytest -q tests/test_crash_safety.py tests/test_postgres_crash_safety.py
-	CMREWARDS_FUZZ_EXAMPLES=3000 $(BIN)/pytest -q tests/test_bad_input.py
+	CMREWARDS_SOAK_ROUNDS=200 scripts/with-postgres $(BIN)/pytest -q tests/store/test_crash_safety.py tests/store/test_postgres_crash_safety.py
+	CMREWARDS_FUZZ_EXAMPLES=3000 $(BIN)/pytest -q tests/cli/test_bad_input.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEMO_DB)* statement-*.html

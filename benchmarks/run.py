@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import cmrewards
-from cmrewards.importer import read_rows
+from cmrewards.app.lab_file import read_rows
 
 PARTICIPANTS = 200
 START = dt.date(2026, 1, 5)
@@ -277,7 +277,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, sys.argv[3])
 from run import clinic_with_participants
-from cmrewards.importer import read_rows
+from cmrewards.app.lab_file import read_rows
 lab, database = Path(sys.argv[1]), Path(sys.argv[2])
 clinic = clinic_with_participants(database)
 with lab.open(newline="") as file:

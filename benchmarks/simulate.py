@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from cmrewards.programs import load_preset
-from cmrewards.simulation import simulate
+from cmrewards.domain.programs import load_preset
+from cmrewards.domain.simulation import simulate
 
 PARTICIPANTS = 10_000
 PRESETS = ("petry-fishbowl", "higgins-vbrt")

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import cmrewards
-from cmrewards.importer import read_rows
+from cmrewards.app.lab_file import read_rows
 
 
 def write_sample_lab_file(path: Path, start: dt.date) -> None:

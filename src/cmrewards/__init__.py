@@ -14,8 +14,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .clinic import Clinic
-    from .errors import (
+    from .app.clinic import Clinic
+    from .app.lab_file import ImportReport
+    from .app.rewards import RedemptionResult
+    from .domain.errors import (
         AlreadyExists,
         Busy,
         CMRewardsError,
@@ -29,53 +31,58 @@ if TYPE_CHECKING:
         OutOfStock,
         PermissionDenied,
     )
-    from .importer import ImportReport
-    from .preview import TargetPreview
-    from .programs import Program, load_preset, load_program_file, preset_names
-    from .records import Participant, Prize, PrizeStatus, Status
-    from .redeeming import RedemptionResult
-    from .redemption import CatalogItem, Redemption, RedemptionStatus
-    from .results import Award, Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
-    from .schedules import Outcome
-    from .staff import Role, Staff
+    from .domain.programs import Program, load_preset, load_program_file, preset_names
+    from .domain.records import Participant, Prize, PrizeStatus, Status
+    from .domain.redemption import CatalogItem, Redemption, RedemptionStatus
+    from .domain.results import (
+        Award,
+        Balance,
+        HistoryEntry,
+        RecordResult,
+        TransferResult,
+        VerifyReport,
+    )
+    from .domain.schedules import Outcome
+    from .domain.staff import Role, Staff
+    from .views.preview import TargetPreview
 
 _LAZY = {
-    "AlreadyExists": "errors",
-    "Award": "results",
-    "Balance": "results",
-    "Busy": "errors",
-    "CMRewardsError": "errors",
-    "CatalogItem": "redemption",
-    "Clinic": "clinic",
-    "HistoryEntry": "results",
-    "IdempotencyConflict": "errors",
-    "ImportReport": "importer",
-    "InsufficientPoints": "errors",
-    "IntegrityError": "errors",
-    "InvalidInput": "errors",
-    "InvalidTransition": "errors",
-    "NotFound": "errors",
-    "OutOfOrder": "errors",
-    "OutOfStock": "errors",
-    "Outcome": "schedules",
-    "Participant": "records",
-    "PermissionDenied": "errors",
-    "Prize": "records",
-    "PrizeStatus": "records",
-    "Program": "programs",
-    "RecordResult": "results",
-    "Redemption": "redemption",
-    "RedemptionResult": "redeeming",
-    "RedemptionStatus": "redemption",
-    "Role": "staff",
-    "Staff": "staff",
-    "Status": "records",
-    "TargetPreview": "preview",
-    "TransferResult": "results",
-    "VerifyReport": "results",
-    "load_preset": "programs",
-    "load_program_file": "programs",
-    "preset_names": "programs",
+    "AlreadyExists": "domain.errors",
+    "Award": "domain.results",
+    "Balance": "domain.results",
+    "Busy": "domain.errors",
+    "CMRewardsError": "domain.errors",
+    "CatalogItem": "domain.redemption",
+    "Clinic": "app.clinic",
+    "HistoryEntry": "domain.results",
+    "IdempotencyConflict": "domain.errors",
+    "ImportReport": "app.lab_file",
+    "InsufficientPoints": "domain.errors",
+    "IntegrityError": "domain.errors",
+    "InvalidInput": "domain.errors",
+    "InvalidTransition": "domain.errors",
+    "NotFound": "domain.errors",
+    "OutOfOrder": "domain.errors",
+    "OutOfStock": "domain.errors",
+    "Outcome": "domain.schedules",
+    "Participant": "domain.records",
+    "PermissionDenied": "domain.errors",
+    "Prize": "domain.records",
+    "PrizeStatus": "domain.records",
+    "Program": "domain.programs",
+    "RecordResult": "domain.results",
+    "Redemption": "domain.redemption",
+    "RedemptionResult": "app.rewards",
+    "RedemptionStatus": "domain.redemption",
+    "Role": "domain.staff",
+    "Staff": "domain.staff",
+    "Status": "domain.records",
+    "TargetPreview": "views.preview",
+    "TransferResult": "domain.results",
+    "VerifyReport": "domain.results",
+    "load_preset": "domain.programs",
+    "load_program_file": "domain.programs",
+    "preset_names": "domain.programs",
 }
 """Where each public name lives: imported on first use, so the CLI starts fast."""
 
@@ -142,7 +149,7 @@ def open(
     Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
     and draws.
     """
-    from .clinic import Clinic
+    from .app.clinic import Clinic
     from .store import open_store
 
     return Clinic(open_store(path, create=create), **options)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import attrs
 import click
 
-from ..errors import CMRewardsError, InvalidInput
+from ..domain.errors import CMRewardsError, InvalidInput
 
 DEFAULT_DB = "cmrewards.db"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
@@ -99,7 +99,7 @@ def _fail(kind: str, message: str, code: int) -> NoReturn:
 
 def emit(settings: Settings, data: Any, text: str | Callable[[], str]) -> None:
     """Print ``data`` as the one JSON document, or ``text`` for a person."""
-    from ..serde import to_json
+    from ..domain.json_form import to_json
 
     if settings.json:
         click.echo(json.dumps(to_json(data), indent=2, sort_keys=False))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
+from ..domain.errors import InvalidInput
 from ..store import POSTGRES_SCHEMES
 from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
 
@@ -42,7 +42,7 @@ def record(
     note: str | None,
 ) -> None:
     """Record one verified outcome and pay what the schedule says."""
-    from ..clock import parse_when
+    from ..domain.clock import parse_when
 
     clinic = settings.clinic()
     when = None
@@ -121,7 +121,7 @@ def preview(settings: Settings, participant: str) -> None:
 @pass_settings
 def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> None:
     """Record a CSV of outcomes (participant,target,outcome,at,key,note); safe to rerun."""
-    from ..importer import read_rows
+    from ..app.lab_file import read_rows
 
     clinic = settings.clinic()
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
@@ -243,7 +243,7 @@ def verify(settings: Settings) -> None:
 @pass_settings
 def demo(settings: Settings, demo_db: str | None) -> None:
     """Build a sample clinic on a fresh file and walk through a day."""
-    from ..demo import run_demo
+    from .demo import run_demo
 
     source = click.get_current_context().find_root().get_parameter_source("db")
     if demo_db is None and source is not click.core.ParameterSource.DEFAULT:

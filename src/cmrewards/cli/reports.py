@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
+from ..domain.errors import InvalidInput
 from ._shell import Settings, cli, emit, money, pass_settings
 
 # --- reports ---------------------------------------------------------------------
@@ -22,7 +22,7 @@ def report(
     settings: Settings, program_id: str | None, since: str | None, until: str | None
 ) -> None:
     """Abstinence, cost, liability, budget, caps and stock for each program."""
-    from ..clock import parse_date
+    from ..domain.clock import parse_date
 
     first = parse_date(since, "--since") if since is not None else None
     last = parse_date(until, "--until") if until is not None else None
@@ -73,7 +73,7 @@ def statement(settings: Settings, participant: str, html_file: str | None) -> No
     """A participant's statement: each result, streaks, resets, redemptions."""
     made = settings.clinic().statement(participant)
     if html_file is not None:
-        from ..statement_html import render_html
+        from ..views.statement_html import render_html
 
         _refuse_to_overwrite_a_database(html_file, settings.db)
         try:
@@ -98,7 +98,7 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
 
 
 def _describe_statement(made: Any, html_file: str | None) -> str:
-    from ..clock import local_date
+    from ..domain.clock import local_date
 
     lines = [
         f"{made.participant} in {made.program_id} since {made.start} ({made.status})",
@@ -165,8 +165,8 @@ def simulate(
     seed: int,
 ) -> None:
     """Monte Carlo budget forecast for a program or preset."""
-    from ..programs import load_preset
-    from ..simulation import simulate as run
+    from ..domain.programs import load_preset
+    from ..domain.simulation import simulate as run
 
     if (program_id is None) == (preset_name is None):
         raise click.UsageError("give exactly one of --program ID or --preset NAME")

@@ -15,7 +15,7 @@ from ._shell import Settings, actor_option, cli, emit, money, pass_settings
 @pass_settings
 def init(settings: Settings, admin: str) -> None:
     """Create the database and its first admin."""
-    from ..clinic import check_id
+    from ..domain.validation import check_id
 
     check_id(admin, "staff id")
     clinic = settings.clinic(create=True)
@@ -29,7 +29,7 @@ def init(settings: Settings, admin: str) -> None:
 @pass_settings
 def migrate(settings: Settings, source_file: str, server_url: str) -> None:
     """Copy a clinic from its SQLite file into PostgreSQL, ids and hash chains kept."""
-    from ..migrating import migrate as copy_clinic
+    from ..app.migrate import migrate as copy_clinic
 
     report = copy_clinic(source_file, server_url)
 
@@ -98,7 +98,7 @@ def staff_list(settings: Settings) -> None:
 @pass_settings
 def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
-    from ..programs import load_preset, maximum_earnings, preset_names
+    from ..domain.programs import load_preset, maximum_earnings, preset_names
 
     shipped = [(name, load_preset(name)) for name in preset_names()]
     maxima = {name: maximum_earnings(program) for name, program in shipped}
@@ -143,7 +143,7 @@ def program_add(
     actor: str,
 ) -> None:
     """Add a program from a preset or a TOML file."""
-    from ..programs import load_preset, load_program_file, program_from_dict
+    from ..domain.programs import load_preset, load_program_file, program_from_dict
 
     if (preset_name is None) == (file_path is None):
         raise click.UsageError("give exactly one of --preset NAME or --file PATH")
@@ -175,7 +175,7 @@ def program_list(settings: Settings) -> None:
 @pass_settings
 def program_show(settings: Settings, program_id: str) -> None:
     """Show one program's rules."""
-    from ..programs import maximum_earnings
+    from ..domain.programs import maximum_earnings
 
     shown = settings.clinic().program(program_id)
     most = maximum_earnings(shown)
@@ -210,7 +210,7 @@ def enroll(
     settings: Settings, participant: str, program_id: str, start: str | None, actor: str
 ) -> None:
     """Enrol a participant (pseudonymous id) in a program."""
-    from ..clock import parse_date
+    from ..domain.clock import parse_date
 
     day = parse_date(start, "--start") if start is not None else None
     record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)

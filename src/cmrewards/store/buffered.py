@@ -15,13 +15,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..journal import JournalEntry
-from ..ledger import AccountKey, Transfer
-from ..programs import Program
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
-from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..schedules import ScheduleState
-from ..staff import Staff
+from ..domain.journal import JournalEntry
+from ..domain.ledger import AccountKey, Transfer
+from ..domain.programs import Program
+from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.schedules import ScheduleState
+from ..domain.staff import Staff
 from .port import StateKey, Tx
 
 _UNREAD: Any = object()

@@ -14,14 +14,21 @@ from typing import TypeVar
 
 import attrs
 
-from ..errors import IntegrityError
-from ..journal import JournalEntry
-from ..ledger import AccountKey, Transfer
-from ..programs import Program
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, PrizeStatus, Status
-from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..schedules import ScheduleState
-from ..staff import Staff
+from ..domain.errors import IntegrityError
+from ..domain.journal import JournalEntry
+from ..domain.ledger import AccountKey, Transfer
+from ..domain.programs import Program
+from ..domain.records import (
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    Status,
+)
+from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.schedules import ScheduleState
+from ..domain.staff import Staff
 from .port import StateKey
 
 K = TypeVar("K")

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
-from ..ledger import AccountKey, Transfer
-from ..programs import Program
-from ..records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
-from ..redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..schedules import ScheduleState
-from ..staff import Staff
+from ..domain.ledger import AccountKey, Transfer
+from ..domain.programs import Program
+from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.schedules import ScheduleState
+from ..domain.staff import Staff
 
 if TYPE_CHECKING:
-    from ..journal import JournalEntry
+    from ..domain.journal import JournalEntry
 
 StateKey = tuple[str, str]
 """(participant, target)."""

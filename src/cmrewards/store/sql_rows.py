@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..clock import from_utc_text, to_utc_text
-from ..journal import JournalEntry
-from ..ledger import Movement, Transfer
-from ..programs import Program, program_from_dict
-from ..records import (
+from ..domain.clock import from_utc_text, to_utc_text
+from ..domain.journal import JournalEntry
+from ..domain.ledger import Movement, Transfer
+from ..domain.programs import Program, program_from_dict
+from ..domain.records import (
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
@@ -26,7 +26,7 @@ from ..records import (
     PrizeStatus,
     Status,
 )
-from ..redemption import (
+from ..domain.redemption import (
     CatalogItem,
     PrizeFulfilment,
     Redemption,
@@ -34,8 +34,8 @@ from ..redemption import (
     StockMovement,
     StockReason,
 )
-from ..schedules import Outcome, ScheduleState
-from ..staff import Role, Staff
+from ..domain.schedules import Outcome, ScheduleState
+from ..domain.staff import Role, Staff
 
 
 class Row(Protocol):

@@ -11,26 +11,26 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from ..clock import to_utc_text
-from ..journal import JournalEntry
-from ..ledger import AccountKey, Transfer
-from ..programs import Program
-from ..records import (
+from ..domain.clock import to_utc_text
+from ..domain.journal import JournalEntry
+from ..domain.ledger import AccountKey, Transfer
+from ..domain.programs import Program
+from ..domain.records import (
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     Status,
 )
-from ..redemption import (
+from ..domain.redemption import (
     CatalogItem,
     PrizeFulfilment,
     PrizeTrade,
     Redemption,
     StockMovement,
 )
-from ..schedules import ScheduleState
-from ..staff import Staff
+from ..domain.schedules import ScheduleState
+from ..domain.staff import Staff
 from .port import StateKey
 from .sql_rows import (
     OUTCOME_COLUMNS,

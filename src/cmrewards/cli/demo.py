@@ -1,0 +1,237 @@
+"""``cmrewards demo``: a sample Higgins voucher clinic on a fresh file, shown as staff see it.
+
+Every step is a real CLI command run against the demo database, printed with a
+one-line explanation, so the demo doubles as a tutorial of the commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..domain.errors import AlreadyExists, InvalidInput
+
+VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
+"""Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""
+
+RESULTS = {
+    "P-1001": ["met"] * 9,
+    "P-1002": ["met", "met", "met", "met", "not_met", "met", "met", "met", "met"],
+    "P-1003": ["met", "missed", "met", "excused", "met", "met", "met", "not_met", "met"],
+}
+"""Pseudonymous participants: one steady, one who slips once, one with a missed sample."""
+
+
+def run_demo(path: Path, now: dt.datetime, *, as_json: bool = False) -> None:
+    """Walk through the tour; with ``as_json`` print one JSON document of every step instead."""
+    if path.exists():
+        raise AlreadyExists(f"the demo needs a fresh file and {path} exists; remove it first")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{path.parent} is not a directory; the demo cannot create {path.name}")
+    demo = _Demo(path, as_json)
+    if as_json:
+        with contextlib.redirect_stdout(io.StringIO()):
+            _tour(demo, now)
+        click.echo(json.dumps({"database": str(path), "steps": demo.steps}, indent=2))
+    else:
+        _tour(demo, now)
+
+
+def _tour(demo: _Demo, now: dt.datetime) -> None:
+    path = demo.path
+    start = (now - dt.timedelta(days=21)).date()
+    click.echo(f"cmrewards demo: three weeks at a CM clinic (database {path})")
+
+    demo.step("The clinic's admin creates the database.", "init", "--admin", "admin-1")
+    demo.step(
+        "The admin adds a front-desk recorder and a clinician.",
+        "staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.quiet("staff", "add", "clin-01", "--role", "clinician", "--actor", "admin-1")
+    demo.step("Shipped protocols, with what each can pay one participant.", "presets")
+    demo.step(
+        "The admin adopts the Higgins voucher protocol.",
+        "program", "add", "--preset", "higgins-vbrt", "--actor", "admin-1",
+    )  # fmt: skip
+    for participant in RESULTS:
+        demo.quiet(
+            "enroll", participant, "--program", "higgins-vbrt",
+            "--start", start.isoformat(), "--actor", "admin-1",
+        )  # fmt: skip
+    click.echo(f"\n» Three participants are enrolled from {start}: {', '.join(RESULTS)}.")
+
+    first_visit = _at(start, VISIT_DAYS[0])
+    demo.step(
+        "Day 1: P-1001's sample is negative; the recorder enters it with the lab accession.",
+        "record", "P-1001", "--target", "stimulant-negative", "--outcome", "met",
+        "--at", first_visit, "--key", "LAB-0001", "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "The lab interface sends the same result again: the key makes it a harmless replay.",
+        "record", "P-1001", "--target", "stimulant-negative", "--outcome", "met",
+        "--at", first_visit, "--key", "LAB-0001", "--actor", "rec-01",
+    )  # fmt: skip
+    click.echo("\n» Three weeks of results are recorded (quietly).")
+    for visit, day in enumerate(VISIT_DAYS):
+        for participant, outcomes in RESULTS.items():
+            if participant == "P-1001" and visit == 0:
+                continue
+            demo.quiet(
+                "record", participant, "--target", "stimulant-negative",
+                "--outcome", outcomes[visit], "--at", _at(start, day), "--actor", "rec-01",
+            )  # fmt: skip
+    demo.step("P-1001 has been negative all along.", "balance", "P-1001")
+    demo.step(
+        "P-1002 slipped once: the positive reset the schedule to 10, then it climbed again.",
+        "history", "P-1002",
+    )  # fmt: skip
+    demo.step(
+        "A recorder may not hand out points by hand; the rule refuses it (exit 1).",
+        "adjust", "P-1003", "--points", "50", "--reason", "goodwill", "--actor", "rec-01",
+        expect=1,
+    )  # fmt: skip
+    demo.step(
+        "The admin credits P-1003 for a lab delay, with a reason for the audit trail.",
+        "adjust", "P-1003", "--points", "15", "--reason", "lab delay on week 1",
+        "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step(
+        "The credit was meant for another participant: the admin reverses it with a mirror"
+        " transfer; nothing is edited and the original row stays.",
+        "reverse", demo.last_transfer_id(), "--reason", "meant for another participant",
+        "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step(
+        "The admin stocks the reward cabinet: grocery gift cards, never cash.",
+        "catalog", "add", "GC-10", "--name", "$10 grocery gift card", "--cost", "40",
+        "--stock", "3", "--low-stock", "1", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.step(
+        "P-1001 asks for a gift card: the points and one card are held at once.",
+        "redeem", "request", "P-1001", "GC-10", "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "The clinician approves it as fitting P-1001's treatment goals.",
+        "redeem", "approve", "1", "--actor", "clin-01",
+    )  # fmt: skip
+    demo.step(
+        "The card is handed over; the note keeps its last digits and what it cost.",
+        "redeem", "fulfil", "1", "--note", "card ending 4417", "--cost-cents", "1000",
+        "--actor", "clin-01",
+    )  # fmt: skip
+    _prize_clinic(demo, start)
+    page = path.with_name("statement-P-1002.html")
+    demo.step(
+        "P-1002's statement for the counselling session, with a printable chart page.",
+        "statement", "P-1002", "--html", str(page),
+    )  # fmt: skip
+    demo.step("The program manager's monthly report.", "report")
+    demo.step(
+        "Next year's budget: 1,000 participants of the VA protocol, 60 % negative samples.",
+        "simulate", "--preset", "va-prize-cm", "--participants", "1000", "--p-met", "0.6",
+    )  # fmt: skip
+    demo.step("What is left in the cabinet.", "catalog", "list")
+    demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
+    click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
+
+
+def _prize_clinic(demo: _Demo, start: dt.date) -> None:
+    """The same clinic runs the VA prize-bowl protocol for a second group."""
+    demo.step(
+        "The clinic also runs the VA prize protocol: draws from a 500-slip bowl.",
+        "program", "add", "--preset", "va-prize-cm", "--actor", "admin-1",
+    )  # fmt: skip
+    demo.quiet(
+        "enroll", "P-2001", "--program", "va-prize-cm", "--start", start.isoformat(),
+        "--actor", "admin-1",
+    )  # fmt: skip
+    for category in ("small", "large", "jumbo"):
+        demo.quiet(
+            "catalog", "add", f"CAB-{category.upper()}", "--name", f"{category} prize",
+            "--cost", "0", "--stock", "10", "--category", category, "--actor", "admin-1",
+        )  # fmt: skip
+    for day in (0, 3, 7, 10, 14, 17):
+        demo.quiet(
+            "record", "P-2001", "--target", "stimulant-negative", "--outcome", "met",
+            "--at", _at(start, day), "--actor", "rec-01",
+        )  # fmt: skip
+    click.echo("\n» P-2001 gave six negative samples over three weeks (quietly recorded).")
+    demo.step(
+        "The prizes P-2001 has won, each drawn from a stored seed.", "prize", "list", "P-2001"
+    )
+    owed = demo.first_owed_prize("P-2001")
+    if owed is not None:
+        demo.step(
+            "The clinician hands over the first one from the prize cabinet.",
+            "prize", "fulfil", str(owed[0]), "--sku", f"CAB-{owed[1].upper()}",
+            "--actor", "clin-01",
+        )  # fmt: skip
+
+
+def _at(start: dt.date, day: int) -> str:
+    return f"{start + dt.timedelta(days=day)}T09:30:00+00:00"
+
+
+class _Demo:
+    def __init__(self, path: Path, as_json: bool) -> None:
+        self.path = path
+        self.as_json = as_json
+        self.steps: list[dict[str, Any]] = []
+
+    def _run(self, args: Sequence[str]) -> int:
+        from . import cli
+
+        options = ["--db", str(self.path), *(["--json"] if self.as_json else [])]
+        try:
+            cli.main([*options, *args])
+        except SystemExit as done:
+            return int(done.code or 0)
+        return 0
+
+    def step(self, explanation: str, *args: str, expect: int = 0) -> None:
+        click.echo(f"\n» {explanation}")
+        click.echo(f"$ cmrewards {shlex.join(args)}")
+        sys.stdout.flush()  # keep a refusal's stderr line next to its command
+        if self.as_json:
+            with contextlib.redirect_stdout(io.StringIO()) as output:
+                code = self._run(args)
+            self.steps.append(
+                {
+                    "explanation": explanation,
+                    "command": f"cmrewards {shlex.join(args)}",
+                    "exit_code": code,
+                    "result": json.loads(output.getvalue()),
+                }
+            )
+        else:
+            code = self._run(args)
+        if code != expect:
+            raise RuntimeError(f"demo step {shlex.join(args)} exited {code}, expected {expect}")
+
+    def quiet(self, *args: str) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = self._run(args)
+        if code:
+            raise RuntimeError(f"demo step {shlex.join(args)} exited {code}")
+
+    def first_owed_prize(self, participant: str) -> tuple[int, str] | None:
+        import cmrewards
+
+        with cmrewards.open(self.path) as clinic:
+            owed = [p for p in clinic.prizes(participant) if p.status == "owed"]
+        return (owed[0].id, owed[0].category) if owed else None
+
+    def last_transfer_id(self) -> str:
+        import cmrewards
+
+        with cmrewards.open(self.path) as clinic:
+            return str(clinic.history("P-1003")[-1].ref.split(":")[1])

@@ -1,0 +1,225 @@
+"""The journal: tamper evidence for every record that is not already hash-chained.
+
+Outcomes and transfers carry their own chains. Everything else the library writes
+(staff, programs, participants, prizes and their hand-overs and trades, the catalog,
+stock movements, redemptions, idempotency keys) gets a journal entry each time it
+is written: the record's kind, key and a digest of its canonical form, chained like
+the ledger. ``verify`` recomputes each record's digest and compares it with its
+latest journal entry, so an edit, insertion or deletion made outside the library
+shows up even in tables whose rows legitimately change (a redemption's status).
+
+Derived values are left out of the digests because ``verify`` recomputes them from
+their sources: balances, schedule states, cap usage, and an item's stock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from .chain import canonical, link
+from .clock import to_utc_text
+from .json_form import to_json
+from .programs import Program
+from .records import IdempotencyRecord, Participant, Prize
+from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from .staff import Staff
+
+
+@attrs.frozen
+class JournalEntry:
+    """One write of one record."""
+
+    id: int
+    kind: str
+    key: str
+    digest: str
+    """sha256 of the record's canonical form at this write."""
+    at: dt.datetime
+    prev_hash: str
+    hash: str
+
+    def hash_fields(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "key": self.key,
+            "digest": self.digest,
+            "at": to_utc_text(self.at),
+        }
+
+
+@attrs.frozen
+class ProgramAdded:
+    """A program with who added it and when (the stored program row)."""
+
+    program: Program
+    added_at: dt.datetime
+    added_by: str
+
+
+Journaled = (
+    Staff
+    | ProgramAdded
+    | Participant
+    | Prize
+    | PrizeFulfilment
+    | PrizeTrade
+    | CatalogItem
+    | StockMovement
+    | Redemption
+    | IdempotencyRecord
+)
+
+
+def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
+    """(kind, key, canonical fields) of a record."""
+    if isinstance(record, IdempotencyRecord):
+        # The stored result is JSON already; walking it again would dominate verify.
+        fields = {
+            "scope": record.scope,
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "result": record.result,
+            "created_at": to_utc_text(record.created_at),
+        }
+        return "idempotency-key", f"{record.scope}/{record.key}", fields
+    if isinstance(record, ProgramAdded):
+        origin = {"added_at": to_utc_text(record.added_at), "added_by": record.added_by}
+        return "program", record.program.id, record.program.to_dict() | origin
+    fields = to_json(record)
+    match record:
+        case Staff():
+            return "staff", record.id, fields
+        case Participant():
+            return "participant", record.id, fields
+        case Prize():
+            return "prize", str(record.id), fields
+        case PrizeFulfilment():
+            return "prize-fulfilment", str(record.prize_id), fields
+        case PrizeTrade():
+            return "prize-trade", str(record.traded_prize), fields
+        case CatalogItem():
+            # The count is derived from the stock movements and checked against them;
+            # whether the item is counted at all is the item's own.
+            fields["stock"] = "on demand" if record.stock is None else "counted"
+            return "catalog-item", record.sku, fields
+        case StockMovement():
+            return "stock-movement", str(record.id), fields
+        case Redemption():
+            return "redemption", str(record.id), fields
+    raise TypeError(f"{type(record).__name__} is not journaled")
+
+
+def digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(fields).encode()).hexdigest()
+
+
+def entry_for(record: Journaled, head: JournalEntry | None, at: dt.datetime) -> JournalEntry:
+    kind, key, fields = identify(record)
+    entry_id, prev_hash = (1, "0" * 64) if head is None else (head.id + 1, head.hash)
+    entry = JournalEntry(entry_id, kind, key, digest(fields), at, prev_hash, "")
+    return attrs.evolve(entry, hash=link(prev_hash, entry.hash_fields()))
+
+
+def journal_problems(
+    entries: Sequence[JournalEntry], records: Iterable[Journaled]
+) -> Iterable[str]:
+    """Every record whose current form is not the one its latest journal entry recorded."""
+    latest = {(e.kind, e.key): e.digest for e in entries}
+    seen = set()
+    for record in records:
+        kind, key, fields = identify(record)
+        seen.add((kind, key))
+        recorded = latest.get((kind, key))
+        if recorded is None:
+            yield f"{kind} {key} was added outside cmrewards (no journal entry)"
+        elif recorded != digest(fields):
+            yield f"{kind} {key} was changed outside cmrewards (differs from its journal entry)"
+    for kind, key in sorted(set(latest) - seen):
+        yield f"{kind} {key} was deleted outside cmrewards (its journal entry remains)"
+
+
+class JournalingTx:
+    """A unit of work that journals every write of a journaled record.
+
+    Reads, and writes of chained or derived data, pass straight through to the
+    adapter's unit of work.
+    """
+
+    def __init__(self, tx: Any, at: dt.datetime) -> None:
+        self._tx = tx
+        self._at = at
+        self._head: JournalEntry | None = tx.last_journal_entry()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def _note(self, *records: Journaled | None) -> None:
+        entries = []
+        for record in records:
+            if record is not None:
+                self._head = entry_for(record, self._head, self._at)
+                entries.append(self._head)
+        self._tx.append_journal(entries)
+
+    def add_staff(self, staff: Staff) -> None:
+        self._tx.add_staff(staff)
+        self._note(staff)
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self._tx.set_staff_active(staff_id, active)
+        self._note(self._tx.staff(staff_id))
+
+    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
+        self._tx.add_program(program, added_at, added_by)
+        self._note(ProgramAdded(program, added_at, added_by))
+
+    def add_participant(self, participant: Participant) -> None:
+        self._tx.add_participant(participant)
+        self._note(participant)
+
+    def set_participant_status(self, participant_id: str, status: Any) -> None:
+        self._tx.set_participant_status(participant_id, status)
+        self._note(self._tx.participant(participant_id))
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._tx.add_prizes(prizes)
+        self._note(*prizes)
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        self._tx.fulfil_prize(fulfilment)
+        self._note(fulfilment, self._tx.prize(fulfilment.prize_id))
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        self._tx.add_prize_trades(trades)
+        for trade in trades:
+            self._note(trade, self._tx.prize(trade.traded_prize))
+
+    def add_item(self, item: CatalogItem) -> None:
+        self._tx.add_item(item)
+        self._note(item)
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        self._tx.add_stock_movements(movements)
+        self._note(*movements)
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        self._tx.add_redemption(redemption)
+        self._note(redemption)
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        self._tx.update_redemption(redemption)
+        self._note(redemption)
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._tx.remember(record)
+        self._note(record)
+
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        self._tx.remember_all(records)
+        self._note(*records)

@@ -1,0 +1,48 @@
+"""Checks on values a caller hands in: pseudonymous ids, one-line text, enum choices, row ids."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import InvalidInput
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MAX_TEXT = 500
+
+
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can name a row at all (ids are positive 64-bit integers)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def is_pseudonymous_id(value: object) -> bool:
+    """Whether ``value`` has the shape of a participant or staff id."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
+def check_id(value: str, what: str) -> str:
+    """Pseudonymous ids only: letters, digits, '.', '-', '_' (so no names with spaces)."""
+    if not is_pseudonymous_id(value):
+        raise InvalidInput(
+            f"{what} {value!r} must be 1-64 letters, digits, '.', '-' or '_' (a pseudonymous id)"
+        )
+    return value
+
+
+def check_text(value: str | None, what: str, *, required: bool = False) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise InvalidInput(f"{what} must not be empty")
+        return None
+    if len(value) > _MAX_TEXT or any(ord(c) < 32 and c not in "\t" for c in value):
+        raise InvalidInput(f"{what} must be one line of at most {_MAX_TEXT} characters")
+    return value
+
+
+def choice(kind: type[Any], value: Any, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(member) for member in kind)
+        raise InvalidInput(f"{what} {value!r} is not one of {allowed}") from None

@@ -1,0 +1,1 @@
+"""Derived reads: balances, history, preview, statements, reports, export and verify."""

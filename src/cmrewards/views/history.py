@@ -1,0 +1,93 @@
+"""A participant's history: outcomes and transfers in ledger order, with running balances."""
+
+from __future__ import annotations
+
+from ..domain import ledger
+from ..domain.ledger import Transfer
+from ..domain.records import OutcomeRecord
+from ..domain.results import HistoryEntry
+
+
+def history_entries(
+    participant: str, outcomes: list[OutcomeRecord], transfers: list[Transfer]
+) -> list[HistoryEntry]:
+    """A participant's outcomes and transfers in ledger order, with running balances."""
+    available = held = 0
+    entries = []
+    for event in _ledger_order(outcomes, transfers):
+        if isinstance(event, OutcomeRecord):
+            entries.append(
+                HistoryEntry(
+                    occurred_at=event.occurred_at,
+                    recorded_at=event.recorded_at,
+                    kind="outcome",
+                    detail=f"{event.target}: {event.outcome}",
+                    points=0,
+                    available_points=available,
+                    held_points=held,
+                    ref=f"outcome:{event.id}",
+                    actor=event.actor,
+                )
+            )
+            continue
+        before = available + held
+        available += _change(event, ledger.available(participant))
+        held += _change(event, ledger.held(participant))
+        entries.append(
+            HistoryEntry(
+                occurred_at=event.occurred_at,
+                recorded_at=event.recorded_at,
+                kind=str(event.kind),
+                detail=event.reason,
+                points=available + held - before,
+                available_points=available,
+                held_points=held,
+                ref=f"transfer:{event.id}",
+                actor=event.actor,
+            )
+        )
+    return entries
+
+
+def _change(transfer: Transfer, account: str) -> int:
+    if transfer.to_account == account:
+        return transfer.amount
+    if transfer.from_account == account:
+        return -transfer.amount
+    return 0
+
+
+def _ledger_order(
+    outcomes: list[OutcomeRecord], transfers: list[Transfer]
+) -> list[OutcomeRecord | Transfer]:
+    """Outcomes and transfers merged in the order they were recorded.
+
+    Transfers keep their ledger (id) order, so the running balance replays the
+    ledger and never dips below zero; each outcome stands just before the
+    transfers it caused.
+    """
+    merged: list[OutcomeRecord | Transfer] = []
+    i = j = 0
+    while i < len(outcomes) or j < len(transfers):
+        if j == len(transfers):
+            merged.append(outcomes[i])
+            i += 1
+            continue
+        transfer = transfers[j]
+        if i < len(outcomes):
+            outcome = outcomes[i]
+            caused_by = _outcome_id(transfer.cause)
+            belongs_earlier = caused_by is not None and caused_by < outcome.id
+            if not belongs_earlier and outcome.recorded_at <= transfer.recorded_at:
+                merged.append(outcome)
+                i += 1
+                continue
+        merged.append(transfer)
+        j += 1
+    return merged
+
+
+def _outcome_id(cause: str | None) -> int | None:
+    if cause is None or not cause.startswith("outcome:"):
+        return None
+    return int(cause.removeprefix("outcome:"))

@@ -1,0 +1,109 @@
+"""``preview``: what each target pays next, in the sentence a counsellor reads aloud."""
+
+from __future__ import annotations
+
+import attrs
+
+from ..domain.earning import earn
+from ..domain.programs import Program, Target, expected_draw_cents
+from ..domain.schedules import AwardKind, EscalatingSchedule, Outcome, ScheduleState
+
+
+@attrs.frozen
+class TargetPreview:
+    """One target's standing and what the next opportunity can bring."""
+
+    target: str
+    unit: AwardKind
+    """``points`` or ``draws``."""
+    streak: int
+    """Consecutive ``met`` so far."""
+    next_amount: int
+    """What a ``met`` next pays, bonus included."""
+    next_bonus: int
+    """The part of ``next_amount`` that is a bonus."""
+    next_value_cents: int
+    """Its value: points at the point value, draws at the bowl's expected value."""
+    after_reset: int
+    """What the first ``met`` after a reset pays (the schedule's start)."""
+    recovery_in: int | None
+    """More consecutive ``met`` needed to restore the pre-reset level, if one is saved."""
+    requires: tuple[str, ...]
+    sentence: str
+
+
+def preview_target(
+    program: Program, target: Target, state: ScheduleState, week: int
+) -> TargetPreview:
+    nxt = earn(target, state, Outcome.MET, week=week, assume_required=True)
+    unit = target.schedule.award
+    amount = nxt.points + nxt.bonus_points + nxt.draws
+    bonus = nxt.bonus_points if unit is AwardKind.POINTS else nxt.step.bonus
+    resetting = sorted(target.reset_on)
+    reset = earn(target, state, resetting[0], week=week).step.state if resetting else state
+    restart = earn(target, reset, Outcome.MET, week=week, assume_required=True)
+    after_reset = restart.points + restart.bonus_points + restart.draws
+    recovery_in = None
+    schedule = target.schedule
+    if isinstance(schedule, EscalatingSchedule) and state.saved is not None:
+        recovery_in = max(schedule.recovery_after - state.run, 1)
+    value = _value(program, unit, amount)
+    return TargetPreview(
+        target=target.id,
+        unit=unit,
+        streak=state.run,
+        next_amount=amount,
+        next_bonus=bonus,
+        next_value_cents=value,
+        after_reset=after_reset,
+        recovery_in=recovery_in,
+        requires=target.requires,
+        sentence=_sentence(program, target, state, amount, bonus, after_reset, recovery_in),
+    )
+
+
+def _value(program: Program, unit: AwardKind, amount: int) -> int:
+    if unit is AwardKind.POINTS:
+        return amount * program.point_value_cents
+    return round(amount * expected_draw_cents(program))
+
+
+_PLAIN = {"not_met": "positive", "missed": "missed", "invalid": "invalid", "excused": "excused"}
+
+
+def _amount(amount: int, unit: AwardKind) -> str:
+    return f"{amount} {unit if amount != 1 else unit[:-1]}"
+
+
+def _money(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"
+
+
+def _sentence(
+    program: Program,
+    target: Target,
+    state: ScheduleState,
+    amount: int,
+    bonus: int,
+    after_reset: int,
+    recovery_in: int | None,
+) -> str:
+    unit = target.schedule.award
+    streak = f"{state.run} in a row" if state.run else "no current streak"
+    worth = _money(_value(program, unit, amount))
+    approx = "about " if unit is AwardKind.DRAWS else ""
+    pays = f"{_amount(amount, unit)} ({approx}{worth})"
+    if bonus:
+        pays += f", including a {bonus}-{unit[:-1]} bonus"
+    parts = [f"{target.id}: {streak}. Met next time, it pays {pays}"]
+    if target.requires:
+        parts[0] += f" (when {', '.join(target.requires)} is met at the same visit)"
+    if target.reset_on:
+        words = [
+            _PLAIN[o] for o in ("not_met", "missed", "invalid", "excused") if o in target.reset_on
+        ]
+        resets = ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+        parts.append(f"A {resets} result resets it to {_amount(after_reset, unit)}")
+    if recovery_in is not None:
+        parts.append(f"{recovery_in} more in a row restore the earlier level")
+    return ". ".join(parts) + "."

@@ -1,0 +1,196 @@
+"""Program reports: is it working, what does it cost, is the record clean.
+
+Everything is computed from the stored records for one program and an optional
+period of clinical dates; money is integer cents throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+
+import attrs
+
+from ..domain.clock import local_date
+from ..domain.ledger import REDEEMED, Movement, Transfer
+from ..domain.programs import Program
+from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
+from ..domain.schedules import Outcome
+from ..store.port import Tx
+from .statement import longest_abstinence
+
+
+@attrs.frozen
+class TargetSummary:
+    target: str
+    opportunities: int
+    """Outcomes recorded in the period."""
+    met: int
+    met_per_mille: int
+    """Share of opportunities met, in thousandths (e.g. 625 = 62.5 %)."""
+
+
+@attrs.frozen
+class ProgramReport:
+    """One program's month (or any period) on one page."""
+
+    program_id: str
+    name: str
+    since: dt.date | None
+    until: dt.date | None
+    enrolled: int
+    active: int
+    completed: int
+    withdrawn: int
+    targets: tuple[TargetSummary, ...]
+    longest_abstinence: dict[str, int]
+    """Per participant: the longest run of consecutive ``met`` on the primary target."""
+    lda_mean_tenths: int
+    """Mean longest duration of abstinence, in tenths of an opportunity (e.g. 72 = 7.2)."""
+    lda_median_tenths: int
+    points_awarded: int
+    points_held: int
+    points_redeemed: int
+    points_outstanding: int
+    """Available plus held: the program's liability in points."""
+    awarded_cents: int
+    """Points awarded at their value plus prizes won (the incentives committed)."""
+    outstanding_cents: int
+    """Points outstanding at their value plus prizes still owed."""
+    prizes_won: dict[str, int]
+    prizes_handed_over: dict[str, int]
+    cost_per_participant_cents: int
+    budget_cents: int | None
+    budget_committed_cents: int
+    """Everything awarded from the start up to ``until`` (a budget spans the whole program)."""
+    budget_remaining_cents: int | None
+    cap_hits: int
+    """Participant cap periods in which the cap was reached."""
+    low_stock: tuple[str, ...]
+    """Catalog items at or below their low-stock threshold."""
+
+
+def program_report(
+    tx: Tx, program: Program, since: dt.date | None, until: dt.date | None
+) -> ProgramReport:
+    people = [p for p in tx.participants() if p.program_id == program.id]
+    outcomes = [
+        o
+        for o in tx.outcomes()
+        if o.program_id == program.id and _within(o.occurred_at, program, since, until)
+    ]
+    all_transfers = [t for t in tx.transfers() if t.program_id == program.id]
+    all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
+    reversed_ids = {t.reverses for t in all_transfers if t.reverses is not None}
+    awarded, won_cents = _awarded(program, all_transfers, all_prizes, reversed_ids, since, until)
+    before_until = _awarded(program, all_transfers, all_prizes, reversed_ids, None, until)
+    committed = before_until[0] * program.point_value_cents + before_until[1]
+    prizes = [p for p in all_prizes if _within(p.won_at, program, since, until)]
+    drawn = [p for p in prizes if p.outcome_id is not None]
+    balances = {a: v for (pid, a), v in tx.balances().items() if pid == program.id}
+    held = sum(v for a, v in balances.items() if a.startswith("held:"))
+    available = sum(v for a, v in balances.items() if a.startswith("available:"))
+    owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
+    lda = _longest_abstinence(program, people, outcomes)
+    runs = sorted(lda.values())
+    awarded_cents = awarded * program.point_value_cents + won_cents
+    return ProgramReport(
+        program_id=program.id,
+        name=program.name,
+        since=since,
+        until=until,
+        enrolled=len(people),
+        active=sum(p.status is Status.ACTIVE for p in people),
+        completed=sum(p.status is Status.COMPLETED for p in people),
+        withdrawn=sum(p.status is Status.WITHDRAWN for p in people),
+        targets=tuple(_target_summary(t.id, outcomes) for t in program.targets),
+        longest_abstinence=lda,
+        lda_mean_tenths=round(10 * statistics.fmean(runs)) if runs else 0,
+        lda_median_tenths=round(10 * statistics.median(runs)) if runs else 0,
+        points_awarded=awarded,
+        points_held=held,
+        points_redeemed=balances.get(REDEEMED, 0),
+        points_outstanding=available + held,
+        awarded_cents=awarded_cents,
+        outstanding_cents=(available + held) * program.point_value_cents + owed_cents,
+        prizes_won=dict(sorted(Counter(p.category for p in drawn).items())),
+        prizes_handed_over=dict(
+            sorted(Counter(p.category for p in prizes if p.status is PrizeStatus.FULFILLED).items())
+        ),
+        cost_per_participant_cents=awarded_cents // len(people) if people else 0,
+        budget_cents=program.budget_cents,
+        budget_committed_cents=committed,
+        budget_remaining_cents=(
+            None if program.budget_cents is None else program.budget_cents - committed
+        ),
+        cap_hits=_cap_hits(tx, program, people),
+        low_stock=tuple(i.sku for i in tx.items() if i.is_low),
+    )
+
+
+def _awarded(
+    program: Program,
+    transfers: list[Transfer],
+    prizes: list[Prize],
+    reversed_ids: set[int],
+    since: dt.date | None,
+    until: dt.date | None,
+) -> tuple[int, int]:
+    """(points awarded and not reversed, cents of prizes drawn) between the clinical dates.
+
+    Prizes received in a trade were paid for by the prizes traded for them.
+    """
+    points = sum(
+        t.amount
+        for t in transfers
+        if t.kind in (Movement.AWARD, Movement.BONUS)
+        and t.id not in reversed_ids
+        and _within(t.occurred_at, program, since, until)
+    )
+    cents = sum(
+        p.value_cents
+        for p in prizes
+        if p.outcome_id is not None and _within(p.won_at, program, since, until)
+    )
+    return points, cents
+
+
+def _within(
+    at: dt.datetime, program: Program, since: dt.date | None, until: dt.date | None
+) -> bool:
+    day = local_date(at, program.timezone)
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def _target_summary(target: str, outcomes: list[OutcomeRecord]) -> TargetSummary:
+    mine = [o for o in outcomes if o.target == target]
+    met = sum(o.outcome is Outcome.MET for o in mine)
+    return TargetSummary(
+        target=target,
+        opportunities=len(mine),
+        met=met,
+        met_per_mille=round(1000 * met / len(mine)) if mine else 0,
+    )
+
+
+def _longest_abstinence(
+    program: Program, people: list[Participant], outcomes: list[OutcomeRecord]
+) -> dict[str, int]:
+    primary = program.primary_target.id
+    results: dict[str, list[Outcome]] = {p.id: [] for p in people}
+    for record in outcomes:
+        if record.target == primary:
+            results.setdefault(record.participant, []).append(record.outcome)
+    return {who: longest_abstinence(found) for who, found in sorted(results.items())}
+
+
+def _cap_hits(tx: Tx, program: Program, people: list[Participant]) -> int:
+    if program.cap_cents is None:
+        return 0
+    mine = {p.id for p in people}
+    return sum(
+        1
+        for (participant, _), cents in tx.cap_usages().items()
+        if participant in mine and cents >= program.cap_cents
+    )

@@ -1,0 +1,600 @@
+"""A participant's statement as one printable HTML page with an inline SVG chart.
+
+Pure functions from a ``Statement`` to text: no network, no scripts, no external
+assets or web fonts, so the page can be saved, mailed or printed as it is. Every
+piece of user text (ids, names, notes, reasons) goes through ``_esc``.
+
+Money is integer cents throughout; only chart geometry uses floats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+from ..domain.clock import local_date
+from ..domain.records import Prize
+from ..domain.redemption import Redemption
+from ..domain.results import Balance, HistoryEntry
+from .statement import Statement, StatementLine
+
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+# Chart geometry, in viewBox units. The plot leaves room above for the legend,
+# left and right for the two dollar scales, and below for reset marks and dates.
+WIDTH, HEIGHT = 760, 300
+PLOT_LEFT, PLOT_RIGHT = 72, 680
+PLOT_TOP, PLOT_BOTTOM = 44, 262
+PLOT_WIDTH, PLOT_HEIGHT = PLOT_RIGHT - PLOT_LEFT, PLOT_BOTTOM - PLOT_TOP
+MAX_BAR_WIDTH = 28.0
+DATE_LABELS = 6
+
+BAR_COLOUR = "#5b84b1"
+LINE_COLOUR = "#111111"
+RESET_COLOUR = "#c0392b"
+RECOVERED_COLOUR = "#1e7b45"
+EXCUSED_COLOUR = "#888888"
+GRID_COLOUR = "#d9d9d9"
+
+OUTCOME_LABELS = {
+    "met": "met",
+    "not_met": "not met",
+    "missed": "missed",
+    "excused": "excused",
+    "invalid": "invalid",
+}
+MOVEMENT_LABELS = {
+    "adjustment-up": "adjustment (added)",
+    "adjustment-down": "adjustment (removed)",
+    "hold": "held for a request",
+    "release": "hold released",
+    "spend": "spent on an item",
+    "reversal": "reversal",
+}
+"""Ledger movements other than awards; awards already appear line by line."""
+
+# Characters XML 1.0 forbids even when escaped; user text is checked on entry, but
+# a page that cannot be parsed is worse than one with a character dropped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _esc(value: object) -> str:
+    """Text safe inside HTML/SVG elements and double- or single-quoted attributes."""
+    return html.escape(_NOT_XML.sub("", str(value)), quote=True)
+
+
+def format_cents(cents: int) -> str:
+    """``$1,234.56`` from integer cents (never through a float)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{part:02d}"
+
+
+def _num(value: float) -> str:
+    """A coordinate with at most two decimals, without trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _day(when: dt.datetime, timezone: str | None) -> dt.date:
+    """The clinical date: in the program's zone when given, else as the datetime carries it."""
+    return local_date(when, timezone) if timezone else when.date()
+
+
+def axis_ticks(max_cents: int, count: int = 4) -> list[int]:
+    """About ``count`` evenly spaced round dollar amounts from 0 up to at least ``max_cents``.
+
+    Integer steps of 1, 2 or 5 times a power of ten cents; never a zero-height axis,
+    so scaling by the top tick cannot divide by zero.
+    """
+    if max_cents <= 0:
+        return [0, 100]
+    rough = -(-max_cents // count)  # ceiling division, in integers
+    magnitude = 10 ** (len(str(rough)) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough)
+    top = -(-max_cents // step) * step
+    return list(range(0, top + 1, step))
+
+
+# --- the chart -----------------------------------------------------------------------------
+
+
+def render_chart_svg(lines: Sequence[StatementLine], *, timezone: str | None = None) -> str:
+    """An inline SVG: one bar per opportunity (its value), reset and recovery marks, and
+    the cumulative earnings as a line on its own (right-hand) dollar scale."""
+    total = lines[-1].cumulative_cents if lines else 0
+    resets = sum(line.reset for line in lines)
+    description = (
+        f"{len(lines)} results recorded, {resets} resets, {format_cents(total)} earned in all."
+        if lines
+        else "No results recorded yet."
+    )
+    parts = [
+        f'<svg xmlns="{SVG_NAMESPACE}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img"'
+        f' aria-labelledby="chart-title chart-desc" class="statement-chart"'
+        f' font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial,'
+        f' sans-serif" font-size="12">',
+        '<title id="chart-title">Award per result and total earned</title>',
+        f'<desc id="chart-desc">{_esc(description)}</desc>',
+        f'<rect class="plot-area" x="{PLOT_LEFT}" y="{PLOT_TOP}" width="{PLOT_WIDTH}"'
+        f' height="{PLOT_HEIGHT}" fill="none" stroke="#bbbbbb" stroke-width="1"/>',
+    ]
+    if not lines:
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2:g}" y="{(PLOT_TOP + PLOT_BOTTOM) / 2:g}"'
+            f' text-anchor="middle" fill="#555555" font-size="14">'
+            "No results recorded yet.</text>"
+        )
+        parts.append("</svg>")
+        return "\n".join(parts)
+
+    bar_ticks = axis_ticks(max(line.value_cents for line in lines))
+    total_ticks = axis_ticks(max(line.cumulative_cents for line in lines))
+    parts += _legend()
+    parts += _axis(bar_ticks, "left")
+    parts += _axis(total_ticks, "right")
+
+    slot = PLOT_WIDTH / len(lines)
+    bar_width = min(slot * 0.7, MAX_BAR_WIDTH)
+    centres = [PLOT_LEFT + slot * (index + 0.5) for index in range(len(lines))]
+    parts += _reset_marks(lines, centres, slot)
+    parts.append(f'<g class="bars" fill="{BAR_COLOUR}">')
+    for line, centre in zip(lines, centres, strict=True):
+        height = _height(line.value_cents, bar_ticks[-1])
+        when = _day(line.occurred_at, timezone).isoformat()
+        label = (
+            f"{when} {line.target}: {OUTCOME_LABELS.get(str(line.outcome), line.outcome)},"
+            f" {format_cents(line.value_cents)} (total {format_cents(line.cumulative_cents)})"
+        )
+        parts.append(
+            f'<rect class="bar outcome-{_esc(line.outcome)}" x="{_num(centre - bar_width / 2)}"'
+            f' y="{_num(PLOT_BOTTOM - height)}" width="{_num(bar_width)}" height="{_num(height)}"'
+            f' data-outcome-id="{line.outcome_id}" data-value-cents="{line.value_cents}">'
+            f"<title>{_esc(label)}</title></rect>"
+        )
+    parts.append("</g>")
+    parts += _outcome_marks(lines, centres, bar_ticks[-1])
+    parts.append(_cumulative(lines, centres, total_ticks[-1]))
+    parts += _date_labels(lines, centres, timezone)
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _height(cents: int, axis_top_cents: int) -> float:
+    """Height proportional to ``cents`` on an axis whose top tick is ``axis_top_cents`` (> 0)."""
+    return cents * PLOT_HEIGHT / axis_top_cents
+
+
+def _axis(ticks: list[int], side: str) -> list[str]:
+    """Grid lines (left axis only, so the two scales do not fight) and dollar labels."""
+    x, anchor, offset = (PLOT_LEFT, "end", -6) if side == "left" else (PLOT_RIGHT, "start", 6)
+    parts = [f'<g class="axis {side}" data-axis-max-cents="{ticks[-1]}" fill="#333333">']
+    for tick in ticks:
+        y = PLOT_BOTTOM - _height(tick, ticks[-1])
+        if side == "left" and tick:
+            parts.append(
+                f'<line x1="{PLOT_LEFT}" y1="{_num(y)}" x2="{PLOT_RIGHT}" y2="{_num(y)}"'
+                f' stroke="{GRID_COLOUR}" stroke-width="1"/>'
+            )
+        parts.append(
+            f'<line x1="{x}" y1="{_num(y)}" x2="{x + offset // 2}" y2="{_num(y)}"'
+            ' stroke="#333333" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{x + offset}" y="{_num(y + 4)}" text-anchor="{anchor}"'
+            f' data-cents="{tick}">{format_cents(tick)}</text>'
+        )
+    # Axis titles sit above the plot, flush with the outer edges so neither is clipped.
+    title_x, title_anchor, title = (
+        (PLOT_LEFT, "end", "Award") if side == "left" else (WIDTH - 2, "end", "Total earned")
+    )
+    parts.append(
+        f'<text x="{title_x}" y="{PLOT_TOP - 8}" text-anchor="{title_anchor}"'
+        f' font-weight="600">{title}</text>'
+    )
+    parts.append("</g>")
+    return parts
+
+
+def _legend() -> list[str]:
+    """What each mark means, drawn with the same marks (it reads in greyscale too)."""
+    y = 14
+    return [
+        '<g class="legend" fill="#222222" font-size="11">',
+        f'<rect x="{PLOT_LEFT}" y="{y - 8}" width="12" height="10" fill="{BAR_COLOUR}"/>',
+        f'<text x="{PLOT_LEFT + 17}" y="{y + 1}">Award per result (left scale)</text>',
+        f'<line x1="{PLOT_LEFT + 200}" y1="{y - 3}" x2="{PLOT_LEFT + 222}" y2="{y - 3}"'
+        f' stroke="{LINE_COLOUR}" stroke-width="2"/>',
+        f'<text x="{PLOT_LEFT + 227}" y="{y + 1}">Total earned (right scale)</text>',
+        _cross(PLOT_LEFT + 406, y - 3, 4.5),
+        f'<text x="{PLOT_LEFT + 415}" y="{y + 1}">Reset</text>',
+        _triangle(PLOT_LEFT + 470, y - 3),
+        f'<text x="{PLOT_LEFT + 479}" y="{y + 1}">Level recovered</text>',
+        "</g>",
+    ]
+
+
+def _cross(x: float, y: float, size: float) -> str:
+    return (
+        f'<path d="M{_num(x - size)} {_num(y - size)}L{_num(x + size)} {_num(y + size)}'
+        f'M{_num(x - size)} {_num(y + size)}L{_num(x + size)} {_num(y - size)}"'
+        f' stroke="{RESET_COLOUR}" stroke-width="2" fill="none"/>'
+    )
+
+
+def _triangle(x: float, y: float) -> str:
+    return (
+        f'<path d="M{_num(x)} {_num(y - 5)}L{_num(x + 5)} {_num(y + 4)}'
+        f'L{_num(x - 5)} {_num(y + 4)}Z" fill="{RECOVERED_COLOUR}"/>'
+    )
+
+
+def _reset_marks(lines: Sequence[StatementLine], centres: list[float], slot: float) -> list[str]:
+    """A dashed red rule through the plot and a cross under the axis at every reset."""
+    parts = []
+    size = max(2.0, min(5.0, slot * 0.35))
+    for line, centre in zip(lines, centres, strict=True):
+        if not line.reset:
+            continue
+        parts.append(
+            f'<g class="reset" data-outcome-id="{line.outcome_id}">'
+            f'<line x1="{_num(centre)}" y1="{PLOT_TOP}" x2="{_num(centre)}" y2="{PLOT_BOTTOM}"'
+            f' stroke="{RESET_COLOUR}" stroke-width="1" stroke-dasharray="3 3"/>'
+            + _cross(centre, PLOT_BOTTOM + 9, size)
+            + "</g>"
+        )
+    return parts
+
+
+def _outcome_marks(
+    lines: Sequence[StatementLine], centres: list[float], axis_top_cents: int
+) -> list[str]:
+    """A green triangle over each award paid at a recovered level; a grey ring for excused."""
+    parts = []
+    for line, centre in zip(lines, centres, strict=True):
+        top = PLOT_BOTTOM - _height(line.value_cents, axis_top_cents)
+        if line.recovered:
+            parts.append(
+                f'<g class="recovered" data-outcome-id="{line.outcome_id}">'
+                + _triangle(centre, max(top - 8, PLOT_TOP + 6))
+                + "</g>"
+            )
+        if str(line.outcome) == "excused":
+            parts.append(
+                f'<circle class="excused" data-outcome-id="{line.outcome_id}"'
+                f' cx="{_num(centre)}" cy="{PLOT_BOTTOM - 4}" r="3" fill="none"'
+                f' stroke="{EXCUSED_COLOUR}" stroke-width="1.5"/>'
+            )
+    return parts
+
+
+def _cumulative(lines: Sequence[StatementLine], centres: list[float], axis_top_cents: int) -> str:
+    """The running total from $0 at the left edge through each result, on the right scale."""
+    points = [(float(PLOT_LEFT), float(PLOT_BOTTOM))]
+    for line, centre in zip(lines, centres, strict=True):
+        points.append((centre, PLOT_BOTTOM - _height(line.cumulative_cents, axis_top_cents)))
+    coordinates = " ".join(f"{_num(x)},{_num(y)}" for x, y in points)
+    return (
+        f'<polyline class="cumulative" points="{coordinates}" fill="none"'
+        f' stroke="{LINE_COLOUR}" stroke-width="2" stroke-linejoin="round"'
+        f' data-final-cents="{lines[-1].cumulative_cents}"'
+        f' data-axis-max-cents="{axis_top_cents}"/>'
+    )
+
+
+def _date_labels(
+    lines: Sequence[StatementLine], centres: list[float], timezone: str | None
+) -> list[str]:
+    """A few dates along the bottom, evenly spread, first and last included."""
+    count = min(len(lines), DATE_LABELS)
+    picks = sorted({round(j * (len(lines) - 1) / max(count - 1, 1)) for j in range(count)})
+    parts = ['<g class="dates" fill="#333333" font-size="11" text-anchor="middle">']
+    shown: set[dt.date] = set()
+    for index in picks:
+        day = _day(lines[index].occurred_at, timezone)
+        if day in shown:  # two targets at one visit share a date
+            continue
+        shown.add(day)
+        parts.append(
+            f'<text x="{_num(centres[index])}" y="{PLOT_BOTTOM + 30}">{day.isoformat()}</text>'
+        )
+    parts.append("</g>")
+    return parts
+
+
+# --- the page ------------------------------------------------------------------------------
+
+STYLE = """
+:root { color-scheme: light; }
+body {
+  font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+    sans-serif;
+  color: #111; background: #fff; max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem;
+}
+header { border-bottom: 2px solid #111; padding-bottom: .6rem; margin-bottom: 1rem; }
+h1 { font-size: 1.45rem; margin: 0; }
+.subtitle { margin: .15rem 0 .6rem; color: #333; }
+h2 {
+  font-size: 1.1rem; margin: 1.4rem 0 .45rem; padding-bottom: .15rem;
+  border-bottom: 1px solid #888;
+}
+dl.summary {
+  display: grid; grid-template-columns: max-content 1fr max-content 1fr;
+  gap: .15rem 1rem; margin: 0;
+}
+dl.summary dt { color: #444; }
+dl.summary dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
+figure.chart { margin: 0; }
+figure.chart svg { display: block; width: 100%; height: auto; }
+figcaption { font-size: .9rem; color: #333; margin-top: .3rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+th, td {
+  border-bottom: 1px solid #bbb; padding: .18rem .4rem; text-align: left; vertical-align: top;
+}
+th { border-bottom: 1.5px solid #111; font-weight: 600; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.date, td.target, td.mark { white-space: nowrap; }
+tr.reset td { border-top: 2px solid #c0392b; }
+.mark-reset { color: #a93226; font-weight: 700; }
+.mark-recovered { color: #1e7b45; font-weight: 700; }
+.empty { color: #555; font-style: italic; }
+footer { margin-top: 1.5rem; font-size: .85rem; color: #444; border-top: 1px solid #888; }
+@media print {
+  @page { margin: 14mm 12mm; }
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  header, figure.chart, tr { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  table { font-size: 8.5pt; }
+  footer { break-before: avoid; page-break-before: avoid; }
+  section.chart { break-after: auto; }
+  figure.chart svg { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  a { color: inherit; text-decoration: none; }
+}
+""".strip()
+
+
+def render_html(statement: Statement, *, timezone: str | None = None) -> str:
+    """One complete, self-contained HTML5 page for printing or saving.
+
+    ``timezone`` (the program's IANA zone) turns stored times into clinical dates;
+    without it, dates are read in whatever zone the stored datetimes carry.
+    """
+    timezone = timezone or statement.timezone
+    who = _esc(statement.participant)
+    title = f"Statement for {statement.participant} — {statement.program_name}"
+    body = [
+        _header(statement),
+        '<section class="chart">',
+        "<h2>Awards over time</h2>",
+        '<figure class="chart">',
+        render_chart_svg(statement.lines, timezone=timezone),
+        "<figcaption>Each bar is what one result paid (points at the program's value, plus"
+        " any prizes won). The black line is the total earned so far. A red cross and dashed"
+        " line mark a result that reset the streak to the starting amount; a green triangle"
+        " marks an award paid at the level held before a reset.</figcaption>",
+        "</figure>",
+        "</section>",
+        _results_table(statement.lines, timezone),
+        _redemptions_table(statement.redemptions, timezone),
+    ]
+    if statement.prizes:
+        body.append(_prizes_table(statement.prizes, timezone))
+    body.append(_movements_table(statement.history, timezone))
+    zone_note = f"Dates are clinical dates in {_esc(timezone)}." if timezone else ""
+    body.append(
+        "<footer><p>Amounts are in dollars at the program's point value; prizes at their"
+        f" category value. {zone_note} Statement for participant {who} in program"
+        f" {_esc(statement.program_id)}. Please ask staff about any line you do not"
+        " recognise.</p></footer>"
+    )
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_esc(title)}</title>",
+            f"<style>\n{STYLE}\n</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _header(statement: Statement) -> str:
+    balance = statement.balance
+    facts = [
+        ("Participant", _esc(statement.participant)),
+        ("Start date", _esc(statement.start.isoformat())),
+        ("Status", _esc(statement.status)),
+        ("Balance", _balance_text(balance)),
+        ("Total earned", format_cents(statement.earned_cents)),
+        ("Results recorded", str(len(statement.lines))),
+        ("Longest streak", _plural(statement.longest_streak, "result")),
+        ("Resets", str(statement.resets)),
+        ("Recoveries", str(statement.recoveries)),
+    ]
+    if balance.cap_remaining_cents is not None:
+        facts.append(("Cap remaining", format_cents(balance.cap_remaining_cents)))
+    pairs = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
+    return (
+        "<header>"
+        "<h1>Rewards statement</h1>"
+        f'<p class="subtitle">{_esc(statement.program_name)}'
+        f" ({_esc(statement.program_id)})</p>"
+        f'<dl class="summary">{pairs}</dl>'
+        "</header>"
+    )
+
+
+def _balance_text(balance: Balance) -> str:
+    text = f"{_plural(balance.points, 'point')} ({format_cents(balance.value_cents)})"
+    if balance.held_points:
+        text += (
+            f" — {balance.available_points:,} available, {balance.held_points:,} held for requests"
+        )
+    return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _table(
+    title: str, css_class: str, headings: list[tuple[str, bool]], rows: Iterable[str], empty: str
+) -> str:
+    """A section with a table; ``headings`` are (text, numeric) pairs."""
+    rendered = list(rows)
+    if not rendered:
+        return (
+            f'<section class="{css_class}"><h2>{title}</h2><p class="empty">{empty}</p></section>'
+        )
+    numeric_class = ' class="num"'
+    head = "".join(
+        f'<th scope="col"{numeric_class if numeric else ""}>{text}</th>'
+        for text, numeric in headings
+    )
+    return (
+        f'<section class="{css_class}"><h2>{title}</h2><table>'
+        f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rendered) + "\n</tbody></table>"
+        "</section>"
+    )
+
+
+def _award_text(line: StatementLine) -> str:
+    parts = []
+    if line.points:
+        parts.append(_plural(line.points, "point"))
+    if line.draws:
+        parts.append(_plural(line.draws, "draw"))
+    return ", ".join(parts) or "—"
+
+
+def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
+    rows = []
+    for line in lines:
+        css = ' class="reset"' if line.reset else (' class="recovered"' if line.recovered else "")
+        mark = ""
+        if line.reset:
+            mark = '<span class="mark-reset">✕ reset</span>'
+        elif line.recovered:
+            mark = '<span class="mark-recovered">▲ recovered</span>'
+        outcome = OUTCOME_LABELS.get(str(line.outcome), str(line.outcome))
+        rows.append(
+            f'<tr{css} data-outcome-id="{line.outcome_id}">'
+            f'<td class="num">{line.outcome_id}</td>'
+            f'<td class="date">{_day(line.occurred_at, timezone).isoformat()}</td>'
+            f'<td class="target">{_esc(line.target)}</td><td>{_esc(outcome)}</td>'
+            f'<td class="num">{_award_text(line)}</td>'
+            f'<td class="num">{format_cents(line.value_cents)}</td>'
+            f'<td class="num">{line.streak}</td><td class="mark">{mark}</td>'
+            f'<td class="num">{format_cents(line.cumulative_cents)}</td></tr>'
+        )
+    return _table(
+        "Results",
+        "results",
+        [
+            ("#", True),
+            ("Date", False),
+            ("Target", False),
+            ("Result", False),
+            ("Award", True),
+            ("Value", True),
+            ("Streak", True),
+            ("", False),
+            ("Total earned", True),
+        ],
+        rows,
+        "No results have been recorded yet.",
+    )
+
+
+def _redemptions_table(redemptions: Sequence[Redemption], timezone: str | None) -> str:
+    rows = []
+    for r in redemptions:
+        finished = r.fulfilled_at if r.closed_at is None else r.closed_at
+        notes = "; ".join(_esc(text) for text in (r.note, r.close_reason) if text)
+        rows.append(
+            f'<tr><td class="num">{r.id}</td><td>{_esc(r.sku)}</td>'
+            f'<td class="num">{r.cost:,}</td><td>{_esc(r.status)}</td>'
+            f'<td class="date">{_day(r.requested_at, timezone).isoformat()}</td>'
+            f'<td class="date">{_day(finished, timezone).isoformat() if finished else ""}</td>'
+            f"<td>{notes}</td></tr>"
+        )
+    return _table(
+        "Redemptions",
+        "redemptions",
+        [
+            ("#", True),
+            ("Item", False),
+            ("Points", True),
+            ("Status", False),
+            ("Requested", False),
+            ("Handed over / closed", False),
+            ("Note", False),
+        ],
+        rows,
+        "No redemptions.",
+    )
+
+
+def _prizes_table(prizes: Sequence[Prize], timezone: str | None) -> str:
+    rows = [
+        f'<tr><td class="num">{p.id}</td>'
+        f'<td class="date">{_day(p.won_at, timezone).isoformat()}</td>'
+        f'<td>{_esc(p.category)}</td><td class="num">{format_cents(p.value_cents)}</td>'
+        f"<td>{_esc(p.status)}</td>"
+        f"<td>{'traded for' if p.outcome_id is None else f'result #{p.outcome_id}'}</td></tr>"
+        for p in prizes
+    ]
+    return _table(
+        "Prizes",
+        "prizes",
+        [
+            ("#", True),
+            ("Won", False),
+            ("Category", False),
+            ("Value", True),
+            ("Status", False),
+            ("From", False),
+        ],
+        rows,
+        "No prizes.",
+    )
+
+
+def _movements_table(history: Sequence[HistoryEntry], timezone: str | None) -> str:
+    """Adjustments, holds, spending and reversals: what explains the balance besides awards."""
+    rows = [
+        f'<tr><td class="date">{_day(e.occurred_at, timezone).isoformat()}</td>'
+        f"<td>{_esc(MOVEMENT_LABELS.get(e.kind, e.kind))}</td><td>{_esc(e.detail)}</td>"
+        f'<td class="num">{f"{e.points:+,}" if e.points else "0"}</td>'
+        f'<td class="num">{e.available_points:,}</td><td class="num">{e.held_points:,}</td></tr>'
+        for e in history
+        if e.kind in MOVEMENT_LABELS
+    ]
+    return _table(
+        "Other points movements",
+        "movements",
+        [
+            ("Date", False),
+            ("Movement", False),
+            ("Detail", False),
+            ("Points", True),
+            ("Available after", True),
+            ("Held after", True),
+        ],
+        rows,
+        "No adjustments, holds, spending or reversals.",
+    )
+
+
+__all__ = ["format_cents", "render_chart_svg", "render_html"]

@@ -1,0 +1,477 @@
+"""A stateful property test of the ledger: a real ``Clinic`` beside a tiny model.
+
+Hypothesis drives records, adjustments, reversals, idempotent replays, key
+conflicts and bad requests in random order; after every step the clinic must
+agree with the model on every balance and every transfer, the ledger must sum
+to zero, no transfer may change or disappear, and ``verify`` must pass.
+Every refused request must leave the database exactly as it was (compared as
+a raw dump of every table, read past the library).
+
+The machine runs on each store: memory, a SQLite file and a PostgreSQL database
+(``LedgerMachineMemory``, ``LedgerMachineSQLite``, ``LedgerMachinePostgres``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+from hypothesis import event
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import cmrewards
+from cmrewards import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    Outcome,
+    OutOfOrder,
+    RecordResult,
+    TransferResult,
+)
+from cmrewards.domain.ledger import Movement
+from cmrewards.domain.schedules import ScheduleState, advance
+from support.clinics import database_location, on_every_store
+from support.stored_tables import open_tables
+
+PROGRAM = "higgins-vbrt"
+TARGET = "stimulant-negative"
+ADMIN = "admin-1"
+PARTICIPANTS = ("P1", "P2", "P3")
+START = dt.date(2027, 1, 4)
+FIRST_VISIT = dt.datetime(2027, 1, 4, 8, tzinfo=dt.UTC)
+NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+"""The clinic's clock; every clinical time the machine uses is earlier."""
+FUNDING = "funding"
+
+Result = RecordResult | TransferResult
+
+
+def available(participant: str) -> str:
+    return f"available:{participant}"
+
+
+@attrs.frozen
+class ModelTransfer:
+    """What the model expects the ledger to hold, row by row."""
+
+    id: int
+    kind: str
+    from_account: str
+    to_account: str
+    amount: int
+    participant: str
+    reverses: int | None
+
+
+@attrs.frozen
+class Keyed:
+    """A request made with a key, to repeat later, and what it returned."""
+
+    key: str
+    again: Callable[[], Result]
+    result: Result
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
+
+    STORE: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exits = ExitStack()
+        try:
+            folder = Path(self.exits.enter_context(tempfile.TemporaryDirectory()))
+            location = self.exits.enter_context(database_location(self.STORE, folder))
+            self.clinic = cmrewards.open(location, clock=lambda: NOW)
+            self.exits.callback(self.clinic.close)
+            self.tables = open_tables(self.clinic, location)
+            self.exits.callback(self.tables.close)
+            self.clinic.init(ADMIN)
+            program = cmrewards.load_preset(PROGRAM)
+            self.clinic.add_program(program, actor=ADMIN)
+            for participant in PARTICIPANTS:
+                self.clinic.enroll(participant, PROGRAM, start=START, actor=ADMIN)
+        except BaseException:
+            self.exits.close()
+            raise
+        self.target = program.target(TARGET)
+        # The model.
+        self.states = {p: ScheduleState() for p in PARTICIPANTS}
+        self.accounts: dict[str, int] = defaultdict(int)
+        self.transfers: list[ModelTransfer] = []
+        self.reversed: set[int] = set()
+        self.last_at: dict[str, dt.datetime] = {}
+        self.time = FIRST_VISIT
+        self.outcomes = 0
+        self.keyed: list[Keyed] = []
+        self.keys_made = 0
+        # What the clinic has shown so far.
+        self.seen: list[dict[str, Any]] = []
+        self.checks = 0
+
+    def teardown(self) -> None:
+        self.exits.close()
+
+    # --- model helpers --------------------------------------------------------
+
+    def new_key(self, keyed: bool) -> str | None:
+        if not keyed:
+            return None
+        self.keys_made += 1
+        return f"KEY-{self.keys_made}"
+
+    def apply(
+        self,
+        kind: Movement,
+        source: str,
+        sink: str,
+        amount: int,
+        person: str,
+        reverses: int | None = None,
+    ) -> int:
+        """Append the transfer the model expects; its id."""
+        transfer = ModelTransfer(
+            id=len(self.transfers) + 1,
+            kind=str(kind),
+            from_account=source,
+            to_account=sink,
+            amount=amount,
+            participant=person,
+            reverses=reverses,
+        )
+        self.transfers.append(transfer)
+        self.accounts[source] -= amount
+        self.accounts[sink] += amount
+        return transfer.id
+
+    def refused(self, error: type[Exception], request: Callable[[], object]) -> None:
+        """``request`` raises ``error`` and writes nothing at all."""
+        before = self.tables.dump()
+        with pytest.raises(error):
+            request()
+        assert self.tables.dump() == before
+
+    def expected_reversal_error(self, transfer_id: int) -> type[Exception] | None:
+        if not 1 <= transfer_id <= len(self.transfers):
+            return NotFound
+        original = self.transfers[transfer_id - 1]
+        if transfer_id in self.reversed or original.kind == Movement.REVERSAL:
+            return InvalidTransition
+        pays = original.to_account
+        if pays != FUNDING and self.accounts[pays] < original.amount:
+            return InsufficientPoints
+        return None
+
+    # --- rules ------------------------------------------------------------------
+
+    @rule(
+        participant=st.sampled_from(PARTICIPANTS),
+        # Mostly negatives, so runs grow long enough for bonuses, resets and recovery.
+        outcome=st.sampled_from([Outcome.MET] * 4 + list(Outcome)),
+        gap_hours=st.integers(min_value=0, max_value=30),
+        keyed=st.booleans(),
+    )
+    def record(self, participant: str, outcome: Outcome, gap_hours: int, keyed: bool) -> None:
+        at = self.time + dt.timedelta(hours=gap_hours)
+        self.time = at
+        week = (at.date() - START).days // 7 + 1
+        step = advance(
+            self.target.schedule,
+            self.states[participant],
+            outcome,
+            reset_on=self.target.reset_on,
+            week=week,
+        )
+        key = self.new_key(keyed)
+
+        def again() -> RecordResult:
+            return self.clinic.record(participant, TARGET, outcome, actor=ADMIN, at=at, key=key)
+
+        result = again()
+        self.outcomes += 1
+        self.states[participant] = step.state
+        self.last_at[participant] = at
+        for kind, amount in ((Movement.AWARD, step.amount), (Movement.BONUS, step.bonus)):
+            if amount:
+                self.apply(kind, FUNDING, available(participant), amount, participant)
+        expected = (self.outcomes, step.amount, step.bonus, step.reset, step.recovered, False)
+        actual = (
+            result.outcome_id,
+            result.award.points,
+            result.award.bonus_points,
+            result.award.reset,
+            result.award.recovered,
+            result.replayed,
+        )
+        assert actual == expected
+        assert result.balance.available_points == self.accounts[available(participant)]
+        if key is not None:
+            self.keyed.append(Keyed(key, again, result))
+
+    @rule(
+        participant=st.sampled_from(PARTICIPANTS),
+        points=st.integers(min_value=-120, max_value=-1) | st.integers(min_value=1, max_value=120),
+        drain=st.booleans(),
+        keyed=st.booleans(),
+    )
+    def adjust(self, participant: str, points: int, drain: bool, keyed: bool) -> None:
+        """Add or remove points; ``drain`` removes exactly what is available."""
+        have = self.accounts[available(participant)]
+        if drain and have > 0:
+            points = -have
+        key = self.new_key(keyed)
+
+        def again() -> TransferResult:
+            return self.clinic.adjust(
+                participant, points, reason="model adjustment", actor=ADMIN, key=key
+            )
+
+        if points < 0 and -points > have:
+            event("adjust: InsufficientPoints")
+            self.refused(InsufficientPoints, again)
+            return
+        result = again()
+        if points > 0:
+            tid = self.apply(
+                Movement.ADJUSTMENT_UP, FUNDING, available(participant), points, participant
+            )
+        else:
+            tid = self.apply(
+                Movement.ADJUSTMENT_DOWN, available(participant), FUNDING, -points, participant
+            )
+        self.check_transfer(result, tid)
+        assert result.balance.available_points == self.accounts[available(participant)]
+        if key is not None:
+            self.keyed.append(Keyed(key, again, result))
+
+    @rule(
+        pick=st.integers(min_value=0, max_value=10**6),
+        bogus=st.sampled_from([None, None, None, None, 0, -1, 1, 7]),
+        keyed=st.booleans(),
+    )
+    def reverse(self, pick: int, bogus: int | None, keyed: bool) -> None:
+        if bogus is None and self.transfers:
+            transfer_id = self.transfers[pick % len(self.transfers)].id
+        elif bogus is not None and bogus <= 0:
+            transfer_id = bogus  # not an id at all
+        else:
+            transfer_id = len(self.transfers) + (bogus or 1)  # past the end
+        key = self.new_key(keyed)
+
+        def again() -> TransferResult:
+            return self.clinic.reverse(transfer_id, reason="model reversal", actor=ADMIN, key=key)
+
+        error = self.expected_reversal_error(transfer_id)
+        event(f"reverse: {'done' if error is None else error.__name__}")
+        if error is not None:
+            self.refused(error, again)
+            return
+        original = self.transfers[transfer_id - 1]
+        result = again()
+        tid = self.apply(
+            Movement.REVERSAL,
+            original.to_account,
+            original.from_account,
+            original.amount,
+            original.participant,
+            reverses=transfer_id,
+        )
+        self.reversed.add(transfer_id)
+        self.check_transfer(result, tid)
+        if key is not None:
+            self.keyed.append(Keyed(key, again, result))
+
+    @precondition(lambda self: bool(self.keyed))
+    @rule(pick=st.integers(min_value=0, max_value=10**6))
+    def replay(self, pick: int) -> None:
+        earlier = self.keyed[pick % len(self.keyed)]
+        before = self.tables.dump()
+        result = earlier.again()
+        assert result.replayed is True
+        assert attrs.evolve(result, replayed=False) == earlier.result
+        assert self.tables.dump() == before
+
+    @precondition(lambda self: bool(self.keyed))
+    @rule(
+        pick=st.integers(min_value=0, max_value=10**6),
+        kind=st.sampled_from(["record", "adjust", "reverse"]),
+        participant=st.sampled_from(PARTICIPANTS),
+    )
+    def conflicting_replay(self, pick: int, kind: str, participant: str) -> None:
+        key = self.keyed[pick % len(self.keyed)].key
+        # No earlier request carried this note or these reasons, so each differs.
+        requests: dict[str, Callable[[], object]] = {
+            "record": lambda: self.clinic.record(
+                participant, TARGET, "met", actor=ADMIN, at=self.time, key=key, note="other"
+            ),
+            "adjust": lambda: self.clinic.adjust(
+                participant, 5, reason="other request", actor=ADMIN, key=key
+            ),
+            "reverse": lambda: self.clinic.reverse(
+                self.transfers[pick % len(self.transfers)].id,
+                reason="other request",
+                actor=ADMIN,
+                key=key,
+            ),
+        }
+        if kind == "reverse" and not self.transfers:
+            kind = "adjust"
+        self.refused(IdempotencyConflict, requests[kind])
+
+    @rule(
+        bad=st.sampled_from(
+            [
+                "unknown participant",
+                "bad outcome",
+                "unknown target",
+                "zero points",
+                "adjust unknown participant",
+                "naive time",
+            ]
+        ),
+        participant=st.sampled_from(PARTICIPANTS),
+        keyed=st.booleans(),
+    )
+    def bad_request(self, bad: str, participant: str, keyed: bool) -> None:
+        key = self.new_key(keyed)
+        at = self.time
+        requests: dict[str, tuple[type[Exception], Callable[[], object]]] = {
+            "unknown participant": (
+                NotFound,
+                lambda: self.clinic.record("P404", TARGET, "met", actor=ADMIN, at=at, key=key),
+            ),
+            "bad outcome": (
+                InvalidInput,
+                lambda: self.clinic.record(
+                    participant, TARGET, "negative", actor=ADMIN, at=at, key=key
+                ),
+            ),
+            "unknown target": (
+                NotFound,
+                lambda: self.clinic.record(
+                    participant, "alcohol-negative", "met", actor=ADMIN, at=at, key=key
+                ),
+            ),
+            "zero points": (
+                InvalidInput,
+                lambda: self.clinic.adjust(participant, 0, reason="zero", actor=ADMIN, key=key),
+            ),
+            "adjust unknown participant": (
+                NotFound,
+                lambda: self.clinic.adjust("P404", 5, reason="nobody", actor=ADMIN, key=key),
+            ),
+            "naive time": (
+                InvalidInput,
+                lambda: self.clinic.record(
+                    participant, TARGET, "met", actor=ADMIN, at=at.replace(tzinfo=None), key=key
+                ),
+            ),
+        }
+        error, request = requests[bad]
+        self.refused(error, request)
+
+    @precondition(lambda self: bool(self.last_at))
+    @rule(
+        pick=st.integers(min_value=0, max_value=10**6),
+        earlier=st.sampled_from([dt.timedelta(microseconds=1), dt.timedelta(hours=1)]),
+        keyed=st.booleans(),
+    )
+    def out_of_order(self, pick: int, earlier: dt.timedelta, keyed: bool) -> None:
+        """An earlier time than the participant's last outcome is refused."""
+        participant = sorted(self.last_at)[pick % len(self.last_at)]
+        at = self.last_at[participant] - earlier
+        key = self.new_key(keyed)
+        self.refused(
+            OutOfOrder,
+            lambda: self.clinic.record(participant, TARGET, "met", actor=ADMIN, at=at, key=key),
+        )
+
+    def check_transfer(self, result: TransferResult, expected_id: int) -> None:
+        expected = self.transfers[expected_id - 1]
+        transfer = result.transfer
+        actual = ModelTransfer(
+            id=transfer.id,
+            kind=str(transfer.kind),
+            from_account=transfer.from_account,
+            to_account=transfer.to_account,
+            amount=transfer.amount,
+            participant=transfer.participant or "",
+            reverses=transfer.reverses,
+        )
+        assert actual == expected
+        assert result.replayed is False
+
+    # --- invariants ---------------------------------------------------------------
+
+    @invariant()
+    def balances_match_the_model(self) -> None:
+        for participant in PARTICIPANTS:
+            balance = self.clinic.balance(participant)
+            expected = (self.accounts[available(participant)], 0)
+            assert (balance.available_points, balance.held_points) == expected
+            assert balance.points == balance.available_points
+            assert balance.available_points >= 0
+
+    @invariant()
+    def ledger_sums_to_zero(self) -> None:
+        derived: dict[str, int] = defaultdict(int)
+        for t in self.tables.rows("transfers"):
+            assert t["amount"] > 0
+            derived[t["from_account"]] -= t["amount"]
+            derived[t["to_account"]] += t["amount"]
+        assert sum(derived.values()) == 0
+        cached = {row["account"]: row["points"] for row in self.tables.rows("balances")}
+        assert cached == dict(derived)
+        participants = sum(self.clinic.balance(p).points for p in PARTICIPANTS)
+        assert participants == -derived.get(FUNDING, 0) == -self.accounts[FUNDING]
+
+    @invariant()
+    def transfers_are_append_only_and_as_modelled(self) -> None:
+        rows = self.tables.rows("transfers")
+        assert rows[: len(self.seen)] == self.seen
+        self.seen = rows
+        stored = [
+            ModelTransfer(
+                id=t["id"],
+                kind=t["kind"],
+                from_account=t["from_account"],
+                to_account=t["to_account"],
+                amount=t["amount"],
+                participant=t["participant"] or "",
+                reverses=t["reverses"],
+            )
+            for t in rows
+        ]
+        assert stored == self.transfers
+
+    @invariant()
+    def verify_and_history_agree(self) -> None:
+        self.checks += 1
+        if self.checks % 4:
+            return
+        report = self.clinic.verify()
+        assert report.problems == ()
+        assert report.ok
+        assert (report.outcomes, report.transfers) == (self.outcomes, len(self.transfers))
+        for participant in PARTICIPANTS:
+            entries = self.clinic.history(participant)
+            assert all(e.available_points >= 0 for e in entries), entries
+            last = entries[-1].available_points if entries else 0
+            assert last == self.accounts[available(participant)]
+
+
+TestLedgerMemory, TestLedgerSQLite, TestLedgerPostgres = on_every_store(
+    LedgerMachine, steps=30, examples=25, postgres_examples=20
+)

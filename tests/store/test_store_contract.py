@@ -1,0 +1,983 @@
+"""One contract for the storage port, run against every adapter.
+
+``StoreContract`` states what the domain needs from a ``Store`` and its ``Tx``
+(store/port.py); each adapter proves itself with one subclass that says how to
+open it. A future server adapter (PostgreSQL, say) adds ``TestPostgresStore``
+here and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import cmrewards
+from cmrewards.domain.chain import GENESIS, link, position_after, sealed
+from cmrewards.domain.ledger import (
+    FUNDING,
+    REDEEMED,
+    AccountKey,
+    Movement,
+    Transfer,
+    available,
+    balances_from,
+    held,
+    route,
+)
+from cmrewards.domain.programs import Program
+from cmrewards.domain.records import (
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    Status,
+)
+from cmrewards.domain.schedules import Outcome, ScheduleState
+from cmrewards.domain.staff import Role, Staff
+from cmrewards.store.memory import MemoryStore
+from cmrewards.store.port import StateKey, Store, Tx
+from cmrewards.store.sqlite import SQLiteStore
+from support import postgres as postgres_support
+
+HIGGINS = "higgins-vbrt"
+PETRY = "petry-fishbowl"
+STIM = "stimulant-negative"
+SECONDARY = "secondary-negative"
+ADMIN = "admin-1"
+RECORDER = "rec-1"
+ADDED = dt.datetime(2027, 1, 3, 8, 30, 15, 250_000, tzinfo=dt.UTC)
+RECORDED = dt.datetime(2027, 6, 1, 12, 0, 0, 123_456, tzinfo=dt.UTC)
+
+
+def at(day: int, hour: int = 9, minute: int = 0) -> dt.datetime:
+    """A clinical time in January 2027, UTC."""
+    return dt.datetime(2027, 1, 4, hour, minute, tzinfo=dt.UTC) + dt.timedelta(days=day)
+
+
+# --- records as the facade builds them: numbered and sealed after the chain head ---
+
+
+def make_outcomes(
+    head: OutcomeRecord | None,
+    rows: Sequence[tuple[str, str, str, Outcome, dt.datetime]],
+) -> list[OutcomeRecord]:
+    """Chained records after ``head``; rows are (program, participant, target, outcome, at)."""
+    made: list[OutcomeRecord] = []
+    for index, (program_id, participant, target, result, when) in enumerate(rows):
+        outcome_id, prev_hash = position_after(made[-1] if made else head)
+        made.append(
+            sealed(
+                OutcomeRecord(
+                    id=outcome_id,
+                    program_id=program_id,
+                    participant=participant,
+                    target=target,
+                    outcome=result,
+                    occurred_at=when,
+                    recorded_at=RECORDED + dt.timedelta(seconds=outcome_id),
+                    actor=RECORDER if index % 2 else ADMIN,
+                    key=f"lab-{outcome_id}" if index % 2 == 0 else None,
+                    note="dilute, retested" if index % 3 == 0 else None,
+                    seed=2**62 + outcome_id if index % 2 else None,
+                    prev_hash=prev_hash,
+                    hash="",
+                )
+            )
+        )
+    return made
+
+
+TransferRow = tuple[str, Movement, str, int]
+"""(program, movement, participant, amount)."""
+
+
+def make_transfers(head: Transfer | None, rows: Sequence[TransferRow]) -> list[Transfer]:
+    made: list[Transfer] = []
+    for program_id, movement, participant, amount in rows:
+        transfer_id, prev_hash = position_after(made[-1] if made else head)
+        source, sink = route(movement, participant)
+        made.append(
+            _sealed_transfer(
+                transfer_id, prev_hash, program_id, movement, source, sink, amount, participant
+            )
+        )
+    return made
+
+
+def make_reversal(head: Transfer | None, original: Transfer) -> Transfer:
+    transfer_id, prev_hash = position_after(head)
+    return _sealed_transfer(
+        transfer_id,
+        prev_hash,
+        original.program_id,
+        Movement.REVERSAL,
+        original.to_account,
+        original.from_account,
+        original.amount,
+        original.participant,
+        reverses=original.id,
+    )
+
+
+def _sealed_transfer(
+    transfer_id: int,
+    prev_hash: str,
+    program_id: str,
+    movement: Movement,
+    source: str,
+    sink: str,
+    amount: int,
+    participant: str | None,
+    *,
+    reverses: int | None = None,
+) -> Transfer:
+    return sealed(
+        Transfer(
+            id=transfer_id,
+            program_id=program_id,
+            kind=movement,
+            from_account=source,
+            to_account=sink,
+            amount=amount,
+            participant=participant,
+            actor=ADMIN,
+            reason=f"{movement} of {amount}",
+            cause=f"outcome:{transfer_id}" if movement is Movement.AWARD else None,
+            reverses=reverses,
+            occurred_at=at(transfer_id % 5, 10),
+            recorded_at=RECORDED + dt.timedelta(minutes=transfer_id),
+            prev_hash=prev_hash,
+            hash="",
+        )
+    )
+
+
+def prize(
+    prize_id: int, outcome: OutcomeRecord, *, draw: int, category: str, value_cents: int
+) -> Prize:
+    return Prize(
+        id=prize_id,
+        program_id=outcome.program_id,
+        participant=outcome.participant,
+        outcome_id=outcome.id,
+        draw=draw,
+        category=category,
+        value_cents=value_cents,
+        won_at=outcome.occurred_at,
+    )
+
+
+def staff_member(staff_id: str, role: Role, added_by: str | None) -> Staff:
+    return Staff(staff_id, role, active=True, added_at=ADDED, added_by=added_by)
+
+
+def enrolment(participant: str, program_id: str, start: dt.date) -> Participant:
+    return Participant(
+        id=participant,
+        program_id=program_id,
+        start=start,
+        status=Status.ACTIVE,
+        enrolled_at=ADDED + dt.timedelta(hours=1),
+        enrolled_by=ADMIN,
+    )
+
+
+PARTICIPANTS = (
+    enrolment("P001", HIGGINS, dt.date(2027, 1, 4)),
+    enrolment("P002", HIGGINS, dt.date(2027, 1, 5)),
+    enrolment("P003", PETRY, dt.date(2027, 1, 6)),
+)
+
+
+def populate(tx: Tx) -> None:
+    """Staff, two programs and three participants: what every other row refers to."""
+    tx.add_staff(staff_member(ADMIN, Role.ADMIN, None))
+    tx.add_staff(staff_member(RECORDER, Role.RECORDER, ADMIN))
+    tx.add_program(cmrewards.load_preset(HIGGINS), ADDED, ADMIN)
+    tx.add_program(cmrewards.load_preset(PETRY), ADDED, ADMIN)
+    for participant in PARTICIPANTS:
+        tx.add_participant(participant)
+
+
+def snapshot(tx: Tx) -> dict[str, Any]:
+    """Everything a store holds, through the port."""
+    return {
+        "staff": tx.all_staff(),
+        "programs": tx.programs(),
+        "participants": tx.participants(),
+        "outcomes": tx.outcomes(),
+        "last_outcome": tx.last_outcome(),
+        "states": tx.schedule_states(),
+        "transfers": tx.transfers(),
+        "last_transfer": tx.last_transfer(),
+        "balances": tx.balances(),
+        "prizes": tx.prizes(),
+        "cap_usage": tx.cap_usages(),
+        "keys": [tx.idempotency(s, k) for s, k in (("higgins-vbrt", "k-1"), ("", "k-2"))],
+    }
+
+
+def nonzero(balances: dict[AccountKey, int]) -> dict[AccountKey, int]:
+    return {key: points for key, points in balances.items() if points}
+
+
+class Boom(Exception):
+    """A failure in the middle of a unit of work."""
+
+
+def write_everything_then_fail(store: Store, seen: dict[str, object]) -> None:
+    """Write a row through every Tx method, note what the unit of work sees, then fail."""
+    with store.write() as tx:
+        tx.add_staff(staff_member("clin-9", Role.CLINICIAN, ADMIN))
+        tx.add_program(cmrewards.load_preset("va-prize-cm"), ADDED, ADMIN)
+        tx.add_participant(enrolment("P010", HIGGINS, dt.date(2027, 1, 4)))
+        (record,) = make_outcomes(None, [(HIGGINS, "P010", STIM, Outcome.MET, at(0))])
+        tx.append_outcomes([record])
+        tx.add_prizes([prize(1, record, draw=0, category="small", value_cents=100)])
+        tx.add_cap_usage("P010", "2027", 350)
+        tx.put_schedule_states([(("P010", STIM), ScheduleState(pos=1, run=1))])
+        tx.append_transfers(make_transfers(None, [(HIGGINS, Movement.AWARD, "P010", 10)]))
+        tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
+        tx.remember(IdempotencyRecord("", "k-2", "cd" * 32, {"n": 2}, RECORDED))
+        tx.set_staff_active(RECORDER, False)
+        tx.set_participant_status("P001", Status.WITHDRAWN)
+        seen["staff"] = tx.staff("clin-9")
+        seen["balance"] = tx.balance(HIGGINS, available("P010"))
+        seen["outcomes"] = len(tx.outcomes("P010"))
+        raise Boom
+
+
+def overwrite_then_interrupt(store: Store, outcome_head: OutcomeRecord, head: Transfer) -> None:
+    """Overwrite a schedule state and append rows, then get interrupted (a BaseException)."""
+    with store.write() as tx:
+        tx.put_schedule_states([(("P001", STIM), ScheduleState(pos=0, run=0, saved=1))])
+        tx.append_outcomes(
+            make_outcomes(outcome_head, [(HIGGINS, "P001", STIM, Outcome.NOT_MET, at(1))])
+        )
+        tx.append_transfers(make_transfers(head, [(HIGGINS, Movement.ADJUSTMENT_DOWN, "P001", 10)]))
+        raise KeyboardInterrupt
+
+
+def append_transfers_after(store: Store, head: Transfer | None, rows: list[TransferRow]) -> None:
+    with store.write() as tx:
+        tx.append_transfers(make_transfers(head, rows))
+
+
+def append_outcomes_after(
+    store: Store,
+    head: OutcomeRecord | None,
+    rows: list[tuple[str, str, str, Outcome, dt.datetime]],
+) -> None:
+    with store.write() as tx:
+        tx.append_outcomes(make_outcomes(head, rows))
+
+
+def add_prizes(store: Store, prizes: list[Prize]) -> None:
+    with store.write() as tx:
+        tx.add_prizes(prizes)
+
+
+def append_second_reversal(store: Store, original: Transfer) -> None:
+    with store.write() as tx:
+        tx.append_transfers([make_reversal(tx.last_transfer(), original)])
+
+
+class StoreContract:
+    """What every ``Store`` adapter must do. Subclasses say how to open one."""
+
+    refusal: ClassVar[tuple[type[BaseException], ...]]
+    """What the adapter raises when a uniqueness rule the domain relies on is broken."""
+
+    def open_store(self, directory: Path) -> Store:
+        raise NotImplementedError
+
+    def open_again(self, store: Store, directory: Path) -> Store:
+        """Another handle on the same database (a second terminal)."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = self.open_store(tmp_path)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def clinic_store(self, store: Store) -> Store:
+        """A store with staff, programs and participants in place."""
+        with store.write() as tx:
+            populate(tx)
+        return store
+
+    # --- an empty store -------------------------------------------------------
+
+    def test_an_empty_store_has_nothing(self, store: Store) -> None:
+        with store.read() as tx:
+            assert tx.all_staff() == []
+            assert tx.staff(ADMIN) is None
+            assert tx.programs() == []
+            assert tx.program(HIGGINS) is None
+            assert tx.participants() == []
+            assert tx.participant("P001") is None
+            assert tx.last_outcome() is None
+            assert tx.last_outcome_for("P001", STIM) is None
+            assert tx.outcomes() == []
+            assert tx.outcomes("P001") == []
+            assert tx.outcomes_at("P001", at(0)) == []
+            assert tx.schedule_state("P001", STIM) is None
+            assert tx.schedule_states() == {}
+            assert tx.last_transfer() is None
+            assert tx.transfer(1) is None
+            assert tx.transfers() == []
+            assert tx.reversal_of(1) is None
+            assert tx.balances() == {}
+            assert tx.balance(HIGGINS, FUNDING) == 0
+            assert tx.idempotency(HIGGINS, "k-1") is None
+
+    def test_location_names_the_database(self, store: Store) -> None:
+        assert isinstance(store.location, str)
+        assert store.location != ""
+
+    def test_a_sound_store_reports_no_integrity_problems(self, clinic_store: Store) -> None:
+        assert clinic_store.integrity_problems() == []
+
+    # --- staff ------------------------------------------------------------------
+
+    def test_staff_round_trip(self, store: Store) -> None:
+        admin = staff_member(ADMIN, Role.ADMIN, None)
+        clinician = staff_member("clin-1", Role.CLINICIAN, ADMIN)
+        recorder = staff_member(RECORDER, Role.RECORDER, "clin-1")
+        first_by_id = staff_member("aa-1", Role.RECORDER, ADMIN)
+        with store.write() as tx:
+            for member in (admin, clinician, recorder, first_by_id):
+                tx.add_staff(member)
+        with store.read() as tx:
+            assert tx.staff(ADMIN) == admin
+            assert tx.staff("clin-1") == clinician
+            assert tx.staff(RECORDER) == recorder
+            assert tx.staff("aa-1") == first_by_id
+            assert tx.staff("nobody") is None
+            assert tx.all_staff() == [first_by_id, admin, clinician, recorder]
+
+    def test_set_staff_active_changes_only_that_member(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.set_staff_active(RECORDER, False)
+        with clinic_store.read() as tx:
+            recorder = tx.staff(RECORDER)
+            admin = tx.staff(ADMIN)
+        assert (
+            Staff(RECORDER, Role.RECORDER, active=False, added_at=ADDED, added_by=ADMIN) == recorder
+        )
+        assert staff_member(ADMIN, Role.ADMIN, None) == admin
+        with clinic_store.write() as tx:
+            tx.set_staff_active(RECORDER, True)
+        with clinic_store.read() as tx:
+            assert staff_member(RECORDER, Role.RECORDER, ADMIN) == tx.staff(RECORDER)
+
+    # --- programs ---------------------------------------------------------------
+
+    def test_programs_round_trip_equal(self, store: Store) -> None:
+        presets: list[Program] = [cmrewards.load_preset(n) for n in cmrewards.preset_names()]
+        assert len(presets) >= 3
+        with store.write() as tx:
+            tx.add_staff(staff_member(ADMIN, Role.ADMIN, None))
+            for program in reversed(presets):
+                tx.add_program(program, ADDED, ADMIN)
+        with store.read() as tx:
+            for program in presets:
+                assert program == tx.program(program.id)
+            assert tx.program("no-such-program") is None
+            assert sorted(presets, key=lambda p: p.id) == tx.programs()
+
+    # --- participants -------------------------------------------------------------
+
+    def test_participants_round_trip(self, clinic_store: Store) -> None:
+        with clinic_store.read() as tx:
+            for participant in PARTICIPANTS:
+                assert participant == tx.participant(participant.id)
+            assert tx.participant("P999") is None
+            assert list(PARTICIPANTS) == tx.participants()
+
+    def test_participants_are_listed_by_id(self, clinic_store: Store) -> None:
+        late = enrolment("P000", HIGGINS, dt.date(2027, 2, 1))
+        with clinic_store.write() as tx:
+            tx.add_participant(late)
+        with clinic_store.read() as tx:
+            assert [p.id for p in tx.participants()] == ["P000", "P001", "P002", "P003"]
+
+    def test_set_participant_status(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.set_participant_status("P002", Status.WITHDRAWN)
+            tx.set_participant_status("P003", Status.COMPLETED)
+        with clinic_store.read() as tx:
+            statuses = {p.id: p.status for p in tx.participants()}
+            p002 = tx.participant("P002")
+        assert statuses == {
+            "P001": Status.ACTIVE,
+            "P002": Status.WITHDRAWN,
+            "P003": Status.COMPLETED,
+        }
+        expected = PARTICIPANTS[1]
+        assert (
+            Participant(
+                id=expected.id,
+                program_id=expected.program_id,
+                start=expected.start,
+                status=Status.WITHDRAWN,
+                enrolled_at=expected.enrolled_at,
+                enrolled_by=expected.enrolled_by,
+            )
+            == p002
+        )
+
+    # --- outcomes ---------------------------------------------------------------
+
+    def _append_sample_outcomes(self, store: Store) -> list[OutcomeRecord]:
+        """Six outcomes in three units of work; ids deliberately not in clinical-time order."""
+        batches: list[list[tuple[str, str, str, Outcome, dt.datetime]]] = [
+            [
+                (HIGGINS, "P001", STIM, Outcome.MET, at(2)),
+                (HIGGINS, "P002", STIM, Outcome.NOT_MET, at(0)),
+            ],
+            [(PETRY, "P003", STIM, Outcome.MET, at(1))],
+            [
+                (PETRY, "P003", SECONDARY, Outcome.MET, at(1)),
+                (HIGGINS, "P001", STIM, Outcome.EXCUSED, at(4)),
+                (HIGGINS, "P002", STIM, Outcome.MISSED, at(3)),
+            ],
+        ]
+        written: list[OutcomeRecord] = []
+        for batch in batches:
+            with store.write() as tx:
+                records = make_outcomes(tx.last_outcome(), batch)
+                tx.append_outcomes(records)
+            written += records
+        return written
+
+    def test_outcomes_round_trip_in_id_order(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        assert [o.id for o in written] == [1, 2, 3, 4, 5, 6]
+        with clinic_store.read() as tx:
+            assert written == tx.outcomes()
+            assert written[-1] == tx.last_outcome()
+            assert [written[0], written[4]] == tx.outcomes("P001")
+            assert [written[1], written[5]] == tx.outcomes("P002")
+            assert [written[2], written[3]] == tx.outcomes("P003")
+            assert tx.outcomes("P999") == []
+
+    def test_outcome_chain_links_survive_storage(self, clinic_store: Store) -> None:
+        self._append_sample_outcomes(clinic_store)
+        with clinic_store.read() as tx:
+            stored = tx.outcomes()
+        expected_prev = GENESIS
+        for record in stored:
+            assert expected_prev == record.prev_hash
+            assert link(record.prev_hash, record.hash_fields()) == record.hash
+            expected_prev = record.hash
+
+    def test_last_outcome_for_each_participant_and_target(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with clinic_store.read() as tx:
+            assert written[4] == tx.last_outcome_for("P001", STIM)
+            assert written[5] == tx.last_outcome_for("P002", STIM)
+            assert written[2] == tx.last_outcome_for("P003", STIM)
+            assert written[3] == tx.last_outcome_for("P003", SECONDARY)
+            assert tx.last_outcome_for("P001", SECONDARY) is None
+            assert tx.last_outcome_for("P999", STIM) is None
+
+    def test_outcomes_at_one_visit_in_recording_order(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with clinic_store.read() as tx:
+            assert [written[2], written[3]] == tx.outcomes_at("P003", at(1))
+            assert [written[0]] == tx.outcomes_at("P001", at(2))
+            assert tx.outcomes_at("P001", at(1)) == []
+            assert tx.outcomes_at("P001", at(2) + dt.timedelta(microseconds=1)) == []
+            # The same instant written in another zone is the same visit.
+            same_instant = at(1).astimezone(dt.timezone(dt.timedelta(hours=-8)))
+            assert [written[2], written[3]] == tx.outcomes_at("P003", same_instant)
+
+    # --- schedule states ----------------------------------------------------------
+
+    def test_schedule_states_insert_overwrite_and_list(self, clinic_store: Store) -> None:
+        first: list[tuple[StateKey, ScheduleState]] = [
+            (("P001", STIM), ScheduleState(pos=3, run=3)),
+            (("P003", STIM), ScheduleState(pos=1, run=2, saved=None, last_week=1)),
+        ]
+        with clinic_store.write() as tx:
+            tx.put_schedule_states(first)
+        with clinic_store.read() as tx:
+            assert ScheduleState(pos=3, run=3) == tx.schedule_state("P001", STIM)
+            assert dict(first) == tx.schedule_states()
+            assert tx.schedule_state("P002", STIM) is None
+            assert tx.schedule_state("P003", SECONDARY) is None
+        second: list[tuple[StateKey, ScheduleState]] = [
+            (("P001", STIM), ScheduleState(pos=0, run=0, saved=3, last_week=None)),
+            (("P003", SECONDARY), ScheduleState(pos=2, run=2, saved=None, last_week=2)),
+        ]
+        with clinic_store.write() as tx:
+            tx.put_schedule_states(second)
+        with clinic_store.read() as tx:
+            assert ScheduleState(pos=0, run=0, saved=3) == tx.schedule_state("P001", STIM)
+            assert {
+                ("P001", STIM): ScheduleState(pos=0, run=0, saved=3),
+                ("P003", STIM): ScheduleState(pos=1, run=2, last_week=1),
+                ("P003", SECONDARY): ScheduleState(pos=2, run=2, last_week=2),
+            } == tx.schedule_states()
+
+    # --- transfers and balances ---------------------------------------------------
+
+    LEDGER: ClassVar[list[TransferRow]] = [
+        (HIGGINS, Movement.AWARD, "P001", 10),
+        (HIGGINS, Movement.AWARD, "P002", 15),
+        (PETRY, Movement.AWARD, "P003", 7),
+        (HIGGINS, Movement.BONUS, "P001", 40),
+        (HIGGINS, Movement.HOLD, "P001", 30),
+        (HIGGINS, Movement.RELEASE, "P001", 5),
+        (HIGGINS, Movement.SPEND, "P001", 25),
+        (HIGGINS, Movement.ADJUSTMENT_DOWN, "P002", 15),
+        (PETRY, Movement.ADJUSTMENT_UP, "P003", 3),
+        (PETRY, Movement.HOLD, "P003", 10),
+    ]
+
+    def test_balances_follow_every_appended_transfer(self, clinic_store: Store) -> None:
+        appended: list[Transfer] = []
+        for row in self.LEDGER:
+            with clinic_store.write() as tx:
+                (transfer,) = make_transfers(tx.last_transfer(), [row])
+                tx.append_transfers([transfer])
+                # Inside the unit of work the balances already include it.
+                expected = balances_from([*appended, transfer])
+                for (program_id, account), points in expected.items():
+                    assert points == tx.balance(program_id, account)
+            appended.append(transfer)
+            with clinic_store.read() as tx:
+                expected = balances_from(appended)
+                assert nonzero(expected) == nonzero(tx.balances())
+                for (program_id, account), points in expected.items():
+                    assert points == tx.balance(program_id, account)
+        with clinic_store.read() as tx:
+            final = {
+                (HIGGINS, FUNDING): -50,
+                (HIGGINS, available("P001")): 25,
+                (HIGGINS, held("P001")): 0,
+                (HIGGINS, REDEEMED): 25,
+                (HIGGINS, available("P002")): 0,
+                (PETRY, FUNDING): -10,
+                (PETRY, available("P003")): 0,
+                (PETRY, held("P003")): 10,
+            }
+            for (program_id, account), points in final.items():
+                assert points == tx.balance(program_id, account)
+            assert nonzero(final) == nonzero(tx.balances())
+            # Accounts are per program: P003's accounts do not exist in higgins.
+            assert tx.balance(HIGGINS, held("P003")) == 0
+            assert tx.balance(PETRY, REDEEMED) == 0
+
+    def test_transfers_round_trip_in_id_order(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            written = make_transfers(None, self.LEDGER[:4])
+            tx.append_transfers(written)
+        with clinic_store.write() as tx:
+            more = make_transfers(tx.last_transfer(), self.LEDGER[4:])
+            tx.append_transfers(more)
+        written += more
+        assert list(range(1, len(self.LEDGER) + 1)) == [t.id for t in written]
+        with clinic_store.read() as tx:
+            assert written == tx.transfers()
+            assert written[-1] == tx.last_transfer()
+            for transfer in written:
+                assert transfer == tx.transfer(transfer.id)
+            assert tx.transfer(len(written) + 1) is None
+            assert tx.transfer(0) is None
+            assert [t for t in written if t.participant == "P001"] == tx.transfers("P001")
+            assert [written[1], written[7]] == tx.transfers("P002")
+            assert [written[2], written[8], written[9]] == tx.transfers("P003")
+            assert tx.transfers("P999") == []
+
+    def test_reversal_of_finds_the_mirror_transfer(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            written = make_transfers(None, self.LEDGER[:3])
+            tx.append_transfers(written)
+            reversal = make_reversal(written[-1], written[1])
+            tx.append_transfers([reversal])
+            assert reversal == tx.reversal_of(written[1].id)
+        with clinic_store.read() as tx:
+            assert reversal == tx.reversal_of(written[1].id)
+            assert tx.reversal_of(written[0].id) is None
+            assert tx.reversal_of(reversal.id) is None
+            assert reversal == tx.last_transfer()
+            assert reversal == tx.transfer(4)
+            # The original row is untouched.
+            assert written[1] == tx.transfer(2)
+            assert tx.balance(HIGGINS, available("P002")) == 0
+            assert tx.balance(HIGGINS, FUNDING) == -10
+
+    def test_a_second_reversal_of_one_transfer_is_refused(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            written = make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 50)])
+            first = make_reversal(written[0], written[0])
+            tx.append_transfers([*written, first])
+            tx.append_transfers(make_transfers(first, [(HIGGINS, Movement.AWARD, "P001", 50)]))
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        with pytest.raises(self.refusal):
+            append_second_reversal(clinic_store, written[0])
+        with clinic_store.read() as tx:
+            assert before == snapshot(tx)
+
+    def test_a_transfer_id_is_used_once(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.append_transfers(make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 10)]))
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        # A second transfer numbered 1, as a writer that read a stale chain head would make.
+        with pytest.raises(self.refusal):
+            append_transfers_after(clinic_store, None, [(HIGGINS, Movement.AWARD, "P002", 15)])
+        with clinic_store.read() as tx:
+            assert snapshot(tx) == before
+
+    def test_an_outcome_id_is_used_once(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.append_outcomes(make_outcomes(None, [(HIGGINS, "P001", STIM, Outcome.MET, at(0))]))
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        with pytest.raises(self.refusal):
+            append_outcomes_after(clinic_store, None, [(HIGGINS, "P002", STIM, Outcome.MET, at(1))])
+        with clinic_store.read() as tx:
+            assert snapshot(tx) == before
+
+    # --- prizes and cap usage -----------------------------------------------------------
+
+    def _prize_setup(self, store: Store) -> list[OutcomeRecord]:
+        rows: list[tuple[str, str, str, Outcome, dt.datetime]] = [
+            (PETRY, "P003", STIM, Outcome.MET, at(1)),
+            (HIGGINS, "P001", STIM, Outcome.MET, at(1)),
+            (PETRY, "P003", STIM, Outcome.MET, at(3)),
+        ]
+        with store.write() as tx:
+            records = make_outcomes(None, rows)
+            tx.append_outcomes(records)
+        return records
+
+    def test_prizes_round_trip_in_id_order(self, clinic_store: Store) -> None:
+        records = self._prize_setup(clinic_store)
+        first = [
+            prize(1, records[0], draw=0, category="small", value_cents=100),
+            prize(2, records[0], draw=2, category="large", value_cents=2000),
+        ]
+        second = [prize(3, records[2], draw=1, category="jumbo", value_cents=10000)]
+        with clinic_store.write() as tx:
+            assert tx.last_prize() is None
+            tx.add_prizes(first)
+            assert tx.last_prize() == first[-1]
+        with clinic_store.write() as tx:
+            tx.add_prizes([])
+            tx.add_prizes(second)
+        with clinic_store.read() as tx:
+            assert tx.prizes() == first + second
+            assert tx.prizes("P003") == first + second
+            assert tx.prizes("P001") == []
+            assert tx.last_prize() == second[0]
+            assert [p.status for p in tx.prizes()] == [PrizeStatus.OWED] * 3
+
+    def test_a_prize_draw_is_stored_once(self, clinic_store: Store) -> None:
+        records = self._prize_setup(clinic_store)
+        won = prize(1, records[0], draw=0, category="small", value_cents=100)
+        with clinic_store.write() as tx:
+            tx.add_prizes([won])
+        with pytest.raises(self.refusal):
+            add_prizes(
+                clinic_store, [prize(2, records[0], draw=0, category="large", value_cents=2000)]
+            )
+        with clinic_store.read() as tx:
+            assert tx.prizes() == [won]
+
+    def test_cap_usage_accumulates_per_participant_and_period(self, clinic_store: Store) -> None:
+        with clinic_store.read() as tx:
+            assert tx.cap_usage("P001", "2027") == 0
+            assert tx.cap_usages() == {}
+        with clinic_store.write() as tx:
+            tx.add_cap_usage("P001", "2027", 250)
+            tx.add_cap_usage("P001", "2027", 1500)
+            assert tx.cap_usage("P001", "2027") == 1750
+            tx.add_cap_usage("P001", "2028", 100)
+            tx.add_cap_usage("P003", "enrolment-1", 2000)
+        with clinic_store.write() as tx:
+            # A reversal gives value back to the period.
+            tx.add_cap_usage("P001", "2027", -750)
+        with clinic_store.read() as tx:
+            assert tx.cap_usage("P001", "2027") == 1000
+            assert tx.cap_usage("P001", "2028") == 100
+            assert tx.cap_usage("P003", "enrolment-1") == 2000
+            assert tx.cap_usage("P002", "2027") == 0
+            assert tx.cap_usages() == {
+                ("P001", "2027"): 1000,
+                ("P001", "2028"): 100,
+                ("P003", "enrolment-1"): 2000,
+            }
+
+    # --- idempotency ----------------------------------------------------------------
+
+    def test_idempotency_keys_round_trip_per_scope(self, clinic_store: Store) -> None:
+        result: dict[str, Any] = {
+            "outcome_id": 7,
+            "award": {"points": 10, "bonus_points": 0, "capped": False},
+            "prizes": [],
+            "note": None,
+            "occurred_at": "2027-01-04T09:00:00.000000Z",
+        }
+        record = IdempotencyRecord(HIGGINS, "lab-0001", "ab" * 32, result, RECORDED)
+        clinic_wide = IdempotencyRecord("", "lab-0001", "cd" * 32, {"id": "rec-1"}, ADDED)
+        with clinic_store.write() as tx:
+            tx.remember(record)
+            tx.remember(clinic_wide)
+        with clinic_store.read() as tx:
+            assert record == tx.idempotency(HIGGINS, "lab-0001")
+            assert clinic_wide == tx.idempotency("", "lab-0001")
+            assert tx.idempotency(PETRY, "lab-0001") is None
+            assert tx.idempotency(HIGGINS, "lab-0002") is None
+
+    def test_a_key_is_remembered_once_per_scope(self, clinic_store: Store) -> None:
+        record = IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED)
+        with clinic_store.write() as tx:
+            tx.remember(record)
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ef" * 32, {"n": 2}, RECORDED))
+        with clinic_store.read() as tx:
+            assert record == tx.idempotency(HIGGINS, "k-1")
+
+    def test_keys_remembered_as_a_batch_are_each_kept_and_a_repeat_refuses_all(
+        self, clinic_store: Store
+    ) -> None:
+        batch = [
+            IdempotencyRecord(HIGGINS, f"k-{n}", "ab" * 32, {"n": n}, RECORDED) for n in range(3)
+        ]
+        with clinic_store.write() as tx:
+            tx.remember_all(batch)
+        repeat = IdempotencyRecord(PETRY, "k-9", "cd" * 32, {"n": 9}, RECORDED)
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.remember_all([repeat, batch[1]])
+        with clinic_store.read() as tx:
+            assert [tx.idempotency(HIGGINS, f"k-{n}") for n in range(3)] == batch
+            assert tx.idempotency(PETRY, "k-9") is None
+
+    def test_keys_are_looked_up_many_at_once(self, clinic_store: Store) -> None:
+        kept = [
+            IdempotencyRecord(scope, f"k-{n}", "ab" * 32, {"n": n}, RECORDED)
+            for scope in (HIGGINS, PETRY)
+            for n in range(3)
+        ]
+        with clinic_store.write() as tx:
+            tx.remember_all(kept)
+        # Found by scope and key; asked twice or unknown, nothing extra comes back.
+        asked = [(HIGGINS, "k-0"), (PETRY, "k-2"), (HIGGINS, "k-0"), (HIGGINS, "k-9"), ("", "k-1")]
+        with clinic_store.read() as tx:
+            found = tx.idempotency_many(asked)
+            assert sorted(found, key=lambda r: (r.scope, r.key)) == [kept[0], kept[5]]
+            assert tx.idempotency_many([]) == []
+        # More keys than one query of the SQL stores takes.
+        lots = [IdempotencyRecord("", f"x-{n}", "cd" * 32, {}, RECORDED) for n in range(1200)]
+        with clinic_store.write() as tx:
+            tx.remember_all(lots)
+        with clinic_store.read() as tx:
+            found = tx.idempotency_many([(r.scope, r.key) for r in lots])
+            assert sorted(found, key=lambda r: r.key) == sorted(lots, key=lambda r: r.key)
+
+    # --- units of work ----------------------------------------------------------------
+
+    def test_a_failed_unit_of_work_leaves_nothing_behind(self, clinic_store: Store) -> None:
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        seen: dict[str, object] = {}
+        with pytest.raises(Boom):
+            write_everything_then_fail(clinic_store, seen)
+        # The unit of work saw its own rows before it failed.
+        assert seen == {
+            "staff": staff_member("clin-9", Role.CLINICIAN, ADMIN),
+            "balance": 10,
+            "outcomes": 1,
+        }
+        with clinic_store.read() as tx:
+            after = snapshot(tx)
+            assert tx.staff("clin-9") is None
+            assert tx.program("va-prize-cm") is None
+            assert tx.participant("P010") is None
+            assert tx.schedule_state("P010", STIM) is None
+            assert tx.balance(HIGGINS, available("P010")) == 0
+            assert tx.staff(RECORDER) == staff_member(RECORDER, Role.RECORDER, ADMIN)
+            assert tx.participant("P001") == PARTICIPANTS[0]
+        assert before == after
+
+    def test_a_failed_unit_of_work_keeps_earlier_commits_and_overwrites(
+        self, clinic_store: Store
+    ) -> None:
+        with clinic_store.write() as tx:
+            committed = make_outcomes(None, [(HIGGINS, "P001", STIM, Outcome.MET, at(0))])
+            tx.append_outcomes(committed)
+            tx.put_schedule_states([(("P001", STIM), ScheduleState(pos=1, run=1))])
+            awards = make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 10)])
+            tx.append_transfers(awards)
+        with pytest.raises(KeyboardInterrupt):
+            overwrite_then_interrupt(clinic_store, committed[0], awards[0])
+        with clinic_store.read() as tx:
+            assert committed == tx.outcomes()
+            assert ScheduleState(pos=1, run=1) == tx.schedule_state("P001", STIM)
+            assert awards == tx.transfers()
+            assert tx.balance(HIGGINS, available("P001")) == 10
+        # The store still works after the failure.
+        with clinic_store.write() as tx:
+            tx.append_outcomes(
+                make_outcomes(committed[0], [(HIGGINS, "P001", STIM, Outcome.MET, at(2))])
+            )
+        with clinic_store.read() as tx:
+            assert [o.id for o in tx.outcomes()] == [1, 2]
+
+    def test_reads_inside_a_write_see_its_earlier_rows(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            member = staff_member("clin-2", Role.CLINICIAN, ADMIN)
+            tx.add_staff(member)
+            assert member == tx.staff("clin-2")
+            assert "clin-2" in [s.id for s in tx.all_staff()]
+
+            program = cmrewards.load_preset("va-prize-cm")
+            tx.add_program(program, ADDED, ADMIN)
+            assert program == tx.program("va-prize-cm")
+
+            person = enrolment("P020", "va-prize-cm", dt.date(2027, 1, 4))
+            tx.add_participant(person)
+            assert person == tx.participant("P020")
+            tx.set_participant_status("P020", Status.COMPLETED)
+            assert (tx.participant("P020") or person).status == Status.COMPLETED
+
+            tx.set_staff_active("clin-2", False)
+            assert False is (tx.staff("clin-2") or member).active
+
+            (first,) = make_outcomes(None, [("va-prize-cm", "P020", STIM, Outcome.MET, at(0))])
+            tx.append_outcomes([first])
+            assert first == tx.last_outcome()
+            assert first == tx.last_outcome_for("P020", STIM)
+            assert [first] == tx.outcomes_at("P020", at(0))
+            (second,) = make_outcomes(
+                tx.last_outcome(), [("va-prize-cm", "P020", STIM, Outcome.MET, at(0))]
+            )
+            tx.append_outcomes([second])
+            assert [first, second] == tx.outcomes("P020")
+            assert [first, second] == tx.outcomes_at("P020", at(0))
+
+            tx.put_schedule_states([(("P020", STIM), ScheduleState(pos=2, run=2, last_week=1))])
+            assert ScheduleState(pos=2, run=2, last_week=1) == tx.schedule_state("P020", STIM)
+
+            (award,) = make_transfers(None, [("va-prize-cm", Movement.AWARD, "P020", 12)])
+            tx.append_transfers([award])
+            assert award == tx.last_transfer()
+            assert award == tx.transfer(1)
+            assert [award] == tx.transfers("P020")
+            assert tx.balance("va-prize-cm", available("P020")) == 12
+            assert {("va-prize-cm", FUNDING): -12, ("va-prize-cm", available("P020")): 12} == (
+                nonzero(tx.balances())
+            )
+
+            key = IdempotencyRecord("va-prize-cm", "k-9", "ab" * 32, {"ok": True}, RECORDED)
+            tx.remember(key)
+            assert key == tx.idempotency("va-prize-cm", "k-9")
+
+    def test_a_committed_write_is_visible_to_a_later_read(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            records = make_outcomes(None, [(HIGGINS, "P001", STIM, Outcome.MET, at(0))])
+            tx.append_outcomes(records)
+            transfers = make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 10)])
+            tx.append_transfers(transfers)
+        with clinic_store.read() as tx:
+            assert records == tx.outcomes()
+            assert transfers == tx.transfers()
+            assert tx.balance(HIGGINS, available("P001")) == 10
+        with clinic_store.write() as tx:
+            assert records[0] == tx.last_outcome()
+            assert transfers[0] == tx.last_transfer()
+
+    def test_a_committed_write_is_visible_to_another_handle(
+        self, clinic_store: Store, tmp_path: Path
+    ) -> None:
+        other = self.open_again(clinic_store, tmp_path)
+        try:
+            with other.read() as tx:
+                assert list(PARTICIPANTS) == tx.participants()
+            with clinic_store.write() as tx:
+                records = make_outcomes(None, [(HIGGINS, "P002", STIM, Outcome.MET, at(1))])
+                tx.append_outcomes(records)
+                tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
+            with other.read() as tx:
+                assert records == tx.outcomes()
+                assert tx.idempotency(HIGGINS, "k-1") is not None
+            with other.write() as tx:
+                more = make_transfers(None, [(HIGGINS, Movement.AWARD, "P002", 15)])
+                tx.append_transfers(more)
+            with clinic_store.read() as tx:
+                assert more == tx.transfers()
+                assert tx.balance(HIGGINS, available("P002")) == 15
+        finally:
+            if other is not clinic_store:
+                other.close()
+
+    def test_an_open_write_is_invisible_to_another_handle_until_it_commits(
+        self, clinic_store: Store, tmp_path: Path
+    ) -> None:
+        other = self.open_again(clinic_store, tmp_path)
+        try:
+            with clinic_store.write() as tx:
+                tx.append_outcomes(
+                    make_outcomes(None, [(HIGGINS, "P001", STIM, Outcome.MET, at(0))])
+                )
+                tx.append_transfers(make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 10)]))
+                with other.read() as seen:
+                    assert seen.outcomes() == []
+                    assert seen.transfers() == []
+                    assert seen.balance(HIGGINS, available("P001")) == 0
+            with other.read() as seen:
+                assert len(seen.outcomes()) == 1
+                assert seen.balance(HIGGINS, available("P001")) == 10
+        finally:
+            if other is not clinic_store:
+                other.close()
+
+
+class TestMemoryStore(StoreContract):
+    refusal = (cmrewards.IntegrityError,)
+
+    def open_store(self, directory: Path) -> Store:
+        return MemoryStore()
+
+    def open_again(self, store: Store, directory: Path) -> Store:
+        # A memory database has one handle; sharing it is how two callers share it.
+        return store
+
+
+class TestSQLiteStore(StoreContract):
+    refusal = (cmrewards.IntegrityError,)
+
+    def open_store(self, directory: Path) -> Store:
+        return SQLiteStore(directory / "clinic.db")
+
+    def open_again(self, store: Store, directory: Path) -> Store:
+        return SQLiteStore(directory / "clinic.db")
+
+
+class TestPostgresStore(StoreContract):
+    refusal = (cmrewards.IntegrityError,)
+    urls: ClassVar[dict[Path, str]] = {}
+    """Each test's database (a schema on the test cluster, left for the cluster's removal)."""
+
+    def open_store(self, directory: Path) -> Store:
+        from cmrewards.store.postgres import PostgresStore
+
+        self.urls[directory] = postgres_support.new_database()
+        return PostgresStore(self.urls[directory])
+
+    def open_again(self, store: Store, directory: Path) -> Store:
+        from cmrewards.store.postgres import PostgresStore
+
+        return PostgresStore(self.urls[directory])

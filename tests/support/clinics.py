@@ -1,0 +1,72 @@
+"""What the tests share: a clock moved by hand, visit times, and a new database on each store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine
+
+from support import postgres as postgres_support
+
+START = dt.date(2027, 1, 4)
+"""A Monday; the enrolment date used across the tests."""
+
+
+class FakeClock:
+    """A wall clock that only moves when a test says so."""
+
+    def __init__(self, now: dt.datetime | None = None) -> None:
+        self.now = now or dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+def visit(day: int, hour: int = 9) -> dt.datetime:
+    """Clinical time ``day`` days after START, at ``hour`` UTC."""
+    return dt.datetime(START.year, START.month, START.day, hour, tzinfo=dt.UTC) + dt.timedelta(
+        days=day
+    )
+
+
+STORES = ("memory", "sqlite", "postgres")
+
+
+@contextmanager
+def database_location(kind: str, directory: Path) -> Iterator[str | None]:
+    """Where a new, empty database of ``kind`` lives: None (memory), a file, or a URL."""
+    if kind == "memory":
+        yield None
+    elif kind == "sqlite":
+        yield str(directory / "clinic.db")
+    else:
+        with postgres_support.database() as url:
+            yield url
+
+
+def on_every_store(
+    machine: type[RuleBasedStateMachine], *, steps: int, examples: int, postgres_examples: int
+) -> tuple[Any, ...]:
+    """A TestCase of the state machine per store kind (its ``STORE`` set), memory first.
+
+    Each PostgreSQL example creates a clinic (~0.25 s): fewer examples there, as many steps.
+    """
+    cases = []
+    for kind in STORES:
+        store_machine: Any = type(f"{machine.__name__}_{kind}", (machine,), {"STORE": kind})
+        store_machine.TestCase.settings = settings(
+            max_examples=postgres_examples if kind == "postgres" else examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        cases.append(store_machine.TestCase)
+    return tuple(cases)
