@@ -18,6 +18,7 @@ from ..domain.errors import (
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement, Transfer
 from ..domain.redemption import Command, StockReason, transition
+from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import (
     Balance,
     HistoryEntry,
@@ -116,7 +117,7 @@ class Corrections(ClinicBase):
                     original.amount,
                     actor,
                     reason_text,
-                    f"transfer:{original.id}",
+                    Ref.to(RefKind.TRANSFER, original.id),
                     accounts=(original.to_account, original.from_account),
                     reverses=original.id,
                 )
@@ -142,9 +143,10 @@ class Corrections(ClinicBase):
     def _undo_redemption(
         self, tx: Tx, spend: Transfer, actor: str, reason: str, returned: bool
     ) -> None:
-        assert spend.cause is not None
+        redemption_id = id_of(spend.cause, RefKind.REDEMPTION)
+        assert redemption_id is not None
         assert spend.participant is not None
-        redemption = tx.redemption(int(spend.cause.removeprefix("redemption:")))
+        redemption = tx.redemption(redemption_id)
         assert redemption is not None
         program = find_program(tx, redemption.program_id)
         status = transition(

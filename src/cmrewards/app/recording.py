@@ -30,6 +30,7 @@ from ..domain.json_form import from_json
 from ..domain.ledger import Movement
 from ..domain.programs import BowlCategory, Program
 from ..domain.records import OutcomeRecord, Participant, Prize, Status
+from ..domain.refs import Ref, RefKind, next_id
 from ..domain.results import (
     Award,
     PrizeWon,
@@ -134,7 +135,7 @@ class Recording(ClinicBase):
         )
         tx.append_outcomes([record])
         tx.put_schedule_states([((person.id, target_id), earning.step.state)])
-        cause = f"outcome:{outcome_id}"
+        cause = Ref.to(RefKind.OUTCOME, outcome_id)
         for movement, amount, reason in (
             (Movement.AWARD, payout.points, f"{target_id} met"),
             (Movement.BONUS, payout.bonus_points, f"{target_id} bonus"),
@@ -179,13 +180,13 @@ class Recording(ClinicBase):
     ) -> list[Prize]:
         """A prize owed for every winning slip ("good job" slips are worth nothing)."""
         last = tx.last_prize()
-        next_id = 1 if last is None else last.id + 1
+        first_id = next_id(last)
         prizes: list[Prize] = []
         for index, slip in enumerate(slips):
             if slip.value_cents:
                 prizes.append(
                     Prize(
-                        id=next_id + len(prizes),
+                        id=first_id + len(prizes),
                         program_id=program.id,
                         participant=person.id,
                         outcome_id=outcome_id,

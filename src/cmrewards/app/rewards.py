@@ -37,6 +37,7 @@ from ..domain.redemption import (
     StockReason,
     transition,
 )
+from ..domain.refs import Ref, RefKind, next_id
 from ..domain.results import Balance
 from ..domain.staff import Action
 from ..domain.validation import check_id, check_text, is_row_id
@@ -138,7 +139,7 @@ class Redeeming(ClinicBase):
                 last = tx.last_redemption()
                 now = self._clock()
                 redemption = Redemption(
-                    id=1 if last is None else last.id + 1,
+                    id=next_id(last),
                     program_id=person.program_id,
                     participant=person.id,
                     sku=sku,
@@ -148,7 +149,7 @@ class Redeeming(ClinicBase):
                     requested_by=actor,
                 )
                 tx.add_redemption(redemption)
-                cause = f"redemption:{redemption.id}"
+                cause = Ref.to(RefKind.REDEMPTION, redemption.id)
                 self._transfer(
                     tx, person.program_id, Movement.HOLD, person.id, item.cost, actor,
                     f"held for {sku}", cause,
@@ -212,7 +213,7 @@ class Redeeming(ClinicBase):
             self._transfer(
                 tx, redemption.program_id, Movement.SPEND, redemption.participant,
                 redemption.cost, actor, f"{redemption.sku} handed over",
-                f"redemption:{redemption.id}",
+                Ref.to(RefKind.REDEMPTION, redemption.id),
             )  # fmt: skip
             return self._result(tx, fulfilled)
 
@@ -259,7 +260,7 @@ class Redeeming(ClinicBase):
             redemption, status=status, closed_at=self._clock(), closed_by=actor, close_reason=reason
         )
         tx.update_redemption(closed)
-        cause = f"redemption:{redemption.id}"
+        cause = Ref.to(RefKind.REDEMPTION, redemption.id)
         self._transfer(
             tx, redemption.program_id, Movement.RELEASE, redemption.participant,
             redemption.cost, actor, reason, cause,
@@ -295,7 +296,9 @@ class Redeeming(ClinicBase):
             if item.stock is not None:
                 if item.stock < 1:
                     raise OutOfStock(f"{sku} is out of stock")
-                self._move_stock(tx, sku, -1, StockReason.PRIZE, f"prize:{prize_id}", actor)
+                self._move_stock(
+                    tx, sku, -1, StockReason.PRIZE, Ref.to(RefKind.PRIZE, prize_id), actor
+                )
             tx.fulfil_prize(PrizeFulfilment(prize_id, sku, actor, self._clock(), note))
             return attrs.evolve(prize, status=PrizeStatus.FULFILLED)
 
@@ -324,7 +327,7 @@ class Redeeming(ClinicBase):
             last = tx.last_prize()
             now = self._clock()
             received = Prize(
-                id=1 if last is None else last.id + 1,
+                id=next_id(last),
                 program_id=program.id,
                 participant=person.id,
                 outcome_id=None,

@@ -25,6 +25,7 @@ from ..domain.json_form import to_json
 from ..domain.ledger import Movement, Transfer
 from ..domain.records import IdempotencyRecord, Participant
 from ..domain.redemption import Redemption, StockMovement, StockReason
+from ..domain.refs import next_id
 from ..domain.staff import Action, Staff, authorise
 from ..domain.validation import check_text
 from ..store.port import Store, Tx
@@ -86,7 +87,7 @@ class ClinicBase:
     ) -> None:
         last = tx.last_stock_movement()
         movement = StockMovement(
-            id=1 if last is None else last.id + 1,
+            id=next_id(last),
             sku=sku,
             change=change,
             reason=reason,

@@ -188,7 +188,7 @@ class _Demo:
         self.steps: list[dict[str, Any]] = []
 
     def _run(self, args: Sequence[str]) -> int:
-        from . import cli
+        from ._shell import cli  # the commands are registered: the demo runs inside one
 
         options = ["--db", str(self.path), *(["--json"] if self.as_json else [])]
         try:

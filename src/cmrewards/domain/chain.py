@@ -13,6 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from .refs import next_id
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first row of every chain."""
 
@@ -53,7 +55,7 @@ class Chained(Protocol):
 
 def position_after(head: Chained | None) -> tuple[int, str]:
     """The id and ``prev_hash`` of the row that follows ``head``."""
-    return (1, GENESIS) if head is None else (head.id + 1, head.hash)
+    return next_id(head), GENESIS if head is None else head.hash
 
 
 C = TypeVar("C", bound=Chained)

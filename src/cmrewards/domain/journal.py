@@ -27,6 +27,7 @@ from .json_form import to_json
 from .programs import Program
 from .records import IdempotencyRecord, Participant, Prize
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from .refs import next_id
 from .staff import Staff
 
 
@@ -121,7 +122,7 @@ def digest(fields: dict[str, Any]) -> str:
 
 def entry_for(record: Journaled, head: JournalEntry | None, at: dt.datetime) -> JournalEntry:
     kind, key, fields = identify(record)
-    entry_id, prev_hash = (1, "0" * 64) if head is None else (head.id + 1, head.hash)
+    entry_id, prev_hash = next_id(head), "0" * 64 if head is None else head.hash
     entry = JournalEntry(entry_id, kind, key, digest(fields), at, prev_hash, "")
     return attrs.evolve(entry, hash=link(prev_hash, entry.hash_fields()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..domain import ledger
 from ..domain.ledger import Transfer
 from ..domain.records import OutcomeRecord
+from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import HistoryEntry
 
 
@@ -25,7 +26,7 @@ def history_entries(
                     points=0,
                     available_points=available,
                     held_points=held,
-                    ref=f"outcome:{event.id}",
+                    ref=Ref.to(RefKind.OUTCOME, event.id),
                     actor=event.actor,
                 )
             )
@@ -42,7 +43,7 @@ def history_entries(
                 points=available + held - before,
                 available_points=available,
                 held_points=held,
-                ref=f"transfer:{event.id}",
+                ref=Ref.to(RefKind.TRANSFER, event.id),
                 actor=event.actor,
             )
         )
@@ -76,7 +77,7 @@ def _ledger_order(
         transfer = transfers[j]
         if i < len(outcomes):
             outcome = outcomes[i]
-            caused_by = _outcome_id(transfer.cause)
+            caused_by = id_of(transfer.cause, RefKind.OUTCOME)
             belongs_earlier = caused_by is not None and caused_by < outcome.id
             if not belongs_earlier and outcome.recorded_at <= transfer.recorded_at:
                 merged.append(outcome)
@@ -85,9 +86,3 @@ def _ledger_order(
         merged.append(transfer)
         j += 1
     return merged
-
-
-def _outcome_id(cause: str | None) -> int | None:
-    if cause is None or not cause.startswith("outcome:"):
-        return None
-    return int(cause.removeprefix("outcome:"))

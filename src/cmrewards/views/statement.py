@@ -19,6 +19,7 @@ from ..domain.ledger import Movement
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize
 from ..domain.redemption import Redemption
+from ..domain.refs import Ref, RefKind
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import Outcome, ScheduleState
 from ..store.port import Tx
@@ -103,7 +104,7 @@ def statement_lines(
         )
         visits[record.occurred_at].append(record)
         states[record.target] = earning.step.state
-        points = paid_points.get(f"outcome:{record.id}", 0)
+        points = paid_points.get(Ref.to(RefKind.OUTCOME, record.id), 0)
         value = points * program.point_value_cents + prize_cents.get(record.id, 0)
         cumulative += value
         lines.append(
@@ -119,7 +120,7 @@ def statement_lines(
                 reset=earning.step.reset,
                 recovered=earning.step.recovered,
                 paid=earning.paid,
-                reversed_points=taken_back.get(f"outcome:{record.id}", 0),
+                reversed_points=taken_back.get(Ref.to(RefKind.OUTCOME, record.id), 0),
                 cumulative_cents=cumulative,
             )
         )

@@ -25,6 +25,7 @@ from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus
 from ..domain.redemption import RedemptionStatus
+from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..store.port import StateKey, Tx
@@ -114,7 +115,7 @@ class _History:
         """Replay each participant's outcomes; compare states, points and prizes."""
         paid: dict[str, dict[Movement, int]] = defaultdict(lambda: defaultdict(int))
         for transfer in self.transfers:
-            if transfer.cause and transfer.cause.startswith("outcome:"):
+            if transfer.cause is not None and id_of(transfer.cause, RefKind.OUTCOME) is not None:
                 paid[transfer.cause][transfer.kind] += transfer.amount
         won: dict[int, list[Prize]] = defaultdict(list)
         for prize in self.prizes:
@@ -142,7 +143,7 @@ class _History:
                 )
                 visits[record.occurred_at].append(record)
                 replayed[key] = earning.step.state
-                got = paid.get(f"outcome:{record.id}", {})
+                got = paid.get(Ref.to(RefKind.OUTCOME, record.id), {})
                 capped = program.cap_cents is not None
                 for movement, expected in (
                     (Movement.AWARD, earning.points),
@@ -244,7 +245,7 @@ def redemption_problems(tx: Tx, transfers: list[Transfer]) -> Iterable[str]:
             caused[transfer.cause].append(transfer)
     open_cost: dict[tuple[str, str], int] = defaultdict(int)
     for redemption in redemptions:
-        cause = f"redemption:{redemption.id}"
+        cause = Ref.to(RefKind.REDEMPTION, redemption.id)
         kinds = [t.kind for t in caused.get(cause, [])]
         if kinds != _EXPECTED_MOVEMENTS[redemption.status]:
             yield (
