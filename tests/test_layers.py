@@ -99,8 +99,21 @@ def test_the_domain_touches_no_database_and_no_command_line(module: str) -> None
     assert not used & forbidden, f"{module} imports {sorted(used & forbidden)}"
 
 
-@pytest.mark.xfail(strict=True, reason="the CLI moves onto the public door in its own step")
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m) == "cli"))
+NOT_YET_ON_THE_DOOR = {"_shell", "demo", "outcomes", "reports", "setup"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(strict=True, reason="moves onto the public door next")
+            if m.rpartition(".")[2] in NOT_YET_ON_THE_DOOR
+            else (),
+        )
+        for m in sorted(m for m in MODULES if layer_of(m) == "cli")
+    ],
+)
 def test_the_command_line_goes_through_the_public_door(module: str) -> None:
     inner = sorted(t for t in GRAPH[module] if layer_of(t) not in {"cli", "door"})
     assert not inner, f"{module} reaches past the public door into {inner}"
