@@ -17,20 +17,6 @@ if TYPE_CHECKING:
     from .app.clinic import Clinic
     from .app.lab_file import ImportReport
     from .app.rewards import RedemptionResult
-    from .domain.errors import (
-        AlreadyExists,
-        Busy,
-        CMRewardsError,
-        IdempotencyConflict,
-        InsufficientPoints,
-        IntegrityError,
-        InvalidInput,
-        InvalidTransition,
-        NotFound,
-        OutOfOrder,
-        OutOfStock,
-        PermissionDenied,
-    )
     from .domain.programs import Program, load_preset, load_program_file, preset_names
     from .domain.records import Participant, Prize, PrizeStatus, Status
     from .domain.redemption import CatalogItem, Redemption, RedemptionStatus
@@ -44,29 +30,43 @@ if TYPE_CHECKING:
     )
     from .domain.schedules import Outcome
     from .domain.staff import Role, Staff
+    from .errors import (
+        AlreadyExists,
+        Busy,
+        CMRewardsError,
+        IdempotencyConflict,
+        InsufficientPoints,
+        IntegrityError,
+        InvalidInput,
+        InvalidTransition,
+        NotFound,
+        OutOfOrder,
+        OutOfStock,
+        PermissionDenied,
+    )
     from .views.preview import TargetPreview
 
 _LAZY = {
-    "AlreadyExists": "domain.errors",
+    "AlreadyExists": "errors",
     "Award": "domain.results",
     "Balance": "domain.results",
-    "Busy": "domain.errors",
-    "CMRewardsError": "domain.errors",
+    "Busy": "errors",
+    "CMRewardsError": "errors",
     "CatalogItem": "domain.redemption",
     "Clinic": "app.clinic",
     "HistoryEntry": "domain.results",
-    "IdempotencyConflict": "domain.errors",
+    "IdempotencyConflict": "errors",
     "ImportReport": "app.lab_file",
-    "InsufficientPoints": "domain.errors",
-    "IntegrityError": "domain.errors",
-    "InvalidInput": "domain.errors",
-    "InvalidTransition": "domain.errors",
-    "NotFound": "domain.errors",
-    "OutOfOrder": "domain.errors",
-    "OutOfStock": "domain.errors",
+    "InsufficientPoints": "errors",
+    "IntegrityError": "errors",
+    "InvalidInput": "errors",
+    "InvalidTransition": "errors",
+    "NotFound": "errors",
+    "OutOfOrder": "errors",
+    "OutOfStock": "errors",
     "Outcome": "domain.schedules",
     "Participant": "domain.records",
-    "PermissionDenied": "domain.errors",
+    "PermissionDenied": "errors",
     "Prize": "domain.records",
     "PrizeStatus": "domain.records",
     "Program": "domain.programs",

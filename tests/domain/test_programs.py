@@ -14,7 +14,6 @@ from pathlib import Path
 import attrs
 import pytest
 
-from cmrewards.domain.errors import InvalidInput, NotFound
 from cmrewards.domain.programs import (
     BowlCategory,
     CapPeriod,
@@ -36,6 +35,7 @@ from cmrewards.domain.schedules import (
     Outcome,
     StepBy,
 )
+from cmrewards.errors import InvalidInput, NotFound
 
 # The example program file of DESIGN.md section 3. The only change: the stimulant
 # schedule's inline table is on one line, because TOML 1.0 (tomllib) does not allow

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from cmrewards.domain.errors import InvalidInput
 from cmrewards.domain.programs import (
     Program,
     expected_draw_cents,
@@ -21,6 +20,7 @@ from cmrewards.domain.programs import (
     program_from_toml,
 )
 from cmrewards.domain.simulation import SimulationReport, simulate
+from cmrewards.errors import InvalidInput
 
 N = 2000
 

@@ -15,11 +15,6 @@ from ..domain.clock import (
     local_date,
     require_date_in_range,
 )
-from ..domain.errors import (
-    AlreadyExists,
-    InvalidTransition,
-    NotFound,
-)
 from ..domain.programs import Program
 from ..domain.records import Participant, Status
 from ..domain.results import (
@@ -27,6 +22,11 @@ from ..domain.results import (
 )
 from ..domain.staff import Action, Role, Staff
 from ..domain.validation import check_id, choice
+from ..errors import (
+    AlreadyExists,
+    InvalidTransition,
+    NotFound,
+)
 from ..store.lookup import find_participant, find_program
 from ..views.verify import verify_store
 from .corrections import Corrections

@@ -9,12 +9,6 @@ import attrs
 from ..domain import ledger
 from ..domain.caps import cap_period
 from ..domain.earning import value_cents
-from ..domain.errors import (
-    InsufficientPoints,
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-)
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement, Transfer
 from ..domain.redemption import Command, StockReason, transition
@@ -26,6 +20,12 @@ from ..domain.results import (
 )
 from ..domain.staff import Action
 from ..domain.validation import check_text, is_row_id
+from ..errors import (
+    InsufficientPoints,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from ..store.lookup import find_participant, find_program
 from ..store.port import Tx
 from ..views.balance import balance_of

@@ -16,7 +16,7 @@ from typing import IO
 
 import attrs
 
-from ..domain.errors import InvalidInput
+from ..errors import InvalidInput
 
 HEADER = ("participant", "target", "outcome", "at", "key", "note")
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..domain.errors import AlreadyExists, IntegrityError, InvalidInput
 from ..domain.results import VerifyReport
+from ..errors import AlreadyExists, IntegrityError, InvalidInput
 from ..store import POSTGRES_SCHEMES, open_store
 from ..views.verify import verify_store
 

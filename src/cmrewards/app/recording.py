@@ -20,12 +20,6 @@ from ..domain.clock import (
     to_utc_text,
 )
 from ..domain.earning import earn
-from ..domain.errors import (
-    CMRewardsError,
-    InvalidInput,
-    InvalidTransition,
-    OutOfOrder,
-)
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement
 from ..domain.programs import BowlCategory, Program
@@ -39,6 +33,12 @@ from ..domain.results import (
 from ..domain.schedules import Outcome, ScheduleState
 from ..domain.staff import Action
 from ..domain.validation import check_id, check_text, choice
+from ..errors import (
+    CMRewardsError,
+    InvalidInput,
+    InvalidTransition,
+    OutOfOrder,
+)
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
 from ..store.port import Tx

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..domain.clock import require_date_in_range, to_utc_text
-from ..domain.errors import InvalidInput
+from ..errors import InvalidInput
 from ..store.lookup import find_participant, find_program
 from ..views.balance import balance_of
 from ..views.export import ExportManifest, export_all

@@ -14,15 +14,6 @@ from typing import Any, TypeVar
 import attrs
 
 from ..domain import ledger
-from ..domain.errors import (
-    AlreadyExists,
-    InsufficientPoints,
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-    OutOfStock,
-    PermissionDenied,
-)
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement
 from ..domain.programs import Program
@@ -41,6 +32,15 @@ from ..domain.refs import Ref, RefKind, next_id
 from ..domain.results import Balance
 from ..domain.staff import Action
 from ..domain.validation import check_id, check_text, is_row_id
+from ..errors import (
+    AlreadyExists,
+    InsufficientPoints,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OutOfStock,
+    PermissionDenied,
+)
 from ..store.lookup import find_participant, find_program
 from ..store.port import Tx
 from ..views.balance import balance_of

@@ -16,10 +16,6 @@ from ..domain.clock import (
     system_clock,
     to_utc_text,
 )
-from ..domain.errors import (
-    IdempotencyConflict,
-    InsufficientPoints,
-)
 from ..domain.journal import JournalingTx
 from ..domain.json_form import to_json
 from ..domain.ledger import Movement, Transfer
@@ -28,6 +24,10 @@ from ..domain.redemption import Redemption, StockMovement, StockReason
 from ..domain.refs import next_id
 from ..domain.staff import Action, Staff, authorise
 from ..domain.validation import check_text
+from ..errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+)
 from ..store.port import Store, Tx
 
 R = TypeVar("R")

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import attrs
 import click
 
-from ..domain.errors import CMRewardsError, InvalidInput
+from ..errors import CMRewardsError, InvalidInput
 
 DEFAULT_DB = "cmrewards.db"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ..domain.errors import AlreadyExists, InvalidInput
+from ..errors import AlreadyExists, InvalidInput
 
 VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
 """Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""

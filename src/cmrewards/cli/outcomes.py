@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..domain.errors import InvalidInput
+from ..errors import InvalidInput
 from ..store import POSTGRES_SCHEMES
 from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
 

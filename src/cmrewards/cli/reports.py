@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..domain.errors import InvalidInput
+from ..errors import InvalidInput
 from ._shell import Settings, cli, emit, money, pass_settings
 
 # --- reports ---------------------------------------------------------------------

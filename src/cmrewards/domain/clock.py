@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 Clock = Callable[[], dt.datetime]
 

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ..errors import CMRewardsError, InvalidInput, NotFound
 from .clock import zone
-from .errors import CMRewardsError, InvalidInput, NotFound
 from .schedules import (
     DEFAULT_RESET_ON,
     AwardKind,

@@ -15,7 +15,7 @@ import enum
 
 import attrs
 
-from .errors import InvalidTransition
+from ..errors import InvalidTransition
 
 
 class RedemptionStatus(enum.StrEnum):

@@ -40,9 +40,9 @@ from operator import attrgetter
 
 import attrs
 
+from ..errors import InvalidInput
 from .caps import pay_within_cap
 from .earning import earn
-from .errors import InvalidInput
 from .programs import BowlCategory, Program, Target, maximum_earnings
 from .schedules import Outcome, ScheduleState
 

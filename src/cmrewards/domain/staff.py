@@ -7,7 +7,7 @@ import enum
 
 import attrs
 
-from .errors import PermissionDenied
+from ..errors import PermissionDenied
 
 
 class Role(enum.StrEnum):

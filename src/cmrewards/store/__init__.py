@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..domain.errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from .port import Store
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..domain.errors import NotFound
 from ..domain.programs import Program
 from ..domain.records import Participant
 from ..domain.validation import is_pseudonymous_id
+from ..errors import NotFound
 from .port import Tx
 
 

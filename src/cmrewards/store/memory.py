@@ -14,7 +14,6 @@ from typing import TypeVar
 
 import attrs
 
-from ..domain.errors import IntegrityError
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
@@ -29,6 +28,7 @@ from ..domain.records import (
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
+from ..errors import IntegrityError
 from .port import StateKey
 
 K = TypeVar("K")

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from ..domain.errors import Busy, IntegrityError, InvalidInput, NotFound
+from ..errors import Busy, IntegrityError, InvalidInput, NotFound
 from . import postgres_schema, schema
 from .sql_tx import SQLTx
 

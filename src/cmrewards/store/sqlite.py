@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..domain.errors import Busy, IntegrityError
+from ..errors import Busy, IntegrityError
 from . import schema
 from .sql_tx import SQLTx
 

@@ -19,7 +19,6 @@ from ..domain.caps import cap_period
 from ..domain.chain import GENESIS, broken_links
 from ..domain.clock import program_week
 from ..domain.earning import earn, value_cents
-from ..domain.errors import CMRewardsError
 from ..domain.journal import Journaled, ProgramAdded, journal_problems
 from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.programs import Program
@@ -28,6 +27,7 @@ from ..domain.redemption import RedemptionStatus
 from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
+from ..errors import CMRewardsError
 from ..store.port import StateKey, Tx
 
 
