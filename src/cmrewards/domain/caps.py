@@ -15,6 +15,8 @@ import attrs
 
 from .bowl import largest_fitting
 from .clock import local_date
+from .earning import value_cents
+from .ledger import Movement, Transfer
 from .programs import BowlCategory, CapPeriod, Program
 
 
@@ -72,3 +74,13 @@ def pay_within_cap(
         room -= slip.value_cents
     total = (paid[0] + paid[1]) * value + sum(s.value_cents for s in kept)
     return Payout(paid[0], paid[1], tuple(kept), total, capped)
+
+
+def cap_given_back(program: Program, reversed_transfer: Transfer) -> int | None:
+    """Cents a reversal of ``reversed_transfer`` takes off the cap usage: a reversed award
+    or bonus no longer counts against the cap (docs/decisions.md, "Prizes and caps").
+    None when the cap is not concerned: any other movement, or a program without a cap
+    (no usage is kept for it)."""
+    if program.cap_cents is None or reversed_transfer.kind not in (Movement.AWARD, Movement.BONUS):
+        return None
+    return value_cents(program, reversed_transfer.amount)

@@ -15,7 +15,8 @@ import enum
 
 import attrs
 
-from ..errors import InvalidTransition
+from ..errors import InsufficientPoints, InvalidTransition, OutOfStock, PermissionDenied
+from .programs import Program
 
 
 class RedemptionStatus(enum.StrEnum):
@@ -170,3 +171,34 @@ class PrizeTrade:
     new_prize: int
     actor: str
     at: dt.datetime
+
+
+def check_request(item: CatalogItem, participant: str, available: int) -> None:
+    """``participant``, with ``available`` points, may ask for ``item``: it is for points
+    (cost 0 marks a prize-cabinet item, ``InvalidTransition``), they can pay for it
+    (``InsufficientPoints``) and a unit is in stock (``OutOfStock``)."""
+    if item.cost == 0:
+        raise InvalidTransition(f"{item.sku} is a prize-cabinet item; it is not for points")
+    if available < item.cost:
+        raise InsufficientPoints(
+            f"{item.sku} costs {item.cost} points; {participant} has {available} available"
+        )
+    if item.stock is not None and item.stock < 1:
+        raise OutOfStock(f"{item.sku} is out of stock")
+
+
+def check_separate_duties(program: Program, redemption: Redemption, actor: str) -> None:
+    """A program with ``separate_duties`` refuses a fulfilment by whoever requested or
+    approved the redemption (``PermissionDenied``): one person alone never turns points
+    into goods (README, "Redemption")."""
+    if program.separate_duties and actor in (redemption.requested_by, redemption.approved_by):
+        raise PermissionDenied(
+            f"{program.id} separates duties: {actor} requested or approved redemption"
+            f" {redemption.id} and may not also fulfil it"
+        )
+
+
+def is_overdue(redemption: Redemption, hold_days: int, now: dt.datetime) -> bool:
+    """A hold expires once it is strictly older than ``hold_days`` at ``now``; one exactly
+    ``hold_days`` old stays (docs/decisions.md, "Redemption: Expiry on the next write")."""
+    return redemption.requested_at < now - dt.timedelta(days=hold_days)

@@ -7,7 +7,7 @@ import enum
 
 import attrs
 
-from ..errors import PermissionDenied
+from ..errors import InvalidTransition, PermissionDenied
 
 
 class Role(enum.StrEnum):
@@ -65,3 +65,12 @@ def authorise(staff: Staff | None, actor: str, action: Action) -> Staff:
     if not staff.may(action):
         raise PermissionDenied(f"{actor!r} is a {staff.role}; a {staff.role} may not {action}")
     return staff
+
+
+def deactivated(staff: Staff, actor: str) -> Staff:
+    """``staff`` no longer active, as ``actor`` deactivates them: they keep their history
+    but may no longer act. Nobody deactivates themselves (``InvalidTransition``), so the
+    admin acting is never the one locked out."""
+    if staff.id == actor:
+        raise InvalidTransition("staff members cannot deactivate themselves")
+    return attrs.evolve(staff, active=False)
