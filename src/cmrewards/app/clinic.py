@@ -1,161 +1,407 @@
-"""The facade other clinic software imports: one unit of work per call.
+"""The facade other clinic software imports: every public method here, one unit of work each.
 
-Each public method authorises the actor, validates its input, honours the
-caller's idempotency key, and either writes everything it means to or nothing.
-Methods take plain values and return frozen records (``results.py``).
+Each method hands its plain-value arguments to a use case (``staffing``,
+``programs``, ``enrolment``, ``recording``, ``corrections``, ``rewards``, ``reads``)
+or reads the store directly, and returns frozen records. A write authorises the
+actor, validates its input, honours the caller's idempotency key, and either
+writes everything it means to or nothing; its first step expires overdue
+redemption holds (``UnitOfWork.write``). A refusal raises a ``CMRewardsError``
+subclass (``cmrewards.errors``) and writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Self
 
-import attrs
-
-from ..domain.clock import (
-    local_date,
-    require_date_in_range,
-)
+from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
-from ..domain.records import Participant, Status
-from ..domain.results import (
-    VerifyReport,
-)
-from ..domain.staff import Action, Role, Staff
-from ..domain.validation import check_id, choice
-from ..errors import (
-    AlreadyExists,
-    InvalidTransition,
-    NotFound,
-)
+from ..domain.records import Participant, Prize, Status
+from ..domain.redemption import CatalogItem, Redemption
+from ..domain.results import Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
+from ..domain.schedules import Outcome
+from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
+from ..store.port import Store
+from ..views.export import ExportManifest
+from ..views.preview import TargetPreview
+from ..views.program_report import ProgramReport
+from ..views.statement import Statement
 from ..views.verify import verify_store
-from .corrections import Corrections
-from .recording import Recording
-from .reporting import Reporting
-from .rewards import Redeeming
+from . import corrections, enrolment, programs, reads, recording, rewards, staffing
+from .lab_file import BadRow, ImportReport, ImportRow
+from .rewards import RedemptionResult
+from .unit_of_work import UnitOfWork, random_seed
 
 
-class Clinic(Recording, Corrections, Redeeming, Reporting):
-    """One clinic's CM records. Not thread-safe: give each thread its own ``open()``."""
+class Clinic:
+    """One clinic's CM records. Not thread-safe: give each thread its own ``open()``.
 
-    # --- staff ---------------------------------------------------------------
+    Every ``actor`` is a staff id; a write by someone who is not an active staff
+    member whose role allows it is ``PermissionDenied``. A ``key`` makes a write
+    idempotent: a repeat returns the stored result marked ``replayed`` and writes
+    nothing; the key reused for a different request is ``IdempotencyConflict``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = system_clock,
+        seeds: Callable[[], int] = random_seed,
+    ) -> None:
+        """A facade over ``store``; ``clock`` and ``seeds`` are for tests to fix time and draws."""
+        self._work = UnitOfWork(store, clock, seeds)
+
+    @property
+    def location(self) -> str:
+        """Where the database lives, for messages: a path, a URL or ':memory:'."""
+        return self._work.store.location
+
+    @property
+    def _store(self) -> Store:
+        """The store underneath (tests read stored rows past the library through it)."""
+        return self._work.store
+
+    def close(self) -> None:
+        """Close the database; the clinic is unusable afterwards."""
+        self._work.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- staff ---------------------------------------------------------------------
 
     def init(self, admin: str) -> Staff:
-        """Create the first admin of an empty database."""
-        check_id(admin, "staff id")
-        with self._unit() as tx:
-            if tx.all_staff():
-                raise AlreadyExists(f"{self.location} already has staff; use 'staff add'")
-            staff = Staff(admin, Role.ADMIN, active=True, added_at=self._clock(), added_by=None)
-            tx.add_staff(staff)
-            return staff
+        """Create the first admin of a database without staff and return them.
+
+        ``AlreadyExists`` once the database has staff; ``InvalidInput`` for a malformed id.
+        """
+        return staffing.init(self._work, admin)
 
     def add_staff(self, staff_id: str, role: Role | str, *, actor: str) -> Staff:
-        check_id(staff_id, "staff id")
-        staff_role: Role = choice(Role, role, "role")
-        with self._write(actor) as tx:
-            self._authorise(tx, actor, Action.MANAGE_STAFF)
-            if tx.staff(staff_id) is not None:
-                raise AlreadyExists(f"staff member {staff_id!r} already exists")
-            staff = Staff(staff_id, staff_role, active=True, added_at=self._clock(), added_by=actor)
-            tx.add_staff(staff)
-            return staff
+        """Add an active staff member with ``role`` (admin only) and return them.
+
+        ``AlreadyExists`` for an id in use; ``InvalidInput`` for a malformed id or role.
+        """
+        return staffing.add_staff(self._work, staff_id, role, actor=actor)
 
     def deactivate_staff(self, staff_id: str, *, actor: str) -> Staff:
-        """A staff member who leaves keeps their history but may no longer act."""
-        with self._write(actor) as tx:
-            self._authorise(tx, actor, Action.MANAGE_STAFF)
-            staff = tx.staff(staff_id)
-            if staff is None:
-                raise NotFound(f"no staff member {staff_id!r}")
-            if staff_id == actor:
-                raise InvalidTransition("staff members cannot deactivate themselves")
-            tx.set_staff_active(staff_id, False)
-            return attrs.evolve(staff, active=False)
+        """A staff member who leaves keeps their history but may no longer act (admin only).
+
+        Returns them inactive. ``NotFound`` for an unknown id; ``InvalidTransition`` for
+        the actor themselves.
+        """
+        return staffing.deactivate_staff(self._work, staff_id, actor=actor)
 
     def staff(self) -> list[Staff]:
-        with self._store.read() as tx:
+        """Every staff member, active or not."""
+        with self._work.read() as tx:
             return tx.all_staff()
 
-    # --- programs ------------------------------------------------------------
+    # --- programs ------------------------------------------------------------------
 
     def add_program(self, program: Program, *, actor: str) -> Program:
-        """Store a program. Programs never change: a new version is a new id."""
-        with self._write(actor) as tx:
-            self._authorise(tx, actor, Action.MANAGE_PROGRAMS)
-            existing = tx.program(program.id)
-            if existing is not None:
-                raise AlreadyExists(
-                    f"program {program.id!r} already exists and programs never change;"
-                    f" add the new version under a new id (e.g. {program.id}-v2)"
-                )
-            tx.add_program(program, self._clock(), actor)
-            return program
+        """Store a program (admin only) and return it. Programs never change: a new version
+        is a new id, and an id in use is ``AlreadyExists``."""
+        return programs.add_program(self._work, program, actor=actor)
 
     def programs(self) -> list[Program]:
-        with self._store.read() as tx:
+        """Every stored program."""
+        with self._work.read() as tx:
             return tx.programs()
 
     def program(self, program_id: str) -> Program:
-        with self._store.read() as tx:
+        """The program with that id, or ``NotFound``."""
+        with self._work.read() as tx:
             return find_program(tx, program_id)
 
-    # --- enrolment -----------------------------------------------------------
+    # --- enrolment -----------------------------------------------------------------
 
     def enroll(
         self, participant: str, program_id: str, *, start: dt.date | None = None, actor: str
     ) -> Participant:
-        check_id(participant, "participant id")
-        if start is not None:
-            require_date_in_range(start, "start")
-        now = self._clock()
-        with self._write(actor) as tx:
-            self._authorise(tx, actor, Action.ENROL)
-            program = find_program(tx, program_id)
-            existing = tx.participant(participant)
-            if existing is not None:
-                raise AlreadyExists(
-                    f"participant {participant!r} is already enrolled in {existing.program_id}"
-                    f" ({existing.status}); a participant is enrolled once"
-                )
-            record = Participant(
-                id=participant,
-                program_id=program.id,
-                start=start or local_date(now, program.timezone),
-                status=Status.ACTIVE,
-                enrolled_at=now,
-                enrolled_by=actor,
-            )
-            tx.add_participant(record)
-            return record
+        """Enrol a participant in a program (admin only) and return the active enrolment.
+
+        ``start`` (program weeks count from it) defaults to today in the program's time
+        zone. A participant is enrolled once: ``AlreadyExists`` for a known id, whatever
+        its status. ``NotFound`` for an unknown program; ``InvalidInput`` for a malformed
+        id or a start out of range.
+        """
+        return enrolment.enroll(self._work, participant, program_id, start=start, actor=actor)
 
     def withdraw(self, participant: str, *, actor: str) -> Participant:
-        return self._end_enrolment(participant, Status.WITHDRAWN, actor)
+        """End an active enrolment as withdrawn (admin only): no more outcomes are recorded,
+        corrections and redemptions remain possible. ``InvalidTransition`` if it has ended."""
+        return enrolment.end_enrolment(self._work, participant, Status.WITHDRAWN, actor=actor)
 
     def complete(self, participant: str, *, actor: str) -> Participant:
-        return self._end_enrolment(participant, Status.COMPLETED, actor)
-
-    def _end_enrolment(self, participant: str, status: Status, actor: str) -> Participant:
-        with self._write(actor) as tx:
-            self._authorise(tx, actor, Action.ENROL)
-            record = find_participant(tx, participant)
-            if record.status is not Status.ACTIVE:
-                raise InvalidTransition(f"participant {participant!r} is already {record.status}")
-            tx.set_participant_status(participant, status)
-            return attrs.evolve(record, status=status)
+        """End an active enrolment as completed (admin only), like ``withdraw``."""
+        return enrolment.end_enrolment(self._work, participant, Status.COMPLETED, actor=actor)
 
     def participant(self, participant: str) -> Participant:
-        with self._store.read() as tx:
+        """The participant's enrolment, or ``NotFound``."""
+        with self._work.read() as tx:
             return find_participant(tx, participant)
 
     def participants(self) -> list[Participant]:
-        with self._store.read() as tx:
+        """Every enrolment, whatever its status."""
+        with self._work.read() as tx:
             return tx.participants()
 
+    # --- outcomes ------------------------------------------------------------------
+
+    def record(
+        self,
+        participant: str,
+        target: str,
+        outcome: Outcome | str,
+        *,
+        actor: str,
+        at: dt.datetime | None = None,
+        key: str | None = None,
+        note: str | None = None,
+    ) -> RecordResult:
+        """Record one verified outcome and pay what the schedule says.
+
+        ``at`` is the clinical time (aware; now when None), returned in UTC. The result
+        holds the award, the prizes won and the balance after it. Refused while the
+        enrolment is not active (``InvalidTransition``), for a time more than an hour
+        ahead or before the enrolment (``InvalidInput``), or earlier than the last
+        outcome of that target (``OutOfOrder``).
+        """
+        return recording.record(
+            self._work, participant, target, outcome, actor=actor, at=at, key=key, note=note
+        )
+
+    def import_outcomes(
+        self,
+        rows: Iterable[ImportRow | BadRow],
+        *,
+        actor: str,
+        chunk_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Record many outcomes in order, one transaction per chunk of rows.
+
+        A row whose key was applied before is skipped as a replay. The first bad row
+        stops the import: the rows before it are committed, and the report names its
+        line (it is not raised). ``progress`` is told how many rows each committed
+        chunk held. ``InvalidInput`` for a chunk size below 1.
+        """
+        return recording.import_outcomes(
+            self._work, rows, actor=actor, chunk_size=chunk_size, progress=progress
+        )
+
+    def preview(self, participant: str) -> list[TargetPreview]:
+        """For each target: the streak, what a ``met`` pays next, what a reset returns to."""
+        return reads.preview(self._work, participant)
+
+    # --- balances and corrections --------------------------------------------------
+
+    def balance(self, participant: str) -> Balance:
+        """The participant's available and held points, their value and the cap left."""
+        return reads.balance(self._work, participant)
+
+    def history(self, participant: str) -> list[HistoryEntry]:
+        """Outcomes and transfers in the order they were recorded, with running balances."""
+        return reads.history(self._work, participant)
+
+    def adjust(
+        self, participant: str, points: int, *, reason: str, actor: str, key: str | None = None
+    ) -> TransferResult:
+        """Add (positive) or remove (negative) points by hand, with a reason (admin only).
+
+        Returns the transfer and the balance after it. ``InsufficientPoints`` for removing
+        more than is available; ``InvalidInput`` for 0 or more than a billion points.
+        """
+        return corrections.adjust(
+            self._work, participant, points, reason=reason, actor=actor, key=key
+        )
+
+    def reverse(
+        self,
+        transfer_id: int,
+        *,
+        reason: str,
+        actor: str,
+        key: str | None = None,
+        returned: bool = False,
+    ) -> TransferResult:
+        """Undo one transfer with a mirror transfer (admin only); the original is never touched.
+
+        Reversing a fulfilled redemption's spend gives the points back (the mirror
+        transfer, then the release of the hold it returns to) and marks the
+        redemption reversed; the item goes back into stock only if ``returned``.
+        Returns the mirror transfer and the balance after it. ``InvalidTransition`` for
+        a transfer reversed before, a reversal, a hold or a release;
+        ``InsufficientPoints`` when the points were spent or held since.
+        """
+        return corrections.reverse(
+            self._work, transfer_id, reason=reason, actor=actor, key=key, returned=returned
+        )
+
+    # --- catalog -------------------------------------------------------------------
+
+    def add_item(
+        self,
+        sku: str,
+        *,
+        name: str,
+        cost: int,
+        actor: str,
+        stock: int | None = None,
+        category: str | None = None,
+        low_stock: int = 0,
+    ) -> CatalogItem:
+        """Add an item to the catalog (admin only) and return it.
+
+        ``cost`` is in points, 0 for a prize-cabinet item of prize ``category``;
+        ``stock`` None means it is bought on demand. ``AlreadyExists`` for a sku in use.
+        """
+        return rewards.add_item(
+            self._work,
+            sku,
+            name=name,
+            cost=cost,
+            actor=actor,
+            stock=stock,
+            category=category,
+            low_stock=low_stock,
+        )
+
+    def items(self) -> list[CatalogItem]:
+        """Every catalog item, with its stock."""
+        with self._work.read() as tx:
+            return tx.items()
+
+    def restock(self, sku: str, quantity: int, *, actor: str) -> CatalogItem:
+        """Count ``quantity`` more units of an item in (admin only) and return it.
+
+        ``InvalidTransition`` for an item bought on demand.
+        """
+        return rewards.restock(self._work, sku, quantity, actor=actor)
+
+    # --- redemptions ---------------------------------------------------------------
+
+    def request_redemption(
+        self, participant: str, sku: str, *, actor: str, key: str | None = None
+    ) -> RedemptionResult:
+        """Hold the item's cost in points (and one unit of stock) for the participant.
+
+        ``InsufficientPoints``, ``OutOfStock``, or ``InvalidTransition`` for a
+        prize-cabinet item.
+        """
+        return rewards.request_redemption(self._work, participant, sku, actor=actor, key=key)
+
+    def approve_redemption(self, redemption_id: int, *, actor: str) -> RedemptionResult:
+        """A clinician agrees the item fits the treatment goals. ``InvalidTransition``
+        unless the redemption is requested."""
+        return rewards.approve_redemption(self._work, redemption_id, actor=actor)
+
+    def fulfil_redemption(
+        self,
+        redemption_id: int,
+        *,
+        actor: str,
+        note: str | None = None,
+        cost_cents: int | None = None,
+    ) -> RedemptionResult:
+        """Hand the item over: the held points are spent.
+
+        ``note`` is the receipt or gift card's last digits, ``cost_cents`` what the
+        clinic paid. ``InvalidTransition`` before a required approval or after the
+        redemption closed; ``PermissionDenied`` when the program separates duties and the
+        actor requested or approved it.
+        """
+        return rewards.fulfil_redemption(
+            self._work, redemption_id, actor=actor, note=note, cost_cents=cost_cents
+        )
+
+    def cancel_redemption(self, redemption_id: int, *, reason: str, actor: str) -> RedemptionResult:
+        """Cancel or decline: the hold is released and the unit of stock returned.
+        ``InvalidTransition`` unless the redemption is open."""
+        return rewards.cancel_redemption(self._work, redemption_id, reason=reason, actor=actor)
+
+    def expire(self, *, actor: str) -> list[Redemption]:
+        """Release every hold older than its program's ``hold_days`` now; return them.
+
+        Every write does this as its first step; ``expire`` does it alone (a nightly job).
+        """
+        return rewards.expire(self._work, actor=actor)
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        """Every redemption, or the participant's (``NotFound`` for an unknown one)."""
+        with self._work.read() as tx:
+            if participant is not None:
+                find_participant(tx, participant)
+            return tx.redemptions(participant)
+
+    # --- prizes --------------------------------------------------------------------
+
+    def prizes(self, participant: str) -> list[Prize]:
+        """The participant's prizes, owed, fulfilled and traded, in the order they were won."""
+        with self._work.read() as tx:
+            find_participant(tx, participant)
+            return tx.prizes(participant)
+
+    def fulfil_prize(
+        self, prize_id: int, *, sku: str, actor: str, note: str | None = None
+    ) -> Prize:
+        """Hand over an item of the won category from the cabinet; return the prize fulfilled.
+
+        ``InvalidTransition`` for a prize no longer owed or an item of another category;
+        ``OutOfStock`` when none is left.
+        """
+        return rewards.fulfil_prize(self._work, prize_id, sku=sku, actor=actor, note=note)
+
+    def trade_prizes(self, participant: str, *, give: str, get: str, actor: str) -> Prize:
+        """Exchange owed prizes for one better one, as the program's trade rule allows.
+
+        The oldest owed prizes of ``give`` are traded; the new prize, returned, is owed
+        like any other. It does not count against the cap again: what was won already
+        did. ``InvalidTransition`` without such a trade or enough owed prizes.
+        """
+        return rewards.trade_prizes(self._work, participant, give=give, get=get, actor=actor)
+
+    # --- statements, reports, the export and verify --------------------------------
+
+    def statement(self, participant: str) -> Statement:
+        """What a participant and their counsellor see: every outcome with what it paid,
+        streaks, resets, the balance, redemptions, prizes and the history."""
+        return reads.statement(self._work, participant)
+
+    def report(
+        self,
+        program_id: str | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[ProgramReport]:
+        """One report per program (or the one named), over clinical dates since..until.
+
+        ``InvalidInput`` when ``since`` is after ``until``.
+        """
+        return reads.reports(self._work, program_id, since=since, until=until)
+
+    def export(self, directory: str | Path) -> ExportManifest:
+        """Write every table as CSV and JSON, with a manifest of row counts and chain heads.
+
+        ``directory`` must be new or empty (``InvalidInput`` otherwise, or when it cannot
+        be written).
+        """
+        return reads.export(self._work, directory)
+
     def verify(self) -> VerifyReport:
-        """Recompute the hash chains, every balance and every schedule state."""
-        with self._store.read() as tx:
-            return verify_store(tx, self._store.integrity_problems())
+        """Recompute the hash chains, every balance and every schedule state; the report
+        lists every problem found (it does not raise)."""
+        with self._work.read() as tx:
+            return verify_store(tx, self._work.store.integrity_problems())
 
 
-__all__ = ["Clinic", "check_id"]
+__all__ = ["Clinic"]

@@ -1,106 +1,77 @@
-"""The unit of work every ``Clinic`` method runs in, and the readers the parts share."""
+"""The unit of work every ``Clinic`` call runs in: one read snapshot or one write transaction.
+
+Every use case takes a ``UnitOfWork`` first. A write either commits everything it
+means to, or nothing (the store rolls back unless the block finishes).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Self, TypeVar, cast
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar, cast
 
-from ..domain import ledger
-from ..domain.chain import canonical, position_after, sealed
-from ..domain.clock import (
-    Clock,
-    system_clock,
-    to_utc_text,
-)
+import attrs
+
+from ..domain.chain import canonical
+from ..domain.clock import Clock, system_clock, to_utc_text
 from ..domain.journal import JournalingTx
 from ..domain.json_form import to_json
-from ..domain.ledger import Movement, Transfer
-from ..domain.records import IdempotencyRecord, Participant
-from ..domain.redemption import Redemption, StockMovement, StockReason
-from ..domain.refs import next_id
-from ..domain.staff import Action, Staff, authorise
+from ..domain.records import IdempotencyRecord
+from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
-from ..errors import (
-    IdempotencyConflict,
-    InsufficientPoints,
-)
+from ..errors import IdempotencyConflict
 from ..store.port import Store, Tx
+from .holds import expire_overdue
 
 R = TypeVar("R")
 
 
-class ClinicBase:
-    """What every part of the facade shares: the store, the clock, the unit-of-work helpers."""
+def random_seed() -> int:
+    """63 random bits from ``secrets``: nobody can choose a draw's result in advance."""
+    return secrets.randbits(63)
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        clock: Clock = system_clock,
-        seeds: Callable[[], int] = lambda: secrets.randbits(63),
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._seeds = seeds
 
-    @property
-    def location(self) -> str:
-        return self._store.location
+@attrs.frozen
+class UnitOfWork:
+    """One clinic's store, its clock and its draw seeds, and how a use case uses them."""
 
-    def close(self) -> None:
-        self._store.close()
+    store: Store
+    clock: Clock = system_clock
+    """The wall clock: aware datetimes. Tests pass one that moves only when told."""
+    seeds: Callable[[], int] = random_seed
+    """A new seed for each outcome that earns prize-bowl draws; tests fix them."""
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def read(self) -> AbstractContextManager[Tx]:
+        """One consistent snapshot of the store; it writes nothing."""
+        return self.store.read()
 
     @contextmanager
-    def _write(self, actor: str) -> Iterator[Tx]:
-        """One unit of work on behalf of ``actor``.
+    def write(self, actor: str, action: Action) -> Iterator[Tx]:
+        """One transaction that ``actor`` may run as ``action``, or ``PermissionDenied``.
 
-        Overdue redemption holds expire first: the contract's "on the next write",
-        so points held past the program's ``hold_days`` are never stuck.
+        Its first step releases overdue redemption holds: the contract expires holds
+        older than a program's ``hold_days`` "on the next write", so points are never
+        stuck. Only a staff member's write does it, attributed to them; a refused
+        actor's unit rolls back, expiry included.
         """
-        with self._unit() as tx:
-            if tx.staff(actor) is not None:
-                self._expire_overdue(tx, actor)
+        with self.journaled() as tx:
+            staff = tx.staff(actor)
+            if staff is not None:
+                expire_overdue(tx, self.clock, actor)
+            authorise(staff, actor, action)
             yield tx
 
     @contextmanager
-    def _unit(self) -> Iterator[Tx]:
-        """One unit of work whose writes of journaled records are journaled."""
-        with self._store.write() as raw:
-            yield cast(Tx, JournalingTx(raw, self._clock()))
+    def journaled(self) -> Iterator[Tx]:
+        """One transaction without the steps of ``write``: for ``init`` (there is no staff
+        yet) and ``expire`` (whose expiry is the point, not a first step). Like every
+        write, it journals each record it writes that is not hash-chained itself."""
+        with self.store.write() as raw:
+            yield cast(Tx, JournalingTx(raw, self.clock()))
 
-    def _expire_overdue(self, tx: Tx, actor: str) -> list[Redemption]:
-        """Release holds older than their program's ``hold_days`` (see ``Redeeming``)."""
-        return []
-
-    def _move_stock(
-        self, tx: Tx, sku: str, change: int, reason: StockReason, cause: str | None, actor: str
-    ) -> None:
-        last = tx.last_stock_movement()
-        movement = StockMovement(
-            id=next_id(last),
-            sku=sku,
-            change=change,
-            reason=reason,
-            cause=cause,
-            actor=actor,
-            at=self._clock(),
-        )
-        tx.add_stock_movements([movement])
-
-    def _authorise(self, tx: Tx, actor: str, action: Action) -> Staff:
-        return authorise(tx.staff(actor), actor, action)
-
-    def _idempotent(
+    def idempotent(
         self,
         tx: Tx,
         scope: str,
@@ -109,7 +80,12 @@ class ClinicBase:
         replay: Callable[[Any], R],
         perform: Callable[[], R],
     ) -> R:
-        """Run ``perform`` once per key: a repeat returns the stored result, writing nothing."""
+        """Run ``perform`` once per ``key`` in ``scope`` (a program id, '' clinic-wide).
+
+        A repeat of the same ``request`` returns ``replay`` of the stored result and
+        writes nothing; a different request under a used key is ``IdempotencyConflict``.
+        No key means no memory: ``perform`` runs.
+        """
         if key is None:
             return perform()
         check_text(key, "key", required=True)
@@ -123,55 +99,5 @@ class ClinicBase:
                 )
             return replay(earlier.result)
         result = perform()
-        tx.remember(IdempotencyRecord(scope, key, fingerprint, to_json(result), self._clock()))
+        tx.remember(IdempotencyRecord(scope, key, fingerprint, to_json(result), self.clock()))
         return result
-
-    def _transfer(
-        self,
-        tx: Tx,
-        program_id: str,
-        movement: Movement,
-        participant: str | None,
-        amount: int,
-        actor: str,
-        reason: str,
-        cause: str | None,
-        occurred_at: dt.datetime | None = None,
-        *,
-        accounts: tuple[str, str] | None = None,
-        reverses: int | None = None,
-    ) -> Transfer:
-        if accounts is None:
-            assert participant is not None
-            accounts = ledger.route(movement, participant)
-        now = self._clock()
-        transfer_id, prev_hash = position_after(tx.last_transfer())
-        transfer = sealed(
-            Transfer(
-                id=transfer_id,
-                program_id=program_id,
-                kind=movement,
-                from_account=accounts[0],
-                to_account=accounts[1],
-                amount=amount,
-                participant=participant,
-                actor=actor,
-                reason=reason,
-                cause=cause,
-                reverses=reverses,
-                occurred_at=occurred_at or now,
-                recorded_at=now,
-                prev_hash=prev_hash,
-                hash="",
-            )
-        )
-        tx.append_transfers([transfer])
-        return transfer
-
-
-def require_available(tx: Tx, person: Participant, points: int, doing: str) -> None:
-    have = tx.balance(person.program_id, ledger.available(person.id))
-    if have < points:
-        raise InsufficientPoints(
-            f"cannot {doing} {points} points: {person.id} has {have} available"
-        )

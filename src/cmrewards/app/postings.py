@@ -1,0 +1,84 @@
+"""The rows use cases append to the two logs beside the outcomes: ledger transfers,
+sealed into their hash chain, and stock movements. Neither is ever updated."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..domain import ledger
+from ..domain.chain import position_after, sealed
+from ..domain.ledger import Movement, Transfer
+from ..domain.redemption import StockMovement, StockReason
+from ..domain.refs import next_id
+from ..store.port import Tx
+
+
+def transfer(
+    tx: Tx,
+    now: dt.datetime,
+    program_id: str,
+    movement: Movement,
+    participant: str | None,
+    amount: int,
+    actor: str,
+    reason: str,
+    cause: str | None,
+    occurred_at: dt.datetime | None = None,
+    *,
+    accounts: tuple[str, str] | None = None,
+    reverses: int | None = None,
+) -> Transfer:
+    """Append one transfer of ``amount`` points, recorded at ``now``, and return it.
+
+    The accounts follow from ``movement`` and ``participant`` (``ledger.route``)
+    unless given, as a reversal gives them swapped. ``occurred_at`` is the clinical
+    time (an outcome's), ``now`` when None. ``cause`` is a ``Ref`` text or None.
+    """
+    if accounts is None:
+        assert participant is not None
+        accounts = ledger.route(movement, participant)
+    transfer_id, prev_hash = position_after(tx.last_transfer())
+    posted = sealed(
+        Transfer(
+            id=transfer_id,
+            program_id=program_id,
+            kind=movement,
+            from_account=accounts[0],
+            to_account=accounts[1],
+            amount=amount,
+            participant=participant,
+            actor=actor,
+            reason=reason,
+            cause=cause,
+            reverses=reverses,
+            occurred_at=occurred_at or now,
+            recorded_at=now,
+            prev_hash=prev_hash,
+            hash="",
+        )
+    )
+    tx.append_transfers([posted])
+    return posted
+
+
+def move_stock(
+    tx: Tx,
+    now: dt.datetime,
+    sku: str,
+    change: int,
+    reason: StockReason,
+    cause: str | None,
+    actor: str,
+) -> None:
+    """Append one stock movement of ``change`` units (negative out, positive in) at ``now``;
+    the item's cached stock follows in the same unit of work."""
+    movement = StockMovement(
+        id=next_id(tx.last_stock_movement()),
+        sku=sku,
+        change=change,
+        reason=reason,
+        cause=cause,
+        actor=actor,
+        at=now,
+    )
+    tx.add_stock_movements([movement])

@@ -1,0 +1,114 @@
+"""Reads for counsellors, program managers and auditors: one snapshot each, the answer a view's.
+
+Each function checks what the caller named, opens one read snapshot and hands the
+records to a view (``views/``), which computes the answer. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ..domain.clock import program_week, require_date_in_range, to_utc_text
+from ..domain.results import Balance, HistoryEntry
+from ..domain.schedules import ScheduleState
+from ..errors import InvalidInput
+from ..store.lookup import find_participant, find_program
+from ..views.balance import balance_of
+from ..views.export import ExportManifest, export_all
+from ..views.history import history_entries
+from ..views.preview import TargetPreview, preview_target
+from ..views.program_report import ProgramReport, program_report
+from ..views.statement import Statement, longest_abstinence, statement_lines
+from .unit_of_work import UnitOfWork
+
+
+def balance(work: UnitOfWork, participant: str) -> Balance:
+    """The participant's balance now (see ``Clinic.balance``)."""
+    with work.read() as tx:
+        person = find_participant(tx, participant)
+        return balance_of(tx, person, find_program(tx, person.program_id), work.clock())
+
+
+def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
+    """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
+    with work.read() as tx:
+        person = find_participant(tx, participant)
+        outcomes = tx.outcomes(person.id)
+        transfers = tx.transfers(person.id)
+    return history_entries(person.id, outcomes, transfers)
+
+
+def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
+    """What each target pays next (see ``Clinic.preview``)."""
+    with work.read() as tx:
+        person = find_participant(tx, participant)
+        program = find_program(tx, person.program_id)
+        # Before the first week starts (a future start date) it previews week 1.
+        week = max(program_week(person.start, work.clock(), program.timezone), 1)
+        return [
+            preview_target(program, t, tx.schedule_state(person.id, t.id) or ScheduleState(), week)
+            for t in program.targets
+        ]
+
+
+def statement(work: UnitOfWork, participant: str) -> Statement:
+    """The participant's statement (see ``Clinic.statement``)."""
+    with work.read() as tx:
+        person = find_participant(tx, participant)
+        program = find_program(tx, person.program_id)
+        outcomes = tx.outcomes(person.id)
+        lines = statement_lines(program, person, outcomes, tx)
+        return Statement(
+            participant=person.id,
+            program_id=program.id,
+            program_name=program.name,
+            timezone=program.timezone,
+            start=person.start,
+            status=str(person.status),
+            balance=balance_of(tx, person, program, work.clock()),
+            lines=tuple(lines),
+            longest_streak=longest_abstinence(
+                line.outcome for line in lines if line.target == program.primary_target.id
+            ),
+            resets=sum(line.reset for line in lines),
+            recoveries=sum(line.recovered for line in lines),
+            earned_cents=lines[-1].cumulative_cents if lines else 0,
+            redemptions=tuple(tx.redemptions(person.id)),
+            prizes=tuple(tx.prizes(person.id)),
+            history=tuple(history_entries(person.id, outcomes, tx.transfers(person.id))),
+        )
+
+
+def reports(
+    work: UnitOfWork,
+    program_id: str | None = None,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[ProgramReport]:
+    """One report per program, or the one named (see ``Clinic.report``)."""
+    for day, what in ((since, "since"), (until, "until")):
+        if day is not None:
+            require_date_in_range(day, what)
+    if since and until and since > until:
+        raise InvalidInput(f"since {since} is after until {until}")
+    with work.read() as tx:
+        programs = [find_program(tx, program_id)] if program_id is not None else tx.programs()
+        return [program_report(tx, program, since, until) for program in programs]
+
+
+def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
+    """Every table as CSV and JSON in a new or empty ``directory`` (see ``Clinic.export``)."""
+    target = Path(directory)
+    try:
+        occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
+    except OSError as error:
+        raise InvalidInput(f"cannot use {str(target)[:80]}: {error.strerror}") from None
+    if occupied:
+        raise InvalidInput(f"{target} must be a new or empty directory")
+    with work.read() as tx:
+        try:
+            return export_all(tx, target, to_utc_text(work.clock()))
+        except OSError as error:
+            raise InvalidInput(f"cannot write the export to {target}: {error.strerror}") from None
