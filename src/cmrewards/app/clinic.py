@@ -154,6 +154,12 @@ class Clinic:
         with self._work.read() as tx:
             return tx.participants()
 
+    def timezone(self, participant: str) -> str:
+        """The IANA zone of the participant's program: a time they give without an offset is
+        read there (``parse_when``). ``NotFound`` for an unknown participant."""
+        with self._work.read() as tx:
+            return find_program(tx, find_participant(tx, participant).program_id).timezone
+
     # --- outcomes ------------------------------------------------------------------
 
     def record(
