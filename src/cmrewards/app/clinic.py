@@ -66,7 +66,7 @@ class Clinic:
         return self._work.store
 
     def close(self) -> None:
-        """Close the database; the clinic is unusable afterwards."""
+        """Close the database connection (``with`` does it on leaving the block)."""
         self._work.store.close()
 
     def __enter__(self) -> Self:
