@@ -775,8 +775,8 @@ def test_a_hold_expires_once_it_is_older_than_hold_days(
     shop: Clinic, clock: FakeClock, hold_days: int
 ) -> None:
     """Holds *older than* hold_days expire (DESIGN.md section 5): one exactly hold_days old
-    stays, whatever hold_days is. (The boundary once depended on hold_days: ``>=`` in the
-    expiry step but ``<`` in the store query it filters; now ``redemption.is_overdue``.)"""
+    stays, whatever hold_days is. (The boundary once depended on hold_days: ``>=`` in
+    ``_expire_overdue`` but ``<`` in the store query it filters.)"""
     shop.add_program(points_program(f"hold-{hold_days}", hold_days=hold_days), actor=ADMIN)
     enrol_funded(shop, "H001", f"hold-{hold_days}", 50)
     rid = shop.request_redemption("H001", CARD, actor=RECORDER).redemption.id
