@@ -9,15 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 
 import attrs
 
 from ..domain.clock import local_date
-from ..domain.ledger import REDEEMED, Movement, Transfer
+from ..domain.ledger import REDEEMED, Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
 from ..store.port import Tx
+from .replay import Awards
 from .statement import longest_abstinence
 
 
@@ -80,11 +82,10 @@ def program_report(
         for o in tx.outcomes()
         if o.program_id == program.id and _within(o.occurred_at, program, since, until)
     ]
-    all_transfers = [t for t in tx.transfers() if t.program_id == program.id]
+    standing = Awards.among(t for t in tx.transfers() if t.program_id == program.id).standing
     all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
-    reversed_ids = {t.reverses for t in all_transfers if t.reverses is not None}
-    awarded, won_cents = _awarded(program, all_transfers, all_prizes, reversed_ids, since, until)
-    before_until = _awarded(program, all_transfers, all_prizes, reversed_ids, None, until)
+    awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
+    before_until = _awarded(program, standing, all_prizes, None, until)
     committed = before_until[0] * program.point_value_cents + before_until[1]
     prizes = [p for p in all_prizes if _within(p.won_at, program, since, until)]
     drawn = [p for p in prizes if p.outcome_id is not None]
@@ -131,23 +132,16 @@ def program_report(
 
 def _awarded(
     program: Program,
-    transfers: list[Transfer],
+    standing: Iterable[Transfer],
     prizes: list[Prize],
-    reversed_ids: set[int],
     since: dt.date | None,
     until: dt.date | None,
 ) -> tuple[int, int]:
-    """(points awarded and not reversed, cents of prizes drawn) between the clinical dates.
+    """(points of the standing awards, cents of prizes drawn) between the clinical dates.
 
     Prizes received in a trade were paid for by the prizes traded for them.
     """
-    points = sum(
-        t.amount
-        for t in transfers
-        if t.kind in (Movement.AWARD, Movement.BONUS)
-        and t.id not in reversed_ids
-        and _within(t.occurred_at, program, since, until)
-    )
+    points = sum(t.amount for t in standing if _within(t.occurred_at, program, since, until))
     cents = sum(
         p.value_cents
         for p in prizes
