@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import attrs
 
 from ..domain.clock import local_date
+from ..domain.earning import value_cents
 from ..domain.ledger import REDEEMED, Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
@@ -86,7 +87,7 @@ def program_report(
     all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
     awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
     before_until = _awarded(program, standing, all_prizes, None, until)
-    committed = before_until[0] * program.point_value_cents + before_until[1]
+    committed = value_cents(program, before_until[0]) + before_until[1]
     prizes = [p for p in all_prizes if _within(p.won_at, program, since, until)]
     drawn = [p for p in prizes if p.outcome_id is not None]
     balances = {a: v for (pid, a), v in tx.balances().items() if pid == program.id}
@@ -95,7 +96,7 @@ def program_report(
     owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
     lda = _longest_abstinence(program, people, outcomes)
     runs = sorted(lda.values())
-    awarded_cents = awarded * program.point_value_cents + won_cents
+    awarded_cents = value_cents(program, awarded) + won_cents
     return ProgramReport(
         program_id=program.id,
         name=program.name,
@@ -114,7 +115,7 @@ def program_report(
         points_redeemed=balances.get(REDEEMED, 0),
         points_outstanding=available + held,
         awarded_cents=awarded_cents,
-        outstanding_cents=(available + held) * program.point_value_cents + owed_cents,
+        outstanding_cents=value_cents(program, available + held) + owed_cents,
         prizes_won=dict(sorted(Counter(p.category for p in drawn).items())),
         prizes_handed_over=dict(
             sorted(Counter(p.category for p in prizes if p.status is PrizeStatus.FULFILLED).items())
