@@ -1245,7 +1245,7 @@ def test_verify_detects_edits_outside_the_library(
     assert report.ok is False
     assert report.problems
     for fragment in expected:
-        assert any(p.startswith(fragment) for p in report.problems), report.problems
+        assert any(p.message.startswith(fragment) for p in report.problems), report.problems
 
 
 def test_replayed_results_round_trip_their_transfer(higgins: Clinic) -> None:

@@ -661,7 +661,7 @@ def test_verify_finds_a_tampered_transfer(funded_db: Path) -> None:
     assert result.stderr.startswith("cmrewards: verify found ")
     report = json.loads(result.stdout)  # the report is the one JSON document
     assert report["ok"] is False
-    assert any(problem.startswith("transfer 1:") for problem in report["problems"])
+    assert any(problem["message"].startswith("transfer 1:") for problem in report["problems"])
     text = invoke(funded_db, "verify", json_output=False)
     assert text.exit_code == 3
     assert "PROBLEMS FOUND" in text.stdout

@@ -465,7 +465,9 @@ def test_verify_finds_a_stock_edited_past_the_library(shop_db: Path) -> None:
     result = invoke(shop_db, "verify")
     assert result.exit_code == 3
     report = json.loads(result.stdout)
-    assert "GC10 has stock 9 but its movements add up to 1" in report["problems"]
+    assert "GC10 has stock 9 but its movements add up to 1" in [
+        problem["message"] for problem in report["problems"]
+    ]
     assert result.stderr.splitlines() == ["cmrewards: verify found 1 problem(s)"]
 
 

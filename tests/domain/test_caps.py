@@ -531,7 +531,7 @@ def test_replay_reproduces_every_draw(steps: list[tuple[str, str | None]], first
             finally:
                 reopened.close()
             assert not tampered.ok
-            assert any(f"prize {prize_id}" in problem for problem in tampered.problems), (
+            assert any(f"prize {prize_id}" in problem.message for problem in tampered.problems), (
                 tampered.problems
             )
 
@@ -555,7 +555,7 @@ def test_a_rewritten_prize_category_is_found(tmp_path: Path, clock: FakeClock) -
     with cmrewards.open(path, clock=clock) as clinic:
         report = clinic.verify()
     assert not report.ok
-    assert any(f"prize {prizes[0].id}" in problem for problem in report.problems)
+    assert any(f"prize {prizes[0].id}" in problem.message for problem in report.problems)
 
 
 def test_a_rewritten_prize_category_is_found_under_a_cap(tmp_path: Path, clock: FakeClock) -> None:
@@ -580,4 +580,4 @@ def test_a_rewritten_prize_category_is_found_under_a_cap(tmp_path: Path, clock: 
     with cmrewards.open(path, clock=clock) as clinic:
         report = clinic.verify()
     assert not report.ok, "a small prize rewritten to 'large' went unnoticed"
-    assert any(f"prize {small[0].id}" in problem for problem in report.problems)
+    assert any(f"prize {small[0].id}" in problem.message for problem in report.problems)

@@ -284,7 +284,7 @@ def reverse():
 def verify():
     # A staff member checks the database while the others write: one consistent snapshot.
     report = clinic.verify()
-    write({"op": "verify", "ok": True, "problems": list(report.problems),
+    write({"op": "verify", "ok": True, "problems": [p.message for p in report.problems],
            "outcomes": report.outcomes, "transfers": report.transfers})
 
 

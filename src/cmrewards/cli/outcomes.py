@@ -222,7 +222,7 @@ def verify(settings: Settings) -> None:
         report,
         lambda: "\n".join(
             [
-                *report.problems,
+                *(problem.message for problem in report.problems),
                 f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
                 f" {report.transfers} transfers, {report.participants} participants checked;"
                 f" chain head {report.transfer_chain_head[:16]}",

@@ -13,7 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from .refs import next_id
+from .problems import Check, Problem
+from .refs import Ref, RefKind, next_id
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first row of every chain."""
@@ -29,15 +30,24 @@ def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
 
 
 def broken_links(
-    rows: Iterable[tuple[int, str, str, Mapping[str, Any]]], what: str
-) -> Iterable[str]:
-    """Problems in a chain given ``(id, prev_hash, hash, fields)`` in id order."""
+    rows: Iterable[tuple[int, str, str, Mapping[str, Any]]], kind: RefKind, check: Check
+) -> Iterable[Problem]:
+    """Problems in a chain of ``kind`` records, given ``(id, prev_hash, hash, fields)`` by id."""
+    what = kind.replace("-", " ")  # "journal entry 3: …"
     expected_prev = GENESIS
     for row_id, prev_hash, row_hash, fields in rows:
         if prev_hash != expected_prev:
-            yield f"{what} {row_id}: previous hash does not match (a row was removed or reordered)"
+            yield Problem(
+                check,
+                Ref(kind, row_id),
+                f"{what} {row_id}: previous hash does not match (a row was removed or reordered)",
+            )
         if link(prev_hash, fields) != row_hash:
-            yield f"{what} {row_id}: hash does not match its contents (edited outside cmrewards)"
+            yield Problem(
+                check,
+                Ref(kind, row_id),
+                f"{what} {row_id}: hash does not match its contents (edited outside cmrewards)",
+            )
         expected_prev = row_hash
 
 

@@ -24,10 +24,11 @@ import attrs
 from .chain import canonical, link
 from .clock import to_utc_text
 from .json_form import to_json
+from .problems import Check, Problem
 from .programs import Program
 from .records import IdempotencyRecord, Participant, Prize
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from .refs import next_id
+from .refs import Ref, next_id
 from .staff import Staff
 
 
@@ -129,7 +130,7 @@ def entry_for(record: Journaled, head: JournalEntry | None, at: dt.datetime) -> 
 
 def journal_problems(
     entries: Sequence[JournalEntry], records: Iterable[Journaled]
-) -> Iterable[str]:
+) -> Iterable[Problem]:
     """Every record whose current form is not the one its latest journal entry recorded."""
     latest = {(e.kind, e.key): e.digest for e in entries}
     seen = set()
@@ -138,11 +139,19 @@ def journal_problems(
         seen.add((kind, key))
         recorded = latest.get((kind, key))
         if recorded is None:
-            yield f"{kind} {key} was added outside cmrewards (no journal entry)"
+            yield _problem(kind, key, "was added outside cmrewards (no journal entry)")
         elif recorded != digest(fields):
-            yield f"{kind} {key} was changed outside cmrewards (differs from its journal entry)"
+            yield _problem(
+                kind, key, "was changed outside cmrewards (differs from its journal entry)"
+            )
     for kind, key in sorted(set(latest) - seen):
-        yield f"{kind} {key} was deleted outside cmrewards (its journal entry remains)"
+        yield _problem(kind, key, "was deleted outside cmrewards (its journal entry remains)")
+
+
+def _problem(kind: str, key: str, what: str) -> Problem:
+    """``prize 4 was changed outside cmrewards …``, about the record the journal names."""
+    ref = Ref.parse(f"{kind}:{key}")  # the journal's kinds are reference kinds
+    return Problem(Check.JOURNAL, ref, f"{kind} {key} {what}")
 
 
 class JournalingTx:

@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 
 from .clock import to_utc_text
+from .problems import Check, Problem
+from .refs import Ref, RefKind, account_ref
 
 FUNDING = "funding"
 """The source of every award; its balance is minus everything ever awarded."""
@@ -118,38 +120,46 @@ def balances_from(transfers: Iterable[Transfer]) -> dict[AccountKey, int]:
     return dict(totals)
 
 
-def ledger_problems(transfers: list[Transfer], cached: Mapping[AccountKey, int]) -> Iterable[str]:
-    """Every broken ledger invariant, as one line each."""
+def ledger_problems(
+    transfers: list[Transfer], cached: Mapping[AccountKey, int]
+) -> Iterable[Problem]:
+    """Every broken ledger invariant, one problem each."""
     derived = balances_from(transfers)
     for key in sorted(set(derived) | set(cached)):
         if derived.get(key, 0) != cached.get(key, 0):
-            yield (
+            yield Problem(
+                Check.BALANCE,
+                account_ref(*key),
                 f"balance of {key[1]} in {key[0]} is {cached.get(key, 0)}"
-                f" but its transfers sum to {derived.get(key, 0)}"
+                f" but its transfers sum to {derived.get(key, 0)}",
             )
     by_program: dict[str, int] = defaultdict(int)
     for (program_id, _), amount in derived.items():
         by_program[program_id] += amount
     for program_id, total in sorted(by_program.items()):
         if total:
-            yield f"accounts of {program_id} sum to {total}, not zero"
+            yield Problem(
+                Check.LEDGER,
+                Ref(RefKind.PROGRAM, program_id),
+                f"accounts of {program_id} sum to {total}, not zero",
+            )
     yield from _negative_balances(transfers)
     yield from _bad_reversals(transfers)
 
 
-def _negative_balances(transfers: list[Transfer]) -> Iterable[str]:
+def _negative_balances(transfers: list[Transfer]) -> Iterable[Problem]:
     running: dict[AccountKey, int] = defaultdict(int)
     for transfer in transfers:
         if transfer.amount <= 0:
-            yield f"transfer {transfer.id} moves {transfer.amount}, not a positive amount"
+            yield _problem(transfer.id, f"moves {transfer.amount}, not a positive amount")
         running[transfer.program_id, transfer.from_account] -= transfer.amount
         running[transfer.program_id, transfer.to_account] += transfer.amount
         source = transfer.program_id, transfer.from_account
         if is_participant_account(source[1]) and running[source] < 0:
-            yield f"transfer {transfer.id} takes {source[1]} below zero"
+            yield _problem(transfer.id, f"takes {source[1]} below zero")
 
 
-def _bad_reversals(transfers: list[Transfer]) -> Iterable[str]:
+def _bad_reversals(transfers: list[Transfer]) -> Iterable[Problem]:
     by_id = {t.id: t for t in transfers}
     reversed_once: set[int] = set()
     for transfer in transfers:
@@ -157,11 +167,18 @@ def _bad_reversals(transfers: list[Transfer]) -> Iterable[str]:
             continue
         original = by_id.get(transfer.reverses)
         if original is None:
-            yield f"transfer {transfer.id} reverses missing transfer {transfer.reverses}"
+            yield _problem(transfer.id, f"reverses missing transfer {transfer.reverses}")
             continue
         if transfer.reverses in reversed_once:
-            yield f"transfer {transfer.reverses} is reversed more than once"
+            yield _problem(transfer.reverses, "is reversed more than once")
         reversed_once.add(transfer.reverses)
         swapped = (original.to_account, original.from_account, original.amount)
         if (transfer.from_account, transfer.to_account, transfer.amount) != swapped:
-            yield f"transfer {transfer.id} does not mirror the transfer it reverses"
+            yield _problem(transfer.id, "does not mirror the transfer it reverses")
+
+
+def _problem(transfer_id: int, what: str) -> Problem:
+    """A problem with one transfer: ``transfer 7 takes available:P-1 below zero``."""
+    return Problem(
+        Check.LEDGER, Ref(RefKind.TRANSFER, transfer_id), f"transfer {transfer_id} {what}"
+    )

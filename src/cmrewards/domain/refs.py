@@ -1,10 +1,12 @@
 """Record ids and the references between records.
 
-Every stored row has a positive integer id, one more than the newest row of its
-table. A transfer names what caused it, and a history line or a ``verify``
-problem names the record it is about, as a ``Ref``: stored and shown as
-``kind:id`` text (``outcome:12``, ``redemption:3``), which is what the hash
-chains already cover, so the text form never changes.
+Every stored row of an append-only or status table has a positive integer id,
+one more than the newest row of its table; staff, programs, participants,
+accounts, catalog items and idempotency keys are named by text instead. A
+transfer names what caused it, and a history line or a ``verify`` problem names
+the record it is about, as a ``Ref``: stored and shown as ``kind:id`` text
+(``outcome:12``, ``redemption:3``, ``participant:P-1001``), which is what the
+hash chains already cover, so the text form never changes.
 """
 
 from __future__ import annotations
@@ -16,20 +18,58 @@ import attrs
 
 
 class RefKind(enum.StrEnum):
-    """The kinds of record a reference can name."""
+    """The kinds of record a reference can name.
+
+    The journal's kinds of record are among them, spelled the same.
+    """
 
     OUTCOME = "outcome"
     TRANSFER = "transfer"
     REDEMPTION = "redemption"
     PRIZE = "prize"
+    PRIZE_FULFILMENT = "prize-fulfilment"
+    """Named by the id of the prize handed over."""
+    PRIZE_TRADE = "prize-trade"
+    """Named by the id of the prize traded in."""
+    STOCK_MOVEMENT = "stock-movement"
+    JOURNAL_ENTRY = "journal-entry"
+    PARTICIPANT = "participant"
+    PROGRAM = "program"
+    STAFF = "staff"
+    ACCOUNT = "account"
+    """Named ``program/account``: ``funding`` and ``redeemed`` exist once per program."""
+    CATALOG_ITEM = "catalog-item"
+    """Named by its SKU."""
+    IDEMPOTENCY_KEY = "idempotency-key"
+    """Named ``scope/key``."""
+
+    @property
+    def numbered(self) -> bool:
+        """Its records have integer ids (the others are named by text)."""
+        return self not in _NAMED_BY_TEXT
+
+
+_NAMED_BY_TEXT = frozenset(
+    {
+        RefKind.PARTICIPANT,
+        RefKind.PROGRAM,
+        RefKind.STAFF,
+        RefKind.ACCOUNT,
+        RefKind.CATALOG_ITEM,
+        RefKind.IDEMPOTENCY_KEY,
+    }
+)
 
 
 @attrs.frozen(order=True)
 class Ref:
-    """A reference to one stored record: ``str(Ref(RefKind.OUTCOME, 12)) == "outcome:12"``."""
+    """A reference to one stored record: ``str(Ref(RefKind.OUTCOME, 12)) == "outcome:12"``.
+
+    ``id`` is an ``int`` for a numbered kind and the record's text name otherwise.
+    """
 
     kind: RefKind
-    id: int
+    id: int | str
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"
@@ -39,21 +79,30 @@ class Ref:
         """The reference ``text`` names, or None when it names none (no cause, free text)."""
         if not text:
             return None
-        kind, _, number = text.partition(":")
-        if kind not in RefKind.__members__.values() or not number.isdigit():
+        kind, _, name = text.partition(":")
+        if kind not in RefKind.__members__.values() or not name:
             return None
-        return cls(RefKind(kind), int(number))
+        if not RefKind(kind).numbered:
+            return cls(RefKind(kind), name)
+        return cls(RefKind(kind), int(name)) if name.isdigit() else None
 
     @classmethod
-    def to(cls, kind: RefKind, record_id: int) -> str:
+    def to(cls, kind: RefKind, record_id: int | str) -> str:
         """The stored text of a reference: ``Ref.to(RefKind.OUTCOME, 12) == "outcome:12"``."""
         return str(cls(kind, record_id))
 
 
+def account_ref(program_id: str, account: str) -> Ref:
+    """The reference to one ledger account: ``account:higgins/available:P-1001``."""
+    return Ref(RefKind.ACCOUNT, f"{program_id}/{account}")
+
+
 def id_of(text: str | None, kind: RefKind) -> int | None:
-    """The id ``text`` names if it is a reference to a ``kind`` record, else None."""
+    """The id ``text`` names if it is a reference to a record of the numbered ``kind``."""
     ref = Ref.parse(text)
-    return ref.id if ref is not None and ref.kind is kind else None
+    if ref is None or ref.kind is not kind or not isinstance(ref.id, int):
+        return None
+    return ref.id
 
 
 class HasId(Protocol):

@@ -7,6 +7,7 @@ import datetime as dt
 import attrs
 
 from .ledger import Transfer
+from .problems import Problem
 from .schedules import Outcome
 
 
@@ -109,7 +110,8 @@ class VerifyReport:
     """What ``verify`` checked and every problem it found."""
 
     ok: bool
-    problems: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    """Every problem found, in the order the checks ran; empty when ``ok``."""
     outcomes: int
     transfers: int
     participants: int

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ..domain import ledger
 from ..domain.ledger import Transfer
 from ..domain.records import OutcomeRecord
 from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import HistoryEntry
+from .replay import Points
 
 
 def history_entries(
     participant: str, outcomes: list[OutcomeRecord], transfers: list[Transfer]
 ) -> list[HistoryEntry]:
     """A participant's outcomes and transfers in ledger order, with running balances."""
-    available = held = 0
+    points = Points()
     entries = []
     for event in _ledger_order(outcomes, transfers):
         if isinstance(event, OutcomeRecord):
@@ -24,38 +24,28 @@ def history_entries(
                     kind="outcome",
                     detail=f"{event.target}: {event.outcome}",
                     points=0,
-                    available_points=available,
-                    held_points=held,
+                    available_points=points.available,
+                    held_points=points.held,
                     ref=Ref.to(RefKind.OUTCOME, event.id),
                     actor=event.actor,
                 )
             )
             continue
-        before = available + held
-        available += _change(event, ledger.available(participant))
-        held += _change(event, ledger.held(participant))
+        before, points = points, points.after(event, participant)
         entries.append(
             HistoryEntry(
                 occurred_at=event.occurred_at,
                 recorded_at=event.recorded_at,
                 kind=str(event.kind),
                 detail=event.reason,
-                points=available + held - before,
-                available_points=available,
-                held_points=held,
+                points=points.total - before.total,
+                available_points=points.available,
+                held_points=points.held,
                 ref=Ref.to(RefKind.TRANSFER, event.id),
                 actor=event.actor,
             )
         )
     return entries
-
-
-def _change(transfer: Transfer, account: str) -> int:
-    if transfer.to_account == account:
-        return transfer.amount
-    if transfer.from_account == account:
-        return -transfer.amount
-    return 0
 
 
 def _ledger_order(

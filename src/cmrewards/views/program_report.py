@@ -9,15 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 
 import attrs
 
 from ..domain.clock import local_date
-from ..domain.ledger import REDEEMED, Movement, Transfer
+from ..domain.earning import value_cents
+from ..domain.ledger import REDEEMED, Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
 from ..store.port import Tx
+from .replay import Awards
 from .statement import longest_abstinence
 
 
@@ -80,12 +83,11 @@ def program_report(
         for o in tx.outcomes()
         if o.program_id == program.id and _within(o.occurred_at, program, since, until)
     ]
-    all_transfers = [t for t in tx.transfers() if t.program_id == program.id]
+    standing = Awards.among(t for t in tx.transfers() if t.program_id == program.id).standing
     all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
-    reversed_ids = {t.reverses for t in all_transfers if t.reverses is not None}
-    awarded, won_cents = _awarded(program, all_transfers, all_prizes, reversed_ids, since, until)
-    before_until = _awarded(program, all_transfers, all_prizes, reversed_ids, None, until)
-    committed = before_until[0] * program.point_value_cents + before_until[1]
+    awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
+    before_until = _awarded(program, standing, all_prizes, None, until)
+    committed = value_cents(program, before_until[0]) + before_until[1]
     prizes = [p for p in all_prizes if _within(p.won_at, program, since, until)]
     drawn = [p for p in prizes if p.outcome_id is not None]
     balances = {a: v for (pid, a), v in tx.balances().items() if pid == program.id}
@@ -94,7 +96,7 @@ def program_report(
     owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
     lda = _longest_abstinence(program, people, outcomes)
     runs = sorted(lda.values())
-    awarded_cents = awarded * program.point_value_cents + won_cents
+    awarded_cents = value_cents(program, awarded) + won_cents
     return ProgramReport(
         program_id=program.id,
         name=program.name,
@@ -113,7 +115,7 @@ def program_report(
         points_redeemed=balances.get(REDEEMED, 0),
         points_outstanding=available + held,
         awarded_cents=awarded_cents,
-        outstanding_cents=(available + held) * program.point_value_cents + owed_cents,
+        outstanding_cents=value_cents(program, available + held) + owed_cents,
         prizes_won=dict(sorted(Counter(p.category for p in drawn).items())),
         prizes_handed_over=dict(
             sorted(Counter(p.category for p in prizes if p.status is PrizeStatus.FULFILLED).items())
@@ -131,23 +133,16 @@ def program_report(
 
 def _awarded(
     program: Program,
-    transfers: list[Transfer],
+    standing: Iterable[Transfer],
     prizes: list[Prize],
-    reversed_ids: set[int],
     since: dt.date | None,
     until: dt.date | None,
 ) -> tuple[int, int]:
-    """(points awarded and not reversed, cents of prizes drawn) between the clinical dates.
+    """(points of the standing awards, cents of prizes drawn) between the clinical dates.
 
     Prizes received in a trade were paid for by the prizes traded for them.
     """
-    points = sum(
-        t.amount
-        for t in transfers
-        if t.kind in (Movement.AWARD, Movement.BONUS)
-        and t.id not in reversed_ids
-        and _within(t.occurred_at, program, since, until)
-    )
+    points = sum(t.amount for t in standing if _within(t.occurred_at, program, since, until))
     cents = sum(
         p.value_cents
         for p in prizes

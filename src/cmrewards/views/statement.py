@@ -8,21 +8,22 @@ outcome reset the streak and which award recovered the earlier level.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable
 
 import attrs
 
-from ..domain.clock import program_week
-from ..domain.earning import earn
-from ..domain.ledger import Movement
+from ..domain.earning import value_cents
+from ..domain.ledger import Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize
 from ..domain.redemption import Redemption
-from ..domain.refs import Ref, RefKind
 from ..domain.results import Balance, HistoryEntry
-from ..domain.schedules import Outcome, ScheduleState
+from ..domain.schedules import Outcome
 from ..store.port import Tx
+from .balance import balance_of
+from .history import history_entries
+from .replay import Awards, points_by_outcome, replay_outcomes
 
 
 @attrs.frozen
@@ -74,38 +75,63 @@ class Statement:
     history: tuple[HistoryEntry, ...]
 
 
+def statement_of(tx: Tx, person: Participant, program: Program, now: dt.datetime) -> Statement:
+    """``person``'s statement under ``program`` (the program they are enrolled in) at ``now``."""
+    outcomes = tx.outcomes(person.id)
+    transfers = tx.transfers(person.id)
+    prizes = tx.prizes(person.id)
+    lines = _lines(program, person, outcomes, transfers, prizes)
+    return Statement(
+        participant=person.id,
+        program_id=program.id,
+        program_name=program.name,
+        timezone=program.timezone,
+        start=person.start,
+        status=str(person.status),
+        balance=balance_of(tx, person, program, now),
+        lines=tuple(lines),
+        longest_streak=longest_abstinence(
+            line.outcome for line in lines if line.target == program.primary_target.id
+        ),
+        resets=sum(line.reset for line in lines),
+        recoveries=sum(line.recovered for line in lines),
+        earned_cents=lines[-1].cumulative_cents if lines else 0,
+        redemptions=tuple(tx.redemptions(person.id)),
+        prizes=tuple(prizes),
+        history=tuple(history_entries(person.id, outcomes, transfers)),
+    )
+
+
 def statement_lines(
     program: Program, person: Participant, outcomes: list[OutcomeRecord], tx: Tx
 ) -> list[StatementLine]:
-    """Each outcome with what it paid, replaying the schedule for resets and recoveries."""
-    paid_points: dict[str, int] = defaultdict(int)
-    taken_back: dict[str, int] = defaultdict(int)
-    transfers = tx.transfers(person.id)
-    reversed_ids = {t.reverses for t in transfers if t.reverses is not None}
-    for transfer in transfers:
-        if transfer.kind in (Movement.AWARD, Movement.BONUS) and transfer.cause:
-            standing = transfer.id not in reversed_ids
-            (paid_points if standing else taken_back)[transfer.cause] += transfer.amount
-    prize_cents: dict[int, int] = defaultdict(int)
-    for prize in tx.prizes(person.id):
+    """Each outcome with what it paid, replaying the schedule for resets and recoveries.
+
+    ``statement_of`` builds the whole statement; this is its lines alone.
+    """
+    return _lines(program, person, outcomes, tx.transfers(person.id), tx.prizes(person.id))
+
+
+def _lines(
+    program: Program,
+    person: Participant,
+    outcomes: list[OutcomeRecord],
+    transfers: list[Transfer],
+    prizes: list[Prize],
+) -> list[StatementLine]:
+    awards = Awards.among(transfers)
+    standing = points_by_outcome(awards.standing)
+    taken_back = points_by_outcome(awards.reversed)
+    prize_cents: Counter[int] = Counter()
+    for prize in prizes:
         if prize.outcome_id is not None:
             prize_cents[prize.outcome_id] += prize.value_cents
-    states: dict[str, ScheduleState] = {}
-    visits: dict[dt.datetime, list[OutcomeRecord]] = defaultdict(list)
     lines = []
     cumulative = 0
-    for record in outcomes:
-        earning = earn(
-            program.target(record.target),
-            states.get(record.target, ScheduleState()),
-            record.outcome,
-            week=program_week(person.start, record.occurred_at, program.timezone),
-            visit=list(visits[record.occurred_at]),
-        )
-        visits[record.occurred_at].append(record)
-        states[record.target] = earning.step.state
-        points = paid_points.get(Ref.to(RefKind.OUTCOME, record.id), 0)
-        value = points * program.point_value_cents + prize_cents.get(record.id, 0)
+    for replayed in replay_outcomes(program, person, outcomes):
+        record, earning = replayed.record, replayed.earning
+        points = standing[record.id]
+        value = value_cents(program, points) + prize_cents[record.id]
         cumulative += value
         lines.append(
             StatementLine(
@@ -120,7 +146,7 @@ def statement_lines(
                 reset=earning.step.reset,
                 recovered=earning.step.recovered,
                 paid=earning.paid,
-                reversed_points=taken_back.get(Ref.to(RefKind.OUTCOME, record.id), 0),
+                reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
             )
         )

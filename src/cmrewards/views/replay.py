@@ -1,0 +1,128 @@
+"""Replaying the stored history: what each outcome earns, which awards stand, running balances.
+
+Every derived read starts here, so ``verify``, statements, history and program
+reports count the same way: the schedule rules are ``domain/earning.py``'s, run
+again over the outcomes in the order they were recorded; an award "stands"
+unless a later reversal undid it; a participant's points are the running sum of
+the transfers into and out of their ``available`` and ``held`` accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from ..domain import ledger
+from ..domain.clock import program_week
+from ..domain.earning import Earning, earn
+from ..domain.ledger import Movement, Transfer
+from ..domain.programs import Program
+from ..domain.records import OutcomeRecord, Participant
+from ..domain.refs import RefKind, id_of
+from ..domain.schedules import ScheduleState
+
+AWARDED = (Movement.AWARD, Movement.BONUS)
+"""The movements that pay a participant for an outcome."""
+
+
+@attrs.frozen
+class Replayed:
+    """One recorded outcome and what the program's rules say it earns."""
+
+    record: OutcomeRecord
+    earning: Earning
+    """Points, bonus and draws before any cap, and the schedule's state after it."""
+
+
+def replay_outcomes(
+    program: Program, person: Participant, outcomes: Iterable[OutcomeRecord]
+) -> Iterator[Replayed]:
+    """Each of ``person``'s outcomes (in recorded order) with what it earns under ``program``.
+
+    Each target's schedule carries over from its previous outcome; a ``met`` that
+    requires other targets pays only if they were met earlier at the same visit
+    (the same clinical time). Raises ``KeyError`` for a target the program lacks.
+    """
+    states: dict[str, ScheduleState] = {}
+    visits: dict[dt.datetime, list[OutcomeRecord]] = defaultdict(list)
+    for record in outcomes:
+        earning = earn(
+            program.target(record.target),
+            states.get(record.target, ScheduleState()),
+            record.outcome,
+            week=program_week(person.start, record.occurred_at, program.timezone),
+            visit=list(visits[record.occurred_at]),
+        )
+        visits[record.occurred_at].append(record)
+        states[record.target] = earning.step.state
+        yield Replayed(record, earning)
+
+
+def reversed_ids(transfers: Iterable[Transfer]) -> set[int]:
+    """The ids of the transfers that a reversal among ``transfers`` undid."""
+    return {t.reverses for t in transfers if t.reverses is not None}
+
+
+@attrs.frozen
+class Awards:
+    """The award and bonus transfers among some transfers, split by whether they stand."""
+
+    standing: tuple[Transfer, ...]
+    """Those no reversal undid: what the participant keeps and the program pays for."""
+    reversed: tuple[Transfer, ...]
+    """Those an admin reversed."""
+
+    @classmethod
+    def among(cls, transfers: Iterable[Transfer]) -> Awards:
+        """Split the awards among ``transfers``, which must hold the reversals that concern them
+        (all of a participant's, a program's, or the whole ledger)."""
+        transfers = list(transfers)
+        undone = reversed_ids(transfers)
+        standing: list[Transfer] = []
+        taken_back: list[Transfer] = []
+        for transfer in transfers:
+            if transfer.kind in AWARDED:
+                (taken_back if transfer.id in undone else standing).append(transfer)
+        return cls(tuple(standing), tuple(taken_back))
+
+
+def points_by_outcome(awards: Iterable[Transfer]) -> Counter[int]:
+    """Points per id of the outcome that caused them (awards with another cause are left out)."""
+    points: Counter[int] = Counter()
+    for transfer in awards:
+        outcome_id = id_of(transfer.cause, RefKind.OUTCOME)
+        if outcome_id is not None:
+            points[outcome_id] += transfer.amount
+    return points
+
+
+@attrs.frozen
+class Points:
+    """A participant's points, derived from their transfers."""
+
+    available: int = 0
+    """What they can spend."""
+    held: int = 0
+    """Held by open redemption requests."""
+
+    @property
+    def total(self) -> int:
+        return self.available + self.held
+
+    def after(self, transfer: Transfer, participant: str) -> Points:
+        """The points once ``transfer`` has moved in or out of ``participant``'s accounts."""
+        return Points(
+            self.available + _change(transfer, ledger.available(participant)),
+            self.held + _change(transfer, ledger.held(participant)),
+        )
+
+
+def _change(transfer: Transfer, account: str) -> int:
+    if transfer.to_account == account:
+        return transfer.amount
+    if transfer.from_account == account:
+        return -transfer.amount
+    return 0
