@@ -152,6 +152,12 @@ class Clinic(Recording, Corrections, Redeeming, Reporting):
         with self._store.read() as tx:
             return tx.participants()
 
+    def timezone(self, participant: str) -> str:
+        """The IANA zone of the participant's program: a time they give without an offset is
+        read there (``parse_when``). ``NotFound`` for an unknown participant."""
+        with self._store.read() as tx:
+            return find_program(tx, find_participant(tx, participant).program_id).timezone
+
     def verify(self) -> VerifyReport:
         """Recompute the hash chains, every balance and every schedule state."""
         with self._store.read() as tx:
