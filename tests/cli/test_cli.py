@@ -531,6 +531,28 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
     assert ok(clinic_db, "balance P100")["points"] == 15
 
 
+@pytest.mark.parametrize(("at", "reads"), [(None, 0), (at_day(3)[:16], 1)], ids=["now", "local"])
+def test_record_reads_once_to_learn_the_zone_then_writes_once(
+    clinic_db: Path, monkeypatch: pytest.MonkeyPatch, at: str | None, reads: int
+) -> None:
+    """Learning the participant's zone for a time without an offset is one read
+    transaction, through the public ``Clinic.timezone``; recording is one write."""
+    from cmrewards.store.sqlite import SQLiteStore
+
+    opened: list[str] = []
+    for kind in ("read", "write"):
+        original = getattr(SQLiteStore, kind)
+
+        def counted(self: SQLiteStore, kind: str = kind, original: Any = original) -> Any:
+            opened.append(kind)
+            return original(self)
+
+        monkeypatch.setattr(SQLiteStore, kind, counted)
+    command = f"record {PARTICIPANT} --target {TARGET} --outcome met --actor {RECORDER}"
+    ok(clinic_db, command if at is None else f"{command} --at {at}")
+    assert ["read"] * reads + ["write"] == opened
+
+
 def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
     path = write_program(tmp_path, CAPPED_PROGRAM)
     ok(clinic_db, f"program add --file {q(path)} --actor {ADMIN}")
@@ -1111,6 +1133,23 @@ def test_python_dash_m_help() -> None:
     assert done.stdout.startswith("Usage: ")
     for command in ("init", "record", "balance", "verify", "demo"):
         assert f"\n  {command} " in done.stdout
+
+
+def test_the_command_line_starts_with_the_public_door_only() -> None:
+    """Importing the CLI loads ``cmrewards``, ``cmrewards.errors`` and the commands: the door
+    imports each public name on first use, so ``--help`` never pays for the layers below."""
+    code = "import sys, cmrewards.cli; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.split())
+    ours = {name for name in loaded if name.split(".")[0] == "cmrewards"}
+    assert {"cmrewards", "cmrewards.errors", "cmrewards.cli"} <= ours
+    assert not {name for name in ours if not name.startswith("cmrewards.cli")} - {
+        "cmrewards",
+        "cmrewards.errors",
+    }
+    assert not loaded & {"sqlite3", "sqlite_utils", "psycopg"}
 
 
 def test_version_option() -> None:
