@@ -1,4 +1,4 @@
-"""Bad input thrown at every command of the staff CLI (DESIGN.md section 7), by Hypothesis.
+"""Bad input thrown at every command of the staff CLI (docs/design.md section 7), by Hypothesis.
 
 Every command and subcommand is found by walking ``cmrewards.cli.cli``, and each of its
 click parameters gets a plausible value (``test_plausible_command_lines`` checks that
@@ -946,7 +946,7 @@ def database_state(folder: Path, mode: str) -> Any:
 
 
 def check(template: Path, run: Run) -> None:
-    """Run one command line and hold it to the contract of DESIGN.md section 7."""
+    """Run one command line and hold it to the contract of docs/design.md section 7."""
     with workdir(template, run) as folder:
         before = database_state(folder, run.mode)
         files_before = listing(folder)

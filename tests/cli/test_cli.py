@@ -1,4 +1,4 @@
-"""The staff command line (DESIGN.md section 7), driven through click's ``CliRunner``.
+"""The staff command line (docs/design.md section 7), driven through click's ``CliRunner``.
 
 Every command gets a success case (exit 0 and, with ``--json``, the fields of its one
 JSON document) and its refusals get their exact exit code: 1 refused by a rule, 2 invalid
@@ -287,7 +287,7 @@ def test_presets_lists_the_shipped_programs_with_their_maximum(clinic_db: Path) 
     shipped = ok(clinic_db, "presets")
     assert [p["preset"] for p in shipped] == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
     higgins = shipped[0]["maximum"]
-    # DESIGN.md section 3: 36 consecutive negatives earn $997.50.
+    # docs/design.md section 3.1: 36 consecutive negatives earn $997.50.
     assert (higgins["points"], higgins["draws"], higgins["value_cents"]) == (3990, 0, 99750)
     assert all(p["name"] and p["description"] for p in shipped)
     assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, True, True]
@@ -467,7 +467,7 @@ def test_record_pays_the_higgins_schedule(clinic_db: Path) -> None:
 
 def test_record_reset_and_recovery(clinic_db: Path) -> None:
     # Six negatives (positions 1-6), a positive, then five negatives: the fifth is paid at
-    # the pre-reset position 6, 35 points (DESIGN.md section 3).
+    # the pre-reset position 6, 35 points (docs/design.md section 3.1).
     for day in range(1, 7):
         record(clinic_db, day)
     positive = record(clinic_db, 7, "not_met")
@@ -1061,7 +1061,7 @@ def test_a_refused_result_leaves_the_schedule_where_it_was(funded_db: Path) -> N
     assert award_of(record(funded_db, 3)) == award(15)
 
 
-# --- found while writing these tests: behaviour that contradicts DESIGN.md ---------------
+# --- found while writing these tests: behaviour that contradicts docs/design.md ----------
 
 
 @pytest.mark.parametrize(
