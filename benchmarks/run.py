@@ -28,7 +28,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import cmrewards
-from cmrewards.app.lab_file import read_rows
 
 PARTICIPANTS = 200
 START = dt.date(2026, 1, 5)
@@ -151,7 +150,7 @@ def ours_bulk_import(place: Place, lab: Path, rows: int) -> tuple[float, str]:
 
     def ours() -> None:
         with lab.open(newline="") as file:
-            report = clinic.import_outcomes(read_rows(file, str(lab)), actor="admin-1")
+            report = clinic.import_outcomes(cmrewards.read_rows(file, str(lab)), actor="admin-1")
         assert report.applied == rows
 
     took = timed(ours)
@@ -277,7 +276,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, sys.argv[3])
 from run import clinic_with_participants
-from cmrewards.app.lab_file import read_rows
+from cmrewards import read_rows
 lab, database = Path(sys.argv[1]), Path(sys.argv[2])
 clinic = clinic_with_participants(database)
 with lab.open(newline="") as file:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from cmrewards.domain.programs import load_preset
-from cmrewards.domain.simulation import simulate
+import cmrewards
 
 PARTICIPANTS = 10_000
 PRESETS = ("petry-fishbowl", "higgins-vbrt")
@@ -18,9 +17,9 @@ PRESETS = ("petry-fishbowl", "higgins-vbrt")
 
 def seconds_to_simulate(preset: str) -> tuple[int, float]:
     """(weeks simulated, seconds taken); loading the preset is not timed."""
-    program = load_preset(preset)
+    program = cmrewards.load_preset(preset)
     began = time.perf_counter()
-    report = simulate(program, participants=PARTICIPANTS, p_met=0.6, seed=1)
+    report = cmrewards.simulate(program, participants=PARTICIPANTS, p_met=0.6, seed=1)
     return report.weeks, time.perf_counter() - began
 
 

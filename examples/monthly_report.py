@@ -16,7 +16,7 @@ import cmrewards
 
 
 def dollars(cents: int | None) -> str:
-    return "n/a" if cents is None else f"${cents // 100:,}.{cents % 100:02d}"
+    return "n/a" if cents is None else cmrewards.format_cents(cents)
 
 
 def monthly_report(clinic: cmrewards.Clinic, since: dt.date, until: dt.date) -> list[str]:

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import cmrewards
-from cmrewards.app.lab_file import read_rows
 
 
 def write_sample_lab_file(path: Path, start: dt.date) -> None:
@@ -32,7 +31,7 @@ def write_sample_lab_file(path: Path, start: dt.date) -> None:
 
 def nightly_import(clinic: cmrewards.Clinic, lab_file: Path, actor: str) -> cmrewards.ImportReport:
     with lab_file.open(encoding="utf-8", newline="") as rows:
-        report = clinic.import_outcomes(read_rows(rows, str(lab_file)), actor=actor)
+        report = clinic.import_outcomes(cmrewards.read_rows(rows, str(lab_file)), actor=actor)
     if not report.complete:
         # A real job would page the on-call engineer; the rows before are kept.
         print(f"import stopped: {report.error}", file=sys.stderr)

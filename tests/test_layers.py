@@ -103,24 +103,53 @@ def test_the_domain_touches_no_database_and_no_command_line(module: str) -> None
     assert not used & forbidden, f"{module} imports {sorted(used & forbidden)}"
 
 
-NOT_YET_ON_THE_DOOR = {"_shell", "outcomes", "reports", "setup"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(strict=True, reason="moves onto the public door next")
-            if m.rpartition(".")[2] in NOT_YET_ON_THE_DOOR
-            else (),
-        )
-        for m in sorted(m for m in MODULES if layer_of(m) == "cli")
-    ],
-)
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m) == "cli"))
 def test_the_command_line_goes_through_the_public_door(module: str) -> None:
     inner = sorted(t for t in GRAPH[module] if layer_of(t) not in {"cli", "door", "errors"})
     assert not inner, f"{module} reaches past the public door into {inner}"
+
+
+ROOT = SRC.parent
+SCRIPTS = sorted([*(ROOT / "examples").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")])
+"""What a clinic engineer copies, and what measures the library as they would use it."""
+
+
+def script_imports(path: Path) -> Iterator[str]:
+    """Every module a script imports, including code it hands to a subprocess as text."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    sources = [tree]
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and "import" in node.value
+        ):
+            try:
+                sources.append(ast.parse(node.value))
+            except SyntaxError:
+                continue  # prose that mentions importing, not code
+    for source in sources:
+        for node in ast.walk(source):
+            if isinstance(node, ast.Import):
+                yield from (alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                yield node.module or ""
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_examples_and_benchmarks_use_only_the_public_door(script: Path) -> None:
+    inner = sorted(
+        name
+        for name in script_imports(script)
+        if name.split(".")[0] == "cmrewards" and name not in {"cmrewards", "cmrewards.errors"}
+    )
+    assert not inner, f"{script.name} reaches past the public door into {inner}"
+
+
+def test_the_script_check_sees_the_scripts() -> None:
+    names = {p.name for p in SCRIPTS}
+    assert {"intake_service.py", "nightly_lab_import.py", "run.py", "simulate.py"} <= names
+    assert all("cmrewards" in set(script_imports(p)) for p in SCRIPTS)
 
 
 def test_no_module_imports_itself_through_a_circle() -> None:

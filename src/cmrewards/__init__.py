@@ -4,7 +4,16 @@
     >>> clinic = cmrewards.open()            # in memory; pass a path for a SQLite file
     >>> admin = clinic.init("admin-1")
 
-See README.md for the quickstart and DESIGN.md for the rules the numbers follow.
+This module is the only public door: ``open()``, the ``Clinic`` it returns, every
+record and enum a ``Clinic`` method returns (and the records inside them), the
+refusals of ``cmrewards.errors``, and the functions an embedder needs besides
+(program files, the lab-file reader, the simulation, JSON conversion, the HTML
+statement, ``migrate``, time and money as staff type and read them). Each name is
+listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
+``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
+is public.
+
+See README.md for the quickstart and docs/design.md for the rules the numbers follow.
 """
 
 from __future__ import annotations
@@ -15,21 +24,43 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .app.clinic import Clinic
-    from .app.lab_file import ImportReport
+    from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
+    from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
-    from .domain.programs import Program, load_preset, load_program_file, preset_names
+    from .domain.clock import local_date, parse_date, parse_when
+    from .domain.json_form import from_json, to_json
+    from .domain.ledger import Movement, Transfer
+    from .domain.money import format_cents
+    from .domain.problems import Check, Problem
+    from .domain.programs import (
+        BowlCategory,
+        CapPeriod,
+        MaximumEarnings,
+        Program,
+        Target,
+        Trade,
+        load_preset,
+        load_program_file,
+        maximum_earnings,
+        preset_names,
+        program_from_dict,
+    )
     from .domain.records import Participant, Prize, PrizeStatus, Status
     from .domain.redemption import CatalogItem, Redemption, RedemptionStatus
+    from .domain.refs import Ref, RefKind
     from .domain.results import (
         Award,
         Balance,
         HistoryEntry,
+        PrizeWon,
         RecordResult,
         TransferResult,
         VerifyReport,
     )
-    from .domain.schedules import Outcome
+    from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
+    from .domain.simulation import SimulationReport, simulate
     from .domain.staff import Role, Staff
+    from .domain.validation import check_id
     from .errors import (
         AlreadyExists,
         Busy,
@@ -44,64 +75,106 @@ if TYPE_CHECKING:
         OutOfStock,
         PermissionDenied,
     )
+    from .store import POSTGRES_SCHEMES
+    from .views.export import ExportManifest
     from .views.preview import TargetPreview
+    from .views.program_report import ProgramReport, TargetSummary
+    from .views.statement import Statement, StatementLine
+    from .views.statement_html import render_html
 
-_LAZY = {
-    "AlreadyExists": "errors",
-    "Award": "domain.results",
-    "Balance": "domain.results",
-    "Busy": "errors",
-    "CMRewardsError": "errors",
-    "CatalogItem": "domain.redemption",
-    "Clinic": "app.clinic",
-    "HistoryEntry": "domain.results",
-    "IdempotencyConflict": "errors",
-    "ImportReport": "app.lab_file",
-    "InsufficientPoints": "errors",
-    "IntegrityError": "errors",
-    "InvalidInput": "errors",
-    "InvalidTransition": "errors",
-    "NotFound": "errors",
-    "OutOfOrder": "errors",
-    "OutOfStock": "errors",
-    "Outcome": "domain.schedules",
-    "Participant": "domain.records",
-    "PermissionDenied": "errors",
-    "Prize": "domain.records",
-    "PrizeStatus": "domain.records",
-    "Program": "domain.programs",
-    "RecordResult": "domain.results",
-    "Redemption": "domain.redemption",
-    "RedemptionResult": "app.rewards",
-    "RedemptionStatus": "domain.redemption",
-    "Role": "domain.staff",
-    "Staff": "domain.staff",
-    "Status": "domain.records",
-    "TargetPreview": "views.preview",
-    "TransferResult": "domain.results",
-    "VerifyReport": "domain.results",
-    "load_preset": "domain.programs",
-    "load_program_file": "domain.programs",
-    "preset_names": "domain.programs",
+_HOMES = {
+    "app.clinic": ("Clinic",),
+    "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
+    "app.migrate": ("MigrationReport", "migrate"),
+    "app.rewards": ("RedemptionResult",),
+    "domain.clock": ("local_date", "parse_date", "parse_when"),
+    "domain.json_form": ("from_json", "to_json"),
+    "domain.ledger": ("Movement", "Transfer"),
+    "domain.money": ("format_cents",),
+    "domain.problems": ("Check", "Problem"),
+    "domain.programs": (
+        "BowlCategory",
+        "CapPeriod",
+        "MaximumEarnings",
+        "Program",
+        "Target",
+        "Trade",
+        "load_preset",
+        "load_program_file",
+        "maximum_earnings",
+        "preset_names",
+        "program_from_dict",
+    ),
+    "domain.records": ("Participant", "Prize", "PrizeStatus", "Status"),
+    "domain.redemption": ("CatalogItem", "Redemption", "RedemptionStatus"),
+    "domain.refs": ("Ref", "RefKind"),
+    "domain.results": (
+        "Award",
+        "Balance",
+        "HistoryEntry",
+        "PrizeWon",
+        "RecordResult",
+        "TransferResult",
+        "VerifyReport",
+    ),
+    "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
+    "domain.simulation": ("SimulationReport", "simulate"),
+    "domain.staff": ("Role", "Staff"),
+    "domain.validation": ("check_id",),
+    "errors": (
+        "AlreadyExists",
+        "Busy",
+        "CMRewardsError",
+        "IdempotencyConflict",
+        "InsufficientPoints",
+        "IntegrityError",
+        "InvalidInput",
+        "InvalidTransition",
+        "NotFound",
+        "OutOfOrder",
+        "OutOfStock",
+        "PermissionDenied",
+    ),
+    "store": ("POSTGRES_SCHEMES",),
+    "views.export": ("ExportManifest",),
+    "views.preview": ("TargetPreview",),
+    "views.program_report": ("ProgramReport", "TargetSummary"),
+    "views.statement": ("Statement", "StatementLine"),
+    "views.statement_html": ("render_html",),
 }
-"""Where each public name lives: imported on first use, so the CLI starts fast."""
+"""Which internal module each public name lives in (the imports above say the same to mypy)."""
 
+_LAZY = {name: module for module, names in _HOMES.items() for name in names}
+"""Each public name is imported on first use, so ``import cmrewards`` (and the CLI) starts fast."""
 
 __all__ = [
+    "POSTGRES_SCHEMES",
     "AlreadyExists",
     "Award",
+    "AwardKind",
+    "BadRow",
     "Balance",
+    "BowlCategory",
     "Busy",
     "CMRewardsError",
+    "CapPeriod",
     "CatalogItem",
+    "Check",
     "Clinic",
+    "EscalatingSchedule",
+    "ExportManifest",
+    "FixedSchedule",
     "HistoryEntry",
     "IdempotencyConflict",
     "ImportReport",
+    "ImportRow",
     "InsufficientPoints",
     "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
+    "MaximumEarnings",
+    "MigrationReport",
+    "Movement",
     "NotFound",
     "OutOfOrder",
     "OutOfStock",
@@ -110,21 +183,47 @@ __all__ = [
     "PermissionDenied",
     "Prize",
     "PrizeStatus",
+    "PrizeWon",
+    "Problem",
     "Program",
+    "ProgramReport",
     "RecordResult",
     "Redemption",
     "RedemptionResult",
     "RedemptionStatus",
+    "Ref",
+    "RefKind",
     "Role",
+    "SimulationReport",
     "Staff",
+    "Statement",
+    "StatementLine",
     "Status",
+    "StepBy",
+    "Target",
     "TargetPreview",
+    "TargetSummary",
+    "Trade",
+    "Transfer",
     "TransferResult",
     "VerifyReport",
+    "check_id",
+    "format_cents",
+    "from_json",
     "load_preset",
     "load_program_file",
+    "local_date",
+    "maximum_earnings",
+    "migrate",
     "open",
+    "parse_date",
+    "parse_when",
     "preset_names",
+    "program_from_dict",
+    "read_rows",
+    "render_html",
+    "simulate",
+    "to_json",
 ]
 
 __version__ = "0.1.0.dev0"
@@ -137,6 +236,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'cmrewards' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def open(

@@ -1,4 +1,4 @@
-"""Behaviour of the ``Clinic`` facade on both stores (DESIGN.md sections 2-4 and 7).
+"""Behaviour of the ``Clinic`` facade on both stores (docs/design.md sections 2-4 and 7).
 
 Every refused request is checked to leave the database exactly as it was: the
 public reads (staff, participants, history, balances, ``verify``) and, on SQLite,
@@ -42,7 +42,7 @@ ADMIN = "admin-1"
 
 HIGGINS_FIRST_TEN = [(10, 0), (15, 0), (20, 40), (25, 0), (30, 0), (35, 40), (40, 0), (45, 0)]
 HIGGINS_FIRST_TEN += [(50, 40), (55, 0)]
-"""(points, bonus) of ten consecutive negatives under the Higgins preset (DESIGN.md section 3)."""
+"""(points, bonus) of ten consecutive negatives under Higgins (docs/design.md section 3.1)."""
 
 APPEND_ONLY_TRIGGERS = (
     "transfers_no_update",
@@ -196,7 +196,7 @@ def test_init_only_once_across_reopening(tmp_path: Path, clock: FakeClock) -> No
         assert [s.id for s in second.staff()] == [ADMIN]
 
 
-# --- roles (DESIGN.md section 2) -------------------------------------------------------
+# --- roles (docs/design.md section 2) ---------------------------------------------------
 
 
 def _do_record(clinic: Clinic, actor: str) -> object:

@@ -8,7 +8,7 @@ early December, so runs cross into January and a new cap period.
 
 Seeds are injected, so a tiny model beside the clinic redraws every outcome's slips
 with ``bowl.draw`` and knows exactly which slips were drawn before the cap cut
-them (DESIGN.md section 3; docs/decisions.md "Cap cuts": points first, then the
+them (docs/design.md section 3.3; docs/decisions.md "Cap cuts": points first, then the
 bonus, then each prize in draw order, downgraded to the largest category that fits).
 The model tracks each schedule state with the pure ``schedules.advance``, the
 value awarded per participant and cap period (less reversed awards), balances,

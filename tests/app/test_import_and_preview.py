@@ -1,4 +1,4 @@
-"""``preview`` and bulk ``import`` (DESIGN.md sections 3 and 7), through the API and the CLI.
+"""``preview`` and bulk ``import`` (docs/design.md sections 3 and 7), through the API and the CLI.
 
 Import: header ``participant,target,outcome,at,key,note``; rows applied in file order, in
 chunks of one transaction each; a row already applied (same key, or the same contents
@@ -232,7 +232,7 @@ def test_recovery_in_counts_down_after_a_reset(higgins: Clinic) -> None:
     for _ in range(10):
         record("met")
     assert record("not_met").award.reset
-    # DESIGN.md's worked example: the next four earn 10, 15, 20+40, 25; the fifth 55.
+    # docs/design.md 3.1's worked example: the next four earn 10, 15, 20+40, 25; the fifth 55.
     expected_next = [10, 15, 60, 25, 55]
     for countdown, amount in zip([5, 4, 3, 2, 1], expected_next, strict=True):
         (shown,) = higgins.preview("P001")

@@ -1,4 +1,4 @@
-"""The prize-bowl presets against their published protocols (DESIGN.md section 3).
+"""The prize-bowl presets against their published protocols (docs/design.md sections 3.1 and 3.2).
 
 ``petry-fishbowl``: 1 draw for a stimulant-negative sample, one more for each consecutive
 week of negatives (two samples a week), at most 12; a positive or an unexcused absence

@@ -1,4 +1,4 @@
-"""Staff-fulfilled redemption and the prize cabinet (DESIGN.md sections 2, 4 and 5).
+"""Staff-fulfilled redemption and the prize cabinet (docs/design.md sections 2, 4 and 5).
 
 The lifecycle table is written out in full below (every status, every command, with and
 without approval) rather than derived from ``TRANSITIONS``. The behaviour tests run on both
@@ -179,7 +179,7 @@ def snapshot(clinic: Clinic) -> Snapshot:
 
 
 def check_invariants(clinic: Clinic) -> None:
-    """The redemption invariants of DESIGN.md sections 4 and 5."""
+    """The redemption invariants of docs/design.md sections 4 and 5."""
     with clinic._store.read() as tx:
         transfers = tx.transfers()
         redemptions = tx.redemptions()
@@ -774,9 +774,9 @@ def test_expiry_follows_each_programs_hold_days(shop: Clinic, clock: FakeClock) 
 def test_a_hold_expires_once_it_is_older_than_hold_days(
     shop: Clinic, clock: FakeClock, hold_days: int
 ) -> None:
-    """Holds *older than* hold_days expire (DESIGN.md section 5): one exactly hold_days old
+    """Holds *older than* hold_days expire (docs/design.md section 5): one exactly hold_days old
     stays, whatever hold_days is. (The boundary once depended on hold_days: ``>=`` in
-    ``_expire_overdue`` but ``<`` in the store query it filters.)"""
+    ``is_overdue`` (domain/redemption.py) but ``<`` in the store query it filters.)"""
     shop.add_program(points_program(f"hold-{hold_days}", hold_days=hold_days), actor=ADMIN)
     enrol_funded(shop, "H001", f"hold-{hold_days}", 50)
     rid = shop.request_redemption("H001", CARD, actor=RECORDER).redemption.id

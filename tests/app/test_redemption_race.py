@@ -1,4 +1,4 @@
-"""Terminals racing for the same points and the last units (DESIGN.md sections 5 and 6).
+"""Terminals racing for the same points and the last units (docs/design.md sections 5 and 6).
 
 A request holds the points and one unit of stock in the same write transaction
 (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL, one that first takes the writers' advisory

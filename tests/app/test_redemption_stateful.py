@@ -1,4 +1,4 @@
-"""Redemption as a state machine against a tiny model (DESIGN.md sections 4 and 5).
+"""Redemption as a state machine against a tiny model (docs/design.md sections 4 and 5).
 
 Hypothesis drives requests (with and without idempotency keys), approvals, fulfilments,
 cancellations, hold expiry (by moving a fake clock, then writing or calling ``expire``),

@@ -1,4 +1,4 @@
-"""The staff command line (DESIGN.md section 7), driven through click's ``CliRunner``.
+"""The staff command line (docs/design.md section 7), driven through click's ``CliRunner``.
 
 Every command gets a success case (exit 0 and, with ``--json``, the fields of its one
 JSON document) and its refusals get their exact exit code: 1 refused by a rule, 2 invalid
@@ -287,7 +287,7 @@ def test_presets_lists_the_shipped_programs_with_their_maximum(clinic_db: Path) 
     shipped = ok(clinic_db, "presets")
     assert [p["preset"] for p in shipped] == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
     higgins = shipped[0]["maximum"]
-    # DESIGN.md section 3: 36 consecutive negatives earn $997.50.
+    # docs/design.md section 3.1: 36 consecutive negatives earn $997.50.
     assert (higgins["points"], higgins["draws"], higgins["value_cents"]) == (3990, 0, 99750)
     assert all(p["name"] and p["description"] for p in shipped)
     assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, True, True]
@@ -467,7 +467,7 @@ def test_record_pays_the_higgins_schedule(clinic_db: Path) -> None:
 
 def test_record_reset_and_recovery(clinic_db: Path) -> None:
     # Six negatives (positions 1-6), a positive, then five negatives: the fifth is paid at
-    # the pre-reset position 6, 35 points (DESIGN.md section 3).
+    # the pre-reset position 6, 35 points (docs/design.md section 3.1).
     for day in range(1, 7):
         record(clinic_db, day)
     positive = record(clinic_db, 7, "not_met")
@@ -529,6 +529,28 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
     assert with_offset["occurred_at"] == f"{day3}T09:30:00.000000Z"
     assert award_of(with_offset) == award(5, value_cents=50)
     assert ok(clinic_db, "balance P100")["points"] == 15
+
+
+@pytest.mark.parametrize(("at", "reads"), [(None, 0), (at_day(3)[:16], 1)], ids=["now", "local"])
+def test_record_reads_once_to_learn_the_zone_then_writes_once(
+    clinic_db: Path, monkeypatch: pytest.MonkeyPatch, at: str | None, reads: int
+) -> None:
+    """Learning the participant's zone for a time without an offset is one read
+    transaction, through the public ``Clinic.timezone``; recording is one write."""
+    from cmrewards.store.sqlite import SQLiteStore
+
+    opened: list[str] = []
+    for kind in ("read", "write"):
+        original = getattr(SQLiteStore, kind)
+
+        def counted(self: SQLiteStore, kind: str = kind, original: Any = original) -> Any:
+            opened.append(kind)
+            return original(self)
+
+        monkeypatch.setattr(SQLiteStore, kind, counted)
+    command = f"record {PARTICIPANT} --target {TARGET} --outcome met --actor {RECORDER}"
+    ok(clinic_db, command if at is None else f"{command} --at {at}")
+    assert ["read"] * reads + ["write"] == opened
 
 
 def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
@@ -1039,7 +1061,7 @@ def test_a_refused_result_leaves_the_schedule_where_it_was(funded_db: Path) -> N
     assert award_of(record(funded_db, 3)) == award(15)
 
 
-# --- found while writing these tests: behaviour that contradicts DESIGN.md ---------------
+# --- found while writing these tests: behaviour that contradicts docs/design.md ----------
 
 
 @pytest.mark.parametrize(
@@ -1111,6 +1133,23 @@ def test_python_dash_m_help() -> None:
     assert done.stdout.startswith("Usage: ")
     for command in ("init", "record", "balance", "verify", "demo"):
         assert f"\n  {command} " in done.stdout
+
+
+def test_the_command_line_starts_with_the_public_door_only() -> None:
+    """Importing the CLI loads ``cmrewards``, ``cmrewards.errors`` and the commands: the door
+    imports each public name on first use, so ``--help`` never pays for the layers below."""
+    code = "import sys, cmrewards.cli; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.split())
+    ours = {name for name in loaded if name.split(".")[0] == "cmrewards"}
+    assert {"cmrewards", "cmrewards.errors", "cmrewards.cli"} <= ours
+    assert not {name for name in ours if not name.startswith("cmrewards.cli")} - {
+        "cmrewards",
+        "cmrewards.errors",
+    }
+    assert not loaded & {"sqlite3", "sqlite_utils", "psycopg"}
 
 
 def test_version_option() -> None:

@@ -1,4 +1,4 @@
-"""The catalog, redemption, expiry, prize and ``reverse --returned`` commands (DESIGN.md
+"""The catalog, redemption, expiry, prize and ``reverse --returned`` commands (docs/design.md
 sections 5 and 7), through click's ``CliRunner``.
 
 Every command gets a success case with the fields of its ``--json`` document; every refusal

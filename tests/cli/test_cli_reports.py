@@ -1,5 +1,5 @@
 """The managers' and auditors' commands through click's ``CliRunner``: ``report``,
-``statement``, ``export``, ``simulate`` and ``demo`` (DESIGN.md section 7).
+``statement``, ``export``, ``simulate`` and ``demo`` (docs/design.md section 7).
 
 Successes are checked against hand-computed numbers; every refusal against its exit
 code (1 refused by a rule, 2 invalid input or usage) with exactly one ``cmrewards: ...``

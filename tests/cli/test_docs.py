@@ -1,7 +1,8 @@
-"""Every CLI command is documented: help text in the code, a mention in README.md."""
+"""Every CLI command is documented (help text, README.md); every design citation resolves."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +69,39 @@ def test_group_help_lists_its_subcommands(name: str) -> None:
     listed = result.stdout.split("\nCommands:\n", 1)[1]
     names = {line.split()[0] for line in listed.splitlines() if line.startswith("  ")}
     assert names == set(group.commands)
+
+
+ROOT = README.parent
+DESIGN = ROOT / "docs" / "design.md"
+CITATION = re.compile(
+    r"docs/design\.md(?:'s)?,? (?:sections? )?(\d+(?:\.\d+)?(?:(?:-|, | and )\d+(?:\.\d+)?)*)"
+)
+"""``docs/design.md section 3.1``, ``... sections 2-4 and 7``, ``docs/design.md 3.4:``."""
+
+
+def cited_sections() -> Iterator[tuple[str, str]]:
+    """(file, section) for every citation of the design in the code and the tests."""
+    for path in sorted([*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]):
+        for match in CITATION.finditer(path.read_text(encoding="utf-8")):
+            for part in re.split(r", | and ", match.group(1)):
+                first, _, last = part.partition("-")
+                numbers = range(int(first), int(last) + 1) if last else [first]
+                yield from ((path.name, str(n)) for n in numbers)
+
+
+def test_every_design_citation_names_a_section_of_docs_design_md() -> None:
+    text = DESIGN.read_text(encoding="utf-8")
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", text, re.MULTILINE))
+    cited = list(cited_sections())
+    assert len(cited) > 30
+    missing = sorted({(name, section) for name, section in cited if section not in sections})
+    assert not missing, f"citations of sections docs/design.md lacks: {missing}"
+
+
+def test_no_comment_cites_the_design_contract_outside_the_repository() -> None:
+    stale = [
+        path.name
+        for path in sorted([*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")])
+        if re.search(r"(?<!docs/)DESIGN\.md", path.read_text(encoding="utf-8"))
+    ]
+    assert not stale

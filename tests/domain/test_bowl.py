@@ -1,4 +1,4 @@
-"""The prize bowl (DESIGN.md section 3): draws with replacement, reproducible from a seed.
+"""The prize bowl (docs/design.md section 3.2): draws with replacement, reproducible from a seed.
 
 The classic 500-slip bowl is 250 "good job" ($0), 209 small ($1), 40 large ($20) and
 1 jumbo ($100): 50 / 41.8 / 8 / 0.2 %, about $2.22 a draw. The statistical tests draw
@@ -74,7 +74,7 @@ def test_mean_value_per_draw_is_the_bowls_expected_value() -> None:
     slips = classic_draws()
     total_slips = sum(c.slips for c in CLASSIC_BOWL)
     mean = Fraction(sum(c.slips * c.value_cents for c in CLASSIC_BOWL), total_slips)
-    assert mean == Fraction(2218, 10)  # $2.218 a draw, DESIGN.md's "about $2.22"
+    assert mean == Fraction(2218, 10)  # $2.218 a draw, docs/design.md's "about $2.22"
 
     second_moment = Fraction(sum(c.slips * c.value_cents**2 for c in CLASSIC_BOWL), total_slips)
     # One draw's value has variance E[X²] - E[X]² ≈ 474,985 (sd ≈ 689 cents); the

@@ -1,4 +1,4 @@
-"""Annual caps (DESIGN.md section 3) and the replay of prize draws.
+"""Annual caps (docs/design.md section 3.3) and the replay of prize draws.
 
 "The value of everything awarded in the period (points × point_value_cents, plus the
 value of prizes won) never exceeds the cap: the award that reaches it is cut to what fits

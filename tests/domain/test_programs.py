@@ -1,6 +1,6 @@
 """Program files and presets: loading, defaults, validation, round trips, maximum earnings.
 
-DESIGN.md section 3: program files are TOML, presets are the same files shipped as package
+docs/design.md section 3.4: program files are TOML, presets are the same files shipped as package
 data, every key not shown has a default, and an unknown key or a bad value is an error naming
 the key and the file.
 """
@@ -37,9 +37,8 @@ from cmrewards.domain.schedules import (
 )
 from cmrewards.errors import InvalidInput, NotFound
 
-# The example program file of DESIGN.md section 3. The only change: the stimulant
-# schedule's inline table is on one line, because TOML 1.0 (tomllib) does not allow
-# an inline table to span lines as the DESIGN.md listing does.
+# The example program file of docs/design.md section 3.4 (the first design contract's, with
+# the stimulant schedule's inline table on one line: TOML 1.0 (tomllib) allows no other).
 DESIGN_EXAMPLE = """\
 id = "stim-2027"
 name = "Stimulant CM, escalating gift-card vouchers"
@@ -108,7 +107,7 @@ def invalid(text: str, source: str = "stim.toml") -> str:
     return message
 
 
-# --- the DESIGN.md example -------------------------------------------------------
+# --- the docs/design.md example ---------------------------------------------------
 
 
 def test_design_example_loads(tmp_path: Path) -> None:
@@ -572,7 +571,7 @@ def test_a_program_that_is_not_a_table() -> None:
     ids=["table", "list"],
 )
 def test_a_reset_on_entry_that_is_not_a_string(reset_on: str) -> None:
-    # DESIGN.md: a bad value is an error naming the key and the file. An unhashable entry
+    # docs/design.md 3.4: a bad value is an error naming the key and the file. An unhashable entry
     # must be reported like any other bad outcome, not crash with a TypeError.
     message = invalid(program_text(target=f"reset_on = {reset_on}"))
 

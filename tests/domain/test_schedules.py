@@ -1,4 +1,4 @@
-"""The reinforcement schedules of DESIGN.md section 3, read like the protocol manuals.
+"""The reinforcement schedules of docs/design.md section 3.1, read like the protocol manuals.
 
 The worked examples come first (Higgins vouchers, Petry/VA weekly draws), then the rules
 one by one, then Hypothesis properties that state the section's invariants for any schedule
@@ -102,7 +102,7 @@ def test_higgins_first_ten_negatives() -> None:
 
 
 def test_higgins_worked_example_reset_and_recovery() -> None:
-    """DESIGN.md: ten negatives earn 10 ... 55; a positive resets; the next four earn
+    """docs/design.md 3.1: ten negatives earn 10 ... 55; a positive resets; the next four earn
     10, 15, 20+40, 25; the fifth is paid at the pre-reset position, 55, and escalation
     continues from there."""
     history = same_week(*[MET] * 10, NOT_MET, *[MET] * 7)
@@ -405,7 +405,7 @@ def test_schedule_state_from_dict_without_optional_keys() -> None:
     assert ScheduleState.from_dict({"pos": 3, "run": 3}) == ScheduleState(pos=3, run=3)
 
 
-# --- properties of DESIGN.md section 3 -------------------------------------------------
+# --- properties of docs/design.md section 3.1 ---------------------------------------------
 
 RESETTABLE = [NOT_MET, MISSED, INVALID, EXCUSED]
 

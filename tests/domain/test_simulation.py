@@ -1,4 +1,4 @@
-"""The budget simulation (DESIGN.md section 7, ``simulate``): hand-computed cases.
+"""The budget simulation (docs/design.md section 7, ``simulate``): hand-computed cases.
 
 Results that are certain (p_met = 1 or 0) are checked exactly; random ones against their
 expected value with a margin of several standard errors, on fixed seeds.
@@ -77,7 +77,7 @@ def spread(report: SimulationReport) -> int:
 def test_every_negative_pays_the_protocol_maximum() -> None:
     report = simulate(load_preset("higgins-vbrt"), participants=N, p_met=1.0, seed=1)
 
-    # DESIGN.md section 3: 36 consecutive negatives earn $997.50, for every participant.
+    # docs/design.md section 3.1: 36 consecutive negatives earn $997.50, for every participant.
     assert report.mean_cents == report.median_cents == report.p95_cents == 99750
     assert report.maximum_cents == 99750
     assert report.total_cents == N * 99750

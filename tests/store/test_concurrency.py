@@ -1,4 +1,4 @@
-"""Several processes writing one database at once lose nothing (DESIGN.md section 6).
+"""Several processes writing one database at once lose nothing (docs/design.md section 6).
 
 Each test runs on a SQLite file and on a PostgreSQL database (the ``shared_database``
 fixture). Each writer is a separate Python process (a staff terminal) that opens the

@@ -1,5 +1,5 @@
 """Crash safety: a writer killed with SIGKILL at any moment loses nothing it reported and
-leaves nothing half-written (DESIGN.md sections 3, 4 and 6), on a SQLite file and on a
+leaves nothing half-written (docs/design.md sections 3, 4 and 6), on a SQLite file and on a
 PostgreSQL database.
 
 A child process (a staff terminal, or the ``import`` command) opens the clinic with

@@ -1,4 +1,4 @@
-"""What the SQLite file itself guarantees (DESIGN.md section 6), checked from outside.
+"""What the SQLite file itself guarantees (docs/design.md section 6), checked from outside.
 
 Where the domain could be bypassed (a bug, a stray script with the sqlite3 shell),
 these tests use a raw ``sqlite3`` connection to show the database refuses on its own.

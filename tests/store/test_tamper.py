@@ -8,7 +8,7 @@ cmrewards database may instead be refused by ``open`` (or ``verify``) with
 ``cmrewards.IntegrityError``. Edits the database's own constraints refuse (CHECK, UNIQUE,
 NOT NULL, STRICT types) are skipped, naming the constraint.
 
-What protects each table (DESIGN.md section 4, ``verify.py``, ``journal.py``):
+What protects each table (docs/design.md section 4, ``verify.py``, ``journal.py``):
 
 - chain -- ``outcomes`` and ``transfers``: each row carries ``hash = sha256(prev_hash +
   canonical row)``; an edit breaks its hash, a deletion or reordering the next

@@ -1,6 +1,6 @@
 """Program reports, statements and the audit export against hand-computed cases.
 
-DESIGN.md sections 3-5 and 7. Every number below is worked out by hand in the comments
+docs/design.md sections 3-5 and 7. Every number below is worked out by hand in the comments
 from the program rules, then compared with what ``Clinic.report``, ``Clinic.statement``
 and ``Clinic.export`` say, on the in-memory store and on SQLite.
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 import cmrewards
 from cmrewards import Clinic, Outcome
+from cmrewards.domain.money import format_cents
 from cmrewards.views.statement import Statement, StatementLine
-from cmrewards.views.statement_html import format_cents, render_chart_svg, render_html
+from cmrewards.views.statement_html import render_chart_svg, render_html
 from support.clinics import START, visit
 
 ADMIN = "admin-1"

@@ -76,7 +76,7 @@ def migrate(source_path: str, target_url: str) -> MigrationReport:
             before = verify_store(source_tx, source.integrity_problems())
             if not before.ok:
                 raise IntegrityError(
-                    f"{source.location} fails verify ({before.problems[0]});"
+                    f"{source.location} fails verify ({before.problems[0].message});"
                     " fix it before migrating"
                 )
             _refuse_unknown_tables(source)
@@ -126,7 +126,7 @@ def _copy(
             before.transfer_chain_head,
         )
         if not (after.ok and same_heads):
-            problem = after.problems[0] if after.problems else "the chain heads differ"
+            problem = after.problems[0].message if after.problems else "the chain heads differ"
             raise IntegrityError(f"the copy on {target.location} fails verify ({problem})")
     return rows, after
 

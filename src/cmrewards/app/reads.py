@@ -19,7 +19,7 @@ from ..views.export import ExportManifest, export_all
 from ..views.history import history_entries
 from ..views.preview import TargetPreview, preview_target
 from ..views.program_report import ProgramReport, program_report
-from ..views.statement import Statement, longest_abstinence, statement_lines
+from ..views.statement import Statement, statement_of
 from .unit_of_work import UnitOfWork
 
 
@@ -56,28 +56,7 @@ def statement(work: UnitOfWork, participant: str) -> Statement:
     """The participant's statement (see ``Clinic.statement``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
-        program = find_program(tx, person.program_id)
-        outcomes = tx.outcomes(person.id)
-        lines = statement_lines(program, person, outcomes, tx)
-        return Statement(
-            participant=person.id,
-            program_id=program.id,
-            program_name=program.name,
-            timezone=program.timezone,
-            start=person.start,
-            status=str(person.status),
-            balance=balance_of(tx, person, program, work.clock()),
-            lines=tuple(lines),
-            longest_streak=longest_abstinence(
-                line.outcome for line in lines if line.target == program.primary_target.id
-            ),
-            resets=sum(line.reset for line in lines),
-            recoveries=sum(line.recovered for line in lines),
-            earned_cents=lines[-1].cumulative_cents if lines else 0,
-            redemptions=tuple(tx.redemptions(person.id)),
-            prizes=tuple(tx.prizes(person.id)),
-            history=tuple(history_entries(person.id, outcomes, tx.transfers(person.id))),
-        )
+        return statement_of(tx, person, find_program(tx, person.program_id), work.clock())
 
 
 def reports(

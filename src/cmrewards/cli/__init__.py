@@ -3,6 +3,9 @@
 Exit codes: 0 done; 1 refused by a rule; 2 invalid input or usage; 3 integrity
 problem. With ``--json`` stdout carries exactly one JSON document, errors included;
 messages go to stderr. Expected errors are one line, never a traceback.
+
+The commands are public; these modules are internal. They use only the public door
+(``cmrewards`` and ``cmrewards.errors``), as any embedder would.
 """
 
 from __future__ import annotations

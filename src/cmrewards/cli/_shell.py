@@ -11,12 +11,16 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import click
 
-from ..errors import CMRewardsError, InvalidInput
+import cmrewards
+from cmrewards.errors import CMRewardsError, InvalidInput
+
+if TYPE_CHECKING:
+    from cmrewards import Clinic
 
 DEFAULT_DB = "cmrewards.db"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
@@ -28,13 +32,11 @@ class Settings:
 
     db: str
     json: bool
-    _clinic: Any = None
+    _clinic: Clinic | None = None
 
-    def clinic(self, *, create: bool = False) -> Any:
+    def clinic(self, *, create: bool = False) -> Clinic:
         """Open the database once per command; refuse to create one by accident."""
         if self._clinic is None:
-            import cmrewards
-
             self._clinic = cmrewards.open(self.db, create=create)
         return self._clinic
 
@@ -99,10 +101,8 @@ def _fail(kind: str, message: str, code: int) -> NoReturn:
 
 def emit(settings: Settings, data: Any, text: str | Callable[[], str]) -> None:
     """Print ``data`` as the one JSON document, or ``text`` for a person."""
-    from ..domain.json_form import to_json
-
     if settings.json:
-        click.echo(json.dumps(to_json(data), indent=2, sort_keys=False))
+        click.echo(json.dumps(cmrewards.to_json(data), indent=2, sort_keys=False))
     else:
         click.echo(text() if callable(text) else text)
 
@@ -141,10 +141,8 @@ def key_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def money(cents: int | None) -> str:
-    if cents is None:
-        return "no cap"
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+    """Dollars for a person; None is a program without a cap."""
+    return "no cap" if cents is None else cmrewards.format_cents(cents)
 
 
 @contextmanager

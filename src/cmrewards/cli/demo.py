@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from ..errors import AlreadyExists, InvalidInput
+import cmrewards
+from cmrewards.errors import AlreadyExists, InvalidInput
 
 VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
 """Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""
@@ -224,14 +225,10 @@ class _Demo:
             raise RuntimeError(f"demo step {shlex.join(args)} exited {code}")
 
     def first_owed_prize(self, participant: str) -> tuple[int, str] | None:
-        import cmrewards
-
         with cmrewards.open(self.path) as clinic:
             owed = [p for p in clinic.prizes(participant) if p.status == "owed"]
         return (owed[0].id, owed[0].category) if owed else None
 
     def last_transfer_id(self) -> str:
-        import cmrewards
-
         with cmrewards.open(self.path) as clinic:
             return str(clinic.history("P-1003")[-1].ref.split(":")[1])

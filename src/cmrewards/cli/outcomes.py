@@ -6,13 +6,17 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import InvalidInput
-from ..store import POSTGRES_SCHEMES
+import cmrewards
+from cmrewards.errors import InvalidInput
+
 from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
+
+if TYPE_CHECKING:
+    from cmrewards import RecordResult, TransferResult
 
 # --- outcomes and balances ---------------------------------------------------
 
@@ -42,18 +46,16 @@ def record(
     note: str | None,
 ) -> None:
     """Record one verified outcome and pay what the schedule says."""
-    from ..domain.clock import parse_when
-
     clinic = settings.clinic()
     when = None
     if at is not None:
-        zone = clinic.program(clinic.participant(participant).program_id).timezone
-        when = parse_when(at, zone, "--at")
+        # A time without an offset is the clinic's: one read learns the participant's zone.
+        when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
     result = clinic.record(participant, target, outcome, at=when, actor=actor, key=key, note=note)
     emit(settings, result, lambda: _describe_record(result))
 
 
-def _describe_record(result: Any) -> str:
+def _describe_record(result: RecordResult) -> str:
     award = result.award
     head = f"{result.participant} {result.target}: {result.outcome}"
     if result.replayed:
@@ -121,11 +123,9 @@ def preview(settings: Settings, participant: str) -> None:
 @pass_settings
 def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> None:
     """Record a CSV of outcomes (participant,target,outcome,at,key,note); safe to rerun."""
-    from ..app.lab_file import read_rows
-
     clinic = settings.clinic()
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
-        rows = read_rows(file, csv_file)
+        rows = cmrewards.read_rows(file, csv_file)
         show_bar = not settings.json and sys.stderr.isatty()
         total = _count_rows(csv_file) if show_bar else 0
         with click.progressbar(
@@ -202,7 +202,7 @@ def reverse(
     emit(settings, result, lambda: _describe_transfer(result))
 
 
-def _describe_transfer(result: Any) -> str:
+def _describe_transfer(result: TransferResult) -> str:
     t = result.transfer
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
@@ -248,7 +248,7 @@ def demo(settings: Settings, demo_db: str | None) -> None:
     source = click.get_current_context().find_root().get_parameter_source("db")
     if demo_db is None and source is not click.core.ParameterSource.DEFAULT:
         demo_db = settings.db
-    if demo_db is not None and demo_db.startswith(POSTGRES_SCHEMES):
+    if demo_db is not None and demo_db.startswith(cmrewards.POSTGRES_SCHEMES):
         raise InvalidInput(
             "the demo builds a fresh SQLite file: give --db a file path"
             " (then 'cmrewards migrate' can copy it to PostgreSQL)"

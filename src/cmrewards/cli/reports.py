@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import InvalidInput
+import cmrewards
+from cmrewards.errors import InvalidInput
+
 from ._shell import Settings, cli, emit, money, pass_settings
+
+if TYPE_CHECKING:
+    from cmrewards import ProgramReport, Statement
 
 # --- reports ---------------------------------------------------------------------
 
@@ -22,15 +27,13 @@ def report(
     settings: Settings, program_id: str | None, since: str | None, until: str | None
 ) -> None:
     """Abstinence, cost, liability, budget, caps and stock for each program."""
-    from ..domain.clock import parse_date
-
-    first = parse_date(since, "--since") if since is not None else None
-    last = parse_date(until, "--until") if until is not None else None
+    first = cmrewards.parse_date(since, "--since") if since is not None else None
+    last = cmrewards.parse_date(until, "--until") if until is not None else None
     reports = settings.clinic().report(program_id, since=first, until=last)
     emit(settings, reports, lambda: "\n\n".join(_describe_report(r) for r in reports))
 
 
-def _describe_report(r: Any) -> str:
+def _describe_report(r: ProgramReport) -> str:
     period = f"{r.since or 'start'} to {r.until or 'today'}"
     lines = [
         f"{r.program_id}: {r.name} ({period})",
@@ -73,11 +76,9 @@ def statement(settings: Settings, participant: str, html_file: str | None) -> No
     """A participant's statement: each result, streaks, resets, redemptions."""
     made = settings.clinic().statement(participant)
     if html_file is not None:
-        from ..views.statement_html import render_html
-
         _refuse_to_overwrite_a_database(html_file, settings.db)
         try:
-            page = render_html(made, timezone=made.timezone)
+            page = cmrewards.render_html(made, timezone=made.timezone)
             Path(html_file).write_text(page, encoding="utf-8")
         except OSError as error:
             raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None
@@ -97,9 +98,7 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
         raise InvalidInput(f"{target} is a database; write the statement page somewhere else")
 
 
-def _describe_statement(made: Any, html_file: str | None) -> str:
-    from ..domain.clock import local_date
-
+def _describe_statement(made: Statement, html_file: str | None) -> str:
     lines = [
         f"{made.participant} in {made.program_id} since {made.start} ({made.status})",
         f"{'date':<10}  {'target':<20} {'result':<8} {'paid':>10} {'streak':>6}  total",
@@ -110,7 +109,7 @@ def _describe_statement(made: Any, html_file: str | None) -> str:
         )
         mark = " reset" if line.reset else (" recovered" if line.recovered else "")
         lines.append(
-            f"{local_date(line.occurred_at, made.timezone)}  {line.target:<20}"
+            f"{cmrewards.local_date(line.occurred_at, made.timezone)}  {line.target:<20}"
             f" {line.outcome:<8} {paid:>10}"
             f" {line.streak:>6}  {money(line.cumulative_cents)}{mark}"
         )
@@ -165,13 +164,15 @@ def simulate(
     seed: int,
 ) -> None:
     """Monte Carlo budget forecast for a program or preset."""
-    from ..domain.programs import load_preset
-    from ..domain.simulation import simulate as run
-
     if (program_id is None) == (preset_name is None):
         raise click.UsageError("give exactly one of --program ID or --preset NAME")
-    chosen = load_preset(preset_name) if preset_name else settings.clinic().program(program_id)
-    result = run(chosen, participants=participants, p_met=p_met, seed=seed, persistence=persistence)
+    if preset_name:
+        chosen = cmrewards.load_preset(preset_name)
+    else:  # also ``--preset ''`` without --program: "no program None", as it always said
+        chosen = settings.clinic().program(program_id)  # type: ignore[arg-type]
+    result = cmrewards.simulate(
+        chosen, participants=participants, p_met=p_met, seed=seed, persistence=persistence
+    )
     emit(
         settings,
         result,

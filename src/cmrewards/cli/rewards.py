@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._shell import Settings, actor_option, cli, emit, key_option, money, pass_settings
+
+if TYPE_CHECKING:
+    from cmrewards import CatalogItem, Redemption, RedemptionResult
 
 # --- catalog, redemption and prizes ---------------------------------------------
 
@@ -62,7 +65,7 @@ def catalog_restock(settings: Settings, sku: str, quantity: int, actor: str) -> 
     emit(settings, item, lambda: _describe_item(item))
 
 
-def _describe_item(item: Any) -> str:
+def _describe_item(item: CatalogItem) -> str:
     stock = "on demand" if item.stock is None else f"{item.stock} in stock"
     low = " LOW" if item.is_low else ""
     prize = f", {item.category} prize" if item.category else ""
@@ -133,11 +136,11 @@ def redeem_list(settings: Settings, participant: str | None) -> None:
     )
 
 
-def _describe_one(r: Any) -> str:
+def _describe_one(r: Redemption) -> str:
     return f"#{r.id:<5} {r.participant:<12} {r.sku:<16} {r.cost:>6} points  {r.status}"
 
 
-def _describe_redemption(result: Any) -> str:
+def _describe_redemption(result: RedemptionResult) -> str:
     note = " (already requested with this key; nothing written)" if result.replayed else ""
     b = result.balance
     return (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import attrs
 import click
 
+import cmrewards
+
 from ._shell import Settings, actor_option, cli, emit, money, pass_settings
 
 # --- setup -----------------------------------------------------------------
@@ -15,9 +17,7 @@ from ._shell import Settings, actor_option, cli, emit, money, pass_settings
 @pass_settings
 def init(settings: Settings, admin: str) -> None:
     """Create the database and its first admin."""
-    from ..domain.validation import check_id
-
-    check_id(admin, "staff id")
+    cmrewards.check_id(admin, "staff id")  # before a file is created for it
     clinic = settings.clinic(create=True)
     staff = clinic.init(admin)
     emit(settings, staff, f"created {clinic.location} with admin {admin}")
@@ -29,9 +29,7 @@ def init(settings: Settings, admin: str) -> None:
 @pass_settings
 def migrate(settings: Settings, source_file: str, server_url: str) -> None:
     """Copy a clinic from its SQLite file into PostgreSQL, ids and hash chains kept."""
-    from ..app.migrate import migrate as copy_clinic
-
-    report = copy_clinic(source_file, server_url)
+    report = cmrewards.migrate(source_file, server_url)
 
     def text() -> str:
         copied = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
@@ -98,10 +96,8 @@ def staff_list(settings: Settings) -> None:
 @pass_settings
 def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
-    from ..domain.programs import load_preset, maximum_earnings, preset_names
-
-    shipped = [(name, load_preset(name)) for name in preset_names()]
-    maxima = {name: maximum_earnings(program) for name, program in shipped}
+    shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
+    maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
 
     def text() -> str:
         lines = []
@@ -143,17 +139,19 @@ def program_add(
     actor: str,
 ) -> None:
     """Add a program from a preset or a TOML file."""
-    from ..domain.programs import load_preset, load_program_file, program_from_dict
-
     if (preset_name is None) == (file_path is None):
         raise click.UsageError("give exactly one of --preset NAME or --file PATH")
-    loaded = load_preset(preset_name) if preset_name else load_program_file(str(file_path))
+    loaded = (
+        cmrewards.load_preset(preset_name)
+        if preset_name
+        else cmrewards.load_program_file(str(file_path))
+    )
     if program_id is not None or timezone is not None:
         overrides = {
             "id": loaded.id if program_id is None else program_id,
             "timezone": loaded.timezone if timezone is None else timezone,
         }
-        loaded = program_from_dict(loaded.to_dict() | overrides, "command line")
+        loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
     emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}")
 
@@ -175,10 +173,8 @@ def program_list(settings: Settings) -> None:
 @pass_settings
 def program_show(settings: Settings, program_id: str) -> None:
     """Show one program's rules."""
-    from ..domain.programs import maximum_earnings
-
     shown = settings.clinic().program(program_id)
-    most = maximum_earnings(shown)
+    most = cmrewards.maximum_earnings(shown)
 
     def text() -> str:
         lines = [f"{shown.id}: {shown.name}", shown.description, ""]
@@ -210,9 +206,7 @@ def enroll(
     settings: Settings, participant: str, program_id: str, start: str | None, actor: str
 ) -> None:
     """Enrol a participant (pseudonymous id) in a program."""
-    from ..domain.clock import parse_date
-
-    day = parse_date(start, "--start") if start is not None else None
+    day = cmrewards.parse_date(start, "--start") if start is not None else None
     record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)
     emit(settings, record, f"enrolled {record.id} in {record.program_id} from {record.start}")
 

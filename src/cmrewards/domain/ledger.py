@@ -2,7 +2,7 @@
 
 Every movement is one transfer of a positive amount between two accounts of one
 program; transfers are never updated or deleted, and a correction is a new
-transfer (DESIGN.md section 4). Balances are derived from transfers; the stored
+transfer (docs/design.md section 4). Balances are derived from transfers; the stored
 copy is a cache that ``verify`` compares against the sum.
 """
 
@@ -39,7 +39,7 @@ def is_participant_account(account: str) -> bool:
 
 
 class Movement(enum.StrEnum):
-    """Why points moved; each kind has one direction (DESIGN.md section 4)."""
+    """Why points moved; each kind has one direction (docs/design.md section 4)."""
 
     AWARD = "award"
     BONUS = "bonus"

@@ -1,7 +1,7 @@
 """Reinforcement schedules: what one verified outcome earns, and the state it leaves.
 
 Pure functions over frozen values, written to read like the protocol manuals
-(DESIGN.md section 3). The state is a function of the outcome history alone,
+(docs/design.md section 3.1). The state is a function of the outcome history alone,
 so ``replay`` must reproduce what the clinic recorded, step by step.
 """
 
@@ -142,7 +142,7 @@ def advance(
     reset_on: frozenset[Outcome] = DEFAULT_RESET_ON,
     week: int = 1,
 ) -> Step:
-    """Apply one outcome to a schedule (DESIGN.md section 3)."""
+    """Apply one outcome to a schedule (docs/design.md section 3.1)."""
     if outcome is Outcome.MET:
         return _on_met(schedule, state, week)
     if outcome in reset_on:

@@ -1,4 +1,8 @@
-"""Storage adapters behind one port (``port.py``): memory, a SQLite file, a PostgreSQL server."""
+"""Storage adapters behind one port (``port.py``): memory, a SQLite file, a PostgreSQL server.
+
+Internal, like every module in it: embedders import from ``cmrewards`` (the public
+door re-exports what they need), so names here may move without notice.
+"""
 
 from __future__ import annotations
 

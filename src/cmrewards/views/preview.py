@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ..domain.earning import earn
+from ..domain.money import format_cents
 from ..domain.programs import Program, Target, expected_draw_cents
 from ..domain.schedules import AwardKind, EscalatingSchedule, Outcome, ScheduleState
 
@@ -75,10 +76,6 @@ def _amount(amount: int, unit: AwardKind) -> str:
     return f"{amount} {unit if amount != 1 else unit[:-1]}"
 
 
-def _money(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
-
-
 def _sentence(
     program: Program,
     target: Target,
@@ -90,7 +87,7 @@ def _sentence(
 ) -> str:
     unit = target.schedule.award
     streak = f"{state.run} in a row" if state.run else "no current streak"
-    worth = _money(_value(program, unit, amount))
+    worth = format_cents(_value(program, unit, amount))
     approx = "about " if unit is AwardKind.DRAWS else ""
     pays = f"{_amount(amount, unit)} ({approx}{worth})"
     if bonus:

@@ -102,16 +102,6 @@ def statement_of(tx: Tx, person: Participant, program: Program, now: dt.datetime
     )
 
 
-def statement_lines(
-    program: Program, person: Participant, outcomes: list[OutcomeRecord], tx: Tx
-) -> list[StatementLine]:
-    """Each outcome with what it paid, replaying the schedule for resets and recoveries.
-
-    ``statement_of`` builds the whole statement; this is its lines alone.
-    """
-    return _lines(program, person, outcomes, tx.transfers(person.id), tx.prizes(person.id))
-
-
 def _lines(
     program: Program,
     person: Participant,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ..domain.clock import local_date
+from ..domain.money import format_cents
 from ..domain.records import Prize
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
@@ -63,13 +64,6 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def _esc(value: object) -> str:
     """Text safe inside HTML/SVG elements and double- or single-quoted attributes."""
     return html.escape(_NOT_XML.sub("", str(value)), quote=True)
-
-
-def format_cents(cents: int) -> str:
-    """``$1,234.56`` from integer cents (never through a float)."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{part:02d}"
 
 
 def _num(value: float) -> str:
@@ -597,4 +591,4 @@ def _movements_table(history: Sequence[HistoryEntry], timezone: str | None) -> s
     )
 
 
-__all__ = ["format_cents", "render_chart_svg", "render_html"]
+__all__ = ["render_chart_svg", "render_html"]
