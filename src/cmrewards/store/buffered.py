@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
+from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -173,8 +173,8 @@ class BufferedTx:
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         for transfer in transfers:
             self._transfers.append(transfer)
-            self._balance_deltas[transfer.program_id, transfer.from_account] -= transfer.amount
-            self._balance_deltas[transfer.program_id, transfer.to_account] += transfer.amount
+            for account, change in balance_changes(transfer):
+                self._balance_deltas[account] += change
             self._transfer_head = transfer
 
     def balance(self, program_id: str, account: str) -> int:

@@ -15,7 +15,7 @@ from typing import TypeVar
 import attrs
 
 from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
+from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
     IdempotencyRecord,
@@ -187,12 +187,8 @@ class MemoryTx:
             if transfer.reverses is not None:
                 _insert(self._s.reversals, transfer.reverses, transfer, "reversal of transfer")
             self._s.transfers.append(transfer)
-            for account, change in (
-                (transfer.from_account, -transfer.amount),
-                (transfer.to_account, transfer.amount),
-            ):
-                key = transfer.program_id, account
-                self._s.balances[key] = self._s.balances.get(key, 0) + change
+            for account, change in balance_changes(transfer):
+                self._s.balances[account] = self._s.balances.get(account, 0) + change
 
     def balance(self, program_id: str, account: str) -> int:
         return self._s.balances.get((program_id, account), 0)
