@@ -29,7 +29,7 @@ from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemp
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
 from ..errors import IntegrityError
-from .port import StateKey
+from .port import StateKey, Tx
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -91,7 +91,7 @@ class _State:
         keys.add(key)
 
 
-class MemoryTx:
+class MemoryTx(Tx):
     def __init__(self, state: _State) -> None:
         self._s = state
 
