@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from ..domain import ledger
 from ..domain.chain import canonical, position_after, sealed
@@ -16,7 +16,6 @@ from ..domain.clock import (
     system_clock,
     to_utc_text,
 )
-from ..domain.journal import JournalingTx
 from ..domain.json_form import to_json
 from ..domain.ledger import Movement, Transfer
 from ..domain.records import IdempotencyRecord, Participant
@@ -28,6 +27,7 @@ from ..errors import (
     IdempotencyConflict,
     InsufficientPoints,
 )
+from ..store.journaling import JournalingTx
 from ..store.port import Store, Tx
 
 R = TypeVar("R")
@@ -76,7 +76,7 @@ class ClinicBase:
     def _unit(self) -> Iterator[Tx]:
         """One unit of work whose writes of journaled records are journaled."""
         with self._store.write() as raw:
-            yield cast(Tx, JournalingTx(raw, self._clock()))
+            yield JournalingTx(raw, self._clock())
 
     def _expire_overdue(self, tx: Tx, actor: str) -> list[Redemption]:
         """Release holds older than their program's ``hold_days`` (see ``Redeeming``)."""
