@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
-from ..store.port import Tx
+from ..store.port import RecordingTx
 from ..views.balance import balance_of
 from ..views.preview import TargetPreview, preview_target
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -87,7 +87,7 @@ class Recording(ClinicBase):
 
     def _record(
         self,
-        tx: Tx,
+        tx: RecordingTx,
         person: Participant,
         target_id: str,
         outcome: Outcome,
@@ -171,7 +171,7 @@ class Recording(ClinicBase):
 
     def _add_prizes(
         self,
-        tx: Tx,
+        tx: RecordingTx,
         program: Program,
         person: Participant,
         outcome_id: int,
@@ -201,7 +201,7 @@ class Recording(ClinicBase):
 
     def _check_recordable(
         self,
-        tx: Tx,
+        tx: RecordingTx,
         person: Participant,
         program: Program,
         target_id: str,
@@ -290,7 +290,7 @@ class Recording(ClinicBase):
                 )
         return ImportReport(rows=applied + replayed, applied=applied, replayed=replayed)
 
-    def _import_row(self, tx: Tx, row: ImportRow | BadRow, actor: str) -> bool:
+    def _import_row(self, tx: RecordingTx, row: ImportRow | BadRow, actor: str) -> bool:
         """Apply one row; False when its key shows it was applied before."""
         if isinstance(row, BadRow):
             raise InvalidInput(row.problem)
@@ -311,7 +311,7 @@ class Recording(ClinicBase):
         return result is not None
 
 
-def _chunk_keys(tx: Tx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
+def _chunk_keys(tx: RecordingTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
     """The (program, key) of each well-formed row whose participant exists: what the
     replay checks will look up. Other rows fail in their turn, with their line number."""
     keys = []

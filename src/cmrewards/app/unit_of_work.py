@@ -28,7 +28,7 @@ from ..errors import (
     InsufficientPoints,
 )
 from ..store.journaling import JournalingTx
-from ..store.port import Store, Tx
+from ..store.port import IdempotencyCheck, LedgerPosting, StaffLookup, Store, Tx
 
 R = TypeVar("R")
 
@@ -97,12 +97,12 @@ class ClinicBase:
         )
         tx.add_stock_movements([movement])
 
-    def _authorise(self, tx: Tx, actor: str, action: Action) -> Staff:
+    def _authorise(self, tx: StaffLookup, actor: str, action: Action) -> Staff:
         return authorise(tx.staff(actor), actor, action)
 
     def _idempotent(
         self,
-        tx: Tx,
+        tx: IdempotencyCheck,
         scope: str,
         key: str | None,
         request: dict[str, Any],
@@ -128,7 +128,7 @@ class ClinicBase:
 
     def _transfer(
         self,
-        tx: Tx,
+        tx: LedgerPosting,
         program_id: str,
         movement: Movement,
         participant: str | None,
