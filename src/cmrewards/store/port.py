@@ -28,6 +28,30 @@ from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemp
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
 
+__all__ = [
+    "Catalog",
+    "Enrolment",
+    "IdempotencyCheck",
+    "IdempotencyKeys",
+    "Journal",
+    "Ledger",
+    "LedgerPosting",
+    "OutcomeChain",
+    "Outcomes",
+    "ParticipantLookup",
+    "PrizeDraws",
+    "Prizes",
+    "ProgramLookup",
+    "Programs",
+    "RecordingTx",
+    "Redemptions",
+    "StaffLookup",
+    "Staffing",
+    "StateKey",
+    "Store",
+    "Tx",
+]
+
 StateKey = tuple[str, str]
 """(participant, target)."""
 
