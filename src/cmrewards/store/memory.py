@@ -69,7 +69,7 @@ class _State:
     catalog: dict[str, CatalogItem] = attrs.Factory(dict)
     movements: dict[int, StockMovement] = attrs.Factory(dict)
     redemptions: dict[int, Redemption] = attrs.Factory(dict)
-    open: dict[int, Redemption] = attrs.Factory(dict)
+    open_redemptions: dict[int, Redemption] = attrs.Factory(dict)
     """Index: the redemptions still holding points (expiry reads them on every write)."""
     journal: dict[int, JournalEntry] = attrs.Factory(dict)
     keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
@@ -98,7 +98,7 @@ Table = Literal[
     "catalog",
     "movements",
     "redemptions",
-    "open",
+    "open_redemptions",
     "journal",
     "keys",
 ]
@@ -348,7 +348,11 @@ class MemoryTx(Tx):
         ]
 
     def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
-        return [r for _, r in sorted(self._s.open.items()) if r.requested_at < requested_before]
+        return [
+            r
+            for _, r in sorted(self._s.open_redemptions.items())
+            if r.requested_at < requested_before
+        ]
 
     def last_redemption(self) -> Redemption | None:
         return self._s.redemptions[max(self._s.redemptions)] if self._s.redemptions else None
@@ -363,9 +367,9 @@ class MemoryTx(Tx):
 
     def _index_open(self, redemption: Redemption) -> None:
         if redemption.status.is_open:
-            self._put("open", redemption.id, redemption)
+            self._put("open_redemptions", redemption.id, redemption)
         else:
-            self._drop("open", redemption.id)
+            self._drop("open_redemptions", redemption.id)
 
     # --- the journal and idempotency keys -------------------------------------------------
 
