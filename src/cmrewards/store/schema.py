@@ -5,6 +5,9 @@ runner (``sqlite.py``) applies them through sqlite-utils, once each, in order, i
 the opening transaction. Never edit a released migration: add the next one. The
 invariants the domain keeps are enforced here too (STRICT types, CHECKs, UNIQUE keys,
 append-only triggers), so a bug or a stray script cannot slip past them.
+
+A released statement's text is kept exactly, indentation included: SQLite stores each
+CREATE as written, and tests/store/test_schema.py pins a digest of every migration.
 """
 
 from __future__ import annotations
