@@ -24,7 +24,7 @@ import pytest
 
 import cmrewards
 from cmrewards import Clinic
-from cmrewards.store import postgres_schema, schema
+from cmrewards.store.migrations import KNOWN, MIGRATIONS
 from support import postgres as postgres_support
 
 PROGRAM = "higgins-vbrt"
@@ -371,7 +371,7 @@ def test_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> 
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     finally:
         conn.close()
-    assert names == schema.KNOWN
+    assert names == KNOWN
     assert mode == "wal"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with cmrewards.open(path) as clinic:
@@ -399,8 +399,8 @@ def test_processes_opening_one_new_postgres_database_at_once_all_open_it(
             if line.startswith("cmrewards_migrations: ")
         ]
         names = [name.strip("('") for name, _ in migrations]
-        assert names == [name for name, _ in postgres_schema.MIGRATIONS]
-        assert names == schema.KNOWN
+        assert names == [m.name for m in MIGRATIONS]
+        assert names == KNOWN
         assert len({applied_at for _, applied_at in migrations}) == 1, migrations
         staff = [line for line in dump if line.startswith("staff: ")]
         assert len(staff) == 1, staff

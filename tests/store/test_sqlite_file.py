@@ -24,7 +24,7 @@ import cmrewards
 from cmrewards import Clinic
 from cmrewards.domain.chain import position_after, sealed
 from cmrewards.domain.ledger import Movement, Transfer
-from cmrewards.store import schema
+from cmrewards.store import migrations, schema
 from cmrewards.store.sqlite import SQLiteStore
 
 NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -440,7 +440,7 @@ def test_an_empty_file_is_initialised(db_path: Path) -> None:
         names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
     finally:
         conn.close()
-    assert names == schema.KNOWN
+    assert names == migrations.KNOWN
     with open_clinic(db_path) as clinic:
         assert [s.id for s in clinic.staff()] == [ADMIN]
         assert [p.id for p in clinic.programs()] == [HIGGINS]
@@ -457,7 +457,7 @@ def test_reopening_applies_no_migration_twice(clinic_file: Path) -> None:
             conn.close()
 
     first = applied()
-    assert [name for _, name, _ in first] == schema.KNOWN
+    assert [name for _, name, _ in first] == migrations.KNOWN
     assert {migration_set for migration_set, _, _ in first} == {schema.MIGRATION_SET}
     for _ in range(3):
         SQLiteStore(clinic_file).close()

@@ -1,9 +1,10 @@
-"""One contract for the storage port, run against every adapter.
+"""One contract for the storage port, run against every adapter and through each wrapper.
 
 ``StoreContract`` states what the domain needs from a ``Store`` and its ``Tx``
 (store/port.py); each adapter proves itself with one subclass that says how to
-open it. A future server adapter (PostgreSQL, say) adds ``TestPostgresStore``
-here and nothing else.
+open it (``OnMemory``, ``OnSQLite``, ``OnPostgres``). The wrappers the use cases put
+on an adapter's unit of work (``JournalingTx`` on every write, ``BufferedTx`` on each
+import chunk) run the same contract over each adapter, plus tests of what they add.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 import cmrewards
 from cmrewards.domain.chain import GENESIS, link, position_after, sealed
+from cmrewards.domain.journal import (
+    Journaled,
+    JournalEntry,
+    ProgramAdded,
+    entry_for,
+    journal_problems,
+)
 from cmrewards.domain.ledger import (
     FUNDING,
     REDEEMED,
@@ -37,12 +46,23 @@ from cmrewards.domain.records import (
     PrizeStatus,
     Status,
 )
+from cmrewards.domain.redemption import (
+    CatalogItem,
+    PrizeFulfilment,
+    PrizeTrade,
+    Redemption,
+    RedemptionStatus,
+    StockMovement,
+    StockReason,
+)
 from cmrewards.domain.schedules import Outcome, ScheduleState
 from cmrewards.domain.staff import Role, Staff
+from cmrewards.store.buffered import BufferedTx
 from cmrewards.store.memory import MemoryStore
 from cmrewards.store.port import StateKey, Store, Tx
 from cmrewards.store.sqlite import SQLiteStore
 from support import postgres as postgres_support
+from support.wrapped_stores import JOURNALED_AT, ImportChunkStore, JournalingStore
 
 HIGGINS = "higgins-vbrt"
 PETRY = "petry-fishbowl"
@@ -187,6 +207,37 @@ def enrolment(participant: str, program_id: str, start: dt.date) -> Participant:
     )
 
 
+COUNTED = CatalogItem("gift-card", "Gift card", 40, 0, "large", 2, ADDED, ADMIN)
+"""An item whose stock is counted (none yet)."""
+ON_DEMAND = CatalogItem("bus-pass", "Bus pass", 15, None, None, 0, ADDED, ADMIN)
+"""An item bought when needed: no stock count."""
+
+
+def stock_movement(movement_id: int, sku: str, change: int, reason: StockReason) -> StockMovement:
+    return StockMovement(movement_id, sku, change, reason, None, ADMIN, at(movement_id, 12))
+
+
+def redemption(redemption_id: int, participant: Participant, sku: str, day: int) -> Redemption:
+    return Redemption(
+        id=redemption_id,
+        program_id=participant.program_id,
+        participant=participant.id,
+        sku=sku,
+        cost=15,
+        status=RedemptionStatus.REQUESTED,
+        requested_at=at(day),
+        requested_by=RECORDER,
+    )
+
+
+def journal_entries(records: Sequence[Journaled], head: JournalEntry | None) -> list[JournalEntry]:
+    """Chained entries for ``records`` after ``head``."""
+    made: list[JournalEntry] = []
+    for record in records:
+        made.append(entry_for(record, made[-1] if made else head, RECORDED))
+    return made
+
+
 PARTICIPANTS = (
     enrolment("P001", HIGGINS, dt.date(2027, 1, 4)),
     enrolment("P002", HIGGINS, dt.date(2027, 1, 5)),
@@ -219,7 +270,31 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "prizes": tx.prizes(),
         "cap_usage": tx.cap_usages(),
         "keys": [tx.idempotency(s, k) for s, k in (("higgins-vbrt", "k-1"), ("", "k-2"))],
+        "key_records": tx.idempotency_records(),
+        "fulfilments": tx.prize_fulfilments(),
+        "trades": tx.prize_trades(),
+        "items": tx.items(),
+        "stock_movements": tx.stock_movements(),
+        "redemptions": tx.redemptions(),
+        "journal": tx.journal(),
     }
+
+
+def journaled_records(tx: Tx) -> list[Journaled]:
+    """Every record the journal covers, as it is now (what verify compares)."""
+    origins = tx.program_origins()
+    return [
+        *tx.all_staff(),
+        *(ProgramAdded(p, *origins[p.id]) for p in tx.programs()),
+        *tx.participants(),
+        *tx.prizes(),
+        *tx.prize_fulfilments(),
+        *tx.prize_trades(),
+        *tx.items(),
+        *tx.stock_movements(),
+        *tx.redemptions(),
+        *tx.idempotency_records(),
+    ]
 
 
 def nonzero(balances: dict[AccountKey, int]) -> dict[AccountKey, int]:
@@ -287,22 +362,50 @@ def append_second_reversal(store: Store, original: Transfer) -> None:
         tx.append_transfers([make_reversal(tx.last_transfer(), original)])
 
 
+def trade_for_a_new_prize(store: Store, new: Prize, *, traded: int) -> None:
+    with store.write() as tx:
+        tx.add_prizes([new])
+        tx.add_prize_trades([PrizeTrade(traded, new.id, ADMIN, at(5))])
+
+
+def hand_over_and_redeem_then_fail(
+    store: Store, outcome: OutcomeRecord, requested: Redemption
+) -> None:
+    """Write through every catalog, hand-over, redemption and journal method, then fail
+    (prizes 1 and 2 owed, ``requested`` open, the counted item in stock)."""
+    with store.write() as tx:
+        tx.add_item(ON_DEMAND)
+        tx.add_stock_movements([stock_movement(2, COUNTED.sku, -1, StockReason.PRIZE)])
+        tx.fulfil_prize(PrizeFulfilment(1, COUNTED.sku, ADMIN, at(4), None))
+        tx.add_prizes([prize(3, outcome, draw=0, category="large", value_cents=2000)])
+        tx.add_prize_trades([PrizeTrade(2, 3, ADMIN, at(5))])
+        tx.update_redemption(attrs.evolve(requested, status=RedemptionStatus.CANCELLED))
+        tx.add_redemption(redemption(2, PARTICIPANTS[2], ON_DEMAND.sku, day=2))
+        tx.append_journal(journal_entries([ON_DEMAND], tx.last_journal_entry()))
+        raise Boom
+
+
 class StoreContract:
     """What every ``Store`` adapter must do. Subclasses say how to open one."""
 
     refusal: ClassVar[tuple[type[BaseException], ...]]
     """What the adapter raises when a uniqueness rule the domain relies on is broken."""
 
-    def open_store(self, directory: Path) -> Store:
+    def open_adapter(self, directory: Path) -> Store:
+        """A new, empty database of the adapter under test."""
         raise NotImplementedError
 
     def open_again(self, store: Store, directory: Path) -> Store:
         """Another handle on the same database (a second terminal)."""
         raise NotImplementedError
 
+    def wrap(self, adapter: Store) -> Store:
+        """The store the tests use: the adapter, or a wrapper around its units of work."""
+        return adapter
+
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
-        store = self.open_store(tmp_path)
+        store = self.wrap(self.open_adapter(tmp_path))
         yield store
         store.close()
 
@@ -787,6 +890,139 @@ class StoreContract:
             found = tx.idempotency_many([(r.scope, r.key) for r in lots])
             assert sorted(found, key=lambda r: r.key) == sorted(lots, key=lambda r: r.key)
 
+    # --- the catalog, its stock, redemptions and prize hand-overs -----------------------
+
+    def test_an_item_s_stock_follows_its_movements(self, clinic_store: Store) -> None:
+        moves = [
+            stock_movement(1, COUNTED.sku, 5, StockReason.RESTOCK),
+            stock_movement(2, COUNTED.sku, -1, StockReason.REQUEST),
+        ]
+        with clinic_store.write() as tx:
+            assert tx.last_stock_movement() is None
+            tx.add_item(COUNTED)
+            tx.add_item(ON_DEMAND)
+            tx.add_stock_movements(moves[:1])
+            assert attrs.evolve(COUNTED, stock=5) == tx.item(COUNTED.sku)
+            tx.add_stock_movements(moves[1:])
+        with clinic_store.read() as tx:
+            assert [ON_DEMAND, attrs.evolve(COUNTED, stock=4)] == tx.items()
+            assert tx.item(ON_DEMAND.sku) == ON_DEMAND
+            assert tx.item("no-such-item") is None
+            assert moves == tx.stock_movements()
+            assert moves[-1] == tx.last_stock_movement()
+
+    def test_stock_never_goes_below_zero(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.add_item(COUNTED)
+            tx.add_stock_movements([stock_movement(1, COUNTED.sku, 1, StockReason.RESTOCK)])
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_stock_movements([stock_movement(2, COUNTED.sku, -2, StockReason.REQUEST)])
+        with clinic_store.read() as tx:
+            assert attrs.evolve(COUNTED, stock=1) == tx.item(COUNTED.sku)
+            assert len(tx.stock_movements()) == 1
+
+    def test_redemptions_round_trip_and_move_on(self, clinic_store: Store) -> None:
+        first = redemption(1, PARTICIPANTS[0], ON_DEMAND.sku, day=1)
+        second = redemption(2, PARTICIPANTS[2], ON_DEMAND.sku, day=2)
+        approved = attrs.evolve(
+            first, status=RedemptionStatus.APPROVED, approved_at=at(3), approved_by=ADMIN
+        )
+        with clinic_store.write() as tx:
+            assert tx.last_redemption() is None
+            tx.add_item(ON_DEMAND)
+            tx.add_redemption(first)
+            tx.add_redemption(second)
+            tx.update_redemption(approved)
+            assert approved == tx.redemption(1)
+        with clinic_store.read() as tx:
+            assert [approved, second] == tx.redemptions()
+            assert [second] == tx.redemptions(PARTICIPANTS[2].id)
+            assert tx.redemptions(PARTICIPANTS[1].id) == []
+            assert second == tx.last_redemption()
+            assert tx.redemption(3) is None
+            # Open means still holding points, requested strictly before the time given.
+            assert [approved] == tx.open_redemptions(at(2))
+            assert [approved, second] == tx.open_redemptions(at(9))
+        fulfilled = attrs.evolve(
+            approved, status=RedemptionStatus.FULFILLED, fulfilled_at=at(4), fulfilled_by=ADMIN
+        )
+        with clinic_store.write() as tx:
+            tx.update_redemption(fulfilled)
+        with clinic_store.read() as tx:
+            assert [second] == tx.open_redemptions(at(9))
+            assert [fulfilled, second] == tx.redemptions()
+
+    def test_prize_hand_overs_and_trades_move_prizes_on(self, clinic_store: Store) -> None:
+        records = self._prize_setup(clinic_store)
+        won = [
+            prize(1, records[0], draw=0, category="small", value_cents=100),
+            prize(2, records[0], draw=1, category="small", value_cents=100),
+            prize(3, records[2], draw=0, category="large", value_cents=2000),
+        ]
+        handed = PrizeFulfilment(1, ON_DEMAND.sku, ADMIN, at(4), "at the front desk")
+        trade = PrizeTrade(2, 3, ADMIN, at(5))
+        with clinic_store.write() as tx:
+            tx.add_item(ON_DEMAND)
+            tx.add_prizes(won)
+            tx.fulfil_prize(handed)
+            assert (tx.prize(1) or won[0]).status == PrizeStatus.FULFILLED
+            tx.add_prize_trades([trade])
+        with clinic_store.read() as tx:
+            statuses = [p.status for p in tx.prizes()]
+            assert statuses == [PrizeStatus.FULFILLED, PrizeStatus.TRADED, PrizeStatus.OWED]
+            assert attrs.evolve(won[1], status=PrizeStatus.TRADED) == tx.prize(2)
+            assert tx.prize(4) is None
+            assert [handed] == tx.prize_fulfilments()
+            assert [trade] == tx.prize_trades()
+
+    def test_only_an_owed_prize_moves_on(self, clinic_store: Store) -> None:
+        (record, *_) = self._prize_setup(clinic_store)
+        won = prize(1, record, draw=0, category="small", value_cents=100)
+        with clinic_store.write() as tx:
+            tx.add_item(ON_DEMAND)
+            tx.add_prizes([won])
+            tx.fulfil_prize(PrizeFulfilment(1, ON_DEMAND.sku, ADMIN, at(4), None))
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.fulfil_prize(PrizeFulfilment(1, ON_DEMAND.sku, RECORDER, at(5), None))
+        with pytest.raises(self.refusal):
+            trade_for_a_new_prize(
+                clinic_store, prize(2, record, draw=1, category="small", value_cents=100), traded=1
+            )
+        with clinic_store.read() as tx:
+            assert before == snapshot(tx)
+
+    # --- the journal ----------------------------------------------------------------------
+
+    def test_journal_round_trip_in_id_order(self, store: Store) -> None:
+        records: list[Journaled] = [
+            staff_member(ADMIN, Role.ADMIN, None),
+            ON_DEMAND,
+            IdempotencyRecord("", "k-1", "ab" * 32, {"n": 1}, RECORDED),
+        ]
+        with store.write() as tx:
+            assert tx.last_journal_entry() is None
+            entries = journal_entries(records[:2], None)
+            tx.append_journal(entries)
+            assert entries[-1] == tx.last_journal_entry()
+        with store.write() as tx:
+            more = journal_entries(records[2:], tx.last_journal_entry())
+            tx.append_journal(more)
+        with store.read() as tx:
+            assert [*entries, *more] == tx.journal()
+            assert more[-1] == tx.last_journal_entry()
+        assert [e.id for e in [*entries, *more]] == [1, 2, 3]
+
+    def test_a_journal_entry_id_is_used_once(self, store: Store) -> None:
+        (first,) = journal_entries([ON_DEMAND], None)
+        with store.write() as tx:
+            tx.append_journal([first])
+        with pytest.raises(self.refusal), store.write() as tx:
+            tx.append_journal(journal_entries([COUNTED], None))
+        with store.read() as tx:
+            assert [first] == tx.journal()
+
     # --- units of work ----------------------------------------------------------------
 
     def test_a_failed_unit_of_work_leaves_nothing_behind(self, clinic_store: Store) -> None:
@@ -835,6 +1071,31 @@ class StoreContract:
             )
         with clinic_store.read() as tx:
             assert [o.id for o in tx.outcomes()] == [1, 2]
+
+    def test_a_failed_unit_of_work_leaves_no_catalog_redemption_or_hand_over_behind(
+        self, clinic_store: Store
+    ) -> None:
+        records = self._prize_setup(clinic_store)
+        won = [
+            prize(1, records[0], draw=0, category="small", value_cents=100),
+            prize(2, records[0], draw=1, category="small", value_cents=100),
+        ]
+        requested = redemption(1, PARTICIPANTS[0], COUNTED.sku, day=1)
+        with clinic_store.write() as tx:
+            tx.add_item(COUNTED)
+            tx.add_stock_movements([stock_movement(1, COUNTED.sku, 3, StockReason.RESTOCK)])
+            tx.add_prizes(won)
+            tx.add_redemption(requested)
+        with clinic_store.read() as tx:
+            before = snapshot(tx)
+        with pytest.raises(Boom):
+            hand_over_and_redeem_then_fail(clinic_store, records[2], requested)
+        with clinic_store.read() as tx:
+            assert before == snapshot(tx)
+            assert tx.item(ON_DEMAND.sku) is None
+            assert attrs.evolve(COUNTED, stock=3) == tx.item(COUNTED.sku)
+            assert tx.prize(3) is None
+            assert requested == tx.redemption(1)
 
     def test_reads_inside_a_write_see_its_earlier_rows(self, clinic_store: Store) -> None:
         with clinic_store.write() as tx:
@@ -945,10 +1206,10 @@ class StoreContract:
                 other.close()
 
 
-class TestMemoryStore(StoreContract):
+class OnMemory(StoreContract):
     refusal = (cmrewards.IntegrityError,)
 
-    def open_store(self, directory: Path) -> Store:
+    def open_adapter(self, directory: Path) -> Store:
         return MemoryStore()
 
     def open_again(self, store: Store, directory: Path) -> Store:
@@ -956,22 +1217,22 @@ class TestMemoryStore(StoreContract):
         return store
 
 
-class TestSQLiteStore(StoreContract):
+class OnSQLite(StoreContract):
     refusal = (cmrewards.IntegrityError,)
 
-    def open_store(self, directory: Path) -> Store:
+    def open_adapter(self, directory: Path) -> Store:
         return SQLiteStore(directory / "clinic.db")
 
     def open_again(self, store: Store, directory: Path) -> Store:
-        return SQLiteStore(directory / "clinic.db")
+        return self.wrap(SQLiteStore(directory / "clinic.db"))
 
 
-class TestPostgresStore(StoreContract):
+class OnPostgres(StoreContract):
     refusal = (cmrewards.IntegrityError,)
     urls: ClassVar[dict[Path, str]] = {}
     """Each test's database (a schema on the test cluster, left for the cluster's removal)."""
 
-    def open_store(self, directory: Path) -> Store:
+    def open_adapter(self, directory: Path) -> Store:
         from cmrewards.store.postgres import PostgresStore
 
         self.urls[directory] = postgres_support.new_database()
@@ -980,4 +1241,182 @@ class TestPostgresStore(StoreContract):
     def open_again(self, store: Store, directory: Path) -> Store:
         from cmrewards.store.postgres import PostgresStore
 
-        return PostgresStore(self.urls[directory])
+        return self.wrap(PostgresStore(self.urls[directory]))
+
+
+class TestMemoryStore(OnMemory):
+    pass
+
+
+class TestSQLiteStore(OnSQLite):
+    pass
+
+
+class TestPostgresStore(OnPostgres):
+    pass
+
+
+# --- the wrappers the use cases put around an adapter's unit of work ------------------------
+
+
+class ThroughJournalingTx(StoreContract):
+    """The contract with every write through ``JournalingTx``, as every ``Clinic`` write
+    runs; and what the journal adds: a chained entry for each journaled record written."""
+
+    def wrap(self, adapter: Store) -> Store:
+        return JournalingStore(adapter)
+
+    def test_each_journaled_write_appends_an_entry_for_the_record_as_written(
+        self, clinic_store: Store
+    ) -> None:
+        records = self._prize_setup(clinic_store)
+        won = [prize(n, records[0], draw=n, category="small", value_cents=100) for n in (1, 2, 3)]
+        requested = redemption(1, PARTICIPANTS[0], ON_DEMAND.sku, day=1)
+        with clinic_store.write() as tx:
+            tx.set_staff_active(RECORDER, False)
+            tx.set_participant_status("P002", Status.WITHDRAWN)
+            tx.add_prizes(won)
+            tx.add_item(ON_DEMAND)
+            tx.add_item(COUNTED)
+            tx.add_stock_movements([stock_movement(1, COUNTED.sku, 2, StockReason.RESTOCK)])
+            tx.fulfil_prize(PrizeFulfilment(1, ON_DEMAND.sku, ADMIN, at(4), None))
+            tx.add_prize_trades([PrizeTrade(2, 3, ADMIN, at(5))])
+            tx.add_redemption(requested)
+            tx.update_redemption(attrs.evolve(requested, status=RedemptionStatus.CANCELLED))
+            tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
+            tx.remember_all([IdempotencyRecord("", "k-2", "cd" * 32, {"n": 2}, RECORDED)])
+        with clinic_store.read() as tx:
+            entries = tx.journal()
+            current = journaled_records(tx)
+        assert [(e.kind, e.key) for e in entries] == [
+            *(("staff", s) for s in (ADMIN, RECORDER)),
+            *(("program", p) for p in (HIGGINS, PETRY)),
+            *(("participant", p.id) for p in PARTICIPANTS),
+            ("staff", RECORDER),
+            ("participant", "P002"),
+            *(("prize", str(n)) for n in (1, 2, 3)),
+            ("catalog-item", ON_DEMAND.sku),
+            ("catalog-item", COUNTED.sku),
+            ("stock-movement", "1"),
+            ("prize-fulfilment", "1"),
+            ("prize", "1"),
+            ("prize-trade", "2"),
+            ("prize", "2"),
+            ("redemption", "1"),
+            ("redemption", "1"),
+            ("idempotency-key", f"{HIGGINS}/k-1"),
+            ("idempotency-key", "/k-2"),
+        ]
+        assert list(range(1, len(entries) + 1)) == [e.id for e in entries]
+        assert {JOURNALED_AT} == {e.at for e in entries}
+        previous = GENESIS
+        for entry in entries:
+            assert previous == entry.prev_hash
+            assert link(entry.prev_hash, entry.hash_fields()) == entry.hash
+            previous = entry.hash
+        # Each record's latest entry holds the digest of the record as it is now.
+        assert list(journal_problems(entries, current)) == []
+
+    def test_chained_and_derived_writes_are_not_journaled(self, clinic_store: Store) -> None:
+        with clinic_store.read() as tx:
+            before = tx.journal()
+        with clinic_store.write() as tx:
+            tx.append_outcomes(make_outcomes(None, [(HIGGINS, "P001", STIM, Outcome.MET, at(0))]))
+            tx.put_schedule_states([(("P001", STIM), ScheduleState(pos=1, run=1))])
+            tx.append_transfers(make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 10)]))
+            tx.add_cap_usage("P001", "2027", 250)
+        with clinic_store.read() as tx:
+            assert before == tx.journal()
+
+
+class TestJournaledMemoryStore(ThroughJournalingTx, OnMemory):
+    pass
+
+
+class TestJournaledSQLiteStore(ThroughJournalingTx, OnSQLite):
+    pass
+
+
+class TestJournaledPostgresStore(ThroughJournalingTx, OnPostgres):
+    pass
+
+
+class ThroughImportChunks(StoreContract):
+    """The contract with every write as an import chunk: ``BufferedTx`` answers what it
+    implements (``RecordingTx``) and the chunk is flushed when the unit of work ends;
+    and what the write-behind adds: nothing reaches the adapter before the flush."""
+
+    def wrap(self, adapter: Store) -> Store:
+        return ImportChunkStore(adapter)
+
+    def adapter(self, store: Store) -> Store:
+        assert isinstance(store, ImportChunkStore)
+        return store.adapter
+
+    def test_a_chunk_writes_nothing_until_it_is_flushed(self, clinic_store: Store) -> None:
+        key = IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED)
+        with self.adapter(clinic_store).write() as tx:
+            chunk = BufferedTx(tx)
+            (record,) = make_outcomes(
+                chunk.last_outcome(), [(HIGGINS, "P001", STIM, Outcome.MET, at(0))]
+            )
+            chunk.append_outcomes([record])
+            chunk.put_schedule_states([(("P001", STIM), ScheduleState(pos=1, run=1))])
+            chunk.append_transfers(
+                make_transfers(chunk.last_transfer(), [(HIGGINS, Movement.AWARD, "P001", 10)])
+            )
+            chunk.add_prizes([prize(1, record, draw=0, category="small", value_cents=100)])
+            chunk.add_cap_usage("P001", "2027", 100)
+            chunk.remember(key)
+            # The chunk sees its own writes; the adapter has none of them yet.
+            assert record == chunk.last_outcome()
+            assert record == chunk.last_outcome_for("P001", STIM)
+            assert [record] == chunk.outcomes_at("P001", at(0))
+            assert chunk.balance(HIGGINS, available("P001")) == 10
+            assert chunk.cap_usage("P001", "2027") == 100
+            assert key == chunk.idempotency(HIGGINS, "k-1")
+            assert (tx.outcomes(), tx.transfers(), tx.prizes()) == ([], [], [])
+            assert tx.schedule_state("P001", STIM) is None
+            assert tx.cap_usage("P001", "2027") == 0
+            assert tx.idempotency(HIGGINS, "k-1") is None
+            chunk.flush()
+            assert [record] == tx.outcomes()
+            assert tx.balance(HIGGINS, available("P001")) == 10
+            assert key == tx.idempotency(HIGGINS, "k-1")
+            # After a flush the chunk reads the adapter again, and sees the same.
+            assert record == chunk.last_outcome()
+            assert chunk.balance(HIGGINS, available("P001")) == 10
+            assert chunk.cap_usage("P001", "2027") == 100
+
+    def test_prefetched_keys_answer_each_row_s_lookup(self, clinic_store: Store) -> None:
+        kept = [
+            IdempotencyRecord(HIGGINS, f"k-{n}", "ab" * 32, {"n": n}, RECORDED) for n in range(3)
+        ]
+        with clinic_store.write() as tx:
+            tx.remember(kept[0])
+        with self.adapter(clinic_store).write() as tx:
+            tx.remember(kept[1])
+            chunk = BufferedTx(tx)
+            chunk.prefetch_keys([(HIGGINS, "k-0"), (HIGGINS, "k-2"), (PETRY, "k-0")])
+            assert kept[0] == chunk.idempotency(HIGGINS, "k-0")
+            assert chunk.idempotency(HIGGINS, "k-2") is None
+            assert chunk.idempotency(PETRY, "k-0") is None
+            # A key the chunk did not prefetch is looked up in the adapter.
+            assert kept[1] == chunk.idempotency(HIGGINS, "k-1")
+            chunk.remember(kept[2])
+            assert kept[2] == chunk.idempotency(HIGGINS, "k-2")
+            chunk.flush()
+        with clinic_store.read() as tx:
+            assert kept == [tx.idempotency(HIGGINS, f"k-{n}") for n in range(3)]
+
+
+class TestImportChunksOnMemoryStore(ThroughImportChunks, OnMemory):
+    pass
+
+
+class TestImportChunksOnSQLiteStore(ThroughImportChunks, OnSQLite):
+    pass
+
+
+class TestImportChunksOnPostgresStore(ThroughImportChunks, OnPostgres):
+    pass

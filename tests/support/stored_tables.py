@@ -86,13 +86,13 @@ class MemoryTables:
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         state = self.store._state
-        records: dict[str, list[Any]] = {
+        records: dict[str, dict[int, Any]] = {
             "transfers": state.transfers,
             "outcomes": state.outcomes,
             "prizes": state.prizes,
         }
         if table in records:
-            return [attrs.asdict(record, recurse=False) for record in records[table]]
+            return [attrs.asdict(r, recurse=False) for r in records[table].values()]
         if table == "balances":
             return [
                 {"program_id": program_id, "account": account, "points": points}
@@ -111,7 +111,7 @@ class MemoryTables:
         raise AssertionError(f"no memory rows for {table}")
 
     def dump(self) -> object:
-        # Records are frozen and a write swaps in a new state, so a copy is a snapshot.
+        # Records are frozen, so a copy of the tables is a snapshot.
         return self.store._state.copy()
 
     def close(self) -> None:

@@ -10,11 +10,11 @@ from ..domain.chain import position_after, sealed
 from ..domain.ledger import Movement, Transfer
 from ..domain.redemption import StockMovement, StockReason
 from ..domain.refs import next_id
-from ..store.port import Tx
+from ..store.port import LedgerPosting, Tx
 
 
 def transfer(
-    tx: Tx,
+    tx: LedgerPosting,
     now: dt.datetime,
     program_id: str,
     movement: Movement,

@@ -27,7 +27,7 @@ from ..domain.validation import check_id, check_text, choice
 from ..errors import CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
-from ..store.port import Tx
+from ..store.port import RecordingTx
 from ..views.balance import balance_of
 from .lab_file import BadRow, ImportReport, ImportRow
 from .postings import transfer
@@ -111,7 +111,7 @@ def import_outcomes(
 
 def _record(
     work: UnitOfWork,
-    tx: Tx,
+    tx: RecordingTx,
     person: Participant,
     target_id: str,
     outcome: Outcome,
@@ -204,7 +204,7 @@ def _record(
     )
 
 
-def _import_row(work: UnitOfWork, tx: Tx, row: ImportRow | BadRow, actor: str) -> bool:
+def _import_row(work: UnitOfWork, tx: RecordingTx, row: ImportRow | BadRow, actor: str) -> bool:
     """Apply one row; False when its key shows it was applied before."""
     if isinstance(row, BadRow):
         raise InvalidInput(row.problem)
@@ -225,7 +225,7 @@ def _import_row(work: UnitOfWork, tx: Tx, row: ImportRow | BadRow, actor: str) -
     return result is not None
 
 
-def _chunk_keys(tx: Tx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
+def _chunk_keys(tx: RecordingTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
     """The (program, key) of each well-formed row whose participant exists: what the
     replay checks will look up. Other rows fail in their turn, with their line number."""
     keys = []

@@ -10,19 +10,19 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import attrs
 
 from ..domain.chain import canonical
 from ..domain.clock import Clock, system_clock, to_utc_text
-from ..domain.journal import JournalingTx
 from ..domain.json_form import to_json
 from ..domain.records import IdempotencyRecord
 from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
 from ..errors import IdempotencyConflict
-from ..store.port import Store, Tx
+from ..store.journaling import JournalingTx
+from ..store.port import IdempotencyCheck, Store, Tx
 from .holds import expire_overdue
 
 R = TypeVar("R")
@@ -69,11 +69,11 @@ class UnitOfWork:
         yet) and ``expire`` (whose expiry is the point, not a first step). Like every
         write, it journals each record it writes that is not hash-chained itself."""
         with self.store.write() as raw:
-            yield cast(Tx, JournalingTx(raw, self.clock()))
+            yield JournalingTx(raw, self.clock())
 
     def idempotent(
         self,
-        tx: Tx,
+        tx: IdempotencyCheck,
         scope: str,
         key: str | None,
         request: dict[str, Any],

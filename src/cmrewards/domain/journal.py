@@ -9,7 +9,8 @@ latest journal entry, so an edit, insertion or deletion made outside the library
 shows up even in tables whose rows legitimately change (a redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from
-their sources: balances, schedule states, cap usage, and an item's stock.
+their sources: balances, schedule states, cap usage, and an item's stock. The store
+layer's ``JournalingTx`` (store/journaling.py) writes the entries.
 """
 
 from __future__ import annotations
@@ -152,84 +153,3 @@ def _problem(kind: str, key: str, what: str) -> Problem:
     """``prize 4 was changed outside cmrewards …``, about the record the journal names."""
     ref = Ref.parse(f"{kind}:{key}")  # the journal's kinds are reference kinds
     return Problem(Check.JOURNAL, ref, f"{kind} {key} {what}")
-
-
-class JournalingTx:
-    """A unit of work that journals every write of a journaled record.
-
-    Reads, and writes of chained or derived data, pass straight through to the
-    adapter's unit of work.
-    """
-
-    def __init__(self, tx: Any, at: dt.datetime) -> None:
-        self._tx = tx
-        self._at = at
-        self._head: JournalEntry | None = tx.last_journal_entry()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
-
-    def _note(self, *records: Journaled | None) -> None:
-        entries = []
-        for record in records:
-            if record is not None:
-                self._head = entry_for(record, self._head, self._at)
-                entries.append(self._head)
-        self._tx.append_journal(entries)
-
-    def add_staff(self, staff: Staff) -> None:
-        self._tx.add_staff(staff)
-        self._note(staff)
-
-    def set_staff_active(self, staff_id: str, active: bool) -> None:
-        self._tx.set_staff_active(staff_id, active)
-        self._note(self._tx.staff(staff_id))
-
-    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
-        self._tx.add_program(program, added_at, added_by)
-        self._note(ProgramAdded(program, added_at, added_by))
-
-    def add_participant(self, participant: Participant) -> None:
-        self._tx.add_participant(participant)
-        self._note(participant)
-
-    def set_participant_status(self, participant_id: str, status: Any) -> None:
-        self._tx.set_participant_status(participant_id, status)
-        self._note(self._tx.participant(participant_id))
-
-    def add_prizes(self, prizes: Sequence[Prize]) -> None:
-        self._tx.add_prizes(prizes)
-        self._note(*prizes)
-
-    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
-        self._tx.fulfil_prize(fulfilment)
-        self._note(fulfilment, self._tx.prize(fulfilment.prize_id))
-
-    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
-        self._tx.add_prize_trades(trades)
-        for trade in trades:
-            self._note(trade, self._tx.prize(trade.traded_prize))
-
-    def add_item(self, item: CatalogItem) -> None:
-        self._tx.add_item(item)
-        self._note(item)
-
-    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
-        self._tx.add_stock_movements(movements)
-        self._note(*movements)
-
-    def add_redemption(self, redemption: Redemption) -> None:
-        self._tx.add_redemption(redemption)
-        self._note(redemption)
-
-    def update_redemption(self, redemption: Redemption) -> None:
-        self._tx.update_redemption(redemption)
-        self._note(redemption)
-
-    def remember(self, record: IdempotencyRecord) -> None:
-        self._tx.remember(record)
-        self._note(record)
-
-    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
-        self._tx.remember_all(records)
-        self._note(*records)

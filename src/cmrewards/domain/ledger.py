@@ -111,12 +111,24 @@ AccountKey = tuple[str, str]
 """(program id, account name)."""
 
 
+def balance_changes(transfer: Transfer) -> tuple[tuple[AccountKey, int], tuple[AccountKey, int]]:
+    """What one transfer does to balances: ``((source, -amount), (sink, +amount))``.
+
+    The one statement of double entry: every balance, stored or derived, is the sum of
+    these changes over the transfers so far (points; the accounts are the program's).
+    """
+    return (
+        ((transfer.program_id, transfer.from_account), -transfer.amount),
+        ((transfer.program_id, transfer.to_account), transfer.amount),
+    )
+
+
 def balances_from(transfers: Iterable[Transfer]) -> dict[AccountKey, int]:
     """Every account's balance as the sum of its transfers."""
     totals: dict[AccountKey, int] = defaultdict(int)
     for transfer in transfers:
-        totals[transfer.program_id, transfer.from_account] -= transfer.amount
-        totals[transfer.program_id, transfer.to_account] += transfer.amount
+        for account, change in balance_changes(transfer):
+            totals[account] += change
     return dict(totals)
 
 
@@ -152,8 +164,8 @@ def _negative_balances(transfers: list[Transfer]) -> Iterable[Problem]:
     for transfer in transfers:
         if transfer.amount <= 0:
             yield _problem(transfer.id, f"moves {transfer.amount}, not a positive amount")
-        running[transfer.program_id, transfer.from_account] -= transfer.amount
-        running[transfer.program_id, transfer.to_account] += transfer.amount
+        for account, change in balance_changes(transfer):
+            running[account] += change
         source = transfer.program_id, transfer.from_account
         if is_participant_account(source[1]) and running[source] < 0:
             yield _problem(transfer.id, f"takes {source[1]} below zero")

@@ -1,4 +1,6 @@
-"""Storage adapters behind one port (``port.py``): memory, a SQLite file, a PostgreSQL server.
+"""Storage behind one port (``port.py``, role protocols that ``Tx`` combines): the adapters
+(memory, a SQLite file, a PostgreSQL server), the schema registry both SQL adapters migrate
+from, and the units of work the use cases wrap around an adapter's (journaling, write-behind).
 
 Internal, like every module in it: embedders import from ``cmrewards`` (the public
 door re-exports what they need), so names here may move without notice.

@@ -1,11 +1,10 @@
 """A write-behind unit of work for bulk recording: the import's fast path.
 
-Wraps any adapter's ``Tx``. The writes that recording makes (outcomes, schedule
+Wraps any adapter's ``Tx`` and implements ``RecordingTx``: exactly what recording an
+outcome calls, and nothing else. The writes that recording makes (outcomes, schedule
 states, transfers, prizes, cap usage, idempotency keys) are kept in memory and
 written with one batched statement each when the chunk is flushed; the reads
 recording needs see those pending writes (chain heads, balances, states, keys).
-Any other call flushes first and then goes straight to the adapter, so the
-wrapper is a ``Tx`` like any other and passes the same contract.
 """
 
 from __future__ import annotations
@@ -15,21 +14,22 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
+from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
-from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
-from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
-from .port import StateKey, Tx
+from .port import RecordingTx, StateKey, Tx
 
 _UNREAD: Any = object()
 """Marks a chain head not yet read from the adapter."""
 
 
-class BufferedTx:
-    """A ``Tx`` that batches recording's writes until ``flush``."""
+class BufferedTx(RecordingTx):
+    """Recording's unit of work over the adapter's ``tx``, its writes batched until ``flush``.
+
+    Staff, programs and participants are read once per chunk: an import changes none.
+    """
 
     def __init__(self, tx: Tx) -> None:
         self._tx = tx
@@ -73,13 +73,6 @@ class BufferedTx:
             tx.remember_all(list(self._keys.values()))
         self._reset_pending()
 
-    def _direct(self) -> Tx:
-        """The adapter itself, with nothing pending, for every call recording does not make."""
-        self.flush()
-        self._participants.clear()
-        self._staff.clear()
-        return self._tx
-
     # --- cached reads: immutable within a chunk ---------------------------------
 
     def staff(self, staff_id: str) -> Staff | None:
@@ -113,27 +106,8 @@ class BufferedTx:
             return self._known_keys[scope, key]
         return self._tx.idempotency(scope, key)
 
-    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
-        return [r for pair in keys if (r := self.idempotency(*pair)) is not None]
-
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record
-
-    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
-        for record in records:
-            self.remember(record)
-
-    def idempotency_records(self) -> list[IdempotencyRecord]:
-        return self._direct().idempotency_records()
-
-    def last_journal_entry(self) -> JournalEntry | None:
-        return self._direct().last_journal_entry()
-
-    def journal(self) -> list[JournalEntry]:
-        return self._direct().journal()
-
-    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
-        self._direct().append_journal(entries)
 
     def last_outcome(self) -> OutcomeRecord | None:
         if self._outcome_head is _UNREAD:
@@ -173,8 +147,8 @@ class BufferedTx:
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         for transfer in transfers:
             self._transfers.append(transfer)
-            self._balance_deltas[transfer.program_id, transfer.from_account] -= transfer.amount
-            self._balance_deltas[transfer.program_id, transfer.to_account] += transfer.amount
+            for account, change in balance_changes(transfer):
+                self._balance_deltas[account] += change
             self._transfer_head = transfer
 
     def balance(self, program_id: str, account: str) -> int:
@@ -199,108 +173,3 @@ class BufferedTx:
 
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
         self._cap_deltas[participant, period] += cents
-
-    # --- everything else goes to the adapter, after a flush ------------------------
-
-    def all_staff(self) -> list[Staff]:
-        return self._direct().all_staff()
-
-    def add_staff(self, staff: Staff) -> None:
-        self._direct().add_staff(staff)
-
-    def set_staff_active(self, staff_id: str, active: bool) -> None:
-        self._direct().set_staff_active(staff_id, active)
-
-    def programs(self) -> list[Program]:
-        return self._direct().programs()
-
-    def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
-        return self._direct().program_origins()
-
-    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
-        self._programs.pop(program.id, None)
-        self._direct().add_program(program, added_at, added_by)
-
-    def participants(self) -> list[Participant]:
-        return self._direct().participants()
-
-    def add_participant(self, participant: Participant) -> None:
-        self._direct().add_participant(participant)
-
-    def set_participant_status(self, participant_id: str, status: Status) -> None:
-        self._direct().set_participant_status(participant_id, status)
-
-    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
-        return self._direct().outcomes(participant)
-
-    def schedule_states(self) -> dict[StateKey, ScheduleState]:
-        return self._direct().schedule_states()
-
-    def transfer(self, transfer_id: int) -> Transfer | None:
-        return self._direct().transfer(transfer_id)
-
-    def transfers(self, participant: str | None = None) -> list[Transfer]:
-        return self._direct().transfers(participant)
-
-    def reversal_of(self, transfer_id: int) -> Transfer | None:
-        return self._direct().reversal_of(transfer_id)
-
-    def balances(self) -> dict[AccountKey, int]:
-        return self._direct().balances()
-
-    def prizes(self, participant: str | None = None) -> list[Prize]:
-        return self._direct().prizes(participant)
-
-    def prize(self, prize_id: int) -> Prize | None:
-        return self._direct().prize(prize_id)
-
-    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
-        self._direct().fulfil_prize(fulfilment)
-
-    def prize_fulfilments(self) -> list[PrizeFulfilment]:
-        return self._direct().prize_fulfilments()
-
-    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
-        self._direct().add_prize_trades(trades)
-
-    def prize_trades(self) -> list[PrizeTrade]:
-        return self._direct().prize_trades()
-
-    def cap_usages(self) -> dict[tuple[str, str], int]:
-        return self._direct().cap_usages()
-
-    def item(self, sku: str) -> CatalogItem | None:
-        return self._direct().item(sku)
-
-    def items(self) -> list[CatalogItem]:
-        return self._direct().items()
-
-    def add_item(self, item: CatalogItem) -> None:
-        self._direct().add_item(item)
-
-    def last_stock_movement(self) -> StockMovement | None:
-        return self._direct().last_stock_movement()
-
-    def stock_movements(self) -> list[StockMovement]:
-        return self._direct().stock_movements()
-
-    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
-        self._direct().add_stock_movements(movements)
-
-    def redemption(self, redemption_id: int) -> Redemption | None:
-        return self._direct().redemption(redemption_id)
-
-    def redemptions(self, participant: str | None = None) -> list[Redemption]:
-        return self._direct().redemptions(participant)
-
-    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
-        return self._direct().open_redemptions(requested_before)
-
-    def last_redemption(self) -> Redemption | None:
-        return self._direct().last_redemption()
-
-    def add_redemption(self, redemption: Redemption) -> None:
-        self._direct().add_redemption(redemption)
-
-    def update_redemption(self, redemption: Redemption) -> None:
-        self._direct().update_redemption(redemption)

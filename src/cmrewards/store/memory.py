@@ -1,7 +1,14 @@
 """The in-memory store: the reference adapter, and the default for ``cmrewards.open()``.
 
-A unit of work edits a copy of the state and swaps it in on success, so a
-refused request leaves nothing behind, exactly as a rolled-back transaction.
+A unit of work writes the state in place and logs what each write replaced; a unit
+that raises puts it all back, newest first, so a refused request leaves nothing
+behind, exactly as a rolled-back transaction. A write therefore costs the same
+however much the store holds. Every table is a dict (records by id, in the order
+they were added), so each write and each undo is one dict operation.
+
+One lock serialises units of work, so a read sees only committed state; the one
+exception is a read opened inside an open write on the same thread, which is given
+the state the write started from (a copy, as a second SQLite handle would see).
 """
 
 from __future__ import annotations
@@ -10,12 +17,12 @@ import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, Literal
 
 import attrs
 
 from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
+from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
     IdempotencyRecord,
@@ -29,71 +36,134 @@ from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemp
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
 from ..errors import IntegrityError
-from .port import StateKey
+from .port import StateKey, Tx
 
-K = TypeVar("K")
-V = TypeVar("V")
+VisitKey = tuple[str, dt.datetime]
+"""(participant, clinical time): aware times of the same instant are equal keys."""
 
 
 @attrs.define
 class _State:
+    """Every table, keyed as the SQL schema keys it; records are frozen."""
+
     staff: dict[str, Staff] = attrs.Factory(dict)
     programs: dict[str, Program] = attrs.Factory(dict)
     origins: dict[str, tuple[dt.datetime, str]] = attrs.Factory(dict)
     participants: dict[str, Participant] = attrs.Factory(dict)
-    outcomes: list[OutcomeRecord] = attrs.Factory(list)
+    outcomes: dict[int, OutcomeRecord] = attrs.Factory(dict)
+    latest: dict[StateKey, OutcomeRecord] = attrs.Factory(dict)
+    """Index: each target's last outcome."""
+    visits: dict[VisitKey, tuple[OutcomeRecord, ...]] = attrs.Factory(dict)
+    """Index: the outcomes of each visit, in recording order."""
     states: dict[StateKey, ScheduleState] = attrs.Factory(dict)
-    transfers: list[Transfer] = attrs.Factory(list)
+    transfers: dict[int, Transfer] = attrs.Factory(dict)
     reversals: dict[int, Transfer] = attrs.Factory(dict)
+    """Index: each reversal by the transfer it reverses (UNIQUE in SQL)."""
     balances: dict[AccountKey, int] = attrs.Factory(dict)
-    keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
-    prizes: list[Prize] = attrs.Factory(list)
     cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
+    prizes: dict[int, Prize] = attrs.Factory(dict)
+    draws: dict[tuple[int, int], int] = attrs.Factory(dict)
+    """Index: each (outcome, draw) a prize was won on, to its prize id (UNIQUE in SQL)."""
     fulfilments: dict[int, PrizeFulfilment] = attrs.Factory(dict)
     trades: dict[int, PrizeTrade] = attrs.Factory(dict)
     catalog: dict[str, CatalogItem] = attrs.Factory(dict)
-    movements: list[StockMovement] = attrs.Factory(list)
+    movements: dict[int, StockMovement] = attrs.Factory(dict)
     redemptions: dict[int, Redemption] = attrs.Factory(dict)
-    journal: list[JournalEntry] = attrs.Factory(list)
-    unique: dict[str, set[object]] = attrs.Factory(dict)
-    """The keys a database would hold UNIQUE: outcome and transfer ids, prize draws."""
+    open_redemptions: dict[int, Redemption] = attrs.Factory(dict)
+    """Index: the redemptions still holding points (expiry reads them on every write)."""
+    journal: dict[int, JournalEntry] = attrs.Factory(dict)
+    keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
 
     def copy(self) -> _State:
-        # Records are frozen, so copying the containers is enough.
-        return _State(
-            staff=dict(self.staff),
-            programs=dict(self.programs),
-            origins=dict(self.origins),
-            participants=dict(self.participants),
-            outcomes=list(self.outcomes),
-            states=dict(self.states),
-            transfers=list(self.transfers),
-            reversals=dict(self.reversals),
-            balances=dict(self.balances),
-            keys=dict(self.keys),
-            prizes=list(self.prizes),
-            cap_usage=dict(self.cap_usage),
-            fulfilments=dict(self.fulfilments),
-            trades=dict(self.trades),
-            catalog=dict(self.catalog),
-            movements=list(self.movements),
-            redemptions=dict(self.redemptions),
-            journal=list(self.journal),
-            unique={name: set(keys) for name, keys in self.unique.items()},
-        )
-
-    def claim(self, what: str, key: object) -> None:
-        keys = self.unique.setdefault(what, set())
-        if key in keys:
-            raise IntegrityError(
-                f":memory: refused by the database's own checks (duplicate {what})"
-            )
-        keys.add(key)
+        return _State(**{f.name: dict(getattr(self, f.name)) for f in attrs.fields(_State)})
 
 
-class MemoryTx:
-    def __init__(self, state: _State) -> None:
+Table = Literal[
+    "staff",
+    "programs",
+    "origins",
+    "participants",
+    "outcomes",
+    "latest",
+    "visits",
+    "states",
+    "transfers",
+    "reversals",
+    "balances",
+    "cap_usage",
+    "prizes",
+    "draws",
+    "fulfilments",
+    "trades",
+    "catalog",
+    "movements",
+    "redemptions",
+    "open_redemptions",
+    "journal",
+    "keys",
+]
+"""The name of a ``_State`` table."""
+
+_ABSENT: Any = object()
+"""What a key held before the write that added it."""
+
+
+@attrs.frozen
+class _Change:
+    """One write, remembered as what it replaced."""
+
+    table: Table
+    key: Any
+    before: Any
+    """The value the write replaced, or ``_ABSENT``."""
+
+    def undo(self, state: _State) -> None:
+        rows: dict[Any, Any] = getattr(state, self.table)
+        if self.before is _ABSENT:
+            del rows[self.key]
+        else:
+            rows[self.key] = self.before
+
+
+def _refused(what: str) -> IntegrityError:
+    # The checks a database makes (UNIQUE, CHECK, triggers); the domain checks first,
+    # so reaching one is a bug, refused as SQLite refuses it.
+    return IntegrityError(f":memory: refused by the database's own checks ({what})")
+
+
+class MemoryTx(Tx):
+    """One unit of work on the state; ``log`` collects its undo, None for a read."""
+
+    def __init__(self, state: _State, log: list[_Change] | None) -> None:
         self._s = state
+        self._log = log
+
+    # --- the only ways a unit of work changes the state ----------------------------
+
+    def _put(self, table: Table, key: Any, value: Any) -> None:
+        if self._log is None:
+            raise IntegrityError(":memory: a read cannot write")
+        rows: dict[Any, Any] = getattr(self._s, table)
+        self._log.append(_Change(table, key, rows.get(key, _ABSENT)))
+        rows[key] = value
+
+    def _drop(self, table: Table, key: Any) -> None:
+        rows: dict[Any, Any] = getattr(self._s, table)
+        if key in rows:
+            if self._log is None:
+                raise IntegrityError(":memory: a read cannot write")
+            self._log.append(_Change(table, key, rows.pop(key)))
+
+    def _insert(self, table: Table, key: Any, value: Any, what: str) -> None:
+        """``_put`` a new key; an existing one is refused, as UNIQUE refuses it."""
+        if key in getattr(self._s, table):
+            raise _refused(f"duplicate {what}")
+        self._put(table, key, value)
+
+    def _add(self, table: Literal["balances", "cap_usage"], key: Any, amount: int) -> None:
+        self._put(table, key, getattr(self._s, table).get(key, 0) + amount)
+
+    # --- staff, programs, participants ----------------------------------------------
 
     def staff(self, staff_id: str) -> Staff | None:
         return self._s.staff.get(staff_id)
@@ -102,10 +172,10 @@ class MemoryTx:
         return sorted(self._s.staff.values(), key=lambda s: s.id)
 
     def add_staff(self, staff: Staff) -> None:
-        _insert(self._s.staff, staff.id, staff, "staff")
+        self._insert("staff", staff.id, staff, "staff")
 
     def set_staff_active(self, staff_id: str, active: bool) -> None:
-        self._s.staff[staff_id] = attrs.evolve(self._s.staff[staff_id], active=active)
+        self._put("staff", staff_id, attrs.evolve(self._s.staff[staff_id], active=active))
 
     def program(self, program_id: str) -> Program | None:
         return self._s.programs.get(program_id)
@@ -114,8 +184,8 @@ class MemoryTx:
         return sorted(self._s.programs.values(), key=lambda p: p.id)
 
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
-        _insert(self._s.programs, program.id, program, "program")
-        self._s.origins[program.id] = (added_at, added_by)
+        self._insert("programs", program.id, program, "program")
+        self._put("origins", program.id, (added_at, added_by))
 
     def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
         return dict(self._s.origins)
@@ -127,35 +197,32 @@ class MemoryTx:
         return sorted(self._s.participants.values(), key=lambda p: p.id)
 
     def add_participant(self, participant: Participant) -> None:
-        _insert(self._s.participants, participant.id, participant, "participant")
+        self._insert("participants", participant.id, participant, "participant")
 
     def set_participant_status(self, participant_id: str, status: Status) -> None:
         current = self._s.participants[participant_id]
-        self._s.participants[participant_id] = attrs.evolve(current, status=status)
+        self._put("participants", participant_id, attrs.evolve(current, status=status))
+
+    # --- outcomes and schedule states -------------------------------------------------
 
     def last_outcome(self) -> OutcomeRecord | None:
-        return self._s.outcomes[-1] if self._s.outcomes else None
+        return next(reversed(self._s.outcomes.values()), None)
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
-        for record in reversed(self._s.outcomes):
-            if record.participant == participant and record.target == target:
-                return record
-        return None
+        return self._s.latest.get((participant, target))
 
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
-        return [o for o in self._s.outcomes if participant in (None, o.participant)]
+        return [o for o in self._s.outcomes.values() if participant in (None, o.participant)]
 
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
-        return [
-            o
-            for o in self._s.outcomes
-            if o.participant == participant and o.occurred_at == occurred_at
-        ]
+        return list(self._s.visits.get((participant, occurred_at), ()))
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
-            self._s.claim("outcome id", record.id)
-            self._s.outcomes.append(record)
+            self._insert("outcomes", record.id, record, "outcome id")
+            self._put("latest", (record.participant, record.target), record)
+            visit = record.participant, record.occurred_at
+            self._put("visits", visit, (*self._s.visits.get(visit, ()), record))
 
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
         return self._s.states.get((participant, target))
@@ -164,35 +231,30 @@ class MemoryTx:
         return dict(self._s.states)
 
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
-        self._s.states.update(states)
+        for key, state in states:
+            self._put("states", key, state)
+
+    # --- the ledger and cap usage -------------------------------------------------------
 
     def last_transfer(self) -> Transfer | None:
-        return self._s.transfers[-1] if self._s.transfers else None
+        return next(reversed(self._s.transfers.values()), None)
 
     def transfer(self, transfer_id: int) -> Transfer | None:
-        index = transfer_id - 1
-        if 0 <= index < len(self._s.transfers) and self._s.transfers[index].id == transfer_id:
-            return self._s.transfers[index]
-        return next((t for t in self._s.transfers if t.id == transfer_id), None)
+        return self._s.transfers.get(transfer_id)
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
-        return [t for t in self._s.transfers if participant in (None, t.participant)]
+        return [t for t in self._s.transfers.values() if participant in (None, t.participant)]
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
         return self._s.reversals.get(transfer_id)
 
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         for transfer in transfers:
-            self._s.claim("transfer id", transfer.id)
+            self._insert("transfers", transfer.id, transfer, "transfer id")
             if transfer.reverses is not None:
-                _insert(self._s.reversals, transfer.reverses, transfer, "reversal of transfer")
-            self._s.transfers.append(transfer)
-            for account, change in (
-                (transfer.from_account, -transfer.amount),
-                (transfer.to_account, transfer.amount),
-            ):
-                key = transfer.program_id, account
-                self._s.balances[key] = self._s.balances.get(key, 0) + change
+                self._insert("reversals", transfer.reverses, transfer, "reversal of transfer")
+            for account, change in balance_changes(transfer):
+                self._add("balances", account, change)
 
     def balance(self, program_id: str, account: str) -> int:
         return self._s.balances.get((program_id, account), 0)
@@ -200,43 +262,54 @@ class MemoryTx:
     def balances(self) -> dict[AccountKey, int]:
         return dict(self._s.balances)
 
+    def cap_usage(self, participant: str, period: str) -> int:
+        return self._s.cap_usage.get((participant, period), 0)
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return dict(self._s.cap_usage)
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        self._add("cap_usage", (participant, period), cents)
+
+    # --- prizes ---------------------------------------------------------------------------
+
     def last_prize(self) -> Prize | None:
-        return self._s.prizes[-1] if self._s.prizes else None
+        return next(reversed(self._s.prizes.values()), None)
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
-        return [p for p in self._s.prizes if participant in (None, p.participant)]
+        return [p for p in self._s.prizes.values() if participant in (None, p.participant)]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
         for prize in prizes:
-            self._s.claim("prize id", prize.id)
+            self._insert("prizes", prize.id, prize, "prize id")
             if prize.outcome_id is not None:
-                self._s.claim("prize draw", (prize.outcome_id, prize.draw))
-            self._s.prizes.append(prize)
+                self._insert("draws", (prize.outcome_id, prize.draw), prize.id, "prize draw")
 
     def prize(self, prize_id: int) -> Prize | None:
-        return next((p for p in self._s.prizes if p.id == prize_id), None)
+        return self._s.prizes.get(prize_id)
 
     def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
-        _insert(self._s.fulfilments, fulfilment.prize_id, fulfilment, "prize fulfilment")
+        self._insert("fulfilments", fulfilment.prize_id, fulfilment, "prize fulfilment")
         self._move_on(fulfilment.prize_id, PrizeStatus.FULFILLED)
 
-    def _move_on(self, prize_id: int, status: PrizeStatus) -> None:
-        index = next(i for i, p in enumerate(self._s.prizes) if p.id == prize_id)
-        prize = self._s.prizes[index]
-        if prize.status is not PrizeStatus.OWED:
-            raise IntegrityError(":memory: refused by the database's own checks (prize not owed)")
-        self._s.prizes[index] = attrs.evolve(prize, status=status)
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        return sorted(self._s.fulfilments.values(), key=lambda f: f.prize_id)
 
     def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
         for trade in trades:
-            _insert(self._s.trades, trade.traded_prize, trade, "prize trade")
+            self._insert("trades", trade.traded_prize, trade, "prize trade")
             self._move_on(trade.traded_prize, PrizeStatus.TRADED)
 
     def prize_trades(self) -> list[PrizeTrade]:
         return sorted(self._s.trades.values(), key=lambda t: t.traded_prize)
 
-    def prize_fulfilments(self) -> list[PrizeFulfilment]:
-        return sorted(self._s.fulfilments.values(), key=lambda f: f.prize_id)
+    def _move_on(self, prize_id: int, status: PrizeStatus) -> None:
+        prize = self._s.prizes.get(prize_id)
+        if prize is None or prize.status is not PrizeStatus.OWED:
+            raise _refused("prize not owed")
+        self._put("prizes", prize_id, attrs.evolve(prize, status=status))
+
+    # --- the catalog and its stock ------------------------------------------------------
 
     def item(self, sku: str) -> CatalogItem | None:
         return self._s.catalog.get(sku)
@@ -245,23 +318,24 @@ class MemoryTx:
         return sorted(self._s.catalog.values(), key=lambda i: i.sku)
 
     def add_item(self, item: CatalogItem) -> None:
-        _insert(self._s.catalog, item.sku, item, "catalog item")
+        self._insert("catalog", item.sku, item, "catalog item")
 
     def last_stock_movement(self) -> StockMovement | None:
-        return self._s.movements[-1] if self._s.movements else None
+        return next(reversed(self._s.movements.values()), None)
 
     def stock_movements(self) -> list[StockMovement]:
-        return list(self._s.movements)
+        return list(self._s.movements.values())
 
     def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
         for movement in movements:
-            self._s.claim("stock movement id", movement.id)
+            self._insert("movements", movement.id, movement, "stock movement id")
             item = self._s.catalog[movement.sku]
             stock = (item.stock or 0) + movement.change
             if stock < 0:
-                raise IntegrityError(":memory: refused by the database's own checks (stock < 0)")
-            self._s.catalog[movement.sku] = attrs.evolve(item, stock=stock)
-            self._s.movements.append(movement)
+                raise _refused("stock < 0")
+            self._put("catalog", movement.sku, attrs.evolve(item, stock=stock))
+
+    # --- redemptions ----------------------------------------------------------------------
 
     def redemption(self, redemption_id: int) -> Redemption | None:
         return self._s.redemptions.get(redemption_id)
@@ -275,27 +349,39 @@ class MemoryTx:
 
     def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
         return [
-            r for r in self.redemptions() if r.status.is_open and r.requested_at < requested_before
+            r
+            for _, r in sorted(self._s.open_redemptions.items())
+            if r.requested_at < requested_before
         ]
 
     def last_redemption(self) -> Redemption | None:
         return self._s.redemptions[max(self._s.redemptions)] if self._s.redemptions else None
 
     def add_redemption(self, redemption: Redemption) -> None:
-        _insert(self._s.redemptions, redemption.id, redemption, "redemption")
+        self._insert("redemptions", redemption.id, redemption, "redemption")
+        self._index_open(redemption)
 
     def update_redemption(self, redemption: Redemption) -> None:
-        self._s.redemptions[redemption.id] = redemption
+        self._put("redemptions", redemption.id, redemption)
+        self._index_open(redemption)
 
-    def cap_usage(self, participant: str, period: str) -> int:
-        return self._s.cap_usage.get((participant, period), 0)
+    def _index_open(self, redemption: Redemption) -> None:
+        if redemption.status.is_open:
+            self._put("open_redemptions", redemption.id, redemption)
+        else:
+            self._drop("open_redemptions", redemption.id)
 
-    def cap_usages(self) -> dict[tuple[str, str], int]:
-        return dict(self._s.cap_usage)
+    # --- the journal and idempotency keys -------------------------------------------------
 
-    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
-        key = participant, period
-        self._s.cap_usage[key] = self._s.cap_usage.get(key, 0) + cents
+    def last_journal_entry(self) -> JournalEntry | None:
+        return next(reversed(self._s.journal.values()), None)
+
+    def journal(self) -> list[JournalEntry]:
+        return list(self._s.journal.values())
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
+        for entry in entries:
+            self._insert("journal", entry.id, entry, "journal entry id")
 
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.keys.get((scope, key))
@@ -303,56 +389,62 @@ class MemoryTx:
     def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
         return [self._s.keys[pair] for pair in dict.fromkeys(keys) if pair in self._s.keys]
 
-    def last_journal_entry(self) -> JournalEntry | None:
-        return self._s.journal[-1] if self._s.journal else None
-
-    def journal(self) -> list[JournalEntry]:
-        return list(self._s.journal)
-
-    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
-        for entry in entries:
-            self._s.claim("journal entry id", entry.id)
-            self._s.journal.append(entry)
-
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]
 
     def remember(self, record: IdempotencyRecord) -> None:
-        _insert(self._s.keys, (record.scope, record.key), record, "idempotency key")
+        self._insert("keys", (record.scope, record.key), record, "idempotency key")
 
     def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
         for record in records:
             self.remember(record)
 
 
-def _insert(table: dict[K, V], key: K, value: V, what: str) -> None:
-    # The uniqueness a database enforces with UNIQUE; the domain checks first,
-    # so reaching this is a bug, refused as SQLite refuses it.
-    if key in table:
-        raise IntegrityError(f":memory: refused by the database's own checks (duplicate {what})")
-    table[key] = value
-
-
 class MemoryStore:
-    """The reference store. Thread-safe; one writer at a time."""
+    """The reference store. Thread-safe; one unit of work at a time."""
 
     location = ":memory:"
 
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self._undo: list[_Change] | None = None
+        """The open write's log; only the thread holding the lock can see it set."""
+        self._readers = 0
+        """Reads open on the thread holding the lock."""
 
     @contextmanager
     def write(self) -> Iterator[MemoryTx]:
         with self._lock:
-            draft = self._state.copy()
-            yield MemoryTx(draft)
-            self._state = draft
+            if self._undo is not None:
+                raise IntegrityError(":memory: cannot start a unit of work inside another")
+            if self._readers:
+                # A read open on this thread keeps the state it holds; this write edits a copy.
+                self._state = self._state.copy()
+            undo: list[_Change] = []
+            self._undo = undo
+            try:
+                yield MemoryTx(self._state, undo)
+            except BaseException:
+                for change in reversed(undo):
+                    change.undo(self._state)
+                raise
+            finally:
+                self._undo = None
 
     @contextmanager
     def read(self) -> Iterator[MemoryTx]:
         with self._lock:
-            yield MemoryTx(self._state.copy())
+            state = self._state
+            if self._undo is not None:
+                state = state.copy()
+                for change in reversed(self._undo):
+                    change.undo(state)
+            self._readers += 1
+            try:
+                yield MemoryTx(state, None)
+            finally:
+                self._readers -= 1
 
     def integrity_problems(self) -> list[str]:
         return []

@@ -4,6 +4,13 @@ The domain never imports a database library. An adapter provides ``Store``; each
 unit of work runs inside ``store.write()`` (serialised against every other writer
 on the same database, committed only if the block finishes) or ``store.read()``
 (one consistent snapshot). The same contract suite runs against every adapter.
+
+A unit of work is a ``Tx``, made of one role per kind of record, so a use case or
+a view can say which records it touches by the roles it asks for. Each area has a
+narrow role, what recording an outcome needs (a lookup by id, a chain's head, an
+append), inside a wider one that adds the listings views, verify and the export read
+and the other writes. ``RecordingTx`` combines the narrow roles: it is all the
+import's write-behind (``buffered.BufferedTx``) implements.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
@@ -20,79 +28,161 @@ from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemp
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
 
-if TYPE_CHECKING:
-    from ..domain.journal import JournalEntry
+__all__ = [
+    "Catalog",
+    "Enrolment",
+    "IdempotencyCheck",
+    "IdempotencyKeys",
+    "Journal",
+    "Ledger",
+    "LedgerPosting",
+    "OutcomeChain",
+    "Outcomes",
+    "ParticipantLookup",
+    "PrizeDraws",
+    "Prizes",
+    "ProgramLookup",
+    "Programs",
+    "RecordingTx",
+    "Redemptions",
+    "StaffLookup",
+    "Staffing",
+    "StateKey",
+    "Store",
+    "Tx",
+]
 
 StateKey = tuple[str, str]
 """(participant, target)."""
 
 
-class Tx(Protocol):
-    """One unit of work: reads see the writes made earlier in it."""
+# --- staff --------------------------------------------------------------------
 
-    # staff
+
+class StaffLookup(Protocol):
     def staff(self, staff_id: str) -> Staff | None: ...
-    def all_staff(self) -> list[Staff]: ...
+
+
+class Staffing(StaffLookup, Protocol):
+    def all_staff(self) -> list[Staff]:
+        """By id."""
+        ...
+
     def add_staff(self, staff: Staff) -> None: ...
     def set_staff_active(self, staff_id: str, active: bool) -> None: ...
 
-    # programs
+
+# --- programs -----------------------------------------------------------------
+
+
+class ProgramLookup(Protocol):
     def program(self, program_id: str) -> Program | None: ...
-    def programs(self) -> list[Program]: ...
+
+
+class Programs(ProgramLookup, Protocol):
+    def programs(self) -> list[Program]:
+        """By id."""
+        ...
+
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None: ...
     def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
         """When and by whom each program was added."""
         ...
 
-    # participants
+
+# --- participants -------------------------------------------------------------
+
+
+class ParticipantLookup(Protocol):
     def participant(self, participant_id: str) -> Participant | None: ...
-    def participants(self) -> list[Participant]: ...
+
+
+class Enrolment(ParticipantLookup, Protocol):
+    def participants(self) -> list[Participant]:
+        """By id."""
+        ...
+
     def add_participant(self, participant: Participant) -> None: ...
     def set_participant_status(self, participant_id: str, status: Status) -> None: ...
 
-    # outcomes, append-only and hash-chained
+
+# --- outcomes, append-only and hash-chained, and the schedule states they leave ----
+
+
+class OutcomeChain(Protocol):
+    """The head of the outcome chain, what the next outcome is checked against, the append;
+    and each target's schedule state, a cache of replaying its outcomes."""
+
     def last_outcome(self) -> OutcomeRecord | None:
         """The head of the outcome chain."""
         ...
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None: ...
-    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
-        """In recording (id) order."""
-        ...
-
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         """Every outcome of one visit (same clinical time), in recording order."""
         ...
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None: ...
-
-    # schedule states: a cache of replaying each target's outcomes
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None: ...
-    def schedule_states(self) -> dict[StateKey, ScheduleState]: ...
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None: ...
 
-    # ledger, append-only and hash-chained; balances kept in the same unit of work
+
+class Outcomes(OutcomeChain, Protocol):
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        """In recording (id) order."""
+        ...
+
+    def schedule_states(self) -> dict[StateKey, ScheduleState]: ...
+
+
+# --- the ledger, append-only and hash-chained, with balances and cap usage ---------
+
+
+class LedgerPosting(Protocol):
+    """What paying an award needs: the transfer chain's head and append, an account's
+    balance (kept in the same unit of work), and the value awarded per participant and
+    cap period (kept with each award)."""
+
     def last_transfer(self) -> Transfer | None:
         """The head of the transfer chain."""
         ...
 
+    def append_transfers(self, transfers: Sequence[Transfer]) -> None: ...
+    def balance(self, program_id: str, account: str) -> int:
+        """Points; 0 for an account no transfer has touched."""
+        ...
+
+    def cap_usage(self, participant: str, period: str) -> int:
+        """Cents; 0 for a period with no award."""
+        ...
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None: ...
+
+
+class Ledger(LedgerPosting, Protocol):
     def transfer(self, transfer_id: int) -> Transfer | None: ...
     def transfers(self, participant: str | None = None) -> list[Transfer]:
         """In id order."""
         ...
 
     def reversal_of(self, transfer_id: int) -> Transfer | None: ...
-    def append_transfers(self, transfers: Sequence[Transfer]) -> None: ...
-    def balance(self, program_id: str, account: str) -> int: ...
     def balances(self) -> dict[AccountKey, int]: ...
+    def cap_usages(self) -> dict[tuple[str, str], int]: ...
 
-    # prizes won from the bowl
+
+# --- prizes won from the bowl -----------------------------------------------------
+
+
+class PrizeDraws(Protocol):
     def last_prize(self) -> Prize | None: ...
+    def add_prizes(self, prizes: Sequence[Prize]) -> None: ...
+
+
+class Prizes(PrizeDraws, Protocol):
     def prizes(self, participant: str | None = None) -> list[Prize]:
         """In id order."""
         ...
 
-    def add_prizes(self, prizes: Sequence[Prize]) -> None: ...
     def prize(self, prize_id: int) -> Prize | None: ...
     def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
         """Record the hand-over and mark the prize fulfilled."""
@@ -105,7 +195,13 @@ class Tx(Protocol):
 
     def prize_trades(self) -> list[PrizeTrade]: ...
 
-    # the catalog and its stock, kept as append-only movements with a cached sum
+
+# --- the catalog and redemptions ------------------------------------------------
+
+
+class Catalog(Protocol):
+    """The items, and their stock kept as append-only movements with a cached sum."""
+
     def item(self, sku: str) -> CatalogItem | None: ...
     def items(self) -> list[CatalogItem]: ...
     def add_item(self, item: CatalogItem) -> None: ...
@@ -115,7 +211,8 @@ class Tx(Protocol):
         """Append movements; each item's cached stock follows in the same unit of work."""
         ...
 
-    # redemptions
+
+class Redemptions(Protocol):
     def redemption(self, redemption_id: int) -> Redemption | None: ...
     def redemptions(self, participant: str | None = None) -> list[Redemption]: ...
     def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
@@ -126,12 +223,13 @@ class Tx(Protocol):
     def add_redemption(self, redemption: Redemption) -> None: ...
     def update_redemption(self, redemption: Redemption) -> None: ...
 
-    # value awarded per participant and cap period, kept with each award
-    def cap_usage(self, participant: str, period: str) -> int: ...
-    def cap_usages(self) -> dict[tuple[str, str], int]: ...
-    def add_cap_usage(self, participant: str, period: str, cents: int) -> None: ...
 
-    # the journal of every write of a record that is not hash-chained itself
+# --- the journal ------------------------------------------------------------------
+
+
+class Journal(Protocol):
+    """The journal of every write of a record that is not hash-chained itself."""
+
     def last_journal_entry(self) -> JournalEntry | None: ...
     def journal(self) -> list[JournalEntry]:
         """In id order."""
@@ -139,13 +237,20 @@ class Tx(Protocol):
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None: ...
 
-    # idempotency keys, unique per scope (program id, or '' for clinic-wide writes)
+
+# --- idempotency keys, unique per scope (program id, or '' for clinic-wide writes) ----
+
+
+class IdempotencyCheck(Protocol):
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+    def remember(self, record: IdempotencyRecord) -> None: ...
+
+
+class IdempotencyKeys(IdempotencyCheck, Protocol):
     def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
         """The stored records among these (scope, key) pairs, in no order (one import chunk)."""
         ...
 
-    def remember(self, record: IdempotencyRecord) -> None: ...
     def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
         """``remember`` each, in order, as one batch (the import's flush)."""
         ...
@@ -153,6 +258,38 @@ class Tx(Protocol):
     def idempotency_records(self) -> list[IdempotencyRecord]:
         """Every key, for the export."""
         ...
+
+
+# --- units of work ------------------------------------------------------------------
+
+
+class RecordingTx(
+    StaffLookup,
+    ProgramLookup,
+    ParticipantLookup,
+    OutcomeChain,
+    LedgerPosting,
+    PrizeDraws,
+    IdempotencyCheck,
+    Protocol,
+):
+    """What recording an outcome reads and writes: all an import chunk may call."""
+
+
+class Tx(
+    Staffing,
+    Programs,
+    Enrolment,
+    Outcomes,
+    Ledger,
+    Prizes,
+    Catalog,
+    Redemptions,
+    Journal,
+    IdempotencyKeys,
+    Protocol,
+):
+    """One unit of work: reads see the writes made earlier in it."""
 
 
 class Store(Protocol):

@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 
 from ..errors import Busy, IntegrityError, InvalidInput, NotFound
 from . import postgres_schema, schema
+from .migrations import KNOWN, MIGRATIONS
 from .sql_tx import SQLTx
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -67,8 +68,7 @@ class PostgresStore:
                     " 'cmrewards init --admin ID'"
                 )
             applied = self._applied(tables)
-            known = [name for name, _ in postgres_schema.MIGRATIONS]
-            newer = [name for name in applied if name not in known]
+            newer = [name for name in applied if name not in KNOWN]
             if newer:
                 raise IntegrityError(
                     f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
@@ -79,12 +79,12 @@ class PostgresStore:
                     "CREATE TABLE cmrewards_migrations"
                     " (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
-            for name, statements in postgres_schema.MIGRATIONS:
-                if name not in applied:
-                    for statement in statements:
+            for migration in MIGRATIONS:
+                if migration.name not in applied:
+                    for statement in migration.postgres:
                         self._conn.execute(statement)
                     self._conn.execute(
-                        "INSERT INTO cmrewards_migrations (name) VALUES (%s)", [name]
+                        "INSERT INTO cmrewards_migrations (name) VALUES (%s)", [migration.name]
                     )
 
     def _scalar(self, sql: str) -> Any:

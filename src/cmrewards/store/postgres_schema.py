@@ -1,9 +1,10 @@
-"""The PostgreSQL schema: the same tables, keys and guards as the SQLite one (schema.py).
+"""The PostgreSQL schema: each migration's PostgreSQL form, with the same tables, keys and
+guards as its SQLite form (schema.py).
 
-Migrations carry the SQLite migrations' names and are applied in order, each once, in
-the transaction that opens the database; ``cmrewards_migrations`` records them. Never edit
-a released migration: add the next one, to both schemas. Differences from SQLite, each
-for a reason:
+The registry (``migrations.py``) pairs the two forms; the PostgreSQL runner
+(``postgres.py``) applies each once, in order, in the transaction that opens the
+database, and ``cmrewards_migrations`` records it. Never edit a released migration: add
+the next one, in both forms. Differences from SQLite, each for a reason:
 
 - Text is ``ctext`` (``TEXT COLLATE "C"``): ids and UTC timestamps sort and compare by
   code point, as SQLite's BINARY collation does, whatever the cluster's locale.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import attrs
 
-from .schema import APPLICATION
+from .schema import APPLICATION, MOVEMENTS_CHECK, OUTCOMES_CHECK
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
 _ROW, _BEFORE = 1 << 0, 1 << 1
@@ -79,10 +80,6 @@ def _function(name: str, body: str) -> str:
     return f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$"
 
 
-_OUTCOMES = "('met', 'not_met', 'missed', 'excused', 'invalid')"
-_MOVEMENTS = (
-    "('award', 'bonus', 'adjustment-up', 'adjustment-down', 'hold', 'release', 'spend', 'reversal')"
-)
 _REDEMPTION_STEPS = (
     "('requested>approved', 'requested>fulfilled', 'approved>fulfilled',"
     " 'requested>cancelled', 'approved>cancelled', 'fulfilled>reversed')"
@@ -104,7 +101,7 @@ def _no_delete(table: str, message: str) -> list[str]:
     return _refusals(table, message, ("DELETE", "TRUNCATE"))
 
 
-_INITIAL = [
+INITIAL = [
     """CREATE DOMAIN ctext AS TEXT COLLATE "C\"""",
     # One function refuses for every guard; the message is the trigger's argument.
     _function(
@@ -145,7 +142,7 @@ _INITIAL = [
         program_id ctext NOT NULL REFERENCES programs(id),
         participant ctext NOT NULL REFERENCES participants(id),
         target ctext NOT NULL,
-        outcome ctext NOT NULL CHECK (outcome IN {_OUTCOMES}),
+        outcome ctext NOT NULL CHECK (outcome IN {OUTCOMES_CHECK}),
         occurred_at ctext NOT NULL,
         recorded_at ctext NOT NULL,
         actor ctext NOT NULL REFERENCES staff(id),
@@ -160,7 +157,7 @@ _INITIAL = [
     f"""CREATE TABLE transfers (
         id BIGINT PRIMARY KEY,
         program_id ctext NOT NULL REFERENCES programs(id),
-        kind ctext NOT NULL CHECK (kind IN {_MOVEMENTS}),
+        kind ctext NOT NULL CHECK (kind IN {MOVEMENTS_CHECK}),
         from_account ctext NOT NULL,
         to_account ctext NOT NULL CHECK (to_account <> from_account),
         amount BIGINT NOT NULL CHECK (amount > 0),
@@ -218,7 +215,7 @@ _INITIAL = [
     *_append_only("transfers"),
 ]
 
-_PRIZES_AND_CAPS = [
+PRIZES_AND_CAPS = [
     """CREATE TABLE prizes (
         id BIGINT PRIMARY KEY,
         program_id ctext NOT NULL REFERENCES programs(id),
@@ -261,7 +258,7 @@ _PRIZES_AND_CAPS = [
     )""",
 ]
 
-_REDEMPTION = [
+REDEMPTION = [
     """CREATE TABLE catalog (
         sku ctext PRIMARY KEY,
         name ctext NOT NULL,
@@ -356,7 +353,7 @@ _REDEMPTION = [
     *_append_only("prize_trades"),
 ]
 
-_JOURNAL = [
+JOURNAL = [
     """CREATE TABLE journal (
         id BIGINT PRIMARY KEY,
         kind ctext NOT NULL,
@@ -369,11 +366,3 @@ _JOURNAL = [
     "CREATE INDEX journal_by_record ON journal (kind, key, id)",
     *_append_only("journal"),
 ]
-
-MIGRATIONS: list[tuple[str, list[str]]] = [
-    ("0001_initial", _INITIAL),
-    ("0002_prizes_and_caps", _PRIZES_AND_CAPS),
-    ("0003_redemption", _REDEMPTION),
-    ("0004_journal", _JOURNAL),
-]
-"""In order; the names are the SQLite migrations', so both schemas say which version they are."""

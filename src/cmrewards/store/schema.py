@@ -1,67 +1,57 @@
-"""The SQLite schema, as sqlite-utils migrations.
+"""The SQLite schema: each migration's SQLite form, as the statements it runs.
 
-Each migration is a function applied once, in order, inside the opening
-transaction. Never edit a released migration: add the next one. The invariants
-the domain keeps are enforced here too (STRICT types, CHECKs, UNIQUE keys,
+The registry (``migrations.py``) pairs each with its PostgreSQL form, and the SQLite
+runner (``sqlite.py``) applies them through sqlite-utils, once each, in order, inside
+the opening transaction. Never edit a released migration: add the next one. The
+invariants the domain keeps are enforced here too (STRICT types, CHECKs, UNIQUE keys,
 append-only triggers), so a bug or a stray script cannot slip past them.
+
+A released statement's text is kept exactly, indentation included: SQLite stores each
+CREATE as written, and tests/store/test_schema.py pins a digest of every migration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 APPLICATION = "cmrewards"
 MIGRATION_SET = "cmrewards"
+"""The sqlite-utils migration set (``_sqlite_migrations.migration_set``)."""
 
-migrations = Migrations(MIGRATION_SET)
-KNOWN: list[str] = []
-"""Migration names this version knows, in order; a file with others is from a newer version."""
-
-
-def _migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
-    KNOWN.append(name)
-    return migrations(name=name)
-
-
-_OUTCOMES = "('met', 'not_met', 'missed', 'excused', 'invalid')"
-_MOVEMENTS = (
+OUTCOMES_CHECK = "('met', 'not_met', 'missed', 'excused', 'invalid')"
+"""The outcomes' CHECK list as released in 0001 (both engines): a new one needs a migration."""
+MOVEMENTS_CHECK = (
     "('award', 'bonus', 'adjustment-up', 'adjustment-down', 'hold', 'release', 'spend', 'reversal')"
 )
+"""The movement kinds' CHECK list as released in 0001 (both engines)."""
 
 
-def _append_only(db: Database, table: str) -> None:
-    for event in ("UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
-        )
+def _append_only(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+        for event in ("UPDATE", "DELETE")
+    ]
 
 
-@_migration("0001_initial")
-def initial(db: Database) -> None:
-    statements = [
-        """CREATE TABLE cmrewards_meta (
+INITIAL = [
+    """CREATE TABLE cmrewards_meta (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
         ) STRICT""",
-        f"INSERT INTO cmrewards_meta (key, value) VALUES ('application', '{APPLICATION}')",
-        """CREATE TABLE staff (
+    f"INSERT INTO cmrewards_meta (key, value) VALUES ('application', '{APPLICATION}')",
+    """CREATE TABLE staff (
             id TEXT PRIMARY KEY,
             role TEXT NOT NULL CHECK (role IN ('recorder', 'clinician', 'admin')),
             active INTEGER NOT NULL CHECK (active IN (0, 1)),
             added_at TEXT NOT NULL,
             added_by TEXT REFERENCES staff(id)
         ) STRICT""",
-        """CREATE TABLE programs (
+    """CREATE TABLE programs (
             id TEXT PRIMARY KEY,
             definition TEXT NOT NULL,
             added_at TEXT NOT NULL,
             added_by TEXT NOT NULL REFERENCES staff(id)
         ) STRICT""",
-        """CREATE TABLE participants (
+    """CREATE TABLE participants (
             id TEXT PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
             start_date TEXT NOT NULL,
@@ -69,12 +59,12 @@ def initial(db: Database) -> None:
             enrolled_at TEXT NOT NULL,
             enrolled_by TEXT NOT NULL REFERENCES staff(id)
         ) STRICT""",
-        f"""CREATE TABLE outcomes (
+    f"""CREATE TABLE outcomes (
             id INTEGER PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
             participant TEXT NOT NULL REFERENCES participants(id),
             target TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN {_OUTCOMES}),
+            outcome TEXT NOT NULL CHECK (outcome IN {OUTCOMES_CHECK}),
             occurred_at TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
             actor TEXT NOT NULL REFERENCES staff(id),
@@ -84,12 +74,12 @@ def initial(db: Database) -> None:
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL UNIQUE
         ) STRICT""",
-        "CREATE INDEX outcomes_by_visit ON outcomes (participant, occurred_at)",
-        "CREATE INDEX outcomes_by_target ON outcomes (participant, target, id)",
-        f"""CREATE TABLE transfers (
+    "CREATE INDEX outcomes_by_visit ON outcomes (participant, occurred_at)",
+    "CREATE INDEX outcomes_by_target ON outcomes (participant, target, id)",
+    f"""CREATE TABLE transfers (
             id INTEGER PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
-            kind TEXT NOT NULL CHECK (kind IN {_MOVEMENTS}),
+            kind TEXT NOT NULL CHECK (kind IN {MOVEMENTS_CHECK}),
             from_account TEXT NOT NULL,
             to_account TEXT NOT NULL CHECK (to_account <> from_account),
             amount INTEGER NOT NULL CHECK (amount > 0),
@@ -103,18 +93,18 @@ def initial(db: Database) -> None:
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL UNIQUE
         ) STRICT""",
-        "CREATE INDEX transfers_by_participant ON transfers (participant, id)",
-        # The balance cache: kept by a trigger in the transfer's own transaction,
-        # and never below zero for a participant's accounts.
-        """CREATE TABLE balances (
+    "CREATE INDEX transfers_by_participant ON transfers (participant, id)",
+    # The balance cache: kept by a trigger in the transfer's own transaction,
+    # and never below zero for a participant's accounts.
+    """CREATE TABLE balances (
             program_id TEXT NOT NULL,
             account TEXT NOT NULL,
             points INTEGER NOT NULL CHECK (points >= 0 OR account = 'funding'),
             PRIMARY KEY (program_id, account)
         ) STRICT""",
-        # Zero rows first, then updates: an upsert would test the CHECK against the
-        # bare inserted amount (negative for the paying account) before the conflict.
-        """CREATE TRIGGER transfers_keep_balances AFTER INSERT ON transfers BEGIN
+    # Zero rows first, then updates: an upsert would test the CHECK against the
+    # bare inserted amount (negative for the paying account) before the conflict.
+    """CREATE TRIGGER transfers_keep_balances AFTER INSERT ON transfers BEGIN
             INSERT INTO balances (program_id, account, points)
                 VALUES (NEW.program_id, NEW.from_account, 0), (NEW.program_id, NEW.to_account, 0)
                 ON CONFLICT (program_id, account) DO NOTHING;
@@ -123,7 +113,7 @@ def initial(db: Database) -> None:
             UPDATE balances SET points = points + NEW.amount
                 WHERE program_id = NEW.program_id AND account = NEW.to_account;
         END""",
-        """CREATE TABLE schedule_states (
+    """CREATE TABLE schedule_states (
             participant TEXT NOT NULL REFERENCES participants(id),
             target TEXT NOT NULL,
             pos INTEGER NOT NULL CHECK (pos >= 0),
@@ -132,7 +122,7 @@ def initial(db: Database) -> None:
             last_week INTEGER,
             PRIMARY KEY (participant, target)
         ) STRICT""",
-        """CREATE TABLE idempotency (
+    """CREATE TABLE idempotency (
             scope TEXT NOT NULL,
             key TEXT NOT NULL,
             fingerprint TEXT NOT NULL,
@@ -140,17 +130,12 @@ def initial(db: Database) -> None:
             created_at TEXT NOT NULL,
             PRIMARY KEY (scope, key)
         ) STRICT""",
-    ]
-    for statement in statements:
-        db.execute(statement)
-    _append_only(db, "outcomes")
-    _append_only(db, "transfers")
+    *_append_only("outcomes"),
+    *_append_only("transfers"),
+]
 
-
-@_migration("0002_prizes_and_caps")
-def prizes_and_caps(db: Database) -> None:
-    statements = [
-        """CREATE TABLE prizes (
+PRIZES_AND_CAPS = [
+    """CREATE TABLE prizes (
             id INTEGER PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
             participant TEXT NOT NULL REFERENCES participants(id),
@@ -163,32 +148,27 @@ def prizes_and_caps(db: Database) -> None:
             UNIQUE (outcome_id, draw),
             CHECK ((outcome_id IS NULL) = (draw IS NULL))
         ) STRICT""",
-        "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
-        # What a prize was won for never changes; only its status moves on from owed.
-        """CREATE TRIGGER prizes_only_status BEFORE UPDATE ON prizes
+    "CREATE INDEX prizes_by_participant ON prizes (participant, id)",
+    # What a prize was won for never changes; only its status moves on from owed.
+    """CREATE TRIGGER prizes_only_status BEFORE UPDATE ON prizes
             WHEN NEW.id IS NOT OLD.id OR NEW.program_id IS NOT OLD.program_id
               OR NEW.participant IS NOT OLD.participant OR NEW.outcome_id IS NOT OLD.outcome_id
               OR NEW.draw IS NOT OLD.draw OR NEW.category IS NOT OLD.category
               OR NEW.value_cents IS NOT OLD.value_cents OR NEW.won_at IS NOT OLD.won_at
               OR OLD.status <> 'owed'
             BEGIN SELECT RAISE(ABORT, 'a prize only moves on from owed'); END""",
-        """CREATE TRIGGER prizes_no_delete BEFORE DELETE ON prizes
+    """CREATE TRIGGER prizes_no_delete BEFORE DELETE ON prizes
             BEGIN SELECT RAISE(ABORT, 'prizes are append-only'); END""",
-        """CREATE TABLE cap_usage (
+    """CREATE TABLE cap_usage (
             participant TEXT NOT NULL REFERENCES participants(id),
             period TEXT NOT NULL,
             cents INTEGER NOT NULL CHECK (cents >= 0),
             PRIMARY KEY (participant, period)
         ) STRICT""",
-    ]
-    for statement in statements:
-        db.execute(statement)
+]
 
-
-@_migration("0003_redemption")
-def redemption(db: Database) -> None:
-    statements = [
-        """CREATE TABLE catalog (
+REDEMPTION = [
+    """CREATE TABLE catalog (
             sku TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             cost INTEGER NOT NULL CHECK (cost >= 0),
@@ -198,7 +178,7 @@ def redemption(db: Database) -> None:
             added_at TEXT NOT NULL,
             added_by TEXT NOT NULL REFERENCES staff(id)
         ) STRICT""",
-        """CREATE TABLE stock_movements (
+    """CREATE TABLE stock_movements (
             id INTEGER PRIMARY KEY,
             sku TEXT NOT NULL REFERENCES catalog(sku),
             change INTEGER NOT NULL CHECK (change <> 0),
@@ -208,10 +188,10 @@ def redemption(db: Database) -> None:
             actor TEXT NOT NULL REFERENCES staff(id),
             at TEXT NOT NULL
         ) STRICT""",
-        """CREATE TRIGGER stock_movements_keep_stock AFTER INSERT ON stock_movements BEGIN
+    """CREATE TRIGGER stock_movements_keep_stock AFTER INSERT ON stock_movements BEGIN
             UPDATE catalog SET stock = coalesce(stock, 0) + NEW.change WHERE sku = NEW.sku;
         END""",
-        """CREATE TABLE redemptions (
+    """CREATE TABLE redemptions (
             id INTEGER PRIMARY KEY,
             program_id TEXT NOT NULL REFERENCES programs(id),
             participant TEXT NOT NULL REFERENCES participants(id),
@@ -231,10 +211,10 @@ def redemption(db: Database) -> None:
             closed_by TEXT REFERENCES staff(id),
             close_reason TEXT
         ) STRICT""",
-        "CREATE INDEX redemptions_open ON redemptions (status, requested_at)",
-        "CREATE INDEX redemptions_by_participant ON redemptions (participant, id)",
-        # One way only, and what was requested never changes.
-        """CREATE TRIGGER redemptions_one_way BEFORE UPDATE ON redemptions
+    "CREATE INDEX redemptions_open ON redemptions (status, requested_at)",
+    "CREATE INDEX redemptions_by_participant ON redemptions (participant, id)",
+    # One way only, and what was requested never changes.
+    """CREATE TRIGGER redemptions_one_way BEFORE UPDATE ON redemptions
             WHEN (OLD.status, NEW.status) NOT IN (VALUES ('requested', 'approved'),
                 ('requested', 'fulfilled'), ('approved', 'fulfilled'),
                 ('requested', 'cancelled'), ('approved', 'cancelled'), ('fulfilled', 'reversed'))
@@ -243,35 +223,28 @@ def redemption(db: Database) -> None:
               OR NEW.cost IS NOT OLD.cost OR NEW.requested_at IS NOT OLD.requested_at
               OR NEW.requested_by IS NOT OLD.requested_by
             BEGIN SELECT RAISE(ABORT, 'redemptions move one way only'); END""",
-        """CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions
+    """CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions
             BEGIN SELECT RAISE(ABORT, 'redemptions are never deleted'); END""",
-        """CREATE TABLE prize_fulfilments (
+    """CREATE TABLE prize_fulfilments (
             prize_id INTEGER PRIMARY KEY REFERENCES prizes(id),
             sku TEXT NOT NULL REFERENCES catalog(sku),
             actor TEXT NOT NULL REFERENCES staff(id),
             at TEXT NOT NULL,
             note TEXT
         ) STRICT""",
-    ]
-    for statement in statements:
-        db.execute(statement)
-    db.execute(
-        """CREATE TABLE prize_trades (
+    """CREATE TABLE prize_trades (
             traded_prize INTEGER PRIMARY KEY REFERENCES prizes(id),
             new_prize INTEGER NOT NULL REFERENCES prizes(id),
             actor TEXT NOT NULL REFERENCES staff(id),
             at TEXT NOT NULL
-        ) STRICT"""
-    )
-    _append_only(db, "stock_movements")
-    _append_only(db, "prize_fulfilments")
-    _append_only(db, "prize_trades")
+        ) STRICT""",
+    *_append_only("stock_movements"),
+    *_append_only("prize_fulfilments"),
+    *_append_only("prize_trades"),
+]
 
-
-@_migration("0004_journal")
-def journal(db: Database) -> None:
-    db.execute(
-        """CREATE TABLE journal (
+JOURNAL = [
+    """CREATE TABLE journal (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,
             key TEXT NOT NULL,
@@ -279,7 +252,7 @@ def journal(db: Database) -> None:
             at TEXT NOT NULL,
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL UNIQUE
-        ) STRICT"""
-    )
-    db.execute("CREATE INDEX journal_by_record ON journal (kind, key, id)")
-    _append_only(db, "journal")
+        ) STRICT""",
+    "CREATE INDEX journal_by_record ON journal (kind, key, id)",
+    *_append_only("journal"),
+]

@@ -31,7 +31,7 @@ from ..domain.redemption import (
 )
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
-from .port import StateKey
+from .port import StateKey, Tx
 from .sql_rows import (
     OUTCOME_COLUMNS,
     TRANSFER_COLUMNS,
@@ -73,7 +73,9 @@ class Connection(Protocol):
     def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
 
 
-class SQLTx:
+class SQLTx(Tx):
+    """A unit of work as SQL statements on one connection, inside the adapter's transaction."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 

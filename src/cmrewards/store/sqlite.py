@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from ..errors import Busy, IntegrityError
 from . import schema
+from .migrations import KNOWN, MIGRATIONS
 from .sql_tx import SQLTx
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -59,15 +61,15 @@ class SQLiteStore:
         with self._transaction(immediate=True):
             # Again inside the lock: another process may have created the schema meanwhile.
             self._check_schema()
-            schema.migrations.apply(self._db)
+            _MIGRATIONS.apply(self._db)
 
     def _check_schema(self) -> None:
         tables = {t for t in self._db.table_names() if not t.startswith("sqlite_")}
         if not tables:
             return
         self._check_application(tables)
-        applied = [m.name for m in schema.migrations.applied(self._db)]
-        newer = [name for name in applied if name not in schema.KNOWN]
+        applied = [m.name for m in _MIGRATIONS.applied(self._db)]
+        newer = [name for name in applied if name not in KNOWN]
         if newer:
             raise IntegrityError(
                 f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
@@ -127,6 +129,26 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _sqlite_migrations() -> Migrations:
+    """The registry's SQLite forms as sqlite-utils migrations, which record each one applied
+    by name (in ``_sqlite_migrations``, under ``schema.MIGRATION_SET``)."""
+    runner = Migrations(schema.MIGRATION_SET)
+    for migration in MIGRATIONS:
+        runner(name=migration.name)(_statements_runner(migration.sqlite))
+    return runner
+
+
+def _statements_runner(statements: tuple[str, ...]) -> Callable[[Database], None]:
+    def run(db: Database) -> None:
+        for statement in statements:
+            db.execute(statement)
+
+    return run
+
+
+_MIGRATIONS = _sqlite_migrations()
 
 
 def _create_private(path: Path) -> None:

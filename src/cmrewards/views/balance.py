@@ -10,10 +10,12 @@ from ..domain.earning import value_cents
 from ..domain.programs import Program
 from ..domain.records import Participant
 from ..domain.results import Balance
-from ..store.port import Tx
+from ..store.port import LedgerPosting
 
 
-def balance_of(tx: Tx, person: Participant, program: Program, now: dt.datetime) -> Balance:
+def balance_of(
+    tx: LedgerPosting, person: Participant, program: Program, now: dt.datetime
+) -> Balance:
     available = tx.balance(program.id, ledger.available(person.id))
     held = tx.balance(program.id, ledger.held(person.id))
     cap_remaining = None

@@ -1,0 +1,237 @@
+"""The unit of work every ``Clinic`` write runs in: the adapter's, with its writes journaled.
+
+Each write of a record that is not hash-chained itself (staff, programs, participants,
+prizes and their hand-overs and trades, the catalog, stock movements, redemptions,
+idempotency keys) appends a journal entry for the record as written (``domain/journal.py``
+says why). Reads, and the writes of chained or derived data (outcomes, schedule states,
+transfers, cap usage), go to the adapter unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from ..domain.journal import Journaled, JournalEntry, ProgramAdded, entry_for
+from ..domain.ledger import AccountKey, Transfer
+from ..domain.programs import Program
+from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.schedules import ScheduleState
+from ..domain.staff import Staff
+from .port import StateKey, Tx
+
+
+class JournalingTx(Tx):
+    """The adapter's ``tx``, journaling each journaled write with the time ``at`` (UTC)."""
+
+    def __init__(self, tx: Tx, at: dt.datetime) -> None:
+        self._tx = tx
+        self._at = at
+        self._head = tx.last_journal_entry()
+
+    def _note(self, *records: Journaled | None) -> None:
+        """Append an entry for each record, after the journal's head."""
+        entries = []
+        for record in records:
+            if record is not None:
+                self._head = entry_for(record, self._head, self._at)
+                entries.append(self._head)
+        self._tx.append_journal(entries)
+
+    # --- journaled writes ---------------------------------------------------------
+
+    def add_staff(self, staff: Staff) -> None:
+        self._tx.add_staff(staff)
+        self._note(staff)
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self._tx.set_staff_active(staff_id, active)
+        self._note(self._tx.staff(staff_id))
+
+    def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
+        self._tx.add_program(program, added_at, added_by)
+        self._note(ProgramAdded(program, added_at, added_by))
+
+    def add_participant(self, participant: Participant) -> None:
+        self._tx.add_participant(participant)
+        self._note(participant)
+
+    def set_participant_status(self, participant_id: str, status: Status) -> None:
+        self._tx.set_participant_status(participant_id, status)
+        self._note(self._tx.participant(participant_id))
+
+    def add_prizes(self, prizes: Sequence[Prize]) -> None:
+        self._tx.add_prizes(prizes)
+        self._note(*prizes)
+
+    def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
+        self._tx.fulfil_prize(fulfilment)
+        self._note(fulfilment, self._tx.prize(fulfilment.prize_id))
+
+    def add_prize_trades(self, trades: Sequence[PrizeTrade]) -> None:
+        self._tx.add_prize_trades(trades)
+        for trade in trades:
+            self._note(trade, self._tx.prize(trade.traded_prize))
+
+    def add_item(self, item: CatalogItem) -> None:
+        self._tx.add_item(item)
+        self._note(item)
+
+    def add_stock_movements(self, movements: Sequence[StockMovement]) -> None:
+        self._tx.add_stock_movements(movements)
+        self._note(*movements)
+
+    def add_redemption(self, redemption: Redemption) -> None:
+        self._tx.add_redemption(redemption)
+        self._note(redemption)
+
+    def update_redemption(self, redemption: Redemption) -> None:
+        self._tx.update_redemption(redemption)
+        self._note(redemption)
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._tx.remember(record)
+        self._note(record)
+
+    def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        self._tx.remember_all(records)
+        self._note(*records)
+
+    # --- chained or derived writes: the chains and verify's sums are their evidence --
+
+    def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
+        self._tx.append_outcomes(records)
+
+    def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
+        self._tx.put_schedule_states(states)
+
+    def append_transfers(self, transfers: Sequence[Transfer]) -> None:
+        self._tx.append_transfers(transfers)
+
+    def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
+        self._tx.add_cap_usage(participant, period, cents)
+
+    def append_journal(self, entries: Sequence[JournalEntry]) -> None:
+        self._tx.append_journal(entries)
+        if entries:
+            self._head = entries[-1]
+
+    # --- reads ------------------------------------------------------------------------
+
+    def staff(self, staff_id: str) -> Staff | None:
+        return self._tx.staff(staff_id)
+
+    def all_staff(self) -> list[Staff]:
+        return self._tx.all_staff()
+
+    def program(self, program_id: str) -> Program | None:
+        return self._tx.program(program_id)
+
+    def programs(self) -> list[Program]:
+        return self._tx.programs()
+
+    def program_origins(self) -> dict[str, tuple[dt.datetime, str]]:
+        return self._tx.program_origins()
+
+    def participant(self, participant_id: str) -> Participant | None:
+        return self._tx.participant(participant_id)
+
+    def participants(self) -> list[Participant]:
+        return self._tx.participants()
+
+    def last_outcome(self) -> OutcomeRecord | None:
+        return self._tx.last_outcome()
+
+    def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
+        return self._tx.last_outcome_for(participant, target)
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        return self._tx.outcomes(participant)
+
+    def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
+        return self._tx.outcomes_at(participant, occurred_at)
+
+    def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
+        return self._tx.schedule_state(participant, target)
+
+    def schedule_states(self) -> dict[StateKey, ScheduleState]:
+        return self._tx.schedule_states()
+
+    def last_transfer(self) -> Transfer | None:
+        return self._tx.last_transfer()
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        return self._tx.transfer(transfer_id)
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        return self._tx.transfers(participant)
+
+    def reversal_of(self, transfer_id: int) -> Transfer | None:
+        return self._tx.reversal_of(transfer_id)
+
+    def balance(self, program_id: str, account: str) -> int:
+        return self._tx.balance(program_id, account)
+
+    def balances(self) -> dict[AccountKey, int]:
+        return self._tx.balances()
+
+    def cap_usage(self, participant: str, period: str) -> int:
+        return self._tx.cap_usage(participant, period)
+
+    def cap_usages(self) -> dict[tuple[str, str], int]:
+        return self._tx.cap_usages()
+
+    def last_prize(self) -> Prize | None:
+        return self._tx.last_prize()
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        return self._tx.prizes(participant)
+
+    def prize(self, prize_id: int) -> Prize | None:
+        return self._tx.prize(prize_id)
+
+    def prize_fulfilments(self) -> list[PrizeFulfilment]:
+        return self._tx.prize_fulfilments()
+
+    def prize_trades(self) -> list[PrizeTrade]:
+        return self._tx.prize_trades()
+
+    def item(self, sku: str) -> CatalogItem | None:
+        return self._tx.item(sku)
+
+    def items(self) -> list[CatalogItem]:
+        return self._tx.items()
+
+    def last_stock_movement(self) -> StockMovement | None:
+        return self._tx.last_stock_movement()
+
+    def stock_movements(self) -> list[StockMovement]:
+        return self._tx.stock_movements()
+
+    def redemption(self, redemption_id: int) -> Redemption | None:
+        return self._tx.redemption(redemption_id)
+
+    def redemptions(self, participant: str | None = None) -> list[Redemption]:
+        return self._tx.redemptions(participant)
+
+    def open_redemptions(self, requested_before: dt.datetime) -> list[Redemption]:
+        return self._tx.open_redemptions(requested_before)
+
+    def last_redemption(self) -> Redemption | None:
+        return self._tx.last_redemption()
+
+    def last_journal_entry(self) -> JournalEntry | None:
+        return self._tx.last_journal_entry()
+
+    def journal(self) -> list[JournalEntry]:
+        return self._tx.journal()
+
+    def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        return self._tx.idempotency(scope, key)
+
+    def idempotency_many(self, keys: Sequence[tuple[str, str]]) -> list[IdempotencyRecord]:
+        return self._tx.idempotency_many(keys)
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        return self._tx.idempotency_records()

@@ -1,0 +1,39 @@
+"""The schema registry: every migration, in order, in the form each engine runs.
+
+Both migration runners read this one list (SQLite's in ``sqlite.py``, PostgreSQL's in
+``postgres.py``) and record each migration they apply by its name, so a database of
+either engine says which version of the schema it holds, and one written by a newer
+cmrewards (a name not listed here) is refused. Never edit a released migration:
+existing databases have applied it, and tests/store/test_schema.py pins a digest of
+each form. Add the next one, in both forms.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from . import postgres_schema, schema
+
+
+@attrs.frozen
+class Migration:
+    name: str
+    sqlite: tuple[str, ...]
+    """The statements SQLite runs, in order, in the transaction that opens the file."""
+    postgres: tuple[str, ...]
+    """The statements PostgreSQL runs, in order, in the transaction that opens the database."""
+
+
+MIGRATIONS = (
+    Migration("0001_initial", tuple(schema.INITIAL), tuple(postgres_schema.INITIAL)),
+    Migration(
+        "0002_prizes_and_caps",
+        tuple(schema.PRIZES_AND_CAPS),
+        tuple(postgres_schema.PRIZES_AND_CAPS),
+    ),
+    Migration("0003_redemption", tuple(schema.REDEMPTION), tuple(postgres_schema.REDEMPTION)),
+    Migration("0004_journal", tuple(schema.JOURNAL), tuple(postgres_schema.JOURNAL)),
+)
+
+KNOWN = [migration.name for migration in MIGRATIONS]
+"""Migration names this version knows, in order; a database with others is from a newer one."""

@@ -1,0 +1,188 @@
+"""The schema registry: released migrations never change, and both schemas know every value.
+
+Existing databases have applied each released migration; editing one would leave them
+with a schema the code no longer describes, so a digest of every released migration's
+SQL, in both forms, is pinned here. A new migration adds its digests; an edit fails.
+
+The domain's enums are stored as text under CHECK lists. A value added to an enum but
+not to the CHECK list of both schemas would be refused by the database at the first
+write that uses it, so each enum is compared with the CHECK lists of a fresh database of
+each engine, read back from the engine itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from cmrewards.domain.ledger import Movement
+from cmrewards.domain.records import PrizeStatus, Status
+from cmrewards.domain.redemption import TRANSITIONS, RedemptionStatus, StockReason
+from cmrewards.domain.schedules import Outcome
+from cmrewards.domain.staff import Role
+from cmrewards.store.migrations import KNOWN, MIGRATIONS
+from cmrewards.store.sqlite import SQLiteStore
+from support import postgres as postgres_support
+
+RELEASED = {
+    "0001_initial": (
+        "0eb15b4a07e195be92b6e9b97db7c2702c73dc6084ab871ff60be50d3444c521",
+        "14f02118e8ad5da71f81fdbb1011c04a4605cdeb188ded1ff6f7f8e7f79128cc",
+    ),
+    "0002_prizes_and_caps": (
+        "d39263d870131b32efdecd26d5767e98639f1d75d931ed30f0ec678b9846be9a",
+        "c5d228ad138d69f6ec020cf8cb14168aa11bfa94b9fc2fd7378e84856a71e413",
+    ),
+    "0003_redemption": (
+        "30bf5ef482a5025da1722d60ecd920f2d11f0ad68a5ae3268a2bc8318189eac4",
+        "057d12b171fcaf8aed5e3355c04484be3a50eec39c16002b159b0688a9f4ae2c",
+    ),
+    "0004_journal": (
+        "6388982889424e149ecb9ae5c72c9a8999bc6f9dce837d25ee971b68c1e6e2dd",
+        "bca03caf0530e063594bb36ad3fb65a2426bf6c06d88266d7793fc7094221ac8",
+    ),
+}
+"""Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
+joined by NUL, exactly as the runner executes them."""
+
+ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
+    ("staff", "role"): Role,
+    ("participants", "status"): Status,
+    ("outcomes", "outcome"): Outcome,
+    ("transfers", "kind"): Movement,
+    ("prizes", "status"): PrizeStatus,
+    ("stock_movements", "reason"): StockReason,
+    ("redemptions", "status"): RedemptionStatus,
+}
+"""Every column holding an enum's values, by (table, column)."""
+
+
+def digest(statements: tuple[str, ...]) -> str:
+    return hashlib.sha256("\0".join(statements).encode()).hexdigest()
+
+
+def quoted(text: str) -> set[str]:
+    """The string literals in a piece of SQL."""
+    return set(re.findall(r"'([^']*)'", text))
+
+
+# --- released migrations -----------------------------------------------------------------
+
+
+def test_the_registry_lists_every_released_migration_first_in_release_order() -> None:
+    assert list(RELEASED) == KNOWN[: len(RELEASED)]
+
+
+@pytest.mark.parametrize("name", list(RELEASED))
+def test_a_released_migration_is_never_edited(name: str) -> None:
+    (migration,) = [m for m in MIGRATIONS if m.name == name]
+    assert RELEASED[name] == (digest(migration.sqlite), digest(migration.postgres))
+
+
+# --- enum values and the CHECK lists of each engine ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Each table's and trigger's SQL, as a fresh SQLite file stores it."""
+    path = tmp_path_factory.mktemp("schema") / "clinic.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def postgres_checks() -> Iterator[dict[str, str]]:
+    """Each CHECK constraint and guard function, as a fresh PostgreSQL database stores it."""
+    import psycopg
+
+    from cmrewards.store.postgres import PostgresStore
+
+    with postgres_support.database() as url:
+        PostgresStore(url).close()
+        with psycopg.connect(url) as conn:
+            checks = conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE contype = 'c' AND connamespace = current_schema()::regnamespace"
+            ).fetchall()
+            functions = conn.execute(
+                "SELECT proname, prosrc FROM pg_proc"
+                " WHERE pronamespace = current_schema()::regnamespace"
+            ).fetchall()
+        yield dict(checks) | dict(functions)
+
+
+def sqlite_check_list(tables: dict[str, str], table: str, column: str) -> set[str]:
+    match = re.search(rf"CHECK \({column} IN \(([^)]*)\)\)", tables[table])
+    assert match is not None, f"no CHECK list on {table}.{column}"
+    return quoted(match[1])
+
+
+def test_every_text_check_list_of_the_sqlite_schema_is_an_enum_s(
+    sqlite_tables: dict[str, str],
+) -> None:
+    """So a new enum column cannot be left out of the test below."""
+    listed = {
+        (table, column)
+        for table, sql in sqlite_tables.items()
+        for column, values in re.findall(r"CHECK \((\w+) IN \(([^)]*)\)\)", sql)
+        if "'" in values
+    }
+    assert set(ENUM_COLUMNS) == listed
+
+
+@pytest.mark.parametrize(("table", "column"), list(ENUM_COLUMNS))
+def test_every_enum_value_is_in_the_sqlite_check_list(
+    sqlite_tables: dict[str, str], table: str, column: str
+) -> None:
+    values = {str(value) for value in ENUM_COLUMNS[table, column]}
+    assert values == sqlite_check_list(sqlite_tables, table, column)
+
+
+@pytest.mark.parametrize(("table", "column"), list(ENUM_COLUMNS))
+def test_every_enum_value_is_in_the_postgres_check_list(
+    postgres_checks: dict[str, str], table: str, column: str
+) -> None:
+    values = {str(value) for value in ENUM_COLUMNS[table, column]}
+    # PostgreSQL names a column's own CHECK <table>_<column>_check.
+    assert values == quoted(postgres_checks[f"{table}_{column}_check"])
+
+
+def domain_steps() -> set[tuple[str, str]]:
+    """Every (from, to) status change the redemption lifecycle makes."""
+    return {(str(before), str(after)) for (before, _), after in TRANSITIONS.items()}
+
+
+def test_every_redemption_step_passes_the_sqlite_guard(sqlite_tables: dict[str, str]) -> None:
+    guard = sqlite_tables["redemptions_one_way"]
+    allowed = set(re.findall(r"\('(\w+)', '(\w+)'\)", guard))
+    assert domain_steps() == allowed
+
+
+def test_every_redemption_step_passes_the_postgres_guard(
+    postgres_checks: dict[str, str],
+) -> None:
+    guard = postgres_checks["redemptions_one_way"]
+    allowed = set(re.findall(r"'(\w+)>(\w+)'", guard))
+    assert domain_steps() == allowed
+
+
+def test_the_file_and_the_registry_agree(sqlite_tables: dict[str, str]) -> None:
+    """What the file stores is what the registry's SQLite form says (SQLite keeps each
+    CREATE statement's text as written); sqlite-utils adds its record of migrations."""
+    created = {
+        statement
+        for migration in MIGRATIONS
+        for statement in migration.sqlite
+        if statement.startswith("CREATE")
+    }
+    stored = {sql for sql in sqlite_tables.values() if '"_sqlite_migrations"' not in sql}
+    assert stored <= created
