@@ -114,15 +114,8 @@ class Points:
 
     def after(self, transfer: Transfer, participant: str) -> Points:
         """The points once ``transfer`` has moved in or out of ``participant``'s accounts."""
+        change = {account: amount for (_, account), amount in ledger.balance_changes(transfer)}
         return Points(
-            self.available + _change(transfer, ledger.available(participant)),
-            self.held + _change(transfer, ledger.held(participant)),
+            self.available + change.get(ledger.available(participant), 0),
+            self.held + change.get(ledger.held(participant), 0),
         )
-
-
-def _change(transfer: Transfer, account: str) -> int:
-    if transfer.to_account == account:
-        return transfer.amount
-    if transfer.from_account == account:
-        return -transfer.amount
-    return 0
