@@ -1,9 +1,9 @@
 """Releasing a redemption's hold: a cancel, a decline or an expiry gives the held points and
 the unit of stock back.
 
-``expire_overdue`` is the first step of every write (``UnitOfWork.write``): the
-contract releases holds older than a program's ``hold_days`` "on the next write",
-so held points are never stuck waiting for someone to run ``expire``.
+``expire_overdue`` is the first step of every write (``UnitOfWork.write``): holds
+older than a program's ``hold_days`` are released "at the start of the next write"
+(docs/design.md section 5), so held points are never stuck waiting for ``expire``.
 """
 
 from __future__ import annotations

@@ -51,9 +51,9 @@ class UnitOfWork:
     def write(self, actor: str, action: Action) -> Iterator[Tx]:
         """One transaction that ``actor`` may run as ``action``, or ``PermissionDenied``.
 
-        Its first step releases overdue redemption holds: the contract expires holds
-        older than a program's ``hold_days`` "on the next write", so points are never
-        stuck. Only a staff member's write does it, attributed to them; a refused
+        Its first step releases overdue redemption holds: holds older than a program's
+        ``hold_days`` expire "at the start of the next write" (docs/design.md section 5),
+        so points are never stuck. Only a staff member's write does it, attributed to them; a refused
         actor's unit rolls back, expiry included.
         """
         with self.journaled() as tx:

@@ -1,6 +1,6 @@
 """Monte Carlo budget forecast: what a program is likely to cost per participant.
 
-The model (docs/design.md section 3 for the rules, section 7 for ``simulate``):
+The model (docs/design.md section 3 for the rules, section 3.4 for ``simulate``):
 
 - Every simulated participant has ``per_week * weeks`` scheduled opportunities for each
   target; opportunity ``k`` falls in program week ``k // per_week + 1``. Opportunity ``k``
