@@ -53,8 +53,8 @@ class UnitOfWork:
 
         Its first step releases overdue redemption holds: holds older than a program's
         ``hold_days`` expire "at the start of the next write" (docs/design.md section 5),
-        so points are never stuck. Only a staff member's write does it, attributed to them; a refused
-        actor's unit rolls back, expiry included.
+        so points are never stuck. Only a staff member's write does it, attributed to
+        them; a refused actor's unit rolls back, expiry included.
         """
         with self.journaled() as tx:
             staff = tx.staff(actor)
