@@ -23,7 +23,7 @@ from ..domain.staff import Action
 from ..domain.validation import check_text, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_participant, find_program
-from ..store.port import Tx
+from ..store.port import HoldRelease
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
 from .unit_of_work import UnitOfWork
@@ -116,7 +116,7 @@ def reverse(
 
 
 def _undo_redemption(
-    work: UnitOfWork, tx: Tx, spend: Transfer, actor: str, reason: str, returned: bool
+    work: UnitOfWork, tx: HoldRelease, spend: Transfer, actor: str, reason: str, returned: bool
 ) -> None:
     """After the mirror of a redemption's spend: mark the redemption reversed, release
     the hold the points returned to, and count the item back in if it was ``returned``."""

@@ -18,12 +18,12 @@ from ..domain.programs import Program
 from ..domain.redemption import Command, Redemption, StockReason, is_overdue, transition
 from ..domain.refs import Ref, RefKind
 from ..store.lookup import find_program
-from ..store.port import Tx
+from ..store.port import HoldRelease
 from .postings import move_stock, transfer
 
 
 def release_hold(
-    tx: Tx, clock: Clock, redemption: Redemption, command: Command, actor: str, reason: str
+    tx: HoldRelease, clock: Clock, redemption: Redemption, command: Command, actor: str, reason: str
 ) -> Redemption:
     """Close an open ``redemption`` by ``command`` (cancel or expire) and return it closed.
 
@@ -47,7 +47,7 @@ def release_hold(
     return closed
 
 
-def expire_overdue(tx: Tx, clock: Clock, actor: str) -> list[Redemption]:
+def expire_overdue(tx: HoldRelease, clock: Clock, actor: str) -> list[Redemption]:
     """Release every hold older than its program's ``hold_days``, attributed to ``actor``
     (whose write triggered it, or who ran ``expire``). Returns the expired redemptions
     in the order the store lists open ones."""

@@ -19,7 +19,7 @@ from ..store import POSTGRES_SCHEMES, open_store
 from ..views.verify import verify_store
 
 if TYPE_CHECKING:
-    from ..store.port import Tx
+    from ..store.port import Ledger
     from ..store.postgres import PostgresStore
     from ..store.sqlite import SQLiteStore
 
@@ -95,7 +95,7 @@ def migrate(source_path: str, target_url: str) -> MigrationReport:
 
 
 def _copy(
-    source: SQLiteStore, source_tx: Tx, target: PostgresStore, before: VerifyReport
+    source: SQLiteStore, source_tx: Ledger, target: PostgresStore, before: VerifyReport
 ) -> tuple[dict[str, int], VerifyReport]:
     """Every row in one transaction on the server, verified before it commits."""
     with target.write() as target_tx:

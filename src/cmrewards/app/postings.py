@@ -10,7 +10,7 @@ from ..domain.chain import position_after, sealed
 from ..domain.ledger import Movement, Transfer
 from ..domain.redemption import StockMovement, StockReason
 from ..domain.refs import next_id
-from ..store.port import LedgerPosting, Tx
+from ..store.port import Catalog, LedgerPosting
 
 
 def transfer(
@@ -62,7 +62,7 @@ def transfer(
 
 
 def move_stock(
-    tx: Tx,
+    tx: Catalog,
     now: dt.datetime,
     sku: str,
     change: int,

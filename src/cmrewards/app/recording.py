@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -27,11 +27,29 @@ from ..domain.validation import check_id, check_text, choice
 from ..errors import CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
-from ..store.port import RecordingTx
+from ..store.port import (
+    IdempotencyCheck,
+    LedgerPosting,
+    OutcomeChain,
+    ParticipantLookup,
+    PrizeDraws,
+    ProgramLookup,
+)
 from ..views.balance import balance_of
 from .lab_file import BadRow, ImportReport, ImportRow
 from .postings import transfer
 from .unit_of_work import UnitOfWork
+
+
+class Recording(ProgramLookup, OutcomeChain, LedgerPosting, PrizeDraws, Protocol):
+    """What storing and paying one outcome reads and writes, its participant found: the
+    program, the outcome chain and schedule state, the award transfers and cap usage, the
+    prizes."""
+
+
+class RowRecording(ParticipantLookup, IdempotencyCheck, Recording, Protocol):
+    """What applying one import row reads and writes: its participant, its key, the recording
+    (all of ``RecordingTx``, which the import's write-behind provides, but the staff)."""
 
 
 def record(
@@ -111,7 +129,7 @@ def import_outcomes(
 
 def _record(
     work: UnitOfWork,
-    tx: RecordingTx,
+    tx: Recording,
     person: Participant,
     target_id: str,
     outcome: Outcome,
@@ -204,7 +222,7 @@ def _record(
     )
 
 
-def _import_row(work: UnitOfWork, tx: RecordingTx, row: ImportRow | BadRow, actor: str) -> bool:
+def _import_row(work: UnitOfWork, tx: RowRecording, row: ImportRow | BadRow, actor: str) -> bool:
     """Apply one row; False when its key shows it was applied before."""
     if isinstance(row, BadRow):
         raise InvalidInput(row.problem)
@@ -225,7 +243,7 @@ def _import_row(work: UnitOfWork, tx: RecordingTx, row: ImportRow | BadRow, acto
     return result is not None
 
 
-def _chunk_keys(tx: RecordingTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
+def _chunk_keys(tx: ParticipantLookup, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
     """The (program, key) of each well-formed row whose participant exists: what the
     replay checks will look up. Other rows fail in their turn, with their line number."""
     keys = []

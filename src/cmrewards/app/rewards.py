@@ -8,7 +8,7 @@ unit twice. Every later step moves the redemption one way along the table in
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -42,7 +42,13 @@ from ..domain.staff import Action, authorise
 from ..domain.validation import check_id, check_text, is_row_id
 from ..errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound
 from ..store.lookup import find_participant, find_program
-from ..store.port import Tx
+from ..store.port import (
+    Catalog,
+    LedgerPosting,
+    ParticipantLookup,
+    ProgramLookup,
+    Redemptions,
+)
 from ..views.balance import balance_of
 from .holds import expire_overdue, release_hold
 from .postings import move_stock, transfer
@@ -53,6 +59,15 @@ MAX_QUANTITY = 100_000
 MAX_COST = 10**9
 """No price, in points or cents, is larger."""
 T = TypeVar("T")
+
+
+class RedemptionLookup(Redemptions, ProgramLookup, Protocol):
+    """A redemption by id, and its program's rules."""
+
+
+class BalanceReads(ParticipantLookup, ProgramLookup, LedgerPosting, Protocol):
+    """A participant's balance: their enrolment, their program, the ledger's balances and cap
+    usage."""
 
 
 @attrs.frozen
@@ -265,11 +280,11 @@ def trade_prizes(work: UnitOfWork, participant: str, *, give: str, get: str, act
 # --- helpers -------------------------------------------------------------------------
 
 
-def _item(tx: Tx, sku: str) -> CatalogItem:
+def _item(tx: Catalog, sku: str) -> CatalogItem:
     return _found(tx.item(sku), f"catalog item {sku!r}")
 
 
-def _redemption(tx: Tx, redemption_id: int) -> tuple[Redemption, Program]:
+def _redemption(tx: RedemptionLookup, redemption_id: int) -> tuple[Redemption, Program]:
     redemption = _found(
         tx.redemption(redemption_id) if is_row_id(redemption_id) else None,
         f"redemption {redemption_id}",
@@ -277,7 +292,7 @@ def _redemption(tx: Tx, redemption_id: int) -> tuple[Redemption, Program]:
     return redemption, find_program(tx, redemption.program_id)
 
 
-def _result(work: UnitOfWork, tx: Tx, redemption: Redemption) -> RedemptionResult:
+def _result(work: UnitOfWork, tx: BalanceReads, redemption: Redemption) -> RedemptionResult:
     person = find_participant(tx, redemption.participant)
     program = find_program(tx, redemption.program_id)
     return RedemptionResult(redemption, balance_of(tx, person, program, work.clock()))

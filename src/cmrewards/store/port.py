@@ -11,6 +11,11 @@ narrow role, what recording an outcome needs (a lookup by id, a chain's head, an
 append), inside a wider one that adds the listings views, verify and the export read
 and the other writes. ``RecordingTx`` combines the narrow roles: it is all the
 import's write-behind (``buffered.BufferedTx``) implements.
+
+Each view and use case declares the roles it calls, so mypy proves it calls nothing
+else; a combination of roles that one module needs is a small Protocol next to its
+use, one that several share (``HoldRelease``) is here. Only the reads of everything
+(``verify``, the export) take the whole ``Tx``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..domain.staff import Staff
 __all__ = [
     "Catalog",
     "Enrolment",
+    "HoldRelease",
     "IdempotencyCheck",
     "IdempotencyKeys",
     "Journal",
@@ -274,6 +280,12 @@ class RecordingTx(
     Protocol,
 ):
     """What recording an outcome reads and writes: all an import chunk may call."""
+
+
+class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
+    """What giving a redemption's hold back reads and writes: the redemption and its
+    program's rules, the release transfer, the unit of stock (a cancel, an expiry, the
+    reversal of a spend)."""
 
 
 class Tx(

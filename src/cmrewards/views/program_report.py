@@ -10,6 +10,7 @@ import datetime as dt
 import statistics
 from collections import Counter
 from collections.abc import Iterable
+from typing import Protocol
 
 import attrs
 
@@ -19,9 +20,14 @@ from ..domain.ledger import REDEEMED, Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
-from ..store.port import Tx
+from ..store.port import Catalog, Enrolment, Ledger, Outcomes, Prizes
 from .replay import Awards
 from .statement import longest_abstinence
+
+
+class ReportReads(Enrolment, Outcomes, Ledger, Prizes, Catalog, Protocol):
+    """What a program report reads: the participants, outcomes, transfers, balances, cap
+    usage and prizes of every program (it keeps its program's), and the catalog's stock."""
 
 
 @attrs.frozen
@@ -75,7 +81,7 @@ class ProgramReport:
 
 
 def program_report(
-    tx: Tx, program: Program, since: dt.date | None, until: dt.date | None
+    tx: ReportReads, program: Program, since: dt.date | None, until: dt.date | None
 ) -> ProgramReport:
     people = [p for p in tx.participants() if p.program_id == program.id]
     outcomes = [
@@ -180,7 +186,7 @@ def _longest_abstinence(
     return {who: longest_abstinence(found) for who, found in sorted(results.items())}
 
 
-def _cap_hits(tx: Tx, program: Program, people: list[Participant]) -> int:
+def _cap_hits(tx: Ledger, program: Program, people: list[Participant]) -> int:
     if program.cap_cents is None:
         return 0
     mine = {p.id for p in people}

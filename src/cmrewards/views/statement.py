@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from typing import Protocol
 
 import attrs
 
@@ -20,10 +21,15 @@ from ..domain.records import OutcomeRecord, Participant, Prize
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import Outcome
-from ..store.port import Tx
+from ..store.port import Ledger, Outcomes, Prizes, Redemptions
 from .balance import balance_of
 from .history import history_entries
 from .replay import Awards, points_by_outcome, replay_outcomes
+
+
+class StatementReads(Outcomes, Ledger, Prizes, Redemptions, Protocol):
+    """What a statement reads: one participant's outcomes, transfers, balance, prizes and
+    redemptions."""
 
 
 @attrs.frozen
@@ -75,7 +81,9 @@ class Statement:
     history: tuple[HistoryEntry, ...]
 
 
-def statement_of(tx: Tx, person: Participant, program: Program, now: dt.datetime) -> Statement:
+def statement_of(
+    tx: StatementReads, person: Participant, program: Program, now: dt.datetime
+) -> Statement:
     """``person``'s statement under ``program`` (the program they are enrolled in) at ``now``."""
     outcomes = tx.outcomes(person.id)
     transfers = tx.transfers(person.id)

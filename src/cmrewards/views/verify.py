@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import attrs
 
@@ -32,8 +33,34 @@ from ..domain.refs import Ref, RefKind, account_ref, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import CMRewardsError
-from ..store.port import StateKey, Tx
+from ..store.port import (
+    Catalog,
+    Enrolment,
+    IdempotencyKeys,
+    Ledger,
+    Prizes,
+    Programs,
+    Redemptions,
+    Staffing,
+    StateKey,
+    Tx,
+)
 from .replay import AWARDED, Awards, points_by_outcome, replay_outcomes
+
+
+class JournaledReads(
+    Staffing, Programs, Enrolment, Prizes, Catalog, Redemptions, IdempotencyKeys, Protocol
+):
+    """Every kind of record the journal covers: those that are not hash-chained themselves."""
+
+
+class PrizeRecordReads(Prizes, Programs, Protocol):
+    """The prizes, their hand-overs and trades, and the trade rules of their programs."""
+
+
+class RedemptionReads(Redemptions, Ledger, Catalog, PrizeRecordReads, Protocol):
+    """The redemptions with the held balances, the catalog's stock and its movements, and
+    the prize records (handed over from the same cabinet)."""
 
 
 def verify_store(tx: Tx, engine_problems: Iterable[str]) -> VerifyReport:
@@ -99,7 +126,7 @@ def _chain(records: Iterable[Chained], kind: RefKind, check: Check) -> Iterable[
     return broken_links(rows, kind, check)
 
 
-def _program_rows(tx: Tx) -> Iterable[Problem]:
+def _program_rows(tx: Programs) -> Iterable[Problem]:
     """Each stored program row holds the program its id names, once."""
     ids = [p.id for p in tx.programs()]
     if sorted(ids) != sorted(tx.program_origins()) or len(set(ids)) != len(ids):
@@ -108,7 +135,7 @@ def _program_rows(tx: Tx) -> Iterable[Problem]:
         )
 
 
-def _journaled_records(tx: Tx) -> Iterable[Journaled]:
+def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.all_staff()
     origins = tx.program_origins()
     yield from (ProgramAdded(p, *origins[p.id]) for p in tx.programs())
@@ -263,7 +290,7 @@ _EXPECTED_MOVEMENTS = {
 """The transfers a redemption in each state has caused (a reversal links to its spend)."""
 
 
-def redemption_problems(tx: Tx, transfers: list[Transfer]) -> Iterable[Problem]:
+def redemption_problems(tx: RedemptionReads, transfers: list[Transfer]) -> Iterable[Problem]:
     """Holds equal open requests, each redemption's transfers match its state, stock adds up."""
     redemptions = tx.redemptions()
     caused: dict[int, list[Transfer]] = defaultdict(list)
@@ -315,7 +342,7 @@ def redemption_problems(tx: Tx, transfers: list[Transfer]) -> Iterable[Problem]:
     yield from _prize_record_problems(tx)
 
 
-def _prize_record_problems(tx: Tx) -> Iterable[Problem]:
+def _prize_record_problems(tx: PrizeRecordReads) -> Iterable[Problem]:
     """Each prize's status matches its hand-over or trade, and each trade follows a rule."""
     fulfilled = {f.prize_id for f in tx.prize_fulfilments()}
     trades = tx.prize_trades()
