@@ -103,7 +103,7 @@ def test_the_check_sees_the_whole_port_however_it_is_written(annotation: str) ->
 
 
 @pytest.mark.parametrize(
-    "annotation", ["Tx2", "RecordingTx", "JournalingTx", "HoldRelease", "'Ledger'"]
+    "annotation", ["Tx2", "RecordTx", "JournalingTx", "HoldRelease", "'Ledger'"]
 )
 def test_the_check_passes_the_roles(annotation: str) -> None:
     source = f"def read(tx: {annotation}) -> None: ..."

@@ -1343,7 +1343,7 @@ class TestJournaledPostgresStore(ThroughJournalingTx, OnPostgres):
 
 class ThroughImportChunks(StoreContract):
     """The contract with every write as an import chunk: ``BufferedTx`` answers what it
-    implements (``RecordingTx``) and the chunk is flushed when the unit of work ends;
+    implements (``RecordTx``) and the chunk is flushed when the unit of work ends;
     and what the write-behind adds: nothing reaches the adapter before the flush."""
 
     def wrap(self, adapter: Store) -> Store:

@@ -13,12 +13,12 @@ from typing import Any, cast
 
 from cmrewards.store.buffered import BufferedTx
 from cmrewards.store.journaling import JournalingTx
-from cmrewards.store.port import RecordingTx, Store, Tx
+from cmrewards.store.port import RecordTx, Store, Tx
 
 JOURNALED_AT = dt.datetime(2027, 6, 2, 8, 0, 0, 654_321, tzinfo=dt.UTC)
 """When the journaling store's writes happen."""
 
-RECORDING_CALLS = frozenset(name for name in dir(RecordingTx) if not name.startswith("_"))
+RECORDING_CALLS = frozenset(name for name in dir(RecordTx) if not name.startswith("_"))
 """What ``BufferedTx`` answers: the calls recording an outcome makes."""
 
 
@@ -61,7 +61,7 @@ class ImportChunkStore(_Wrapped):
 
 
 class ChunkedUnit:
-    """``BufferedTx`` for each ``RecordingTx`` call. Any other call, which the contract
+    """``BufferedTx`` for each ``RecordTx`` call. Any other call, which the contract
     makes and an import never does, ends the chunk: the pending writes are flushed, the
     call goes to the adapter, and a new chunk starts (so no cached read outlives it)."""
 

@@ -49,7 +49,7 @@ class Recording(ProgramLookup, OutcomeChain, LedgerPosting, PrizeDraws, Protocol
 
 class RowRecording(ParticipantLookup, IdempotencyCheck, Recording, Protocol):
     """What applying one import row reads and writes: its participant, its key, the recording
-    (all of ``RecordingTx``, which the import's write-behind provides, but the staff)."""
+    (all of ``RecordTx``, which the import's write-behind provides, but the staff)."""
 
 
 def record(

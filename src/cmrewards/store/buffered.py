@@ -1,6 +1,6 @@
 """A write-behind unit of work for bulk recording: the import's fast path.
 
-Wraps any adapter's ``Tx`` and implements ``RecordingTx``: exactly what recording an
+Wraps any adapter's ``Tx`` and implements ``RecordTx``: exactly what recording an
 outcome calls, and nothing else. The writes that recording makes (outcomes, schedule
 states, transfers, prizes, cap usage, idempotency keys) are kept in memory and
 written with one batched statement each when the chunk is flushed; the reads
@@ -19,13 +19,13 @@ from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize
 from ..domain.schedules import ScheduleState
 from ..domain.staff import Staff
-from .port import RecordingTx, StateKey, Tx
+from .port import RecordTx, StateKey, Tx
 
 _UNREAD: Any = object()
 """Marks a chain head not yet read from the adapter."""
 
 
-class BufferedTx(RecordingTx):
+class BufferedTx(RecordTx):
     """Recording's unit of work over the adapter's ``tx``, its writes batched until ``flush``.
 
     Staff, programs and participants are read once per chunk: an import changes none.

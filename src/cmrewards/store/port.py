@@ -9,7 +9,7 @@ A unit of work is a ``Tx``, made of one role per kind of record, so a use case o
 a view can say which records it touches by the roles it asks for. Each area has a
 narrow role, what recording an outcome needs (a lookup by id, a chain's head, an
 append), inside a wider one that adds the listings views, verify and the export read
-and the other writes. ``RecordingTx`` combines the narrow roles: it is all the
+and the other writes. ``RecordTx`` combines the narrow roles: it is all the
 import's write-behind (``buffered.BufferedTx``) implements.
 
 Each view and use case declares the roles it calls, so mypy proves it calls nothing
@@ -49,7 +49,7 @@ __all__ = [
     "Prizes",
     "ProgramLookup",
     "Programs",
-    "RecordingTx",
+    "RecordTx",
     "Redemptions",
     "StaffLookup",
     "Staffing",
@@ -269,7 +269,7 @@ class IdempotencyKeys(IdempotencyCheck, Protocol):
 # --- units of work ------------------------------------------------------------------
 
 
-class RecordingTx(
+class RecordTx(
     StaffLookup,
     ProgramLookup,
     ParticipantLookup,
