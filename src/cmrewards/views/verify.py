@@ -119,6 +119,7 @@ def _journaled_records(tx: Tx) -> Iterable[Journaled]:
     yield from tx.items()
     yield from tx.stock_movements()
     yield from tx.redemptions()
+    yield from tx.analyte_results()
     yield from tx.idempotency_records()
 
 
