@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+import cmrewards
 from cmrewards.cli import cli
 from support.cli import assert_error
 
@@ -79,4 +82,46 @@ def test_a_missing_column_and_a_bad_mapping_are_one_line_errors(db: Path, tmp_pa
     error = assert_error(run(db, "import", str(lab), "--map", str(bad_map), "--actor", "rec-01"), 2)
     assert (
         error["message"] == f"{bad_map}: columns.specimen: is required (the header of that column)"
+    )
+
+
+README = EXAMPLES.parent / "README.md"
+SECTION = "## Specimens, panels and mapping files"
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The ``language`` code blocks of the README's section on specimens."""
+    section = README.read_text(encoding="utf-8").split(f"\n{SECTION}\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    return [part.split("\n```", 1)[0] for part in section.split(f"```{language}\n")[1:]]
+
+
+def test_the_readme_s_mapped_import_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(EXAMPLES.parent)
+    db = tmp_path / "lab.db"
+    (block,) = readme_blocks("sh")
+    commands = [line for line in block.splitlines() if line.startswith("cmrewards ")]
+    assert len(commands) == 6
+    outputs = []
+    for command in commands:
+        result = run(db, *shlex.split(command)[1:], json_output=False)
+        assert result.exit_code == 0, (command, result.stderr)
+        outputs.append(result.stdout)
+    assert outputs[4] == (
+        "imported 14 analyte results, skipped 0 already stored; 2 specimens,"
+        " 2 outcomes recorded, 0 specimens pending\n"
+    )
+    assert json.loads(run(db, "balance", "CTN-00010").stdout)["points"] == 10
+
+
+def test_the_readme_s_mapping_file_is_the_shipped_one() -> None:
+    target, mapping = readme_blocks("toml")
+    shown = cmrewards.lab_map_from_dict(tomllib.loads(mapping), str(MAP))
+    assert shown == cmrewards.load_lab_map(MAP)
+    program = tomllib.loads(f'id = "p"\nname = "P"\n{target}')
+    assert cmrewards.program_from_dict(program, "README").targets[0].analytes == (
+        "cocaine",
+        "amphetamine",
     )
