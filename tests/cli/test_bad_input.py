@@ -282,6 +282,7 @@ KIND: dict[str, str | Ints] = {
     "until": "date",
     "at": "time",
     "file_path": "toml",
+    "map_file": "toml",
     "csv_file": "csv",
     "html_file": "html",
     "out": "out",
