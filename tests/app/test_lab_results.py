@@ -280,6 +280,7 @@ def test_the_ctn0094_export_imports_end_to_end_on_sqlite(tmp_path: Path, lab_map
         )
     assert (again.stored, again.replayed, again.outcomes) == (0, 8638, 0)
     assert clinic.verify().ok
+    assert clinic.export(tmp_path / "export").tables["analyte_results"] == 8638
     clinic.close()
 
 
