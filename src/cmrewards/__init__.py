@@ -24,11 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .app.clinic import Clinic
+    from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
+    from .app.specimens import LabImportReport
+    from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
+    from .domain.lab_map import LabMap, lab_map_from_dict, load_lab_map
     from .domain.ledger import Movement, Transfer
     from .domain.money import format_cents
     from .domain.problems import Check, Problem
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
     )
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
     from .domain.simulation import SimulationReport, simulate
+    from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
     from .domain.validation import check_id
     from .errors import (
@@ -84,11 +89,15 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "app.clinic": ("Clinic",),
+    "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.rewards": ("RedemptionResult",),
+    "app.specimens": ("LabImportReport",),
+    "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
+    "domain.lab_map": ("LabMap", "lab_map_from_dict", "load_lab_map"),
     "domain.ledger": ("Movement", "Transfer"),
     "domain.money": ("format_cents",),
     "domain.problems": ("Check", "Problem"),
@@ -119,6 +128,7 @@ _HOMES = {
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
     "domain.simulation": ("SimulationReport", "simulate"),
+    "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
     "domain.validation": ("check_id",),
     "errors": (
@@ -148,8 +158,11 @@ _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 """Each public name is imported on first use, so ``import cmrewards`` (and the CLI) starts fast."""
 
 __all__ = [
+    "ANALYTES",
     "POSTGRES_SCHEMES",
     "AlreadyExists",
+    "Analyte",
+    "AnalyteResult",
     "Award",
     "AwardKind",
     "BadRow",
@@ -172,6 +185,10 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
+    "LabImportReport",
+    "LabMap",
+    "LabResult",
+    "LabRow",
     "MaximumEarnings",
     "MigrationReport",
     "Movement",
@@ -210,6 +227,8 @@ __all__ = [
     "check_id",
     "format_cents",
     "from_json",
+    "lab_map_from_dict",
+    "load_lab_map",
     "load_preset",
     "load_program_file",
     "local_date",
@@ -220,6 +239,7 @@ __all__ = [
     "parse_when",
     "preset_names",
     "program_from_dict",
+    "read_lab_file",
     "read_rows",
     "render_html",
     "simulate",

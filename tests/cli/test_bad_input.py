@@ -282,6 +282,7 @@ KIND: dict[str, str | Ints] = {
     "until": "date",
     "at": "time",
     "file_path": "toml",
+    "map_file": "toml",
     "csv_file": "csv",
     "html_file": "html",
     "out": "out",
@@ -497,9 +498,11 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             {1, 2}, DB, "full-dir", "", ".", LONG, "garbage.bin", "program.toml/x", "/dev/null"
         ) + odd({1, 2}, "somedir", "new/deep/dir", "😀-export", " ")
     if kind == "demo-db":
-        return bad(
-            {1, 2, 3}, DB, "somedir", "", ".", LONG, "no-such-dir/demo.db", "garbage.bin"
-        ) + odd({1, 2, 3}, "😀.db", " ")
+        # DB exists in the template's folder, so a demo may not build there; in the modes
+        # that take the database away ("dot", "missing") it is a fresh file and may.
+        return bad({1, 2, 3}, "somedir", "", ".", LONG, "no-such-dir/demo.db", "garbage.bin") + odd(
+            {1, 2, 3}, DB, "😀.db", " "
+        )
     if kind == "migrate-from":
         return bad(
             {1, 2, 3}, "no-such.db", "somedir", "", LONG, "garbage.bin", "empty.txt", NO_SERVER

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cmrewards.domain.analytes import LabResult
 from cmrewards.domain.ledger import Movement
 from cmrewards.domain.records import PrizeStatus, Status
 from cmrewards.domain.redemption import TRANSITIONS, RedemptionStatus, StockReason
@@ -46,6 +47,12 @@ RELEASED = {
         "6388982889424e149ecb9ae5c72c9a8999bc6f9dce837d25ee971b68c1e6e2dd",
         "bca03caf0530e063594bb36ad3fb65a2426bf6c06d88266d7793fc7094221ac8",
     ),
+    # 0005 (visits and corrections) comes from the engine branch; at the merge its digests
+    # go above these, and KNOWN lists it before 0006.
+    "0006_analyte_results": (
+        "28d8e4fcb8f54b63e401b5d96be08d42444d3f90881756f3ec8fe92149400a26",
+        "b3b728b51aa0f599175b0789037264c3a0803ae6c9cfea6e6da0d0afa3273525",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -58,6 +65,7 @@ ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
     ("prizes", "status"): PrizeStatus,
     ("stock_movements", "reason"): StockReason,
     ("redemptions", "status"): RedemptionStatus,
+    ("analyte_results", "result"): LabResult,
 }
 """Every column holding an enum's values, by (table, column)."""
 

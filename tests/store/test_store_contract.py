@@ -18,6 +18,7 @@ import attrs
 import pytest
 
 import cmrewards
+from cmrewards.domain.analytes import LabResult
 from cmrewards.domain.chain import GENESIS, link, position_after, sealed
 from cmrewards.domain.journal import (
     Journaled,
@@ -56,6 +57,7 @@ from cmrewards.domain.redemption import (
     StockReason,
 )
 from cmrewards.domain.schedules import Outcome, ScheduleState
+from cmrewards.domain.specimens import AnalyteResult
 from cmrewards.domain.staff import Role, Staff
 from cmrewards.store.buffered import BufferedTx
 from cmrewards.store.memory import MemoryStore
@@ -192,6 +194,22 @@ def prize(
     )
 
 
+def analyte_result(
+    result_id: int, participant: str, specimen: str, analyte: str, result: LabResult
+) -> AnalyteResult:
+    return AnalyteResult(
+        id=result_id,
+        program_id=HIGGINS,
+        participant=participant,
+        specimen=specimen,
+        analyte=analyte,
+        result=result,
+        collected_at=at(1, 10, 30),
+        recorded_at=RECORDED,
+        actor=RECORDER,
+    )
+
+
 def staff_member(staff_id: str, role: Role, added_by: str | None) -> Staff:
     return Staff(staff_id, role, active=True, added_at=ADDED, added_by=added_by)
 
@@ -276,6 +294,7 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "items": tx.items(),
         "stock_movements": tx.stock_movements(),
         "redemptions": tx.redemptions(),
+        "analyte_results": tx.analyte_results(),
         "journal": tx.journal(),
     }
 
@@ -293,6 +312,7 @@ def journaled_records(tx: Tx) -> list[Journaled]:
         *tx.items(),
         *tx.stock_movements(),
         *tx.redemptions(),
+        *tx.analyte_results(),
         *tx.idempotency_records(),
     ]
 
@@ -440,6 +460,9 @@ class StoreContract:
             assert tx.balances() == {}
             assert tx.balance(HIGGINS, FUNDING) == 0
             assert tx.idempotency(HIGGINS, "k-1") is None
+            assert tx.analyte_results() == []
+            assert tx.last_analyte_result() is None
+            assert tx.specimen_results("P001", "S-1") == []
 
     def test_location_names_the_database(self, store: Store) -> None:
         assert isinstance(store.location, str)
@@ -798,6 +821,39 @@ class StoreContract:
             )
         with clinic_store.read() as tx:
             assert tx.prizes() == [won]
+
+    # --- analyte results of specimens --------------------------------------------------
+
+    def test_analyte_results_round_trip_by_specimen_in_id_order(self, clinic_store: Store) -> None:
+        first = [
+            analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE),
+            analyte_result(2, "P002", "S-2", "cocaine", LabResult.POSITIVE),
+        ]
+        second = [analyte_result(3, "P001", "S-1", "amphetamine", LabResult.DILUTE)]
+        with clinic_store.write() as tx:
+            tx.add_analyte_results(first)
+            assert tx.last_analyte_result() == first[-1]
+            assert tx.specimen_results("P001", "S-1") == first[:1]
+        with clinic_store.write() as tx:
+            tx.add_analyte_results([])
+            tx.add_analyte_results(second)
+        with clinic_store.read() as tx:
+            assert tx.analyte_results() == first + second
+            assert tx.analyte_results("P001") == [first[0], second[0]]
+            assert tx.specimen_results("P001", "S-1") == [first[0], second[0]]
+            assert tx.specimen_results("P002", "S-1") == []
+            assert tx.last_analyte_result() == second[0]
+
+    def test_one_analyte_of_a_specimen_is_stored_once(self, clinic_store: Store) -> None:
+        negative = analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)
+        with clinic_store.write() as tx:
+            tx.add_analyte_results([negative])
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_analyte_results(
+                [analyte_result(2, "P001", "S-1", "cocaine", LabResult.POSITIVE)]
+            )
+        with clinic_store.read() as tx:
+            assert tx.analyte_results() == [negative]
 
     def test_cap_usage_accumulates_per_participant_and_period(self, clinic_store: Store) -> None:
         with clinic_store.read() as tx:
@@ -1283,6 +1339,9 @@ class ThroughJournalingTx(StoreContract):
             tx.add_prize_trades([PrizeTrade(2, 3, ADMIN, at(5))])
             tx.add_redemption(requested)
             tx.update_redemption(attrs.evolve(requested, status=RedemptionStatus.CANCELLED))
+            tx.add_analyte_results(
+                [analyte_result(1, "P001", "S-1", "cocaine", LabResult.POSITIVE)]
+            )
             tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
             tx.remember_all([IdempotencyRecord("", "k-2", "cd" * 32, {"n": 2}, RECORDED)])
         with clinic_store.read() as tx:
@@ -1304,6 +1363,7 @@ class ThroughJournalingTx(StoreContract):
             ("prize", "2"),
             ("redemption", "1"),
             ("redemption", "1"),
+            ("analyte-result", "1"),
             ("idempotency-key", f"{HIGGINS}/k-1"),
             ("idempotency-key", "/k-2"),
         ]

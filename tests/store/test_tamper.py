@@ -61,6 +61,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import functools
+import io
 import json
 import re
 import shutil
@@ -196,6 +197,47 @@ def populate(clinic: Clinic) -> None:
         clinic.record("F001", STIM, "met", actor="rec-1", at=visit(day, 10))
         clinic.record("F001", "secondary-negative", "met", actor="clin-1", at=visit(day, 10))
     clinic.record("F001", STIM, "not_met", actor="rec-2", at=visit(17, 10), key="LAB-F17")
+    # A lab panel: one specimen complete (met), one waiting for its amphetamine result
+    # (before the capped program's outcomes: the last outcome stays one that pays nothing).
+    panel = cmrewards.program_from_dict(
+        {
+            "id": "stim-panel",
+            "name": "Stimulant panel",
+            "targets": [
+                {
+                    "id": STIM,
+                    "analytes": ["cocaine", "amphetamine"],
+                    "schedule": {"kind": "fixed", "amount": 10},
+                }
+            ],
+        },
+        "stim-panel",
+    )
+    clinic.add_program(panel, actor=ADMIN)
+    clinic.enroll("L001", "stim-panel", start=START, actor=ADMIN)
+    lab = cmrewards.lab_map_from_dict(
+        {
+            "columns": {
+                "participant": "patient",
+                "specimen": "accession",
+                "collected": "collected",
+                "analyte": "test",
+                "result": "result",
+            }
+        },
+        "lab-map.toml",
+    )
+    rows = (
+        "accession,patient,collected,test,result\n"
+        f"S-1,L001,{visit(0, 11):%Y-%m-%d %H:%M},COC,NEG\n"
+        f"S-1,L001,{visit(0, 11):%Y-%m-%d %H:%M},AMP,NEG\n"
+        f"S-2,L001,{visit(3, 11):%Y-%m-%d %H:%M},COC,NEG\n"
+    )
+    imported = clinic.import_lab_results(
+        cmrewards.read_lab_file(io.StringIO(rows), lab, "lab.csv"), actor="rec-1"
+    )
+    assert (imported.outcomes, imported.pending) == (1, 1)
+
     # Capped: C001 reaches the $20 cap (the award that reaches it is cut), C002 does not.
     for day in range(0, 21, 3):
         clinic.record("C001", STIM, "met", actor="rec-1", at=visit(day, 16))
@@ -673,6 +715,7 @@ def test_the_pristine_clinic_fills_every_table_and_verifies(copy: Path) -> None:
         "cmrewards_meta", "staff", "programs", "participants", "outcomes", "transfers",
         "balances", "schedule_states", "idempotency", "prizes", "cap_usage", "catalog",
         "stock_movements", "redemptions", "prize_fulfilments", "prize_trades", "journal",
+        "analyte_results",
     }  # fmt: skip
     assert all(t.rowids for t in tables.values())
     conn = sqlite3.connect(copy)

@@ -88,6 +88,7 @@ TABLES = (
     "catalog",
     "stock_movements",
     "redemptions",
+    "analyte_results",
     "idempotency_keys",
 )
 """Every table the export writes; ``idempotency_keys`` is the ``idempotency`` table."""
@@ -924,6 +925,7 @@ EXPECTED_COUNTS = {
     # GC-10 restock, request, request; CAB-LARGE restock, prize; CAB-SMALL restock
     "stock_movements": 6,
     "redemptions": 2,
+    "analyte_results": 0,  # no lab panel in this clinic
     "idempotency_keys": 1,  # LAB-H3-1
 }
 

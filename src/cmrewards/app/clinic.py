@@ -12,7 +12,7 @@ subclass (``cmrewards.errors``) and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -22,6 +22,7 @@ from ..domain.records import Participant, Prize, Status
 from ..domain.redemption import CatalogItem, Redemption
 from ..domain.results import Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
 from ..domain.schedules import Outcome
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
@@ -30,9 +31,11 @@ from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
 from ..views.verify import verify_store
-from . import corrections, enrolment, programs, reads, recording, rewards, staffing
+from . import corrections, enrolment, programs, reads, recording, rewards, specimens, staffing
+from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
 from .rewards import RedemptionResult
+from .specimens import LabImportReport
 from .unit_of_work import UnitOfWork, random_seed
 
 
@@ -203,6 +206,38 @@ class Clinic:
         return recording.import_outcomes(
             self._work, rows, actor=actor, chunk_size=chunk_size, progress=progress
         )
+
+    def import_lab_results(
+        self,
+        rows: Iterable[LabRow | BadRow],
+        *,
+        actor: str,
+        targets: Sequence[str] = (),
+        chunk_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> LabImportReport:
+        """Store a lab's analyte results (``read_lab_file``) and record what each complete
+        specimen decides for ``targets`` (default: every target with ``analytes``).
+
+        A specimen's rows may be anywhere in ``rows``; specimens are applied in order of
+        collection, one transaction per chunk of about ``chunk_size`` rows. A result
+        stored before is a replay; one still missing leaves the specimen pending until a
+        later import brings it. The first bad row or refusal stops the import: what came
+        before is committed and the report names the line (it is not raised).
+        """
+        return specimens.import_lab_results(
+            self._work,
+            rows,
+            actor=actor,
+            targets=targets,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+
+    def analyte_results(self, participant: str) -> list[AnalyteResult]:
+        """Every analyte result stored for the participant, in the order they arrived."""
+        with self._work.read() as tx:
+            return tx.analyte_results(find_participant(tx, participant).id)
 
     def preview(self, participant: str) -> list[TargetPreview]:
         """For each target: the streak, what a ``met`` pays next, what a reset returns to."""

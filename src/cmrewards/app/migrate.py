@@ -38,6 +38,7 @@ COPIED_TABLES = (
     "redemptions",
     "prize_fulfilments",
     "prize_trades",
+    "analyte_results",
     "journal",
 )
 """In foreign-key order."""

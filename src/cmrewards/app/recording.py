@@ -68,7 +68,7 @@ def record(
     if at is not None:
         require_aware(at, "at")
     note = check_text(note, "note")
-    request = _record_request(participant, target, result, at, note)
+    request = record_request(participant, target, result, at, note)
     with work.write(actor, Action.RECORD) as tx:
         person = find_participant(tx, participant)
         return work.idempotent(
@@ -77,7 +77,7 @@ def record(
             key,
             request,
             lambda data: attrs.evolve(from_json(RecordResult, data), replayed=True),
-            lambda: _record(work, tx, person, target, result, at, actor, key, note),
+            lambda: write_outcome(work, tx, person, target, result, at, actor, key, note),
         )
 
 
@@ -127,7 +127,7 @@ def import_outcomes(
     return ImportReport(rows=applied + replayed, applied=applied, replayed=replayed)
 
 
-def _record(
+def write_outcome(
     work: UnitOfWork,
     tx: Recording,
     person: Participant,
@@ -231,14 +231,14 @@ def _import_row(work: UnitOfWork, tx: RowRecording, row: ImportRow | BadRow, act
     at = parse_when(row.at, program.timezone, "at")
     outcome: Outcome = choice(Outcome, row.outcome, "outcome")
     note = check_text(row.note, "note")
-    request = _record_request(row.participant, row.target, outcome, at, note)
+    request = record_request(row.participant, row.target, outcome, at, note)
     result = work.idempotent(
         tx,
         person.program_id,
         row.key,
         request,
         lambda _: None,
-        lambda: _record(work, tx, person, row.target, outcome, at, actor, row.key, note),
+        lambda: write_outcome(work, tx, person, row.target, outcome, at, actor, row.key, note),
     )
     return result is not None
 
@@ -260,7 +260,7 @@ def _chunk_keys(tx: ParticipantLookup, chunk: list[ImportRow | BadRow]) -> list[
     return keys
 
 
-def _record_request(
+def record_request(
     participant: str, target: str, outcome: Outcome, at: dt.datetime | None, note: str | None
 ) -> dict[str, Any]:
     """A recording as its idempotency fingerprint sees it: as the caller gave it."""

@@ -16,7 +16,7 @@ from cmrewards.errors import InvalidInput
 from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import RecordResult, TransferResult
+    from cmrewards import ImportReport, LabImportReport, RecordResult, TransferResult
 
 # --- outcomes and balances ---------------------------------------------------
 
@@ -112,6 +112,12 @@ def preview(settings: Settings, participant: str) -> None:
 
 @cli.command("import")
 @click.argument("csv_file", metavar="FILE.csv")
+@click.option(
+    "--map",
+    "map_file",
+    metavar="MAP.toml",
+    help="Read a lab's own export (one row per analyte) through this mapping file.",
+)
 @actor_option()
 @click.option(
     "--chunk-size",
@@ -121,22 +127,44 @@ def preview(settings: Settings, participant: str) -> None:
     help="Rows per transaction.",
 )
 @pass_settings
-def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> None:
-    """Record a CSV of outcomes (participant,target,outcome,at,key,note); safe to rerun."""
+def import_(
+    settings: Settings, csv_file: str, map_file: str | None, actor: str, chunk_size: int
+) -> None:
+    """Record a CSV of outcomes (participant,target,outcome,at,key,note), or with --map a
+    lab export of analyte results; safe to rerun."""
     clinic = settings.clinic()
+    lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
-        rows = cmrewards.read_rows(file, csv_file)
         show_bar = not settings.json and sys.stderr.isatty()
         total = _count_rows(csv_file) if show_bar else 0
         with click.progressbar(
             length=total, label="importing", file=sys.stderr, hidden=not show_bar
         ) as bar:
-            report = clinic.import_outcomes(
-                rows, actor=actor, chunk_size=chunk_size, progress=bar.update
-            )
+            if lab_map is None:
+                report: ImportReport | LabImportReport = clinic.import_outcomes(
+                    cmrewards.read_rows(file, csv_file),
+                    actor=actor,
+                    chunk_size=chunk_size,
+                    progress=bar.update,
+                )
+            else:
+                report = clinic.import_lab_results(
+                    cmrewards.read_lab_file(file, lab_map, csv_file),
+                    actor=actor,
+                    targets=lab_map.targets,
+                    chunk_size=chunk_size,
+                    progress=bar.update,
+                )
 
     def text() -> str:
-        done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
+        if isinstance(report, cmrewards.LabImportReport):
+            done = (
+                f"imported {report.stored} analyte results, skipped {report.replayed} already"
+                f" stored; {report.specimens} specimens, {report.outcomes} outcomes recorded,"
+                f" {report.pending} specimens pending"
+            )
+        else:
+            done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
         return done if report.complete else f"{done}; stopped at {report.error}"
 
     emit(settings, report, text)

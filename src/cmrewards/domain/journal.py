@@ -2,9 +2,9 @@
 
 Outcomes and transfers carry their own chains. Everything else the library writes
 (staff, programs, participants, prizes and their hand-overs and trades, the catalog,
-stock movements, redemptions, idempotency keys) gets a journal entry each time it
-is written: the record's kind, key and a digest of its canonical form, chained like
-the ledger. ``verify`` recomputes each record's digest and compares it with its
+stock movements, redemptions, analyte results, idempotency keys) gets a journal entry
+each time it is written: the record's kind, key and a digest of its canonical form,
+chained like the ledger. ``verify`` recomputes each record's digest and compares it with its
 latest journal entry, so an edit, insertion or deletion made outside the library
 shows up even in tables whose rows legitimately change (a redemption's status).
 
@@ -30,6 +30,7 @@ from .programs import Program
 from .records import IdempotencyRecord, Participant, Prize
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from .refs import Ref, next_id
+from .specimens import AnalyteResult
 from .staff import Staff
 
 
@@ -75,6 +76,7 @@ Journaled = (
     | CatalogItem
     | StockMovement
     | Redemption
+    | AnalyteResult
     | IdempotencyRecord
 )
 
@@ -115,6 +117,8 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
             return "stock-movement", str(record.id), fields
         case Redemption():
             return "redemption", str(record.id), fields
+        case AnalyteResult():
+            return "analyte-result", str(record.id), fields
     raise TypeError(f"{type(record).__name__} is not journaled")
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import CMRewardsError, InvalidInput, NotFound
+from .analytes import analyte, analyte_names
 from .clock import zone
 from .schedules import (
     DEFAULT_RESET_ON,
@@ -52,6 +53,9 @@ class Target:
     reset_on: frozenset[Outcome] = DEFAULT_RESET_ON
     requires: tuple[str, ...] = ()
     """Targets that must have a ``met`` at the same visit, recorded first, for a ``met`` to pay."""
+    analytes: tuple[str, ...] = ()
+    """The lab panel that decides this target from a specimen's analyte results
+    (``domain/specimens.py``); empty for a target recorded directly."""
 
 
 @attrs.frozen
@@ -134,13 +138,18 @@ def _target_to_dict(target: Target) -> dict[str, Any]:
         for key, value in attrs.asdict(target.schedule).items()
         if value is not None
     }
-    return {
+    data: dict[str, Any] = {
         "id": target.id,
         "per_week": target.per_week,
         "reset_on": sorted(str(o) for o in target.reset_on),
         "requires": list(target.requires),
         "schedule": schedule,
     }
+    # Only when set: a stored program's canonical form, and so its journal digest,
+    # stays what it was for every program written before targets had panels.
+    if target.analytes:
+        data["analytes"] = list(target.analytes)
+    return data
 
 
 # --- loading and validation -------------------------------------------------
@@ -289,6 +298,7 @@ def _target(table: _Table) -> Target:
     requires = table.raw("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise table.fail("requires", "must be a list of target ids")
+    analytes = _analytes(table)
     schedule = _schedule(table.table("schedule"))
     table.finish()
     return Target(
@@ -297,7 +307,21 @@ def _target(table: _Table) -> Target:
         per_week=per_week,
         reset_on=reset_on,
         requires=tuple(requires),
+        analytes=analytes,
     )
+
+
+def _analytes(table: _Table) -> tuple[str, ...]:
+    values = table.raw("analytes", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise table.fail("analytes", "must be a list of analyte names")
+    known = ", ".join(analyte_names())
+    for value in values:
+        if analyte(value) is None:
+            raise table.fail("analytes", f"{value!r} is not an analyte (analytes: {known})")
+    if len(set(values)) != len(values):
+        raise table.fail("analytes", "lists an analyte twice")
+    return tuple(values)
 
 
 def _reset_on(table: _Table) -> frozenset[Outcome]:

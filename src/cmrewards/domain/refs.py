@@ -32,6 +32,7 @@ class RefKind(enum.StrEnum):
     PRIZE_TRADE = "prize-trade"
     """Named by the id of the prize traded in."""
     STOCK_MOVEMENT = "stock-movement"
+    ANALYTE_RESULT = "analyte-result"
     JOURNAL_ENTRY = "journal-entry"
     PARTICIPANT = "participant"
     PROGRAM = "program"

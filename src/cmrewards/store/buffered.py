@@ -2,9 +2,9 @@
 
 Wraps any adapter's ``Tx`` and implements ``RecordTx``: exactly what recording an
 outcome calls, and nothing else. The writes that recording makes (outcomes, schedule
-states, transfers, prizes, cap usage, idempotency keys) are kept in memory and
-written with one batched statement each when the chunk is flushed; the reads
-recording needs see those pending writes (chain heads, balances, states, keys).
+states, transfers, prizes, cap usage, analyte results, idempotency keys) are kept in
+memory and written with one batched statement each when the chunk is flushed; the
+reads recording needs see those pending writes (chain heads, balances, states, keys).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize
 from ..domain.schedules import ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import RecordTx, StateKey, Tx
 
@@ -54,6 +55,9 @@ class BufferedTx(RecordTx):
         self._outcome_head: OutcomeRecord | None = _UNREAD
         self._transfer_head: Transfer | None = _UNREAD
         self._prize_head: Prize | None = _UNREAD
+        self._analyte_results: list[AnalyteResult] = []
+        self._specimens: dict[tuple[str, str], list[AnalyteResult]] = defaultdict(list)
+        self._analyte_head: AnalyteResult | None = _UNREAD
 
     def flush(self) -> None:
         """Write everything pending, one batch per table."""
@@ -66,6 +70,8 @@ class BufferedTx(RecordTx):
             tx.append_transfers(self._transfers)
         if self._prizes:
             tx.add_prizes(self._prizes)
+        if self._analyte_results:
+            tx.add_analyte_results(self._analyte_results)
         for (participant, period), cents in self._cap_deltas.items():
             if cents:
                 tx.add_cap_usage(participant, period, cents)
@@ -173,3 +179,19 @@ class BufferedTx(RecordTx):
 
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
         self._cap_deltas[participant, period] += cents
+
+    def last_analyte_result(self) -> AnalyteResult | None:
+        if self._analyte_head is _UNREAD:
+            self._analyte_head = self._tx.last_analyte_result()
+        return self._analyte_head
+
+    def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
+        pending = self._specimens.get((participant, specimen), [])
+        return self._tx.specimen_results(participant, specimen) + pending
+
+    def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
+        self._analyte_results.extend(results)
+        for result in results:
+            self._specimens[result.participant, result.specimen].append(result)
+        if results:
+            self._analyte_head = results[-1]

@@ -2,9 +2,9 @@
 
 Each write of a record that is not hash-chained itself (staff, programs, participants,
 prizes and their hand-overs and trades, the catalog, stock movements, redemptions,
-idempotency keys) appends a journal entry for the record as written (``domain/journal.py``
-says why). Reads, and the writes of chained or derived data (outcomes, schedule states,
-transfers, cap usage), go to the adapter unchanged.
+analyte results, idempotency keys) appends a journal entry for the record as written
+(``domain/journal.py`` says why). Reads, and the writes of chained or derived data
+(outcomes, schedule states, transfers, cap usage), go to the adapter unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import StateKey, Tx
 
@@ -90,6 +91,10 @@ class JournalingTx(Tx):
         self._tx.update_redemption(redemption)
         self._note(redemption)
 
+    def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
+        self._tx.add_analyte_results(results)
+        self._note(*results)
+
     def remember(self, record: IdempotencyRecord) -> None:
         self._tx.remember(record)
         self._note(record)
@@ -154,6 +159,15 @@ class JournalingTx(Tx):
 
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
         return self._tx.schedule_state(participant, target)
+
+    def last_analyte_result(self) -> AnalyteResult | None:
+        return self._tx.last_analyte_result()
+
+    def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
+        return self._tx.specimen_results(participant, specimen)
+
+    def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
+        return self._tx.analyte_results(participant)
 
     def schedule_states(self) -> dict[StateKey, ScheduleState]:
         return self._tx.schedule_states()

@@ -34,6 +34,7 @@ from ..domain.records import (
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from ..errors import IntegrityError
 from .port import StateKey, Tx
@@ -56,6 +57,10 @@ class _State:
     visits: dict[VisitKey, tuple[OutcomeRecord, ...]] = attrs.Factory(dict)
     """Index: the outcomes of each visit, in recording order."""
     states: dict[StateKey, ScheduleState] = attrs.Factory(dict)
+    analyte_results: dict[int, AnalyteResult] = attrs.Factory(dict)
+    specimens: dict[tuple[str, str], tuple[AnalyteResult, ...]] = attrs.Factory(dict)
+    """Index: each (participant, specimen)'s results, in id order (one per analyte:
+    UNIQUE in SQL)."""
     transfers: dict[int, Transfer] = attrs.Factory(dict)
     reversals: dict[int, Transfer] = attrs.Factory(dict)
     """Index: each reversal by the transfer it reverses (UNIQUE in SQL)."""
@@ -87,6 +92,8 @@ Table = Literal[
     "latest",
     "visits",
     "states",
+    "analyte_results",
+    "specimens",
     "transfers",
     "reversals",
     "balances",
@@ -233,6 +240,26 @@ class MemoryTx(Tx):
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
         for key, state in states:
             self._put("states", key, state)
+
+    # --- analyte results ----------------------------------------------------------------
+
+    def last_analyte_result(self) -> AnalyteResult | None:
+        return next(reversed(self._s.analyte_results.values()), None)
+
+    def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
+        return list(self._s.specimens.get((participant, specimen), ()))
+
+    def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
+        return [r for r in self._s.analyte_results.values() if participant in (None, r.participant)]
+
+    def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
+        for result in results:
+            specimen = result.participant, result.specimen
+            earlier = self._s.specimens.get(specimen, ())
+            if any(r.analyte == result.analyte for r in earlier):
+                raise _refused("duplicate analyte result of a specimen")
+            self._insert("analyte_results", result.id, result, "analyte result id")
+            self._put("specimens", specimen, (*earlier, result))
 
     # --- the ledger and cap usage -------------------------------------------------------
 

@@ -33,6 +33,13 @@ MIGRATIONS = (
     ),
     Migration("0003_redemption", tuple(schema.REDEMPTION), tuple(postgres_schema.REDEMPTION)),
     Migration("0004_journal", tuple(schema.JOURNAL), tuple(postgres_schema.JOURNAL)),
+    # 0005 is the visits and corrections migration of the engine branch; the names say
+    # the order the two branches release in.
+    Migration(
+        "0006_analyte_results",
+        tuple(schema.ANALYTE_RESULTS),
+        tuple(postgres_schema.ANALYTE_RESULTS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -31,6 +31,7 @@ from ..domain.programs import Program
 from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "Programs",
     "RecordTx",
     "Redemptions",
+    "SpecimenResults",
+    "Specimens",
     "StaffLookup",
     "Staffing",
     "StateKey",
@@ -139,6 +142,29 @@ class Outcomes(OutcomeChain, Protocol):
         ...
 
     def schedule_states(self) -> dict[StateKey, ScheduleState]: ...
+
+
+# --- analyte results of specimens, append-only and journaled --------------------------
+
+
+class SpecimenResults(Protocol):
+    """What deciding a specimen needs: the results stored for it so far, the table's
+    newest row (for the next id), and the append."""
+
+    def last_analyte_result(self) -> AnalyteResult | None: ...
+    def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
+        """One specimen's results, in id order."""
+        ...
+
+    def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
+        """Append; a second result for one (participant, specimen, analyte) is refused."""
+        ...
+
+
+class Specimens(SpecimenResults, Protocol):
+    def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
+        """In id order."""
+        ...
 
 
 # --- the ledger, append-only and hash-chained, with balances and cap usage ---------
@@ -276,10 +302,12 @@ class RecordTx(
     OutcomeChain,
     LedgerPosting,
     PrizeDraws,
+    SpecimenResults,
     IdempotencyCheck,
     Protocol,
 ):
-    """What recording an outcome reads and writes: all an import chunk may call."""
+    """What recording an outcome, or the analyte results that decide one, reads and
+    writes: all an import chunk may call."""
 
 
 class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
@@ -293,6 +321,7 @@ class Tx(
     Programs,
     Enrolment,
     Outcomes,
+    Specimens,
     Ledger,
     Prizes,
     Catalog,

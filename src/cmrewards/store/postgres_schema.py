@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import attrs
 
-from .schema import APPLICATION, MOVEMENTS_CHECK, OUTCOMES_CHECK
+from .schema import APPLICATION, LAB_RESULTS_CHECK, MOVEMENTS_CHECK, OUTCOMES_CHECK
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
 _ROW, _BEFORE = 1 << 0, 1 << 1
@@ -365,4 +365,20 @@ JOURNAL = [
     )""",
     "CREATE INDEX journal_by_record ON journal (kind, key, id)",
     *_append_only("journal"),
+]
+
+ANALYTE_RESULTS = [
+    f"""CREATE TABLE analyte_results (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        specimen ctext NOT NULL,
+        analyte ctext NOT NULL,
+        result ctext NOT NULL CHECK (result IN {LAB_RESULTS_CHECK}),
+        collected_at ctext NOT NULL,
+        recorded_at ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        UNIQUE (participant, specimen, analyte)
+    )""",
+    *_append_only("analyte_results"),
 ]

@@ -256,3 +256,22 @@ JOURNAL = [
     "CREATE INDEX journal_by_record ON journal (kind, key, id)",
     *_append_only("journal"),
 ]
+
+LAB_RESULTS_CHECK = "('negative', 'positive', 'dilute', 'substituted', 'invalid')"
+"""The analyte results' CHECK list as released in 0006 (both engines)."""
+
+ANALYTE_RESULTS = [
+    f"""CREATE TABLE analyte_results (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            specimen TEXT NOT NULL,
+            analyte TEXT NOT NULL,
+            result TEXT NOT NULL CHECK (result IN {LAB_RESULTS_CHECK}),
+            collected_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            UNIQUE (participant, specimen, analyte)
+        ) STRICT""",
+    *_append_only("analyte_results"),
+]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ..domain.analytes import LabResult
 from ..domain.clock import from_utc_text, to_utc_text
 from ..domain.journal import JournalEntry
 from ..domain.ledger import Movement, Transfer
@@ -35,6 +36,7 @@ from ..domain.redemption import (
     StockReason,
 )
 from ..domain.schedules import Outcome, ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
 
 
@@ -207,6 +209,47 @@ def fulfilment_from_row(row: Row) -> PrizeFulfilment:
         at=utc_time(row["at"]),
         note=row["note"],
     )
+
+
+def analyte_result_from_row(row: Row) -> AnalyteResult:
+    return AnalyteResult(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        specimen=row["specimen"],
+        analyte=row["analyte"],
+        result=LabResult(row["result"]),
+        collected_at=utc_time(row["collected_at"]),
+        recorded_at=utc_time(row["recorded_at"]),
+        actor=row["actor"],
+    )
+
+
+def analyte_result_row(result: AnalyteResult) -> tuple[Any, ...]:
+    return (
+        result.id,
+        result.program_id,
+        result.participant,
+        result.specimen,
+        result.analyte,
+        str(result.result),
+        to_utc_text(result.collected_at),
+        to_utc_text(result.recorded_at),
+        result.actor,
+    )
+
+
+ANALYTE_RESULT_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "specimen",
+    "analyte",
+    "result",
+    "collected_at",
+    "recorded_at",
+    "actor",
+)
 
 
 def state_from_row(row: Row) -> ScheduleState:

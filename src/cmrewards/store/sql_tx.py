@@ -30,12 +30,16 @@ from ..domain.redemption import (
     StockMovement,
 )
 from ..domain.schedules import ScheduleState
+from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import StateKey, Tx
 from .sql_rows import (
+    ANALYTE_RESULT_COLUMNS,
     OUTCOME_COLUMNS,
     TRANSFER_COLUMNS,
     Row,
+    analyte_result_from_row,
+    analyte_result_row,
     fulfilment_from_row,
     insert_sql,
     item_from_row,
@@ -192,6 +196,34 @@ class SQLTx(Tx):
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         self._conn.executemany(
             insert_sql("outcomes", OUTCOME_COLUMNS), [outcome_row(r) for r in records]
+        )
+
+    # analyte results
+    def last_analyte_result(self) -> AnalyteResult | None:
+        return self._first(
+            analyte_result_from_row, "SELECT * FROM analyte_results ORDER BY id DESC LIMIT 1"
+        )
+
+    def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
+        return self._every(
+            analyte_result_from_row,
+            "SELECT * FROM analyte_results WHERE participant = ? AND specimen = ? ORDER BY id",
+            [participant, specimen],
+        )
+
+    def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
+        if participant is None:
+            return self._every(analyte_result_from_row, "SELECT * FROM analyte_results ORDER BY id")
+        return self._every(
+            analyte_result_from_row,
+            "SELECT * FROM analyte_results WHERE participant = ? ORDER BY id",
+            [participant],
+        )
+
+    def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
+        self._conn.executemany(
+            insert_sql("analyte_results", ANALYTE_RESULT_COLUMNS),
+            [analyte_result_row(r) for r in results],
         )
 
     # schedule states

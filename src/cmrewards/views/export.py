@@ -54,6 +54,7 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
         "catalog": tx.items,
         "stock_movements": tx.stock_movements,
         "redemptions": tx.redemptions,
+        "analyte_results": tx.analyte_results,
         "idempotency_keys": tx.idempotency_records,
     }
 

@@ -41,6 +41,7 @@ from ..store.port import (
     Prizes,
     Programs,
     Redemptions,
+    Specimens,
     Staffing,
     StateKey,
     Tx,
@@ -49,7 +50,15 @@ from .replay import AWARDED, Awards, points_by_outcome, replay_outcomes
 
 
 class JournaledReads(
-    Staffing, Programs, Enrolment, Prizes, Catalog, Redemptions, IdempotencyKeys, Protocol
+    Staffing,
+    Programs,
+    Enrolment,
+    Prizes,
+    Catalog,
+    Redemptions,
+    IdempotencyKeys,
+    Specimens,
+    Protocol,
 ):
     """Every kind of record the journal covers: those that are not hash-chained themselves."""
 
@@ -146,6 +155,7 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.items()
     yield from tx.stock_movements()
     yield from tx.redemptions()
+    yield from tx.analyte_results()
     yield from tx.idempotency_records()
 
 

@@ -1,0 +1,125 @@
+"""Reading a lab portal's export through a mapping file: one row per analyte per specimen.
+
+The header must hold every column the mapping names (others are ignored). Each row
+becomes a ``LabRow`` in the shipped vocabulary, or a ``BadRow`` naming its line and
+the one thing wrong with it. Rows with every field empty (what Excel leaves after the
+data, ``,,,,``) are skipped, as are rows whose analyte the mapping ignores and, with
+a status column, rows that are not final.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import IO
+
+import attrs
+
+from ..domain.analytes import LabResult
+from ..domain.lab_map import IGNORE, LabMap, parse_collected
+from ..errors import InvalidInput
+from .lab_file import BadRow
+
+
+@attrs.frozen
+class LabRow:
+    """One analyte result of one specimen, read from a lab export."""
+
+    line: int
+    participant: str
+    specimen: str
+    """The lab's accession number."""
+    collected: dt.datetime
+    """As the lab wrote it: naive (read in the program's zone) unless the format has an offset."""
+    analyte: str
+    """A stable analyte name."""
+    result: LabResult
+
+
+def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRow | BadRow]:
+    """Stream the rows of a lab export through ``lab_map``.
+
+    A header without a mapped column is refused at once (``InvalidInput``); a bad row
+    is yielded as ``BadRow`` so the rows before it can still be applied.
+    """
+    reader = csv.reader(file)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InvalidInput(f"{source} is empty; expected a header row") from None
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{source} line 1: {_problem(error)}") from None
+    missing = [c for c in lab_map.columns if c not in header]
+    if missing:
+        raise InvalidInput(
+            f"{source} line 1: no column {', '.join(repr(c) for c in missing)}"
+            f" (mapping {lab_map.source}; the header has {', '.join(header)})"
+        )
+    where = {column: header.index(column) for column in lab_map.columns}
+    line = reader.line_num + 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield BadRow(line, _problem(error))
+            return
+        if any(f.strip() for f in fields):
+            row = _row(fields, where, lab_map, line)
+            if row is not None:
+                yield row
+        line = reader.line_num + 1
+
+
+def _problem(error: Exception) -> str:
+    return "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
+
+
+def _row(
+    fields: list[str], where: dict[str, int], lab_map: LabMap, line: int
+) -> LabRow | BadRow | None:
+    if len(fields) <= max(where.values()):
+        return BadRow(
+            line, f"expected at least {max(where.values()) + 1} fields, got {len(fields)}"
+        )
+
+    def field(column: str) -> str:
+        return fields[where[column]].strip()
+
+    if lab_map.status is not None and not lab_map.is_final(field(lab_map.status)):
+        return None
+    analyte_word = field(lab_map.analyte)
+    analyte = lab_map.analyte_of(analyte_word)
+    if analyte == IGNORE:
+        return None
+    if analyte is None:
+        return BadRow(
+            line,
+            f"{lab_map.analyte} {analyte_word[:40]!r} is not a known analyte or LOINC code;"
+            f" map it in [analytes] of {lab_map.source}",
+        )
+    result_word = field(lab_map.result)
+    result = lab_map.result_of(result_word)
+    if result is None:
+        return BadRow(
+            line,
+            f"{lab_map.result} {result_word[:40]!r} is not a known result;"
+            f" map it in [results] of {lab_map.source}",
+        )
+    for column in (lab_map.participant, lab_map.specimen):
+        if not field(column):
+            return BadRow(line, f"{column} is empty")
+    try:
+        collected = parse_collected(field(lab_map.collected), lab_map)
+    except InvalidInput as error:
+        return BadRow(line, str(error))
+    return LabRow(
+        line=line,
+        participant=field(lab_map.participant),
+        specimen=field(lab_map.specimen),
+        collected=collected,
+        analyte=analyte,
+        result=result,
+    )
