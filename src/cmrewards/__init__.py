@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
+    from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
     from .domain.ledger import Movement, Transfer
@@ -87,6 +88,7 @@ _HOMES = {
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.rewards": ("RedemptionResult",),
+    "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
     "domain.ledger": ("Movement", "Transfer"),
@@ -159,7 +161,9 @@ __all__ = [
     "CMRewardsError",
     "CapPeriod",
     "CatalogItem",
+    "ChainHead",
     "Check",
+    "Checkpoint",
     "Clinic",
     "EscalatingSchedule",
     "ExportManifest",

@@ -1,4 +1,5 @@
-"""Commands of the front desk: record, import, balances, history, corrections, verify."""
+"""Commands of the front desk: record, import, balances, history, corrections, verify and
+checkpoints."""
 
 from __future__ import annotations
 
@@ -213,25 +214,57 @@ def _describe_transfer(result: TransferResult) -> str:
 
 
 @cli.command()
+@click.option(
+    "--against",
+    metavar="FILE_OR_TEXT",
+    help="A checkpoint (its statement, or a file holding it, its JSON or an export manifest):"
+    " also prove every chain still extends it.",
+)
 @pass_settings
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, against: str | None) -> None:
     """Recompute hash chains, balances and schedule states; exit 3 on any mismatch."""
-    report = settings.clinic().verify()
-    emit(
-        settings,
-        report,
-        lambda: "\n".join(
-            [
-                *(problem.message for problem in report.problems),
-                f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
-                f" {report.transfers} transfers, {report.participants} participants checked;"
-                f" chain head {report.transfer_chain_head[:16]}",
-            ]
-        ),
-    )
+    checkpoint = None if against is None else _checkpoint_text(against)
+    report = settings.clinic().verify(against=checkpoint)
+
+    def text() -> str:
+        lines = [problem.message for problem in report.problems]
+        lines.append(
+            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
+            f" {report.transfers} transfers, {report.participants} participants checked;"
+            f" chain head {report.transfer_chain_head[:16]}"
+        )
+        if report.against is not None and report.ok:
+            grown = ", ".join(
+                f"{then.chain} {then.length} -> {now.length}"
+                for then in report.against.chains
+                for now in report.chains
+                if now.chain == then.chain
+            )
+            lines.append(
+                f"extends the checkpoint of {report.against.at:%Y-%m-%d %H:%M:%S}Z: {grown}"
+            )
+        return "\n".join(lines)
+
+    emit(settings, report, text)
     if not report.ok:
         click.echo(f"cmrewards: verify found {len(report.problems)} problem(s)", err=True)
         sys.exit(3)
+
+
+def _checkpoint_text(value: str) -> str:
+    """The checkpoint itself, or the text of the file that holds it."""
+    if value.lstrip().startswith(("cmrewards-checkpoint/", "{")):
+        return value
+    with _reading(value), open(value, encoding="utf-8") as file:
+        return file.read(1_000_000)
+
+
+@cli.command()
+@pass_settings
+def checkpoint(settings: Settings) -> None:
+    """Every hash chain's length and head now: keep the line where the clinic cannot edit it."""
+    made = settings.clinic().checkpoint()
+    emit(settings, made, made.statement)
 
 
 @cli.command()
