@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..domain.checkpoint import Checkpoint, parse_checkpoint
-from ..domain.clock import program_week, require_date_in_range, to_utc_text
+from ..domain.clock import program_week, require_date_in_range
 from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
@@ -91,7 +91,7 @@ def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
         raise InvalidInput(f"{target} must be a new or empty directory")
     with work.read() as tx:
         try:
-            return export_all(tx, target, to_utc_text(work.clock()))
+            return export_all(tx, target, work.clock())
         except OSError as error:
             raise InvalidInput(f"cannot write the export to {target}: {error.strerror}") from None
 
