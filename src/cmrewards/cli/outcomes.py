@@ -14,7 +14,18 @@ import click
 import cmrewards
 from cmrewards.errors import InvalidInput
 
-from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
+from ._shell import (
+    Recorded,
+    Settings,
+    _reading,
+    actor_option,
+    cli,
+    emit,
+    key_option,
+    money,
+    pass_settings,
+    typed_text,
+)
 
 if TYPE_CHECKING:
     from cmrewards import RecordResult, TransferResult
@@ -34,7 +45,7 @@ if TYPE_CHECKING:
 @click.option("--at", help="Clinical time, ISO 8601 (default: now); no offset = clinic's zone.")
 @actor_option()
 @key_option()
-@click.option("--note", help="A short note (no names or other personal data).")
+@click.option("--note", callback=typed_text, help="A short note (no names or other personal data).")
 @pass_settings
 def record(
     settings: Settings,
@@ -53,7 +64,8 @@ def record(
         # A time without an offset is the clinic's: one read learns the participant's zone.
         when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
     result = clinic.record(participant, target, outcome, at=when, actor=actor, key=key, note=note)
-    emit(settings, result, lambda: _describe_record(result))
+    seen = Recorded(f"outcome {result.outcome_id}", f"cmrewards history {result.participant}")
+    emit(settings, result, lambda: _describe_record(result), recorded=seen)
 
 
 def _describe_record(result: RecordResult) -> str:
@@ -140,7 +152,9 @@ def import_(settings: Settings, csv_file: str, actor: str, chunk_size: int) -> N
         done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
         return done if report.complete else f"{done}; stopped at {report.error}"
 
-    emit(settings, report, text)
+    # Running it again is safe: it skips every row applied and says how many.
+    seen = Recorded(f"the import of {report.rows} rows", f"cmrewards import {csv_file}")
+    emit(settings, report, text, recorded=seen if report.rows else None)
     if not report.complete:
         click.echo(f"cmrewards: import stopped at {report.error}", err=True)
         sys.exit(report.exit_code)
@@ -174,7 +188,7 @@ def history(settings: Settings, participant: str) -> None:
 @cli.command()
 @click.argument("participant")
 @click.option("--points", required=True, type=int, help="Points to add (+N) or remove (-N).")
-@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @actor_option()
 @key_option()
 @pass_settings
@@ -183,12 +197,12 @@ def adjust(
 ) -> None:
     """Add or remove points by hand (admin), with a reason."""
     result = settings.clinic().adjust(participant, points, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_transfer(result))
+    emit(settings, result, lambda: _describe_transfer(result), recorded=_seen(result))
 
 
 @cli.command()
 @click.argument("transfer_id", type=int)
-@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
 @actor_option()
 @key_option()
@@ -200,7 +214,13 @@ def reverse(
     result = settings.clinic().reverse(
         transfer_id, reason=reason, actor=actor, key=key, returned=returned
     )
-    emit(settings, result, lambda: _describe_transfer(result))
+    emit(settings, result, lambda: _describe_transfer(result), recorded=_seen(result))
+
+
+def _seen(result: TransferResult) -> Recorded:
+    return Recorded(
+        f"transfer {result.transfer.id}", f"cmrewards history {result.balance.participant}"
+    )
 
 
 def _describe_transfer(result: TransferResult) -> str:
