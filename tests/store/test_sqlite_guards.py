@@ -69,7 +69,7 @@ def stored_triggers(path: Path) -> dict[str, str]:
 
 def test_the_declaration_is_every_trigger_a_new_file_holds_word_for_word(path: Path) -> None:
     assert stored_triggers(path) == DECLARED
-    assert len(DECLARED) == 18
+    assert {"outcomes_no_delete", "transfers_no_update", "journal_no_delete"} <= set(DECLARED)
     assert problems(path) == []
 
 

@@ -738,8 +738,9 @@ def test_dropping_triggers_and_rewriting_a_row_unchanged_is_not_tampering(
 
 APPENDED_WITH_A_VALID_CHAIN = pytest.mark.xfail(
     strict=True,
-    reason="a forger who recomputes sha256 can append a harmless row after the last one; only a"
-    " chain head kept outside the file (the export manifest, verify's printed head) exposes it",
+    reason="a forger who recomputes sha256 can append a harmless row after the last one: nothing"
+    " tells it from a real write (a checkpoint kept outside the file proves only that nothing"
+    " before it changed or was cut: tests/store/test_checkpoint_tamper.py)",
 )
 
 

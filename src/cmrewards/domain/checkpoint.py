@@ -113,13 +113,14 @@ def parse_checkpoint(text: str) -> Checkpoint:
 def _from_json(text: str) -> Checkpoint:
     try:
         data = json.loads(text)
+    except ValueError:
+        raise InvalidInput("not a checkpoint: not valid JSON") from None
+    try:
         if "checkpoint" in data:  # an export's manifest
             data = data["checkpoint"]
         chains = [_head(c["chain"], c["length"], c["head"]) for c in data["chains"]]
         return Checkpoint(_time(data["at"]), _unique(chains), _hex(data["digest"], "digest"))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        if isinstance(error, InvalidInput):
-            raise
+    except (KeyError, TypeError, AttributeError) as error:
         raise InvalidInput(f"not a checkpoint: the JSON lacks or mistypes {error}") from None
 
 
