@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
+    from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
     from .domain.lab_map import LabMap, lab_map_from_dict, load_lab_map
@@ -95,6 +96,7 @@ _HOMES = {
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
+    "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
     "domain.lab_map": ("LabMap", "lab_map_from_dict", "load_lab_map"),
@@ -172,7 +174,9 @@ __all__ = [
     "CMRewardsError",
     "CapPeriod",
     "CatalogItem",
+    "ChainHead",
     "Check",
+    "Checkpoint",
     "Clinic",
     "EscalatingSchedule",
     "ExportManifest",

@@ -1171,10 +1171,14 @@ def test_append_only_triggers_refuse_raw_edits(sqlite_busy: tuple[Clinic, Busy])
     assert snapshot(clinic) == before
 
 
-def test_dropping_the_triggers_alone_is_not_a_problem(sqlite_busy: tuple[Clinic, Busy]) -> None:
+def test_dropping_the_triggers_alone_is_reported_guard_by_guard(
+    sqlite_busy: tuple[Clinic, Busy],
+) -> None:
     clinic, _ = sqlite_busy
     tamper(clinic)
-    assert clinic.verify().ok
+    report = clinic.verify()
+    expected = [f"the guard trigger {name} was dropped" for name in sorted(APPEND_ONLY_TRIGGERS)]
+    assert (False, expected) == (report.ok, [p.message for p in report.problems])
 
 
 TAMPERING = {

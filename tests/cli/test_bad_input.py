@@ -294,6 +294,7 @@ KIND: dict[str, str | Ints] = {
     "preset_name": "preset",
     "timezone": "timezone",
     "returned": "flag",
+    "against": "checkpoint",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -341,6 +342,21 @@ PLAUSIBLE: dict[str, str] = {
     "role": "recorder",
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
+    # Every database extends the checkpoint of an empty one.
+    "against": "cmrewards-checkpoint/1 2026-01-01T00:00:00Z"
+    + "".join(f" {chain}=0:{'0' * 16}" for chain in ("outcomes", "transfers", "journal"))
+    + " digest="
+    + hashlib.sha256(
+        json.dumps(
+            {
+                "at": "2026-01-01T00:00:00.000000Z",
+                "chains": {c: [0, "0" * 64] for c in ("outcomes", "transfers", "journal")},
+                "checkpoint": 1,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+    ).hexdigest(),
 }
 """A value each parameter accepts on the template database (flags stay off)."""
 PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
@@ -356,6 +372,7 @@ PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
 
 READ_ONLY = {
     ("presets",),
+    ("checkpoint",),
     ("staff", "list"),
     ("program", "list"),
     ("program", "show"),
@@ -497,6 +514,24 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
         return bad(
             {1, 2}, DB, "full-dir", "", ".", LONG, "garbage.bin", "program.toml/x", "/dev/null"
         ) + odd({1, 2}, "somedir", "new/deep/dir", "😀-export", " ")
+    if kind == "checkpoint":
+        return bad(
+            {2},
+            "no-such-file",
+            "somedir",
+            "garbage.bin",
+            "empty.txt",
+            "",
+            " ",
+            LONG,
+            DB,
+            "/dev/null",
+            "/",
+            "program.toml",
+            "cmrewards-checkpoint/1 junk",
+            "{",
+            "{}",
+        )
     if kind == "demo-db":
         # DB exists in the template's folder, so a demo may not build there; in the modes
         # that take the database away ("dot", "missing") it is a fresh file and may.

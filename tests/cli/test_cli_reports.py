@@ -364,7 +364,13 @@ def test_export_json_manifest(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     manifest = ok(db, f"export --out {shlex.quote(str(out))}")
     verified = ok(db, "verify")
-    assert manifest["directory"] == str(out)
+    assert "directory" not in manifest  # no path of the machine
+    assert manifest["checkpoint"]["chains"][0] == {
+        "chain": "outcomes",
+        "length": 5,
+        "head": verified["outcome_chain_head"],
+    }
+    assert ok(db, f"verify --against {shlex.quote(str(out / 'manifest.json'))}")["ok"]
     # 2 participants, 5 outcomes; transfers: 4 awards + 1 bonus (the third met).
     assert manifest["tables"]["participants"] == 2
     assert manifest["tables"]["outcomes"] == 5 == verified["outcomes"]
@@ -384,7 +390,8 @@ def test_export_text(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     lines = text(db, f"export --out {shlex.quote(str(out))}").splitlines()
     assert lines[-1] == f"written to {out}"
-    assert lines[-2].startswith("transfer chain head ")
+    assert lines[-3].startswith("transfer chain head ")
+    assert lines[-2].startswith("checkpoint cmrewards-checkpoint/1 ")
     assert lines[3].split() == ["outcomes", "5", "rows"]
 
 

@@ -945,12 +945,23 @@ def test_export_writes_every_table(clinic: Clinic, tmp_path: Path) -> None:
         assert len(csv_rows(out / f"{name}.csv")) == len(rows), name
     written = read_json(out / "manifest.json")
     assert written == {
-        "directory": str(out),
         "tables": EXPECTED_COUNTS,
         "outcome_chain_head": manifest.outcome_chain_head,
         "transfer_chain_head": manifest.transfer_chain_head,
         "exported_at": "2027-06-01T12:00:00.000000Z",
+        "checkpoint": cmrewards.to_json(clinic.checkpoint()),
     }
+    # No path of the machine: the manifest travels with the files, wherever they go.
+    assert str(tmp_path) not in (out / "manifest.json").read_text(encoding="utf-8")
+
+
+def test_export_files_and_folders_are_owner_only(clinic: Clinic, tmp_path: Path) -> None:
+    out = tmp_path / "audit" / "2027-06" / "export"
+    clinic.export(out)
+    for folder in (tmp_path / "audit", tmp_path / "audit" / "2027-06", out):
+        assert oct(folder.stat().st_mode & 0o777) == oct(0o700), folder
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
+    assert set(modes.values()) == {oct(0o600)}, modes
 
 
 def test_export_counts_match_the_database(clinic: Clinic, tmp_path: Path) -> None:

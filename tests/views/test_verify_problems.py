@@ -51,15 +51,18 @@ def clinic_file(tmp_path: Path) -> Iterator[tuple[Clinic, Path]]:
 
 
 def raw_edit(path: Path, table: str, statement: str) -> None:
-    """Run one statement with sqlite3, dropping the table's guard triggers first."""
+    """Run one statement with sqlite3 past the table's guard triggers, then put them back
+    (a guard left dropped is a problem of its own)."""
     conn = sqlite3.connect(path)
     try:
         triggers = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [table]
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [table]
         ).fetchall()
-        for (trigger,) in triggers:
+        for trigger, _ in triggers:
             conn.execute(f"DROP TRIGGER {trigger}")
         assert conn.execute(statement).rowcount == 1
+        for _, sql in triggers:
+            conn.execute(sql)
         conn.commit()
     finally:
         conn.close()

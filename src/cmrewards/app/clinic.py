@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Self
 
+from ..domain.checkpoint import Checkpoint
 from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
 from ..domain.records import Participant, Prize, Status
@@ -30,7 +31,6 @@ from ..views.export import ExportManifest
 from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
-from ..views.verify import verify_store
 from . import corrections, enrolment, programs, reads, recording, rewards, specimens, staffing
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -438,11 +438,20 @@ class Clinic:
         """
         return reads.export(self._work, directory)
 
-    def verify(self) -> VerifyReport:
+    def checkpoint(self) -> Checkpoint:
+        """Every hash chain's length and head now, and a digest over them: keep its
+        ``statement`` where the clinic cannot edit it, and ``verify(against=...)`` later."""
+        return reads.checkpoint(self._work)
+
+    def verify(self, *, against: Checkpoint | str | None = None) -> VerifyReport:
         """Recompute the hash chains, every balance and every schedule state; the report
-        lists every problem found (it does not raise)."""
-        with self._work.read() as tx:
-            return verify_store(tx, self._work.store.integrity_problems())
+        lists every problem found (it does not raise).
+
+        ``against``, a checkpoint (or its statement or JSON), also proves that every chain
+        still extends it: nothing before it changed and nothing was cut. ``InvalidInput``
+        when the text is not a checkpoint.
+        """
+        return reads.verify(self._work, against)
 
 
 __all__ = ["Clinic"]

@@ -9,17 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ..domain.clock import program_week, require_date_in_range, to_utc_text
-from ..domain.results import Balance, HistoryEntry
+from ..domain.checkpoint import Checkpoint, parse_checkpoint
+from ..domain.clock import program_week, require_date_in_range
+from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_participant, find_program
 from ..views.balance import balance_of
+from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
 from ..views.history import history_entries
 from ..views.preview import TargetPreview, preview_target
 from ..views.program_report import ProgramReport, program_report
 from ..views.statement import Statement, statement_of
+from ..views.verify import verify_store
 from .unit_of_work import UnitOfWork
 
 
@@ -88,6 +91,21 @@ def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
         raise InvalidInput(f"{target} must be a new or empty directory")
     with work.read() as tx:
         try:
-            return export_all(tx, target, to_utc_text(work.clock()))
+            return export_all(tx, target, work.clock())
         except OSError as error:
             raise InvalidInput(f"cannot write the export to {target}: {error.strerror}") from None
+
+
+def checkpoint(work: UnitOfWork) -> Checkpoint:
+    """Every chain's length and head now, to keep outside the database (see
+    ``Clinic.checkpoint``)."""
+    with work.read() as tx:
+        # Whole seconds: the statement is read and copied by people.
+        return take_checkpoint(tx, work.clock().replace(microsecond=0))
+
+
+def verify(work: UnitOfWork, against: Checkpoint | str | None = None) -> VerifyReport:
+    """Every check, and whether the chains extend ``against`` (see ``Clinic.verify``)."""
+    checkpoint = parse_checkpoint(against) if isinstance(against, str) else against
+    with work.read() as tx:
+        return verify_store(tx, work.store.integrity_problems(), checkpoint)

@@ -2,15 +2,25 @@
 
 Expected errors become one line on stderr (and, with ``--json``, one JSON error
 document on stdout) with the exit code of their class; never a traceback.
+
+Output never lies about a write. What is printed is encoded for the terminal, and
+what its encoding cannot show is replaced, never a crash. Once a write has committed,
+any failure (printing the result, a closed pipe, Ctrl-C) is reported as what it is:
+the write *was* recorded, here is how to see it, exit 0, so nobody at the desk retries
+it. Free text typed on the command line (notes, reasons, names, keys) is read as the
+terminal wrote it, whatever the locale says, so it is stored and hashed the same
+everywhere.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
+import locale
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
@@ -24,6 +34,19 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "cmrewards.db"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
+_recorded: contextvars.ContextVar[Recorded | None] = contextvars.ContextVar(
+    "recorded", default=None
+)
+
+
+@attrs.frozen
+class Recorded:
+    """A write that has committed: what it was and the command that shows it."""
+
+    what: str
+    """``outcome 12``, ``transfer 7``, ``staff member rec-01``."""
+    see: str
+    """``cmrewards history P-1001``."""
 
 
 @attrs.define
@@ -50,8 +73,16 @@ class CMRewardsGroup(click.Group):
         extra["standalone_mode"] = False
         arguments = list(sys.argv[1:] if args is None else args)
         wants_json = _json_output.set(_asks_for_json(arguments))
+        nothing_yet = _recorded.set(None)
+        _replace_what_cannot_be_shown()
         try:
-            super().main(args=arguments, prog_name=prog_name or "cmrewards", **extra)
+            try:
+                super().main(args=arguments, prog_name=prog_name or "cmrewards", **extra)
+            except (Exception, KeyboardInterrupt) as error:
+                written = _recorded.get()
+                if written is not None:
+                    _recorded_anyway(written, error)
+                raise
         except CMRewardsError as error:
             _fail(type(error).__name__, str(error), error.exit_code)
         except click.exceptions.NoArgsIsHelpError as error:
@@ -74,7 +105,49 @@ class CMRewardsGroup(click.Group):
             _fail("InvalidInput", f"{error.strerror or error}: {str(error.filename)[:80]}", 2)
         finally:
             _json_output.reset(wants_json)
+            _recorded.reset(nothing_yet)
         sys.exit(0)
+
+
+def _replace_what_cannot_be_shown() -> None:
+    """Print in the terminal's encoding, replacing what it cannot show (``PYTHONIOENCODING=
+    latin-1``, an ASCII locale) instead of failing after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) not in _SAFE_ERRORS:
+            with suppress(Exception):  # a stream that cannot change keeps its own way
+                reconfigure(errors="replace")
+
+
+_SAFE_ERRORS = ("replace", "backslashreplace")
+
+
+def _recorded_anyway(written: Recorded, error: BaseException) -> NoReturn:
+    """The write committed and then something failed: say it was recorded, exit 0."""
+    if isinstance(error, BrokenPipeError | UnicodeError) or not _can_flush(sys.stdout):
+        _silence_stdout()  # what is still buffered for a closed pipe goes nowhere
+    reason = "interrupted" if isinstance(error, KeyboardInterrupt) else type(error).__name__
+    with suppress(Exception):
+        click.echo(
+            f"cmrewards: {written.what} was recorded, but its result could not be shown"
+            f" ({reason}); see it with '{written.see}'",
+            err=True,
+        )
+    sys.exit(0)
+
+
+def _can_flush(stream: Any) -> bool:
+    try:
+        stream.flush()
+    except Exception:
+        return False
+    return True
+
+
+def _silence_stdout() -> None:
+    with suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _asks_for_json(arguments: list[str]) -> bool:
@@ -99,12 +172,31 @@ def _fail(kind: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def emit(settings: Settings, data: Any, text: str | Callable[[], str]) -> None:
-    """Print ``data`` as the one JSON document, or ``text`` for a person."""
-    if settings.json:
-        click.echo(json.dumps(cmrewards.to_json(data), indent=2, sort_keys=False))
-    else:
-        click.echo(text() if callable(text) else text)
+def emit(
+    settings: Settings,
+    data: Any,
+    text: str | Callable[[], str],
+    *,
+    recorded: Recorded | None = None,
+) -> None:
+    """Print ``data`` as the one JSON document, or ``text`` for a person.
+
+    ``recorded`` is the write that ``data`` reports, committed before this is called: from
+    here on, a failure says it was recorded (exit 0) instead of failing the command.
+    """
+    if recorded is not None:
+        _recorded.set(recorded)
+    try:
+        if settings.json:
+            click.echo(json.dumps(cmrewards.to_json(data), indent=2, sort_keys=False))
+        else:
+            click.echo(text() if callable(text) else text)
+    except Exception as error:
+        # Here, not only in the group: click turns a closed pipe into a silent exit 1.
+        written = _recorded.get()
+        if written is None:
+            raise
+        _recorded_anyway(written, error)
 
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -136,7 +228,10 @@ def actor_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def key_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
-        "--key", default=None, help="Idempotency key (e.g. lab accession number): repeats are safe."
+        "--key",
+        default=None,
+        callback=typed_text,
+        help="Idempotency key (e.g. lab accession number): repeats are safe.",
     )
 
 
@@ -153,3 +248,20 @@ def _reading(path: str) -> Iterator[None]:
         raise InvalidInput(f"cannot read {path[:80]}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"{path[:80]} is not UTF-8 text") from None
+
+
+def typed_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Free text as the terminal typed it, whatever the locale claims (an option's callback).
+
+    A locale that cannot decode the bytes typed (the C locale with UTF-8 mode off, a UTF-8
+    terminal under an ASCII locale) hands Python the bytes as lone surrogates, which no hash
+    and no database can take. They are read back as UTF-8 (what terminals send), else in the
+    locale's own encoding; anything else is refused as input, before any write.
+    """
+    if value is None or not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    typed = os.fsencode(value)
+    for encoding in dict.fromkeys(("utf-8", locale.getpreferredencoding(False))):
+        with suppress(UnicodeDecodeError, LookupError):
+            return typed.decode(encoding)
+    raise click.BadParameter("is not text in this terminal's encoding (UTF-8)", ctx, param)

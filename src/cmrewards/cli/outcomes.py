@@ -1,4 +1,5 @@
-"""Commands of the front desk: record, import, balances, history, corrections, verify."""
+"""Commands of the front desk: record, import, balances, history, corrections, verify and
+checkpoints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ import click
 import cmrewards
 from cmrewards.errors import InvalidInput
 
-from ._shell import Settings, _reading, actor_option, cli, emit, key_option, money, pass_settings
+from ._shell import (
+    Recorded,
+    Settings,
+    _reading,
+    actor_option,
+    cli,
+    emit,
+    key_option,
+    money,
+    pass_settings,
+    typed_text,
+)
 
 if TYPE_CHECKING:
     from cmrewards import ImportReport, LabImportReport, RecordResult, TransferResult
@@ -33,7 +45,7 @@ if TYPE_CHECKING:
 @click.option("--at", help="Clinical time, ISO 8601 (default: now); no offset = clinic's zone.")
 @actor_option()
 @key_option()
-@click.option("--note", help="A short note (no names or other personal data).")
+@click.option("--note", callback=typed_text, help="A short note (no names or other personal data).")
 @pass_settings
 def record(
     settings: Settings,
@@ -52,7 +64,8 @@ def record(
         # A time without an offset is the clinic's: one read learns the participant's zone.
         when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
     result = clinic.record(participant, target, outcome, at=when, actor=actor, key=key, note=note)
-    emit(settings, result, lambda: _describe_record(result))
+    seen = Recorded(f"outcome {result.outcome_id}", f"cmrewards history {result.participant}")
+    emit(settings, result, lambda: _describe_record(result), recorded=seen)
 
 
 def _describe_record(result: RecordResult) -> str:
@@ -167,7 +180,9 @@ def import_(
             done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
         return done if report.complete else f"{done}; stopped at {report.error}"
 
-    emit(settings, report, text)
+    # Running it again is safe: it skips every row applied and says how many.
+    seen = Recorded(f"the import of {report.rows} rows", f"cmrewards import {csv_file}")
+    emit(settings, report, text, recorded=seen if report.rows else None)
     if not report.complete:
         click.echo(f"cmrewards: import stopped at {report.error}", err=True)
         sys.exit(report.exit_code)
@@ -201,7 +216,7 @@ def history(settings: Settings, participant: str) -> None:
 @cli.command()
 @click.argument("participant")
 @click.option("--points", required=True, type=int, help="Points to add (+N) or remove (-N).")
-@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @actor_option()
 @key_option()
 @pass_settings
@@ -210,12 +225,12 @@ def adjust(
 ) -> None:
     """Add or remove points by hand (admin), with a reason."""
     result = settings.clinic().adjust(participant, points, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_transfer(result))
+    emit(settings, result, lambda: _describe_transfer(result), recorded=_seen(result))
 
 
 @cli.command()
 @click.argument("transfer_id", type=int)
-@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
 @actor_option()
 @key_option()
@@ -227,7 +242,13 @@ def reverse(
     result = settings.clinic().reverse(
         transfer_id, reason=reason, actor=actor, key=key, returned=returned
     )
-    emit(settings, result, lambda: _describe_transfer(result))
+    emit(settings, result, lambda: _describe_transfer(result), recorded=_seen(result))
+
+
+def _seen(result: TransferResult) -> Recorded:
+    return Recorded(
+        f"transfer {result.transfer.id}", f"cmrewards history {result.balance.participant}"
+    )
 
 
 def _describe_transfer(result: TransferResult) -> str:
@@ -241,25 +262,57 @@ def _describe_transfer(result: TransferResult) -> str:
 
 
 @cli.command()
+@click.option(
+    "--against",
+    metavar="FILE_OR_TEXT",
+    help="A checkpoint (its statement, or a file holding it, its JSON or an export manifest):"
+    " also prove every chain still extends it.",
+)
 @pass_settings
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, against: str | None) -> None:
     """Recompute hash chains, balances and schedule states; exit 3 on any mismatch."""
-    report = settings.clinic().verify()
-    emit(
-        settings,
-        report,
-        lambda: "\n".join(
-            [
-                *(problem.message for problem in report.problems),
-                f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
-                f" {report.transfers} transfers, {report.participants} participants checked;"
-                f" chain head {report.transfer_chain_head[:16]}",
-            ]
-        ),
-    )
+    checkpoint = None if against is None else _checkpoint_text(against)
+    report = settings.clinic().verify(against=checkpoint)
+
+    def text() -> str:
+        lines = [problem.message for problem in report.problems]
+        lines.append(
+            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
+            f" {report.transfers} transfers, {report.participants} participants checked;"
+            f" chain head {report.transfer_chain_head[:16]}"
+        )
+        if report.against is not None and report.ok:
+            grown = ", ".join(
+                f"{then.chain} {then.length} -> {now.length}"
+                for then in report.against.chains
+                for now in report.chains
+                if now.chain == then.chain
+            )
+            lines.append(
+                f"extends the checkpoint of {report.against.at:%Y-%m-%d %H:%M:%S}Z: {grown}"
+            )
+        return "\n".join(lines)
+
+    emit(settings, report, text)
     if not report.ok:
         click.echo(f"cmrewards: verify found {len(report.problems)} problem(s)", err=True)
         sys.exit(3)
+
+
+def _checkpoint_text(value: str) -> str:
+    """The checkpoint itself, or the text of the file that holds it."""
+    if value.lstrip().startswith(("cmrewards-checkpoint/", "{")):
+        return value
+    with _reading(value), open(value, encoding="utf-8") as file:
+        return file.read(1_000_000)
+
+
+@cli.command()
+@pass_settings
+def checkpoint(settings: Settings) -> None:
+    """Every hash chain's length and head now: keep the line where the clinic cannot edit it."""
+    made = settings.clinic().checkpoint()
+    emit(settings, made, made.statement)
 
 
 @cli.command()

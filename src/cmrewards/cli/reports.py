@@ -128,14 +128,19 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
 @click.option("--out", required=True, help="A new or empty directory.")
 @pass_settings
 def export(settings: Settings, out: str) -> None:
-    """Every table as CSV and JSON, with a manifest of row counts and chain heads."""
+    """Every table as CSV and JSON (owner-only files), with a manifest of row counts, chain
+    heads and a checkpoint."""
     manifest = settings.clinic().export(out)
     emit(
         settings,
         manifest,
         lambda: "\n".join(
             [f"{name:<20} {count:>8} rows" for name, count in manifest.tables.items()]
-            + [f"transfer chain head {manifest.transfer_chain_head}", f"written to {out}"]
+            + [
+                f"transfer chain head {manifest.transfer_chain_head}",
+                f"checkpoint {manifest.checkpoint.statement}",
+                f"written to {out}",
+            ]
         ),
     )
 

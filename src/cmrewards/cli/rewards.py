@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._shell import Settings, actor_option, cli, emit, key_option, money, pass_settings
+from ._shell import (
+    Recorded,
+    Settings,
+    actor_option,
+    cli,
+    emit,
+    key_option,
+    money,
+    pass_settings,
+    typed_text,
+)
 
 if TYPE_CHECKING:
     from cmrewards import CatalogItem, Redemption, RedemptionResult
@@ -22,7 +32,9 @@ def catalog() -> None:
 
 @catalog.command("add")
 @click.argument("sku")
-@click.option("--name", required=True, help="What it is, e.g. '$10 grocery gift card'.")
+@click.option(
+    "--name", required=True, callback=typed_text, help="What it is, e.g. '$10 grocery gift card'."
+)
 @click.option("--cost", required=True, type=int, help="Price in points (0 = prize cabinet only).")
 @click.option("--stock", type=int, help="Units on hand (omit for items bought on demand).")
 @click.option("--category", help="Prize category this item fulfils (e.g. small, large).")
@@ -43,7 +55,7 @@ def catalog_add(
     item = settings.clinic().add_item(
         sku, name=name, cost=cost, stock=stock, category=category, low_stock=low_stock, actor=actor
     )
-    emit(settings, item, lambda: _describe_item(item))
+    emit(settings, item, lambda: _describe_item(item), recorded=_item_seen(item))
 
 
 @catalog.command("list")
@@ -62,7 +74,11 @@ def catalog_list(settings: Settings) -> None:
 def catalog_restock(settings: Settings, sku: str, quantity: int, actor: str) -> None:
     """Add units to an item's stock."""
     item = settings.clinic().restock(sku, quantity, actor=actor)
-    emit(settings, item, lambda: _describe_item(item))
+    emit(settings, item, lambda: _describe_item(item), recorded=_item_seen(item))
+
+
+def _item_seen(item: CatalogItem) -> Recorded:
+    return Recorded(f"item {item.sku}", "cmrewards catalog list")
 
 
 def _describe_item(item: CatalogItem) -> str:
@@ -82,7 +98,7 @@ def _redemption_command(
 ) -> None:
     def command(settings: Settings, redemption_id: int, actor: str, **extra: Any) -> None:
         result = call(settings.clinic(), redemption_id, actor=actor, **extra)
-        emit(settings, result, lambda: _describe_redemption(result))
+        emit(settings, result, lambda: _describe_redemption(result), recorded=_seen(result))
 
     for option in (*options, actor_option(), click.argument("redemption_id", type=int)):
         command = option(command)
@@ -100,7 +116,12 @@ def redeem_request(
 ) -> None:
     """Hold a catalog item's cost in points for a participant."""
     result = settings.clinic().request_redemption(participant, sku, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_redemption(result))
+    emit(settings, result, lambda: _describe_redemption(result), recorded=_seen(result))
+
+
+def _seen(result: RedemptionResult) -> Recorded:
+    r = result.redemption
+    return Recorded(f"redemption {r.id}", f"cmrewards redeem list --participant {r.participant}")
 
 
 _redemption_command(
@@ -112,14 +133,18 @@ _redemption_command(
     "fulfil",
     "Record the hand-over: who, a note (receipt, card last digits), the actual cost.",
     lambda clinic, rid, **kw: clinic.fulfil_redemption(rid, **kw),
-    click.option("--note", help="Receipt or gift-card last digits (no personal data)."),
+    click.option(
+        "--note", callback=typed_text, help="Receipt or gift-card last digits (no personal data)."
+    ),
     click.option("--cost-cents", type=int, help="What the clinic actually paid, in cents."),
 )
 _redemption_command(
     "cancel",
     "Cancel or decline a request; the points and stock are released.",
     lambda clinic, rid, **kw: clinic.cancel_redemption(rid, **kw),
-    click.option("--reason", required=True, help="Why: kept in the audit trail."),
+    click.option(
+        "--reason", required=True, callback=typed_text, help="Why: kept in the audit trail."
+    ),
 )
 
 
@@ -159,6 +184,7 @@ def expire(settings: Settings, actor: str) -> None:
         settings,
         expired,
         lambda: "\n".join(_describe_one(r) for r in expired) or "no holds were overdue",
+        recorded=Recorded("the expiry", "cmrewards redeem list"),
     )
 
 
@@ -196,16 +222,26 @@ def prize_list(settings: Settings, participant: str) -> None:
 def prize_trade(settings: Settings, participant: str, give: str, get_: str, actor: str) -> None:
     """Trade owed prizes for one better one, as the program's [[trades]] allow."""
     won = settings.clinic().trade_prizes(participant, give=give, get=get_, actor=actor)
-    emit(settings, won, f"{participant} traded {give} prizes for prize #{won.id} ({won.category})")
+    emit(
+        settings,
+        won,
+        f"{participant} traded {give} prizes for prize #{won.id} ({won.category})",
+        recorded=Recorded(f"the trade for prize {won.id}", f"cmrewards prize list {participant}"),
+    )
 
 
 @prize.command("fulfil")
 @click.argument("prize_id", type=int)
 @click.option("--sku", required=True, help="Cabinet item of the won category.")
-@click.option("--note", help="A short note (no personal data).")
+@click.option("--note", callback=typed_text, help="A short note (no personal data).")
 @actor_option()
 @pass_settings
 def prize_fulfil(settings: Settings, prize_id: int, sku: str, note: str | None, actor: str) -> None:
     """Hand over an item of the won category from the prize cabinet."""
     won = settings.clinic().fulfil_prize(prize_id, sku=sku, actor=actor, note=note)
-    emit(settings, won, f"prize #{won.id} ({won.category}) handed over as {sku}")
+    emit(
+        settings,
+        won,
+        f"prize #{won.id} ({won.category}) handed over as {sku}",
+        recorded=Recorded(f"prize {won.id} handed over", f"cmrewards prize list {won.participant}"),
+    )

@@ -7,7 +7,7 @@ import click
 
 import cmrewards
 
-from ._shell import Settings, actor_option, cli, emit, money, pass_settings
+from ._shell import Recorded, Settings, actor_option, cli, emit, money, pass_settings
 
 # --- setup -----------------------------------------------------------------
 
@@ -20,7 +20,12 @@ def init(settings: Settings, admin: str) -> None:
     cmrewards.check_id(admin, "staff id")  # before a file is created for it
     clinic = settings.clinic(create=True)
     staff = clinic.init(admin)
-    emit(settings, staff, f"created {clinic.location} with admin {admin}")
+    emit(
+        settings,
+        staff,
+        f"created {clinic.location} with admin {admin}",
+        recorded=Recorded(f"the database with admin {admin}", "cmrewards staff list"),
+    )
 
 
 @cli.command()
@@ -44,7 +49,7 @@ def migrate(settings: Settings, source_file: str, server_url: str) -> None:
             ]
         )
 
-    emit(settings, report, text)
+    emit(settings, report, text, recorded=Recorded("the copy", "cmrewards --db URL verify"))
 
 
 @cli.group()
@@ -62,7 +67,8 @@ def staff() -> None:
 def staff_add(settings: Settings, staff_id: str, role: str, actor: str) -> None:
     """Add a staff member."""
     member = settings.clinic().add_staff(staff_id, role, actor=actor)
-    emit(settings, member, f"added {member.role} {member.id}")
+    seen = Recorded(f"staff member {member.id}", "cmrewards staff list")
+    emit(settings, member, f"added {member.role} {member.id}", recorded=seen)
 
 
 @staff.command("deactivate")
@@ -72,7 +78,8 @@ def staff_add(settings: Settings, staff_id: str, role: str, actor: str) -> None:
 def staff_deactivate(settings: Settings, staff_id: str, actor: str) -> None:
     """Stop a staff member from acting; their history stays."""
     member = settings.clinic().deactivate_staff(staff_id, actor=actor)
-    emit(settings, member, f"deactivated {member.id}")
+    seen = Recorded(f"the deactivation of {member.id}", "cmrewards staff list")
+    emit(settings, member, f"deactivated {member.id}", recorded=seen)
 
 
 @staff.command("list")
@@ -153,7 +160,8 @@ def program_add(
         }
         loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
-    emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}")
+    seen = Recorded(f"program {stored.id}", f"cmrewards program show {stored.id}")
+    emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}", recorded=seen)
 
 
 @program.command("list")
@@ -208,7 +216,13 @@ def enroll(
     """Enrol a participant (pseudonymous id) in a program."""
     day = cmrewards.parse_date(start, "--start") if start is not None else None
     record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)
-    emit(settings, record, f"enrolled {record.id} in {record.program_id} from {record.start}")
+    seen = Recorded(f"the enrolment of {record.id}", f"cmrewards statement {record.id}")
+    emit(
+        settings,
+        record,
+        f"enrolled {record.id} in {record.program_id} from {record.start}",
+        recorded=seen,
+    )
 
 
 def _end_command(name: str, verb: str, doc: str) -> None:
@@ -219,7 +233,8 @@ def _end_command(name: str, verb: str, doc: str) -> None:
     def end(settings: Settings, participant: str, actor: str) -> None:
         clinic = settings.clinic()
         record = getattr(clinic, name)(participant, actor=actor)
-        emit(settings, record, f"{record.id} {verb}")
+        seen = Recorded(f"{record.id} {verb}", f"cmrewards statement {record.id}")
+        emit(settings, record, f"{record.id} {verb}", recorded=seen)
 
 
 _end_command("withdraw", "withdrawn", "Withdraw a participant; no more outcomes are recorded.")

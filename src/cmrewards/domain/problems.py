@@ -44,6 +44,9 @@ class Check(enum.StrEnum):
     """Each journaled record is in the form its latest journal entry recorded."""
     PROGRAM_ROWS = "program-rows"
     """Each stored program row holds the program its id names, once."""
+    CHECKPOINT = "checkpoint"
+    """Each chain still passes through the head a checkpoint kept outside the database saw
+    (only when ``verify`` is given a checkpoint)."""
 
 
 @attrs.frozen

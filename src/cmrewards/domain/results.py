@@ -6,6 +6,7 @@ import datetime as dt
 
 import attrs
 
+from .checkpoint import ChainHead, Checkpoint
 from .ledger import Transfer
 from .problems import Problem
 from .schedules import Outcome
@@ -117,3 +118,8 @@ class VerifyReport:
     participants: int
     transfer_chain_head: str
     outcome_chain_head: str
+    chains: tuple[ChainHead, ...] = ()
+    """Every chain's length and head as verified: what ``checkpoint`` would record."""
+    against: Checkpoint | None = None
+    """The checkpoint the chains were checked against, if one was given; every way they
+    do not extend it is a problem of the ``checkpoint`` check."""

@@ -37,6 +37,10 @@ def check_text(value: str | None, what: str, *, required: bool = False) -> str |
         return None
     if len(value) > _MAX_TEXT or any(ord(c) < 32 and c not in "\t" for c in value):
         raise InvalidInput(f"{what} must be one line of at most {_MAX_TEXT} characters")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        # A lone surrogate is no character: UTF-8 cannot hold it, so no hash covers it. It is
+        # what Python makes of bytes a locale could not decode.
+        raise InvalidInput(f"{what} is not valid Unicode text (an undecodable byte?)")
     return value
 
 

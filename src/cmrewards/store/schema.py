@@ -12,6 +12,9 @@ CREATE as written, and tests/store/test_schema.py pins a digest of every migrati
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 APPLICATION = "cmrewards"
 MIGRATION_SET = "cmrewards"
 """The sqlite-utils migration set (``_sqlite_migrations.migration_set``)."""
@@ -22,6 +25,27 @@ MOVEMENTS_CHECK = (
     "('award', 'bonus', 'adjustment-up', 'adjustment-down', 'hold', 'release', 'spend', 'reversal')"
 )
 """The movement kinds' CHECK list as released in 0001 (both engines)."""
+
+
+_TRIGGER = re.compile(r"^(CREATE|DROP) TRIGGER (?:IF (?:NOT )?EXISTS )?(\w+)")
+
+
+def guards(statements: Iterable[str]) -> dict[str, str]:
+    """Every trigger ``statements`` leave, by name, with the CREATE statement SQLite keeps
+    for it word for word (``sqlite_master.sql``).
+
+    The migrations are the one declaration of the guards: ``SQLiteStore.integrity_problems``
+    reads it, so ``verify`` reports a guard dropped, redefined, or joined by an unknown
+    trigger, as on PostgreSQL (``postgres_schema.GUARDS``).
+    """
+    found: dict[str, str] = {}
+    for statement in statements:
+        match = _TRIGGER.match(statement)
+        if match is not None and match[1] == "CREATE":
+            found[match[2]] = statement
+        elif match is not None:
+            found.pop(match[2], None)
+    return found
 
 
 def _append_only(table: str) -> list[str]:

@@ -115,7 +115,10 @@ class SQLiteStore:
         meta = self._db.execute("SELECT key, value FROM cmrewards_meta").fetchall()
         if [tuple(row) for row in meta] != [("application", schema.APPLICATION)]:
             problems.append("cmrewards_meta was changed outside cmrewards")
-        return problems
+        triggers = self._db.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        return problems + _guard_problems({row[0]: (row[1], row[2]) for row in triggers})
 
     def table_names(self) -> list[str]:
         return [t for t in self._db.table_names() if not t.startswith("sqlite_")]
@@ -149,6 +152,26 @@ def _statements_runner(statements: tuple[str, ...]) -> Callable[[Database], None
 
 
 _MIGRATIONS = _sqlite_migrations()
+_GUARDS = schema.guards(statement for m in MIGRATIONS for statement in m.sqlite)
+"""Every trigger the migrations create, as SQLite keeps its statement."""
+
+
+def _guard_problems(found: dict[str, tuple[str, str]]) -> list[str]:
+    """Each guard as declared, word for word, and no trigger the schema does not declare.
+
+    SQLite cannot disable a trigger; taking a guard away means dropping it or redefining it
+    (a WHEN that never holds, a body that does nothing), which changes its statement.
+    """
+    problems = []
+    for name, statement in sorted(_GUARDS.items()):
+        table_and_sql = found.pop(name, None)
+        if table_and_sql is None:
+            problems.append(f"the guard trigger {name} was dropped")
+        elif table_and_sql[1] != statement:
+            problems.append(f"the guard trigger {name} was changed")
+    for name, (table, _) in sorted(found.items()):
+        problems.append(f"an unknown trigger {name} is on {table}")
+    return problems
 
 
 def _create_private(path: Path) -> None:

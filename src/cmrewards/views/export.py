@@ -1,32 +1,41 @@
 """``export``: every table as CSV and JSON, with a manifest an auditor checks against ``verify``.
 
-The manifest lists each file's row count and the heads of the outcome and
-transfer hash chains; ``verify`` on the database prints the same heads.
+The manifest lists each file's row count, the heads of the outcome and transfer hash
+chains, and the checkpoint of every chain taken in the same snapshot, so
+``verify --against manifest.json`` proves a database still extends what was exported.
+The files hold participants' records: each is created owner-only (0600), in folders
+created owner-only (0700), like the database; the manifest names no path of the machine.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
 from ..domain.chain import GENESIS
+from ..domain.checkpoint import Checkpoint
+from ..domain.clock import to_utc_text
 from ..domain.json_form import to_json
 from ..store.port import Tx
+from .chains import take_checkpoint
 
 
 @attrs.frozen
 class ExportManifest:
-    directory: str
     tables: dict[str, int]
-    """Rows written per table."""
+    """Rows written per table (the files are ``NAME.json`` and ``NAME.csv``)."""
     outcome_chain_head: str
     transfer_chain_head: str
     exported_at: str
+    checkpoint: Checkpoint
+    """Every chain's length and head in the snapshot exported (``Clinic.checkpoint``)."""
 
 
 def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
@@ -59,33 +68,48 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
     }
 
 
-def export_all(tx: Tx, directory: Path, exported_at: str) -> ExportManifest:
-    directory.mkdir(parents=True, exist_ok=True)
+def export_all(tx: Tx, directory: Path, at: dt.datetime) -> ExportManifest:
+    _private_directory(directory)
     counts = {}
     for name, rows in _tables(tx).items():
         data = [to_json(row) for row in rows()]
         counts[name] = len(data)
-        (directory / f"{name}.json").write_text(
-            json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8"
-        )
+        with _private_file(directory / f"{name}.json") as file:
+            file.write(json.dumps(data, indent=1, ensure_ascii=False))
         _write_csv(directory / f"{name}.csv", data)
     outcomes, transfers = tx.last_outcome(), tx.last_transfer()
     manifest = ExportManifest(
-        directory=str(directory),
         tables=counts,
         outcome_chain_head=GENESIS if outcomes is None else outcomes.hash,
         transfer_chain_head=GENESIS if transfers is None else transfers.hash,
-        exported_at=exported_at,
+        exported_at=to_utc_text(at),
+        checkpoint=take_checkpoint(tx, at.replace(microsecond=0)),
     )
-    (directory / "manifest.json").write_text(json.dumps(to_json(manifest), indent=2), "utf-8")
+    with _private_file(directory / "manifest.json") as file:
+        file.write(json.dumps(to_json(manifest), indent=2))
     return manifest
+
+
+def _private_directory(directory: Path) -> None:
+    """``directory`` and each missing folder above it, created owner-only."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # whatever the umask allowed
+
+
+def _private_file(path: Path) -> IO[str]:
+    """A new file only its owner can read, open for UTF-8 text."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
-    with path.open("w", newline="", encoding="utf-8") as file:
+    with _private_file(path) as file:
         writer = csv.DictWriter(file, fieldnames=columns)
         writer.writeheader()
         for row in rows:

@@ -13,7 +13,7 @@ the line the CLI prints.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import attrs
@@ -22,6 +22,7 @@ from ..domain import ledger
 from ..domain.bowl import draw
 from ..domain.caps import cap_period
 from ..domain.chain import GENESIS, Chained, broken_links
+from ..domain.checkpoint import Checkpoint, checkpoint_problems
 from ..domain.earning import value_cents
 from ..domain.journal import Journaled, ProgramAdded, journal_problems
 from ..domain.ledger import Movement, Transfer, ledger_problems
@@ -46,6 +47,7 @@ from ..store.port import (
     StateKey,
     Tx,
 )
+from .chains import CHAINS, heads_of
 from .replay import AWARDED, Awards, points_by_outcome, replay_outcomes
 
 
@@ -72,14 +74,21 @@ class RedemptionReads(Redemptions, Ledger, Catalog, PrizeRecordReads, Protocol):
     the prize records (handed over from the same cabinet)."""
 
 
-def verify_store(tx: Tx, engine_problems: Iterable[str]) -> VerifyReport:
-    """Every check on the records of ``tx``, after the problems the database engine found.
+def verify_store(
+    tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None = None
+) -> VerifyReport:
+    """Every check on the records of ``tx``, after the problems the database engine found,
+    and, given a checkpoint, whether every chain still extends it.
 
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
     run because the records contradict each other is one problem, never a crash.
     """
     outcomes = tx.outcomes()
     transfers = tx.transfers()
+    journal = tx.journal()
+    read: dict[str, Sequence[Chained]] = {"outcomes": outcomes, "transfers": transfers}
+    read["journal"] = journal
+    chains = {c.name: read[c.name] if c.name in read else c.rows(tx) for c in CHAINS}
     participants = tx.participants()
     history = _History(
         programs={p.id: p for p in tx.programs()},
@@ -89,22 +98,20 @@ def verify_store(tx: Tx, engine_problems: Iterable[str]) -> VerifyReport:
         prizes=tx.prizes(),
     )
     problems = [Problem(Check.ENGINE, None, message) for message in engine_problems]
-    journal = tx.journal()
     checks: list[tuple[Check, str, Callable[[], Iterable[Problem]]]] = [
-        (Check.OUTCOME_CHAIN, "the outcome chain",
-            lambda: _chain(outcomes, RefKind.OUTCOME, Check.OUTCOME_CHAIN)),
-        (Check.TRANSFER_CHAIN, "the transfer chain",
-            lambda: _chain(transfers, RefKind.TRANSFER, Check.TRANSFER_CHAIN)),
+        *(_chain_check(spec.name, chains[spec.name], spec.kind, spec.check) for spec in CHAINS),
         (Check.LEDGER, "the ledger", lambda: ledger_problems(transfers, tx.balances())),
         (Check.SCHEDULE_REPLAY, "the schedules",
             lambda: history.replay_problems(tx.schedule_states())),
         (Check.CAP, "the caps", lambda: history.cap_problems(tx.cap_usages())),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
-        (Check.JOURNAL_CHAIN, "the journal chain",
-            lambda: _chain(journal, RefKind.JOURNAL_ENTRY, Check.JOURNAL_CHAIN)),
         (Check.JOURNAL, "the journal", lambda: journal_problems(journal, _journaled_records(tx))),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
     ]  # fmt: skip
+    if against is not None:
+        rows = {name: [(r.id, r.hash) for r in chain] for name, chain in chains.items()}
+        checks.append((Check.CHECKPOINT, "the checkpoint",
+                       lambda: checkpoint_problems(against, rows)))  # fmt: skip
     for check, name, find in checks:
         problems += _guarded(check, name, find)
     return VerifyReport(
@@ -115,6 +122,8 @@ def verify_store(tx: Tx, engine_problems: Iterable[str]) -> VerifyReport:
         participants=len(participants),
         transfer_chain_head=transfers[-1].hash if transfers else GENESIS,
         outcome_chain_head=outcomes[-1].hash if outcomes else GENESIS,
+        chains=heads_of(chains),
+        against=against,
     )
 
 
@@ -128,6 +137,12 @@ def _guarded(check: Check, name: str, find: Callable[[], Iterable[Problem]]) -> 
         detail = error.args[0] if error.args else type(error).__name__
         message = f"{name} could not be checked: the records contradict each other ({detail})"
         return [Problem(check, None, message)]
+
+
+def _chain_check(
+    name: str, records: Sequence[Chained], kind: RefKind, check: Check
+) -> tuple[Check, str, Callable[[], Iterable[Problem]]]:
+    return check, f"the {name} chain", lambda: _chain(records, kind, check)
 
 
 def _chain(records: Iterable[Chained], kind: RefKind, check: Check) -> Iterable[Problem]:

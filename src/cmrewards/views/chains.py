@@ -1,0 +1,70 @@
+"""Every hash chain the database keeps, named once: what ``verify`` links, what a checkpoint holds.
+
+A new chained table is one more ``ChainSpec`` here; ``verify`` then checks its links,
+``checkpoint`` records its head and ``verify --against`` compares it, with no other
+change (docs/design.md section 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from ..domain.chain import GENESIS, Chained
+from ..domain.checkpoint import ChainHead, Checkpoint, checkpoint_of
+from ..domain.problems import Check
+from ..domain.refs import RefKind
+from ..store.port import Journal, Ledger, Outcomes
+
+
+class ChainReads(Outcomes, Ledger, Journal, Protocol):
+    """Every chained table: its rows in id order and its newest row."""
+
+
+@attrs.frozen
+class ChainSpec:
+    """One hash chain: its name, what its rows are, the check that links them."""
+
+    name: str
+    kind: RefKind
+    check: Check
+    rows: Callable[[ChainReads], Sequence[Chained]]
+    """Every row, in id order."""
+    newest: Callable[[ChainReads], Chained | None]
+    """The newest row (one indexed read), or None for an empty chain."""
+
+
+CHAINS = (
+    ChainSpec(
+        "outcomes", RefKind.OUTCOME, Check.OUTCOME_CHAIN,
+        lambda tx: tx.outcomes(), lambda tx: tx.last_outcome(),
+    ),
+    ChainSpec(
+        "transfers", RefKind.TRANSFER, Check.TRANSFER_CHAIN,
+        lambda tx: tx.transfers(), lambda tx: tx.last_transfer(),
+    ),
+    ChainSpec(
+        "journal", RefKind.JOURNAL_ENTRY, Check.JOURNAL_CHAIN,
+        lambda tx: tx.journal(), lambda tx: tx.last_journal_entry(),
+    ),
+)  # fmt: skip
+"""Every chain, in the order a checkpoint lists them."""
+
+
+def head_of(newest: Chained | None, name: str) -> ChainHead:
+    if newest is None:
+        return ChainHead(name, 0, GENESIS)
+    return ChainHead(name, newest.id, newest.hash)
+
+
+def take_checkpoint(tx: ChainReads, at: dt.datetime) -> Checkpoint:
+    """Every chain's head now (one read of each chain's newest row)."""
+    return checkpoint_of((head_of(spec.newest(tx), spec.name) for spec in CHAINS), at)
+
+
+def heads_of(rows: Mapping[str, Sequence[Chained]]) -> tuple[ChainHead, ...]:
+    """Each chain's head, from chains already read whole (as ``verify`` reads them)."""
+    return tuple(head_of(rows[s.name][-1] if rows[s.name] else None, s.name) for s in CHAINS)
