@@ -89,6 +89,9 @@ TABLES = (
     "stock_movements",
     "redemptions",
     "idempotency_keys",
+    "corrections",
+    "write_offs",
+    "prize_withdrawals",
 )
 """Every table the export writes; ``idempotency_keys`` is the ``idempotency`` table."""
 
@@ -925,6 +928,9 @@ EXPECTED_COUNTS = {
     "stock_movements": 6,
     "redemptions": 2,
     "idempotency_keys": 1,  # LAB-H3-1
+    "corrections": 0,
+    "write_offs": 0,
+    "prize_withdrawals": 0,
 }
 
 

@@ -33,6 +33,11 @@ MIGRATIONS = (
     ),
     Migration("0003_redemption", tuple(schema.REDEMPTION), tuple(postgres_schema.REDEMPTION)),
     Migration("0004_journal", tuple(schema.JOURNAL), tuple(postgres_schema.JOURNAL)),
+    Migration(
+        "0005_visits_and_corrections",
+        tuple(schema.VISITS_AND_CORRECTIONS),
+        tuple(postgres_schema.VISITS_AND_CORRECTIONS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

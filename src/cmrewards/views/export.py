@@ -55,6 +55,9 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
         "stock_movements": tx.stock_movements,
         "redemptions": tx.redemptions,
         "idempotency_keys": tx.idempotency_records,
+        "corrections": tx.corrections,
+        "write_offs": tx.write_offs,
+        "prize_withdrawals": tx.prize_withdrawals,
     }
 
 
