@@ -329,3 +329,23 @@ def copy_columns(conn: sqlite3.Connection, table: str) -> None:
     columns = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
     listed = ", ".join(columns)
     conn.execute(f"INSERT INTO main.{table} ({listed}) SELECT {listed} FROM now.{table}")
+
+
+def test_an_import_s_late_result_settles_within_its_chunk(clinic: Clinic) -> None:
+    """A late row in a lab file settles like a late ``record``, write-offs included, in the
+    import's chunked unit of work (the write-behind flushes before writing them)."""
+    header = "participant,target,outcome,at,key,note\n"
+    first = header + "".join(f"P001,{STIM},met,{visit(d).isoformat()},,\n" for d in (0, 2, 4))
+    report = clinic.import_outcomes(cmrewards.read_rows(io.StringIO(first), "a.csv"), actor=ADMIN)
+    assert (report.applied, clinic.balance("P001").points) == (3, 85)
+    clinic.adjust("P001", -80, reason="gift card", actor=ADMIN)
+    late = header + f"P001,{STIM},not_met,{visit(1).isoformat()},,confirmation\n"
+    late += f"P001,{STIM},met,{visit(6).isoformat()},,\n"
+    rows = cmrewards.read_rows(io.StringIO(late), "b.csv")
+    report = clinic.import_outcomes(rows, actor=ADMIN, chunk_size=500)
+    assert (report.complete, report.applied) == (True, 2)
+    # Day 1 resets the run: days 2, 4, 6 pay 10, 15, 60 (was 15, 60, then 25 for day 6).
+    assert paid_by_line(clinic) == [10, 0, 10, 15, 60]
+    with clinic._store.read() as tx:
+        assert sum(w.points for w in tx.write_offs("P001")) == 50 - 5
+    assert clinic.verify().ok

@@ -46,6 +46,10 @@ RELEASED = {
         "6388982889424e149ecb9ae5c72c9a8999bc6f9dce837d25ee971b68c1e6e2dd",
         "bca03caf0530e063594bb36ad3fb65a2426bf6c06d88266d7793fc7094221ac8",
     ),
+    "0005_visits_and_corrections": (
+        "47cb9b805c95789a3a82aad95478338727ce4c8656024e01bcc5c7c0649d3d50",
+        "7b6086ff5f41edacc64f973374259446f07d6deb77c5d416dfff40349e7ebddf",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
