@@ -50,17 +50,28 @@ if TYPE_CHECKING:
         preset_names,
         program_from_dict,
     )
-    from .domain.records import Participant, Prize, PrizeStatus, Status
+    from .domain.records import (
+        Correction,
+        CorrectionKind,
+        Participant,
+        Prize,
+        PrizeStatus,
+        Status,
+        WriteOff,
+    )
     from .domain.redemption import CatalogItem, Redemption, RedemptionStatus
     from .domain.refs import Ref, RefKind
     from .domain.results import (
         Award,
         Balance,
+        CorrectionResult,
         HistoryEntry,
         PrizeWon,
         RecordResult,
+        Settlement,
         TransferResult,
         VerifyReport,
+        VisitResult,
     )
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
     from .domain.simulation import SimulationReport, simulate
@@ -116,17 +127,28 @@ _HOMES = {
         "preset_names",
         "program_from_dict",
     ),
-    "domain.records": ("Participant", "Prize", "PrizeStatus", "Status"),
+    "domain.records": (
+        "Correction",
+        "CorrectionKind",
+        "Participant",
+        "Prize",
+        "PrizeStatus",
+        "Status",
+        "WriteOff",
+    ),
     "domain.redemption": ("CatalogItem", "Redemption", "RedemptionStatus"),
     "domain.refs": ("Ref", "RefKind"),
     "domain.results": (
         "Award",
         "Balance",
+        "CorrectionResult",
         "HistoryEntry",
         "PrizeWon",
         "RecordResult",
+        "Settlement",
         "TransferResult",
         "VerifyReport",
+        "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
     "domain.simulation": ("SimulationReport", "simulate"),
@@ -178,6 +200,9 @@ __all__ = [
     "Check",
     "Checkpoint",
     "Clinic",
+    "Correction",
+    "CorrectionKind",
+    "CorrectionResult",
     "EscalatingSchedule",
     "ExportManifest",
     "FixedSchedule",
@@ -215,6 +240,7 @@ __all__ = [
     "Ref",
     "RefKind",
     "Role",
+    "Settlement",
     "SimulationReport",
     "Staff",
     "Statement",
@@ -228,6 +254,8 @@ __all__ = [
     "Transfer",
     "TransferResult",
     "VerifyReport",
+    "VisitResult",
+    "WriteOff",
     "check_id",
     "format_cents",
     "from_json",

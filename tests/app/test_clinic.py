@@ -26,7 +26,6 @@ from cmrewards import (
     InvalidTransition,
     NotFound,
     Outcome,
-    OutOfOrder,
     PermissionDenied,
     Role,
     Status,
@@ -502,32 +501,37 @@ def test_participants_have_separate_schedules(higgins: Clinic) -> None:
 # --- time ------------------------------------------------------------------------------
 
 
-def test_earlier_time_is_out_of_order_equal_time_is_allowed(higgins: Clinic) -> None:
+def test_an_earlier_time_is_a_late_result_and_the_same_visit_a_replay(higgins: Clinic) -> None:
     met(higgins, "P001", 5)
+    late = higgins.record("P001", TARGET, "met", actor=ADMIN, at=visit(4))
+    # Day 4 now comes first: it pays 10, and day 5, second in a row, is settled to 15.
+    assert (late.award.points, late.replayed) == (10, False)
+    assert late.settlement is not None
+    assert (late.settlement.outcomes, late.settlement.paid_points) == ((1,), 5)
     before = snapshot(higgins)
-    with pytest.raises(OutOfOrder):
-        higgins.record("P001", TARGET, "met", actor=ADMIN, at=visit(4))
-    with pytest.raises(OutOfOrder):
-        higgins.record(
-            "P001", TARGET, "met", actor=ADMIN, at=visit(5) - dt.timedelta(microseconds=1)
-        )
+    again = higgins.record(
+        "P001", TARGET, "met", actor=ADMIN, at=visit(5) - dt.timedelta(microseconds=1)
+    )
+    assert (again.replayed, again.outcome_id, again.award.points) == (True, 1, 15)
     assert snapshot(higgins) == before
-    again = higgins.record("P001", TARGET, "met", actor=ADMIN, at=visit(5))
-    assert again.award.points == 15
+    assert higgins.balance("P001").points == 25
+    assert higgins.verify().ok
 
 
-def test_out_of_order_is_per_participant(higgins: Clinic) -> None:
+def test_late_results_are_per_participant(higgins: Clinic) -> None:
     higgins.enroll("P002", PROGRAM, start=START, actor=ADMIN)
     met(higgins, "P001", 5)
     assert met(higgins, "P002", 1) == 10
+    assert higgins.balance("P001").points == 10
 
 
-def test_out_of_order_compares_instants_not_local_times(higgins: Clinic) -> None:
+def test_one_visit_compares_clinical_days_in_the_program_s_zone(higgins: Clinic) -> None:
     met(higgins, "P001", 5)  # 09:00 UTC
     plus_nine = dt.timezone(dt.timedelta(hours=9))
-    local = visit(5).astimezone(plus_nine) - dt.timedelta(minutes=1)  # 17:59+09:00
-    with pytest.raises(OutOfOrder):
-        higgins.record("P001", TARGET, "met", actor=ADMIN, at=local)
+    local = visit(5).astimezone(plus_nine) - dt.timedelta(minutes=1)  # 17:59+09:00, same day
+    assert higgins.record("P001", TARGET, "met", actor=ADMIN, at=local).replayed
+    with pytest.raises(AlreadyExists, match="is already recorded as met"):
+        higgins.record("P001", TARGET, "not_met", actor=ADMIN, at=local)
 
 
 def test_naive_datetime_is_invalid(higgins: Clinic) -> None:
@@ -1017,7 +1021,26 @@ def _refusals() -> dict[str, tuple[Callable[[Clinic, Busy], object], type[Except
     return {
         "init again": (lambda c, b: c.init("admin-9"), AlreadyExists),
         "record by unknown actor": (record("P001", 20, actor="ghost"), PermissionDenied),
-        "record out of order": (record("P001", 15), OutOfOrder),
+        "record another result for a visit": (
+            record("P001", 16, outcome="not_met"),
+            AlreadyExists,
+        ),
+        "correct to the same outcome": (
+            lambda c, b: c.correct(1, "met", reason="same", actor=ADMIN),
+            InvalidTransition,
+        ),
+        "correct a missing outcome": (
+            lambda c, b: c.correct(999, "met", reason="typo", actor=ADMIN),
+            NotFound,
+        ),
+        "correct by recorder": (
+            lambda c, b: c.correct(1, "not_met", reason="typo", actor="rec-1"),
+            PermissionDenied,
+        ),
+        "void by clinician": (
+            lambda c, b: c.void(1, reason="wrong chart", actor="clin-1"),
+            PermissionDenied,
+        ),
         "record naive time": (
             record("P001", 20, at=dt.datetime(2027, 1, 30, 9)),
             InvalidInput,

@@ -6,6 +6,10 @@ visit, the classic 500-slip bowl) with a $25 calendar-year cap, and escalating
 points with a bonus and a $30 cap counted in Los Angeles. Participants enrol in
 early December, so runs cross into January and a new cap period.
 
+Each generated visit is its own visit (an explicit visit id), however close in time; a
+secondary ``met`` recorded before its visit's stimulant ``met`` is paid when that arrives
+(the settlement draws its slips from the seed it got when recorded).
+
 Seeds are injected, so a tiny model beside the clinic redraws every outcome's slips
 with ``bowl.draw`` and knows exactly which slips were drawn before the cap cut
 them (docs/design.md section 3.3; docs/decisions.md "Cap cuts": points first, then the
@@ -317,7 +321,10 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         # The model.
         self.time = FIRST_VISIT
         self.states: dict[tuple[str, str], ScheduleState] = defaultdict(ScheduleState)
-        self.met_at: dict[tuple[str, dt.datetime], set[str]] = defaultdict(set)
+        self.met_at: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.unpaid: dict[tuple[str, str], Expected] = {}
+        """The secondary ``met`` of a visit waiting for its stimulant ``met``."""
+        self.visits = 0
         self.used: dict[tuple[str, int], int] = defaultdict(int)
         self.accounts: dict[str, int] = defaultdict(int)
         self.transfers: list[ModelTransfer] = []
@@ -385,14 +392,22 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         return transfer
 
     def expect(
-        self, participant: str, target_id: str, outcome: Outcome, at: dt.datetime
+        self,
+        participant: str,
+        target_id: str,
+        outcome: Outcome,
+        at: dt.datetime,
+        visit: str,
+        *,
+        seed: int | None = None,
+        outcome_id: int | None = None,
     ) -> Expected:
         """What recording ``outcome`` at ``at`` earns, before the clinic is asked."""
         program = program_of(participant)
         assert program.cap_cents is not None
         target = program.target(target_id)
         state = self.states[participant, target_id]
-        met_here = self.met_at[participant, at]
+        met_here = self.met_at[participant, visit]
         paid = not (outcome is Outcome.MET and any(r not in met_here for r in target.requires))
         step = (
             advance(
@@ -410,8 +425,10 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             points, bonus = step.amount, step.bonus
         else:
             draws = step.total
-        seed = self.seed_base + self.seeds_issued + 1 if draws else None
-        drawn = tuple(draw(program.bowl, seed, draws)) if seed is not None else ()
+        if outcome_id is None:  # recording it: a met of a draws target gets a fresh seed
+            fresh = outcome is Outcome.MET and target.schedule.award is AwardKind.DRAWS
+            seed = self.seed_base + self.seeds_issued + 1 if fresh else None
+        drawn = tuple(draw(program.bowl, seed, draws)) if seed is not None and draws else ()
         period = period_of(program, at)
         room = max(program.cap_cents - self.used[participant, period], 0)
         uncut = (points + bonus) * program.point_value_cents + sum(s.value_cents for s in drawn)
@@ -424,7 +441,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         clock_period = period_of(program, self.clock.now)
         remaining_after = max(program.cap_cents - used_after.get((participant, clock_period), 0), 0)
         return Expected(
-            outcome_id=self.outcomes + 1,
+            outcome_id=self.outcomes + 1 if outcome_id is None else outcome_id,
             participant=participant,
             paid=paid,
             step=step,
@@ -441,14 +458,24 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             cap_remaining_after=remaining_after,
         )
 
-    def apply(self, target_id: str, outcome: Outcome, at: dt.datetime, exp: Expected) -> None:
-        """Move the model on by one recorded outcome."""
+    def apply(
+        self,
+        target_id: str,
+        outcome: Outcome,
+        at: dt.datetime,
+        exp: Expected,
+        visit: str,
+        *,
+        settled: bool = False,
+    ) -> None:
+        """Move the model on by one recorded outcome (or the settlement of one)."""
         participant = exp.participant
         program = program_of(participant)
-        self.outcomes += 1
+        if not settled:
+            self.outcomes += 1
         self.states[participant, target_id] = exp.step.state
         if outcome is Outcome.MET:
-            self.met_at[participant, at].add(target_id)
+            self.met_at[participant, visit].add(target_id)
         self.used[participant, period_of(program, at)] += exp.value_cents
         for kind, amount in ((Movement.AWARD, exp.points), (Movement.BONUS, exp.bonus_points)):
             if amount:
@@ -476,19 +503,54 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         at: dt.datetime,
         zone: dt.tzinfo,
         key: str | None,
+        visit: str,
     ) -> None:
-        exp = self.expect(participant, target_id, outcome, at)
+        waiting = self.unpaid.get((participant, visit))
+        settled = None
+        if target_id == STIMULANT and outcome is Outcome.MET and waiting is not None:
+            # The secondary met recorded first at this visit is paid now, before the
+            # stimulant's own award (same clinical time, lower id: clinical order).
+            del self.unpaid[participant, visit]
+            self.met_at[participant, visit].add(STIMULANT)
+            settled = self.expect(
+                participant,
+                SECONDARY,
+                Outcome.MET,
+                at,
+                visit,
+                seed=waiting.seed,
+                outcome_id=waiting.outcome_id,
+            )
+            self.met_at[participant, visit].discard(STIMULANT)
+            self.apply(SECONDARY, Outcome.MET, at, settled, visit, settled=True)
+            event("a secondary met recorded first was paid by settlement")
+        exp = self.expect(participant, target_id, outcome, at, visit)
         seeds_before = self.seeds_issued
 
         def again(zone: dt.tzinfo = zone) -> RecordResult:
             return self.clinic.record(
-                participant, target_id, outcome, actor=ADMIN, at=at.astimezone(zone), key=key
+                participant,
+                target_id,
+                outcome,
+                actor=ADMIN,
+                at=at.astimezone(zone),
+                key=key,
+                visit=visit,
             )
 
         result = again()
-        # One fresh seed exactly when the outcome earns draws, and it is the injected one.
-        assert self.seeds_issued == seeds_before + (1 if exp.draws else 0)
-        self.apply(target_id, outcome, at, exp)
+        # One fresh seed exactly for a met of a draws target, and it is the injected one.
+        assert self.seeds_issued == seeds_before + (1 if exp.seed is not None else 0)
+        if settled is not None:
+            assert result.settlement is not None
+            assert result.settlement.outcomes == (settled.outcome_id,)
+            won = [(s.category, s.value_cents) for s in settled.slips if s.value_cents]
+            assert [(p.category, p.value_cents) for p in result.settlement.prizes] == won
+        else:
+            assert result.settlement is None
+        self.apply(target_id, outcome, at, exp, visit)
+        if target_id == SECONDARY and outcome is Outcome.MET and not exp.paid:
+            self.unpaid[participant, visit] = exp
         self.recorded.append((result, exp))
         if exp.capped:
             event(f"a cap cut an award ({program_of(participant).id})")
@@ -538,17 +600,21 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         time (recorded after it, so it may pay, or before it, so it may not), or alone."""
         for visit in visits:
             at = self.advance_to(visit.gap_hours, visit.lag)
+            self.visits += 1
+            visit_id = f"visit-{self.visits}"
 
-            def secondary(visit: Visit = visit, at: dt.datetime = at) -> None:
+            def secondary(
+                visit: Visit = visit, at: dt.datetime = at, visit_id: str = visit_id
+            ) -> None:
                 key = self.new_key(visit.keyed)
                 outcome, zone = visit.secondary_outcome, visit.secondary_zone
-                self.record(participant, SECONDARY, outcome, at, zone, key)
+                self.record(participant, SECONDARY, outcome, at, zone, key, visit_id)
 
             if visit.secondary in ("alone", "before"):
                 secondary()
             if visit.secondary != "alone":
                 key = self.new_key(visit.keyed)
-                self.record(participant, STIMULANT, visit.outcome, at, visit.zone, key)
+                self.record(participant, STIMULANT, visit.outcome, at, visit.zone, key, visit_id)
             if visit.secondary == "after":
                 secondary()
 
@@ -558,8 +624,11 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
     def points_visits(self, participant: str, visits: list[Visit]) -> None:
         for visit in visits:
             at = self.advance_to(visit.gap_hours, visit.lag)
+            self.visits += 1
             key = self.new_key(visit.keyed)
-            self.record(participant, STIMULANT, visit.outcome, at, visit.zone, key)
+            self.record(
+                participant, STIMULANT, visit.outcome, at, visit.zone, key, f"visit-{self.visits}"
+            )
 
     @precondition(lambda self: self.time < NEW_YEAR)
     @rule(minutes=st.integers(min_value=-120, max_value=600))

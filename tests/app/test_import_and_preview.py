@@ -434,8 +434,9 @@ BAD_ROWS: dict[str, tuple[str, int, str]] = {
     "unknown-outcome": (f"P001,{STIM},positive,{{at}},LAB-X,", 2, "InvalidInput"),
     "unknown-participant": (f"P999,{STIM},met,{{at}},LAB-X,", 1, "NotFound"),
     "unknown-target": ("P001,opioid-negative,met,{at},LAB-X,", 1, "NotFound"),
-    # P001's last result (line 2) was at 09:30 on day 0; this one is from 06:30 that day.
-    "out-of-order": (f"P001,{STIM},met,{{early}},LAB-X,", 1, "OutOfOrder"),
+    # P001's result on line 2 was met at 09:30 on day 0; this one, 06:30 that day, is the
+    # same visit with another result: a conflict the message says how to correct.
+    "conflicting-result": (f"P001,{STIM},not_met,{{early}},LAB-X,", 1, "AlreadyExists"),
     "too-few-fields": (f"P001,{STIM},met,{{at}}", 2, "InvalidInput"),
     "too-many-fields": (f"P001,{STIM},met,{{at}},LAB-X,,extra", 2, "InvalidInput"),
     "missing-at": (f"P001,{STIM},met,,LAB-X,", 2, "InvalidInput"),
@@ -500,12 +501,14 @@ def test_a_bad_row_stops_the_import_without_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize("chunk_size", [1, 2, 500])
 def test_a_bad_row_stops_the_api_import(tmp_path: Path, clock: FakeClock, chunk_size: int) -> None:
     clinic = api_clinic(tmp_path / "clinic.db", clock)
-    lab = bad_file(tmp_path / "lab.csv", "out-of-order", api_at, "")
+    lab = bad_file(tmp_path / "lab.csv", "conflicting-result", api_at, "")
     report = api_import(clinic, lab, chunk_size=chunk_size)
     assert report.failed_line == 5
     assert not report.complete
     assert (report.rows, report.applied, report.replayed) == (3, 3, 0)
-    assert (report.error_type, report.exit_code) == ("OutOfOrder", 1)
+    assert (report.error_type, report.exit_code) == ("AlreadyExists", 1)
+    assert report.error is not None
+    assert "is already recorded as met (outcome 1); correct outcome 1" in report.error
     assert clinic.verify().outcomes == 3
     clinic.close()
 

@@ -1,9 +1,12 @@
 """A stateful property test of the ledger: a real ``Clinic`` beside a tiny model.
 
-Hypothesis drives records, adjustments, reversals, idempotent replays, key
-conflicts and bad requests in random order; after every step the clinic must
-agree with the model on every balance and every transfer, the ledger must sum
-to zero, no transfer may change or disappear, and ``verify`` must pass.
+Hypothesis drives records (late ones too, and results for a visit already recorded),
+corrections, voids, adjustments, reversals, idempotent replays, key conflicts and bad
+requests in random order; after every step the clinic must agree with the model on
+every balance and every transfer (settlements included), the ledger must sum to zero,
+no transfer may change or disappear, and ``verify`` must pass. The model settles by
+its own replay: each outcome's award under the corrected history in clinical order,
+less what it was paid; what ``available`` cannot cover is written off.
 Every refused request must leave the database exactly as it was (compared as
 a raw dump of every table, read past the library).
 
@@ -29,13 +32,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import cmrewards
 from cmrewards import (
+    AlreadyExists,
+    CorrectionResult,
     IdempotencyConflict,
     InsufficientPoints,
     InvalidInput,
     InvalidTransition,
     NotFound,
     Outcome,
-    OutOfOrder,
+    PermissionDenied,
     RecordResult,
     TransferResult,
 )
@@ -54,7 +59,7 @@ NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
 """The clinic's clock; every clinical time the machine uses is earlier."""
 FUNDING = "funding"
 
-Result = RecordResult | TransferResult
+Result = RecordResult | TransferResult | CorrectionResult
 
 
 def available(participant: str) -> str:
@@ -72,6 +77,26 @@ class ModelTransfer:
     amount: int
     participant: str
     reverses: int | None
+
+
+@attrs.define
+class ModelOutcome:
+    """One recorded outcome as the model holds it."""
+
+    id: int
+    participant: str
+    at: dt.datetime
+    outcome: Outcome | None
+    """The effective outcome; None once voided."""
+    award: int = 0
+    """Award points credited for it."""
+    bonus: int = 0
+    taken: int = 0
+    """Taken back or written off."""
+
+    @property
+    def paid(self) -> int:
+        return self.award + self.bonus - self.taken
 
 
 @attrs.frozen
@@ -108,13 +133,12 @@ class LedgerMachine(RuleBasedStateMachine):
             raise
         self.target = program.target(TARGET)
         # The model.
-        self.states = {p: ScheduleState() for p in PARTICIPANTS}
+        self.history: list[ModelOutcome] = []
+        self.written_off = 0
         self.accounts: dict[str, int] = defaultdict(int)
         self.transfers: list[ModelTransfer] = []
         self.reversed: set[int] = set()
-        self.last_at: dict[str, dt.datetime] = {}
         self.time = FIRST_VISIT
-        self.outcomes = 0
         self.keyed: list[Keyed] = []
         self.keys_made = 0
         # What the clinic has shown so far.
@@ -156,6 +180,72 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accounts[sink] += amount
         return transfer.id
 
+    def replayed(self, participant: str) -> dict[int, tuple[int, int, bool, bool]]:
+        """(points, bonus, reset, recovered) of each of ``participant``'s living outcomes,
+        replayed in clinical order from the start of the schedule."""
+        state = ScheduleState()
+        earned = {}
+        living = [o for o in self.history if o.participant == participant and o.outcome]
+        for o in sorted(living, key=lambda o: (o.at, o.id)):
+            assert o.outcome is not None
+            week = (o.at.date() - START).days // 7 + 1
+            step = advance(
+                self.target.schedule, state, o.outcome, reset_on=self.target.reset_on, week=week
+            )
+            earned[o.id] = (step.amount, step.bonus, step.reset, step.recovered)
+            state = step.state
+        return earned
+
+    def settle(
+        self, participant: str, before: dict[int, tuple[int, int, bool, bool]], own: int | None
+    ) -> int:
+        """Pay or take back what the write changed, in clinical order; the points written off."""
+        after = self.replayed(participant)
+        changed = [
+            o
+            for o in sorted(self.history, key=lambda o: (o.at, o.id))
+            if (
+                o.participant == participant
+                and before.get(o.id, (0, 0))[:2] != after.get(o.id, (0, 0))[:2]
+            )
+            or o.id == own
+        ]
+        written_off = 0
+        for o in changed:
+            points, bonus = after.get(o.id, (0, 0, False, False))[:2]
+            delta = points + bonus - o.paid
+            if delta > 0:
+                extra_bonus = min(delta, max(bonus - o.bonus, 0))
+                for kind, amount in (
+                    (Movement.AWARD, delta - extra_bonus),
+                    (Movement.BONUS, extra_bonus),
+                ):
+                    if amount:
+                        self.apply(kind, FUNDING, available(participant), amount, participant)
+                o.award += delta - extra_bonus
+                o.bonus += extra_bonus
+            elif delta < 0:
+                taken = min(self.accounts[available(participant)], -delta)
+                if taken:
+                    self.apply(
+                        Movement.ADJUSTMENT_DOWN,
+                        available(participant),
+                        FUNDING,
+                        taken,
+                        participant,
+                    )
+                written_off += -delta - taken
+                o.taken += -delta
+        self.written_off += written_off
+        return written_off
+
+    def same_visit(self, participant: str, at: dt.datetime) -> ModelOutcome | None:
+        """The living outcome of ``participant`` at the visit (clinical day, UTC) of ``at``."""
+        for o in self.history:
+            if o.participant == participant and o.outcome and o.at.date() == at.date():
+                return o
+        return None
+
     def refused(self, error: type[Exception], request: Callable[[], object]) -> None:
         """``request`` raises ``error`` and writes nothing at all."""
         before = self.tables.dump()
@@ -186,27 +276,46 @@ class LedgerMachine(RuleBasedStateMachine):
     def record(self, participant: str, outcome: Outcome, gap_hours: int, keyed: bool) -> None:
         at = self.time + dt.timedelta(hours=gap_hours)
         self.time = at
-        week = (at.date() - START).days // 7 + 1
-        step = advance(
-            self.target.schedule,
-            self.states[participant],
-            outcome,
-            reset_on=self.target.reset_on,
-            week=week,
-        )
+        self.record_at(participant, outcome, at, keyed)
+
+    @rule(
+        participant=st.sampled_from(PARTICIPANTS),
+        outcome=st.sampled_from([Outcome.MET] * 3 + list(Outcome)),
+        back_hours=st.integers(min_value=0, max_value=24 * 20),
+        keyed=st.booleans(),
+    )
+    def late_result(self, participant: str, outcome: Outcome, back_hours: int, keyed: bool) -> None:
+        """A result whose clinical time is earlier than the last one: settled in order."""
+        at = max(self.time - dt.timedelta(hours=back_hours), FIRST_VISIT)
+        self.record_at(participant, outcome, at, keyed)
+
+    def record_at(self, participant: str, outcome: Outcome, at: dt.datetime, keyed: bool) -> None:
         key = self.new_key(keyed)
 
         def again() -> RecordResult:
             return self.clinic.record(participant, TARGET, outcome, actor=ADMIN, at=at, key=key)
 
+        existing = self.same_visit(participant, at)
+        if existing is not None and existing.outcome is not outcome:
+            event("record: AlreadyExists")
+            self.refused(AlreadyExists, again)
+            return
+        if existing is not None:
+            event("record: same result for the visit")
+            before = self.tables.dump()
+            result = again()
+            assert (result.replayed, result.outcome_id) == (True, existing.id)
+            assert self.tables.dump() == before
+            return
+        before_replay = self.replayed(participant)
         result = again()
-        self.outcomes += 1
-        self.states[participant] = step.state
-        self.last_at[participant] = at
-        for kind, amount in ((Movement.AWARD, step.amount), (Movement.BONUS, step.bonus)):
-            if amount:
-                self.apply(kind, FUNDING, available(participant), amount, participant)
-        expected = (self.outcomes, step.amount, step.bonus, step.reset, step.recovered, False)
+        new = ModelOutcome(len(self.history) + 1, participant, at, outcome)
+        self.history.append(new)
+        late = any(o.at > at for o in self.history if o.participant == participant)
+        event(f"record: {'late' if late else 'in order'}")
+        self.settle(participant, before_replay, own=new.id)
+        points, bonus, reset, recovered = self.replayed(participant)[new.id]
+        expected = (new.id, points, bonus, reset, recovered, False)
         actual = (
             result.outcome_id,
             result.award.points,
@@ -219,6 +328,47 @@ class LedgerMachine(RuleBasedStateMachine):
         assert result.balance.available_points == self.accounts[available(participant)]
         if key is not None:
             self.keyed.append(Keyed(key, again, result))
+
+    @precondition(lambda self: bool(self.history))
+    @rule(
+        pick=st.integers(min_value=0, max_value=10**6),
+        outcome=st.sampled_from([None, *Outcome]),
+        keyed=st.booleans(),
+    )
+    def correct(self, pick: int, outcome: Outcome | None, keyed: bool) -> None:
+        """Correct (or, with None, void) a recorded outcome; the model settles the difference."""
+        target = self.history[pick % len(self.history)]
+        key = self.new_key(keyed)
+
+        def again() -> CorrectionResult:
+            if outcome is None:
+                return self.clinic.void(target.id, reason="entered in error", actor=ADMIN, key=key)
+            return self.clinic.correct(
+                target.id, outcome, reason="lab corrected it", actor=ADMIN, key=key
+            )
+
+        if target.outcome is None or target.outcome is outcome:
+            event("correct: InvalidTransition")
+            self.refused(InvalidTransition, again)
+            return
+        before_replay = self.replayed(target.participant)
+        result = again()
+        target.outcome = outcome
+        written_off = self.settle(target.participant, before_replay, own=None)
+        event(f"correct: {'written off' if written_off else 'settled'}")
+        assert result.settlement.written_off_points == written_off
+        assert result.balance.available_points == self.accounts[available(target.participant)]
+        if key is not None:
+            self.keyed.append(Keyed(key, again, result))
+
+    @precondition(lambda self: bool(self.history))
+    @rule(pick=st.integers(min_value=0, max_value=10**6))
+    def recorder_may_not_void(self, pick: int) -> None:
+        target = self.history[pick % len(self.history)]
+        self.refused(
+            PermissionDenied,
+            lambda: self.clinic.void(target.id, reason="no", actor="nobody"),
+        )
 
     @rule(
         participant=st.sampled_from(PARTICIPANTS),
@@ -382,22 +532,6 @@ class LedgerMachine(RuleBasedStateMachine):
         error, request = requests[bad]
         self.refused(error, request)
 
-    @precondition(lambda self: bool(self.last_at))
-    @rule(
-        pick=st.integers(min_value=0, max_value=10**6),
-        earlier=st.sampled_from([dt.timedelta(microseconds=1), dt.timedelta(hours=1)]),
-        keyed=st.booleans(),
-    )
-    def out_of_order(self, pick: int, earlier: dt.timedelta, keyed: bool) -> None:
-        """An earlier time than the participant's last outcome is refused."""
-        participant = sorted(self.last_at)[pick % len(self.last_at)]
-        at = self.last_at[participant] - earlier
-        key = self.new_key(keyed)
-        self.refused(
-            OutOfOrder,
-            lambda: self.clinic.record(participant, TARGET, "met", actor=ADMIN, at=at, key=key),
-        )
-
     def check_transfer(self, result: TransferResult, expected_id: int) -> None:
         expected = self.transfers[expected_id - 1]
         transfer = result.transfer
@@ -464,7 +598,7 @@ class LedgerMachine(RuleBasedStateMachine):
         report = self.clinic.verify()
         assert report.problems == ()
         assert report.ok
-        assert (report.outcomes, report.transfers) == (self.outcomes, len(self.transfers))
+        assert (report.outcomes, report.transfers) == (len(self.history), len(self.transfers))
         for participant in PARTICIPANTS:
             entries = self.clinic.history(participant)
             assert all(e.available_points >= 0 for e in entries), entries

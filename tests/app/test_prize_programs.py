@@ -133,8 +133,12 @@ def test_secondary_first_does_not_pay_and_leaves_its_schedule(any_clinic: Clinic
     after = {p.target: p for p in any_clinic.preview("P001")}[SECONDARY]
     assert after == before
     assert after.streak == 0
-    # The primary recorded afterwards does not make the earlier secondary pay.
-    assert record(any_clinic, STIM, "met", at).award.draws == 1
+    # The primary arriving afterwards at the same visit makes the secondary pay: settled.
+    primary = record(any_clinic, STIM, "met", at)
+    assert primary.award.draws == 1
+    assert primary.settlement is not None
+    assert primary.settlement.outcomes == (early.outcome_id,)
+    assert {p.target: p.streak for p in any_clinic.preview("P001")}[SECONDARY] == 1
     assert any_clinic.verify().ok
 
 
@@ -160,9 +164,19 @@ def test_secondary_does_not_pay_with_the_primary_met_at_another_visit(
 ) -> None:
     enrol(any_clinic, "petry-fishbowl")
     record(any_clinic, STIM, "met", visit(0, hour=9))
-    later = record(any_clinic, SECONDARY, "met", visit(0, hour=10))
+    later = record(any_clinic, SECONDARY, "met", visit(1, hour=9))
     assert not later.award.paid
     assert later.award.draws == 0
+    assert any_clinic.verify().ok
+
+
+def test_secondary_pays_with_the_primary_met_earlier_the_same_day(any_clinic: Clinic) -> None:
+    """One visit is one clinical day: a second or an hour apart is the same visit."""
+    enrol(any_clinic, "petry-fishbowl")
+    record(any_clinic, STIM, "met", visit(0, hour=9))
+    later = record(any_clinic, SECONDARY, "met", visit(0, hour=10))
+    assert later.award.paid
+    assert later.award.draws == 2
     assert any_clinic.verify().ok
 
 

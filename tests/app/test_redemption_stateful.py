@@ -414,7 +414,10 @@ class RedemptionMachine(RuleBasedStateMachine):
         at = visit(0) + dt.timedelta(hours=self.visits)
         assert at <= self.clock.now
         trial = self.trial()
-        result = self.clinic.record("C", "attend", "met", at=at, actor=RECORDER)
+        # An hour apart: each its own visit (one result per target and visit).
+        result = self.clinic.record(
+            "C", "attend", "met", at=at, actor=RECORDER, visit=f"visit-{self.visits}"
+        )
         assert result.award.draws == 2
         for prize in result.prizes:
             assert prize.id not in trial.prizes

@@ -270,6 +270,14 @@ KIND: dict[str, str | Ints] = {
     "quantity": AMOUNT,
     "points": Ints(negative=True, zero=False, codes=frozenset({1, 2})),
     "transfer_id": ROW_ID,
+    "outcome_id": ROW_ID,
+    "visit": "note",
+    "specimen": "note",
+    "met": "id",
+    "not_met": "id",
+    "missed": "id",
+    "excused": "id",
+    "invalid": "id",
     "redemption_id": ROW_ID,
     "prize_id": ROW_ID,
     "chunk_size": Ints(zero=False),
@@ -320,6 +328,14 @@ PLAUSIBLE: dict[str, str] = {
     "quantity": "2",
     "points": "5",
     "transfer_id": "1",
+    "outcome_id": "1",
+    "visit": "V-10",
+    "specimen": "ACC-0100",
+    "met": "stimulant-negative",
+    "not_met": "stimulant-negative",
+    "missed": "stimulant-negative",
+    "excused": "stimulant-negative",
+    "invalid": "stimulant-negative",
     "redemption_id": "1",
     "prize_id": "1",
     "chunk_size": "100",
@@ -368,6 +384,9 @@ PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
     (("prize", "fulfil"), "sku"): "BIG",
     (("redeem", "fulfil"), "redemption_id"): "2",
     (("program", "add"), "program_id"): "va-chicago",
+    # Outcome 1 is P001's met on day 1: correcting it takes back what P001 has and writes
+    # off the rest (held by redemptions).
+    (("correct",), "outcome"): "not_met",
 }
 
 READ_ONLY = {
@@ -401,6 +420,8 @@ WRITES = {
     ("withdraw",),
     ("complete",),
     ("record",),
+    ("correct",),
+    ("void",),
     ("import",),
     ("adjust",),
     ("reverse",),
@@ -420,8 +441,18 @@ no PostgreSQL server to migrate to: the fuzz runs without one)."""
 EXCLUSIVE = {
     ("program", "add"): ("preset_name", "file_path"),
     ("simulate",): ("program_id", "preset_name"),
+    ("record",): ("target", "met"),
 }
 """Pairs of options of which exactly one must be given."""
+WITH_CHOICE: dict[tuple[str, ...], dict[str, tuple[set[str], set[str]]]] = {
+    # record P --target T --outcome O [--specimen S], or record P --met T ...: a plausible
+    # line is one form or the other, one result per target.
+    ("record",): {
+        "target": ({"outcome"}, {"not_met", "missed", "excused", "invalid"}),
+        "met": (set(), {"outcome", "specimen", "not_met", "missed", "excused", "invalid"}),
+    },
+}
+"""For a choice of an exclusive pair: the options it needs, and those it rules out."""
 ALWAYS = {("demo",): "demo_db"}
 """Optional parameters every plausible line gives (a demo without --db would use clinic.db)."""
 
@@ -783,6 +814,8 @@ def plausible_values(spec: Spec, optional: Iterable[str], choose: str | None) ->
     if pair:
         wanted -= set(pair)
         wanted.add(choose or pair[0])
+        needs, rules_out = WITH_CHOICE.get(spec.path, {}).get(choose or pair[0], (set(), set()))
+        wanted = (wanted | needs) - rules_out
     if spec.path in ALWAYS:
         wanted.add(ALWAYS[spec.path])
     return {

@@ -500,7 +500,7 @@ def test_record_replay_with_the_same_key_writes_nothing(funded_db: Path) -> None
     assert snapshot(funded_db) == before
     text = invoke(funded_db, record_cmd(f"--key {RECORD_KEY}", at=at_day(2)), json_output=False)
     assert text.exit_code == 0
-    assert "(already recorded with this key; nothing written)" in text.stdout
+    assert "(already recorded; nothing written)" in text.stdout
     assert snapshot(funded_db) == before
 
 
@@ -912,9 +912,23 @@ REFUSED = [
     pytest.param(
         f"{ADJUST} --points -11 --reason 'too much'", "InsufficientPoints", id="adjust-below-0"
     ),
-    # order
-    pytest.param(record_cmd(at=at_day(1)), "OutOfOrder", id="out-of-order"),
-    pytest.param(record_cmd(at=at_day(2, hour=8)), "OutOfOrder", id="out-of-order-same-day"),
+    # one result per visit
+    pytest.param(
+        record_cmd(at=at_day(2, hour=8), outcome="not_met"),
+        "AlreadyExists",
+        id="another-result-same-visit",
+    ),
+    pytest.param(
+        f"correct 1 --outcome met --reason same --actor {ADMIN}",
+        "InvalidTransition",
+        id="correct-to-the-same-outcome",
+    ),
+    pytest.param(
+        f"void 1 --reason 'wrong chart' --actor {RECORDER}", "PermissionDenied", id="recorder-voids"
+    ),
+    pytest.param(
+        f"correct 99 --outcome met --reason typo --actor {ADMIN}", "NotFound", id="correct-missing"
+    ),
     # idempotency conflicts
     pytest.param(
         record_cmd(f"--key {RECORD_KEY}", at=at_day(2), outcome="not_met"),
@@ -1056,7 +1070,7 @@ def test_invalid_time_names_the_option(funded_db: Path) -> None:
 
 
 def test_a_refused_result_leaves_the_schedule_where_it_was(funded_db: Path) -> None:
-    assert_error(invoke(funded_db, record_cmd(at=at_day(1))), 1)
+    assert_error(invoke(funded_db, record_cmd(at=at_day(2, hour=8), outcome="not_met")), 1)
     assert_error(invoke(funded_db, record_cmd(f"--key {RECORD_KEY}", outcome="not_met")), 1)
     assert award_of(record(funded_db, 3)) == award(15)
 

@@ -130,14 +130,15 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def la_db(db: Path, tmp_path: Path) -> Path:
-    """``db`` plus a Los Angeles program: L1 met at 10:00 and 23:30 on LATE_DAY and at 10:00
-    the next day, 5 points ($5) each."""
+    """``db`` plus a Los Angeles program: L1 met at 10:00 the day before LATE_DAY, at 23:30 on
+    LATE_DAY and at 10:00 the next day (one visit a day), 5 points ($5) each."""
     program = tmp_path / "la.toml"
     program.write_text(LA_PROGRAM, encoding="utf-8")
     ok(db, f"program add --file {shlex.quote(str(program))} --actor {ADMIN}")
     ok(db, f"enroll L1 --program la-clinic --start {START} --actor {ADMIN}")
     next_day = LATE_DAY + dt.timedelta(days=1)
-    for at in (la_time(LATE_DAY, 10), la_time(LATE_DAY, 23, 30), la_time(next_day, 10)):
+    day_before = LATE_DAY - dt.timedelta(days=1)
+    for at in (la_time(day_before, 10), la_time(LATE_DAY, 23, 30), la_time(next_day, 10)):
         record(db, "L1", "met", at)
     return db
 
@@ -171,6 +172,8 @@ HIGGINS_REPORT = {
     "budget_remaining_cents": None,
     "cap_hits": 0,
     "low_stock": [],
+    "written_off_points": 0,
+    "written_off_cents": 0,
 }
 
 
@@ -214,12 +217,12 @@ def test_the_late_visit_is_on_the_clinic_date(la_db: Path) -> None:
     late = dt.datetime.fromisoformat(la_time(LATE_DAY, 23, 30))
     assert late.astimezone(dt.UTC).date() == LATE_DAY + dt.timedelta(days=1)
     next_day = LATE_DAY + dt.timedelta(days=1)
-    # Until LATE_DAY: the 10:00 and 23:30 visits (10 points); since the next day: only its
-    # 10:00 visit (5 points), though the 23:30 visit is on that day in UTC.
+    # Until LATE_DAY: the day before's and the 23:30 visits (10 points); since the next day:
+    # only its 10:00 visit (5 points), though the 23:30 visit is on that day in UTC.
     for period, opportunities in (
         (f"--until {LATE_DAY}", 2),
         (f"--since {next_day}", 1),
-        (f"--since {LATE_DAY} --until {LATE_DAY}", 2),
+        (f"--since {LATE_DAY} --until {LATE_DAY}", 1),
         (f"--since {next_day} --until {next_day}", 1),
     ):
         (report,) = ok(la_db, f"report --program la-clinic {period}")

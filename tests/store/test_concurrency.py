@@ -61,8 +61,10 @@ for step in range(spec["steps"]):
         think()
         outcome = spec["outcomes"][step % len(spec["outcomes"])]
         key = None if spec["keys"] is None else f"{spec['keys']}-{step}"
+        # Each step is its own visit, an hour apart (one result per visit).
         result = clinic.record(
-            participant, spec["target"], outcome, at=at, actor=spec["actor"], key=key
+            participant, spec["target"], outcome, at=at, actor=spec["actor"], key=key,
+            visit=f"step-{step}",
         )
         records.append({
             "outcome_id": result.outcome_id,
@@ -174,8 +176,8 @@ def expected_awards(outcomes: list[str], times: list[dt.datetime]) -> list[tuple
         clinic.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
         clinic.enroll("P999", PROGRAM, start=start_date(), actor=ADMIN)
         results = [
-            clinic.record("P999", TARGET, outcome, at=at, actor=ADMIN)
-            for outcome, at in zip(outcomes, times, strict=True)
+            clinic.record("P999", TARGET, outcome, at=at, actor=ADMIN, visit=f"step-{step}")
+            for step, (outcome, at) in enumerate(zip(outcomes, times, strict=True))
         ]
     return [(r.award.points, r.award.bonus_points) for r in results]
 

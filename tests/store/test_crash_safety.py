@@ -60,7 +60,15 @@ ADMIN = "admin-1"
 OUTCOMES = ["met", "met", "met", "not_met", "met", "missed", "met", "met", "excused", "invalid"]
 
 RECORDERS = ["P001", "P002", "P003", "P004"]
-IMPORTED = ["P101", "P102", "P103", "P104", "P105"]
+IMPORT_DAYS = 35
+"""An import's rows of one participant are a day apart (one result per visit), within the
+enrolment: its participants are as many as that takes."""
+
+
+def imported(rows: int) -> list[str]:
+    """The participants of an import of ``rows`` rows."""
+    return [f"P{101 + n}" for n in range(max(5, -(-rows // IMPORT_DAYS)))]
+
 
 MAX_DELAY = 0.35
 """Seconds a recorder may run before its kill: a few dozen to a hundred writes (3 ms each)."""
@@ -92,9 +100,10 @@ clinic = cmrewards.open(location)
 say(event="ready")
 if mode == "record":
     for key, participant, outcome, at in spec["writes"]:
+        # Each write is its own visit, however close in time (one result per visit).
         result = clinic.record(
             participant, spec["target"], outcome, at=dt.datetime.fromisoformat(at),
-            actor=spec["actor"], key=key,
+            actor=spec["actor"], key=key, visit=key,
         )
         # record() has returned, so its transaction is committed.
         say(
@@ -565,7 +574,13 @@ def test_killed_recorder_loses_no_reported_write_and_half_writes_none(
         for i in range(len(snap.outcomes)):
             write = planned(i, base)
             result = reference.record(
-                write.participant, TARGET, write.outcome, at=write.at, actor=ADMIN, key=write.key
+                write.participant,
+                TARGET,
+                write.outcome,
+                at=write.at,
+                actor=ADMIN,
+                key=write.key,
+                visit=write.key,
             )
             if result.award.points or result.award.bonus_points:
                 awards[result.outcome_id] = (result.award.points, result.award.bonus_points)
@@ -577,7 +592,13 @@ def test_killed_recorder_loses_no_reported_write_and_half_writes_none(
             # A terminal retrying any reported write now gets the stored answer back.
             last = planned(len(snap.outcomes) - 1, base)
             again = clinic.record(
-                last.participant, TARGET, last.outcome, at=last.at, actor=ADMIN, key=last.key
+                last.participant,
+                TARGET,
+                last.outcome,
+                at=last.at,
+                actor=ADMIN,
+                key=last.key,
+                visit=last.key,
             )
             assert again.replayed
             assert again.outcome_id == len(snap.outcomes)
@@ -596,14 +617,15 @@ def write_lab_file(path: Path, rows: int, base: dt.datetime) -> list[tuple[Any, 
     """A lab file of ``rows`` rows; returns what each row must store: (participant, target,
     outcome, occurred_at, key or None for a derived one, note)."""
     expected: list[tuple[Any, ...]] = []
+    people = imported(rows)
     minus_seven = dt.timezone(dt.timedelta(hours=-7))
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["participant", "target", "outcome", "at", "key", "note"])
         for i in range(rows):
-            participant = IMPORTED[i % len(IMPORTED)]
-            outcome = OUTCOMES[(i // len(IMPORTED)) % len(OUTCOMES)]
-            at = base + dt.timedelta(minutes=2 * i)
+            participant = people[i % len(people)]
+            outcome = OUTCOMES[(i // len(people)) % len(OUTCOMES)]
+            at = base + dt.timedelta(days=i // len(people), minutes=2 * (i % len(people)))
             assert at < dt.datetime.now(dt.UTC)
             # The same instant written the ways lab exports write it (the program is in UTC).
             text = [
@@ -644,8 +666,8 @@ def test_import_killed_mid_way_and_resumed_ends_equal_to_a_clean_import(
         parsed = list(read_rows(file, str(lab)))
     rows = [r for r in parsed if isinstance(r, ImportRow)]
     assert len(rows) == len(parsed) == total
-    set_up(resumed, IMPORTED)
-    set_up(clean, IMPORTED)
+    set_up(resumed, imported(total))
+    set_up(clean, imported(total))
     spec = {"csv": str(lab), "actor": ADMIN, "chunk_size": CHUNK_SIZE}
     step = total // (kills + 2)
 

@@ -8,7 +8,9 @@ fulfil / cancel an open one, hand over an owed prize, trade prizes, restock an i
 reverse a transfer, or run ``verify`` mid-load. Every participant is shared by every
 worker for everything but recording: each (participant, target) pair is recorded by one
 worker in time order, except one contested participant that every worker records at
-the wall-clock time (so ``OutOfOrder`` is a possible refusal there and nowhere else).
+the wall-clock time, each record its own visit (so the one that read the clock first may
+reach the database last: a late result, whose settlement of the awards after it the
+worker reports too).
 
 Each worker writes one JSON line per completed operation (with the ids it got back
 and the points moved) and one per refusal (the error class), flushing each line.
@@ -88,7 +90,7 @@ VISIT_EVERY = dt.timedelta(hours=3)
 """Clinical time between one owned pair's visits: 300 days hold 2,400 of them."""
 
 ALLOWED_REFUSALS: dict[str, set[str]] = {
-    "record": {"OutOfOrder"},
+    "record": set(),
     "adjust": {"InsufficientPoints"},
     "request": {"InsufficientPoints", "OutOfStock"},
     "approve": {"InvalidTransition"},
@@ -110,7 +112,7 @@ spec = json.loads(sys.argv[5])
 rng = random.Random(spec["seed"])
 clinic = cmrewards.open(location)
 log = open(log_path, "w", encoding="utf-8")
-counts = {"completed": 0, "refused": 0, "skipped": 0}
+counts = {"completed": 0, "refused": 0, "skipped": 0, "contested": 0}
 recorder, clinician, admin = spec["recorder"], spec["clinician"], spec["admin"]
 base = dt.datetime.fromisoformat(spec["base"])
 every = dt.timedelta(seconds=spec["visit_every_seconds"])
@@ -148,6 +150,10 @@ def recorded(result):
         "prizes": [[p.id, p.category, p.value_cents] for p in result.prizes],
         "replayed": result.replayed,
         "balance": held_and_total(result.balance),
+        "settled_paid": 0 if result.settlement is None else result.settlement.paid_points,
+        "settled_taken": (
+            0 if result.settlement is None else result.settlement.taken_back_points
+        ),
     }
 
 
@@ -166,8 +172,12 @@ def record():
         at = dt.datetime.now(dt.UTC)
         time.sleep(rng.uniform(0, 0.002))
         what = outcome()
+        counts["contested"] += 1
+        visit = f"{recorder}-{counts['contested']}"
         attempt("record", {"contested": True}, lambda: recorded(
-            clinic.record(spec["contested"], "stimulant-negative", what, at=at, actor=recorder)))
+            clinic.record(
+                spec["contested"], "stimulant-negative", what, at=at, actor=recorder, visit=visit
+            )))
         return
     participant, targets = rng.choice(spec["own"])
     at = base + visits[participant] * every
@@ -177,8 +187,9 @@ def record():
     visits[participant] += 1
     for target in targets:
         what = outcome()
+        visit = f"visit-{visits[participant]}"
         attempt("record", {"contested": False}, lambda: recorded(
-            clinic.record(participant, target, what, at=at, actor=recorder)))
+            clinic.record(participant, target, what, at=at, actor=recorder, visit=visit)))
 
 
 def adjust():
@@ -581,8 +592,13 @@ def check_outcomes(run: Run, db: Database, summary: str) -> None:
         ), summary
         owned = {p for p, _ in OWNED[str(record["worker"])]}
         assert record["participant"] in (owned if not record["contested"] else {CONTESTED})
-        # The award and bonus transfers of this outcome are exactly what the worker was told.
-        paid = sorted((t.kind, t.amount) for t in db.by_cause.get(f"outcome:{outcome_id}", []))
+        # The award and bonus transfers of this outcome are exactly what the worker was told
+        # (a late result's settlements of other outcomes name those in ``settles``).
+        paid = sorted(
+            (t.kind, t.amount)
+            for t in db.by_cause.get(f"outcome:{outcome_id}", [])
+            if t.settles is None
+        )
         expected = sorted(
             (kind, amount)
             for kind, amount in (("award", record["points"]), ("bonus", record["bonus_points"]))
@@ -599,12 +615,15 @@ def check_outcomes(run: Run, db: Database, summary: str) -> None:
     assert caused <= {f"outcome:{i}" for i in reported}, summary
     drawn = {p.outcome_id for p in db.prizes.values() if p.outcome_id is not None}
     assert drawn <= set(reported), summary
-    # Each participant's outcomes for one target are in time order, the contested one too.
+    # Each owned pair's outcomes are in time order; only the contested one has late results.
     times: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     for row in db.outcomes:
         times[row.participant, row.target].append(row.occurred_at)
     for pair, seen in times.items():
-        assert seen == sorted(seen), f"{pair} recorded out of time order\n{summary}"
+        if pair[0] != CONTESTED:
+            assert seen == sorted(seen), f"{pair} recorded out of time order\n{summary}"
+    settled = {t.settles for t in db.transfers if t.settles is not None}
+    assert all(stored[i].participant == CONTESTED for i in settled), summary
 
 
 def check_adjustments_and_reversals(run: Run, db: Database, summary: str) -> None:
@@ -615,7 +634,7 @@ def check_adjustments_and_reversals(run: Run, db: Database, summary: str) -> Non
     stored = {
         t.id: (t.participant, t.amount if t.kind == "adjustment-up" else -t.amount)
         for t in db.transfers
-        if t.kind in ("adjustment-up", "adjustment-down")
+        if t.kind in ("adjustment-up", "adjustment-down") and t.settles is None
     }
     assert stored == reported, f"stored and reported adjustments differ\n{summary}"
     assert all(abs(a["points"]) == a["amount"] for a in adjustments), summary
@@ -771,10 +790,12 @@ def check_balances(run: Run, db: Database, summary: str) -> None:
     """Balances and held points follow from the reports; the ledger sums to zero."""
     total: dict[str, int] = dict.fromkeys(PARTICIPANTS, 0)
     awarded = adjusted_up = adjusted_down = spent = 0
+    taken_back = 0
     for record in run.entries("record", ok=True):
-        points = record["points"] + record["bonus_points"]
-        total[record["participant"]] += points
+        points = record["points"] + record["bonus_points"] + record["settled_paid"]
+        total[record["participant"]] += points - record["settled_taken"]
         awarded += points
+        taken_back += record["settled_taken"]
     for adjustment in run.entries("adjust", ok=True):
         total[adjustment["participant"]] += adjustment["points"]
         if adjustment["points"] > 0:
@@ -829,7 +850,7 @@ def check_balances(run: Run, db: Database, summary: str) -> None:
     reported = {
         "awarded": awarded,
         "adjusted up": adjusted_up,
-        "adjusted down": adjusted_down,
+        "adjusted down": adjusted_down + taken_back,
         "spent": spent,
         "reversed": sum(reversed_by_kind.values()),
     }
@@ -847,6 +868,7 @@ def check_balances(run: Run, db: Database, summary: str) -> None:
         awarded
         + adjusted_up
         - adjusted_down
+        - taken_back
         - reversed_by_kind["award"]
         - reversed_by_kind["bonus"]
         - reversed_by_kind["adjustment-up"]

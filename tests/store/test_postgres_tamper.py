@@ -211,7 +211,7 @@ def test_the_clinic_fills_every_table_verifies_and_its_clone_is_identical(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
             " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
         ).fetchall()
-    assert len(tables) == 19
+    assert len(tables) == 22
     assert empty == []
     assert sorted(triggers) == [(name, "O") for name in sorted(GUARDS)]
     for url in (pristine, fresh, copy):
@@ -324,7 +324,11 @@ def test_an_append_only_table_cannot_be_truncated(raw: Raw, table: str) -> None:
         assert "referenced in a foreign key constraint" in str(error)
 
 
-PRIZE_WHERE = "SELECT min(id) FROM prizes WHERE status = '{status}' AND draw IS NOT NULL"
+PRIZE_WHERE = (
+    "SELECT min(id) FROM prizes WHERE status = '{status}' AND draw IS NOT NULL"
+    " AND id NOT IN (SELECT prize_id FROM prize_withdrawals)"
+)
+"""The first prize of a status that a correction has not withdrawn."""
 REDEMPTION_WHERE = "SELECT min(id) FROM redemptions WHERE status = '{status}'"
 
 

@@ -40,12 +40,16 @@ from cmrewards.domain.ledger import (
 )
 from cmrewards.domain.programs import Program
 from cmrewards.domain.records import (
+    Correction,
+    CorrectionKind,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeStatus,
+    PrizeWithdrawal,
     Status,
+    WriteOff,
 )
 from cmrewards.domain.redemption import (
     CatalogItem,
@@ -625,6 +629,102 @@ class StoreContract:
             # The same instant written in another zone is the same visit.
             same_instant = at(1).astimezone(dt.timezone(dt.timedelta(hours=-8)))
             assert [written[2], written[3]] == tx.outcomes_at("P003", same_instant)
+
+    def test_an_outcome_by_id_with_its_visit_and_specimen(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with clinic_store.write() as tx:
+            (head,) = make_outcomes(
+                tx.last_outcome(), [(HIGGINS, "P001", STIM, Outcome.MET, at(6))]
+            )
+            visited = sealed(attrs.evolve(head, visit="V-6", specimen="ACC-0006"))
+            tx.append_outcomes([visited])
+        with clinic_store.read() as tx:
+            assert tx.outcome(3) == written[2]
+            assert tx.outcome(7) == visited
+            assert (visited.visit, visited.specimen) == ("V-6", "ACC-0006")
+            assert tx.outcome(99) is None
+            assert link(visited.prev_hash, visited.hash_fields()) == visited.hash
+
+    # --- corrections, write-offs and prize withdrawals --------------------------------
+
+    def test_corrections_round_trip_per_participant(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        made = [
+            Correction(1, HIGGINS, "P002", written[1].id, CorrectionKind.CORRECT, Outcome.MET,
+                       None, "lab retest negative", ADMIN, RECORDED),
+            Correction(2, PETRY, "P003", written[2].id, CorrectionKind.CORRECT, Outcome.MET,
+                       2**62 + 9, "confirmed", RECORDER, RECORDED),
+            Correction(3, HIGGINS, "P002", written[1].id, CorrectionKind.VOID, None, None,
+                       "wrong chart", ADMIN, RECORDED + dt.timedelta(seconds=1)),
+        ]  # fmt: skip
+        with clinic_store.write() as tx:
+            assert tx.last_correction() is None
+            tx.add_corrections(made[:2])
+        with clinic_store.write() as tx:
+            tx.add_corrections(made[2:])
+        with clinic_store.read() as tx:
+            assert tx.corrections() == made
+            assert tx.corrections("P002") == [made[0], made[2]]
+            assert tx.corrections("P001") == []
+            assert tx.last_correction() == made[2]
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_corrections([attrs.evolve(made[0], id=4, outcome_id=99)])  # no such outcome
+
+    def test_settlement_transfers_keep_the_outcome_they_settle(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with clinic_store.write() as tx:
+            (award,) = make_transfers(None, [(HIGGINS, Movement.AWARD, "P001", 15)])
+            settled = sealed(attrs.evolve(award, settles=written[0].id, cause="correction:1"))
+            tx.append_transfers([settled])
+        with clinic_store.read() as tx:
+            assert tx.transfers("P001") == [settled]
+            assert link(settled.prev_hash, settled.hash_fields()) == settled.hash
+
+    def test_write_offs_round_trip_per_participant(self, clinic_store: Store) -> None:
+        records = self._prize_setup(clinic_store)
+        won = prize(1, records[0], draw=0, category="small", value_cents=100)
+        made = [
+            WriteOff(1, HIGGINS, "P001", records[1].id, 60, None, 1500, "correction:1", ADMIN,
+                     RECORDED),
+            WriteOff(2, PETRY, "P003", records[0].id, 0, won.id, 100, "outcome:4", RECORDER,
+                     RECORDED),
+        ]  # fmt: skip
+        with clinic_store.write() as tx:
+            tx.add_prizes([won])
+            assert tx.last_write_off() is None
+            tx.add_write_offs(made)
+        with clinic_store.read() as tx:
+            assert tx.write_offs() == made
+            assert tx.write_offs("P003") == [made[1]]
+            assert tx.last_write_off() == made[1]
+
+    def test_a_withdrawn_prize_reads_withdrawn_until_reinstated(self, clinic_store: Store) -> None:
+        records = self._prize_setup(clinic_store)
+        won = [
+            prize(1, records[0], draw=0, category="small", value_cents=100),
+            prize(2, records[0], draw=1, category="large", value_cents=2000),
+        ]
+        out = PrizeWithdrawal(1, 1, False, "correction:1", ADMIN, RECORDED)
+        with clinic_store.write() as tx:
+            tx.add_prizes(won)
+            assert tx.last_prize_withdrawal() is None
+            tx.add_prize_withdrawals([out])
+            assert tx.prize(1) == attrs.evolve(won[0], status=PrizeStatus.WITHDRAWN)
+        with clinic_store.read() as tx:
+            assert [p.status for p in tx.prizes("P003")] == [
+                PrizeStatus.WITHDRAWN,
+                PrizeStatus.OWED,
+            ]
+            assert tx.prize_withdrawals() == [out]
+        # A withdrawn prize is not handed over.
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.fulfil_prize(PrizeFulfilment(1, "TOY", ADMIN, RECORDED, None))
+        back = PrizeWithdrawal(2, 1, True, "outcome:9", ADMIN, RECORDED)
+        with clinic_store.write() as tx:
+            tx.add_prize_withdrawals([back])
+        with clinic_store.read() as tx:
+            assert tx.prize(1) == won[0]
+            assert tx.last_prize_withdrawal() == back
 
     # --- schedule states ----------------------------------------------------------
 

@@ -289,10 +289,35 @@ def populate(clinic: Clinic) -> None:
     large = clinic.trade_prizes("F001", give="small", get="large", actor="clin-2")
     clinic.fulfil_prize(large.id, sku="HEADPHONES", actor="clin-1")
 
+    # Visits and corrections: a late result, a correction, a void whose take-back is
+    # partly written off, and a correction that withdraws owed prizes.
+    clinic.record("H003", STIM, "met", actor="rec-1", at=visit(3), specimen="ACC-3")
+    clinic.record("H003", STIM, "met", actor="rec-1", at=visit(0), visit="V-0")  # late
+    clinic.correct(outcome_id(clinic, "H003", 1), "not_met", reason="lab retest", actor="clin-1")
+    clinic.adjust("H003", -15, reason="spent at the front desk", actor=ADMIN)
+    clinic.void(outcome_id(clinic, "H003", 3), reason="wrong chart", actor=ADMIN)
+    with clinic._store.read() as tx:
+        assert tx.write_offs(), "the void no longer writes anything off"
+    clinic.correct(outcome_id(clinic, "F001", 0), "not_met", reason="confirmed", actor=ADMIN)
+    assert any(p.status == "withdrawn" for p in clinic.prizes("F001")), clinic.prizes("F001")
+    # The last outcome is a reset whose copy would change nothing (the forge-chained case),
+    # but whose removal would.
+    clinic.record("C002", STIM, "not_met", actor="rec-1", at=visit(4, 16))
+
     # Enrolment and staff status changes.
     clinic.complete("H002", actor=ADMIN)
     clinic.withdraw("H003", actor="admin-2")
     clinic.deactivate_staff("rec-2", actor=ADMIN)
+
+
+def outcome_id(clinic: Clinic, participant: str, day: int) -> int:
+    """The id of the participant's primary-target outcome on ``day``."""
+    with clinic._store.read() as tx:
+        return next(
+            o.id
+            for o in tx.outcomes(participant)
+            if o.target == STIM and o.occurred_at.date() == visit(day).date()
+        )
 
 
 @functools.cache
@@ -625,9 +650,18 @@ def forge_cases(conn: sqlite3.Connection, table: Table) -> list[Case]:
     return cases
 
 
+HASHED_WHEN_SET = {"visit", "specimen", "settles"}
+"""Columns added by migration 0005: a row's hash covers each only when it is set, so rows
+written before it hash as they did."""
+
+
 def chained_fields(row: dict[str, Any]) -> dict[str, Any]:
     """What a chained row's hash covers: every column but the two hashes (as stored)."""
-    return {k: v for k, v in row.items() if k not in ("prev_hash", "hash")}
+    return {
+        k: v
+        for k, v in row.items()
+        if k not in ("prev_hash", "hash") and not (k in HASHED_WHEN_SET and v is None)
+    }
 
 
 @functools.cache
@@ -720,6 +754,7 @@ def test_the_pristine_clinic_fills_every_table_and_verifies(copy: Path) -> None:
         "balances", "schedule_states", "idempotency", "prizes", "cap_usage", "catalog",
         "stock_movements", "redemptions", "prize_fulfilments", "prize_trades", "journal",
         "analyte_results",
+        "corrections", "write_offs", "prize_withdrawals",
     }  # fmt: skip
     assert all(t.rowids for t in tables.values())
     conn = sqlite3.connect(copy)

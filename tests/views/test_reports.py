@@ -90,6 +90,9 @@ TABLES = (
     "redemptions",
     "analyte_results",
     "idempotency_keys",
+    "corrections",
+    "write_offs",
+    "prize_withdrawals",
 )
 """Every table the export writes; ``idempotency_keys`` is the ``idempotency`` table."""
 
@@ -927,6 +930,9 @@ EXPECTED_COUNTS = {
     "redemptions": 2,
     "analyte_results": 0,  # no lab panel in this clinic
     "idempotency_keys": 1,  # LAB-H3-1
+    "corrections": 0,
+    "write_offs": 0,
+    "prize_withdrawals": 0,
 }
 
 

@@ -12,7 +12,7 @@ subclass (``cmrewards.errors``) and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -21,7 +21,15 @@ from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
 from ..domain.records import Participant, Prize, Status
 from ..domain.redemption import CatalogItem, Redemption
-from ..domain.results import Balance, HistoryEntry, RecordResult, TransferResult, VerifyReport
+from ..domain.results import (
+    Balance,
+    CorrectionResult,
+    HistoryEntry,
+    RecordResult,
+    TransferResult,
+    VerifyReport,
+    VisitResult,
+)
 from ..domain.schedules import Outcome
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
@@ -175,17 +183,81 @@ class Clinic:
         at: dt.datetime | None = None,
         key: str | None = None,
         note: str | None = None,
+        visit: str | None = None,
+        specimen: str | None = None,
     ) -> RecordResult:
         """Record one verified outcome and pay what the schedule says.
 
-        ``at`` is the clinical time (aware; now when None), returned in UTC. The result
+        ``at`` is the clinical time (aware; now when None), returned in UTC. ``visit``
+        names the visit; None means the clinical day in the program's zone. ``specimen``
+        is the lab accession. There is one result per participant, target and visit: the
+        same result again is a replay (marked ``replayed``, nothing written), a different
+        one is ``AlreadyExists`` naming the recorded outcome to ``correct``. A result
+        earlier than the last of its target is a late result: it takes its place in
+        clinical order and the awards after it are settled (``settlement``). The result
         holds the award, the prizes won and the balance after it. Refused while the
-        enrolment is not active (``InvalidTransition``), for a time more than an hour
-        ahead or before the enrolment (``InvalidInput``), or earlier than the last
-        outcome of that target (``OutOfOrder``).
+        enrolment is not active (``InvalidTransition``), or for a time more than an hour
+        ahead or before the enrolment (``InvalidInput``).
         """
         return recording.record(
-            self._work, participant, target, outcome, actor=actor, at=at, key=key, note=note
+            self._work,
+            participant,
+            target,
+            outcome,
+            actor=actor,
+            at=at,
+            key=key,
+            note=note,
+            visit=visit,
+            specimen=specimen,
+        )
+
+    def record_visit(
+        self,
+        participant: str,
+        results: Mapping[str, Outcome | str],
+        *,
+        actor: str,
+        at: dt.datetime | None = None,
+        visit: str | None = None,
+        key: str | None = None,
+        note: str | None = None,
+    ) -> VisitResult:
+        """Record several targets of one visit (``{"stimulant-negative": "met", ...}``) in
+        one transaction, at one clinical time, each as ``record`` would. ``requires`` is
+        judged within the visit whatever the order. ``InvalidInput`` for no results."""
+        return recording.record_visit(
+            self._work, participant, results, actor=actor, at=at, visit=visit, key=key, note=note
+        )
+
+    def correct(
+        self,
+        outcome_id: int,
+        outcome: Outcome | str,
+        *,
+        reason: str,
+        actor: str,
+        key: str | None = None,
+    ) -> CorrectionResult:
+        """Correct a recorded outcome to ``outcome`` (clinician or admin), with a reason.
+
+        The outcome row stays; a correction record points at it. The participant's
+        history is replayed with it and every award it changes is settled (paid, taken
+        back, or written off when already spent). ``NotFound`` for an unknown outcome;
+        ``InvalidTransition`` for a voided outcome or one already ``outcome``.
+        """
+        return corrections.correct(
+            self._work, outcome_id, outcome, reason=reason, actor=actor, key=key
+        )
+
+    def void(
+        self, outcome_id: int, *, reason: str, actor: str, key: str | None = None
+    ) -> CorrectionResult:
+        """Void a recorded outcome entered in error (admin only): it counts for nothing, and
+        the awards it changes are settled as for ``correct``. ``InvalidTransition`` when
+        it was voided before."""
+        return corrections.correct(
+            self._work, outcome_id, None, reason=reason, actor=actor, key=key
         )
 
     def import_outcomes(

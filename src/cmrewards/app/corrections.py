@@ -1,4 +1,5 @@
-"""Correcting a balance: adjustments and reversals are new transfers, never edits of old ones."""
+"""Corrections: adjustments and reversals are new transfers, and a corrected or voided
+outcome a new ``Correction`` followed by its settlement; nothing old is ever edited."""
 
 from __future__ import annotations
 
@@ -10,22 +11,27 @@ from ..domain import ledger
 from ..domain.caps import cap_given_back, cap_period
 from ..domain.corrections import (
     check_adjustment,
+    check_correctable,
     check_points_to_remove,
     check_points_to_take_back,
     check_reversible,
 )
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement, Transfer
+from ..domain.records import Correction, CorrectionKind
 from ..domain.redemption import Command, StockReason, transition
-from ..domain.refs import Ref, RefKind, id_of
-from ..domain.results import TransferResult
+from ..domain.refs import Ref, RefKind, id_of, next_id
+from ..domain.results import CorrectionResult, TransferResult
+from ..domain.schedules import AwardKind, Outcome
+from ..domain.settlement import effective_history, replay_history
 from ..domain.staff import Action
-from ..domain.validation import check_text, is_row_id
+from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_participant, find_program
 from ..store.port import HoldRelease
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
+from .settling import settle
 from .unit_of_work import UnitOfWork
 
 
@@ -145,3 +151,84 @@ def _undo_redemption(
 
 def _replayed_transfer(data: Any) -> TransferResult:
     return attrs.evolve(from_json(TransferResult, data), replayed=True)
+
+
+def correct(
+    work: UnitOfWork,
+    outcome_id: int,
+    outcome: Outcome | str | None,
+    *,
+    reason: str,
+    actor: str,
+    key: str | None = None,
+) -> CorrectionResult:
+    """Correct one recorded outcome (``outcome``) or void it (None), and settle the
+    participant (see ``Clinic.correct`` and ``Clinic.void``)."""
+    wanted: Outcome | None = None if outcome is None else choice(Outcome, outcome, "outcome")
+    reason_text = check_text(reason, "reason", required=True)
+    assert reason_text is not None
+    kind = CorrectionKind.VOID if wanted is None else CorrectionKind.CORRECT
+    request = {
+        "op": str(kind),
+        "outcome_id": outcome_id,
+        "outcome": None if wanted is None else str(wanted),
+        "reason": reason,
+    }
+    action = Action.VOID if wanted is None else Action.CORRECT
+    with work.write(actor, action) as tx:
+        record = tx.outcome(outcome_id) if is_row_id(outcome_id) else None
+        if record is None:
+            raise NotFound(f"no outcome {outcome_id}")
+        person = find_participant(tx, record.participant)
+        program = find_program(tx, person.program_id)
+
+        def perform() -> CorrectionResult:
+            outcomes = tx.outcomes(person.id)
+            corrections = tx.corrections(person.id)
+            history = effective_history(outcomes, corrections)
+            entry = next(e for e in history if e.record.id == outcome_id)
+            voided_by = entry.corrections[-1].id if entry.corrections else None
+            check_correctable(record, entry.outcome, voided_by, wanted)
+            target = program.target(record.target)
+            needs_seed = (
+                wanted is Outcome.MET
+                and target.schedule.award is AwardKind.DRAWS
+                and entry.seed is None
+            )
+            correction = Correction(
+                id=next_id(tx.last_correction()),
+                program_id=program.id,
+                participant=person.id,
+                outcome_id=record.id,
+                kind=kind,
+                outcome=wanted,
+                seed=work.seeds() if needs_seed else None,
+                reason=reason_text,
+                actor=actor,
+                recorded_at=work.clock(),
+            )
+            tx.add_corrections([correction])
+            settled = settle(
+                tx,
+                work.clock(),
+                person,
+                program,
+                replay_history(program, person, history),
+                effective_history(outcomes, [*corrections, correction]),
+                cause=Ref.to(RefKind.CORRECTION, correction.id),
+                actor=actor,
+            )
+            return CorrectionResult(
+                correction=correction,
+                settlement=settled.settlement,
+                balance=balance_of(tx, person, program, work.clock()),
+            )
+
+        return work.idempotent(
+            tx,
+            program.id,
+            key,
+            request,
+            lambda data: attrs.evolve(from_json(CorrectionResult, data), replayed=True),
+            perform,
+        )

@@ -39,6 +39,9 @@ COPIED_TABLES = (
     "prize_fulfilments",
     "prize_trades",
     "analyte_results",
+    "corrections",
+    "write_offs",
+    "prize_withdrawals",
     "journal",
 )
 """In foreign-key order."""
@@ -64,6 +67,9 @@ def migrate(source_path: str, target_url: str) -> MigrationReport:
     """Copy the clinic at ``source_path`` into the empty PostgreSQL database ``target_url``."""
     if source_path.startswith(POSTGRES_SCHEMES):
         raise InvalidInput("--from must be a SQLite file; the PostgreSQL URL goes in --to")
+    if not source_path.strip():
+        # An empty path would be read as the current directory.
+        raise InvalidInput("--from must name the clinic's SQLite file")
     if not target_url.startswith(POSTGRES_SCHEMES):
         raise InvalidInput(f"--to {target_url[:80]!r} is not a postgresql:// URL")
     from ..store.sqlite import SQLiteStore

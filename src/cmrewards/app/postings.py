@@ -27,12 +27,14 @@ def transfer(
     *,
     accounts: tuple[str, str] | None = None,
     reverses: int | None = None,
+    settles: int | None = None,
 ) -> Transfer:
     """Append one transfer of ``amount`` points, recorded at ``now``, and return it.
 
     The accounts follow from ``movement`` and ``participant`` (``ledger.route``)
     unless given, as a reversal gives them swapped. ``occurred_at`` is the clinical
-    time (an outcome's), ``now`` when None. ``cause`` is a ``Ref`` text or None.
+    time (an outcome's), ``now`` when None. ``cause`` is a ``Ref`` text or None;
+    ``settles`` the outcome a settlement pays or takes back for, when not its cause.
     """
     if accounts is None:
         assert participant is not None
@@ -55,6 +57,7 @@ def transfer(
             recorded_at=now,
             prev_hash=prev_hash,
             hash="",
+            settles=settles,
         )
     )
     tx.append_transfers([posted])

@@ -39,7 +39,9 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
         person = find_participant(tx, participant)
         outcomes = tx.outcomes(person.id)
         transfers = tx.transfers(person.id)
-    return history_entries(person.id, outcomes, transfers)
+        corrections = tx.corrections(person.id)
+        write_offs = tx.write_offs(person.id)
+    return history_entries(person.id, outcomes, transfers, corrections, write_offs)
 
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:

@@ -4,52 +4,40 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import attrs
 
-from ..domain.bowl import draw
-from ..domain.caps import cap_period, pay_within_cap
 from ..domain.chain import position_after, sealed
-from ..domain.clock import parse_when, program_week, require_aware, to_utc_text
-from ..domain.earning import earn
+from ..domain.clock import parse_when, require_aware, to_utc_text
 from ..domain.json_form import from_json
-from ..domain.ledger import Movement
-from ..domain.prizes import prizes_won
+from ..domain.programs import Program
 from ..domain.recordable import check_recordable
 from ..domain.records import OutcomeRecord, Participant
-from ..domain.refs import Ref, RefKind, next_id
-from ..domain.results import Award, PrizeWon, RecordResult
-from ..domain.schedules import Outcome, ScheduleState
+from ..domain.refs import Ref, RefKind
+from ..domain.results import PrizeWon, RecordResult, VisitResult
+from ..domain.schedules import AwardKind, Outcome
+from ..domain.settlement import (
+    Effective,
+    Paid,
+    by_id,
+    effective_history,
+    paid_by_outcome,
+    plan,
+    replay_history,
+)
 from ..domain.staff import Action
 from ..domain.validation import check_id, check_text, choice
-from ..errors import CMRewardsError, InvalidInput
+from ..domain.visits import check_specimen, check_visit_id, visit_key, visit_of
+from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
-from ..store.port import (
-    IdempotencyCheck,
-    LedgerPosting,
-    OutcomeChain,
-    ParticipantLookup,
-    PrizeDraws,
-    ProgramLookup,
-)
+from ..store.port import RecordTx
 from ..views.balance import balance_of
 from .lab_file import BadRow, ImportReport, ImportRow
-from .postings import transfer
+from .settling import award_of, settle
 from .unit_of_work import UnitOfWork
-
-
-class Recording(ProgramLookup, OutcomeChain, LedgerPosting, PrizeDraws, Protocol):
-    """What storing and paying one outcome reads and writes, its participant found: the
-    program, the outcome chain and schedule state, the award transfers and cap usage, the
-    prizes."""
-
-
-class RowRecording(ParticipantLookup, IdempotencyCheck, Recording, Protocol):
-    """What applying one import row reads and writes: its participant, its key, the recording
-    (all of ``RecordTx``, which the import's write-behind provides, but the staff)."""
 
 
 def record(
@@ -62,22 +50,89 @@ def record(
     at: dt.datetime | None = None,
     key: str | None = None,
     note: str | None = None,
+    visit: str | None = None,
+    specimen: str | None = None,
 ) -> RecordResult:
-    """Record one verified outcome and pay what the schedule says (see ``Clinic.record``)."""
+    """Record one verified outcome and settle what it changes (see ``Clinic.record``)."""
     result: Outcome = choice(Outcome, outcome, "outcome")
     if at is not None:
         require_aware(at, "at")
     note = check_text(note, "note")
-    request = record_request(participant, target, result, at, note)
+    details = Details(check_visit_id(visit), check_specimen(specimen), note)
+    request = record_request(participant, target, result, at, note, details)
     with work.write(actor, Action.RECORD) as tx:
         person = find_participant(tx, participant)
+        try:
+            return work.idempotent(
+                tx,
+                person.program_id,
+                key,
+                request,
+                lambda data: attrs.evolve(from_json(RecordResult, data), replayed=True),
+                lambda: write_outcome(work, tx, person, target, result, at, actor, key, details),
+            )
+        except _SameResult as same:
+            return same.result
+
+
+def record_visit(
+    work: UnitOfWork,
+    participant: str,
+    results: Mapping[str, Outcome | str],
+    *,
+    actor: str,
+    at: dt.datetime | None = None,
+    visit: str | None = None,
+    key: str | None = None,
+    note: str | None = None,
+) -> VisitResult:
+    """Record several targets of one visit in one unit of work (see ``Clinic.record_visit``)."""
+    if not results:
+        raise InvalidInput("a visit needs at least one target's result")
+    outcomes = {t: choice(Outcome, o, "outcome") for t, o in results.items()}
+    if at is not None:
+        require_aware(at, "at")
+    note = check_text(note, "note")
+    details = Details(check_visit_id(visit), None, note)
+    request = {
+        "op": "record-visit",
+        "participant": participant,
+        "results": {t: str(o) for t, o in outcomes.items()},
+        "at": None if at is None else to_utc_text(at),
+        "note": note,
+        "visit": details.visit,
+    }
+    with work.write(actor, Action.RECORD) as tx:
+        person = find_participant(tx, participant)
+
+        def perform() -> VisitResult:
+            # One clinical time for the whole visit, even without ``at``.
+            when = work.clock() if at is None else at
+            recorded = []
+            for target_id, result in outcomes.items():
+                try:
+                    recorded.append(
+                        write_outcome(
+                            work, tx, person, target_id, result, when, actor, None, details
+                        )
+                    )
+                except _SameResult as same:
+                    recorded.append(same.result)
+            program = find_program(tx, person.program_id)
+            return VisitResult(
+                participant=person.id,
+                visit=visit_key(when, details.visit, program.timezone),
+                results=tuple(recorded),
+                balance=balance_of(tx, person, program, work.clock()),
+            )
+
         return work.idempotent(
             tx,
             person.program_id,
             key,
             request,
-            lambda data: attrs.evolve(from_json(RecordResult, data), replayed=True),
-            lambda: write_outcome(work, tx, person, target, result, at, actor, key, note),
+            lambda data: from_json(VisitResult, data),
+            perform,
         )
 
 
@@ -127,38 +182,57 @@ def import_outcomes(
     return ImportReport(rows=applied + replayed, applied=applied, replayed=replayed)
 
 
+@attrs.frozen
+class Details:
+    """What a caller may add to a result besides its time: the visit, the specimen, a note."""
+
+    visit: str | None = None
+    specimen: str | None = None
+    note: str | None = None
+
+
+class _SameResult(Exception):
+    """The visit already has this result: the call is a replay and writes nothing."""
+
+    def __init__(self, result: RecordResult) -> None:
+        self.result = result
+
+
 def write_outcome(
     work: UnitOfWork,
-    tx: Recording,
+    tx: RecordTx,
     person: Participant,
     target_id: str,
     outcome: Outcome,
     at: dt.datetime | None,
     actor: str,
     key: str | None,
-    note: str | None,
+    details: Details,
 ) -> RecordResult:
-    """Check, store and pay one outcome: the outcome row, its schedule state, its award
-    and bonus transfers, the prizes its draws won and the cap it used."""
+    """Check and store one outcome, then settle the participant: its own award, and what
+    it changes for the outcomes after it (a late result) or at its visit (``requires``).
+    The same result for the same visit raises ``_SameResult``; another is ``AlreadyExists``."""
     now = work.clock()
     # Stored and returned in UTC whatever zone the caller used, on every store.
     at = now if at is None else at.astimezone(dt.UTC)
     program = find_program(tx, person.program_id)
     target = program.target(target_id)
-    check_recordable(person, program.timezone, at, now, tx.last_outcome_for(person.id, target_id))
-    state = tx.schedule_state(person.id, target_id) or ScheduleState()
-    week = program_week(person.start, at, program.timezone)
-    visit = tx.outcomes_at(person.id, at) if target.requires else []
-    earning = earn(target, state, outcome, week=week, visit=visit)
+    check_recordable(person, program.timezone, at, now)
+    recorded = tx.outcomes(person.id)
+    corrections = tx.corrections(person.id)
+    history = effective_history(recorded, corrections)
+    visit = visit_key(at, details.visit, program.timezone)
+    for entry in history:
+        same_visit = visit_of(entry.record, program.timezone) == visit
+        if entry.outcome is None or entry.record.target != target_id or not same_visit:
+            continue
+        if entry.outcome is outcome:
+            raise _SameResult(_result_of(tx, work, person, program, history, entry.record.id))
+        raise AlreadyExists(already_recorded(entry.record, entry.outcome, visit, details.visit))
+    before = replay_history(program, person, history)
 
-    seed = work.seeds() if earning.draws else None
-    period = cap_period(program, person.start, at)
-    remaining = None
-    if program.cap_cents is not None:
-        remaining = program.cap_cents - tx.cap_usage(person.id, period)
-    slips = draw(program.bowl, seed, earning.draws) if seed is not None else []
-    payout = pay_within_cap(program, remaining, earning.points, earning.bonus_points, slips)
-
+    draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
+    seed = work.seeds() if draws else None
     outcome_id, prev_hash = position_after(tx.last_outcome())
     record = sealed(
         OutcomeRecord(
@@ -171,58 +245,86 @@ def write_outcome(
             recorded_at=now,
             actor=actor,
             key=key,
-            note=note,
+            note=details.note,
             seed=seed,
             prev_hash=prev_hash,
             hash="",
+            visit=details.visit,
+            specimen=details.specimen,
         )
     )
     tx.append_outcomes([record])
-    tx.put_schedule_states([((person.id, target_id), earning.step.state)])
-    cause = Ref.to(RefKind.OUTCOME, outcome_id)
-    for movement, amount, reason in (
-        (Movement.AWARD, payout.points, f"{target_id} met"),
-        (Movement.BONUS, payout.bonus_points, f"{target_id} bonus"),
-    ):
-        if amount:
-            transfer(
-                tx, work.clock(), program.id, movement, person.id, amount, actor, reason, cause, at
-            )
-    prizes = prizes_won(
-        payout.slips,
-        first_id=next_id(tx.last_prize()),
-        program_id=program.id,
-        participant=person.id,
-        outcome_id=outcome_id,
-        at=at,
+    settled = settle(
+        tx,
+        now,
+        person,
+        program,
+        before,
+        effective_history([*recorded, record], corrections),
+        cause=Ref.to(RefKind.OUTCOME, outcome_id),
+        actor=actor,
+        own=outcome_id,
     )
-    tx.add_prizes(prizes)
-    if payout.value_cents and program.cap_cents is not None:
-        tx.add_cap_usage(person.id, period, payout.value_cents)
-    award = Award(
-        points=payout.points,
-        bonus_points=payout.bonus_points,
-        draws=earning.draws,
-        value_cents=payout.value_cents,
-        capped=payout.capped,
-        reset=earning.step.reset,
-        recovered=earning.step.recovered,
-        paid=earning.paid,
-        slips=tuple(slip.category for slip in payout.slips),
-    )
+    own = settled.plans[outcome_id]
     return RecordResult(
         outcome_id=outcome_id,
         participant=person.id,
         target=target_id,
         outcome=outcome,
         occurred_at=at,
-        award=award,
-        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in prizes),
+        award=award_of(own),
+        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[outcome_id]),
         balance=balance_of(tx, person, program, now),
+        settlement=settled.settlement if settled.settlement.outcomes else None,
+        visit=visit,
     )
 
 
-def _import_row(work: UnitOfWork, tx: RowRecording, row: ImportRow | BadRow, actor: str) -> bool:
+def already_recorded(record: OutcomeRecord, outcome: Outcome, visit: str, named: str | None) -> str:
+    """The refusal of a second, different result for one target and visit."""
+    which = f"visit {visit}" if named is not None else f"the visit of {visit}"
+    return (
+        f"{record.participant} {record.target} for {which} is already recorded as {outcome}"
+        f" (outcome {record.id}); correct outcome {record.id} to change it"
+    )
+
+
+def _result_of(
+    tx: RecordTx,
+    work: UnitOfWork,
+    person: Participant,
+    program: Program,
+    history: list[Effective],
+    outcome_id: int,
+) -> RecordResult:
+    """The result an outcome stands at now, for a replay of it that wrote nothing."""
+    replayed = by_id(replay_history(program, person, history))
+    entry = next(e for e in history if e.record.id == outcome_id)
+    paid = paid_by_outcome(
+        tx.transfers(person.id), tx.write_offs(person.id), tx.prizes(person.id)
+    ).get(outcome_id, Paid())
+    standing = plan(program, outcome_id, replayed.get(outcome_id), paid, None)
+    assert entry.outcome is not None
+    return RecordResult(
+        outcome_id=outcome_id,
+        participant=person.id,
+        target=entry.record.target,
+        outcome=entry.outcome,
+        occurred_at=entry.record.occurred_at,
+        award=attrs.evolve(
+            award_of(standing),
+            points=paid.award - paid.taken,
+            bonus_points=paid.bonus,
+            value_cents=paid.value_cents(program),
+        ),
+        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in paid.standing().values()),
+        balance=balance_of(tx, person, program, work.clock()),
+        replayed=True,
+        visit=visit_of(entry.record, program.timezone),
+    )
+
+
+def _import_row(work: UnitOfWork, tx: RecordTx, row: ImportRow | BadRow, actor: str) -> bool:
     """Apply one row; False when its key shows it was applied before."""
     if isinstance(row, BadRow):
         raise InvalidInput(row.problem)
@@ -231,19 +333,39 @@ def _import_row(work: UnitOfWork, tx: RowRecording, row: ImportRow | BadRow, act
     at = parse_when(row.at, program.timezone, "at")
     outcome: Outcome = choice(Outcome, row.outcome, "outcome")
     note = check_text(row.note, "note")
-    request = record_request(row.participant, row.target, outcome, at, note)
-    result = work.idempotent(
-        tx,
-        person.program_id,
-        row.key,
-        request,
-        lambda _: None,
-        lambda: write_outcome(work, tx, person, row.target, outcome, at, actor, row.key, note),
-    )
+    details = Details(note=note)
+    return apply_result(work, tx, person, row.target, outcome, at, actor, row.key, details)
+
+
+def apply_result(
+    work: UnitOfWork,
+    tx: RecordTx,
+    person: Participant,
+    target: str,
+    outcome: Outcome,
+    at: dt.datetime,
+    actor: str,
+    key: str,
+    details: Details,
+) -> bool:
+    """Record one result a file brings (a lab-file row, a decided specimen) under ``key``;
+    False when it was applied before: its key was used, or its visit has this result."""
+    request = record_request(person.id, target, outcome, at, details.note, details)
+    try:
+        result = work.idempotent(
+            tx,
+            person.program_id,
+            key,
+            request,
+            lambda _: None,
+            lambda: write_outcome(work, tx, person, target, outcome, at, actor, key, details),
+        )
+    except _SameResult:
+        return False  # the visit has this result already: applied before
     return result is not None
 
 
-def _chunk_keys(tx: ParticipantLookup, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
+def _chunk_keys(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
     """The (program, key) of each well-formed row whose participant exists: what the
     replay checks will look up. Other rows fail in their turn, with their line number."""
     keys = []
@@ -261,9 +383,16 @@ def _chunk_keys(tx: ParticipantLookup, chunk: list[ImportRow | BadRow]) -> list[
 
 
 def record_request(
-    participant: str, target: str, outcome: Outcome, at: dt.datetime | None, note: str | None
+    participant: str,
+    target: str,
+    outcome: Outcome,
+    at: dt.datetime | None,
+    note: str | None,
+    details: Details,
 ) -> dict[str, Any]:
-    """A recording as its idempotency fingerprint sees it: as the caller gave it."""
+    """A recording as its idempotency fingerprint sees it: as the caller gave it. The visit
+    and specimen are in it only when given, so keys stored before them still match."""
+    optional = {"visit": details.visit, "specimen": details.specimen}
     return {
         "op": "record",
         "participant": participant,
@@ -271,4 +400,4 @@ def record_request(
         "outcome": str(outcome),
         "at": None if at is None else to_utc_text(at),
         "note": note,
-    }
+    } | {name: value for name, value in optional.items() if value is not None}

@@ -37,7 +37,7 @@ from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from .lab_export import LabRow
 from .lab_file import BadRow
-from .recording import record_request, write_outcome
+from .recording import Details, apply_result
 from .unit_of_work import UnitOfWork
 
 
@@ -228,19 +228,9 @@ def _record_decision(
     actor: str,
 ) -> bool:
     """Record what the specimen decides for ``target``; False when it was recorded before."""
-    # TODO(merge with the engine branch): pass specimen=accession to the record path once
-    # OutcomeRecord has its ``specimen`` field; the key stays the replay guard.
     key = _outcome_key(accession, target)
-    request = record_request(person.id, target.id, outcome, at, None)
-    result = work.idempotent(
-        tx,
-        person.program_id,
-        key,
-        request,
-        lambda _: None,
-        lambda: write_outcome(work, tx, person, target.id, outcome, at, actor, key, None),
-    )
-    return result is not None
+    details = Details(specimen=accession)
+    return apply_result(work, tx, person, target.id, outcome, at, actor, key, details)
 
 
 def _check_decisions(
@@ -256,8 +246,7 @@ def _check_decisions(
     so a refusal leaves nothing of the specimen behind."""
     for target, _ in decided:
         if tx.idempotency(program.id, _outcome_key(accession, target)) is None:
-            last = tx.last_outcome_for(person.id, target.id)
-            check_recordable(person, program.timezone, at, now, last)
+            check_recordable(person, program.timezone, at, now)
 
 
 def _outcome_key(accession: str, target: Target) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,21 +29,49 @@ from ._shell import (
 )
 
 if TYPE_CHECKING:
-    from cmrewards import ImportReport, LabImportReport, RecordResult, TransferResult
+    from cmrewards import (
+        CorrectionResult,
+        ImportReport,
+        LabImportReport,
+        RecordResult,
+        Settlement,
+        TransferResult,
+        VisitResult,
+    )
 
 # --- outcomes and balances ---------------------------------------------------
 
 
+OUTCOMES = ["met", "not_met", "missed", "excused", "invalid"]
+
+
+def _visit_option(outcome: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--met T``, ``--not-met T`` ...: several targets of one visit in one call."""
+    return click.option(
+        "--" + outcome.replace("_", "-"),
+        outcome,
+        multiple=True,
+        metavar="TARGET",
+        help=f"A target whose result at this visit is {outcome} (repeatable).",
+    )
+
+
 @cli.command()
 @click.argument("participant")
-@click.option("--target", required=True, help="Target id, e.g. stimulant-negative.")
+@click.option("--target", help="Target id, e.g. stimulant-negative (with --outcome).")
 @click.option(
     "--outcome",
-    required=True,
-    type=click.Choice(["met", "not_met", "missed", "excused", "invalid"]),
+    type=click.Choice(OUTCOMES),
     help="met = negative/attended; not_met = positive; missed = no sample.",
 )
+@_visit_option("met")
+@_visit_option("not_met")
+@_visit_option("missed")
+@_visit_option("excused")
+@_visit_option("invalid")
 @click.option("--at", help="Clinical time, ISO 8601 (default: now); no offset = clinic's zone.")
+@click.option("--visit", help="Visit id (default: the clinical day in the clinic's zone).")
+@click.option("--specimen", help="The lab accession of the sample (with --target).")
 @actor_option()
 @key_option()
 @click.option("--note", callback=typed_text, help="A short note (no names or other personal data).")
@@ -50,29 +79,109 @@ if TYPE_CHECKING:
 def record(
     settings: Settings,
     participant: str,
-    target: str,
-    outcome: str,
+    target: str | None,
+    outcome: str | None,
     at: str | None,
+    visit: str | None,
+    specimen: str | None,
     actor: str,
     key: str | None,
     note: str | None,
+    met: tuple[str, ...],
+    not_met: tuple[str, ...],
+    missed: tuple[str, ...],
+    excused: tuple[str, ...],
+    invalid: tuple[str, ...],
 ) -> None:
-    """Record one verified outcome and pay what the schedule says."""
+    """Record a verified outcome (--target T --outcome O), or several targets of one visit
+    (--met T --not-met T ...), and pay what the schedule says.
+
+    One result per target and visit: the same result again writes nothing; a different
+    one is refused with the outcome to correct. A late result takes its place in clinical
+    order and settles the awards after it.
+    """
+    by_outcome = {
+        "met": met,
+        "not_met": not_met,
+        "missed": missed,
+        "excused": excused,
+        "invalid": invalid,
+    }
+    results = {t: o for o, targets in by_outcome.items() for t in targets}
+    single = target is not None or outcome is not None
+    if single and results:
+        raise InvalidInput("give either --target with --outcome, or --met/--not-met/... targets")
+    if single and (target is None or outcome is None):
+        raise InvalidInput("--target and --outcome go together")
+    if not single and not results:
+        raise InvalidInput("say what to record: --target T --outcome O, or --met T ...")
+    if len(results) < sum(len(targets) for targets in by_outcome.values()):
+        raise InvalidInput("a target has one result per visit: it is given twice")
+    if specimen is not None and not single:
+        raise InvalidInput("--specimen goes with --target: one specimen, one target")
     clinic = settings.clinic()
     when = None
     if at is not None:
         # A time without an offset is the clinic's: one read learns the participant's zone.
         when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
-    result = clinic.record(participant, target, outcome, at=when, actor=actor, key=key, note=note)
+    if not single:
+        visited = clinic.record_visit(
+            participant, results, at=when, visit=visit, actor=actor, key=key, note=note
+        )
+        seen = Recorded(f"the visit of {visited.visit}", f"cmrewards history {participant}")
+        emit(settings, visited, lambda: _describe_visit(visited), recorded=seen)
+        return
+    assert target is not None
+    assert outcome is not None
+    result = clinic.record(
+        participant,
+        target,
+        outcome,
+        at=when,
+        actor=actor,
+        key=key,
+        note=note,
+        visit=visit,
+        specimen=specimen,
+    )
     seen = Recorded(f"outcome {result.outcome_id}", f"cmrewards history {result.participant}")
     emit(settings, result, lambda: _describe_record(result), recorded=seen)
+
+
+def _describe_visit(visited: VisitResult) -> str:
+    lines = [f"{visited.participant} visit {visited.visit}:"]
+    lines += ["  " + _describe_record(r).splitlines()[0] for r in visited.results]
+    balance = visited.balance
+    lines.append(
+        f"balance {balance.points} points ({money(balance.value_cents)}),"
+        f" {balance.available_points} available"
+    )
+    return "\n".join(lines)
+
+
+def _describe_settlement(settlement: Settlement) -> str:
+    parts = []
+    if settlement.paid_points:
+        parts.append(f"+{settlement.paid_points} points")
+    if settlement.taken_back_points:
+        parts.append(f"-{settlement.taken_back_points} points taken back")
+    if settlement.written_off_points:
+        parts.append(f"{settlement.written_off_points} points written off (already spent)")
+    if settlement.prizes:
+        parts.append(f"{len(settlement.prizes)} prizes won")
+    if settlement.prizes_withdrawn:
+        parts.append(f"{len(settlement.prizes_withdrawn)} owed prizes withdrawn")
+    if settlement.prizes_written_off:
+        parts.append(f"{len(settlement.prizes_written_off)} prizes written off (handed over)")
+    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
+    return f"settled outcomes {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
 
 
 def _describe_record(result: RecordResult) -> str:
     award = result.award
     head = f"{result.participant} {result.target}: {result.outcome}"
     if result.replayed:
-        head += " (already recorded with this key; nothing written)"
+        head += " (already recorded; nothing written)"
     parts = []
     if award.points:
         parts.append(f"+{award.points} points")
@@ -90,8 +199,9 @@ def _describe_record(result: RecordResult) -> str:
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
     balance = result.balance
+    settled = "" if result.settlement is None else _describe_settlement(result.settlement) + "\n"
     return (
-        f"{head} — {earned}\n"
+        f"{head} — {earned}\n{settled}"
         f"balance {balance.points} points ({money(balance.value_cents)}),"
         f" {balance.available_points} available"
     )
@@ -248,6 +358,46 @@ def reverse(
 def _seen(result: TransferResult) -> Recorded:
     return Recorded(
         f"transfer {result.transfer.id}", f"cmrewards history {result.balance.participant}"
+    )
+
+
+@cli.command()
+@click.argument("outcome_id", metavar="OUTCOME", type=int)
+@click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="The right result.")
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@actor_option()
+@key_option()
+@pass_settings
+def correct(
+    settings: Settings, outcome_id: int, outcome: str, reason: str, actor: str, key: str | None
+) -> None:
+    """Correct a recorded outcome (clinician or admin): the record stays, a correction points
+    at it, and every award it changes is settled."""
+    result = settings.clinic().correct(outcome_id, outcome, reason=reason, actor=actor, key=key)
+    emit(settings, result, lambda: _describe_correction(result))
+
+
+@cli.command()
+@click.argument("outcome_id", metavar="OUTCOME", type=int)
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@actor_option()
+@key_option()
+@pass_settings
+def void(settings: Settings, outcome_id: int, reason: str, actor: str, key: str | None) -> None:
+    """Void an outcome entered in error (admin): it counts for nothing; awards are settled."""
+    result = settings.clinic().void(outcome_id, reason=reason, actor=actor, key=key)
+    emit(settings, result, lambda: _describe_correction(result))
+
+
+def _describe_correction(result: CorrectionResult) -> str:
+    c = result.correction
+    what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
+    note = " (already done with this key; nothing written)" if result.replayed else ""
+    return (
+        f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
+        f"{_describe_settlement(result.settlement)}\n"
+        f"balance of {result.balance.participant}: {result.balance.points} points"
+        f" ({money(result.balance.value_cents)}), {result.balance.available_points} available"
     )
 
 

@@ -62,6 +62,11 @@ def _describe_report(r: ProgramReport) -> str:
             f"  budget        {money(r.budget_cents)}: {money(r.budget_committed_cents)} committed"
             f" to date, {money(r.budget_remaining_cents)} remaining"
         )
+    if r.written_off_cents:
+        lines.append(
+            f"  written off   {r.written_off_points} points, {money(r.written_off_cents)}"
+            " (corrected awards already spent or handed over)"
+        )
     lines.append(f"  caps          {r.cap_hits} participant-periods reached the cap")
     if r.low_stock:
         lines.append(f"  low stock     {', '.join(r.low_stock)}")
@@ -108,6 +113,7 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
             f"{line.points} pts" if line.points else (f"{line.draws} draws" if line.draws else "")
         )
         mark = " reset" if line.reset else (" recovered" if line.recovered else "")
+        mark += " (corrected)" if line.corrected else ""
         lines.append(
             f"{cmrewards.local_date(line.occurred_at, made.timezone)}  {line.target:<20}"
             f" {line.outcome:<8} {paid:>10}"
@@ -117,6 +123,14 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
         f"longest streak {made.longest_streak}, {made.resets} resets, {made.recoveries}"
         f" recoveries; earned {money(made.earned_cents)}; balance {made.balance.points} points"
     )
+    for c in made.corrections:
+        what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
+        lines.append(f"correction #{c.id}: outcome {c.outcome_id} {what} by {c.actor}: {c.reason}")
+    if made.write_offs:
+        lines.append(
+            f"written off {made.written_off_points} points ({money(made.written_off_cents)}):"
+            " corrected awards already spent or handed over"
+        )
     for r in made.redemptions:
         lines.append(f"redemption #{r.id}: {r.sku} for {r.cost} points, {r.status}")
     if html_file:

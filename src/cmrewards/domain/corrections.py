@@ -1,7 +1,9 @@
-"""Correcting a balance: when points may be adjusted by hand, and a transfer reversed.
+"""Corrections: when points may be adjusted by hand, a transfer reversed, an outcome corrected.
 
-A correction is a new transfer, never an edit: an adjustment moves points between
-the program's funding and the participant, a reversal mirrors one transfer once.
+A correction is a new record, never an edit: an adjustment moves points between
+the program's funding and the participant, a reversal mirrors one transfer once, and
+an outcome's correction or void is a ``Correction`` that points at it (its settlement
+is ``settlement.py``'s).
 The rules are in docs/decisions.md ("Ledger: Reversal", "Redemption: Reversing a
 spend"); ``ledger_problems`` checks the ledger's side of them afterwards.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from ..errors import InsufficientPoints, InvalidInput, InvalidTransition
 from .ledger import Movement, Transfer, is_participant_account
+from .records import OutcomeRecord
+from .schedules import Outcome
 
 MAX_POINTS = 10**9
 """No single adjustment is larger: a bigger number is a typo, not a correction."""
@@ -67,4 +71,21 @@ def check_points_to_take_back(original: Transfer, source_balance: int) -> None:
         raise InsufficientPoints(
             f"reversing transfer {original.id} needs {original.amount} points in"
             f" {source} but it holds {source_balance}"
+        )
+
+
+def check_correctable(
+    record: OutcomeRecord, effective: Outcome | None, voided_by: int | None, wanted: Outcome | None
+) -> None:
+    """Outcome ``record`` may be corrected to ``wanted`` (None: voided), or
+    ``InvalidTransition`` says why not. ``effective`` is its outcome as corrected so far
+    (None once voided, by correction ``voided_by``)."""
+    if effective is None:
+        raise InvalidTransition(
+            f"outcome {record.id} was voided by correction {voided_by}; record the right"
+            " result instead"
+        )
+    if wanted is not None and wanted is effective:
+        raise InvalidTransition(
+            f"outcome {record.id} ({record.participant} {record.target}) is already {effective}"
         )

@@ -1,12 +1,13 @@
 """The journal: tamper evidence for every record that is not already hash-chained.
 
 Outcomes and transfers carry their own chains. Everything else the library writes
-(staff, programs, participants, prizes and their hand-overs and trades, the catalog,
-stock movements, redemptions, analyte results, idempotency keys) gets a journal entry
-each time it is written: the record's kind, key and a digest of its canonical form,
-chained like the ledger. ``verify`` recomputes each record's digest and compares it with its
-latest journal entry, so an edit, insertion or deletion made outside the library
-shows up even in tables whose rows legitimately change (a redemption's status).
+(staff, programs, participants, prizes and their hand-overs, trades and withdrawals, the
+catalog, stock movements, redemptions, analyte results, idempotency keys, corrections,
+write-offs) gets a journal entry each time it is written: the record's kind, key and a
+digest of its canonical form, chained like the ledger. ``verify`` recomputes each record's
+digest and compares it with its latest journal entry, so an edit, insertion or deletion
+made outside the library shows up even in tables whose rows legitimately change (a
+redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from
 their sources: balances, schedule states, cap usage, and an item's stock. The store
@@ -27,7 +28,14 @@ from .clock import to_utc_text
 from .json_form import to_json
 from .problems import Check, Problem
 from .programs import Program
-from .records import IdempotencyRecord, Participant, Prize
+from .records import (
+    Correction,
+    IdempotencyRecord,
+    Participant,
+    Prize,
+    PrizeWithdrawal,
+    WriteOff,
+)
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from .refs import Ref, next_id
 from .specimens import AnalyteResult
@@ -78,6 +86,9 @@ Journaled = (
     | Redemption
     | AnalyteResult
     | IdempotencyRecord
+    | Correction
+    | WriteOff
+    | PrizeWithdrawal
 )
 
 
@@ -119,6 +130,12 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
             return "redemption", str(record.id), fields
         case AnalyteResult():
             return "analyte-result", str(record.id), fields
+        case Correction():
+            return "correction", str(record.id), fields
+        case WriteOff():
+            return "write-off", str(record.id), fields
+        case PrizeWithdrawal():
+            return "prize-withdrawal", str(record.id), fields
     raise TypeError(f"{type(record).__name__} is not journaled")
 
 

@@ -80,7 +80,15 @@ def _structure(kind: Any, data: Any) -> Any:
         return dict(data)
     if attrs.has(kind):
         hints = typing.get_type_hints(kind)
-        return kind(**{f.name: _structure(hints[f.name], data[f.name]) for f in attrs.fields(kind)})
+        # A field added since the record was stored keeps its default (a stored result
+        # replayed by a newer version).
+        return kind(
+            **{
+                f.name: _structure(hints[f.name], data[f.name])
+                for f in attrs.fields(kind)
+                if f.name in data or f.default is attrs.NOTHING
+            }
+        )
     if kind is dt.datetime:
         return from_utc_text(data)
     if kind is dt.date:

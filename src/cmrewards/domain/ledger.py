@@ -87,10 +87,14 @@ class Transfer:
     recorded_at: dt.datetime
     prev_hash: str
     hash: str
+    settles: int | None = None
+    """For a settlement, the outcome whose award it corrects, when that is not its cause
+    (migration 0005; hashed only when set, so earlier rows hash as they did)."""
 
     def hash_fields(self) -> dict[str, Any]:
         """Everything but the hash itself, in the form the chain hashes."""
-        return {
+        optional = {} if self.settles is None else {"settles": self.settles}
+        return optional | {
             "id": self.id,
             "program_id": self.program_id,
             "kind": str(self.kind),

@@ -29,7 +29,11 @@ class Check(enum.StrEnum):
     """Each program's accounts sum to zero, amounts are positive, no participant account goes
     below zero, and each reversal mirrors one transfer once."""
     SCHEDULE_REPLAY = "schedule-replay"
-    """Replaying each participant's outcomes gives the stored schedule states and awards."""
+    """Replaying each participant's corrected history gives the stored schedule states, and
+    each outcome's awards less what settlements took back or wrote off."""
+    SETTLEMENT = "settlement"
+    """Each correction, settlement transfer and write-off concerns an outcome of its own
+    participant and names the record that caused it."""
     PRIZE_DRAW = "prize-draw"
     """Each prize won is a slip its outcome's seed draws from the bowl."""
     CAP = "cap"

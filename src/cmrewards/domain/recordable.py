@@ -1,4 +1,4 @@
-"""When an outcome may be recorded: an active enrolment, a plausible time, and time order.
+"""When an outcome may be recorded: an active enrolment and a plausible time.
 
 The rules are in docs/decisions.md ("Identities and enrolment", "Recording
 outcomes"). Each check raises the refusal a caller sees; ``check_recordable``
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..errors import InvalidInput, InvalidTransition, OutOfOrder
+from ..errors import InvalidInput, InvalidTransition
 from .clock import local_date, to_utc_text
-from .records import OutcomeRecord, Participant, Status
+from .records import Participant, Status
 
 FUTURE_TOLERANCE = dt.timedelta(hours=1)
 """Terminals' clocks drift; a clinical time further ahead of the clock than this is a typo."""
@@ -43,29 +43,11 @@ def check_not_before_enrolment(person: Participant, at: dt.datetime, timezone: s
         )
 
 
-def check_in_time_order(at: dt.datetime, last: OutcomeRecord | None) -> None:
-    """Outcomes of one participant and target are in time order: a time earlier than
-    ``last`` (the latest recorded for that pair) is ``OutOfOrder``. The *same* time is
-    allowed: it is how one visit records two targets."""
-    if last is not None and at < last.occurred_at:
-        raise OutOfOrder(
-            f"{last.target} for {last.participant} was last recorded at"
-            f" {to_utc_text(last.occurred_at)}; {to_utc_text(at)} is earlier (outcomes are"
-            " recorded in time order)"
-        )
-
-
-def check_recordable(
-    person: Participant,
-    timezone: str,
-    at: dt.datetime,
-    now: dt.datetime,
-    last: OutcomeRecord | None,
-) -> None:
+def check_recordable(person: Participant, timezone: str, at: dt.datetime, now: dt.datetime) -> None:
     """Every rule above, in order: ``person`` may have an outcome at clinical time ``at``
-    recorded at wall-clock ``now``, after ``last`` (the latest outcome of the same target).
-    ``timezone`` is the program's."""
+    recorded at wall-clock ``now``. ``timezone`` is the program's. A time earlier than
+    the last one recorded is a late result, recorded in clinical order and settled
+    (docs/design.md section 4.1)."""
     check_active(person)
     check_not_ahead(at, now)
     check_not_before_enrolment(person, at, timezone)
-    check_in_time_order(at, last)

@@ -51,10 +51,22 @@ class OutcomeRecord:
     """Seed of this outcome's prize draws, generated at recording time."""
     prev_hash: str
     hash: str
+    visit: str | None = None
+    """The caller's visit id; None means the clinical day (``visits.visit_of``)."""
+    specimen: str | None = None
+    """The lab accession of the sample, when the lab or the desk gave one."""
 
     def hash_fields(self) -> dict[str, Any]:
-        """Everything but the hash itself, in the form the chain hashes."""
-        return {
+        """Everything but the hash itself, in the form the chain hashes.
+
+        ``visit`` and ``specimen`` came later (migration 0005): each is hashed only when
+        set, so every row written before them hashes as it did."""
+        optional = {
+            name: value
+            for name, value in (("visit", self.visit), ("specimen", self.specimen))
+            if value is not None
+        }
+        return optional | {
             "id": self.id,
             "program_id": self.program_id,
             "participant": self.participant,
@@ -88,6 +100,9 @@ class PrizeStatus(enum.StrEnum):
     """Handed over from the prize cabinet."""
     TRADED = "traded"
     """Given up, with others, for one prize of a better category (the program's trade)."""
+    WITHDRAWN = "withdrawn"
+    """No longer owed: a correction or a late result left its outcome fewer draws. Stored
+    as a ``PrizeWithdrawal``, not in the prize row (whose CHECK list predates it)."""
 
 
 @attrs.frozen
@@ -105,3 +120,68 @@ class Prize:
     value_cents: int
     won_at: dt.datetime
     status: PrizeStatus = PrizeStatus.OWED
+
+
+class CorrectionKind(enum.StrEnum):
+    CORRECT = "correct"
+    """The outcome was recorded wrong: its effective outcome is the correction's."""
+    VOID = "void"
+    """Entered in error (wrong participant, wrong target, never happened): it counts for
+    nothing, as if never recorded."""
+
+
+@attrs.frozen
+class Correction:
+    """An append-only correction of one recorded outcome; the outcome row never changes.
+
+    The newest correction of an outcome decides its effective outcome (docs/design.md
+    section 3.6)."""
+
+    id: int
+    program_id: str
+    participant: str
+    outcome_id: int
+    kind: CorrectionKind
+    outcome: Outcome | None
+    """The right outcome, for ``correct``; None for ``void``."""
+    seed: int | None
+    """A seed for the draws of an outcome corrected to one that earns draws, when the
+    outcome was recorded without one."""
+    reason: str
+    actor: str
+    recorded_at: dt.datetime
+
+
+@attrs.frozen
+class WriteOff:
+    """What a settlement could not take back: points already spent, or a surplus prize
+    already handed over. The clinic bears it; reports count it."""
+
+    id: int
+    program_id: str
+    participant: str
+    outcome_id: int
+    """The outcome whose award was too high."""
+    points: int
+    """Points not taken back (0 for a prize)."""
+    prize_id: int | None
+    """The prize handed over that its outcome no longer earns."""
+    value_cents: int
+    """What it is worth: the points at the program's value, or the prize's value."""
+    cause: str
+    """What settled it: ``correction:3`` or ``outcome:12`` (a late result)."""
+    actor: str
+    at: dt.datetime
+
+
+@attrs.frozen
+class PrizeWithdrawal:
+    """A prize its outcome no longer earns taken off the owed list (``reinstated`` False),
+    or put back when a later settlement earns that draw again (``reinstated`` True)."""
+
+    id: int
+    prize_id: int
+    reinstated: bool
+    cause: str
+    actor: str
+    at: dt.datetime

@@ -24,6 +24,9 @@ class RefKind(enum.StrEnum):
     """
 
     OUTCOME = "outcome"
+    CORRECTION = "correction"
+    WRITE_OFF = "write-off"
+    PRIZE_WITHDRAWAL = "prize-withdrawal"
     TRANSFER = "transfer"
     REDEMPTION = "redemption"
     PRIZE = "prize"

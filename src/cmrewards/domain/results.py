@@ -9,6 +9,7 @@ import attrs
 from .checkpoint import ChainHead, Checkpoint
 from .ledger import Transfer
 from .problems import Problem
+from .records import Correction
 from .schedules import Outcome
 
 
@@ -63,6 +64,33 @@ class PrizeWon:
 
 
 @attrs.frozen
+class Settlement:
+    """What one write paid or took back for outcomes other than one it recorded: the
+    difference between what they earn in the corrected history and what they were paid."""
+
+    cause: str
+    """The record that caused it: ``outcome:12`` or ``correction:3``."""
+    outcomes: tuple[int, ...] = ()
+    """The outcomes whose award changed, in clinical order."""
+    paid_points: int = 0
+    taken_back_points: int = 0
+    """Points moved back from ``available`` to the program's funding."""
+    written_off_points: int = 0
+    """Points that could not be taken back (already spent or held): the clinic bears them."""
+    prizes: tuple[PrizeWon, ...] = ()
+    """Prizes now won (new draws, or withdrawn ones earned again)."""
+    prizes_withdrawn: tuple[int, ...] = ()
+    """Owed prizes no longer earned."""
+    prizes_written_off: tuple[int, ...] = ()
+    """Prizes no longer earned but already handed over or traded: written off."""
+
+    @property
+    def points(self) -> int:
+        """The net change to the participant's points."""
+        return self.paid_points - self.taken_back_points
+
+
+@attrs.frozen
 class RecordResult:
     """The result of recording one outcome."""
 
@@ -75,7 +103,34 @@ class RecordResult:
     prizes: tuple[PrizeWon, ...]
     balance: Balance
     replayed: bool = False
-    """True when this is the stored result of an earlier call with the same key."""
+    """True when this is the stored result of an earlier call with the same key, or the
+    same result for the same visit recorded before (which wrote nothing)."""
+    settlement: Settlement | None = None
+    """What recording it paid or took back for other outcomes: a late result changes
+    the awards after it, a required target arriving pays the result that needed it."""
+    visit: str | None = None
+    """The visit it belongs to: the caller's id, or the clinical day."""
+
+
+@attrs.frozen
+class VisitResult:
+    """The results of one visit recorded in one call, one per target, in the order given."""
+
+    participant: str
+    visit: str
+    results: tuple[RecordResult, ...]
+    balance: Balance
+    """The balance after the whole visit."""
+
+
+@attrs.frozen
+class CorrectionResult:
+    """The result of correcting or voiding one outcome."""
+
+    correction: Correction
+    settlement: Settlement
+    balance: Balance
+    replayed: bool = False
 
 
 @attrs.frozen

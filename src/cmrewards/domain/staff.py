@@ -30,10 +30,12 @@ class Action(enum.StrEnum):
     ADJUST = "adjust balances"
     REVERSE = "reverse transfers"
     EXPIRE = "expire holds"
+    CORRECT = "correct outcomes"
+    VOID = "void outcomes"
 
 
 _RECORDER = frozenset({Action.READ, Action.RECORD, Action.REQUEST, Action.EXPIRE})
-_CLINICIAN = _RECORDER | {Action.APPROVE, Action.FULFIL, Action.CANCEL}
+_CLINICIAN = _RECORDER | {Action.APPROVE, Action.FULFIL, Action.CANCEL, Action.CORRECT}
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.RECORDER: _RECORDER,
     Role.CLINICIAN: _CLINICIAN,

@@ -16,7 +16,15 @@ from typing import Any
 
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
-from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize
+from ..domain.records import (
+    Correction,
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeWithdrawal,
+    WriteOff,
+)
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
@@ -195,3 +203,50 @@ class BufferedTx(RecordTx):
             self._specimens[result.participant, result.specimen].append(result)
         if results:
             self._analyte_head = results[-1]
+
+    # --- a participant's history, for the settlement's replay: stored plus pending ----
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        pending = [o for o in self._outcomes if participant in (None, o.participant)]
+        return self._tx.outcomes(participant) + pending
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        pending = [t for t in self._transfers if participant in (None, t.participant)]
+        return self._tx.transfers(participant) + pending
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        pending = [p for p in self._prizes if participant in (None, p.participant)]
+        return self._tx.prizes(participant) + pending
+
+    # --- what only a late result's settlement writes: written through, after a flush ---
+    # (their rows refer to outcomes and prizes the chunk may still hold back)
+
+    def last_correction(self) -> Correction | None:
+        return self._tx.last_correction()
+
+    def corrections(self, participant: str | None = None) -> list[Correction]:
+        return self._tx.corrections(participant)
+
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        self.flush()
+        self._tx.add_corrections(corrections)
+
+    def last_write_off(self) -> WriteOff | None:
+        return self._tx.last_write_off()
+
+    def write_offs(self, participant: str | None = None) -> list[WriteOff]:
+        return self._tx.write_offs(participant)
+
+    def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None:
+        self.flush()
+        self._tx.add_write_offs(write_offs)
+
+    def last_prize_withdrawal(self) -> PrizeWithdrawal | None:
+        return self._tx.last_prize_withdrawal()
+
+    def prize_withdrawals(self) -> list[PrizeWithdrawal]:
+        return self._tx.prize_withdrawals()
+
+    def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
+        self.flush()
+        self._tx.add_prize_withdrawals(withdrawals)

@@ -1,10 +1,11 @@
 """The unit of work every ``Clinic`` write runs in: the adapter's, with its writes journaled.
 
 Each write of a record that is not hash-chained itself (staff, programs, participants,
-prizes and their hand-overs and trades, the catalog, stock movements, redemptions,
-analyte results, idempotency keys) appends a journal entry for the record as written
-(``domain/journal.py`` says why). Reads, and the writes of chained or derived data
-(outcomes, schedule states, transfers, cap usage), go to the adapter unchanged.
+prizes and their hand-overs, trades and withdrawals, the catalog, stock movements,
+redemptions, analyte results, idempotency keys, corrections, write-offs) appends a journal
+entry for the record as written (``domain/journal.py`` says why). Reads, and the writes of
+chained or derived data (outcomes, schedule states, transfers, cap usage), go to the
+adapter unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from collections.abc import Sequence
 from ..domain.journal import Journaled, JournalEntry, ProgramAdded, entry_for
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
-from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..domain.records import (
+    Correction,
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeWithdrawal,
+    Status,
+    WriteOff,
+)
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
@@ -103,6 +113,19 @@ class JournalingTx(Tx):
         self._tx.remember_all(records)
         self._note(*records)
 
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        self._tx.add_corrections(corrections)
+        self._note(*corrections)
+
+    def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None:
+        self._tx.add_write_offs(write_offs)
+        self._note(*write_offs)
+
+    def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
+        self._tx.add_prize_withdrawals(withdrawals)
+        for withdrawal in withdrawals:
+            self._note(withdrawal, self._tx.prize(withdrawal.prize_id))
+
     # --- chained or derived writes: the chains and verify's sums are their evidence --
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
@@ -150,6 +173,9 @@ class JournalingTx(Tx):
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
         return self._tx.last_outcome_for(participant, target)
+
+    def outcome(self, outcome_id: int) -> OutcomeRecord | None:
+        return self._tx.outcome(outcome_id)
 
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         return self._tx.outcomes(participant)
@@ -249,3 +275,21 @@ class JournalingTx(Tx):
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._tx.idempotency_records()
+
+    def last_correction(self) -> Correction | None:
+        return self._tx.last_correction()
+
+    def corrections(self, participant: str | None = None) -> list[Correction]:
+        return self._tx.corrections(participant)
+
+    def last_write_off(self) -> WriteOff | None:
+        return self._tx.last_write_off()
+
+    def write_offs(self, participant: str | None = None) -> list[WriteOff]:
+        return self._tx.write_offs(participant)
+
+    def last_prize_withdrawal(self) -> PrizeWithdrawal | None:
+        return self._tx.last_prize_withdrawal()
+
+    def prize_withdrawals(self) -> list[PrizeWithdrawal]:
+        return self._tx.prize_withdrawals()

@@ -25,12 +25,15 @@ from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
+    Correction,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeStatus,
+    PrizeWithdrawal,
     Status,
+    WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
@@ -56,6 +59,8 @@ class _State:
     """Index: each target's last outcome."""
     visits: dict[VisitKey, tuple[OutcomeRecord, ...]] = attrs.Factory(dict)
     """Index: the outcomes of each visit, in recording order."""
+    outcomes_of: dict[str, tuple[int, ...]] = attrs.Factory(dict)
+    """Index: each participant's outcome ids, in order (a settlement replays them)."""
     states: dict[StateKey, ScheduleState] = attrs.Factory(dict)
     analyte_results: dict[int, AnalyteResult] = attrs.Factory(dict)
     specimens: dict[tuple[str, str], tuple[AnalyteResult, ...]] = attrs.Factory(dict)
@@ -64,11 +69,18 @@ class _State:
     transfers: dict[int, Transfer] = attrs.Factory(dict)
     reversals: dict[int, Transfer] = attrs.Factory(dict)
     """Index: each reversal by the transfer it reverses (UNIQUE in SQL)."""
+    transfers_of: dict[str, tuple[int, ...]] = attrs.Factory(dict)
+    """Index: each participant's transfer ids, in order."""
     balances: dict[AccountKey, int] = attrs.Factory(dict)
     cap_usage: dict[tuple[str, str], int] = attrs.Factory(dict)
     prizes: dict[int, Prize] = attrs.Factory(dict)
     draws: dict[tuple[int, int], int] = attrs.Factory(dict)
     """Index: each (outcome, draw) a prize was won on, to its prize id (UNIQUE in SQL)."""
+    prizes_of: dict[str, tuple[int, ...]] = attrs.Factory(dict)
+    """Index: each participant's prize ids, in order."""
+    corrections: dict[int, Correction] = attrs.Factory(dict)
+    write_offs: dict[int, WriteOff] = attrs.Factory(dict)
+    withdrawals: dict[int, PrizeWithdrawal] = attrs.Factory(dict)
     fulfilments: dict[int, PrizeFulfilment] = attrs.Factory(dict)
     trades: dict[int, PrizeTrade] = attrs.Factory(dict)
     catalog: dict[str, CatalogItem] = attrs.Factory(dict)
@@ -91,15 +103,21 @@ Table = Literal[
     "outcomes",
     "latest",
     "visits",
+    "outcomes_of",
     "states",
     "analyte_results",
     "specimens",
     "transfers",
     "reversals",
+    "transfers_of",
     "balances",
     "cap_usage",
     "prizes",
     "draws",
+    "prizes_of",
+    "corrections",
+    "write_offs",
+    "withdrawals",
     "fulfilments",
     "trades",
     "catalog",
@@ -170,6 +188,11 @@ class MemoryTx(Tx):
     def _add(self, table: Literal["balances", "cap_usage"], key: Any, amount: int) -> None:
         self._put(table, key, getattr(self._s, table).get(key, 0) + amount)
 
+    def _index(
+        self, table: Literal["outcomes_of", "transfers_of", "prizes_of"], key: str, row_id: int
+    ) -> None:
+        self._put(table, key, (*getattr(self._s, table).get(key, ()), row_id))
+
     # --- staff, programs, participants ----------------------------------------------
 
     def staff(self, staff_id: str) -> Staff | None:
@@ -218,8 +241,13 @@ class MemoryTx(Tx):
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
         return self._s.latest.get((participant, target))
 
+    def outcome(self, outcome_id: int) -> OutcomeRecord | None:
+        return self._s.outcomes.get(outcome_id)
+
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
-        return [o for o in self._s.outcomes.values() if participant in (None, o.participant)]
+        if participant is None:
+            return list(self._s.outcomes.values())
+        return [self._s.outcomes[i] for i in self._s.outcomes_of.get(participant, ())]
 
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return list(self._s.visits.get((participant, occurred_at), ()))
@@ -227,6 +255,7 @@ class MemoryTx(Tx):
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._insert("outcomes", record.id, record, "outcome id")
+            self._index("outcomes_of", record.participant, record.id)
             self._put("latest", (record.participant, record.target), record)
             visit = record.participant, record.occurred_at
             self._put("visits", visit, (*self._s.visits.get(visit, ()), record))
@@ -270,7 +299,9 @@ class MemoryTx(Tx):
         return self._s.transfers.get(transfer_id)
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
-        return [t for t in self._s.transfers.values() if participant in (None, t.participant)]
+        if participant is None:
+            return list(self._s.transfers.values())
+        return [self._s.transfers[i] for i in self._s.transfers_of.get(participant, ())]
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
         return self._s.reversals.get(transfer_id)
@@ -278,6 +309,8 @@ class MemoryTx(Tx):
     def append_transfers(self, transfers: Sequence[Transfer]) -> None:
         for transfer in transfers:
             self._insert("transfers", transfer.id, transfer, "transfer id")
+            if transfer.participant is not None:
+                self._index("transfers_of", transfer.participant, transfer.id)
             if transfer.reverses is not None:
                 self._insert("reversals", transfer.reverses, transfer, "reversal of transfer")
             for account, change in balance_changes(transfer):
@@ -304,11 +337,14 @@ class MemoryTx(Tx):
         return next(reversed(self._s.prizes.values()), None)
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
-        return [p for p in self._s.prizes.values() if participant in (None, p.participant)]
+        if participant is None:
+            return list(self._s.prizes.values())
+        return [self._s.prizes[i] for i in self._s.prizes_of.get(participant, ())]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
         for prize in prizes:
             self._insert("prizes", prize.id, prize, "prize id")
+            self._index("prizes_of", prize.participant, prize.id)
             if prize.outcome_id is not None:
                 self._insert("draws", (prize.outcome_id, prize.draw), prize.id, "prize draw")
 
@@ -335,6 +371,46 @@ class MemoryTx(Tx):
         if prize is None or prize.status is not PrizeStatus.OWED:
             raise _refused("prize not owed")
         self._put("prizes", prize_id, attrs.evolve(prize, status=status))
+
+    # --- corrections, write-offs and prize withdrawals -----------------------------------
+
+    def last_correction(self) -> Correction | None:
+        return next(reversed(self._s.corrections.values()), None)
+
+    def corrections(self, participant: str | None = None) -> list[Correction]:
+        return [c for c in self._s.corrections.values() if participant in (None, c.participant)]
+
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        for correction in corrections:
+            if correction.outcome_id not in self._s.outcomes:
+                raise _refused("correction of no outcome")
+            self._insert("corrections", correction.id, correction, "correction id")
+
+    def last_write_off(self) -> WriteOff | None:
+        return next(reversed(self._s.write_offs.values()), None)
+
+    def write_offs(self, participant: str | None = None) -> list[WriteOff]:
+        return [w for w in self._s.write_offs.values() if participant in (None, w.participant)]
+
+    def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None:
+        for write_off in write_offs:
+            self._insert("write_offs", write_off.id, write_off, "write-off id")
+
+    def last_prize_withdrawal(self) -> PrizeWithdrawal | None:
+        return next(reversed(self._s.withdrawals.values()), None)
+
+    def prize_withdrawals(self) -> list[PrizeWithdrawal]:
+        return list(self._s.withdrawals.values())
+
+    def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
+        for withdrawal in withdrawals:
+            prize = self._s.prizes.get(withdrawal.prize_id)
+            before = PrizeStatus.WITHDRAWN if withdrawal.reinstated else PrizeStatus.OWED
+            if prize is None or prize.status is not before:
+                raise _refused("only an owed prize is withdrawn")
+            self._insert("withdrawals", withdrawal.id, withdrawal, "prize withdrawal id")
+            after = PrizeStatus.OWED if withdrawal.reinstated else PrizeStatus.WITHDRAWN
+            self._put("prizes", prize.id, attrs.evolve(prize, status=after))
 
     # --- the catalog and its stock ------------------------------------------------------
 

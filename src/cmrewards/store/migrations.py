@@ -33,8 +33,11 @@ MIGRATIONS = (
     ),
     Migration("0003_redemption", tuple(schema.REDEMPTION), tuple(postgres_schema.REDEMPTION)),
     Migration("0004_journal", tuple(schema.JOURNAL), tuple(postgres_schema.JOURNAL)),
-    # 0005 is the visits and corrections migration of the engine branch; the names say
-    # the order the two branches release in.
+    Migration(
+        "0005_visits_and_corrections",
+        tuple(schema.VISITS_AND_CORRECTIONS),
+        tuple(postgres_schema.VISITS_AND_CORRECTIONS),
+    ),
     Migration(
         "0006_analyte_results",
         tuple(schema.ANALYTE_RESULTS),

@@ -28,7 +28,16 @@ from typing import Protocol
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
-from ..domain.records import IdempotencyRecord, OutcomeRecord, Participant, Prize, Status
+from ..domain.records import (
+    Correction,
+    IdempotencyRecord,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeWithdrawal,
+    Status,
+    WriteOff,
+)
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
@@ -36,7 +45,9 @@ from ..domain.staff import Staff
 
 __all__ = [
     "Catalog",
+    "Corrections",
     "Enrolment",
+    "History",
     "HoldRelease",
     "IdempotencyCheck",
     "IdempotencyKeys",
@@ -52,6 +63,7 @@ __all__ = [
     "Programs",
     "RecordTx",
     "Redemptions",
+    "Settlements",
     "SpecimenResults",
     "Specimens",
     "StaffLookup",
@@ -137,6 +149,7 @@ class OutcomeChain(Protocol):
 
 
 class Outcomes(OutcomeChain, Protocol):
+    def outcome(self, outcome_id: int) -> OutcomeRecord | None: ...
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         """In recording (id) order."""
         ...
@@ -228,6 +241,55 @@ class Prizes(PrizeDraws, Protocol):
     def prize_trades(self) -> list[PrizeTrade]: ...
 
 
+# --- corrections and settlements: append-only, journaled ---------------------------
+
+
+class History(Protocol):
+    """A participant's whole record, which a settlement replays (the wider roles list the
+    same reads for everyone)."""
+
+    def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
+        """In recording (id) order."""
+        ...
+
+    def transfers(self, participant: str | None = None) -> list[Transfer]:
+        """In id order."""
+        ...
+
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        """In id order."""
+        ...
+
+
+class Corrections(Protocol):
+    def last_correction(self) -> Correction | None: ...
+    def corrections(self, participant: str | None = None) -> list[Correction]:
+        """In id order."""
+        ...
+
+    def add_corrections(self, corrections: Sequence[Correction]) -> None: ...
+
+
+class Settlements(Protocol):
+    """What a settlement writes besides transfers: write-offs and prize withdrawals."""
+
+    def last_write_off(self) -> WriteOff | None: ...
+    def write_offs(self, participant: str | None = None) -> list[WriteOff]:
+        """In id order."""
+        ...
+
+    def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None: ...
+    def last_prize_withdrawal(self) -> PrizeWithdrawal | None: ...
+    def prize_withdrawals(self) -> list[PrizeWithdrawal]:
+        """In id order."""
+        ...
+
+    def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
+        """Record each; the prize reads ``withdrawn`` after a withdrawal, ``owed`` again
+        after a reinstatement."""
+        ...
+
+
 # --- the catalog and redemptions ------------------------------------------------
 
 
@@ -304,6 +366,9 @@ class RecordTx(
     PrizeDraws,
     SpecimenResults,
     IdempotencyCheck,
+    History,
+    Corrections,
+    Settlements,
     Protocol,
 ):
     """What recording an outcome, or the analyte results that decide one, reads and
@@ -328,6 +393,9 @@ class Tx(
     Redemptions,
     Journal,
     IdempotencyKeys,
+    History,
+    Corrections,
+    Settlements,
     Protocol,
 ):
     """One unit of work: reads see the writes made earlier in it."""

@@ -20,7 +20,13 @@ from __future__ import annotations
 
 import attrs
 
-from .schema import APPLICATION, LAB_RESULTS_CHECK, MOVEMENTS_CHECK, OUTCOMES_CHECK
+from .schema import (
+    APPLICATION,
+    CORRECTION_KINDS_CHECK,
+    LAB_RESULTS_CHECK,
+    MOVEMENTS_CHECK,
+    OUTCOMES_CHECK,
+)
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
 _ROW, _BEFORE = 1 << 0, 1 << 1
@@ -365,6 +371,86 @@ JOURNAL = [
     )""",
     "CREATE INDEX journal_by_record ON journal (kind, key, id)",
     *_append_only("journal"),
+]
+
+VISITS_AND_CORRECTIONS = [
+    # Hashed only when set (OutcomeRecord.hash_fields), so older rows hash as they did.
+    "ALTER TABLE outcomes ADD COLUMN visit ctext",
+    "ALTER TABLE outcomes ADD COLUMN specimen ctext",
+    # A settlement transfer names the outcome whose award it corrects.
+    "ALTER TABLE transfers ADD COLUMN settles BIGINT REFERENCES outcomes(id)",
+    f"""CREATE TABLE corrections (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        outcome_id BIGINT NOT NULL REFERENCES outcomes(id),
+        kind ctext NOT NULL CHECK (kind IN {CORRECTION_KINDS_CHECK}),
+        outcome ctext CHECK (outcome IN {OUTCOMES_CHECK}),
+        seed BIGINT,
+        reason ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        recorded_at ctext NOT NULL,
+        CHECK ((kind = 'void') = (outcome IS NULL))
+    )""",
+    "CREATE INDEX corrections_by_participant ON corrections (participant, id)",
+    """CREATE TABLE write_offs (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        outcome_id BIGINT NOT NULL REFERENCES outcomes(id),
+        points BIGINT NOT NULL CHECK (points >= 0),
+        prize_id BIGINT REFERENCES prizes(id),
+        value_cents BIGINT NOT NULL CHECK (value_cents >= 0),
+        cause ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        at ctext NOT NULL,
+        CHECK ((prize_id IS NULL) = (points > 0))
+    )""",
+    "CREATE INDEX write_offs_by_participant ON write_offs (participant, id)",
+    """CREATE TABLE prize_withdrawals (
+        id BIGINT PRIMARY KEY,
+        prize_id BIGINT NOT NULL REFERENCES prizes(id),
+        reinstated BIGINT NOT NULL CHECK (reinstated IN (0, 1)),
+        cause ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        at ctext NOT NULL
+    )""",
+    "CREATE INDEX prize_withdrawals_by_prize ON prize_withdrawals (prize_id, id)",
+    # A withdrawn prize is not handed over or traded; only an owed one is withdrawn.
+    _function(
+        "prizes_withdrawn_stay",
+        """
+    BEGIN
+        IF (SELECT reinstated FROM prize_withdrawals WHERE prize_id = OLD.id
+            ORDER BY id DESC LIMIT 1) = 0 THEN
+            RAISE EXCEPTION 'a withdrawn prize is not handed over'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END """,
+    ),
+    _guard("prizes_withdrawn_stay", "prizes", "BEFORE", "UPDATE", "prizes_withdrawn_stay"),
+    _function(
+        "prize_withdrawals_only_owed",
+        """
+    BEGIN
+        IF (SELECT status FROM prizes WHERE id = NEW.prize_id) <> 'owed' THEN
+            RAISE EXCEPTION 'only an owed prize is withdrawn'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END """,
+    ),
+    _guard(
+        "prize_withdrawals_only_owed",
+        "prize_withdrawals",
+        "BEFORE",
+        "INSERT",
+        "prize_withdrawals_only_owed",
+    ),
+    *_append_only("corrections"),
+    *_append_only("write_offs"),
+    *_append_only("prize_withdrawals"),
 ]
 
 ANALYTE_RESULTS = [

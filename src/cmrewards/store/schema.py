@@ -281,6 +281,64 @@ JOURNAL = [
     *_append_only("journal"),
 ]
 
+CORRECTION_KINDS_CHECK = "('correct', 'void')"
+
+VISITS_AND_CORRECTIONS = [
+    # Hashed only when set (OutcomeRecord.hash_fields), so older rows hash as they did.
+    "ALTER TABLE outcomes ADD COLUMN visit TEXT",
+    "ALTER TABLE outcomes ADD COLUMN specimen TEXT",
+    # A settlement transfer names the outcome whose award it corrects.
+    "ALTER TABLE transfers ADD COLUMN settles INTEGER REFERENCES outcomes(id)",
+    f"""CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            outcome_id INTEGER NOT NULL REFERENCES outcomes(id),
+            kind TEXT NOT NULL CHECK (kind IN {CORRECTION_KINDS_CHECK}),
+            outcome TEXT CHECK (outcome IN {OUTCOMES_CHECK}),
+            seed INTEGER,
+            reason TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            recorded_at TEXT NOT NULL,
+            CHECK ((kind = 'void') = (outcome IS NULL))
+        ) STRICT""",
+    "CREATE INDEX corrections_by_participant ON corrections (participant, id)",
+    """CREATE TABLE write_offs (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            outcome_id INTEGER NOT NULL REFERENCES outcomes(id),
+            points INTEGER NOT NULL CHECK (points >= 0),
+            prize_id INTEGER REFERENCES prizes(id),
+            value_cents INTEGER NOT NULL CHECK (value_cents >= 0),
+            cause TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            at TEXT NOT NULL,
+            CHECK ((prize_id IS NULL) = (points > 0))
+        ) STRICT""",
+    "CREATE INDEX write_offs_by_participant ON write_offs (participant, id)",
+    """CREATE TABLE prize_withdrawals (
+            id INTEGER PRIMARY KEY,
+            prize_id INTEGER NOT NULL REFERENCES prizes(id),
+            reinstated INTEGER NOT NULL CHECK (reinstated IN (0, 1)),
+            cause TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            at TEXT NOT NULL
+        ) STRICT""",
+    "CREATE INDEX prize_withdrawals_by_prize ON prize_withdrawals (prize_id, id)",
+    # A withdrawn prize is not handed over or traded; only an owed one is withdrawn.
+    """CREATE TRIGGER prizes_withdrawn_stay BEFORE UPDATE ON prizes
+            WHEN (SELECT reinstated FROM prize_withdrawals WHERE prize_id = OLD.id
+                  ORDER BY id DESC LIMIT 1) = 0
+            BEGIN SELECT RAISE(ABORT, 'a withdrawn prize is not handed over'); END""",
+    """CREATE TRIGGER prize_withdrawals_only_owed BEFORE INSERT ON prize_withdrawals
+            WHEN (SELECT status FROM prizes WHERE id = NEW.prize_id) <> 'owed'
+            BEGIN SELECT RAISE(ABORT, 'only an owed prize is withdrawn'); END""",
+    *_append_only("corrections"),
+    *_append_only("write_offs"),
+    *_append_only("prize_withdrawals"),
+]
+
 LAB_RESULTS_CHECK = "('negative', 'positive', 'dilute', 'substituted', 'invalid')"
 """The analyte results' CHECK list as released in 0006 (both engines)."""
 

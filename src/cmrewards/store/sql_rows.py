@@ -20,12 +20,16 @@ from ..domain.journal import JournalEntry
 from ..domain.ledger import Movement, Transfer
 from ..domain.programs import Program, program_from_dict
 from ..domain.records import (
+    Correction,
+    CorrectionKind,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeStatus,
+    PrizeWithdrawal,
     Status,
+    WriteOff,
 )
 from ..domain.redemption import (
     CatalogItem,
@@ -112,6 +116,8 @@ def outcome_from_row(row: Row) -> OutcomeRecord:
         seed=row["seed"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        visit=row["visit"],
+        specimen=row["specimen"],
     )
 
 
@@ -132,10 +138,21 @@ def transfer_from_row(row: Row) -> Transfer:
         recorded_at=utc_time(row["recorded_at"]),
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        settles=row["settles"],
     )
 
 
+PRIZES_NOW = (
+    "SELECT prizes.*, (SELECT reinstated FROM prize_withdrawals w WHERE w.prize_id = prizes.id"
+    " ORDER BY w.id DESC LIMIT 1) AS reinstated FROM prizes"
+)
+"""Every prize with its status as it stands: a prize whose latest withdrawal was not
+reinstated reads ``withdrawn`` (the prize row's CHECK list predates that status)."""
+
+
 def prize_from_row(row: Row) -> Prize:
+    # Only an owed prize can have been withdrawn: another stored status shows as it is.
+    withdrawn = row["reinstated"] == 0 and row["status"] == "owed"
     return Prize(
         id=row["id"],
         program_id=row["program_id"],
@@ -145,8 +162,121 @@ def prize_from_row(row: Row) -> Prize:
         category=row["category"],
         value_cents=row["value_cents"],
         won_at=utc_time(row["won_at"]),
-        status=PrizeStatus(row["status"]),
+        status=PrizeStatus.WITHDRAWN if withdrawn else PrizeStatus(row["status"]),
     )
+
+
+def correction_from_row(row: Row) -> Correction:
+    return Correction(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        outcome_id=row["outcome_id"],
+        kind=CorrectionKind(row["kind"]),
+        outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
+        seed=row["seed"],
+        reason=row["reason"],
+        actor=row["actor"],
+        recorded_at=utc_time(row["recorded_at"]),
+    )
+
+
+def correction_row(correction: Correction) -> tuple[Any, ...]:
+    return (
+        correction.id,
+        correction.program_id,
+        correction.participant,
+        correction.outcome_id,
+        str(correction.kind),
+        None if correction.outcome is None else str(correction.outcome),
+        correction.seed,
+        correction.reason,
+        correction.actor,
+        to_utc_text(correction.recorded_at),
+    )
+
+
+CORRECTION_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "outcome_id",
+    "kind",
+    "outcome",
+    "seed",
+    "reason",
+    "actor",
+    "recorded_at",
+)
+
+
+def write_off_from_row(row: Row) -> WriteOff:
+    return WriteOff(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        outcome_id=row["outcome_id"],
+        points=row["points"],
+        prize_id=row["prize_id"],
+        value_cents=row["value_cents"],
+        cause=row["cause"],
+        actor=row["actor"],
+        at=utc_time(row["at"]),
+    )
+
+
+def write_off_row(write_off: WriteOff) -> tuple[Any, ...]:
+    return (
+        write_off.id,
+        write_off.program_id,
+        write_off.participant,
+        write_off.outcome_id,
+        write_off.points,
+        write_off.prize_id,
+        write_off.value_cents,
+        write_off.cause,
+        write_off.actor,
+        to_utc_text(write_off.at),
+    )
+
+
+WRITE_OFF_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "outcome_id",
+    "points",
+    "prize_id",
+    "value_cents",
+    "cause",
+    "actor",
+    "at",
+)
+
+
+def withdrawal_from_row(row: Row) -> PrizeWithdrawal:
+    return PrizeWithdrawal(
+        id=row["id"],
+        prize_id=row["prize_id"],
+        reinstated=bool(row["reinstated"]),
+        cause=row["cause"],
+        actor=row["actor"],
+        at=utc_time(row["at"]),
+    )
+
+
+def withdrawal_row(withdrawal: PrizeWithdrawal) -> tuple[Any, ...]:
+    return (
+        withdrawal.id,
+        withdrawal.prize_id,
+        int(withdrawal.reinstated),
+        withdrawal.cause,
+        withdrawal.actor,
+        to_utc_text(withdrawal.at),
+    )
+
+
+WITHDRAWAL_COLUMNS = ("id", "prize_id", "reinstated", "cause", "actor", "at")
 
 
 def maybe_time(text: str | None) -> dt.datetime | None:
@@ -259,13 +389,14 @@ def state_from_row(row: Row) -> ScheduleState:
 
 
 def outcome_row(record: OutcomeRecord) -> tuple[Any, ...]:
+    # A column hashed only when set (visit, specimen) is NULL when absent.
     fields = record.hash_fields()
-    return (*(fields[c] for c in OUTCOME_COLUMNS[:-2]), record.prev_hash, record.hash)
+    return (*(fields.get(c) for c in OUTCOME_COLUMNS[:-2]), record.prev_hash, record.hash)
 
 
 def transfer_row(transfer: Transfer) -> tuple[Any, ...]:
     fields = transfer.hash_fields()
-    return (*(fields[c] for c in TRANSFER_COLUMNS[:-2]), transfer.prev_hash, transfer.hash)
+    return (*(fields.get(c) for c in TRANSFER_COLUMNS[:-2]), transfer.prev_hash, transfer.hash)
 
 
 OUTCOME_COLUMNS = (
@@ -280,6 +411,8 @@ OUTCOME_COLUMNS = (
     "key",
     "note",
     "seed",
+    "visit",
+    "specimen",
     "prev_hash",
     "hash",
 )
@@ -297,6 +430,7 @@ TRANSFER_COLUMNS = (
     "reverses",
     "occurred_at",
     "recorded_at",
+    "settles",
     "prev_hash",
     "hash",
 )

@@ -16,11 +16,14 @@ from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
+    Correction,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
+    PrizeWithdrawal,
     Status,
+    WriteOff,
 )
 from ..domain.redemption import (
     CatalogItem,
@@ -35,11 +38,17 @@ from ..domain.staff import Staff
 from .port import StateKey, Tx
 from .sql_rows import (
     ANALYTE_RESULT_COLUMNS,
+    CORRECTION_COLUMNS,
     OUTCOME_COLUMNS,
+    PRIZES_NOW,
     TRANSFER_COLUMNS,
+    WITHDRAWAL_COLUMNS,
+    WRITE_OFF_COLUMNS,
     Row,
     analyte_result_from_row,
     analyte_result_row,
+    correction_from_row,
+    correction_row,
     fulfilment_from_row,
     insert_sql,
     item_from_row,
@@ -58,6 +67,10 @@ from .sql_rows import (
     transfer_from_row,
     transfer_row,
     utc_time,
+    withdrawal_from_row,
+    withdrawal_row,
+    write_off_from_row,
+    write_off_row,
 )
 
 R = TypeVar("R")
@@ -177,6 +190,9 @@ class SQLTx(Tx):
             [participant, target],
         )
 
+    def outcome(self, outcome_id: int) -> OutcomeRecord | None:
+        return self._first(outcome_from_row, "SELECT * FROM outcomes WHERE id = ?", [outcome_id])
+
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         if participant is None:
             rows = self._all("SELECT * FROM outcomes ORDER BY id")
@@ -291,15 +307,13 @@ class SQLTx(Tx):
 
     # prizes
     def last_prize(self) -> Prize | None:
-        return self._first(prize_from_row, "SELECT * FROM prizes ORDER BY id DESC LIMIT 1")
+        return self._first(prize_from_row, f"{PRIZES_NOW} ORDER BY id DESC LIMIT 1")
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
         if participant is None:
-            rows = self._all("SELECT * FROM prizes ORDER BY id")
+            rows = self._all(f"{PRIZES_NOW} ORDER BY id")
         else:
-            rows = self._all(
-                "SELECT * FROM prizes WHERE participant = ? ORDER BY id", [participant]
-            )
+            rows = self._all(f"{PRIZES_NOW} WHERE participant = ? ORDER BY id", [participant])
         return [prize_from_row(r) for r in rows]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
@@ -323,7 +337,7 @@ class SQLTx(Tx):
         )
 
     def prize(self, prize_id: int) -> Prize | None:
-        return self._first(prize_from_row, "SELECT * FROM prizes WHERE id = ?", [prize_id])
+        return self._first(prize_from_row, f"{PRIZES_NOW} WHERE id = ?", [prize_id])
 
     def fulfil_prize(self, fulfilment: PrizeFulfilment) -> None:
         self._conn.execute(
@@ -358,6 +372,57 @@ class SQLTx(Tx):
             PrizeTrade(r["traded_prize"], r["new_prize"], r["actor"], utc_time(r["at"]))
             for r in self._all("SELECT * FROM prize_trades ORDER BY traded_prize")
         ]
+
+    # corrections, write-offs and prize withdrawals
+    def last_correction(self) -> Correction | None:
+        return self._first(
+            correction_from_row, "SELECT * FROM corrections ORDER BY id DESC LIMIT 1"
+        )
+
+    def corrections(self, participant: str | None = None) -> list[Correction]:
+        if participant is None:
+            return self._every(correction_from_row, "SELECT * FROM corrections ORDER BY id")
+        return self._every(
+            correction_from_row,
+            "SELECT * FROM corrections WHERE participant = ? ORDER BY id",
+            [participant],
+        )
+
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        self._conn.executemany(
+            insert_sql("corrections", CORRECTION_COLUMNS), [correction_row(c) for c in corrections]
+        )
+
+    def last_write_off(self) -> WriteOff | None:
+        return self._first(write_off_from_row, "SELECT * FROM write_offs ORDER BY id DESC LIMIT 1")
+
+    def write_offs(self, participant: str | None = None) -> list[WriteOff]:
+        if participant is None:
+            return self._every(write_off_from_row, "SELECT * FROM write_offs ORDER BY id")
+        return self._every(
+            write_off_from_row,
+            "SELECT * FROM write_offs WHERE participant = ? ORDER BY id",
+            [participant],
+        )
+
+    def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None:
+        self._conn.executemany(
+            insert_sql("write_offs", WRITE_OFF_COLUMNS), [write_off_row(w) for w in write_offs]
+        )
+
+    def last_prize_withdrawal(self) -> PrizeWithdrawal | None:
+        return self._first(
+            withdrawal_from_row, "SELECT * FROM prize_withdrawals ORDER BY id DESC LIMIT 1"
+        )
+
+    def prize_withdrawals(self) -> list[PrizeWithdrawal]:
+        return self._every(withdrawal_from_row, "SELECT * FROM prize_withdrawals ORDER BY id")
+
+    def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
+        self._conn.executemany(
+            insert_sql("prize_withdrawals", WITHDRAWAL_COLUMNS),
+            [withdrawal_row(w) for w in withdrawals],
+        )
 
     # catalog and stock
     def item(self, sku: str) -> CatalogItem | None:

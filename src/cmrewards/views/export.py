@@ -65,6 +65,9 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
         "redemptions": tx.redemptions,
         "analyte_results": tx.analyte_results,
         "idempotency_keys": tx.idempotency_records,
+        "corrections": tx.corrections,
+        "write_offs": tx.write_offs,
+        "prize_withdrawals": tx.prize_withdrawals,
     }
 
 

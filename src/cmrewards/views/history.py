@@ -1,21 +1,34 @@
-"""A participant's history: outcomes and transfers in ledger order, with running balances."""
+"""A participant's history: outcomes, corrections and transfers in ledger order, with
+running balances; each correction and void is a line with who and why, and each
+settlement's transfers name it as their cause, each write-off follows them."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+
 from ..domain.ledger import Transfer
-from ..domain.records import OutcomeRecord
+from ..domain.records import Correction, OutcomeRecord, WriteOff
 from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import HistoryEntry
 from .replay import Points
 
 
 def history_entries(
-    participant: str, outcomes: list[OutcomeRecord], transfers: list[Transfer]
+    participant: str,
+    outcomes: list[OutcomeRecord],
+    transfers: list[Transfer],
+    corrections: Sequence[Correction] = (),
+    write_offs: Sequence[WriteOff] = (),
 ) -> list[HistoryEntry]:
-    """A participant's outcomes and transfers in ledger order, with running balances."""
+    """A participant's outcomes, corrections and transfers in ledger order, with running
+    balances; write-offs after the transfers of the settlement that made them."""
     points = Points()
     entries = []
-    for event in _ledger_order(outcomes, transfers):
+    for event in _with_corrections(_ledger_order(outcomes, transfers), corrections, write_offs):
+        if isinstance(event, Correction | WriteOff):
+            entries.append(_note(event, points))
+            continue
         if isinstance(event, OutcomeRecord):
             entries.append(
                 HistoryEntry(
@@ -46,6 +59,99 @@ def history_entries(
             )
         )
     return entries
+
+
+def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
+    """A line that moves no points: a correction, a void or a write-off."""
+    if isinstance(event, Correction):
+        what = "voided" if event.outcome is None else f"corrected to {event.outcome}"
+        return HistoryEntry(
+            occurred_at=event.recorded_at,
+            recorded_at=event.recorded_at,
+            kind=str(event.kind),
+            detail=f"outcome {event.outcome_id} {what}: {event.reason}",
+            points=0,
+            available_points=points.available,
+            held_points=points.held,
+            ref=Ref.to(RefKind.CORRECTION, event.id),
+            actor=event.actor,
+        )
+    written = f"prize {event.prize_id}" if event.prize_id is not None else f"{event.points} points"
+    return HistoryEntry(
+        occurred_at=event.at,
+        recorded_at=event.at,
+        kind="write-off",
+        detail=f"{written} of outcome {event.outcome_id} written off ({event.cause}):"
+        " already spent or handed over",
+        points=0,
+        available_points=points.available,
+        held_points=points.held,
+        ref=Ref.to(RefKind.WRITE_OFF, event.id),
+        actor=event.actor,
+    )
+
+
+Event = OutcomeRecord | Transfer | Correction | WriteOff
+
+
+def _with_corrections(
+    merged: list[OutcomeRecord | Transfer],
+    corrections: Sequence[Correction],
+    write_offs: Sequence[WriteOff],
+) -> list[Event]:
+    """``merged`` with each correction just before the first transfer it caused (else in
+    recording order), and each write-off after the last line of the settlement it is from."""
+    events: list[Event] = list(merged)
+    for correction in corrections:
+        cause = Ref.to(RefKind.CORRECTION, correction.id)
+        at = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if (isinstance(e, Transfer) and e.cause == cause)
+                or _recorded(e) > correction.recorded_at
+            ),
+            len(events),
+        )
+        events.insert(at, correction)
+    for write_off in write_offs:
+        last = max(
+            (
+                i
+                for i, e in enumerate(events)
+                if (isinstance(e, Transfer) and e.cause == write_off.cause)
+                or (
+                    isinstance(e, Correction)
+                    and Ref.to(RefKind.CORRECTION, e.id) == write_off.cause
+                )
+                or (
+                    isinstance(e, OutcomeRecord)
+                    and Ref.to(RefKind.OUTCOME, e.id) == write_off.cause
+                )
+            ),
+            default=len(events) - 1,
+        )
+        events.insert(last + 1, write_off)
+    return events
+
+
+def _cause_of(event: Event) -> str | None:
+    """The cause a settlement's lines share: a transfer's, or the record that is it."""
+    if isinstance(event, Transfer):
+        return event.cause
+    if isinstance(event, Correction):
+        return Ref.to(RefKind.CORRECTION, event.id)
+    if isinstance(event, OutcomeRecord):
+        return Ref.to(RefKind.OUTCOME, event.id)
+    return None
+
+
+def _recorded(event: Event) -> dt.datetime:
+    if isinstance(event, Correction):
+        return event.recorded_at
+    if isinstance(event, WriteOff):
+        return event.at
+    return event.recorded_at
 
 
 def _ledger_order(

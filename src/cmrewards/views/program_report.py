@@ -1,7 +1,10 @@
 """Program reports: is it working, what does it cost, is the record clean.
 
 Everything is computed from the stored records for one program and an optional
-period of clinical dates; money is integer cents throughout.
+period of clinical dates, over the corrected history (each outcome as its newest
+correction says, voided ones left out); money is integer cents throughout. Awards are
+counted net of what settlements took back; what they could not take back is written
+off and counted apart.
 """
 
 from __future__ import annotations
@@ -16,18 +19,20 @@ import attrs
 
 from ..domain.clock import local_date
 from ..domain.earning import value_cents
-from ..domain.ledger import REDEEMED, Transfer
+from ..domain.ledger import REDEEMED, Movement, Transfer
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
-from ..store.port import Catalog, Enrolment, Ledger, Outcomes, Prizes
-from .replay import Awards
+from ..domain.settlement import effective_history
+from ..store.port import Catalog, Corrections, Enrolment, Ledger, Outcomes, Prizes, Settlements
+from .replay import Awards, reversed_ids
 from .statement import longest_abstinence
 
 
-class ReportReads(Enrolment, Outcomes, Ledger, Prizes, Catalog, Protocol):
-    """What a program report reads: the participants, outcomes, transfers, balances, cap
-    usage and prizes of every program (it keeps its program's), and the catalog's stock."""
+class ReportReads(Enrolment, Outcomes, Corrections, Ledger, Settlements, Prizes, Catalog, Protocol):
+    """What a program report reads: the participants, outcomes and their corrections,
+    transfers, balances, cap usage, write-offs and prizes of every program (it keeps its
+    program's), and the catalog's stock."""
 
 
 @attrs.frozen
@@ -78,19 +83,44 @@ class ProgramReport:
     """Participant cap periods in which the cap was reached."""
     low_stock: tuple[str, ...]
     """Catalog items at or below their low-stock threshold."""
+    written_off_points: int = 0
+    """Points settlements could not take back (already spent), in the period."""
+    written_off_cents: int = 0
+    """Those points at their value plus prizes written off (already handed over)."""
 
 
 def program_report(
     tx: ReportReads, program: Program, since: dt.date | None, until: dt.date | None
 ) -> ProgramReport:
     people = [p for p in tx.participants() if p.program_id == program.id]
+    corrections = [c for c in tx.corrections() if c.program_id == program.id]
     outcomes = [
-        o
-        for o in tx.outcomes()
-        if o.program_id == program.id and _within(o.occurred_at, program, since, until)
+        attrs.evolve(e.record, outcome=e.outcome)
+        for e in effective_history(
+            (o for o in tx.outcomes() if o.program_id == program.id), corrections
+        )
+        if e.outcome is not None and _within(e.record.occurred_at, program, since, until)
     ]
-    standing = Awards.among(t for t in tx.transfers() if t.program_id == program.id).standing
-    all_prizes = [p for p in tx.prizes() if p.program_id == program.id]
+    transfers = [t for t in tx.transfers() if t.program_id == program.id]
+    undone = reversed_ids(transfers)
+    # A settlement's take-back counts against the award it corrects: awards net of them.
+    taken_back = [
+        attrs.evolve(t, amount=-t.amount)
+        for t in transfers
+        if t.kind is Movement.ADJUSTMENT_DOWN and t.settles is not None and t.id not in undone
+    ]
+    standing = (*Awards.among(transfers).standing, *taken_back)
+    all_prizes = [
+        p
+        for p in tx.prizes()
+        if p.program_id == program.id and p.status is not PrizeStatus.WITHDRAWN
+    ]
+    write_offs = [
+        w
+        for w in tx.write_offs()
+        if w.program_id == program.id
+        and _within(_outcome_time(tx, w.outcome_id), program, since, until)
+    ]
     awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
     before_until = _awarded(program, standing, all_prizes, None, until)
     committed = value_cents(program, before_until[0]) + before_until[1]
@@ -134,7 +164,15 @@ def program_report(
         ),
         cap_hits=_cap_hits(tx, program, people),
         low_stock=tuple(i.sku for i in tx.items() if i.is_low),
+        written_off_points=sum(w.points for w in write_offs),
+        written_off_cents=sum(w.value_cents for w in write_offs),
     )
+
+
+def _outcome_time(tx: Outcomes, outcome_id: int) -> dt.datetime:
+    record = tx.outcome(outcome_id)
+    assert record is not None
+    return record.occurred_at
 
 
 def _awarded(

@@ -2,63 +2,54 @@
 
 Every derived read starts here, so ``verify``, statements, history and program
 reports count the same way: the schedule rules are ``domain/earning.py``'s, run
-again over the outcomes in the order they were recorded; an award "stands"
+again over the corrected history in clinical order (the replay ``record`` and
+``correct`` settle by, ``domain/settlement.py``); an award "stands"
 unless a later reversal undid it; a participant's points are the running sum of
 the transfers into and out of their ``available`` and ``held`` accounts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
 
 import attrs
 
 from ..domain import ledger
-from ..domain.clock import program_week
-from ..domain.earning import Earning, earn
 from ..domain.ledger import Movement, Transfer
 from ..domain.programs import Program
-from ..domain.records import OutcomeRecord, Participant
+from ..domain.records import Correction, OutcomeRecord, Participant
 from ..domain.refs import RefKind, id_of
-from ..domain.schedules import ScheduleState
+from ..domain.settlement import Replayed, effective_history, replay_history
+
+__all__ = [
+    "AWARDED",
+    "Awards",
+    "Points",
+    "Replayed",
+    "points_by_outcome",
+    "replay_outcomes",
+    "reversed_ids",
+]
 
 AWARDED = (Movement.AWARD, Movement.BONUS)
 """The movements that pay a participant for an outcome."""
 
 
-@attrs.frozen
-class Replayed:
-    """One recorded outcome and what the program's rules say it earns."""
-
-    record: OutcomeRecord
-    earning: Earning
-    """Points, bonus and draws before any cap, and the schedule's state after it."""
-
-
 def replay_outcomes(
-    program: Program, person: Participant, outcomes: Iterable[OutcomeRecord]
-) -> Iterator[Replayed]:
-    """Each of ``person``'s outcomes (in recorded order) with what it earns under ``program``.
+    program: Program,
+    person: Participant,
+    outcomes: Iterable[OutcomeRecord],
+    corrections: Iterable[Correction] = (),
+) -> list[Replayed]:
+    """What each of ``person``'s outcomes earns under ``program``, in clinical order: the
+    corrected history (``domain/settlement.py``), voided outcomes left out.
 
     Each target's schedule carries over from its previous outcome; a ``met`` that
-    requires other targets pays only if they were met earlier at the same visit
-    (the same clinical time). Raises ``KeyError`` for a target the program lacks.
+    requires other targets pays only if they were met at the same visit. Raises
+    ``KeyError`` for a target the program lacks.
     """
-    states: dict[str, ScheduleState] = {}
-    visits: dict[dt.datetime, list[OutcomeRecord]] = defaultdict(list)
-    for record in outcomes:
-        earning = earn(
-            program.target(record.target),
-            states.get(record.target, ScheduleState()),
-            record.outcome,
-            week=program_week(person.start, record.occurred_at, program.timezone),
-            visit=list(visits[record.occurred_at]),
-        )
-        visits[record.occurred_at].append(record)
-        states[record.target] = earning.step.state
-        yield Replayed(record, earning)
+    return replay_history(program, person, effective_history(outcomes, corrections))
 
 
 def reversed_ids(transfers: Iterable[Transfer]) -> set[int]:

@@ -1,8 +1,10 @@
 """A participant's statement: every opportunity with what it paid, streaks, resets, redemptions.
 
-Built from the stored records alone (the ledger and the outcome history), so its
-numbers are the ledger's numbers; the schedule is replayed only to say which
-outcome reset the streak and which award recovered the earlier level.
+Built from the stored records alone (the ledger and the corrected outcome history),
+so its numbers are the ledger's numbers: each line shows what its outcome gives after
+every settlement, corrected and voided outcomes as corrected (a voided one has no
+line), and the write-offs apart. The schedule is replayed only to say which outcome
+reset the streak and which award recovered the earlier level.
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ import attrs
 from ..domain.earning import value_cents
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
-from ..domain.records import OutcomeRecord, Participant, Prize
+from ..domain.records import Correction, OutcomeRecord, Participant, Prize, WriteOff
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import Outcome
-from ..store.port import Ledger, Outcomes, Prizes, Redemptions
+from ..domain.settlement import paid_by_outcome, settled_outcome
+from ..store.port import Corrections, Ledger, Outcomes, Prizes, Redemptions, Settlements
 from .balance import balance_of
 from .history import history_entries
-from .replay import Awards, points_by_outcome, replay_outcomes
+from .replay import Awards, replay_outcomes, reversed_ids
 
 
-class StatementReads(Outcomes, Ledger, Prizes, Redemptions, Protocol):
-    """What a statement reads: one participant's outcomes, transfers, balance, prizes and
-    redemptions."""
+class StatementReads(Outcomes, Corrections, Ledger, Settlements, Prizes, Redemptions, Protocol):
+    """What a statement reads: one participant's outcomes and their corrections, transfers,
+    balance, write-offs, prizes and redemptions."""
 
 
 @attrs.frozen
@@ -41,7 +44,8 @@ class StatementLine:
     target: str
     outcome: Outcome
     points: int
-    """Points awarded, bonus included, still standing (reversed awards excluded)."""
+    """Points it gives, bonus included, after every settlement (less what was taken back or
+    written off); reversed awards excluded."""
     draws: int
     """Prize-bowl draws the outcome earned."""
     value_cents: int
@@ -56,6 +60,8 @@ class StatementLine:
     """Points this outcome paid that an admin later reversed (not in ``points``)."""
     cumulative_cents: int
     """Everything awarded up to and including this line, in cents."""
+    corrected: bool = False
+    """The outcome was corrected: ``outcome`` is the correction's."""
 
 
 @attrs.frozen
@@ -79,6 +85,12 @@ class Statement:
     redemptions: tuple[Redemption, ...]
     prizes: tuple[Prize, ...]
     history: tuple[HistoryEntry, ...]
+    corrections: tuple[Correction, ...] = ()
+    """Every correction and void of the participant's outcomes, with who and why."""
+    write_offs: tuple[WriteOff, ...] = ()
+    """What settlements could not take back (already spent or handed over)."""
+    written_off_points: int = 0
+    written_off_cents: int = 0
 
 
 def statement_of(
@@ -88,7 +100,9 @@ def statement_of(
     outcomes = tx.outcomes(person.id)
     transfers = tx.transfers(person.id)
     prizes = tx.prizes(person.id)
-    lines = _lines(program, person, outcomes, transfers, prizes)
+    corrections = tx.corrections(person.id)
+    write_offs = tx.write_offs(person.id)
+    lines = _lines(program, person, outcomes, corrections, transfers, write_offs, prizes)
     return Statement(
         participant=person.id,
         program_id=program.id,
@@ -106,7 +120,11 @@ def statement_of(
         earned_cents=lines[-1].cumulative_cents if lines else 0,
         redemptions=tuple(tx.redemptions(person.id)),
         prizes=tuple(prizes),
-        history=tuple(history_entries(person.id, outcomes, transfers)),
+        history=tuple(history_entries(person.id, outcomes, transfers, corrections, write_offs)),
+        corrections=tuple(corrections),
+        write_offs=tuple(write_offs),
+        written_off_points=sum(w.points for w in write_offs),
+        written_off_cents=sum(w.value_cents for w in write_offs),
     )
 
 
@@ -114,29 +132,34 @@ def _lines(
     program: Program,
     person: Participant,
     outcomes: list[OutcomeRecord],
+    corrections: list[Correction],
     transfers: list[Transfer],
+    write_offs: list[WriteOff],
     prizes: list[Prize],
 ) -> list[StatementLine]:
-    awards = Awards.among(transfers)
-    standing = points_by_outcome(awards.standing)
-    taken_back = points_by_outcome(awards.reversed)
-    prize_cents: Counter[int] = Counter()
-    for prize in prizes:
-        if prize.outcome_id is not None:
-            prize_cents[prize.outcome_id] += prize.value_cents
+    undone = reversed_ids(transfers)
+    standing = paid_by_outcome([t for t in transfers if t.id not in undone], write_offs, prizes)
+    taken_back: Counter[int] = Counter()
+    for transfer in Awards.among(transfers).reversed:
+        outcome_id = settled_outcome(transfer)
+        if outcome_id is not None:
+            taken_back[outcome_id] += transfer.amount
+    corrected = {c.outcome_id for c in corrections}
     lines = []
     cumulative = 0
-    for replayed in replay_outcomes(program, person, outcomes):
+    for replayed in replay_outcomes(program, person, outcomes, corrections):
         record, earning = replayed.record, replayed.earning
-        points = standing[record.id]
-        value = value_cents(program, points) + prize_cents[record.id]
+        paid = standing.get(record.id)
+        points = 0 if paid is None else paid.points
+        prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
+        value = value_cents(program, points) + prize_cents
         cumulative += value
         lines.append(
             StatementLine(
                 outcome_id=record.id,
                 occurred_at=record.occurred_at,
                 target=record.target,
-                outcome=record.outcome,
+                outcome=replayed.outcome,
                 points=points,
                 draws=earning.draws,
                 value_cents=value,
@@ -146,6 +169,7 @@ def _lines(
                 paid=earning.paid,
                 reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
+                corrected=record.id in corrected,
             )
         )
     return lines

@@ -376,6 +376,8 @@ def render_html(statement: Statement, *, timezone: str | None = None) -> str:
     ]
     if statement.prizes:
         body.append(_prizes_table(statement.prizes, timezone))
+    if statement.corrections or statement.write_offs:
+        body.append(_corrections_table(statement, timezone))
     body.append(_movements_table(statement.history, timezone))
     zone_note = f"Dates are clinical dates in {_esc(timezone)}." if timezone else ""
     body.append(
@@ -482,6 +484,8 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
         elif line.recovered:
             mark = '<span class="mark-recovered">▲ recovered</span>'
         outcome = OUTCOME_LABELS.get(str(line.outcome), str(line.outcome))
+        if line.corrected:
+            outcome += " (corrected)"
         rows.append(
             f'<tr{css} data-outcome-id="{line.outcome_id}">'
             f'<td class="num">{line.outcome_id}</td>'
@@ -508,6 +512,33 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
         ],
         rows,
         "No results have been recorded yet.",
+    )
+
+
+def _corrections_table(statement: Statement, timezone: str | None) -> str:
+    """Each correction and void with who and why, and what settlement wrote off."""
+    rows = []
+    for c in statement.corrections:
+        what = "voided (entered in error)" if c.outcome is None else f"corrected to {c.outcome}"
+        rows.append(
+            f'<tr><td class="date">{_day(c.recorded_at, timezone).isoformat()}</td>'
+            f'<td class="num">{c.outcome_id}</td><td>{_esc(what)}</td>'
+            f"<td>{_esc(c.actor)}</td><td>{_esc(c.reason)}</td></tr>"
+        )
+    for w in statement.write_offs:
+        what = f"prize {w.prize_id}" if w.prize_id is not None else _plural(w.points, "point")
+        rows.append(
+            f'<tr class="write-off"><td class="date">{_day(w.at, timezone).isoformat()}</td>'
+            f'<td class="num">{w.outcome_id}</td>'
+            f"<td>{_esc(what)} written off ({format_cents(w.value_cents)}): already spent"
+            f" or handed over</td><td>{_esc(w.actor)}</td><td>{_esc(w.cause)}</td></tr>"
+        )
+    return _table(
+        "Corrections",
+        "corrections",
+        [("Date", False), ("Result #", True), ("What", False), ("By", False), ("Why", False)],
+        rows,
+        "No corrections.",
     )
 
 

@@ -28,27 +28,36 @@ from ..domain.journal import Journaled, ProgramAdded, journal_problems
 from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.problems import Check, Problem
 from ..domain.programs import Program
-from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus
+from ..domain.records import Correction, OutcomeRecord, Participant, Prize, PrizeStatus, WriteOff
 from ..domain.redemption import RedemptionStatus
 from ..domain.refs import Ref, RefKind, account_ref, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
+from ..domain.settlement import (
+    Paid,
+    effective_history,
+    final_states,
+    paid_by_outcome,
+    replay_history,
+)
 from ..errors import CMRewardsError
 from ..store.port import (
     Catalog,
+    Corrections,
     Enrolment,
     IdempotencyKeys,
     Ledger,
     Prizes,
     Programs,
     Redemptions,
+    Settlements,
     Specimens,
     Staffing,
     StateKey,
     Tx,
 )
 from .chains import CHAINS, heads_of
-from .replay import AWARDED, Awards, points_by_outcome, replay_outcomes
+from .replay import Awards, reversed_ids
 
 
 class JournaledReads(
@@ -60,6 +69,8 @@ class JournaledReads(
     Redemptions,
     IdempotencyKeys,
     Specimens,
+    Corrections,
+    Settlements,
     Protocol,
 ):
     """Every kind of record the journal covers: those that are not hash-chained themselves."""
@@ -94,7 +105,10 @@ def verify_store(
         programs={p.id: p for p in tx.programs()},
         people={p.id: p for p in participants},
         outcomes=outcomes,
+        corrections=tx.corrections(),
+        transfers=transfers,
         awards=Awards.among(transfers),
+        write_offs=tx.write_offs(),
         prizes=tx.prizes(),
     )
     problems = [Problem(Check.ENGINE, None, message) for message in engine_problems]
@@ -104,6 +118,7 @@ def verify_store(
         (Check.SCHEDULE_REPLAY, "the schedules",
             lambda: history.replay_problems(tx.schedule_states())),
         (Check.CAP, "the caps", lambda: history.cap_problems(tx.cap_usages())),
+        (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
         (Check.JOURNAL, "the journal", lambda: journal_problems(journal, _journaled_records(tx))),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
@@ -172,6 +187,20 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.redemptions()
     yield from tx.analyte_results()
     yield from tx.idempotency_records()
+    yield from tx.corrections()
+    yield from tx.write_offs()
+    yield from tx.prize_withdrawals()
+
+
+@attrs.define
+class _Own:
+    """One participant's records."""
+
+    outcomes: list[OutcomeRecord] = attrs.Factory(list)
+    corrections: list[Correction] = attrs.Factory(list)
+    transfers: list[Transfer] = attrs.Factory(list)
+    write_offs: list[WriteOff] = attrs.Factory(list)
+    prizes: list[Prize] = attrs.Factory(list)
 
 
 @attrs.frozen
@@ -179,22 +208,35 @@ class _History:
     programs: dict[str, Program]
     people: dict[str, Participant]
     outcomes: list[OutcomeRecord]
+    corrections: list[Correction]
+    transfers: list[Transfer]
     awards: Awards
+    write_offs: list[WriteOff]
     prizes: list[Prize]
 
-    def replay_problems(self, cached: dict[StateKey, ScheduleState]) -> Iterable[Problem]:
-        """Replay each participant's outcomes; compare states, points and prizes."""
-        every_award = self.awards.standing + self.awards.reversed
-        paid = {m: points_by_outcome(t for t in every_award if t.kind is m) for m in AWARDED}
-        won: dict[int, list[Prize]] = defaultdict(list)
-        for prize in self.prizes:
-            if prize.outcome_id is not None:
-                won[prize.outcome_id].append(prize)
-        by_participant: dict[str, list[OutcomeRecord]] = defaultdict(list)
+    def _by_participant(self) -> dict[str, _Own]:
+        own: dict[str, _Own] = defaultdict(_Own)
         for record in self.outcomes:
-            by_participant[record.participant].append(record)
+            own[record.participant].outcomes.append(record)
+        for correction in self.corrections:
+            own[correction.participant].corrections.append(correction)
+        for transfer in self.transfers:
+            if transfer.participant is not None:
+                own[transfer.participant].transfers.append(transfer)
+        for write_off in self.write_offs:
+            own[write_off.participant].write_offs.append(write_off)
+        for prize in self.prizes:
+            own[prize.participant].prizes.append(prize)
+        return own
+
+    def replay_problems(self, cached: dict[StateKey, ScheduleState]) -> Iterable[Problem]:
+        """Replay each participant's corrected history; each outcome's payment (its awards,
+        settlements and write-offs) must be what it earns, its prizes what its seed draws,
+        and each target's cached state the replay's."""
         replayed: dict[StateKey, ScheduleState] = {}
-        for participant_id, history in sorted(by_participant.items()):
+        for participant_id, own in sorted(self._by_participant().items()):
+            if not own.outcomes:
+                continue
             person = self.people.get(participant_id)
             if person is None:
                 yield Problem(
@@ -204,23 +246,49 @@ class _History:
                 )
                 continue
             program = self.programs[person.program_id]
-            for replayed_outcome in replay_outcomes(program, person, history):
-                record, earning = replayed_outcome.record, replayed_outcome.earning
-                replayed[participant_id, record.target] = earning.step.state
-                capped = program.cap_cents is not None
-                for movement, expected in (
-                    (Movement.AWARD, earning.points),
-                    (Movement.BONUS, earning.bonus_points),
-                ):
-                    actual = paid[movement][record.id]
-                    if actual != expected and not (capped and actual < expected):
-                        yield Problem(
-                            Check.SCHEDULE_REPLAY,
-                            Ref(RefKind.OUTCOME, record.id),
-                            f"outcome {record.id} ({participant_id} {record.target}) paid"
-                            f" {actual} {movement} points; its schedule says {expected}",
-                        )
-                yield from _prize_problems(program, record, earning.draws, won.get(record.id, []))
+            history = effective_history(own.outcomes, own.corrections)
+            steps = replay_history(program, person, history)
+            paid = paid_by_outcome(own.transfers, own.write_offs, own.prizes)
+            capped = program.cap_cents is not None
+            for step in steps:
+                record, earning = step.record, step.earning
+                stands = paid.get(record.id, Paid())
+                expected = earning.points + earning.bonus_points
+                if stands.points != expected and not (capped and stands.points < expected):
+                    yield Problem(
+                        Check.SCHEDULE_REPLAY,
+                        Ref(RefKind.OUTCOME, record.id),
+                        f"outcome {record.id} ({participant_id} {record.target}) stands at"
+                        f" {stands.points} points; its schedule says {expected}",
+                    )
+                yield from _prize_problems(
+                    program,
+                    record,
+                    step.seed,
+                    earning.draws,
+                    list(stands.standing().values()),
+                    list(stands.prizes),
+                )
+            for entry in history:
+                stands = paid.get(entry.record.id, Paid())
+                if entry.voided:
+                    yield from _prize_problems(
+                        program,
+                        entry.record,
+                        entry.seed,
+                        0,
+                        list(stands.standing().values()),
+                        list(stands.prizes),
+                    )
+                if entry.voided and (stands.points or stands.standing()):
+                    yield Problem(
+                        Check.SCHEDULE_REPLAY,
+                        Ref(RefKind.OUTCOME, entry.record.id),
+                        f"outcome {entry.record.id} was voided but still gives"
+                        f" {stands.points} points and {len(stands.standing())} prizes",
+                    )
+            for target, state in final_states(history, steps).items():
+                replayed[participant_id, target] = state
         for key in sorted(set(replayed) | set(cached)):
             if replayed.get(key) != cached.get(key):
                 yield Problem(
@@ -230,24 +298,81 @@ class _History:
                     f" outcomes gives {replayed.get(key)}",
                 )
 
+    def settlement_problems(self) -> Iterable[Problem]:
+        """Each correction, settlement transfer and write-off is about an outcome of its own
+        participant, and was caused by a record that exists."""
+        outcomes = {o.id: o for o in self.outcomes}
+        corrections = {c.id for c in self.corrections}
+        for correction in self.corrections:
+            record = outcomes.get(correction.outcome_id)
+            if record is None or (record.participant, record.program_id) != (
+                correction.participant,
+                correction.program_id,
+            ):
+                yield Problem(
+                    Check.SETTLEMENT,
+                    Ref(RefKind.CORRECTION, correction.id),
+                    f"correction {correction.id} is about outcome {correction.outcome_id}"
+                    f" of someone other than {correction.participant}",
+                )
+        about: list[tuple[Ref, int, str, str | None]] = [
+            (Ref(RefKind.TRANSFER, t.id), t.settles, t.participant or "", t.cause)
+            for t in self.transfers
+            if t.settles is not None
+        ]
+        about += [
+            (Ref(RefKind.WRITE_OFF, w.id), w.outcome_id, w.participant, w.cause)
+            for w in self.write_offs
+        ]
+        for ref, outcome_id, participant, cause in about:
+            record = outcomes.get(outcome_id)
+            what = f"{ref.kind.replace('-', ' ')} {ref.id}"
+            if record is None or record.participant != participant:
+                message = f"{what} settles outcome {outcome_id}, not one of {participant}'s"
+                yield Problem(Check.SETTLEMENT, ref, message)
+            caused_by = Ref.parse(cause)
+            known = caused_by is not None and (
+                (caused_by.kind is RefKind.OUTCOME and caused_by.id in outcomes)
+                or (caused_by.kind is RefKind.CORRECTION and caused_by.id in corrections)
+            )
+            if not known:
+                message = f"{what} was caused by {cause}, which is no outcome or correction"
+                yield Problem(Check.SETTLEMENT, ref, message)
+
     def cap_problems(self, cached: dict[tuple[str, str], int]) -> Iterable[Problem]:
         """Cap usage is the value of awards that still stand plus prizes won, per period.
 
         It is kept only for programs with a cap.
         """
         used: dict[tuple[str, str], int] = defaultdict(int)
-        for transfer in self.awards.standing:
+        undone = reversed_ids(self.transfers)
+        taken_back = [
+            t
+            for t in self.transfers
+            if t.kind is Movement.ADJUSTMENT_DOWN and t.settles is not None and t.id not in undone
+        ]
+        for transfer, sign in [(t, 1) for t in self.awards.standing] + [
+            (t, -1) for t in taken_back
+        ]:
             assert transfer.participant is not None
             person = self.people[transfer.participant]
             program = self.programs[person.program_id]
             if program.cap_cents is not None:
                 period = cap_period(program, person.start, transfer.occurred_at)
-                used[person.id, period] += value_cents(program, transfer.amount)
+                used[person.id, period] += sign * value_cents(program, transfer.amount)
+        outcomes = {o.id: o for o in self.outcomes}
+        for write_off in self.write_offs:
+            person = self.people[write_off.participant]
+            program = self.programs[person.program_id]
+            if program.cap_cents is not None:
+                at = outcomes[write_off.outcome_id].occurred_at
+                used[person.id, cap_period(program, person.start, at)] -= write_off.value_cents
         for prize in self.prizes:
             person = self.people[prize.participant]
             program = self.programs[person.program_id]
             # A prize received in a trade was paid for by the prizes traded for it.
-            if program.cap_cents is not None and prize.outcome_id is not None:
+            drawn = prize.outcome_id is not None and prize.status is not PrizeStatus.WITHDRAWN
+            if program.cap_cents is not None and drawn:
                 used[person.id, cap_period(program, person.start, prize.won_at)] += (
                     prize.value_cents
                 )
@@ -270,19 +395,30 @@ class _History:
 
 
 def _prize_problems(
-    program: Program, record: OutcomeRecord, draws: int, prizes: list[Prize]
+    program: Program,
+    record: OutcomeRecord,
+    seed: int | None,
+    draws: int,
+    standing: list[Prize],
+    won: list[Prize],
 ) -> Iterable[Problem]:
-    """Each stored prize is the slip its seed draws (or, under a cap, a cheaper one)."""
+    """Each prize its draws ever won is the slip its seed draws at that index (or, under a
+    cap, a cheaper one); the prizes it still gives (``standing``) are within the draws it
+    earns now, and without a cap every winning slip it earns is one of them. ``seed`` is its
+    effective seed (a correction may have given one); the stream is the same for any count."""
     where = f"outcome {record.id} ({record.participant} {record.target})"
     outcome = Ref(RefKind.OUTCOME, record.id)
-    if draws and record.seed is None:
+    if draws and seed is None:
         yield Problem(Check.PRIZE_DRAW, outcome, f"{where} earned {draws} draws but has no seed")
         return
-    slips = draw(program.bowl, record.seed, draws) if record.seed is not None else []
-    expected = {i: s for i, s in enumerate(slips) if s.value_cents}
-    stored = {p.draw: p for p in prizes if p.draw is not None}
+    drawn = max([draws, *((p.draw or 0) + 1 for p in won)])
+    slips = draw(program.bowl, seed, drawn) if seed is not None else []
+    still = {p.id for p in standing}
     worth = {c.category: c.value_cents for c in program.bowl}
-    for index, prize in sorted(stored.items()):
+    for prize in sorted(won, key=lambda p: p.id):
+        if prize.draw is None:
+            continue
+        index = prize.draw
         ref = Ref(RefKind.PRIZE, prize.id)
         if worth.get(prize.category) != prize.value_cents:
             message = (
@@ -290,7 +426,8 @@ def _prize_problems(
             )
             yield Problem(Check.PRIZE_DRAW, ref, message)
         slip = slips[index] if index < len(slips) else None
-        if slip is None or prize.value_cents > slip.value_cents:
+        beyond = prize.id in still and index >= draws
+        if slip is None or beyond or prize.value_cents > slip.value_cents:
             message = f"{where} has prize {prize.id} ({prize.category}) that its seed did not draw"
             yield Problem(Check.PRIZE_DRAW, ref, message)
         elif prize.category != slip.category and program.cap_cents is None:
@@ -299,8 +436,9 @@ def _prize_problems(
             )
             yield Problem(Check.PRIZE_DRAW, ref, message)
     if program.cap_cents is None:
-        for index, slip in sorted(expected.items()):
-            if index not in stored:
+        given = {p.draw for p in standing}
+        for index, slip in enumerate(slips[:draws]):
+            if slip.value_cents and index not in given:
                 message = f"{where} draw {index} won {slip.category} but no prize was recorded"
                 yield Problem(Check.PRIZE_DRAW, outcome, message)
 

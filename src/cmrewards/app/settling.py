@@ -1,0 +1,280 @@
+"""Settling a participant after a write that changed their history (docs/design.md section 4.1).
+
+``settle`` replays the corrected history after the write, compares it with the replay
+before, and for each outcome whose earning changed pays or takes back the difference
+(``domain/settlement.py`` plans it): award and bonus transfers, take-backs from
+``available`` to the funding account (``adjustment-down``), a write-off for what
+``available`` cannot cover, new prizes from the outcome's seed, and withdrawals or
+write-offs of prizes no longer earned. Every transfer's cause is the triggering record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from ..domain import ledger
+from ..domain.caps import cap_period
+from ..domain.ledger import Movement
+from ..domain.programs import Program
+from ..domain.records import (
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    PrizeWithdrawal,
+    WriteOff,
+)
+from ..domain.refs import next_id
+from ..domain.results import Award, PrizeWon, Settlement
+from ..domain.settlement import (
+    Effective,
+    Paid,
+    Plan,
+    Replayed,
+    by_id,
+    changed,
+    final_states,
+    paid_by_outcome,
+    plan,
+    replay_history,
+)
+from ..store.port import RecordTx
+from .postings import transfer
+
+
+@attrs.frozen
+class Settled:
+    """What ``settle`` did: the plan of each outcome it settled, and the summary."""
+
+    plans: dict[int, Plan]
+    prizes: dict[int, tuple[Prize, ...]]
+    """The prizes each settled outcome gained."""
+    settlement: Settlement
+    """Everything but the ``own`` outcome's plan (``settle``'s argument)."""
+
+
+def settle(
+    tx: RecordTx,
+    now: dt.datetime,
+    person: Participant,
+    program: Program,
+    before: list[Replayed],
+    history: list[Effective],
+    *,
+    cause: str,
+    actor: str,
+    own: int | None = None,
+) -> Settled:
+    """Settle ``person`` once their effective ``history`` is what the write left; ``before``
+    is the replay of their history before it. ``own`` is the outcome the write recorded:
+    its award is paid as an award (no ``settles``) and kept out of the summary."""
+    after = replay_history(program, person, history)
+    records = {e.record.id: e.record for e in history}
+    now_earning = by_id(after)
+    paid = paid_by_outcome(tx.transfers(person.id), tx.write_offs(person.id), tx.prizes(person.id))
+    # The cache of each target's state follows the replay (a new target gets its first row).
+    tx.put_schedule_states(
+        [
+            ((person.id, t), state)
+            for t, state in final_states(history, after).items()
+            if tx.schedule_state(person.id, t) != state
+        ]
+    )
+    plans: dict[int, Plan] = {}
+    won: dict[int, tuple[Prize, ...]] = {}
+    summary = _Summary()
+    for outcome_id in _to_settle(program, history, before, after, paid):
+        record = records[outcome_id]
+        period = cap_period(program, person.start, record.occurred_at)
+        remaining = None
+        if program.cap_cents is not None:
+            remaining = program.cap_cents - tx.cap_usage(person.id, period)
+        settled = plan(
+            program,
+            outcome_id,
+            now_earning.get(outcome_id),
+            paid.get(outcome_id, Paid()),
+            remaining,
+        )
+        plans[outcome_id] = settled
+        won[outcome_id] = _apply(
+            tx, now, program, person, record, settled, cause, actor, outcome_id == own,
+            summary if outcome_id != own else _Summary(),
+        )  # fmt: skip
+        if program.cap_cents is not None and settled.cap_change_cents:
+            tx.add_cap_usage(person.id, period, settled.cap_change_cents)
+    return Settled(plans, won, summary.settlement(cause, [i for i in plans if i != own]))
+
+
+def _to_settle(
+    program: Program,
+    history: list[Effective],
+    before: list[Replayed],
+    after: list[Replayed],
+    paid: dict[int, Paid],
+) -> list[int]:
+    """The outcomes to settle, in clinical order: those whose earning the write changed, and,
+    without a cap, any whose payment differs from what it earns (a ``requires`` bonus that a
+    database written before visits left unpaid is paid at the participant's next write)."""
+    ids = changed(before, after)
+    if program.cap_cents is None:
+        earning = by_id(after)
+        owed = [
+            e.record.id
+            for e in history
+            if e.record.id not in ids
+            and plan(
+                program, e.record.id, earning.get(e.record.id), paid.get(e.record.id, Paid()), None
+            ).changes
+        ]
+        if owed:
+            order = {e.record.id: n for n, e in enumerate(history)}
+            ids = sorted([*ids, *owed], key=order.__getitem__)
+    return ids
+
+
+@attrs.define
+class _Summary:
+    paid: int = 0
+    taken: int = 0
+    written_off: int = 0
+    prizes: list[PrizeWon] = attrs.Factory(list)
+    withdrawn: list[int] = attrs.Factory(list)
+    prizes_written_off: list[int] = attrs.Factory(list)
+
+    def settlement(self, cause: str, outcomes: list[int]) -> Settlement:
+        return Settlement(
+            cause=cause,
+            outcomes=tuple(outcomes),
+            paid_points=self.paid,
+            taken_back_points=self.taken,
+            written_off_points=self.written_off,
+            prizes=tuple(self.prizes),
+            prizes_withdrawn=tuple(self.withdrawn),
+            prizes_written_off=tuple(self.prizes_written_off),
+        )
+
+
+def _apply(
+    tx: RecordTx,
+    now: dt.datetime,
+    program: Program,
+    person: Participant,
+    record: OutcomeRecord,
+    settled: Plan,
+    cause: str,
+    actor: str,
+    own: bool,
+    summary: _Summary,
+) -> tuple[Prize, ...]:
+    """Write one outcome's plan; return the prizes it won."""
+    target, at = record.target, record.occurred_at
+    settles = None if own else record.id
+    credits = (
+        (Movement.AWARD, settled.award, f"{target} met" if own else f"{target} settled"),
+        (Movement.BONUS, settled.bonus, f"{target} bonus" if own else f"{target} bonus settled"),
+    )
+    for movement, amount, reason in credits:
+        if amount:
+            transfer(
+                tx, now, program.id, movement, person.id, amount, actor,
+                _for(reason, record, own), cause, at, settles=settles,
+            )  # fmt: skip
+            summary.paid += amount
+    if settled.take_back:
+        available = tx.balance(program.id, ledger.available(person.id))
+        taken = min(available, settled.take_back)
+        if taken:
+            transfer(
+                tx, now, program.id, Movement.ADJUSTMENT_DOWN, person.id, taken, actor,
+                _for(f"{target} taken back", record, own), cause, at, settles=record.id,
+            )  # fmt: skip
+            summary.taken += taken
+        rest = settled.take_back - taken
+        if rest:
+            _write_off(tx, now, program, person, record, rest, None, cause, actor)
+            summary.written_off += rest
+    prizes = [
+        Prize(
+            id=next_id(tx.last_prize()) + n,
+            program_id=program.id,
+            participant=person.id,
+            outcome_id=record.id,
+            draw=index,
+            category=slip.category,
+            value_cents=slip.value_cents,
+            won_at=at,
+        )
+        for n, (index, slip) in enumerate(settled.new_draws)
+    ]
+    tx.add_prizes(prizes)
+    changes = [(p, True) for p in settled.reinstate] + [
+        (p, False) for p in settled.remove if p.status is PrizeStatus.OWED
+    ]
+    withdrawals: list[PrizeWithdrawal] = []
+    for prize, reinstated in changes:
+        head = withdrawals[-1] if withdrawals else tx.last_prize_withdrawal()
+        withdrawals.append(PrizeWithdrawal(next_id(head), prize.id, reinstated, cause, actor, now))
+        if not reinstated:
+            summary.withdrawn.append(prize.id)
+    tx.add_prize_withdrawals(withdrawals)
+    for prize in settled.remove:
+        if prize.status is not PrizeStatus.OWED:
+            _write_off(tx, now, program, person, record, 0, prize, cause, actor)
+            summary.prizes_written_off.append(prize.id)
+    gained = (*prizes, *(attrs.evolve(p, status=PrizeStatus.OWED) for p in settled.reinstate))
+    summary.prizes += [PrizeWon(p.id, p.category, p.value_cents) for p in gained]
+    return gained
+
+
+def _for(reason: str, record: OutcomeRecord, own: bool) -> str:
+    return reason if own else f"{reason} for outcome {record.id}"
+
+
+def _write_off(
+    tx: RecordTx,
+    now: dt.datetime,
+    program: Program,
+    person: Participant,
+    record: OutcomeRecord,
+    points: int,
+    prize: Prize | None,
+    cause: str,
+    actor: str,
+) -> None:
+    value = prize.value_cents if prize is not None else points * program.point_value_cents
+    tx.add_write_offs(
+        [
+            WriteOff(
+                id=next_id(tx.last_write_off()),
+                program_id=program.id,
+                participant=person.id,
+                outcome_id=record.id,
+                points=points,
+                prize_id=None if prize is None else prize.id,
+                value_cents=value,
+                cause=cause,
+                actor=actor,
+                at=now,
+            )
+        ]
+    )
+
+
+def award_of(settled: Plan) -> Award:
+    """The ``Award`` an outcome stands at after its plan: what ``record`` returns."""
+    earning = settled.earning
+    payout = settled.payout
+    return Award(
+        points=payout.points,
+        bonus_points=payout.bonus_points,
+        draws=0 if earning is None else earning.draws,
+        value_cents=payout.value_cents,
+        capped=payout.capped,
+        reset=False if earning is None else earning.step.reset,
+        recovered=False if earning is None else earning.step.recovered,
+        paid=True if earning is None else earning.paid,
+        slips=tuple(slip.category for slip in payout.slips),
+    )

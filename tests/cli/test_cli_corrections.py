@@ -1,0 +1,217 @@
+"""The front desk's visits and corrections on the command line: every new form and refusal.
+
+``record --visit/--specimen``, several targets of one visit (``record P --met T ...``), a
+replayed or conflicting result, a late result, ``correct`` and ``void``, each error one line
+with its exit code and nothing written. Times are in the past (enrolment four weeks ago).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cmrewards.cli import cli
+from support.cli import assert_error, snapshot
+
+ADMIN = "admin-1"
+CLINICIAN = "clin-01"
+RECORDER = "rec-01"
+STIM = "stimulant-negative"
+SECONDARY = "secondary-negative"
+TODAY = dt.datetime.now(dt.UTC).date()
+START = TODAY - dt.timedelta(weeks=4)
+
+
+def at_day(day: int, hour: int = 9) -> str:
+    return f"{START + dt.timedelta(days=day)}T{hour:02d}:30:00+00:00"
+
+
+def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
+    top = ["--db", str(db), *(["--json"] if json_output else [])]
+    runner = CliRunner()
+    return contextvars.Context().run(
+        runner.invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
+    )
+
+
+def ok(db: Path, command: str) -> Any:
+    result = invoke(db, command)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """admin-1, rec-01, clin-01; P001 on higgins-vbrt, F001 on petry-fishbowl."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
+    ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
+    for preset, who in (("higgins-vbrt", "P001"), ("petry-fishbowl", "F001")):
+        ok(path, f"program add --preset {preset} --actor {ADMIN}")
+        ok(path, f"enroll {who} --program {preset} --start {START} --actor {ADMIN}")
+    return path
+
+
+def record(db: Path, day: int, outcome: str = "met", extra: str = "") -> Any:
+    return ok(
+        db,
+        f"record P001 --target {STIM} --outcome {outcome} --at {at_day(day)}"
+        f" --actor {RECORDER} {extra}",
+    )
+
+
+def test_the_same_result_again_writes_nothing_and_says_so(db: Path) -> None:
+    first = record(db, 2)
+    before = snapshot(db)
+    again = record(db, 2, extra="--note resent")
+    assert (again["replayed"], again["outcome_id"]) == (True, first["outcome_id"])
+    assert snapshot(db) == before
+    text = invoke(db, f"record P001 --target {STIM} --outcome met --at {at_day(2, 11)}"
+                  f" --actor {RECORDER}", json_output=False)  # fmt: skip
+    assert text.exit_code == 0
+    assert "(already recorded; nothing written)" in text.stdout
+
+
+def test_another_result_for_the_visit_is_refused_with_the_outcome_to_correct(db: Path) -> None:
+    record(db, 2)
+    before = snapshot(db)
+    result = invoke(
+        db, f"record P001 --target {STIM} --outcome not_met --at {at_day(2, 15)} --actor {ADMIN}"
+    )
+    message = assert_error(result, 1)["message"]
+    assert message == (
+        f"P001 stimulant-negative for the visit of {START + dt.timedelta(days=2)} is already"
+        " recorded as met (outcome 1); correct outcome 1 to change it"
+    )
+    assert snapshot(db) == before
+
+
+def test_a_late_result_is_recorded_and_settles_the_ones_after(db: Path) -> None:
+    record(db, 0)
+    record(db, 4)
+    late = record(db, 2)
+    assert late["award"]["points"] == 15
+    assert late["settlement"]["outcomes"] == [2]
+    assert late["settlement"]["paid_points"] == 45
+    assert late["balance"]["points"] == 85
+    text = invoke(db, f"record P001 --target {STIM} --outcome met --at {at_day(1)}"
+                  f" --actor {RECORDER}", json_output=False)  # fmt: skip
+    assert "settled outcomes" in text.stdout
+
+
+def test_visit_and_specimen_are_kept(db: Path) -> None:
+    result = record(db, 3, extra="--visit V-3a --specimen ACC-1234")
+    assert result["visit"] == "V-3a"
+    again = record(db, 3, extra="--visit V-3b")  # another visit the same day
+    assert again["replayed"] is False
+    exported = ok(db, f"export --out {shlex.quote(str(db.parent / 'out'))}")
+    assert exported["tables"]["outcomes"] == 2
+    rows = json.loads((db.parent / "out" / "outcomes.json").read_text(encoding="utf-8"))
+    assert [(r["visit"], r["specimen"]) for r in rows] == [("V-3a", "ACC-1234"), ("V-3b", None)]
+
+
+def test_several_targets_of_one_visit_in_one_call(db: Path) -> None:
+    visited = ok(
+        db,
+        f"record F001 --met {SECONDARY} --met {STIM} --at {at_day(3)} --actor {RECORDER}",
+    )
+    assert visited["visit"] == str(START + dt.timedelta(days=3))
+    assert [r["target"] for r in visited["results"]] == [SECONDARY, STIM]
+    statement = ok(db, "statement F001")
+    assert sorted(line["draws"] for line in statement["lines"]) == [1, 2]
+    text = invoke(db, f"record F001 --not-met {STIM} --missed {SECONDARY} --at {at_day(5)}"
+                  f" --actor {RECORDER}", json_output=False)  # fmt: skip
+    assert text.exit_code == 0
+    assert text.stdout.startswith(f"F001 visit {START + dt.timedelta(days=5)}:")
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (f"record P001 --target {STIM} --met {STIM}", "give either --target with --outcome"),
+        (f"record P001 --target {STIM}", "--target and --outcome go together"),
+        ("record P001", "say what to record"),
+        (f"record P001 --met {STIM} --not-met {STIM}", "it is given twice"),
+        (f"record P001 --met {STIM} --specimen ACC-1", "--specimen goes with --target"),
+    ],
+    ids=["both-forms", "target-alone", "nothing", "twice", "specimen-with-visit-form"],
+)
+def test_a_malformed_record_line_is_exit_2(db: Path, command: str, message: str) -> None:
+    before = snapshot(db)
+    assert message in assert_error(invoke(db, f"{command} --actor {RECORDER}"), 2)["message"]
+    assert snapshot(db) == before
+
+
+def test_correct_and_void_settle_and_show_who_and_why(db: Path) -> None:
+    for day, outcome in enumerate(["met", "not_met", "met", "met"]):
+        record(db, day, outcome)
+    corrected = ok(
+        db, f"correct 2 --outcome met --reason 'lab retest negative' --actor {CLINICIAN}"
+    )
+    assert corrected["correction"]["kind"] == "correct"
+    assert corrected["settlement"]["paid_points"] == 75
+    assert corrected["balance"]["points"] == 110
+    voided = ok(db, f"void 4 --reason 'wrong chart' --actor {ADMIN}")
+    assert voided["settlement"]["taken_back_points"] == 25
+    history = ok(db, "history P001")
+    lines = [
+        (e["kind"], e["detail"], e["actor"]) for e in history if e["kind"] in ("correct", "void")
+    ]
+    assert lines == [
+        ("correct", "outcome 2 corrected to met: lab retest negative", CLINICIAN),
+        ("void", "outcome 4 voided: wrong chart", ADMIN),
+    ]
+    text = invoke(db, "statement P001", json_output=False).stdout
+    assert "correction #1: outcome 2 corrected to met by clin-01: lab retest negative" in text
+    assert ok(db, "verify")["ok"] is True
+
+
+def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:
+    for day in (0, 2, 4):
+        record(db, day)
+    ok(db, f"adjust P001 --points -80 --reason 'gift card' --actor {ADMIN}")
+    corrected = ok(db, f"correct 2 --outcome not_met --reason confirmation --actor {ADMIN}")
+    assert corrected["settlement"]["written_off_points"] == 60
+    statement = invoke(db, "statement P001", json_output=False).stdout
+    assert "written off 60 points ($15.00)" in statement
+    report = invoke(db, "report --program higgins-vbrt", json_output=False).stdout
+    assert "written off   60 points, $15.00" in report
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        (f"correct 1 --outcome met --reason same --actor {ADMIN}", 1, "is already met"),
+        (f"correct 9 --outcome met --reason typo --actor {ADMIN}", 1, "no outcome 9"),
+        (f"correct 1 --outcome not_met --reason typo --actor {RECORDER}", 1, "may not correct"),
+        (f"void 1 --reason typo --actor {CLINICIAN}", 1, "may not void"),
+        (f"correct 1 --outcome clean --reason typo --actor {ADMIN}", 2, "'clean' is not one of"),
+        (f"correct 1 --outcome met --actor {ADMIN}", 2, "Missing option '--reason'"),
+        (f"void x --reason typo --actor {ADMIN}", 2, "'x' is not a valid integer"),
+    ],
+    ids=["same", "missing", "recorder", "clinician-voids", "bad-outcome", "no-reason", "bad-id"],
+)
+def test_correction_refusals_are_one_line_and_write_nothing(
+    db: Path, command: str, code: int, message: str
+) -> None:
+    record(db, 0)
+    before = snapshot(db)
+    assert message in assert_error(invoke(db, command), code)["message"]
+    assert snapshot(db) == before
+
+
+def test_a_voided_outcome_is_not_corrected_again(db: Path) -> None:
+    record(db, 0)
+    ok(db, f"void 1 --reason 'wrong chart' --actor {ADMIN}")
+    message = assert_error(
+        invoke(db, f"correct 1 --outcome not_met --reason x --actor {ADMIN}"), 1
+    )["message"]
+    assert "was voided by correction 1; record the right result instead" in message
