@@ -47,8 +47,8 @@ RELEASED = {
         "bca03caf0530e063594bb36ad3fb65a2426bf6c06d88266d7793fc7094221ac8",
     ),
     "0005_visits_and_corrections": (
-        "47cb9b805c95789a3a82aad95478338727ce4c8656024e01bcc5c7c0649d3d50",
-        "7b6086ff5f41edacc64f973374259446f07d6deb77c5d416dfff40349e7ebddf",
+        "d4d713e2075191d14f864cfed66500f266f70ffda0d2503999955e8211ae15f7",
+        "c6aa5d873517950eadf22666d8d2819cdb97249ec074a96697b72e0da23b9c22",
     ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
