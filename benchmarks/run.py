@@ -73,15 +73,25 @@ def visit(i: int) -> dt.datetime:
     return dt.datetime.combine(START, dt.time(9), dt.UTC) + dt.timedelta(hours=8 * i)
 
 
+DAYS = 250
+"""A lab file's rows of one participant are a day apart (one result per visit) over at most
+this many days, so every clinical time is in the past: a bigger file has more people."""
+
+
+def people_for(rows: int) -> int:
+    """How many participants a lab file of ``rows`` rows spreads over."""
+    return max(PARTICIPANTS, -(-rows // DAYS))
+
+
 def write_lab_file(path: Path, rows: int) -> None:
+    people = people_for(rows)
+    start = dt.datetime.combine(START, dt.time(9), dt.UTC)
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["participant", "target", "outcome", "at", "key", "note"])
         for i in range(rows):
-            when = visit(i // PARTICIPANTS).isoformat()
-            writer.writerow(
-                [f"P{i % PARTICIPANTS:04d}", "stimulant-negative", "met", when, f"L{i}", ""]
-            )
+            when = (start + dt.timedelta(days=i // people)).isoformat()
+            writer.writerow([f"P{i % people:04d}", "stimulant-negative", "met", when, f"L{i}", ""])
 
 
 # --- the figures --------------------------------------------------------------------
@@ -146,7 +156,7 @@ def raw_single_record(folder: Path, count: int = 200) -> float:
 
 def ours_bulk_import(place: Place, lab: Path, rows: int) -> tuple[float, str]:
     database = place.new("bulk")
-    clinic = clinic_with_participants(database)
+    clinic = clinic_with_participants(database, people_for(rows))
 
     def ours() -> None:
         with lab.open(newline="") as file:
@@ -275,10 +285,10 @@ import resource, sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, sys.argv[3])
-from run import clinic_with_participants
+from run import clinic_with_participants, people_for
 from cmrewards import read_rows
 lab, database = Path(sys.argv[1]), Path(sys.argv[2])
-clinic = clinic_with_participants(database)
+clinic = clinic_with_participants(database, people_for(int(sys.argv[4])))
 with lab.open(newline="") as file:
     clinic.import_outcomes(read_rows(file, str(lab)), actor="admin-1")
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -293,7 +303,15 @@ def import_memory(folder: Path, sizes: list[int]) -> list[tuple[int, int]]:
         lab = folder / f"memory-{rows}.csv"
         write_lab_file(lab, rows)
         done = subprocess.run(
-            [sys.executable, "-c", MEMORY_CHILD, str(lab), str(folder / f"m{rows}.db"), here],
+            [
+                sys.executable,
+                "-c",
+                MEMORY_CHILD,
+                str(lab),
+                str(folder / f"m{rows}.db"),
+                here,
+                str(rows),
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -10,17 +10,19 @@ from typing import Any
 import attrs
 
 from ..domain.chain import position_after, sealed
-from ..domain.clock import parse_when, require_aware, to_utc_text
+from ..domain.clock import parse_when, program_week, require_aware, to_utc_text
+from ..domain.earning import earn
 from ..domain.json_form import from_json
 from ..domain.programs import Program
 from ..domain.recordable import check_recordable
 from ..domain.records import OutcomeRecord, Participant
 from ..domain.refs import Ref, RefKind
 from ..domain.results import PrizeWon, RecordResult, VisitResult
-from ..domain.schedules import AwardKind, Outcome
+from ..domain.schedules import AwardKind, Outcome, ScheduleState
 from ..domain.settlement import (
     Effective,
     Paid,
+    Replayed,
     by_id,
     effective_history,
     paid_by_outcome,
@@ -36,7 +38,7 @@ from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from ..views.balance import balance_of
 from .lab_file import BadRow, ImportReport, ImportRow
-from .settling import award_of, settle
+from .settling import award_of, settle, settle_in_order
 from .unit_of_work import UnitOfWork
 
 
@@ -218,10 +220,20 @@ def write_outcome(
     program = find_program(tx, person.program_id)
     target = program.target(target_id)
     check_recordable(person, program.timezone, at, now)
+    visit = visit_key(at, details.visit, program.timezone)
+    quick = in_order(tx, person, program, target_id, outcome, at, visit, details.visit)
+    if quick is not None and not isinstance(quick, bool):
+        # The last result of this target is at this visit already.
+        if quick.outcome is outcome:
+            history = effective_history(tx.outcomes(person.id), [])
+            raise _SameResult(_result_of(tx, work, person, program, history, quick.id))
+        raise AlreadyExists(already_recorded(quick, quick.outcome, visit, details.visit))
+    if quick is True:
+        return _record_in_order(work, tx, person, program, target_id, outcome, at, visit,
+                                actor, key, details)  # fmt: skip
     recorded = tx.outcomes(person.id)
     corrections = tx.corrections(person.id)
     history = effective_history(recorded, corrections)
-    visit = visit_key(at, details.visit, program.timezone)
     for entry in history:
         same_visit = visit_of(entry.record, program.timezone) == visit
         if entry.outcome is None or entry.record.target != target_id or not same_visit:
@@ -233,26 +245,9 @@ def write_outcome(
 
     draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
     seed = work.seeds() if draws else None
-    outcome_id, prev_hash = position_after(tx.last_outcome())
-    record = sealed(
-        OutcomeRecord(
-            id=outcome_id,
-            program_id=program.id,
-            participant=person.id,
-            target=target_id,
-            outcome=outcome,
-            occurred_at=at,
-            recorded_at=now,
-            actor=actor,
-            key=key,
-            note=details.note,
-            seed=seed,
-            prev_hash=prev_hash,
-            hash="",
-            visit=details.visit,
-            specimen=details.specimen,
-        )
-    )
+    record = _sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
+                             seed, details)  # fmt: skip
+    outcome_id = record.id
     tx.append_outcomes([record])
     settled = settle(
         tx,
@@ -277,6 +272,127 @@ def write_outcome(
         balance=balance_of(tx, person, program, now),
         settlement=settled.settlement if settled.settlement.outcomes else None,
         visit=visit,
+    )
+
+
+def in_order(
+    tx: RecordTx,
+    person: Participant,
+    program: Program,
+    target_id: str,
+    outcome: Outcome,
+    at: dt.datetime,
+    visit: str,
+    named: str | None,
+) -> OutcomeRecord | bool:
+    """Whether a result is an ordinary in-order record, settled by its own award alone
+    (``settling.settle_in_order``): True when so; the target's last outcome when that is at
+    this visit already (a replay or a conflict); False when the whole history must be
+    replayed — a correction in it, an outcome later in clinical time, a visit id the caller
+    named (ids may repeat across days), or a result at this visit waiting for this one."""
+    if named is not None or tx.corrections(person.id):
+        return False
+    last: dict[str, OutcomeRecord] = {}
+    for target in program.targets:
+        found = tx.last_outcome_for(person.id, target.id)
+        if found is not None:
+            if found.occurred_at > at or found.visit is not None:
+                return False
+            last[target.id] = found
+    here = {t: o for t, o in last.items() if visit_of(o, program.timezone) == visit}
+    if target_id in here:
+        return here[target_id]
+    if outcome is Outcome.MET:
+        waiting = [t.id for t in program.targets if target_id in t.requires and t.id in here]
+        if any(here[t].outcome is Outcome.MET for t in waiting):
+            return False
+    return True
+
+
+def _record_in_order(
+    work: UnitOfWork,
+    tx: RecordTx,
+    person: Participant,
+    program: Program,
+    target_id: str,
+    outcome: Outcome,
+    at: dt.datetime,
+    visit: str,
+    actor: str,
+    key: str | None,
+    details: Details,
+) -> RecordResult:
+    """Record an outcome ``in_order`` says nothing else depends on: its earning follows from
+    the target's cached state, as the replay would give it."""
+    now = work.clock()
+    target = program.target(target_id)
+    same_visit = {
+        o.target
+        for t in target.requires
+        if (o := tx.last_outcome_for(person.id, t)) is not None
+        and o.outcome is Outcome.MET
+        and visit_of(o, program.timezone) == visit
+    }
+    earning = earn(
+        target,
+        tx.schedule_state(person.id, target_id) or ScheduleState(),
+        outcome,
+        week=program_week(person.start, at, program.timezone),
+        assume_required=all(r in same_visit for r in target.requires),
+    )
+    draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
+    seed = work.seeds() if draws else None
+    record = _sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
+                             seed, details)  # fmt: skip
+    tx.append_outcomes([record])
+    settled = settle_in_order(
+        tx, now, person, program, Replayed(record, outcome, seed, earning, visit), actor=actor
+    )
+    return RecordResult(
+        outcome_id=record.id,
+        participant=person.id,
+        target=target_id,
+        outcome=outcome,
+        occurred_at=at,
+        award=award_of(settled.plans[record.id]),
+        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[record.id]),
+        balance=balance_of(tx, person, program, now),
+        visit=visit,
+    )
+
+
+def _sealed_outcome(
+    tx: RecordTx,
+    program: Program,
+    person: Participant,
+    target_id: str,
+    outcome: Outcome,
+    at: dt.datetime,
+    now: dt.datetime,
+    actor: str,
+    key: str | None,
+    seed: int | None,
+    details: Details,
+) -> OutcomeRecord:
+    outcome_id, prev_hash = position_after(tx.last_outcome())
+    return sealed(
+        OutcomeRecord(
+            id=outcome_id,
+            program_id=program.id,
+            participant=person.id,
+            target=target_id,
+            outcome=outcome,
+            occurred_at=at,
+            recorded_at=now,
+            actor=actor,
+            key=key,
+            note=details.note,
+            seed=seed,
+            prev_hash=prev_hash,
+            hash="",
+            visit=details.visit,
+            specimen=details.specimen,
+        )
     )
 
 

@@ -26,7 +26,7 @@ from ..domain.records import (
     PrizeWithdrawal,
     WriteOff,
 )
-from ..domain.refs import next_id
+from ..domain.refs import Ref, RefKind, next_id
 from ..domain.results import Award, PrizeWon, Settlement
 from ..domain.settlement import (
     Effective,
@@ -108,6 +108,33 @@ def settle(
     return Settled(plans, won, summary.settlement(cause, [i for i in plans if i != own]))
 
 
+def settle_in_order(
+    tx: RecordTx,
+    now: dt.datetime,
+    person: Participant,
+    program: Program,
+    new: Replayed,
+    *,
+    actor: str,
+) -> Settled:
+    """``settle`` for an outcome recorded after every other of the participant's, with no
+    correction in their history and nothing at its visit waiting for it: nothing before it
+    changes, so the settlement is its own award and the replay need not be run again
+    (``recording.in_order`` decides)."""
+    record = new.record
+    period = cap_period(program, person.start, record.occurred_at)
+    remaining = None
+    if program.cap_cents is not None:
+        remaining = program.cap_cents - tx.cap_usage(person.id, period)
+    tx.put_schedule_states([((person.id, record.target), new.earning.step.state)])
+    settled = plan(program, record.id, new, Paid(), remaining)
+    cause = Ref.to(RefKind.OUTCOME, record.id)
+    prizes = _apply(tx, now, program, person, record, settled, cause, actor, True, _Summary())
+    if program.cap_cents is not None and settled.cap_change_cents:
+        tx.add_cap_usage(person.id, period, settled.cap_change_cents)
+    return Settled({record.id: settled}, {record.id: prizes}, _Summary().settlement(cause, []))
+
+
 def _to_settle(
     program: Program,
     history: list[Effective],
@@ -125,6 +152,7 @@ def _to_settle(
             e.record.id
             for e in history
             if e.record.id not in ids
+            and _may_be_owed(earning.get(e.record.id), paid.get(e.record.id, Paid()))
             and plan(
                 program, e.record.id, earning.get(e.record.id), paid.get(e.record.id, Paid()), None
             ).changes
@@ -133,6 +161,19 @@ def _to_settle(
             order = {e.record.id: n for n, e in enumerate(history)}
             ids = sorted([*ids, *owed], key=order.__getitem__)
     return ids
+
+
+def _may_be_owed(replayed: Replayed | None, paid: Paid) -> bool:
+    """A cheap first look: its points differ, or it earns draws and holds no prize (the
+    plan then redraws its slips to see whether any would win one)."""
+    earning = None if replayed is None else replayed.earning
+    points = 0 if earning is None else earning.points + earning.bonus_points
+    draws = 0 if earning is None else earning.draws
+    return (
+        points != paid.points
+        or (draws > 0 and not paid.prizes)
+        or (draws == 0 and bool(paid.standing()))
+    )
 
 
 @attrs.define
@@ -209,7 +250,8 @@ def _apply(
         )
         for n, (index, slip) in enumerate(settled.new_draws)
     ]
-    tx.add_prizes(prizes)
+    if prizes:
+        tx.add_prizes(prizes)
     changes = [(p, True) for p in settled.reinstate] + [
         (p, False) for p in settled.remove if p.status is PrizeStatus.OWED
     ]
@@ -219,7 +261,8 @@ def _apply(
         withdrawals.append(PrizeWithdrawal(next_id(head), prize.id, reinstated, cause, actor, now))
         if not reinstated:
             summary.withdrawn.append(prize.id)
-    tx.add_prize_withdrawals(withdrawals)
+    if withdrawals:
+        tx.add_prize_withdrawals(withdrawals)
     for prize in settled.remove:
         if prize.status is not PrizeStatus.OWED:
             _write_off(tx, now, program, person, record, 0, prize, cause, actor)

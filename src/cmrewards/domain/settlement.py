@@ -102,18 +102,13 @@ def replay_history(
     ``met`` that ``requires`` other targets pays only when each has an effective ``met``
     at the same visit, in whatever order they were recorded. Raises ``KeyError`` for a
     target the program lacks."""
-    living = [e for e in history if e.outcome is not None]
-    met_at_visit = {
-        (visit_of(e.record, program.timezone), e.record.target)
-        for e in living
-        if e.outcome is Outcome.MET
-    }
+    living = [(e, visit_of(e.record, program.timezone)) for e in history if e.outcome]
+    met_at_visit = {(visit, e.record.target) for e, visit in living if e.outcome is Outcome.MET}
     states: dict[str, ScheduleState] = {}
     replayed = []
-    for entry in living:
+    for entry, visit in living:
         assert entry.outcome is not None
         record = entry.record
-        visit = visit_of(record, program.timezone)
         target = program.target(record.target)
         earning = earn(
             target,

@@ -10,12 +10,14 @@ recorded twice. ``requires`` is judged within the visit, whatever the order.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from .clock import local_date
 from .records import OutcomeRecord
 from .validation import check_text
 
 
+@lru_cache(maxsize=65536)
 def visit_key(at: dt.datetime, visit: str | None, timezone: str) -> str:
     """The visit a result at clinical time ``at`` belongs to: ``visit`` when the caller
     named one, else the clinical day (``2026-01-06``) in ``timezone``."""

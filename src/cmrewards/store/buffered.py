@@ -66,6 +66,10 @@ class BufferedTx(RecordTx):
         self._analyte_results: list[AnalyteResult] = []
         self._specimens: dict[tuple[str, str], list[AnalyteResult]] = defaultdict(list)
         self._analyte_head: AnalyteResult | None = _UNREAD
+        self._stored: dict[str, tuple[list[OutcomeRecord], list[Transfer], list[Prize]]] = {}
+        """Each participant's history as the adapter held it at the chunk's start (read once:
+        every row of theirs replays it)."""
+        self._settled: dict[str, tuple[list[Correction], list[WriteOff]]] = {}
 
     def flush(self) -> None:
         """Write everything pending, one batch per table."""
@@ -129,8 +133,14 @@ class BufferedTx(RecordTx):
         return self._outcome_head
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
+        stored = self._tx.last_outcome_for(participant, target)
         pending = self._last_for.get((participant, target))
-        return pending if pending is not None else self._tx.last_outcome_for(participant, target)
+        if pending is None or (
+            stored is not None
+            and (stored.occurred_at, stored.id) > (pending.occurred_at, pending.id)
+        ):
+            return stored
+        return pending
 
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         pending = [
@@ -143,7 +153,10 @@ class BufferedTx(RecordTx):
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._outcomes.append(record)
-            self._last_for[record.participant, record.target] = record
+            pair = record.participant, record.target
+            latest = self._last_for.get(pair)
+            if latest is None or (latest.occurred_at, latest.id) < (record.occurred_at, record.id):
+                self._last_for[pair] = record
             self._outcome_head = record
 
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
@@ -206,40 +219,75 @@ class BufferedTx(RecordTx):
 
     # --- a participant's history, for the settlement's replay: stored plus pending ----
 
+    def _history(self, participant: str) -> tuple[list[OutcomeRecord], list[Transfer], list[Prize]]:
+        if participant not in self._stored:
+            tx = self._tx
+            self._stored[participant] = (
+                tx.outcomes(participant),
+                tx.transfers(participant),
+                tx.prizes(participant),
+            )
+        return self._stored[participant]
+
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
-        pending = [o for o in self._outcomes if participant in (None, o.participant)]
-        return self._tx.outcomes(participant) + pending
+        if participant is None:
+            return self._tx.outcomes() + self._outcomes
+        pending = [o for o in self._outcomes if o.participant == participant]
+        return self._history(participant)[0] + pending
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
-        pending = [t for t in self._transfers if participant in (None, t.participant)]
-        return self._tx.transfers(participant) + pending
+        if participant is None:
+            return self._tx.transfers() + self._transfers
+        pending = [t for t in self._transfers if t.participant == participant]
+        return self._history(participant)[1] + pending
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
-        pending = [p for p in self._prizes if participant in (None, p.participant)]
-        return self._tx.prizes(participant) + pending
+        if participant is None:
+            return self._tx.prizes() + self._prizes
+        pending = [p for p in self._prizes if p.participant == participant]
+        return self._history(participant)[2] + pending
+
+    def _corrections_and_write_offs(
+        self, participant: str
+    ) -> tuple[list[Correction], list[WriteOff]]:
+        if participant not in self._settled:
+            self._settled[participant] = (
+                self._tx.corrections(participant),
+                self._tx.write_offs(participant),
+            )
+        return self._settled[participant]
 
     # --- what only a late result's settlement writes: written through, after a flush ---
-    # (their rows refer to outcomes and prizes the chunk may still hold back)
+    # (their rows refer to outcomes and prizes the chunk may still hold back); each
+    # participant's corrections and write-offs are read once per chunk too
 
     def last_correction(self) -> Correction | None:
         return self._tx.last_correction()
 
     def corrections(self, participant: str | None = None) -> list[Correction]:
-        return self._tx.corrections(participant)
+        if participant is None:
+            return self._tx.corrections()
+        return list(self._corrections_and_write_offs(participant)[0])
 
     def add_corrections(self, corrections: Sequence[Correction]) -> None:
-        self.flush()
-        self._tx.add_corrections(corrections)
+        if corrections:
+            self.flush()
+            self._tx.add_corrections(corrections)
+            self._settled.clear()
 
     def last_write_off(self) -> WriteOff | None:
         return self._tx.last_write_off()
 
     def write_offs(self, participant: str | None = None) -> list[WriteOff]:
-        return self._tx.write_offs(participant)
+        if participant is None:
+            return self._tx.write_offs()
+        return list(self._corrections_and_write_offs(participant)[1])
 
     def add_write_offs(self, write_offs: Sequence[WriteOff]) -> None:
-        self.flush()
-        self._tx.add_write_offs(write_offs)
+        if write_offs:
+            self.flush()
+            self._tx.add_write_offs(write_offs)
+            self._settled.clear()
 
     def last_prize_withdrawal(self) -> PrizeWithdrawal | None:
         return self._tx.last_prize_withdrawal()
@@ -248,5 +296,7 @@ class BufferedTx(RecordTx):
         return self._tx.prize_withdrawals()
 
     def add_prize_withdrawals(self, withdrawals: Sequence[PrizeWithdrawal]) -> None:
-        self.flush()
-        self._tx.add_prize_withdrawals(withdrawals)
+        if withdrawals:
+            self.flush()
+            self._tx.add_prize_withdrawals(withdrawals)
+            self._stored.clear()  # the prizes it withdrew read differently now

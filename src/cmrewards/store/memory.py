@@ -56,7 +56,7 @@ class _State:
     participants: dict[str, Participant] = attrs.Factory(dict)
     outcomes: dict[int, OutcomeRecord] = attrs.Factory(dict)
     latest: dict[StateKey, OutcomeRecord] = attrs.Factory(dict)
-    """Index: each target's last outcome."""
+    """Index: each target's latest outcome in clinical order."""
     visits: dict[VisitKey, tuple[OutcomeRecord, ...]] = attrs.Factory(dict)
     """Index: the outcomes of each visit, in recording order."""
     outcomes_of: dict[str, tuple[int, ...]] = attrs.Factory(dict)
@@ -256,7 +256,10 @@ class MemoryTx(Tx):
         for record in records:
             self._insert("outcomes", record.id, record, "outcome id")
             self._index("outcomes_of", record.participant, record.id)
-            self._put("latest", (record.participant, record.target), record)
+            pair = record.participant, record.target
+            latest = self._s.latest.get(pair)
+            if latest is None or (latest.occurred_at, latest.id) < (record.occurred_at, record.id):
+                self._put("latest", pair, record)
             visit = record.participant, record.occurred_at
             self._put("visits", visit, (*self._s.visits.get(visit, ()), record))
 

@@ -377,6 +377,8 @@ VISITS_AND_CORRECTIONS = [
     # Hashed only when set (OutcomeRecord.hash_fields), so older rows hash as they did.
     "ALTER TABLE outcomes ADD COLUMN visit ctext",
     "ALTER TABLE outcomes ADD COLUMN specimen ctext",
+    # A target's latest result in clinical order (late results are recorded after it).
+    "CREATE INDEX outcomes_by_clinical_time ON outcomes (participant, target, occurred_at, id)",
     # A settlement transfer names the outcome whose award it corrects.
     "ALTER TABLE transfers ADD COLUMN settles BIGINT REFERENCES outcomes(id)",
     f"""CREATE TABLE corrections (

@@ -186,7 +186,8 @@ class SQLTx(Tx):
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
         return self._first(
             outcome_from_row,
-            "SELECT * FROM outcomes WHERE participant = ? AND target = ? ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM outcomes WHERE participant = ? AND target = ?"
+            " ORDER BY occurred_at DESC, id DESC LIMIT 1",
             [participant, target],
         )
 
