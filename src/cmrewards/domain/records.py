@@ -135,7 +135,7 @@ class Correction:
     """An append-only correction of one recorded outcome; the outcome row never changes.
 
     The newest correction of an outcome decides its effective outcome (docs/design.md
-    section 3.6)."""
+    section 3.7)."""
 
     id: int
     program_id: str

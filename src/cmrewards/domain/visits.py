@@ -3,7 +3,7 @@
 A visit is the clinical day in the program's time zone, or an explicit visit id the
 caller gives (a clinic whose visits cross midnight, or that sees a participant twice a
 day). For a participant, a target and a visit there is one result (docs/design.md
-section 3.5): the same result again is a replay, a different one is corrected, never
+section 3.7): the same result again is a replay, a different one is corrected, never
 recorded twice. ``requires`` is judged within the visit, whatever the order.
 """
 
