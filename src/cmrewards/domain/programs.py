@@ -52,7 +52,7 @@ class Target:
     """Scheduled opportunities a week: used for maximum earnings and simulation."""
     reset_on: frozenset[Outcome] = DEFAULT_RESET_ON
     requires: tuple[str, ...] = ()
-    """Targets that must have a ``met`` at the same visit, recorded first, for a ``met`` to pay."""
+    """Targets that must have a ``met`` at the same visit, in either order, for a ``met`` to pay."""
     analytes: tuple[str, ...] = ()
     """The lab panel that decides this target from a specimen's analyte results
     (``domain/specimens.py``); empty for a target recorded directly."""
