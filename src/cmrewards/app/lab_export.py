@@ -19,7 +19,7 @@ import attrs
 from ..domain.analytes import LabResult
 from ..domain.lab_map import IGNORE, LabMap, parse_collected
 from ..errors import InvalidInput
-from .lab_file import BadRow
+from .lab_file import BadRow, numbered_rows, read_header
 
 
 @attrs.frozen
@@ -44,12 +44,7 @@ def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRo
     is yielded as ``BadRow`` so the rows before it can still be applied.
     """
     reader = csv.reader(file)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise InvalidInput(f"{source} is empty; expected a header row") from None
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise InvalidInput(f"{source} line 1: {_problem(error)}") from None
+    header = [h.strip() for h in read_header(reader, source, "a header row")]
     missing = [c for c in lab_map.columns if c not in header]
     if missing:
         raise InvalidInput(
@@ -57,24 +52,15 @@ def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRo
             f" (mapping {lab_map.source}; the header has {', '.join(header)})"
         )
     where = {column: header.index(column) for column in lab_map.columns}
-    line = reader.line_num + 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as error:
-            yield BadRow(line, _problem(error))
-            return
-        if any(f.strip() for f in fields):
+    for numbered in numbered_rows(reader):
+        if isinstance(numbered, BadRow):
+            yield numbered
+            continue
+        line, fields = numbered
+        if any(f.strip() for f in fields):  # Excel's all-empty rows are not rows
             row = _row(fields, where, lab_map, line)
             if row is not None:
                 yield row
-        line = reader.line_num + 1
-
-
-def _problem(error: Exception) -> str:
-    return "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
 
 
 def _row(

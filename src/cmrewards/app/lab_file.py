@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Protocol
 
 import attrs
 
@@ -75,14 +75,37 @@ def read_rows(file: IO[str], source: str) -> Iterator[ImportRow | BadRow]:
     before it can still be committed.
     """
     reader = csv.reader(file)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidInput(f"{source} is empty; expected the header {','.join(HEADER)}") from None
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise InvalidInput(f"{source} line 1: {_problem(error)}") from None
+    header = read_header(reader, source, f"the header {','.join(HEADER)}")
     if tuple(h.strip() for h in header) != HEADER:
         raise InvalidInput(f"{source} line 1: the header must be {','.join(HEADER)}")
+    for row in numbered_rows(reader):
+        if isinstance(row, BadRow):
+            yield row
+        elif row[1]:
+            yield _row(row[1], row[0])
+
+
+class CSVReader(Protocol):
+    """What ``csv.reader`` gives: rows, and the line the last one ended on."""
+
+    @property
+    def line_num(self) -> int: ...
+    def __next__(self) -> list[str]: ...
+
+
+def read_header(reader: CSVReader, source: str, expected: str) -> list[str]:
+    """The first row of a CSV file; an empty or unreadable one is ``InvalidInput``."""
+    try:
+        return next(reader)
+    except StopIteration:
+        raise InvalidInput(f"{source} is empty; expected {expected}") from None
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{source} line 1: {_problem(error)}") from None
+
+
+def numbered_rows(reader: CSVReader) -> Iterator[tuple[int, list[str]] | BadRow]:
+    """Each row after the header with the line it starts on (a quoted field may span
+    lines). A row that is not CSV or not UTF-8 ends the file as one ``BadRow``."""
     line = reader.line_num + 1
     while True:
         try:
@@ -92,8 +115,7 @@ def read_rows(file: IO[str], source: str) -> Iterator[ImportRow | BadRow]:
         except (csv.Error, UnicodeDecodeError) as error:
             yield BadRow(line, _problem(error))
             return
-        if fields:
-            yield _row(fields, line)
+        yield line, fields
         line = reader.line_num + 1
 
 
