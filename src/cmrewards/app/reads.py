@@ -15,6 +15,7 @@ from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_participant, find_program
+from ..views.attendance import attendance_before
 from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
@@ -51,10 +52,13 @@ def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
         program = find_program(tx, person.program_id)
         # Before the first week starts (a future start date) it previews week 1.
         week = max(program_week(person.start, work.clock(), program.timezone), 1)
-        return [
-            preview_target(program, t, tx.schedule_state(person.id, t.id) or ScheduleState(), week)
-            for t in program.targets
-        ]
+        previews = []
+        for target in program.targets:
+            state = tx.schedule_state(person.id, target.id) or ScheduleState()
+            last = tx.last_outcome_for(person.id, target.id)
+            attendance = attendance_before(tx, person, program, target, state, last, week)
+            previews.append(preview_target(program, target, state, week, attendance))
+        return previews
 
 
 def statement(work: UnitOfWork, participant: str) -> Statement:

@@ -20,6 +20,7 @@ import attrs
 
 from ..errors import CMRewardsError, InvalidInput, NotFound
 from .analytes import analyte, analyte_names
+from .calendar import Escalation, ExtraSamples, Phase, enter_phase, weeks_of
 from .clock import zone
 from .schedules import (
     DEFAULT_RESET_ON,
@@ -56,6 +57,12 @@ class Target:
     analytes: tuple[str, ...] = ()
     """The lab panel that decides this target from a specimen's analyte results
     (``domain/specimens.py``); empty for a target recorded directly."""
+    phases: tuple[Phase, ...] = ()
+    """Its ``[[targets.phases]]`` in week order; empty for one phase of ``schedule`` and
+    ``per_week`` over the program's weeks (``calendar.phases_of``). When set, ``schedule``
+    and ``per_week`` are the first phase's."""
+    extra_samples: ExtraSamples = ExtraSamples.IGNORE
+    """What a sample beyond the week's owed ones does (calendar programs only)."""
 
 
 @attrs.frozen
@@ -95,6 +102,10 @@ class Program:
     weeks: int = 12
     bowl: tuple[BowlCategory, ...] = ()
     trades: tuple[Trade, ...] = ()
+    calendar: bool = True
+    """The protocol calendar applies: phases, owed samples and the last paid week
+    (``domain/calendar.py``). False for programs stored before it existed, which keep
+    paying every sample as they did (docs/decisions.md "The calendar")."""
 
     @property
     def primary_target(self) -> Target:
@@ -129,26 +140,45 @@ class Program:
             data["cap_cents"] = self.cap_cents
         if self.budget_cents is not None:
             data["budget_cents"] = self.budget_cents
+        # Only when true: a program stored before the calendar has no key, and the store
+        # reads a missing key as false, so its canonical form and journal digest stay.
+        if self.calendar:
+            data["calendar"] = True
         return data
 
 
-def _target_to_dict(target: Target) -> dict[str, Any]:
-    schedule = {"kind": target.schedule.kind} | {
+def _schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    return {"kind": schedule.kind} | {
         key: str(value) if isinstance(value, enum.Enum) else value
-        for key, value in attrs.asdict(target.schedule).items()
+        for key, value in attrs.asdict(schedule).items()
         if value is not None
     }
-    data: dict[str, Any] = {
-        "id": target.id,
-        "per_week": target.per_week,
-        "reset_on": sorted(str(o) for o in target.reset_on),
-        "requires": list(target.requires),
-        "schedule": schedule,
-    }
+
+
+def _target_to_dict(target: Target) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": target.id}
+    if not target.phases:
+        data["per_week"] = target.per_week
+    data["reset_on"] = sorted(str(o) for o in target.reset_on)
+    data["requires"] = list(target.requires)
+    if not target.phases:
+        data["schedule"] = _schedule_to_dict(target.schedule)
     # Only when set: a stored program's canonical form, and so its journal digest,
-    # stays what it was for every program written before targets had panels.
+    # stays what it was for every program written before targets had panels or phases.
     if target.analytes:
         data["analytes"] = list(target.analytes)
+    if target.phases:
+        data["phases"] = [
+            {
+                "weeks": [phase.first, phase.last],
+                "per_week": phase.per_week,
+                "escalation": str(phase.escalation),
+                "schedule": _schedule_to_dict(phase.schedule),
+            }
+            for phase in target.phases
+        ]
+    if target.extra_samples is not ExtraSamples.IGNORE:
+        data["extra_samples"] = str(target.extra_samples)
     return data
 
 
@@ -256,7 +286,8 @@ def program_from_dict(data: object, source: str) -> Program:
     separate_duties = table.flag("separate_duties", False)
     hold_days = table.integer("hold_days", 30, minimum=1)
     weeks = table.integer("weeks", 12, minimum=1)
-    targets = tuple(_target(t) for t in table.tables("targets"))
+    calendar = table.flag("calendar", True)
+    targets = tuple(_target(t, weeks, calendar) for t in table.tables("targets"))
     bowl = tuple(_bowl_category(c) for c in table.tables("bowl"))
     trades = tuple(_trade(t) for t in table.tables("trades"))
     table.finish()
@@ -288,27 +319,86 @@ def program_from_dict(data: object, source: str) -> Program:
         targets=targets,
         bowl=bowl,
         trades=trades,
+        calendar=calendar,
     )
 
 
-def _target(table: _Table) -> Target:
+def _target(table: _Table, weeks: int, calendar: bool) -> Target:
     target_id = table.text("id", slug=True)
-    per_week = table.integer("per_week", 2, minimum=1)
+    phased = table.has("phases")
+    for key in ("schedule", "per_week"):
+        if phased and table.has(key):
+            raise table.fail(key, "give either schedule and per_week or [[targets.phases]]")
+    if phased and not calendar:
+        raise table.fail("phases", "phases need calendar = true")
+    per_week = 2 if phased else table.integer("per_week", 2, minimum=1)
     reset_on = _reset_on(table)
     requires = table.raw("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise table.fail("requires", "must be a list of target ids")
     analytes = _analytes(table)
-    schedule = _schedule(table.table("schedule"))
+    if table.has("extra_samples") and not calendar:
+        raise table.fail("extra_samples", "needs calendar = true")
+    extra_samples = table.choice("extra_samples", ExtraSamples, ExtraSamples.IGNORE)
+    phases = _phases(table, weeks) if phased else ()
+    schedule = phases[0].schedule if phases else _schedule(table.table("schedule"))
     table.finish()
     return Target(
         id=target_id,
         schedule=schedule,
-        per_week=per_week,
+        per_week=phases[0].per_week if phases else per_week,
         reset_on=reset_on,
         requires=tuple(requires),
         analytes=analytes,
+        phases=phases,
+        extra_samples=extra_samples,
     )
+
+
+def _phases(table: _Table, weeks: int) -> tuple[Phase, ...]:
+    """A target's ``[[targets.phases]]``: contiguous from week 1, ascending, within the
+    program's ``weeks``, all awarding one unit (docs/design.md section 3.8)."""
+    phases: list[Phase] = []
+    for phase_table in table.tables("phases"):
+        phase = _phase(phase_table, weeks)
+        expected = phases[-1].last + 1 if phases else 1
+        if phase.first != expected:
+            where = "must start at week 1" if not phases else f"must start at week {expected}"
+            raise phase_table.fail("weeks", f"{where}, right after the phase before")
+        if phases and phase.schedule.award is not phases[0].schedule.award:
+            raise phase_table.fail(
+                "schedule.award", f"must be {phases[0].schedule.award!s}, as in the first phase"
+            )
+        phases.append(phase)
+    if not phases:
+        raise table.fail("phases", "needs at least one [[targets.phases]] table")
+    return tuple(phases)
+
+
+def _phase(table: _Table, weeks: int) -> Phase:
+    span = table.raw("weeks")
+    if span is None:
+        raise table.fail("weeks", "is required")
+    if (
+        not isinstance(span, list)
+        or len(span) != 2
+        or not all(isinstance(w, int) and not isinstance(w, bool) for w in span)
+    ):
+        raise table.fail("weeks", f"must be [first, last] program weeks, not {span!r}")
+    first, last = span
+    if not 1 <= first <= last:
+        raise table.fail("weeks", f"must be [first, last] with 1 <= first <= last, not {span}")
+    if last > weeks:
+        raise table.fail("weeks", f"ends after the program's last week ({weeks})")
+    phase = Phase(
+        first=first,
+        last=last,
+        per_week=table.integer("per_week", 2, minimum=1),
+        escalation=table.choice("escalation", Escalation, Escalation.CARRY),
+        schedule=_schedule(table.table("schedule")),
+    )
+    table.finish()
+    return phase
 
 
 def _analytes(table: _Table) -> tuple[str, ...]:
@@ -481,17 +571,22 @@ def expected_draw_cents(program: Program) -> Fraction:
 
 
 def maximum_earnings(program: Program) -> MaximumEarnings:
+    """Every owed sample of every paid week met, phase by phase (``per_week`` x the weeks
+    of each phase, each phase entered as its ``escalation`` says)."""
     points = draws = 0
     for target in program.targets:
         state = ScheduleState()
-        for opportunity in range(target.per_week * program.weeks):
-            week = opportunity // target.per_week + 1
-            step = advance(target.schedule, state, Outcome.MET, week=week)
-            state = step.state
-            if target.schedule.award is AwardKind.POINTS:
-                points += step.total
-            else:
-                draws += step.total
+        previous: int | None = None
+        for week, phase in weeks_of(program, target):
+            state = enter_phase(program, target, state, previous, week)
+            for _ in range(phase.per_week):
+                step = advance(phase.schedule, state, Outcome.MET, week=week)
+                state = step.state
+                if phase.schedule.award is AwardKind.POINTS:
+                    points += step.total
+                else:
+                    draws += step.total
+            previous = week
     value = points * program.point_value_cents + round(draws * expected_draw_cents(program))
     capped = value if program.cap_cents is None else min(value, program.cap_cents)
     return MaximumEarnings(points=points, draws=draws, value_cents=value, capped_cents=capped)

@@ -252,6 +252,16 @@ class MemoryTx(Tx):
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return list(self._s.visits.get((participant, occurred_at), ()))
 
+    def outcomes_since(
+        self, participant: str, target: str, since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        found = (
+            record
+            for i in self._s.outcomes_of.get(participant, ())
+            if (record := self._s.outcomes[i]).target == target and record.occurred_at >= since
+        )
+        return sorted(found, key=lambda r: (r.occurred_at, r.id))
+
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._insert("outcomes", record.id, record, "outcome id")
