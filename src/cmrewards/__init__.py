@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
+    from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
@@ -107,6 +108,7 @@ _HOMES = {
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
+    "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
@@ -204,7 +206,9 @@ __all__ = [
     "CorrectionKind",
     "CorrectionResult",
     "EscalatingSchedule",
+    "Escalation",
     "ExportManifest",
+    "ExtraSamples",
     "FixedSchedule",
     "HistoryEntry",
     "IdempotencyConflict",
@@ -227,6 +231,7 @@ __all__ = [
     "Outcome",
     "Participant",
     "PermissionDenied",
+    "Phase",
     "Prize",
     "PrizeStatus",
     "PrizeWon",

@@ -19,9 +19,10 @@ from ..views.attendance import attendance_before
 from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
-from ..views.history import history_entries
+from ..views.history import history_entries, notes_of
 from ..views.preview import TargetPreview, preview_target
 from ..views.program_report import ProgramReport, program_report
+from ..views.replay import replay_outcomes
 from ..views.statement import Statement, statement_of
 from ..views.verify import verify_store
 from .unit_of_work import UnitOfWork
@@ -38,11 +39,13 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
     """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
+        program = find_program(tx, person.program_id)
         outcomes = tx.outcomes(person.id)
         transfers = tx.transfers(person.id)
         corrections = tx.corrections(person.id)
         write_offs = tx.write_offs(person.id)
-    return history_entries(person.id, outcomes, transfers, corrections, write_offs)
+    notes = notes_of(replay_outcomes(program, person, outcomes, corrections))
+    return history_entries(person.id, outcomes, transfers, corrections, write_offs, notes)
 
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:

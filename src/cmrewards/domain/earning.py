@@ -57,6 +57,16 @@ class Earning:
     """The first week without a ``met`` or ``excused`` that broke a weekly run just
     before this outcome (docs/design.md section 3.8, rule 5); None when none did."""
 
+    @property
+    def note(self) -> str:
+        """What a statement or a history says beside the outcome: why it did not pay, or
+        the empty week that broke the run before it; empty when neither."""
+        if self.reason:
+            return self.reason
+        if self.broken is not None:
+            return f"week {self.broken} had no met or excused result: the run started again"
+        return ""
+
 
 def requirements_met(target: Target, visit: Iterable[OutcomeRecord]) -> bool:
     """Every target ``target`` requires has a ``met`` recorded earlier at the same visit."""

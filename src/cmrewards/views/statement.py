@@ -19,15 +19,15 @@ import attrs
 from ..domain.earning import value_cents
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
-from ..domain.records import Correction, OutcomeRecord, Participant, Prize, WriteOff
+from ..domain.records import Correction, Participant, Prize, WriteOff
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import Outcome
 from ..domain.settlement import paid_by_outcome, settled_outcome
 from ..store.port import Corrections, Ledger, Outcomes, Prizes, Redemptions, Settlements
 from .balance import balance_of
-from .history import history_entries
-from .replay import Awards, replay_outcomes, reversed_ids
+from .history import history_entries, notes_of
+from .replay import Awards, Replayed, replay_outcomes, reversed_ids
 
 
 class StatementReads(Outcomes, Corrections, Ledger, Settlements, Prizes, Redemptions, Protocol):
@@ -55,13 +55,17 @@ class StatementLine:
     reset: bool
     recovered: bool
     paid: bool
-    """False for a ``met`` that did not count: a required target was not met at the visit."""
+    """False for an outcome that did not count: a ``met`` whose required target was not met
+    at the visit, a sample beyond its week's owed ones, a result after the last paid week."""
     reversed_points: int
     """Points this outcome paid that an admin later reversed (not in ``points``)."""
     cumulative_cents: int
     """Everything awarded up to and including this line, in cents."""
     corrected: bool = False
     """The outcome was corrected: ``outcome`` is the correction's."""
+    note: str = ""
+    """Why it did not count ("extra sample: week 3 owes 2 samples"), or the empty week that
+    broke the run before it (``earning.Earning.note``); empty when neither."""
 
 
 @attrs.frozen
@@ -102,7 +106,8 @@ def statement_of(
     prizes = tx.prizes(person.id)
     corrections = tx.corrections(person.id)
     write_offs = tx.write_offs(person.id)
-    lines = _lines(program, person, outcomes, corrections, transfers, write_offs, prizes)
+    replayed = replay_outcomes(program, person, outcomes, corrections)
+    lines = _lines(program, replayed, corrections, transfers, write_offs, prizes)
     return Statement(
         participant=person.id,
         program_id=program.id,
@@ -120,7 +125,11 @@ def statement_of(
         earned_cents=lines[-1].cumulative_cents if lines else 0,
         redemptions=tuple(tx.redemptions(person.id)),
         prizes=tuple(prizes),
-        history=tuple(history_entries(person.id, outcomes, transfers, corrections, write_offs)),
+        history=tuple(
+            history_entries(
+                person.id, outcomes, transfers, corrections, write_offs, notes_of(replayed)
+            )
+        ),
         corrections=tuple(corrections),
         write_offs=tuple(write_offs),
         written_off_points=sum(w.points for w in write_offs),
@@ -130,8 +139,7 @@ def statement_of(
 
 def _lines(
     program: Program,
-    person: Participant,
-    outcomes: list[OutcomeRecord],
+    replayed_outcomes: list[Replayed],
     corrections: list[Correction],
     transfers: list[Transfer],
     write_offs: list[WriteOff],
@@ -147,7 +155,7 @@ def _lines(
     corrected = {c.outcome_id for c in corrections}
     lines = []
     cumulative = 0
-    for replayed in replay_outcomes(program, person, outcomes, corrections):
+    for replayed in replayed_outcomes:
         record, earning = replayed.record, replayed.earning
         paid = standing.get(record.id)
         points = 0 if paid is None else paid.points
@@ -170,6 +178,7 @@ def _lines(
                 reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
                 corrected=record.id in corrected,
+                note=earning.note,
             )
         )
     return lines

@@ -333,6 +333,7 @@ td.date, td.target, td.mark { white-space: nowrap; }
 tr.reset td { border-top: 2px solid #c0392b; }
 .mark-reset { color: #a93226; font-weight: 700; }
 .mark-recovered { color: #1e7b45; font-weight: 700; }
+.mark-note { color: #444; white-space: normal; }
 .empty { color: #555; font-style: italic; }
 footer { margin-top: 1.5rem; font-size: .85rem; color: #444; border-top: 1px solid #888; }
 @media print {
@@ -483,6 +484,10 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
             mark = '<span class="mark-reset">✕ reset</span>'
         elif line.recovered:
             mark = '<span class="mark-recovered">▲ recovered</span>'
+        if line.note:
+            # Neutral: an extra sample or a result after the last paid week is no fault.
+            label = "not paid" if not line.paid else "note"
+            mark += f'<span class="mark-note">{label}: {_esc(line.note)}</span>'
         outcome = OUTCOME_LABELS.get(str(line.outcome), str(line.outcome))
         if line.corrected:
             outcome += " (corrected)"
