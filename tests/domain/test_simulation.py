@@ -17,6 +17,7 @@ from cmrewards.domain.programs import (
     expected_draw_cents,
     load_preset,
     maximum_earnings,
+    preset_names,
     program_from_toml,
 )
 from cmrewards.domain.simulation import SimulationReport, simulate
@@ -99,7 +100,7 @@ def test_the_report_repeats_its_assumptions() -> None:
     assert (report.p_met, report.persistence) == (0.25, 0.5)
 
 
-@pytest.mark.parametrize("preset", ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"])
+@pytest.mark.parametrize("preset", preset_names())
 def test_no_negatives_cost_nothing(preset: str) -> None:
     report = simulate(load_preset(preset), participants=N, p_met=0.0, seed=1, persistence=0.3)
 
