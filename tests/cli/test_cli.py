@@ -329,6 +329,13 @@ def test_program_add_with_id_and_timezone_overrides(clinic_db: Path) -> None:
         25,
     )
     assert ok(clinic_db, "program show higgins-chi")["timezone"] == "America/Chicago"
+    assert ok(clinic_db, "program show higgins-chi")["calendar"] is True
+
+
+def test_an_override_keeps_a_file_s_legacy_rules(clinic_db: Path, tmp_path: Path) -> None:
+    path = write_program(tmp_path, "calendar = false\n" + CHICAGO_PROGRAM)
+    ok(clinic_db, f"program add --file {q(path)} --id chi-legacy --actor {ADMIN}")
+    assert "calendar" not in ok(clinic_db, "program show chi-legacy")
 
 
 def test_program_add_from_a_file(clinic_db: Path, tmp_path: Path) -> None:
