@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         OutOfOrder,
         OutOfStock,
         PermissionDenied,
+        UsageError,
     )
     from .store import POSTGRES_SCHEMES
     from .views.export import ExportManifest
@@ -168,6 +169,7 @@ _HOMES = {
         "OutOfOrder",
         "OutOfStock",
         "PermissionDenied",
+        "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
     "views.export": ("ExportManifest",),
@@ -253,6 +255,7 @@ __all__ = [
     "Trade",
     "Transfer",
     "TransferResult",
+    "UsageError",
     "VerifyReport",
     "VisitResult",
     "WriteOff",

@@ -66,12 +66,14 @@ class MigrationReport:
 def migrate(source_path: str, target_url: str) -> MigrationReport:
     """Copy the clinic at ``source_path`` into the empty PostgreSQL database ``target_url``."""
     if source_path.startswith(POSTGRES_SCHEMES):
-        raise InvalidInput("--from must be a SQLite file; the PostgreSQL URL goes in --to")
+        raise InvalidInput(
+            "the source must be the clinic's SQLite file; the postgresql:// URL is the target"
+        )
     if not source_path.strip():
         # An empty path would be read as the current directory.
-        raise InvalidInput("--from must name the clinic's SQLite file")
+        raise InvalidInput("the source must name the clinic's SQLite file")
     if not target_url.startswith(POSTGRES_SCHEMES):
-        raise InvalidInput(f"--to {target_url[:80]!r} is not a postgresql:// URL")
+        raise InvalidInput(f"the target {target_url[:80]!r} is not a postgresql:// URL")
     from ..store.sqlite import SQLiteStore
 
     source = open_store(source_path, create=False)

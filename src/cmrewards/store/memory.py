@@ -40,6 +40,7 @@ from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from ..errors import IntegrityError
+from .owner import Owner
 from .port import StateKey, Tx
 
 VisitKey = tuple[str, dt.datetime]
@@ -507,11 +508,13 @@ class MemoryTx(Tx):
 
 
 class MemoryStore:
-    """The reference store. Thread-safe; one unit of work at a time."""
+    """The reference store: one unit of work at a time. Like every store it belongs to the
+    thread that opened it and refuses use after ``close`` (``owner.py``)."""
 
     location = ":memory:"
 
     def __init__(self) -> None:
+        self._owner = Owner(self.location)
         self._state = _State()
         self._lock = threading.RLock()
         self._undo: list[_Change] | None = None
@@ -521,6 +524,7 @@ class MemoryStore:
 
     @contextmanager
     def write(self) -> Iterator[MemoryTx]:
+        self._owner.check()
         with self._lock:
             if self._undo is not None:
                 raise IntegrityError(":memory: cannot start a unit of work inside another")
@@ -540,6 +544,7 @@ class MemoryStore:
 
     @contextmanager
     def read(self) -> Iterator[MemoryTx]:
+        self._owner.check()
         with self._lock:
             state = self._state
             if self._undo is not None:
@@ -556,4 +561,4 @@ class MemoryStore:
         return []
 
     def close(self) -> None:
-        pass
+        self._owner.close()
