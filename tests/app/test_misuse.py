@@ -7,6 +7,8 @@ is damaged", exit 3). Nothing is written and the database stays sound.
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import cmrewards
-from cmrewards import Clinic, UsageError
+from cmrewards import Clinic, InvalidInput, UsageError
 from cmrewards.store.sqlite import _translated_errors
 from support.clinics import STORES, database_location
 
@@ -103,3 +105,117 @@ def test_sqlite_s_own_refusals_of_misuse_are_usage_errors_too() -> None:
     closed = r"^clinic\.db: Cannot operate on a closed database"
     with pytest.raises(UsageError, match=closed), _translated_errors("clinic.db"):
         raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+
+# --- argument types, checked at the door -----------------------------------------------------
+
+
+def public_methods() -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(Clinic).items()
+        if not name.startswith("_") and inspect.isfunction(member)
+    }
+
+
+@pytest.mark.parametrize("method", sorted(public_methods()))
+def test_every_argument_of_every_method_is_checked(any_clinic: Clinic, method: str) -> None:
+    """A value of no sensible type, for each parameter in turn: refused by name, before
+    the method runs (the other arguments are missing, which it would notice next)."""
+    before = any_clinic.verify()
+    for parameter in list(public_methods()[method].parameters)[1:]:
+        with pytest.raises(InvalidInput) as info:
+            getattr(any_clinic, method)(**{parameter: object()})
+        assert str(info.value).startswith(f"{parameter} must be ")
+        assert str(info.value).endswith(", not object")
+    assert any_clinic.verify() == before
+
+
+START = dt.date(2026, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda c: c.enroll("P-2", "higgins-vbrt", start="2026-01-05", actor="admin-1"),
+            "start must be a datetime.date or None, not str",
+        ),
+        (
+            lambda c: c.enroll(
+                "P-2", "higgins-vbrt", start=dt.datetime(2026, 1, 5, tzinfo=dt.UTC), actor="admin-1"
+            ),
+            "start must be a datetime.date or None, not datetime.datetime",
+        ),
+        (lambda c: c.report(since="2026-01-01"), "since must be a datetime.date or None, not str"),
+        (
+            lambda c: c.record(
+                "P-1", "stimulant-negative", "met", at="2026-01-05T09:30", actor="admin-1"
+            ),
+            "at must be a datetime.datetime or None, not str",
+        ),
+        (
+            lambda c: c.record("P-1", "stimulant-negative", True, actor="admin-1"),
+            "outcome must be an Outcome or str, not bool",
+        ),
+        (
+            lambda c: c.adjust("P-1", "15", reason="r", actor="admin-1"),
+            "points must be an int, not str",
+        ),
+        (
+            lambda c: c.adjust("P-1", True, reason="r", actor="admin-1"),
+            "points must be an int, not bool",
+        ),
+        (
+            lambda c: c.record_visit("P-1", [("stimulant-negative", "met")], actor="admin-1"),
+            "results must be a mapping of str to Outcome or str, not list",
+        ),
+        (
+            lambda c: c.record_visit("P-1", {"stimulant-negative": 1}, actor="admin-1"),
+            "results must be a mapping of str to Outcome or str, not dict",
+        ),
+        (
+            lambda c: c.import_lab_results([], actor="admin-1", targets="stimulant-negative"),
+            "targets must be a sequence of str, not str",
+        ),
+        (
+            lambda c: c.add_program("higgins-vbrt", actor="admin-1"),
+            "program must be a Program, not str",
+        ),
+        (lambda c: c.balance(None), "participant must be a str, not None"),
+        (
+            lambda c: c.correct("1", "met", reason="r", actor="admin-1"),
+            "outcome_id must be an int, not str",
+        ),
+        (lambda c: c.export(7), "directory must be a str or pathlib.Path, not int"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_one_line_of_invalid_input(
+    any_clinic: Clinic, call: Callable[[Clinic], object], message: str
+) -> None:
+    any_clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
+    any_clinic.enroll("P-1", "higgins-vbrt", start=START, actor="admin-1")
+    before = any_clinic.history("P-1"), any_clinic.participants()
+    with pytest.raises(InvalidInput) as info:
+        call(any_clinic)
+    assert str(info.value) == message
+    assert info.value.exit_code == 2
+    assert (any_clinic.history("P-1"), any_clinic.participants()) == before
+
+
+def test_the_right_types_pass_through(any_clinic: Clinic, tmp_path: Path) -> None:
+    """Subclasses, enums for their strings, tuples for sequences, a Path, a generator."""
+    any_clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
+    any_clinic.enroll("P-1", "higgins-vbrt", start=START, actor="admin-1")
+    any_clinic.add_staff("rec-01", cmrewards.Role.RECORDER, actor="admin-1")
+    visit = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
+    result = any_clinic.record(
+        "P-1", "stimulant-negative", cmrewards.Outcome.MET, at=visit, actor="rec-01"
+    )
+    assert result.award.points == 10
+    report = any_clinic.import_lab_results(
+        iter(()), actor="rec-01", targets=("stimulant-negative",)
+    )
+    assert report.rows == 0
+    assert any_clinic.report(since=START)[0].program_id == "higgins-vbrt"
+    assert any_clinic.export(tmp_path / "out").tables["participants"] == 1

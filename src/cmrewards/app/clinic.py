@@ -40,6 +40,7 @@ from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
 from . import corrections, enrolment, programs, reads, recording, rewards, specimens, staffing
+from .arguments import checked_arguments
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
 from .rewards import RedemptionResult
@@ -47,6 +48,7 @@ from .specimens import LabImportReport
 from .unit_of_work import UnitOfWork, random_seed
 
 
+@checked_arguments
 class Clinic:
     """One clinic's CM records. Not thread-safe: give each thread its own ``open()``.
 
