@@ -79,21 +79,26 @@ def _check(hint: Any) -> tuple[Check, list[str]]:
         key, value = (_check(a)[0] for a in typing.get_args(hint))
         described = " to ".join(" or ".join(_check(a)[1]) for a in typing.get_args(hint))
         return (
-            lambda given: isinstance(given, collections.abc.Mapping)
-            and all(key(k) and value(v) for k, v in given.items())
+            lambda given: (
+                isinstance(given, collections.abc.Mapping)
+                and all(key(k) and value(v) for k, v in given.items())
+            )
         ), [f"mapping of {described}"]
     if origin is collections.abc.Sequence:
         (item,) = (_check(a)[0] for a in typing.get_args(hint))
         (described,) = (" or ".join(_check(a)[1]) for a in typing.get_args(hint))
         return (
-            lambda given: isinstance(given, collections.abc.Sequence)
-            and not isinstance(given, str | bytes)
-            and all(item(v) for v in given)
+            lambda given: (
+                isinstance(given, collections.abc.Sequence)
+                and not isinstance(given, str | bytes)
+                and all(item(v) for v in given)
+            )
         ), [f"sequence of {described}"]
     if origin is collections.abc.Iterable:
         return (
-            lambda given: isinstance(given, collections.abc.Iterable)
-            and not isinstance(given, str | bytes)
+            lambda given: (
+                isinstance(given, collections.abc.Iterable) and not isinstance(given, str | bytes)
+            )
         ), ["iterable"]
     if origin is collections.abc.Callable:
         return callable, ["callable"]
@@ -102,9 +107,9 @@ def _check(hint: Any) -> tuple[Check, list[str]]:
     if hint is int:
         return (lambda value: isinstance(value, int) and not isinstance(value, bool)), ["int"]
     if hint is dt.date:
-        return (
-            lambda value: isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-        ), ["datetime.date"]
+        return (lambda value: isinstance(value, dt.date) and not isinstance(value, dt.datetime)), [
+            "datetime.date"
+        ]
     if isinstance(hint, type):
         return (lambda value: isinstance(value, hint)), [_class_name(hint)]
     raise TypeError(f"no argument check for the hint {hint!r}")  # a new kind of hint: add it

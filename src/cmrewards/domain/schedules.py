@@ -54,6 +54,7 @@ class FixedSchedule:
     """Paid for each ``met``."""
 
     kind = "fixed"
+    __json_extra__ = ("kind",)  # which schedule, for readers of the JSON form
 
     def amount_at(self, position: int) -> int:
         return self.amount
@@ -79,6 +80,7 @@ class EscalatingSchedule:
     """After a reset, this many consecutive ``met`` restore the pre-reset position; 0 = never."""
 
     kind = "escalating"
+    __json_extra__ = ("kind",)
 
     def amount_at(self, position: int) -> int:
         """The base award at ``position`` (1 = first ``met`` of a run)."""
