@@ -98,7 +98,7 @@ if TYPE_CHECKING:
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
     from .views.statement import Statement, StatementLine
-    from .views.statement_html import render_html
+    from .views.statement_html import statement_html
 
 _HOMES = {
     "app.clinic": ("Clinic",),
@@ -176,7 +176,7 @@ _HOMES = {
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
     "views.statement": ("Statement", "StatementLine"),
-    "views.statement_html": ("render_html",),
+    "views.statement_html": ("statement_html",),
 }
 """Which internal module each public name lives in (the imports above say the same to mypy)."""
 
@@ -276,8 +276,8 @@ __all__ = [
     "program_from_dict",
     "read_lab_file",
     "read_rows",
-    "render_html",
     "simulate",
+    "statement_html",
     "to_json",
 ]
 

@@ -10,16 +10,15 @@ import datetime as dt
 from pathlib import Path
 
 from ..domain.checkpoint import Checkpoint, parse_checkpoint
-from ..domain.clock import program_week, require_date_in_range
+from ..domain.clock import require_date_in_range
 from ..domain.results import Balance, HistoryEntry, VerifyReport
-from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_participant, find_program
 from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
 from ..views.history import history_entries
-from ..views.preview import TargetPreview, preview_target
+from ..views.preview import TargetPreview, previews
 from ..views.program_report import ProgramReport, program_report
 from ..views.statement import Statement, statement_of
 from ..views.verify import verify_store
@@ -49,12 +48,8 @@ def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
     with work.read() as tx:
         person = find_participant(tx, participant)
         program = find_program(tx, person.program_id)
-        # Before the first week starts (a future start date) it previews week 1.
-        week = max(program_week(person.start, work.clock(), program.timezone), 1)
-        return [
-            preview_target(program, t, tx.schedule_state(person.id, t.id) or ScheduleState(), week)
-            for t in program.targets
-        ]
+        states = {t.id: tx.schedule_state(person.id, t.id) for t in program.targets}
+        return previews(program, person.start, states, work.clock())
 
 
 def statement(work: UnitOfWork, participant: str) -> Statement:

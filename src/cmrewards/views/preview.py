@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 import attrs
 
+from ..domain.clock import program_week
 from ..domain.earning import earn
 from ..domain.money import format_cents
 from ..domain.programs import Program, Target, expected_draw_cents
@@ -31,6 +35,21 @@ class TargetPreview:
     """More consecutive ``met`` needed to restore the pre-reset level, if one is saved."""
     requires: tuple[str, ...]
     sentence: str
+
+
+def previews(
+    program: Program, start: dt.date, states: Mapping[str, ScheduleState | None], now: dt.datetime
+) -> list[TargetPreview]:
+    """Every target's preview at ``now``, from its schedule state (none yet: the start).
+
+    A participant enrolled from ``start``; before the first week starts (a future start
+    date) it previews week 1.
+    """
+    week = max(program_week(start, now, program.timezone), 1)
+    return [
+        preview_target(program, t, states.get(t.id) or ScheduleState(), week)
+        for t in program.targets
+    ]
 
 
 def preview_target(
