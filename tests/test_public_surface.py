@@ -14,6 +14,7 @@ import ast
 import inspect
 import io
 import json
+import re
 import tempfile
 import typing
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ import attrs
 import pytest
 
 import cmrewards
+import cmrewards.errors
 
 DOOR = Path(cmrewards.__file__)
 
@@ -371,3 +373,58 @@ def test_to_json_refuses_what_it_cannot_write(value: object) -> None:
 def test_from_json_refuses_what_is_not_the_form_of_the_record() -> None:
     with pytest.raises(cmrewards.InvalidInput, match="not the JSON form of a Balance"):
         cmrewards.from_json(cmrewards.Balance, {"points": 3})
+
+
+# --- every public method and door export says what it takes, gives and raises ---------------
+
+ERRORS = set(cmrewards.errors.__all__)
+NAMED = re.compile(r"``([A-Z][A-Za-z]+)``")
+
+
+def raises_part(doc: str) -> str:
+    """The docstring from its first "Raises" on: where the errors are listed."""
+    found = re.search(r"\bRaises\b", doc)
+    return doc[found.start() :] if found else ""
+
+
+@pytest.mark.parametrize("name", sorted(public_methods()))
+def test_every_clinic_method_says_what_it_raises(name: str) -> None:
+    function = public_methods()[name]
+    doc = " ".join((inspect.getdoc(function) or "").split())
+    part = raises_part(doc)
+    assert part, f"Clinic.{name}'s docstring says nothing of what it raises"
+    named = set(NAMED.findall(part))
+    assert named <= ERRORS, f"Clinic.{name} raises what cmrewards.errors lacks: {named - ERRORS}"
+    if not part.startswith("Raises nothing"):
+        assert named, f"Clinic.{name}: 'Raises' names no error"
+    parameters = inspect.signature(function).parameters
+    if "actor" in parameters:
+        assert "PermissionDenied" in named, f"Clinic.{name} takes an actor"
+    if "key" in parameters:
+        assert "IdempotencyConflict" in named, f"Clinic.{name} takes a key"
+    if "participant" in parameters and parameters["participant"].default is inspect.Parameter.empty:
+        assert "NotFound" in named, f"Clinic.{name} looks a participant up"
+    if "at" in parameters:
+        assert "now by the clinic's clock" in doc, f"Clinic.{name}: what does at=None mean?"
+
+
+def test_the_class_docstring_lists_what_every_method_may_raise() -> None:
+    doc = inspect.getdoc(cmrewards.Clinic) or ""
+    for error in ("InvalidInput", "UsageError", "Busy", "IntegrityError", "PermissionDenied"):
+        assert f"``{error}``" in doc
+    assert "IdempotencyConflict" in doc
+    assert "one ``Clinic`` per request" in doc  # the threads' pattern
+
+
+@pytest.mark.parametrize("name", sorted(cmrewards.__all__))
+def test_every_door_export_has_its_own_docstring(name: str) -> None:
+    value = getattr(cmrewards, name)
+    if not (inspect.isclass(value) or inspect.isfunction(value)):
+        return  # ANALYTES, POSTGRES_SCHEMES: data, documented where defined
+    own = value.__dict__.get("__doc__") if inspect.isclass(value) else value.__doc__
+    assert own, f"cmrewards.{name} has no docstring of its own"
+    assert own.strip()
+    if inspect.isfunction(value):
+        part = raises_part(own)
+        assert part, f"cmrewards.{name}'s docstring says nothing of what it raises"
+        assert set(NAMED.findall(part)) <= ERRORS

@@ -303,9 +303,15 @@ def open(
     """Open a clinic: a SQLite file at ``path`` (created if missing), a PostgreSQL database
     given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None.
 
-    ``create=False`` refuses a missing database (``NotFound``) instead of creating it.
-    Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
-    and draws.
+    ``create=False`` refuses a missing database instead of creating it. Options are passed
+    to ``Clinic`` (``clock``, ``seeds``): tests use them to fix time and draws. The
+    ``Clinic`` belongs to the calling thread until ``close()`` (``Clinic``, "Threads").
+
+    Raises ``NotFound`` for a missing database with ``create=False``; ``IntegrityError``
+    for a file that is damaged, not a cmrewards database, or from a newer cmrewards, or a
+    server that cannot be reached; ``InvalidInput`` for a path the system refuses, or a
+    ``postgresql://`` URL without the ``postgres`` extra installed; ``Busy`` when another
+    terminal holds the database past the busy timeout.
     """
     from .app.clinic import Clinic
     from .store import open_store

@@ -33,11 +33,16 @@ DEFAULT_RESET_ON: frozenset[Outcome] = frozenset({Outcome.NOT_MET, Outcome.MISSE
 
 
 class AwardKind(enum.StrEnum):
+    """What a schedule pays: points (vouchers, worth ``point_value_cents`` each) or draws
+    from the program's prize bowl."""
+
     POINTS = "points"
     DRAWS = "draws"
 
 
 class StepBy(enum.StrEnum):
+    """When an escalating schedule steps up (docs/design.md section 3.1)."""
+
     OPPORTUNITY = "opportunity"
     """Escalate with every consecutive ``met``."""
     WEEK = "week"
