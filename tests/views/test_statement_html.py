@@ -688,3 +688,12 @@ def test_a_headless_browser_renders_the_page(busy: Busy, tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a page with a chart, not a blank one
+
+
+def test_an_ended_enrolment_promises_no_next_award(higgins: Clinic) -> None:
+    higgins.record("P001", STIM, "met", actor=ADMIN, at=visit(0))
+    higgins.complete("P001", actor=ADMIN)
+    page = statement_html(higgins.statement("P001"))
+    progress = read_page(page).section("progress")
+    assert progress.rows == []
+    assert "The enrolment is completed: no more results are recorded." in page

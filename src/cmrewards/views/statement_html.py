@@ -26,7 +26,6 @@ from ..domain.records import Prize
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import AwardKind
-from .preview import TargetPreview
 from .statement import Statement, StatementLine
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -384,7 +383,7 @@ def statement_html(statement: Statement) -> str:
     numbers = {line.outcome_id: n for n, line in enumerate(statement.lines, 1)}
     body = [
         _header(statement),
-        _progress(statement.progress),
+        _progress(statement),
         '<section class="chart">',
         "<h2>Awards over time</h2>",
         '<figure class="chart">',
@@ -463,10 +462,12 @@ def _header(statement: Statement) -> str:
     )
 
 
-def _progress(progress: Sequence[TargetPreview]) -> str:
-    """Where the participant stands: each target's run and what its next ``met`` earns."""
+def _progress(statement: Statement) -> str:
+    """Where the participant stands: each target's run and what its next ``met`` earns (none
+    once the enrolment has ended: nothing more is recorded)."""
+    ended = statement.status != "active"
     rows = []
-    for target in progress:
+    for target in () if ended else statement.progress:
         unit = "point" if target.unit is AwardKind.POINTS else "draw"
         approx = "about " if target.unit is AwardKind.DRAWS else ""
         notes = []
@@ -493,7 +494,9 @@ def _progress(progress: Sequence[TargetPreview]) -> str:
             ("", False),
         ],
         rows,
-        "This program has no targets.",
+        f"The enrolment is {_esc(statement.status)}: no more results are recorded."
+        if ended
+        else "This program has no targets.",
     )
 
 
