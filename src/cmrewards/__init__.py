@@ -92,13 +92,14 @@ if TYPE_CHECKING:
         OutOfOrder,
         OutOfStock,
         PermissionDenied,
+        UsageError,
     )
     from .store import POSTGRES_SCHEMES
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
     from .views.statement import Statement, StatementLine
-    from .views.statement_html import render_html
+    from .views.statement_html import statement_html
 
 _HOMES = {
     "app.clinic": ("Clinic",),
@@ -170,13 +171,14 @@ _HOMES = {
         "OutOfOrder",
         "OutOfStock",
         "PermissionDenied",
+        "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
     "views.statement": ("Statement", "StatementLine"),
-    "views.statement_html": ("render_html",),
+    "views.statement_html": ("statement_html",),
 }
 """Which internal module each public name lives in (the imports above say the same to mypy)."""
 
@@ -258,6 +260,7 @@ __all__ = [
     "Trade",
     "Transfer",
     "TransferResult",
+    "UsageError",
     "VerifyReport",
     "VisitResult",
     "WriteOff",
@@ -278,8 +281,8 @@ __all__ = [
     "program_from_dict",
     "read_lab_file",
     "read_rows",
-    "render_html",
     "simulate",
+    "statement_html",
     "to_json",
 ]
 
@@ -305,9 +308,15 @@ def open(
     """Open a clinic: a SQLite file at ``path`` (created if missing), a PostgreSQL database
     given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None.
 
-    ``create=False`` refuses a missing database (``NotFound``) instead of creating it.
-    Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
-    and draws.
+    ``create=False`` refuses a missing database instead of creating it. Options are passed
+    to ``Clinic`` (``clock``, ``seeds``): tests use them to fix time and draws. The
+    ``Clinic`` belongs to the calling thread until ``close()`` (``Clinic``, "Threads").
+
+    Raises ``NotFound`` for a missing database with ``create=False``; ``IntegrityError``
+    for a file that is damaged, not a cmrewards database, or from a newer cmrewards, or a
+    server that cannot be reached; ``InvalidInput`` for a path the system refuses, or a
+    ``postgresql://`` URL without the ``postgres`` extra installed; ``Busy`` when another
+    terminal holds the database past the busy timeout.
     """
     from .app.clinic import Clinic
     from .store import open_store

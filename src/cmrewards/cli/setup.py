@@ -19,7 +19,10 @@ def init(settings: Settings, admin: str) -> None:
     """Create the database and its first admin."""
     cmrewards.check_id(admin, "staff id")  # before a file is created for it
     clinic = settings.clinic(create=True)
-    staff = clinic.init(admin)
+    try:
+        staff = clinic.init(admin)
+    except cmrewards.AlreadyExists as error:
+        raise cmrewards.AlreadyExists(f"{error}; use 'cmrewards staff add'") from None
     emit(
         settings,
         staff,

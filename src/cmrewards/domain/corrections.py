@@ -51,7 +51,7 @@ def check_reversible(original: Transfer, earlier_reversal: Transfer | None) -> N
         )
     if original.kind is Movement.REVERSAL:
         raise InvalidTransition(
-            f"transfer {original.id} is itself a reversal; use 'adjust' to correct it"
+            f"transfer {original.id} is itself a reversal; correct it with an adjustment"
         )
     if original.kind in (Movement.HOLD, Movement.RELEASE):
         raise InvalidTransition(

@@ -39,6 +39,8 @@ E = TypeVar("E", bound=enum.StrEnum)
 
 
 class CapPeriod(enum.StrEnum):
+    """The year a program's ``cap_cents`` counts over (docs/design.md section 3.3)."""
+
     CALENDAR_YEAR = "calendar-year"
     ENROLLMENT_YEAR = "enrollment-year"
 
@@ -268,7 +270,12 @@ class _Table:
 
 
 def program_from_dict(data: object, source: str) -> Program:
-    """Validate a program definition; ``source`` names the file in errors."""
+    """A ``Program`` from the data of a program file (README, "Program files"), validated.
+
+    ``source`` names the file in errors. Raises ``InvalidInput`` for an unknown key or a
+    bad value, naming the file and the key (``stim.toml: targets[0].schedule.strat:
+    unknown key``). Rules: docs/design.md section 3.4.
+    """
     table = _Table(data, source, "")
     program_id = table.text("id", slug=True)
     name = table.text("name")
@@ -510,7 +517,11 @@ def _check_requires(table: _Table, targets: tuple[Target, ...]) -> None:
 
 
 def load_program_file(path: str | Path) -> Program:
-    """Read and validate a program TOML file."""
+    """Read and validate a program TOML file (as ``program_from_dict``).
+
+    Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a
+    valid program.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -533,6 +544,7 @@ def program_from_toml(text: str, source: str) -> Program:
 
 
 def preset_names() -> list[str]:
+    """The shipped presets' names, sorted (``higgins-vbrt``, ...). Raises nothing."""
     folder = resources.files("cmrewards") / "presets"
     return sorted(
         entry.name.removesuffix(".toml")
@@ -542,6 +554,10 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> Program:
+    """The shipped program ``name`` (``preset_names``), with its sources in its description.
+
+    Raises ``NotFound`` for an unknown name, listing the presets.
+    """
     if name not in preset_names():
         raise NotFound(f"no preset {name!r} (presets: {', '.join(preset_names())})")
     text = (resources.files("cmrewards") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
@@ -571,8 +587,11 @@ def expected_draw_cents(program: Program) -> Fraction:
 
 
 def maximum_earnings(program: Program) -> MaximumEarnings:
-    """Every owed sample of every paid week met, phase by phase (``per_week`` x the weeks
-    of each phase, each phase entered as its ``escalation`` says)."""
+    """What one participant earns with every owed sample of every paid week met, phase by
+    phase (``per_week`` x the weeks of each phase, each phase entered as its ``escalation``
+    says): points, draws, their value in cents (draws at the bowl's expected value) and
+    that value within the cap. Raises nothing. Rules: docs/design.md sections 3.1, 3.2, 3.3, 3.8.
+    """
     points = draws = 0
     for target in program.targets:
         state = ScheduleState()

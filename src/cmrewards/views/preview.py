@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 import attrs
 
 from ..domain.calendar import FIRST_RESULT, Attendance, phase_at
+from ..domain.clock import program_week
 from ..domain.earning import Unpaid, earn
 from ..domain.money import format_cents
 from ..domain.programs import Program, Target, expected_draw_cents
@@ -34,6 +38,31 @@ class TargetPreview:
     sentence: str
     unpaid: str = ""
     """Why nothing more is paid (after the target's last paid week); empty otherwise."""
+
+
+def current_week(program: Program, start: dt.date, now: dt.datetime) -> int:
+    """The program week ``now`` falls in for an enrolment from ``start``; week 1 before
+    the first week starts (a future start date)."""
+    return max(program_week(start, now, program.timezone), 1)
+
+
+def previews(
+    program: Program,
+    start: dt.date,
+    states: Mapping[str, ScheduleState | None],
+    now: dt.datetime,
+    attendance: Mapping[str, Attendance] | None = None,
+) -> list[TargetPreview]:
+    """Every target's preview at ``now``, from its schedule state (none yet: the start) and
+    what its results so far say about the calendar (``attendance``; none: no results)."""
+    week = current_week(program, start, now)
+    known = attendance or {}
+    return [
+        preview_target(
+            program, t, states.get(t.id) or ScheduleState(), week, known.get(t.id, FIRST_RESULT)
+        )
+        for t in program.targets
+    ]
 
 
 def preview_target(
