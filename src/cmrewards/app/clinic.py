@@ -457,10 +457,12 @@ class Clinic:
 
     # --- prizes --------------------------------------------------------------------
 
-    def prizes(self, participant: str) -> list[Prize]:
-        """The participant's prizes, owed, fulfilled and traded, in the order they were won."""
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        """The participant's prizes (every participant's when None), owed, fulfilled and
+        traded, in the order they were won. ``NotFound`` for an unknown participant."""
         with self._work.read() as tx:
-            find_participant(tx, participant)
+            if participant is not None:
+                find_participant(tx, participant)
             return tx.prizes(participant)
 
     def fulfil_prize(
