@@ -22,8 +22,9 @@ from cmrewards.errors import CMRewardsError
 if TYPE_CHECKING:
     from cmrewards import Clinic
 
-Known = Callable[["Clinic", Mapping[str, Any]], Iterable[str]]
-"""The ids that exist, given the clinic and the command's other parameters."""
+Known = Callable[[Callable[[], "Clinic"], Mapping[str, Any]], Iterable[str]]
+"""The ids that exist, given the clinic (opened on first use) and the command's other
+parameters."""
 
 
 class IdType(click.types.StringParamType):
@@ -34,19 +35,19 @@ class IdType(click.types.StringParamType):
         self.known = known
 
 
-def _targets(clinic: Clinic, params: Mapping[str, Any]) -> Iterable[str]:
+def _targets(clinic: Callable[[], Clinic], params: Mapping[str, Any]) -> Iterable[str]:
     """The participant's program's targets, else the named program's, else every one."""
     participant, program = params.get("participant"), params.get("program_id")
     if isinstance(participant, str):
-        program = clinic.participant(participant).program_id
-    chosen = [clinic.program(program)] if isinstance(program, str) else clinic.programs()
+        program = clinic().participant(participant).program_id
+    chosen = [clinic().program(program)] if isinstance(program, str) else clinic().programs()
     return [t.id for p in chosen for t in p.targets]
 
 
-PARTICIPANT = IdType("participant", lambda clinic, _: [p.id for p in clinic.participants()])
-STAFF = IdType("staff", lambda clinic, _: [s.id for s in clinic.staff()])
-PROGRAM = IdType("program", lambda clinic, _: [p.id for p in clinic.programs()])
-SKU = IdType("sku", lambda clinic, _: [i.sku for i in clinic.items()])
+PARTICIPANT = IdType("participant", lambda clinic, _: [p.id for p in clinic().participants()])
+STAFF = IdType("staff", lambda clinic, _: [s.id for s in clinic().staff()])
+PROGRAM = IdType("program", lambda clinic, _: [p.id for p in clinic().programs()])
+SKU = IdType("sku", lambda clinic, _: [i.sku for i in clinic().items()])
 TARGET = IdType("target", _targets)
 PRESET = IdType("preset", lambda _clinic, _: cmrewards.preset_names())
 
@@ -72,7 +73,7 @@ def suggestion(ctx: click.Context, message: str, clinic: Callable[[], Clinic]) -
             if not isinstance(typed, str) or repr(typed) not in message:
                 continue
             try:
-                known = list(param.type.known(clinic(), ctx.params))
+                known = list(param.type.known(clinic, ctx.params))
             except CMRewardsError:  # the database itself is missing: nothing to suggest
                 return None
             if typed in known:

@@ -164,9 +164,10 @@ def _describe_statement(made: Statement, html_file: str | None, names: dict[str,
         lines.append(f"prize #{p.id}: {p.category} ({money(p.value_cents)}) won {won}, {p.status}")
     for e in made.history:
         if e.kind in ADJUSTMENTS:
+            sign = "+" if e.points > 0 else "-"
             lines.append(
-                f"{e.kind} {e.points:+,} points on {when(e.occurred_at, made.timezone)}"
-                f" by {e.actor}: {e.detail}"
+                f"{e.kind} {sign}{plural(abs(e.points), 'point')} on"
+                f" {when(e.occurred_at, made.timezone)} by {e.actor}: {e.detail}"
             )
     for c in made.corrections:
         what = "voided" if c.outcome is None else f"corrected to {c.outcome}"

@@ -277,7 +277,7 @@ def expire(settings: Settings, actor: str) -> None:
     emit_list(
         settings,
         expired,
-        _listed(clinic) if expired else [],
+        _listed(clinic),
         expired,
         empty="no holds were overdue",
         recorded=Recorded("the expiry", "cmrewards redeem list"),
