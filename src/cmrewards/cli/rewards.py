@@ -107,10 +107,12 @@ def _item_seen(item: CatalogItem) -> Recorded:
 
 
 def _describe_item(item: CatalogItem) -> str:
+    """``GC-10 $10 grocery card: 40 points, 3 in stock``; a cabinet item says its category."""
     stock = "on demand" if item.stock is None else f"{item.stock:,} in stock"
     low = " LOW" if item.is_low else ""
-    prize = f", {item.category} prize" if item.category else ""
-    return f"{item.sku} {item.name}: {plural(item.cost, 'point')}, {stock}{low}{prize}"
+    kinds = [plural(item.cost, "point")] if item.cost or not item.category else []
+    kinds += [f"{item.category} prize"] if item.category else []
+    return f"{item.sku} {item.name}: {', '.join(kinds)}, {stock}{low}"
 
 
 @cli.group()

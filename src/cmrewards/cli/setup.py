@@ -214,8 +214,12 @@ def program_show(settings: Settings, program_id: str) -> None:
         lines = [f"{shown.id}: {shown.name}", ""]
         lines.append(
             f"point value {money(shown.point_value_cents)}, {plural(shown.weeks, 'week')},"
-            f" time zone {shown.timezone}, cap {money(shown.cap_cents)}"
-            + ("" if shown.cap_cents is None else f" per {shown.cap_period}")
+            f" time zone {shown.timezone}, "
+            + (
+                "no cap"
+                if shown.cap_cents is None
+                else f"cap {money(shown.cap_cents)} per {shown.cap_period}"
+            )
         )
         for target in shown.targets:
             rules = ", ".join(
