@@ -10,7 +10,6 @@ mean P-1001?``. The lookup runs only on that error path, so no command pays for 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,8 @@ PRESET = IdType("preset", lambda _clinic, _: cmrewards.preset_names())
 
 def nearest(typed: str, known: Iterable[str]) -> str | None:
     """The known id closest to ``typed`` (ignoring case first), or None if none is close."""
+    import difflib  # only a refusal pays for it
+
     candidates = list(known)
     same_but_case = [k for k in candidates if k.casefold() == typed.casefold()]
     if same_but_case:

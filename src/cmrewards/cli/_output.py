@@ -12,17 +12,15 @@ front desk"):
   the records themselves.
 
 Plain aligned columns cost nothing at start-up; ``tabulate`` would add about 45 ms to every
-command and ``rich`` more (measured with ``python -X importtime``).
+command and ``rich`` more (measured with ``python -X importtime``). For the same reason the
+modules only some paths need (``csv``, ``zoneinfo``) are imported where they are used.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 import attrs
 import click
@@ -52,6 +50,8 @@ def when(value: dt.datetime, timezone: str) -> str:
 
 def when_iso(value: dt.datetime, timezone: str) -> str:
     """A time for a spreadsheet: ``2026-11-27T09:05:00-06:00``, the same instant and zone."""
+    from zoneinfo import ZoneInfo
+
     return value.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
 
 
@@ -92,6 +92,9 @@ def table(columns: Sequence[Column[Row]], rows: Iterable[Row]) -> str:
 
 def csv_text(columns: Sequence[Column[Row]], rows: Iterable[Row]) -> str:
     """The same list as CSV: a header row, then one row per item."""
+    import csv  # only --csv pays for it
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([c.header for c in columns])
