@@ -264,7 +264,7 @@ pass_settings = click.make_pass_decorator(Settings)
     envvar="CMREWARDS_DB",
     default=DEFAULT_DB,
     show_default=True,
-    callback=lambda ctx, param, value: _not_empty(value, "--db"),
+    callback=lambda ctx, param, value: _a_database(value),
     help="Database file, or a postgresql:// URL (or set CMREWARDS_DB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document.")
@@ -279,7 +279,8 @@ def cli(ctx: click.Context, db: str, as_json: bool) -> None:
     ctx.call_on_close(lambda: ctx.obj._clinic and ctx.obj._clinic.close())
 
 
-def _not_empty(value: str, name: str) -> str:
+def _a_database(value: str) -> str:
+    """``--db ''`` is a usage error, not an unreadable database."""
     if not value.strip():
         raise click.BadParameter("is empty: give a database file or a postgresql:// URL")
     return value
@@ -294,7 +295,7 @@ def actor_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         envvar="CMREWARDS_ACTOR",
         show_envvar=True,
         type=STAFF,
-        help="Staff id of whoever does this (default: $CMREWARDS_ACTOR).",
+        help="Staff id of whoever does this.",
     )
 
 
