@@ -568,6 +568,31 @@ def test_record_says_what_each_draw_won(db: Path) -> None:
     ]
 
 
+NO_LUCK = SURE_WIN.replace('"chi-prizes"', '"no-luck"').replace(
+    'category = "small"\nslips = 1\nvalue_cents = 100',
+    'category = "good-job"\nslips = 1\nvalue_cents = 0',
+)
+"""The same program with a bowl of good-job slips only: every draw wins nothing."""
+
+
+def test_record_names_the_slips_that_won_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "no-luck.db"
+    program = tmp_path / "no-luck.toml"
+    program.write_text(NO_LUCK, encoding="utf-8")
+    for line in (
+        f"init --admin {ADMIN}",
+        f"program add --file {program}",
+        f"enroll P-4001 --program no-luck --start {START}",
+        f"record P-4001 --outcome met --at {day(1)}",
+    ):
+        ok(db, line, CMREWARDS_ACTOR=ADMIN)
+    said = text(db, f"record P-4001 --outcome met --at {day(3)}", CMREWARDS_ACTOR=ADMIN)
+    assert said.splitlines() == [
+        "P-4001 stimulant-negative: met — 2 draws: 2 good-job",
+        "balance 0 points ($0.00), 0 available",
+    ]
+
+
 def test_balance_shows_prizes_owed_beside_points(db: Path) -> None:
     assert (
         text(db, "balance P-2001") == "P-2001: 3 prizes owed (3 small; $3.00); no points; no cap\n"

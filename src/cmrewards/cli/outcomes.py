@@ -274,19 +274,23 @@ def _describe_result(result: RecordResult) -> list[str]:
 
 
 def _describe_draws(result: RecordResult) -> str:
-    """``4 draws: won prize #12 small ($1.00); 3 good-job``: every slip drawn, by category."""
+    """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
+    staff hand it over by, and the slips that won nothing."""
     drawn = plural(result.award.draws, "draw")
-    if not result.prizes:
-        return f"{drawn}, no prize"
-    unpaid: dict[str, int] = {}
-    won = [p.category for p in result.prizes]
-    for slip in result.award.slips:
-        if slip in won:
-            won.remove(slip)
-        else:
-            unpaid[slip] = unpaid.get(slip, 0) + 1
-    rest = "".join(f"; {n} {slip}" for slip, n in unpaid.items())
-    return f"{drawn}: won {_prizes_won(result.prizes)}{rest}"
+    unmatched = list(result.award.slips)
+    for prize in result.prizes:
+        if prize.category in unmatched:
+            unmatched.remove(prize.category)
+    empty = len(result.award.slips) - len(result.prizes)
+    if len(unmatched) == empty:
+        counts: dict[str, int] = {}
+        for slip in unmatched:
+            counts[slip] = counts.get(slip, 0) + 1
+        nothing = [f"{n} {slip}" for slip, n in counts.items()]
+    else:  # a prize cut to fit the cap is not the slip drawn: count what won nothing
+        nothing = [f"{empty} without a prize"] if empty else []
+    won = [f"won {_prizes_won(result.prizes)}"] if result.prizes else []
+    return f"{drawn}: {'; '.join(won + nothing)}" if won or nothing else drawn
 
 
 @cli.command()
