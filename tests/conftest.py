@@ -12,6 +12,14 @@ from cmrewards import Clinic
 from support.clinics import START, STORES, FakeClock, database_location
 
 
+@pytest.fixture(autouse=True)
+def no_actor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal signed in for one member of staff exports ``CMREWARDS_ACTOR``; a CLI test
+    that expects ``--actor`` to be missing, or a refusal of the actor it names, must not
+    find someone else's there."""
+    monkeypatch.delenv("CMREWARDS_ACTOR", raising=False)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

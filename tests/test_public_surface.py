@@ -225,6 +225,8 @@ def a_day_of_everything() -> list[object]:
     )
     out += [clinic.add_program(points, actor=ADMIN)]
     out += [clinic.add_program(cmrewards.load_preset("petry-fishbowl"), actor=ADMIN)]
+    # A phased program: its targets hold the calendar's Phase records.
+    out += [clinic.add_program(cmrewards.load_preset("ca-recovery-incentives"), actor=ADMIN)]
     out += [clinic.programs(), clinic.program("stim")]
     out += [clinic.enroll("P-1", "stim", start=START, actor=ADMIN)]
     out += [clinic.enroll("P-2", "petry-fishbowl", start=START, actor=ADMIN)]

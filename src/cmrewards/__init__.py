@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.checkpoint import ChainHead, Checkpoint
-    from .domain.clock import local_date, parse_date, parse_when
+    from .domain.clock import format_when, local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
     from .domain.lab_map import LabMap, lab_map_from_dict, load_lab_map
     from .domain.ledger import Movement, Transfer
-    from .domain.money import format_cents
+    from .domain.money import format_cents, parse_dollars
     from .domain.problems import Check, Problem
     from .domain.programs import (
         BowlCategory,
@@ -111,11 +111,11 @@ _HOMES = {
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
-    "domain.clock": ("local_date", "parse_date", "parse_when"),
+    "domain.clock": ("format_when", "local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
     "domain.lab_map": ("LabMap", "lab_map_from_dict", "load_lab_map"),
     "domain.ledger": ("Movement", "Transfer"),
-    "domain.money": ("format_cents",),
+    "domain.money": ("format_cents", "parse_dollars"),
     "domain.problems": ("Check", "Problem"),
     "domain.programs": (
         "BowlCategory",
@@ -266,6 +266,7 @@ __all__ = [
     "WriteOff",
     "check_id",
     "format_cents",
+    "format_when",
     "from_json",
     "lab_map_from_dict",
     "load_lab_map",
@@ -276,6 +277,7 @@ __all__ = [
     "migrate",
     "open",
     "parse_date",
+    "parse_dollars",
     "parse_when",
     "preset_names",
     "program_from_dict",

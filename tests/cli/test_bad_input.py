@@ -267,6 +267,7 @@ KIND: dict[str, str | Ints] = {
     "stock": AMOUNT,
     "low_stock": AMOUNT,
     "cost_cents": AMOUNT,
+    "cost_dollars": "dollars",
     "quantity": AMOUNT,
     "points": Ints(negative=True, zero=False, codes=frozenset({1, 2})),
     "transfer_id": ROW_ID,
@@ -302,6 +303,11 @@ KIND: dict[str, str | Ints] = {
     "preset_name": "preset",
     "timezone": "timezone",
     "returned": "flag",
+    "json": "flag",
+    "csv": "flag",
+    "yes": "flag",
+    "owed": "flag",
+    "state": "choice",
     "against": "checkpoint",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
@@ -324,7 +330,8 @@ PLAUSIBLE: dict[str, str] = {
     "cost": "15",
     "stock": "4",
     "low_stock": "1",
-    "cost_cents": "1000",
+    # --cost-cents is the older spelling of --cost: plausible lines give only --cost.
+    "cost_dollars": "12.50",
     "quantity": "2",
     "points": "5",
     "transfer_id": "1",
@@ -355,6 +362,7 @@ PLAUSIBLE: dict[str, str] = {
     "source_file": DB,
     "server_url": NO_SERVER,
     "outcome": "met",
+    "state": "requested",
     "role": "recorder",
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
@@ -455,6 +463,9 @@ WITH_CHOICE: dict[tuple[str, ...], dict[str, tuple[set[str], set[str]]]] = {
 """For a choice of an exclusive pair: the options it needs, and those it rules out."""
 ALWAYS = {("demo",): "demo_db"}
 """Optional parameters every plausible line gives (a demo without --db would use clinic.db)."""
+FLAGS_GIVEN = {"yes": "--yes"}
+"""Flags every plausible line gives: a destructive command run without a terminal must say
+``--yes`` (tests/cli/test_cli_front_desk.py runs it without)."""
 
 
 def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
@@ -629,7 +640,25 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "--actor",
         ) + odd({2}, "Etc/UTC", "UTC")
     if kind == "flag":
-        return bad({2}, "--returned=yes", "--returned=", "--returned=1")
+        flag = next(o for o in param.opts if o.startswith("--"))
+        return bad({2}, f"{flag}=yes", f"{flag}=", f"{flag}=1")
+    if kind == "dollars":
+        return bad(
+            {2},
+            *BLANK,
+            "ten",
+            "1.555",
+            "-5",
+            "$-1",
+            "1e3",
+            "0x10",
+            "½",
+            "٣",
+            "+7",
+            *HUGE,
+            LONG,
+            "--json",
+        ) + odd({2}, "1,000", "007", "$12", "12.5", "0")
     raise AssertionError(f"no malformed values for kind {kind!r}")
 
 
@@ -693,7 +722,9 @@ def slot_of(path: tuple[str, ...], param: click.Parameter) -> Slot:
     assert name in KIND, f"{' '.join(path)}: parameter {name!r} needs a kind in KIND"
     kind = KIND[name]
     is_flag = isinstance(param, click.Option) and param.is_flag
-    plausible = None if is_flag else PLAUSIBLE_FOR.get((path, name), PLAUSIBLE.get(name))
+    plausible = (
+        FLAGS_GIVEN.get(name) if is_flag else PLAUSIBLE_FOR.get((path, name), PLAUSIBLE.get(name))
+    )
     if param.required:
         assert plausible is not None, f"{' '.join(path)}: {name!r} needs a plausible value"
     long_options = [o for o in param.opts if o.startswith("--")]
@@ -818,6 +849,7 @@ def plausible_values(spec: Spec, optional: Iterable[str], choose: str | None) ->
         wanted = (wanted | needs) - rules_out
     if spec.path in ALWAYS:
         wanted.add(ALWAYS[spec.path])
+    wanted |= set(FLAGS_GIVEN)
     return {
         s.name: Value(s.plausible)
         for s in spec.slots
@@ -961,7 +993,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"redeem request P001 GC10 --actor {RECORDER}",
         f"redeem request P001 GC10 --actor {RECORDER}",
         f"redeem approve 2 --actor {CLINICIAN}",
-        f"withdraw P003 --actor {ADMIN}",
+        f"withdraw P003 --actor {ADMIN} --yes",
     ):
         ok(db, line)
     assert ok(db, "balance P001")["available_points"] == 45

@@ -212,7 +212,7 @@ def funded_db(clinic_db: Path) -> Path:
     an adjustment of +5 (transfer 2) and its reversal (transfer 3): P001 has 10 points."""
     record(clinic_db, 2, "met", f"--key {RECORD_KEY}")
     ok(clinic_db, f"adjust {PARTICIPANT} --points 5 --reason 'lab delay' --actor {ADMIN}")
-    ok(clinic_db, f"reverse 2 --reason 'meant for someone else' --actor {ADMIN}")
+    ok(clinic_db, f"reverse 2 --reason 'meant for someone else' --actor {ADMIN} --yes")
     assert balance_of(ok(clinic_db, f"balance {PARTICIPANT}")) == higgins_balance(10)
     return clinic_db
 
@@ -259,21 +259,22 @@ def test_staff_add_list_and_deactivate(clinic_db: Path) -> None:
         ("clin-01", "clinician", True),
         (RECORDER, "recorder", True),
     ]
-    gone = ok(clinic_db, f"staff deactivate clin-01 --actor {ADMIN}")
+    gone = ok(clinic_db, f"staff deactivate clin-01 --actor {ADMIN} --yes")
     assert (gone["id"], gone["active"]) == ("clin-01", False)
     active = [(m["id"], m["active"]) for m in ok(clinic_db, "staff list")]
     assert active == [(ADMIN, True), ("clin-01", False), (RECORDER, True)]
     text = invoke(clinic_db, "staff list", json_output=False)
     assert text.exit_code == 0
-    assert [line.split() for line in text.stdout.splitlines()] == [
-        [ADMIN, "admin", "active"],
-        ["clin-01", "clinician", "inactive"],
-        [RECORDER, "recorder", "active"],
+    assert text.stdout.splitlines() == [
+        "staff    role       status    added by",
+        f"{ADMIN}  admin      active    (init)",
+        f"clin-01  clinician  inactive  {ADMIN}",
+        f"{RECORDER}   recorder   active    {ADMIN}",
     ]
 
 
 def test_deactivated_staff_may_no_longer_record(clinic_db: Path) -> None:
-    ok(clinic_db, f"staff deactivate {RECORDER} --actor {ADMIN}")
+    ok(clinic_db, f"staff deactivate {RECORDER} --actor {ADMIN} --yes")
     before = snapshot(clinic_db)
     error = assert_error(invoke(clinic_db, record_cmd(at=at_day(1))), 1)
     assert error["type"] == "PermissionDenied"
@@ -439,20 +440,20 @@ def test_enroll_defaults_to_today_in_the_clinic_zone(clinic_db: Path) -> None:
 
 
 def test_withdraw_stops_recording(clinic_db: Path) -> None:
-    withdrawn = ok(clinic_db, f"withdraw {PARTICIPANT} --actor {ADMIN}")
+    withdrawn = ok(clinic_db, f"withdraw {PARTICIPANT} --actor {ADMIN} --yes")
     assert (withdrawn["id"], withdrawn["status"]) == (PARTICIPANT, "withdrawn")
     before = snapshot(clinic_db)
     assert assert_error(invoke(clinic_db, record_cmd()), 1)["type"] == "InvalidTransition"
-    assert_error(invoke(clinic_db, f"withdraw {PARTICIPANT} --actor {ADMIN}"), 1)
-    assert_error(invoke(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN}"), 1)
+    assert_error(invoke(clinic_db, f"withdraw {PARTICIPANT} --actor {ADMIN} --yes"), 1)
+    assert_error(invoke(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN} --yes"), 1)
     assert snapshot(clinic_db) == before
 
 
 def test_complete_ends_the_incentive_phase(clinic_db: Path) -> None:
-    completed = ok(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN}")
+    completed = ok(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN} --yes")
     assert (completed["id"], completed["status"]) == (PARTICIPANT, "completed")
     before = snapshot(clinic_db)
-    assert_error(invoke(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN}"), 1)
+    assert_error(invoke(clinic_db, f"complete {PARTICIPANT} --actor {ADMIN} --yes"), 1)
     assert snapshot(clinic_db) == before
 
 
@@ -600,7 +601,7 @@ def test_balance(funded_db: Path) -> None:
     text = invoke(funded_db, f"balance {PARTICIPANT}", json_output=False)
     assert (text.exit_code, text.stdout) == (
         0,
-        f"{PARTICIPANT}: 10 points ($2.50), 10 available, 0 held; cap remaining no cap\n",
+        f"{PARTICIPANT}: 10 points ($2.50), 10 available; no cap\n",
     )
 
 
@@ -649,7 +650,7 @@ def test_adjust_replay_with_the_same_key(funded_db: Path) -> None:
 
 
 def test_reverse_mirrors_the_transfer(funded_db: Path) -> None:
-    undone = ok(funded_db, f"reverse 1 --reason 'wrong participant' --actor {ADMIN}")
+    undone = ok(funded_db, f"reverse 1 --reason 'wrong participant' --actor {ADMIN} --yes")
     transfer = undone["transfer"]
     assert (transfer["id"], transfer["kind"], transfer["reverses"], transfer["amount"]) == (
         4,
@@ -675,7 +676,7 @@ def test_verify_a_sound_database(funded_db: Path) -> None:
     assert len(report["transfer_chain_head"]) == 64
     text = invoke(funded_db, "verify", json_output=False)
     assert text.exit_code == 0
-    assert text.stdout.startswith("OK: 1 outcomes, 3 transfers, 1 participants checked")
+    assert text.stdout.startswith("OK: 1 outcome, 3 transfers, 1 participant checked")
 
 
 def tamper(db: Path) -> None:
@@ -880,13 +881,15 @@ REFUSED = [
     ),
     pytest.param("program show no-such", "NotFound", id="show-unknown-program"),
     pytest.param(f"program add --preset no-such --actor {ADMIN}", "NotFound", id="no-preset"),
-    pytest.param(f"withdraw P999 --actor {ADMIN}", "NotFound", id="withdraw-unknown"),
-    pytest.param(f"complete P999 --actor {ADMIN}", "NotFound", id="complete-unknown"),
+    pytest.param(f"withdraw P999 --actor {ADMIN} --yes", "NotFound", id="withdraw-unknown"),
+    pytest.param(f"complete P999 --actor {ADMIN} --yes", "NotFound", id="complete-unknown"),
     pytest.param(
         f"adjust P999 --points 5 --reason x --actor {ADMIN}", "NotFound", id="adjust-unknown"
     ),
-    pytest.param(f"reverse 99 --reason x --actor {ADMIN}", "NotFound", id="unknown-transfer"),
-    pytest.param(f"staff deactivate nobody --actor {ADMIN}", "NotFound", id="deactivate-unknown"),
+    pytest.param(f"reverse 99 --reason x --actor {ADMIN} --yes", "NotFound", id="unknown-transfer"),
+    pytest.param(
+        f"staff deactivate nobody --actor {ADMIN} --yes", "NotFound", id="deactivate-unknown"
+    ),
     # permission
     pytest.param(
         f"adjust {PARTICIPANT} --points 5 --reason goodwill --actor {RECORDER}",
@@ -894,7 +897,7 @@ REFUSED = [
         id="recorder-adjusts",
     ),
     pytest.param(
-        f"reverse 1 --reason x --actor {RECORDER}", "PermissionDenied", id="recorder-reverses"
+        f"reverse 1 --reason x --actor {RECORDER} --yes", "PermissionDenied", id="recorder-reverses"
     ),
     pytest.param(
         f"staff add rec-02 --role recorder --actor {RECORDER}",
@@ -902,7 +905,7 @@ REFUSED = [
         id="recorder-adds-staff",
     ),
     pytest.param(
-        f"staff deactivate {ADMIN} --actor {RECORDER}",
+        f"staff deactivate {ADMIN} --actor {RECORDER} --yes",
         "PermissionDenied",
         id="recorder-deactivates",
     ),
@@ -917,10 +920,14 @@ REFUSED = [
         id="recorder-enrols",
     ),
     pytest.param(
-        f"withdraw {PARTICIPANT} --actor {RECORDER}", "PermissionDenied", id="recorder-withdraws"
+        f"withdraw {PARTICIPANT} --actor {RECORDER} --yes",
+        "PermissionDenied",
+        id="recorder-withdraws",
     ),
     pytest.param(
-        f"complete {PARTICIPANT} --actor {RECORDER}", "PermissionDenied", id="recorder-completes"
+        f"complete {PARTICIPANT} --actor {RECORDER} --yes",
+        "PermissionDenied",
+        id="recorder-completes",
     ),
     pytest.param(record_cmd(actor="ghost"), "PermissionDenied", id="unknown-actor"),
     # insufficient points
@@ -934,15 +941,19 @@ REFUSED = [
         id="another-result-same-visit",
     ),
     pytest.param(
-        f"correct 1 --outcome met --reason same --actor {ADMIN}",
+        f"correct 1 --outcome met --reason same --actor {ADMIN} --yes",
         "InvalidTransition",
         id="correct-to-the-same-outcome",
     ),
     pytest.param(
-        f"void 1 --reason 'wrong chart' --actor {RECORDER}", "PermissionDenied", id="recorder-voids"
+        f"void 1 --reason 'wrong chart' --actor {RECORDER} --yes",
+        "PermissionDenied",
+        id="recorder-voids",
     ),
     pytest.param(
-        f"correct 99 --outcome met --reason typo --actor {ADMIN}", "NotFound", id="correct-missing"
+        f"correct 99 --outcome met --reason typo --actor {ADMIN} --yes",
+        "NotFound",
+        id="correct-missing",
     ),
     # idempotency conflicts
     pytest.param(
@@ -966,14 +977,16 @@ REFUSED = [
         id="key-reused-by-adjust",
     ),
     # state
-    pytest.param(f"reverse 2 --reason again --actor {ADMIN}", "InvalidTransition", id="reverse-2x"),
     pytest.param(
-        f"reverse 3 --reason 'undo the undo' --actor {ADMIN}",
+        f"reverse 2 --reason again --actor {ADMIN} --yes", "InvalidTransition", id="reverse-2x"
+    ),
+    pytest.param(
+        f"reverse 3 --reason 'undo the undo' --actor {ADMIN} --yes",
         "InvalidTransition",
         id="reverse-a-reversal",
     ),
     pytest.param(
-        f"staff deactivate {ADMIN} --actor {ADMIN}", "InvalidTransition", id="deactivate-self"
+        f"staff deactivate {ADMIN} --actor {ADMIN} --yes", "InvalidTransition", id="deactivate-self"
     ),
     pytest.param("init --admin admin-2", "AlreadyExists", id="init-again"),
     pytest.param(
@@ -1010,7 +1023,7 @@ INVALID = [
     pytest.param(f"{ADJUST} --points ten --reason x", id="points-not-integer"),
     pytest.param(f"{ADJUST} --points 1.5 --reason x", id="points-fraction"),
     pytest.param(f"{ADJUST} --points 0 --reason x", id="points-zero"),
-    pytest.param(f"reverse first --reason x --actor {ADMIN}", id="transfer-not-integer"),
+    pytest.param(f"reverse first --reason x --actor {ADMIN} --yes", id="transfer-not-integer"),
     # missing required options and arguments
     pytest.param(
         f"record {PARTICIPANT} --target {TARGET} --actor {RECORDER}", id="missing-outcome"
@@ -1118,7 +1131,9 @@ def test_reverse_an_absurd_transfer_id_is_not_found(funded_db: Path) -> None:
     """BUG: a transfer id beyond SQLite's integer range escapes as an uncaught
     OverflowError (a traceback) instead of 'no transfer N' (exit 1)."""
     before = snapshot(funded_db)
-    assert_error(invoke(funded_db, f"reverse 99999999999999999999 --reason x --actor {ADMIN}"), 1)
+    assert_error(
+        invoke(funded_db, f"reverse 99999999999999999999 --reason x --actor {ADMIN} --yes"), 1
+    )
     assert snapshot(funded_db) == before
 
 

@@ -154,12 +154,12 @@ def test_correct_and_void_settle_and_show_who_and_why(db: Path) -> None:
     for day, outcome in zip((0, 2, 4, 7), ["met", "not_met", "met", "met"], strict=True):
         record(db, day, outcome)  # three samples a week, as the protocol owes them
     corrected = ok(
-        db, f"correct 2 --outcome met --reason 'lab retest negative' --actor {CLINICIAN}"
+        db, f"correct 2 --outcome met --reason 'lab retest negative' --actor {CLINICIAN} --yes"
     )
     assert corrected["correction"]["kind"] == "correct"
     assert corrected["settlement"]["paid_points"] == 75
     assert corrected["balance"]["points"] == 110
-    voided = ok(db, f"void 4 --reason 'wrong chart' --actor {ADMIN}")
+    voided = ok(db, f"void 4 --reason 'wrong chart' --actor {ADMIN} --yes")
     assert voided["settlement"]["taken_back_points"] == 25
     history = ok(db, "history P001")
     lines = [
@@ -178,7 +178,7 @@ def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:
     for day in (0, 2, 4):
         record(db, day)
     ok(db, f"adjust P001 --points -80 --reason 'gift card' --actor {ADMIN}")
-    corrected = ok(db, f"correct 2 --outcome not_met --reason confirmation --actor {ADMIN}")
+    corrected = ok(db, f"correct 2 --outcome not_met --reason confirmation --actor {ADMIN} --yes")
     assert corrected["settlement"]["written_off_points"] == 60
     statement = invoke(db, "statement P001", json_output=False).stdout
     assert "written off 60 points ($15.00)" in statement
@@ -189,13 +189,21 @@ def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "code", "message"),
     [
-        (f"correct 1 --outcome met --reason same --actor {ADMIN}", 1, "is already met"),
-        (f"correct 9 --outcome met --reason typo --actor {ADMIN}", 1, "no outcome 9"),
-        (f"correct 1 --outcome not_met --reason typo --actor {RECORDER}", 1, "may not correct"),
-        (f"void 1 --reason typo --actor {CLINICIAN}", 1, "may not void"),
-        (f"correct 1 --outcome clean --reason typo --actor {ADMIN}", 2, "'clean' is not one of"),
-        (f"correct 1 --outcome met --actor {ADMIN}", 2, "Missing option '--reason'"),
-        (f"void x --reason typo --actor {ADMIN}", 2, "'x' is not a valid integer"),
+        (f"correct 1 --outcome met --reason same --actor {ADMIN} --yes", 1, "is already met"),
+        (f"correct 9 --outcome met --reason typo --actor {ADMIN} --yes", 1, "no outcome 9"),
+        (
+            f"correct 1 --outcome not_met --reason typo --actor {RECORDER} --yes",
+            1,
+            "may not correct",
+        ),
+        (f"void 1 --reason typo --actor {CLINICIAN} --yes", 1, "may not void"),
+        (
+            f"correct 1 --outcome clean --reason typo --actor {ADMIN} --yes",
+            2,
+            "'clean' is not one of",
+        ),
+        (f"correct 1 --outcome met --actor {ADMIN} --yes", 2, "Missing option '--reason'"),
+        (f"void x --reason typo --actor {ADMIN} --yes", 2, "'x' is not a valid integer"),
     ],
     ids=["same", "missing", "recorder", "clinician-voids", "bad-outcome", "no-reason", "bad-id"],
 )
@@ -210,8 +218,8 @@ def test_correction_refusals_are_one_line_and_write_nothing(
 
 def test_a_voided_outcome_is_not_corrected_again(db: Path) -> None:
     record(db, 0)
-    ok(db, f"void 1 --reason 'wrong chart' --actor {ADMIN}")
+    ok(db, f"void 1 --reason 'wrong chart' --actor {ADMIN} --yes")
     message = assert_error(
-        invoke(db, f"correct 1 --outcome not_met --reason x --actor {ADMIN}"), 1
+        invoke(db, f"correct 1 --outcome not_met --reason x --actor {ADMIN} --yes"), 1
     )["message"]
     assert "was voided by correction 1; record the right result instead" in message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import json
+import re
 import shlex
 import shutil
 import sqlite3
@@ -169,7 +170,7 @@ def test_catalog_add_prints_the_item(shop_db: Path) -> None:
 
 def test_catalog_add_on_demand_as_text(shop_db: Path) -> None:
     out = text(shop_db, f"catalog add TAXI --name 'Taxi voucher' --cost 30 --actor {ADMIN}")
-    assert out.split() == ["TAXI", "30", "points", "on", "demand", "Taxi", "voucher"]
+    assert out == "TAXI Taxi voucher: 30 points, on demand\n"
     assert stocks(shop_db)["TAXI"] is None
 
 
@@ -181,10 +182,14 @@ def test_catalog_list(shop_db: Path) -> None:
         ("GC10", 40, 1, None),
         ("TOY", 0, 2, "small"),
     ]
-    lines = text(shop_db, "catalog list").splitlines()
-    assert [line.split()[0] for line in lines] == ["BUS", "EMPTY", "GC10", "TOY"]
-    assert "LOW" in lines[1]  # no units left is at or below the default threshold 0
-    assert "small prize" in lines[3]
+    # A header row, the columns aligned; no units left is at or below the default threshold 0.
+    assert text(shop_db, "catalog list").splitlines() == [
+        "sku    name              points      stock  low  prize category",
+        "BUS    Bus pass              25  on demand",
+        "EMPTY  Sold out              10          0  LOW",
+        "GC10   $10 grocery card      40          1",
+        "TOY    Toy                    0          2       small",
+    ]
 
 
 def test_catalog_restock(shop_db: Path) -> None:
@@ -234,8 +239,10 @@ def test_redeem_request(shop_db: Path) -> None:
 
 def test_redeem_request_as_text(shop_db: Path) -> None:
     out = text(shop_db, f"redeem request P001 BUS --actor {RECORDER}").splitlines()
-    assert out[0].split() == ["#3", "P001", "BUS", "25", "points", "requested"]
-    assert out[1] == "P001: 95 available, 65 held"
+    assert out == [
+        "redemption #3: Bus pass (BUS) for P001, 25 points, requested",
+        "P001: 95 available, 65 held",
+    ]
 
 
 def test_redeem_request_replayed_by_key_writes_nothing(shop_db: Path) -> None:
@@ -283,7 +290,7 @@ def test_redeem_fulfil_without_note_or_cost(shop_db: Path) -> None:
 
 
 def test_redeem_cancel(shop_db: Path) -> None:
-    result = ok(shop_db, f"redeem cancel 1 --reason 'chose another item' --actor {CLIN}")
+    result = ok(shop_db, f"redeem cancel 1 --reason 'chose another item' --actor {CLIN} --yes")
     closed = result["redemption"]
     assert (closed["status"], closed["closed_by"], closed["close_reason"]) == (
         "cancelled",
@@ -305,11 +312,27 @@ def test_redeem_list(shop_db: Path) -> None:
     assert ok(shop_db, "redeem list --participant P001") == listed
     assert ok(shop_db, "redeem list --participant P002") == []
     lines = text(shop_db, "redeem list").splitlines()
-    assert [line.split() for line in lines] == [
-        ["#1", "P001", "GC10", "40", "points", "requested"],
-        ["#2", "P001", "GC10", "40", "points", "fulfilled"],
+    today = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
+    assert [cells(line) for line in lines] == [
+        ["id", "requested", "participant", "item", "sku", "points", "state", "since"],
+        ["1", today, "P001", "$10 grocery card", "GC10", "40", "requested", today],
+        ["2", today, "P001", "$10 grocery card", "GC10", "40", "fulfilled", today],
     ]
     assert text(shop_db, "redeem list --participant P002").strip() == "no redemptions"
+
+
+def cells(line: str) -> list[str]:
+    """A table row's cells (columns are two or more spaces apart), a time as its date."""
+    return [re.sub(r" \d\d:\d\d UTC$", "", cell) for cell in re.split(r"\s{2,}", line.strip())]
+
+
+def test_redeem_list_by_state_is_the_approval_queue(shop_db: Path) -> None:
+    queue = ok(shop_db, "redeem list --state requested")
+    assert [(r["id"], r["status"]) for r in queue] == [(1, "requested")]
+    assert ok(shop_db, "redeem list --state approved") == []
+    assert text(shop_db, "redeem list --state approved").strip() == "no approved redemptions"
+    assert [r["id"] for r in ok(shop_db, "redeem list --state fulfilled --participant P001")] == [2]
+    assert_error(invoke(shop_db, "redeem list --state pending"), 2)
 
 
 # --- expiry ---------------------------------------------------------------------------------
@@ -336,9 +359,11 @@ def test_expire_releases_overdue_holds(shop_db: Path) -> None:
 def test_expire_as_text(shop_db: Path) -> None:
     rid = overdue_request(shop_db, "GC10")
     lines = text(shop_db, f"expire --actor {ADMIN}").splitlines()
-    assert [line.split() for line in lines] == [
-        [f"#{rid}", "P001", "GC10", "40", "points", "cancelled"]
+    assert [cells(line)[2:7] for line in lines] == [
+        ["participant", "item", "sku", "points", "state"],
+        ["P001", "$10 grocery card", "GC10", "40", "cancelled"],
     ]
+    assert cells(lines[1])[0] == str(rid)
     assert stocks(shop_db)["GC10"] == 1
     assert text(shop_db, f"expire --actor {ADMIN}").strip() == "no holds were overdue"
 
@@ -381,8 +406,15 @@ def test_prize_list(prize_db: tuple[Path, dict[str, Any]]) -> None:
         )
     assert [p["id"] for p in prizes] == list(range(1, len(prizes) + 1))
     lines = text(db, "prize list F001").splitlines()
-    assert len(lines) == len(prizes)
-    assert lines[0].split()[:2] == [f"#{first['id']}", first["category"]]
+    assert len(lines) == 1 + len(prizes)
+    assert cells(lines[0]) == ["id", "participant", "won", "category", "value", "status"]
+    assert cells(lines[1])[:2] + cells(lines[1])[3:] == [
+        str(first["id"]),
+        "F001",
+        first["category"],
+        cmrewards.format_cents(first["value_cents"]),
+        "owed",
+    ]
     assert ok(db, "prize list P001") == []
     assert text(db, "prize list P001").strip() == "P001 has won no prizes"
 
@@ -407,7 +439,8 @@ def test_prize_fulfil_as_text(prize_db: tuple[Path, dict[str, Any]]) -> None:
     db, first = prize_db
     sku = {"small": "TOY", "large": "BIG"}[first["category"]]
     out = text(db, f"prize fulfil {first['id']} --sku {sku} --actor {CLIN}")
-    assert out.strip() == f"prize #{first['id']} ({first['category']}) handed over as {sku}"
+    name = {"small": "Toy", "large": "Big prize"}[first["category"]]
+    assert out == f"prize #{first['id']} ({first['category']}) handed over as {name} ({sku})\n"
 
 
 @pytest.mark.parametrize("case", ["wrong-category", "not-a-prize-item", "out-of-stock"])
@@ -433,7 +466,7 @@ def test_prize_fulfil_refusals(prize_db: tuple[Path, dict[str, Any]], case: str)
 
 
 def test_reverse_a_spend_gives_the_points_back(shop_db: Path) -> None:
-    result = ok(shop_db, f"reverse 4 --reason 'card never activated' --actor {ADMIN}")
+    result = ok(shop_db, f"reverse 4 --reason 'card never activated' --actor {ADMIN} --yes")
     transfer = result["transfer"]
     assert (transfer["kind"], transfer["reverses"], transfer["amount"]) == ("reversal", 4, 40)
     assert (transfer["from_account"], transfer["to_account"]) == ("redeemed", "held:P001")
@@ -444,13 +477,15 @@ def test_reverse_a_spend_gives_the_points_back(shop_db: Path) -> None:
 
 
 def test_reverse_returned_puts_the_item_back(shop_db: Path) -> None:
-    result = ok(shop_db, f"reverse 4 --reason 'returned unopened' --returned --actor {ADMIN}")
+    result = ok(shop_db, f"reverse 4 --reason 'returned unopened' --returned --actor {ADMIN} --yes")
     assert (result["transfer"]["kind"], result["transfer"]["reverses"]) == ("reversal", 4)
     assert balance(shop_db) == (200, 160, 40)
     assert statuses(shop_db) == {1: "requested", 2: "reversed"}
     assert stocks(shop_db)["GC10"] == 2
     before = snapshot(shop_db)
-    error = assert_error(invoke(shop_db, f"reverse 4 --reason again --returned --actor {ADMIN}"), 1)
+    error = assert_error(
+        invoke(shop_db, f"reverse 4 --reason again --returned --actor {ADMIN} --yes"), 1
+    )
     assert error["type"] == "InvalidTransition"
     assert snapshot(shop_db) == before
 
@@ -468,7 +503,7 @@ def test_verify_finds_a_stock_edited_past_the_library(shop_db: Path) -> None:
     assert "GC10 has stock 9 but its movements add up to 1" in [
         problem["message"] for problem in report["problems"]
     ]
-    assert result.stderr.splitlines() == ["cmrewards: verify found 1 problem(s)"]
+    assert result.stderr.splitlines() == ["cmrewards: verify found 1 problem"]
 
 
 # --- refusals: exit 1, one line, nothing written --------------------------------------------
@@ -489,8 +524,12 @@ REFUSED = [
     pytest.param(f"redeem approve {HUGE} --actor {CLIN}", "NotFound", id="approve-huge"),
     pytest.param(f"redeem fulfil 99 --actor {CLIN}", "NotFound", id="fulfil-unknown"),
     pytest.param(f"redeem fulfil {HUGE} --actor {CLIN}", "NotFound", id="fulfil-huge"),
-    pytest.param(f"redeem cancel 99 --reason x --actor {CLIN}", "NotFound", id="cancel-unknown"),
-    pytest.param(f"redeem cancel {HUGE} --reason x --actor {CLIN}", "NotFound", id="cancel-huge"),
+    pytest.param(
+        f"redeem cancel 99 --reason x --actor {CLIN} --yes", "NotFound", id="cancel-unknown"
+    ),
+    pytest.param(
+        f"redeem cancel {HUGE} --reason x --actor {CLIN} --yes", "NotFound", id="cancel-huge"
+    ),
     pytest.param("redeem list --participant P999", "NotFound", id="list-unknown"),
     pytest.param(f"catalog restock NOPE --quantity 1 --actor {ADMIN}", "NotFound", id="restock-?"),
     pytest.param("prize list P999", "NotFound", id="prizes-unknown"),
@@ -501,7 +540,7 @@ REFUSED = [
     pytest.param(f"redeem approve 1 --actor {RECORDER}", "PermissionDenied", id="rec-approves"),
     pytest.param(f"redeem fulfil 1 --actor {RECORDER}", "PermissionDenied", id="rec-fulfils"),
     pytest.param(
-        f"redeem cancel 1 --reason x --actor {RECORDER}", "PermissionDenied", id="rec-cancels"
+        f"redeem cancel 1 --reason x --actor {RECORDER} --yes", "PermissionDenied", id="rec-cancels"
     ),
     pytest.param(
         f"catalog add NEW --name New --cost 5 --actor {CLIN}", "PermissionDenied", id="clin-adds"
@@ -512,14 +551,16 @@ REFUSED = [
     pytest.param(
         f"prize fulfil 1 --sku TOY --actor {RECORDER}", "PermissionDenied", id="rec-prize"
     ),
-    pytest.param(f"reverse 4 --reason x --actor {CLIN}", "PermissionDenied", id="clin-reverses"),
+    pytest.param(
+        f"reverse 4 --reason x --actor {CLIN} --yes", "PermissionDenied", id="clin-reverses"
+    ),
     pytest.param("expire --actor ghost", "PermissionDenied", id="ghost-expires"),
     # state
     pytest.param(f"redeem fulfil 1 --actor {CLIN}", "InvalidTransition", id="not-approved"),
     pytest.param(f"redeem approve 2 --actor {CLIN}", "InvalidTransition", id="approve-done"),
     pytest.param(f"redeem fulfil 2 --actor {CLIN}", "InvalidTransition", id="fulfil-twice"),
     pytest.param(
-        f"redeem cancel 2 --reason x --actor {CLIN}", "InvalidTransition", id="cancel-done"
+        f"redeem cancel 2 --reason x --actor {CLIN} --yes", "InvalidTransition", id="cancel-done"
     ),
     pytest.param(
         f"catalog restock BUS --quantity 1 --actor {ADMIN}", "InvalidTransition", id="on-demand"
@@ -527,7 +568,9 @@ REFUSED = [
     pytest.param(
         f"catalog add GC10 --name Again --cost 5 --actor {ADMIN}", "AlreadyExists", id="sku-twice"
     ),
-    pytest.param(f"reverse 2 --reason x --actor {ADMIN}", "InvalidTransition", id="reverse-hold"),
+    pytest.param(
+        f"reverse 2 --reason x --actor {ADMIN} --yes", "InvalidTransition", id="reverse-hold"
+    ),
     # idempotency
     pytest.param(
         f"redeem request P001 BUS --key REQ-1 --actor {RECORDER}",
@@ -593,15 +636,14 @@ INVALID = [
     pytest.param(f"{FULFIL} --cost-cents {HUGE}", id="cost-cents-huge"),
     pytest.param(f"{FULFIL} --cost-cents 9.99", id="cost-cents-fraction"),
     pytest.param(f"{FULFIL} --note 'two\nlines'", id="note-two-lines"),
-    pytest.param(f"redeem cancel 1 --reason ' ' --actor {CLIN}", id="blank-reason"),
-    pytest.param(f"redeem cancel 1 --actor {CLIN}", id="missing-reason"),
+    pytest.param(f"redeem cancel 1 --reason ' ' --actor {CLIN} --yes", id="blank-reason"),
+    pytest.param(f"redeem cancel 1 --actor {CLIN} --yes", id="missing-reason"),
     pytest.param(f"redeem fulfil 1.5 --actor {CLIN}", id="id-fraction"),
     # prizes, expiry, reverse
     pytest.param(f"prize fulfil first --sku TOY --actor {CLIN}", id="prize-word"),
     pytest.param(f"prize fulfil 1 --actor {CLIN}", id="prize-missing-sku"),
-    pytest.param("prize list", id="prize-list-missing-participant"),
     pytest.param("expire", id="expire-missing-actor"),
-    pytest.param(f"reverse 4 --reason x --returned yes --actor {ADMIN}", id="returned-value"),
+    pytest.param(f"reverse 4 --reason x --returned yes --actor {ADMIN} --yes", id="returned-value"),
     # groups without a command
     pytest.param("catalog", id="catalog-alone"),
     pytest.param("redeem", id="redeem-alone"),

@@ -167,7 +167,7 @@ HIGGINS_REPORT = {
     "outstanding_cents": 2375,
     "prizes_won": {},
     "prizes_handed_over": {},
-    "cost_per_participant_cents": 1187,  # 2375 // 2
+    "cost_per_participant_cents": 1188,  # 2375 / 2 = 1187.5, half to even
     "budget_cents": None,
     "budget_committed_cents": 2375,
     "budget_remaining_cents": None,
@@ -194,8 +194,8 @@ def test_report_text(db: Path) -> None:
         f"  {TARGET:<22} 5 recorded, 4 met (80.0 %)",
         "  abstinence    longest run mean 1.5, median 1.5 samples",
         "  points        95 awarded, 0 held, 0 redeemed, 95 outstanding",
-        "  cost          $23.75 awarded, $23.75 outstanding, $11.87 per participant",
-        "  caps          0 participant-periods reached the cap",
+        "  cost          $23.75 awarded, $23.75 outstanding, $11.88 per participant",
+        "  caps          no participant reached the cap",
     ]:
         assert expected in lines
     assert not any(line.startswith("  budget") for line in lines)
@@ -318,11 +318,14 @@ def test_statement_text(db: Path) -> None:
     assert lines[0] == f"P001 in {PROGRAM} since {START} (active)"
     assert len(lines) == 2 + 5 + 1
     day_four = (START + dt.timedelta(days=4)).isoformat()
-    assert lines[4].split() == [day_four, TARGET, "met", "60", "pts", "3", "$21.25"]
+    assert lines[1].split() == ["date", "target", "result", "paid", "streak", "total"]
+    assert lines[4].split() == [day_four, TARGET, "met", "60", "points", "3", "$21.25"]
     reset_day = (START + dt.timedelta(days=7)).isoformat()
     assert lines[5].split() == [reset_day, TARGET, "not_met", "0", "$21.25", "reset"]
+    # The totals are right-aligned: the lines without a mark end in the same column.
+    assert len({len(lines[i]) for i in (2, 3, 4, 6)}) == 1
     assert lines[-1] == (
-        "longest streak 3, 1 resets, 0 recoveries; earned $23.75; balance 95 points"
+        "longest streak 3, 1 reset, 0 recoveries; earned $23.75; balance 95 points"
     )
 
 
@@ -396,7 +399,8 @@ def test_export_text(db: Path, tmp_path: Path) -> None:
     assert lines[-1] == f"written to {out}"
     assert lines[-3].startswith("transfer chain head ")
     assert lines[-2].startswith("checkpoint cmrewards-checkpoint/1 ")
-    assert lines[3].split() == ["outcomes", "5", "rows"]
+    assert lines[0].split() == ["table", "rows"]
+    assert ["outcomes", "5"] in [line.split() for line in lines]
 
 
 def test_export_refuses_a_non_empty_directory(db: Path, tmp_path: Path) -> None:

@@ -165,6 +165,12 @@ def cli_verify(url: str, *, json_output: bool = True) -> Result:
     return CliRunner().invoke(cli, ["--db", url, *(["--json"] if json_output else []), "verify"])
 
 
+def problems(report: VerifyReport) -> str:
+    """``1 problem``, ``3 problems``: the count the CLI's error line gives."""
+    count = len(report.problems)
+    return f"{count} problem" if count == 1 else f"{count} problems"
+
+
 def messages(report: VerifyReport) -> tuple[str, ...]:
     return tuple(problem.message for problem in report.problems)
 
@@ -179,9 +185,7 @@ def assert_caught(url: str, *expected: str) -> VerifyReport:
     result = cli_verify(url)
     assert result.exit_code == 3, (result.stdout, result.stderr, result.exception)
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.stderr.splitlines() == [
-        f"cmrewards: verify found {len(report.problems)} problem(s)"
-    ]
+    assert result.stderr.splitlines() == [f"cmrewards: verify found {problems(report)}"]
     document = json.loads(result.stdout)
     document_messages = [problem["message"] for problem in document["problems"]]
     assert (document["ok"], document_messages) == (False, list(messages(report)))
@@ -662,9 +666,7 @@ def test_the_cli_in_text_prints_each_problem_and_one_error_line(copy: str) -> No
     text = cli_verify(copy, json_output=False)
     assert text.exit_code == 3, (text.stdout, text.stderr, text.exception)
     assert "Traceback" not in text.stdout + text.stderr
-    assert text.stderr.splitlines() == [
-        f"cmrewards: verify found {len(report.problems)} problem(s)"
-    ]
+    assert text.stderr.splitlines() == [f"cmrewards: verify found {problems(report)}"]
     lines = text.stdout.splitlines()
     assert lines[:-1] == list(messages(report))
     assert lines[-1].startswith("PROBLEMS FOUND: ")

@@ -276,7 +276,7 @@ def test_higgins_report(clinic: Clinic) -> None:
         outstanding_cents=16000,
         prizes_won={},
         prizes_handed_over={},
-        cost_per_participant_cents=4500,  # 18000 // 4 enrolled
+        cost_per_participant_cents=4500,  # 18000 / 4 enrolled
         budget_cents=None,
         budget_committed_cents=18000,
         budget_remaining_cents=None,
@@ -315,7 +315,7 @@ def test_capped_program_with_a_budget(clinic: Clinic) -> None:
         outstanding_cents=6000,
         prizes_won={},
         prizes_handed_over={},
-        cost_per_participant_cents=3000,  # 6000 // 2
+        cost_per_participant_cents=3000,  # 6000 / 2
         budget_cents=20000,
         budget_committed_cents=6000,
         budget_remaining_cents=14000,

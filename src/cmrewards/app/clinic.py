@@ -621,14 +621,16 @@ class Clinic:
 
     # --- prizes --------------------------------------------------------------------
 
-    def prizes(self, participant: str) -> list[Prize]:
-        """The participant's prizes, owed, fulfilled and traded, in the order they were won;
-        each with its category and value in cents.
+    def prizes(self, participant: str | None = None) -> list[Prize]:
+        """The participant's prizes (every participant's when ``participant`` is None), owed,
+        fulfilled and traded, in the order they were won; each with its category and value
+        in cents.
 
         Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 3.2.
         """
         with self._work.read() as tx:
-            find_participant(tx, participant)
+            if participant is not None:
+                find_participant(tx, participant)
             return tx.prizes(participant)
 
     def fulfil_prize(

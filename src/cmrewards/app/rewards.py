@@ -102,6 +102,12 @@ def add_item(
         _count(stock, "stock", minimum=0)
     if category is not None:
         check_id(category, "category")
+    elif cost == 0:
+        # Bought for no points and handed over for no prize: nobody could ever receive it.
+        raise InvalidInput(
+            f"catalog item {sku!r} costs 0 points and fulfils no prize category:"
+            " give it a cost in points or a prize category"
+        )
     now = work.clock()
     with work.write(actor, Action.MANAGE_CATALOG) as tx:
         if tx.item(sku) is not None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
-from ..domain.clock import parse_when, to_utc_text
+from ..domain.clock import format_when, parse_when
 from ..domain.programs import Program, Target
 from ..domain.recordable import check_recordable
 from ..domain.records import Participant
@@ -178,8 +178,8 @@ def _apply(
         at = _clinical_time(row, program)
         if at != collected:
             raise InvalidInput(
-                f"specimen {accession} was collected at"
-                f" {to_utc_text(collected)}, this row says {to_utc_text(at)}"
+                f"specimen {accession} was collected at {format_when(collected, program.timezone)},"
+                f" this row says {format_when(at, program.timezone)}"
             )
         earlier = known.get(row.analyte)
         if earlier is not None:

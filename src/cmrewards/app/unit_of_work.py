@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..domain.chain import canonical
-from ..domain.clock import Clock, system_clock, to_utc_text
+from ..domain.clock import Clock, system_clock
 from ..domain.json_form import to_json
 from ..domain.records import IdempotencyRecord
 from ..domain.staff import Action, authorise
@@ -26,6 +26,29 @@ from ..store.port import IdempotencyCheck, Store, Tx
 from .holds import expire_overdue
 
 R = TypeVar("R")
+
+
+def belongs_to(result: Any) -> str:
+    """What a stored result (the JSON form of what a keyed write returned) wrote, and for
+    whom: ``outcome 12 of P-1001 (stimulant-negative: met)``, ``transfer 7 of P-1001``.
+
+    A key conflict names it, so staff can find the row the key already stands for.
+    """
+    if not isinstance(result, dict):
+        return "an earlier request"
+    if "outcome_id" in result:
+        return (
+            f"outcome {result['outcome_id']} of {result.get('participant')}"
+            f" ({result.get('target')}: {result.get('outcome')})"
+        )
+    if "visit" in result and "results" in result:
+        return f"the visit {result['visit']} of {result.get('participant')}"
+    for kind in ("correction", "transfer", "redemption"):
+        record = result.get(kind)
+        if isinstance(record, dict):
+            whom = record.get("participant") or result.get("balance", {}).get("participant")
+            return f"{kind} {record.get('id')} of {whom}"
+    return "an earlier request"
 
 
 def random_seed() -> int:
@@ -94,8 +117,8 @@ class UnitOfWork:
         if earlier is not None:
             if earlier.fingerprint != fingerprint:
                 raise IdempotencyConflict(
-                    f"key {key!r} was already used on {to_utc_text(earlier.created_at)}"
-                    " for a different request; nothing was written"
+                    f"key {key!r} belongs to {belongs_to(earlier.result)}, a different"
+                    " request; nothing was written"
                 )
             return replay(earlier.result)
         result = perform()

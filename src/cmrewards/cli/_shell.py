@@ -27,7 +27,9 @@ import attrs
 import click
 
 import cmrewards
-from cmrewards.errors import CMRewardsError, InvalidInput
+from cmrewards.errors import CMRewardsError, InvalidInput, NotFound, PermissionDenied
+
+from ._ids import STAFF, suggestion
 
 if TYPE_CHECKING:
     from cmrewards import Clinic
@@ -56,6 +58,8 @@ class Settings:
 
     db: str
     json: bool
+    csv: bool = False
+    """A list command's ``--csv``: its rows as CSV instead of a table."""
     _clinic: Clinic | None = None
 
     def clinic(self, *, create: bool = False) -> Clinic:
@@ -68,8 +72,47 @@ class Settings:
         return self._clinic
 
 
+class CMRewardsCommand(click.Command):
+    """Every command: ``--json`` also after its name, and the nearest id on a not-found."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                callback=_json_after_the_command,
+                help="Print exactly one JSON document (also accepted before the command).",
+            )
+        )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        settings = ctx.find_object(Settings)
+        if settings is not None and settings.csv and settings.json:
+            raise click.UsageError("give --csv or --json, not both", ctx)
+        try:
+            return super().invoke(ctx)
+        except (NotFound, PermissionDenied) as error:
+            hint = None if settings is None else suggestion(ctx, str(error), settings.clinic)
+            if hint is None:
+                raise
+            raise type(error)(f"{error}; {hint}") from None
+
+
+def _json_after_the_command(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        settings = ctx.find_object(Settings)
+        if settings is not None:
+            settings.json = True
+        _json_output.set(True)
+
+
 class CMRewardsGroup(click.Group):
     """Turns every expected error into one line and the right exit code."""
+
+    command_class = CMRewardsCommand
+    group_class = type  # subgroups are CMRewardsGroups, so their commands are the same
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
@@ -155,16 +198,29 @@ def _silence_stdout() -> None:
 
 
 def _asks_for_json(arguments: list[str]) -> bool:
-    """Whether ``--json`` stands among the top-level options, before the command."""
+    """Whether ``--json`` stands among the options, before or after the command, so that an
+    error found while parsing the rest is a JSON document too. The options that take a
+    value are skipped with it, as click's parser does: ``--note --json`` is a note."""
+    command: click.Command = cli
     tokens = iter(arguments)
     for token in tokens:
         if token == "--json":
             return True
-        if token == "--db":
-            next(tokens, None)
-        elif not token.startswith("-"):
+        if token == "--":
             return False
+        if token.startswith("-"):
+            if "=" not in token and _takes_a_value(command, token):
+                next(tokens, None)
+        elif isinstance(command, click.Group) and token in command.commands:
+            command = command.commands[token]
     return False
+
+
+def _takes_a_value(command: click.Command, option: str) -> bool:
+    return any(
+        isinstance(p, click.Option) and option in p.opts and not p.is_flag and not p.count
+        for p in command.params
+    )
 
 
 def _fail(kind: str, message: str, code: int) -> NoReturn:
@@ -212,6 +268,7 @@ pass_settings = click.make_pass_decorator(Settings)
     envvar="CMREWARDS_DB",
     default=DEFAULT_DB,
     show_default=True,
+    callback=lambda ctx, param, value: _a_database(value),
     help="Database file, or a postgresql:// URL (or set CMREWARDS_DB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document.")
@@ -226,8 +283,24 @@ def cli(ctx: click.Context, db: str, as_json: bool) -> None:
     ctx.call_on_close(lambda: ctx.obj._clinic and ctx.obj._clinic.close())
 
 
+def _a_database(value: str) -> str:
+    """``--db ''`` is a usage error, not an unreadable database."""
+    if not value.strip():
+        raise click.BadParameter("is empty: give a database file or a postgresql:// URL")
+    return value
+
+
 def actor_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--actor", required=True, help="Staff id of whoever does this.")
+    """``--actor``: the staff id of whoever does this; ``CMREWARDS_ACTOR`` when not given,
+    so a terminal signed in for one member of staff need not repeat it."""
+    return click.option(
+        "--actor",
+        required=True,
+        envvar="CMREWARDS_ACTOR",
+        show_envvar=True,
+        type=STAFF,
+        help="Staff id of whoever does this.",
+    )
 
 
 def key_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:

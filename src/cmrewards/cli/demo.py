@@ -109,7 +109,7 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
         "The credit was meant for another participant: the admin reverses it with a mirror"
         " transfer; nothing is edited and the original row stays.",
         "reverse", demo.last_transfer_id(), "--reason", "meant for another participant",
-        "--actor", "admin-1",
+        "--actor", "admin-1", "--yes",
     )  # fmt: skip
     demo.step(
         "The admin stocks the reward cabinet: grocery gift cards, never cash.",
@@ -126,7 +126,7 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
     )  # fmt: skip
     demo.step(
         "The card is handed over; the note keeps its last digits and what it cost.",
-        "redeem", "fulfil", "1", "--note", "card ending 4417", "--cost-cents", "1000",
+        "redeem", "fulfil", "1", "--note", "card ending 4417", "--cost", "10.00",
         "--actor", "clin-01",
     )  # fmt: skip
     _prize_clinic(demo, start)
@@ -160,12 +160,18 @@ def _prize_clinic(demo: _Demo, start: dt.date) -> None:
             "catalog", "add", f"CAB-{category.upper()}", "--name", f"{category} prize",
             "--cost", "0", "--stock", "10", "--category", category, "--actor", "admin-1",
         )  # fmt: skip
-    for day in (0, 3, 7, 10, 14, 17):
+    for day in (0, 3, 7, 10, 14):
         demo.quiet(
             "record", "P-2001", "--target", "stimulant-negative", "--outcome", "met",
             "--at", _at(start, day), "--actor", "rec-01",
         )  # fmt: skip
-    click.echo("\n» P-2001 gave six negative samples over three weeks (quietly recorded).")
+    click.echo("\n» P-2001 gave five negative samples over two and a half weeks (quietly).")
+    demo.step(
+        "The sixth: the program has one target, so --target can be left out. Each draw's"
+        " slip is shown, and every prize won with its id for the hand-over.",
+        "record", "P-2001", "--outcome", "met", "--at", _at(start, 17), "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step("A prize program's balance is the prizes owed.", "balance", "P-2001")
     demo.step(
         "The prizes P-2001 has won, each drawn from a stored seed.", "prize", "list", "P-2001"
     )

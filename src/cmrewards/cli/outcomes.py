@@ -15,6 +15,9 @@ import click
 import cmrewards
 from cmrewards.errors import InvalidInput
 
+from ._confirm import confirm, yes_option
+from ._ids import PARTICIPANT, TARGET
+from ._output import Column, csv_option, emit_list, plural, when, when_iso
 from ._shell import (
     Recorded,
     Settings,
@@ -30,9 +33,14 @@ from ._shell import (
 
 if TYPE_CHECKING:
     from cmrewards import (
+        Balance,
+        Clinic,
         CorrectionResult,
+        HistoryEntry,
         ImportReport,
         LabImportReport,
+        Prize,
+        PrizeWon,
         RecordResult,
         Settlement,
         TransferResult,
@@ -51,14 +59,19 @@ def _visit_option(outcome: str) -> Callable[[Callable[..., None]], Callable[...,
         "--" + outcome.replace("_", "-"),
         outcome,
         multiple=True,
+        type=TARGET,
         metavar="TARGET",
         help=f"A target whose result at this visit is {outcome} (repeatable).",
     )
 
 
 @cli.command()
-@click.argument("participant")
-@click.option("--target", help="Target id, e.g. stimulant-negative (with --outcome).")
+@click.argument("participant", type=PARTICIPANT)
+@click.option(
+    "--target",
+    type=TARGET,
+    help="Target id, e.g. stimulant-negative (with --outcome; optional when the program has one).",
+)
 @click.option(
     "--outcome",
     type=click.Choice(OUTCOMES),
@@ -111,7 +124,7 @@ def record(
     single = target is not None or outcome is not None
     if single and results:
         raise InvalidInput("give either --target with --outcome, or --met/--not-met/... targets")
-    if single and (target is None or outcome is None):
+    if target is not None and outcome is None:
         raise InvalidInput("--target and --outcome go together")
     if not single and not results:
         raise InvalidInput("say what to record: --target T --outcome O, or --met T ...")
@@ -120,6 +133,8 @@ def record(
     if specimen is not None and not single:
         raise InvalidInput("--specimen goes with --target: one specimen, one target")
     clinic = settings.clinic()
+    if single and target is None:
+        target = _the_only_target(clinic, participant)
     when = None
     if at is not None:
         # A time without an offset is the clinic's: one read learns the participant's zone.
@@ -129,7 +144,7 @@ def record(
             participant, results, at=when, visit=visit, actor=actor, key=key, note=note
         )
         seen = Recorded(f"the visit of {visited.visit}", f"cmrewards history {participant}")
-        emit(settings, visited, lambda: _describe_visit(visited), recorded=seen)
+        emit(settings, visited, lambda: _describe_visit(visited, clinic), recorded=seen)
         return
     assert target is not None
     assert outcome is not None
@@ -145,50 +160,104 @@ def record(
         specimen=specimen,
     )
     seen = Recorded(f"outcome {result.outcome_id}", f"cmrewards history {result.participant}")
-    emit(settings, result, lambda: _describe_record(result), recorded=seen)
+    emit(settings, result, lambda: _describe_record(result, clinic), recorded=seen)
 
 
-def _describe_visit(visited: VisitResult) -> str:
+def _the_only_target(clinic: Clinic, participant: str) -> str:
+    """``--target`` may be left out when the participant's program has one target."""
+    program = clinic.program(clinic.participant(participant).program_id)
+    if len(program.targets) != 1:
+        known = ", ".join(t.id for t in program.targets)
+        raise InvalidInput(f"give --target: program {program.id} has targets {known}")
+    return program.targets[0].id
+
+
+def _describe_visit(visited: VisitResult, clinic: Clinic) -> str:
     lines = [f"{visited.participant} visit {visited.visit}:"]
-    lines += ["  " + _describe_record(r).splitlines()[0] for r in visited.results]
-    balance = visited.balance
-    lines.append(
-        f"balance {balance.points} points ({money(balance.value_cents)}),"
-        f" {balance.available_points} available"
-    )
+    for r in visited.results:
+        lines += ["  " + line for line in _describe_result(r)]
+    lines.append(describe_balance(visited.balance, _owed(clinic, visited.participant)))
     return "\n".join(lines)
 
 
 def _describe_settlement(settlement: Settlement) -> str:
     parts = []
     if settlement.paid_points:
-        parts.append(f"+{settlement.paid_points} points")
+        parts.append(f"+{plural(settlement.paid_points, 'point')}")
     if settlement.taken_back_points:
-        parts.append(f"-{settlement.taken_back_points} points taken back")
+        parts.append(f"-{plural(settlement.taken_back_points, 'point')} taken back")
     if settlement.written_off_points:
-        parts.append(f"{settlement.written_off_points} points written off (already spent)")
+        parts.append(
+            f"{plural(settlement.written_off_points, 'point')} written off (already spent)"
+        )
     if settlement.prizes:
-        parts.append(f"{len(settlement.prizes)} prizes won")
+        parts.append(f"won {_prizes_won(settlement.prizes)}")
     if settlement.prizes_withdrawn:
-        parts.append(f"{len(settlement.prizes_withdrawn)} owed prizes withdrawn")
+        parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
     if settlement.prizes_written_off:
-        parts.append(f"{len(settlement.prizes_written_off)} prizes written off (handed over)")
+        parts.append(
+            f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
+        )
     changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
-    return f"settled outcomes {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
+    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
+    return f"settled {noun} {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
 
 
-def _describe_record(result: RecordResult) -> str:
+def _prizes_won(prizes: tuple[PrizeWon, ...]) -> str:
+    """``prize #12 small ($1.00), prize #13 large ($20.00)``: what to hand over, and its id."""
+    return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
+
+
+def describe_balance(balance: Balance, owed: list[Prize]) -> str:
+    """``balance 10 points ($2.50), 10 available``, with held points and owed prizes when
+    there are any: what a participant asks at the desk. A prize program's participant
+    without points hears about the prizes: ``balance 2 prizes owed (...); no points``."""
+    if owed and not balance.points:
+        return f"balance {_owed_prizes(owed)}; no points"
+    text = (
+        f"balance {plural(balance.points, 'point')} ({money(balance.value_cents)}),"
+        f" {balance.available_points:,} available"
+    )
+    if balance.held_points:
+        text += f", {balance.held_points:,} held"
+    if owed:
+        text += f"; {_owed_prizes(owed)}"
+    return text
+
+
+def _owed_prizes(owed: list[Prize]) -> str:
+    """``3 prizes owed (2 small, 1 large; $22.00)``."""
+    counts: dict[str, int] = {}
+    for prize in owed:
+        counts[prize.category] = counts.get(prize.category, 0) + 1
+    kinds = ", ".join(f"{n} {category}" for category, n in counts.items())
+    total = money(sum(p.value_cents for p in owed))
+    return f"{plural(len(owed), 'prize')} owed ({kinds}; {total})"
+
+
+def _owed(clinic: Clinic, participant: str) -> list[Prize]:
+    return [p for p in clinic.prizes(participant) if p.status == "owed"]
+
+
+def _describe_record(result: RecordResult, clinic: Clinic) -> str:
+    lines = _describe_result(result)
+    lines.append(describe_balance(result.balance, _owed(clinic, result.participant)))
+    return "\n".join(lines)
+
+
+def _describe_result(result: RecordResult) -> list[str]:
+    """What one result paid (and what its recording settled), without the balance."""
     award = result.award
     head = f"{result.participant} {result.target}: {result.outcome}"
     if result.replayed:
         head += " (already recorded; nothing written)"
     parts = []
     if award.points:
-        parts.append(f"+{award.points} points")
+        parts.append(f"+{plural(award.points, 'point')}")
     if award.bonus_points:
-        parts.append(f"+{award.bonus_points} bonus")
+        parts.append(f"+{award.bonus_points:,} bonus")
     if award.draws:
-        parts.append(f"{award.draws} draws")
+        parts.append(_describe_draws(result))
     if award.recovered:
         parts.append("streak restored")
     if award.reset:
@@ -200,34 +269,56 @@ def _describe_record(result: RecordResult) -> str:
     if award.capped:
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
-    balance = result.balance
-    settled = "" if result.settlement is None else _describe_settlement(result.settlement) + "\n"
-    return (
-        f"{head} — {earned}\n{settled}"
-        f"balance {balance.points} points ({money(balance.value_cents)}),"
-        f" {balance.available_points} available"
-    )
+    lines = [f"{head} — {earned}"]
+    if result.settlement is not None:
+        lines.append(_describe_settlement(result.settlement))
+    return lines
+
+
+def _describe_draws(result: RecordResult) -> str:
+    """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
+    staff hand it over by, and the slips that won nothing."""
+    drawn = plural(result.award.draws, "draw")
+    unmatched = list(result.award.slips)
+    for prize in result.prizes:
+        if prize.category in unmatched:
+            unmatched.remove(prize.category)
+    empty = len(result.award.slips) - len(result.prizes)
+    if len(unmatched) == empty:
+        counts: dict[str, int] = {}
+        for slip in unmatched:
+            counts[slip] = counts.get(slip, 0) + 1
+        nothing = [f"{n} {slip}" for slip, n in counts.items()]
+    else:  # a prize cut to fit the cap is not the slip drawn: count what won nothing
+        nothing = [f"{empty} without a prize"] if empty else []
+    won = [f"won {_prizes_won(result.prizes)}"] if result.prizes else []
+    return f"{drawn}: {'; '.join(won + nothing)}" if won or nothing else drawn
 
 
 @cli.command()
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @pass_settings
 def balance(settings: Settings, participant: str) -> None:
-    """A participant's points: total, held and available."""
-    result = settings.clinic().balance(participant)
+    """A participant's points (total, held, available) and the prizes they are owed."""
+    clinic = settings.clinic()
+    result = clinic.balance(participant)
+    owed = _owed(clinic, participant)
     emit(
         settings,
-        result,
+        cmrewards.to_json(result) | {"prizes_owed": cmrewards.to_json(owed)},
         lambda: (
-            f"{result.participant}: {result.points} points ({money(result.value_cents)}),"
-            f" {result.available_points} available, {result.held_points} held;"
-            f" cap remaining {money(result.cap_remaining_cents)}"
+            f"{result.participant}: {describe_balance(result, owed).removeprefix('balance ')};"
+            + (
+                " no cap"
+                if result.cap_remaining_cents is None
+                else f" {money(result.cap_remaining_cents)} left under the cap"
+            )
         ),
     )
 
 
 @cli.command()
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @pass_settings
 def preview(settings: Settings, participant: str) -> None:
     """What each target pays next if met, the streak, and what a miss resets it to."""
@@ -284,16 +375,20 @@ def import_(
     def text() -> str:
         if isinstance(report, cmrewards.LabImportReport):
             done = (
-                f"imported {report.stored} analyte results, skipped {report.replayed} already"
-                f" stored; {report.specimens} specimens, {report.outcomes} outcomes recorded,"
-                f" {report.pending} specimens pending"
+                f"imported {plural(report.stored, 'analyte result')}, skipped"
+                f" {report.replayed:,} already stored; {plural(report.specimens, 'specimen')},"
+                f" {plural(report.outcomes, 'outcome')} recorded,"
+                f" {plural(report.pending, 'specimen')} pending"
             )
         else:
-            done = f"imported {report.applied} rows, skipped {report.replayed} already applied"
+            done = (
+                f"imported {plural(report.applied, 'row')},"
+                f" skipped {report.replayed:,} already applied"
+            )
         return done if report.complete else f"{done}; stopped at {report.error}"
 
     # Running it again is safe: it skips every row applied and says how many.
-    seen = Recorded(f"the import of {report.rows} rows", f"cmrewards import {csv_file}")
+    seen = Recorded(f"the import of {plural(report.rows, 'row')}", f"cmrewards import {csv_file}")
     emit(settings, report, text, recorded=seen if report.rows else None)
     if not report.complete:
         click.echo(f"cmrewards: import stopped at {report.error}", err=True)
@@ -305,28 +400,37 @@ def _count_rows(path: str) -> int:
         return max(sum(1 for _ in file) - 1, 0)
 
 
+def history_columns(timezone: str) -> list[Column[HistoryEntry]]:
+    """History as staff read it: clinical time in the program's zone, the running balance."""
+    return [
+        Column(
+            "when",
+            lambda e: when(e.occurred_at, timezone),
+            csv=lambda e: when_iso(e.occurred_at, timezone),
+        ),
+        Column("what", lambda e: e.kind),
+        Column("points", lambda e: f"{e.points:+,}" if e.points else "", right=True),
+        Column("balance", lambda e: f"{e.available_points + e.held_points:,}", right=True),
+        Column("detail", lambda e: e.detail),
+        Column("ref", lambda e: e.ref),
+        Column("by", lambda e: e.actor),
+    ]
+
+
 @cli.command()
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
+@csv_option()
 @pass_settings
 def history(settings: Settings, participant: str) -> None:
-    """Every outcome and transfer, with the running balance."""
-    entries = settings.clinic().history(participant)
-
-    def text() -> str:
-        lines = [f"{'when (UTC)':<17} {'what':<16} {'points':>7} {'balance':>8}  detail"]
-        for e in entries:
-            change = f"{e.points:+d}" if e.points else ""
-            lines.append(
-                f"{e.occurred_at:%Y-%m-%d %H:%M} {e.kind:<16} {change:>7}"
-                f" {e.available_points + e.held_points:>8}  {e.detail} [{e.ref}]"
-            )
-        return "\n".join(lines)
-
-    emit(settings, entries, text)
+    """Every outcome and transfer, with the running balance (times in the program's zone)."""
+    clinic = settings.clinic()
+    entries = clinic.history(participant)
+    columns = history_columns(clinic.timezone(participant))
+    emit_list(settings, entries, columns, entries, empty=f"{participant} has no history yet")
 
 
 @cli.command()
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @click.option("--points", required=True, type=int, help="Points to add (+N) or remove (-N).")
 @click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @actor_option()
@@ -346,11 +450,20 @@ def adjust(
 @click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
 @actor_option()
 @key_option()
+@yes_option()
 @pass_settings
 def reverse(
-    settings: Settings, transfer_id: int, reason: str, returned: bool, actor: str, key: str | None
+    settings: Settings,
+    transfer_id: int,
+    reason: str,
+    returned: bool,
+    actor: str,
+    key: str | None,
+    yes: bool,
 ) -> None:
-    """Undo one transfer with a mirror transfer (admin); the original stays."""
+    """Undo one transfer with a mirror transfer (admin); the original stays. Asks first
+    (or --yes): a transfer is reversed once, for good."""
+    confirm(yes, f"reverse transfer {transfer_id} with a mirror transfer, for good")
     result = settings.clinic().reverse(
         transfer_id, reason=reason, actor=actor, key=key, returned=returned
     )
@@ -369,12 +482,20 @@ def _seen(result: TransferResult) -> Recorded:
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
 @actor_option()
 @key_option()
+@yes_option()
 @pass_settings
 def correct(
-    settings: Settings, outcome_id: int, outcome: str, reason: str, actor: str, key: str | None
+    settings: Settings,
+    outcome_id: int,
+    outcome: str,
+    reason: str,
+    actor: str,
+    key: str | None,
+    yes: bool,
 ) -> None:
     """Correct a recorded outcome (clinician or admin): the record stays, a correction points
-    at it, and every award it changes is settled."""
+    at it, and every award it changes is settled. Asks first (or --yes)."""
+    confirm(yes, f"correct outcome {outcome_id} to {outcome} and settle every award it changes")
     result = settings.clinic().correct(outcome_id, outcome, reason=reason, actor=actor, key=key)
     emit(settings, result, lambda: _describe_correction(result))
 
@@ -384,9 +505,14 @@ def correct(
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
 @actor_option()
 @key_option()
+@yes_option()
 @pass_settings
-def void(settings: Settings, outcome_id: int, reason: str, actor: str, key: str | None) -> None:
-    """Void an outcome entered in error (admin): it counts for nothing; awards are settled."""
+def void(
+    settings: Settings, outcome_id: int, reason: str, actor: str, key: str | None, yes: bool
+) -> None:
+    """Void an outcome entered in error (admin): it counts for nothing; awards are settled.
+    Asks first (or --yes)."""
+    confirm(yes, f"void outcome {outcome_id}: it will count for nothing, awards settled")
     result = settings.clinic().void(outcome_id, reason=reason, actor=actor, key=key)
     emit(settings, result, lambda: _describe_correction(result))
 
@@ -398,8 +524,7 @@ def _describe_correction(result: CorrectionResult) -> str:
     return (
         f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
         f"{_describe_settlement(result.settlement)}\n"
-        f"balance of {result.balance.participant}: {result.balance.points} points"
-        f" ({money(result.balance.value_cents)}), {result.balance.available_points} available"
+        f"{result.balance.participant}: {describe_balance(result.balance, [])}"
     )
 
 
@@ -407,9 +532,9 @@ def _describe_transfer(result: TransferResult) -> str:
     t = result.transfer
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
-        f"transfer {t.id}: {t.kind} of {t.amount} points {t.from_account} -> {t.to_account}{note}\n"
-        f"balance of {result.balance.participant}: {result.balance.points} points"
-        f" ({money(result.balance.value_cents)})"
+        f"transfer {t.id}: {t.kind} of {plural(t.amount, 'point')}"
+        f" {t.from_account} -> {t.to_account}{note}\n"
+        f"{result.balance.participant}: {describe_balance(result.balance, [])}"
     )
 
 
@@ -429,8 +554,9 @@ def verify(settings: Settings, against: str | None) -> None:
     def text() -> str:
         lines = [problem.message for problem in report.problems]
         lines.append(
-            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {report.outcomes} outcomes,"
-            f" {report.transfers} transfers, {report.participants} participants checked;"
+            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {plural(report.outcomes, 'outcome')},"
+            f" {plural(report.transfers, 'transfer')},"
+            f" {plural(report.participants, 'participant')} checked;"
             f" chain head {report.transfer_chain_head[:16]}"
         )
         if report.against is not None and report.ok:
@@ -440,14 +566,12 @@ def verify(settings: Settings, against: str | None) -> None:
                 for now in report.chains
                 if now.chain == then.chain
             )
-            lines.append(
-                f"extends the checkpoint of {report.against.at:%Y-%m-%d %H:%M:%S}Z: {grown}"
-            )
+            lines.append(f"extends the checkpoint of {when(report.against.at, 'UTC')}: {grown}")
         return "\n".join(lines)
 
     emit(settings, report, text)
     if not report.ok:
-        click.echo(f"cmrewards: verify found {len(report.problems)} problem(s)", err=True)
+        click.echo(f"cmrewards: verify found {plural(len(report.problems), 'problem')}", err=True)
         sys.exit(3)
 
 
@@ -475,7 +599,7 @@ def checkpoint(settings: Settings) -> None:
 )
 @pass_settings
 def demo(settings: Settings, demo_db: str | None) -> None:
-    """Build a sample clinic on a fresh file and walk through a day."""
+    """Build a sample clinic on a fresh file and walk through three weeks of it."""
     from .demo import run_demo
 
     source = click.get_current_context().find_root().get_parameter_source("db")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,16 +11,18 @@ import click
 import cmrewards
 from cmrewards.errors import InvalidInput
 
+from ._ids import PARTICIPANT, PRESET, PROGRAM
+from ._output import Column, plural, table, when
 from ._shell import Settings, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import ProgramReport, Statement
+    from cmrewards import ProgramReport, Statement, StatementLine
 
 # --- reports ---------------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--program", "program_id", help="One program (default: every program).")
+@click.option("--program", "program_id", type=PROGRAM, help="One program (default: every program).")
 @click.option("--since", help="First clinical date, YYYY-MM-DD.")
 @click.option("--until", help="Last clinical date, YYYY-MM-DD.")
 @pass_settings
@@ -37,19 +40,19 @@ def _describe_report(r: ProgramReport) -> str:
     period = f"{r.since or 'start'} to {r.until or 'today'}"
     lines = [
         f"{r.program_id}: {r.name} ({period})",
-        f"  participants  {r.enrolled} enrolled: {r.active} active, {r.completed} completed,"
-        f" {r.withdrawn} withdrawn",
+        f"  participants  {r.enrolled:,} enrolled: {r.active:,} active, {r.completed:,} completed,"
+        f" {r.withdrawn:,} withdrawn",
     ]
     for t in r.targets:
         lines.append(
-            f"  {t.target:<22} {t.opportunities} recorded, {t.met} met"
+            f"  {t.target:<22} {t.opportunities:,} recorded, {t.met:,} met"
             f" ({t.met_per_mille / 10:.1f} %)"
         )
     lines += [
         f"  abstinence    longest run mean {r.lda_mean_tenths / 10:.1f},"
         f" median {r.lda_median_tenths / 10:.1f} samples",
-        f"  points        {r.points_awarded} awarded, {r.points_held} held,"
-        f" {r.points_redeemed} redeemed, {r.points_outstanding} outstanding",
+        f"  points        {r.points_awarded:,} awarded, {r.points_held:,} held,"
+        f" {r.points_redeemed:,} redeemed, {r.points_outstanding:,} outstanding",
         f"  cost          {money(r.awarded_cents)} awarded, {money(r.outstanding_cents)}"
         f" outstanding, {money(r.cost_per_participant_cents)} per participant",
     ]
@@ -64,30 +67,48 @@ def _describe_report(r: ProgramReport) -> str:
         )
     if r.written_off_cents:
         lines.append(
-            f"  written off   {r.written_off_points} points, {money(r.written_off_cents)}"
+            f"  written off   {plural(r.written_off_points, 'point')}, {money(r.written_off_cents)}"
             " (corrected awards already spent or handed over)"
         )
-    lines.append(f"  caps          {r.cap_hits} participant-periods reached the cap")
+    lines.append(
+        f"  caps          {plural(r.cap_hits, 'participant-period')} reached the cap"
+        if r.cap_hits
+        else "  caps          no participant reached the cap"
+    )
     if r.low_stock:
         lines.append(f"  low stock     {', '.join(r.low_stock)}")
     return "\n".join(lines)
 
 
 @cli.command()
-@click.argument("participant")
-@click.option("--html", "html_file", help="Also write a printable page with a chart here.")
+@click.argument("participant", type=PARTICIPANT)
+@click.option(
+    "--html", "html_file", help="Also write a printable page with a chart here (owner-only)."
+)
 @pass_settings
 def statement(settings: Settings, participant: str, html_file: str | None) -> None:
-    """A participant's statement: each result, streaks, resets, redemptions."""
-    made = settings.clinic().statement(participant)
+    """A participant's statement: each result, streaks, resets, prizes, adjustments and
+    redemptions."""
+    clinic = settings.clinic()
+    made = clinic.statement(participant)
     if html_file is not None:
         _refuse_to_overwrite_a_database(html_file, settings.db)
         try:
             page = cmrewards.statement_html(made)
-            Path(html_file).write_text(page, encoding="utf-8")
+            _write_owner_only(Path(html_file), page)
         except OSError as error:
             raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None
-    emit(settings, made, lambda: _describe_statement(made, html_file))
+    names = {i.sku: i.name for i in clinic.items()} if made.redemptions else {}
+    emit(settings, made, lambda: _describe_statement(made, html_file, names))
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only (0600), as the database and the export are:
+    a statement is a 42 CFR Part 2 record. A page written before is made 0600 too."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
@@ -103,39 +124,74 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
         raise InvalidInput(f"{target} is a database; write the statement page somewhere else")
 
 
-def _describe_statement(made: Statement, html_file: str | None) -> str:
-    lines = [
-        f"{made.participant} in {made.program_id} since {made.start} ({made.status})",
-        f"{'date':<10}  {'target':<20} {'result':<8} {'paid':>10} {'streak':>6}  total",
+def _statement_columns(timezone: str) -> list[Column[StatementLine]]:
+    def paid(line: StatementLine) -> str:
+        if line.points:
+            return plural(line.points, "point")
+        return plural(line.draws, "draw") if line.draws else ""
+
+    def mark(line: StatementLine) -> str:
+        said = "reset" if line.reset else ("recovered" if line.recovered else "")
+        return f"{said} (corrected)".strip() if line.corrected else said
+
+    return [
+        Column("date", lambda line: cmrewards.local_date(line.occurred_at, timezone)),
+        Column("target", lambda line: line.target),
+        Column("result", lambda line: line.outcome),
+        Column("paid", paid, right=True),
+        Column("streak", lambda line: line.streak, right=True),
+        Column("total", lambda line: money(line.cumulative_cents), right=True),
+        Column("", mark),
     ]
-    for line in made.lines:
-        paid = (
-            f"{line.points} pts" if line.points else (f"{line.draws} draws" if line.draws else "")
-        )
-        mark = " reset" if line.reset else (" recovered" if line.recovered else "")
-        mark += " (corrected)" if line.corrected else ""
-        lines.append(
-            f"{cmrewards.local_date(line.occurred_at, made.timezone)}  {line.target:<20}"
-            f" {line.outcome:<8} {paid:>10}"
-            f" {line.streak:>6}  {money(line.cumulative_cents)}{mark}"
-        )
+
+
+ADJUSTMENTS = ("adjustment-up", "adjustment-down", "reversal")
+"""Movements made by hand, listed on the statement with their reasons (spending and holds
+are the redemptions')."""
+
+
+def _describe_statement(made: Statement, html_file: str | None, names: dict[str, str]) -> str:
+    lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status})"]
+    if made.lines:
+        lines.append(table(_statement_columns(made.timezone), made.lines))
     lines.append(
-        f"longest streak {made.longest_streak}, {made.resets} resets, {made.recoveries}"
-        f" recoveries; earned {money(made.earned_cents)}; balance {made.balance.points} points"
+        f"longest streak {made.longest_streak}, {plural(made.resets, 'reset')},"
+        f" {plural(made.recoveries, 'recovery')}; earned {money(made.earned_cents)};"
+        f" balance {plural(made.balance.points, 'point')}"
     )
+    for p in made.prizes:
+        won = when(p.won_at, made.timezone)
+        lines.append(f"prize #{p.id}: {p.category} ({money(p.value_cents)}) won {won}, {p.status}")
+    for e in made.history:
+        if e.kind in ADJUSTMENTS:
+            sign = "+" if e.points > 0 else "-"
+            lines.append(
+                f"{e.kind} {sign}{plural(abs(e.points), 'point')} on"
+                f" {when(e.occurred_at, made.timezone)} by {e.actor}: {e.detail}"
+            )
     for c in made.corrections:
         what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
         lines.append(f"correction #{c.id}: outcome {c.outcome_id} {what} by {c.actor}: {c.reason}")
     if made.write_offs:
         lines.append(
-            f"written off {made.written_off_points} points ({money(made.written_off_cents)}):"
-            " corrected awards already spent or handed over"
+            f"written off {plural(made.written_off_points, 'point')}"
+            f" ({money(made.written_off_cents)}): corrected awards already spent or handed over"
         )
     for r in made.redemptions:
-        lines.append(f"redemption #{r.id}: {r.sku} for {r.cost} points, {r.status}")
+        item = names.get(r.sku, r.sku)
+        lines.append(
+            f"redemption #{r.id}: {item} ({r.sku}) for {plural(r.cost, 'point')},"
+            f" requested {when(r.requested_at, made.timezone)}, {r.status}"
+        )
     if html_file:
         lines.append(f"wrote {html_file}")
     return "\n".join(lines)
+
+
+EXPORT_COLUMNS: list[Column[tuple[str, int]]] = [
+    Column("table", lambda counted: counted[0]),
+    Column("rows", lambda counted: f"{counted[1]:,}", right=True),
+]
 
 
 @cli.command()
@@ -149,8 +205,8 @@ def export(settings: Settings, out: str) -> None:
         settings,
         manifest,
         lambda: "\n".join(
-            [f"{name:<20} {count:>8} rows" for name, count in manifest.tables.items()]
-            + [
+            [
+                table(EXPORT_COLUMNS, list(manifest.tables.items())),
                 f"transfer chain head {manifest.transfer_chain_head}",
                 f"checkpoint {manifest.checkpoint.statement}",
                 f"written to {out}",
@@ -160,8 +216,8 @@ def export(settings: Settings, out: str) -> None:
 
 
 @cli.command()
-@click.option("--program", "program_id", help="A program in the database.")
-@click.option("--preset", "preset_name", help="A shipped preset (no database needed).")
+@click.option("--program", "program_id", type=PROGRAM, help="A program in the database.")
+@click.option("--preset", "preset_name", type=PRESET, help="A shipped preset (no database needed).")
 @click.option("--participants", required=True, type=click.IntRange(1, 1_000_000), help="How many.")
 @click.option("--p-met", required=True, type=click.FloatRange(0, 1), help="Chance of met, 0-1.")
 @click.option(
@@ -196,7 +252,8 @@ def simulate(
         settings,
         result,
         lambda: (
-            f"{result.program_id}: {result.participants:,} participants, p(met) {result.p_met},"
+            f"{result.program_id}: {plural(result.participants, 'participant')},"
+            f" p(met) {result.p_met},"
             f" persistence {result.persistence}, seed {result.seed}\n"
             f"  per participant: mean {money(result.mean_cents)}, median"
             f" {money(result.median_cents)}, 95th percentile {money(result.p95_cents)};"

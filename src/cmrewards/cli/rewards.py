@@ -7,6 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+import cmrewards
+
+from ._confirm import confirm, yes_option
+from ._ids import PARTICIPANT, SKU
+from ._output import (
+    Column,
+    csv_option,
+    dollars,
+    emit_list,
+    participant_zones,
+    plural,
+    when,
+    when_iso,
+)
 from ._shell import (
     Recorded,
     Settings,
@@ -20,7 +34,7 @@ from ._shell import (
 )
 
 if TYPE_CHECKING:
-    from cmrewards import CatalogItem, Redemption, RedemptionResult
+    from cmrewards import CatalogItem, Clinic, Prize, Redemption, RedemptionResult
 
 # --- catalog, redemption and prizes ---------------------------------------------
 
@@ -58,16 +72,27 @@ def catalog_add(
     emit(settings, item, lambda: _describe_item(item), recorded=_item_seen(item))
 
 
+CATALOG_COLUMNS: list[Column[CatalogItem]] = [
+    Column("sku", lambda i: i.sku),
+    Column("name", lambda i: i.name),
+    Column("points", lambda i: f"{i.cost:,}", right=True, csv=lambda i: i.cost),
+    Column("stock", lambda i: "on demand" if i.stock is None else i.stock, right=True),
+    Column("low", lambda i: "LOW" if i.is_low else ""),
+    Column("prize category", lambda i: i.category or ""),
+]
+
+
 @catalog.command("list")
+@csv_option()
 @pass_settings
 def catalog_list(settings: Settings) -> None:
-    """List catalog items, their cost and stock."""
+    """List catalog items, their cost and stock (LOW at or below the threshold)."""
     items = settings.clinic().items()
-    emit(settings, items, lambda: "\n".join(_describe_item(i) for i in items) or "no items yet")
+    emit_list(settings, items, CATALOG_COLUMNS, items, empty="no items yet")
 
 
 @catalog.command("restock")
-@click.argument("sku")
+@click.argument("sku", type=SKU)
 @click.option("--quantity", required=True, type=int, help="Units added.")
 @actor_option()
 @pass_settings
@@ -82,10 +107,12 @@ def _item_seen(item: CatalogItem) -> Recorded:
 
 
 def _describe_item(item: CatalogItem) -> str:
-    stock = "on demand" if item.stock is None else f"{item.stock} in stock"
+    """``GC-10 $10 grocery card: 40 points, 3 in stock``; a cabinet item says its category."""
+    stock = "on demand" if item.stock is None else f"{item.stock:,} in stock"
     low = " LOW" if item.is_low else ""
-    prize = f", {item.category} prize" if item.category else ""
-    return f"{item.sku:<16} {item.cost:>6} points  {stock}{low}{prize}  {item.name}"
+    kinds = [plural(item.cost, "point")] if item.cost or not item.category else []
+    kinds += [f"{item.category} prize"] if item.category else []
+    return f"{item.sku} {item.name}: {', '.join(kinds)}, {stock}{low}"
 
 
 @cli.group()
@@ -94,20 +121,35 @@ def redeem() -> None:
 
 
 def _redemption_command(
-    name: str, doc: str, call: Callable[..., Any], *options: Callable[[Any], Any]
+    name: str,
+    doc: str,
+    call: Callable[..., Any],
+    *options: Callable[[Any], Any],
+    asks: str | None = None,
 ) -> None:
-    def command(settings: Settings, redemption_id: int, actor: str, **extra: Any) -> None:
-        result = call(settings.clinic(), redemption_id, actor=actor, **extra)
-        emit(settings, result, lambda: _describe_redemption(result), recorded=_seen(result))
+    """A command on one redemption by id; ``asks`` what to confirm when it is destructive."""
 
-    for option in (*options, actor_option(), click.argument("redemption_id", type=int)):
+    def command(settings: Settings, redemption_id: int, actor: str, **extra: Any) -> None:
+        if asks is not None:
+            confirm(extra.pop("yes"), asks.format(id=redemption_id))
+        clinic = settings.clinic()
+        result = call(clinic, redemption_id, actor=actor, **extra)
+        emit(settings, result, lambda: _describe_redemption(result, clinic), recorded=_seen(result))
+
+    confirming = (yes_option(),) if asks is not None else ()
+    for option in (
+        *options,
+        *confirming,
+        actor_option(),
+        click.argument("redemption_id", type=int),
+    ):
         command = option(command)
     redeem.command(name, help=doc)(pass_settings(command))
 
 
 @redeem.command("request")
-@click.argument("participant")
-@click.argument("sku")
+@click.argument("participant", type=PARTICIPANT)
+@click.argument("sku", type=SKU)
 @actor_option()
 @key_option()
 @pass_settings
@@ -115,8 +157,9 @@ def redeem_request(
     settings: Settings, participant: str, sku: str, actor: str, key: str | None
 ) -> None:
     """Hold a catalog item's cost in points for a participant."""
-    result = settings.clinic().request_redemption(participant, sku, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_redemption(result), recorded=_seen(result))
+    clinic = settings.clinic()
+    result = clinic.request_redemption(participant, sku, actor=actor, key=key)
+    emit(settings, result, lambda: _describe_redemption(result, clinic), recorded=_seen(result))
 
 
 def _seen(result: RedemptionResult) -> Recorded:
@@ -129,61 +172,116 @@ _redemption_command(
     "Approve a request as fitting the participant's treatment goals (clinician).",
     lambda clinic, rid, **kw: clinic.approve_redemption(rid, **kw),
 )
+
+
+def _fulfil(clinic: Clinic, redemption_id: int, *, cost_dollars: str | None, **kw: Any) -> Any:
+    """``--cost`` is typed in dollars; ``--cost-cents`` (the earlier spelling) still works."""
+    if cost_dollars is not None:
+        if kw.get("cost_cents") is not None:
+            raise click.UsageError("give the actual cost once: --cost DOLLARS")
+        kw["cost_cents"] = cmrewards.parse_dollars(cost_dollars, "--cost")
+    return clinic.fulfil_redemption(redemption_id, **kw)
+
+
 _redemption_command(
     "fulfil",
     "Record the hand-over: who, a note (receipt, card last digits), the actual cost.",
-    lambda clinic, rid, **kw: clinic.fulfil_redemption(rid, **kw),
+    _fulfil,
     click.option(
         "--note", callback=typed_text, help="Receipt or gift-card last digits (no personal data)."
     ),
-    click.option("--cost-cents", type=int, help="What the clinic actually paid, in cents."),
+    click.option(
+        "--cost", "cost_dollars", metavar="DOLLARS", help="What the clinic paid, e.g. 25.00."
+    ),
+    click.option("--cost-cents", type=int, hidden=True, help="The same in cents (older spelling)."),
 )
 _redemption_command(
     "cancel",
-    "Cancel or decline a request; the points and stock are released.",
+    "Cancel or decline a request; the points and stock are released. Asks first (or --yes).",
     lambda clinic, rid, **kw: clinic.cancel_redemption(rid, **kw),
     click.option(
         "--reason", required=True, callback=typed_text, help="Why: kept in the audit trail."
     ),
+    asks="cancel redemption {id}: its points and stock are released, for good",
 )
 
 
+def redemption_columns(zones: dict[str, str], names: dict[str, str]) -> list[Column[Redemption]]:
+    """Redemptions as staff read them: dates in each participant's program zone, item names."""
+
+    def updated(r: Redemption) -> Any:
+        return r.closed_at or r.fulfilled_at or r.approved_at or r.requested_at
+
+    return [
+        Column("id", lambda r: r.id, right=True),
+        Column(
+            "requested",
+            lambda r: when(r.requested_at, zones.get(r.participant, "UTC")),
+            csv=lambda r: when_iso(r.requested_at, zones.get(r.participant, "UTC")),
+        ),
+        Column("participant", lambda r: r.participant),
+        Column("item", lambda r: names.get(r.sku, r.sku)),
+        Column("sku", lambda r: r.sku),
+        Column("points", lambda r: f"{r.cost:,}", right=True, csv=lambda r: r.cost),
+        Column("state", lambda r: r.status),
+        Column(
+            "since",
+            lambda r: when(updated(r), zones.get(r.participant, "UTC")),
+            csv=lambda r: when_iso(updated(r), zones.get(r.participant, "UTC")),
+        ),
+    ]
+
+
+def _listed(clinic: Clinic) -> list[Column[Redemption]]:
+    return redemption_columns(participant_zones(clinic), {i.sku: i.name for i in clinic.items()})
+
+
+REDEMPTION_STATES = ("requested", "approved", "fulfilled", "cancelled", "reversed")
+"""``cmrewards.RedemptionStatus``'s values, spelled here so that ``--help`` loads no layer."""
+
+
 @redeem.command("list")
-@click.option("--participant", help="Only this participant's redemptions.")
+@click.option("--participant", type=PARTICIPANT, help="Only this participant's redemptions.")
+@click.option(
+    "--state",
+    type=click.Choice(REDEMPTION_STATES),
+    help="Only those in this state: 'requested' is the queue awaiting approval.",
+)
+@csv_option()
 @pass_settings
-def redeem_list(settings: Settings, participant: str | None) -> None:
-    """List redemptions, newest last."""
-    found = settings.clinic().redemptions(participant)
-    emit(
-        settings,
-        found,
-        lambda: "\n".join(_describe_one(r) for r in found) or "no redemptions",
-    )
+def redeem_list(settings: Settings, participant: str | None, state: str | None) -> None:
+    """List redemptions, oldest first, with their dates and item names."""
+    clinic = settings.clinic()
+    found = [r for r in clinic.redemptions(participant) if state is None or r.status == state]
+    empty = f"no {state} redemptions" if state else "no redemptions"
+    emit_list(settings, found, _listed(clinic), found, empty=empty)
 
 
-def _describe_one(r: Redemption) -> str:
-    return f"#{r.id:<5} {r.participant:<12} {r.sku:<16} {r.cost:>6} points  {r.status}"
-
-
-def _describe_redemption(result: RedemptionResult) -> str:
+def _describe_redemption(result: RedemptionResult, clinic: Clinic) -> str:
     note = " (already requested with this key; nothing written)" if result.replayed else ""
-    b = result.balance
+    r, b = result.redemption, result.balance
+    item = {i.sku: i.name for i in clinic.items()}.get(r.sku, r.sku)
     return (
-        f"{_describe_one(result.redemption)}{note}\n"
-        f"{b.participant}: {b.available_points} available, {b.held_points} held"
+        f"redemption #{r.id}: {item} ({r.sku}) for {r.participant},"
+        f" {plural(r.cost, 'point')}, {r.status}{note}\n"
+        f"{b.participant}: {b.available_points:,} available, {b.held_points:,} held"
     )
 
 
 @cli.command()
 @actor_option()
+@csv_option()
 @pass_settings
 def expire(settings: Settings, actor: str) -> None:
     """Release holds older than their program's hold_days."""
-    expired = settings.clinic().expire(actor=actor)
-    emit(
+    clinic = settings.clinic()
+    expired = clinic.expire(actor=actor)
+    emit_list(
         settings,
         expired,
-        lambda: "\n".join(_describe_one(r) for r in expired) or "no holds were overdue",
+        _listed(clinic),
+        expired,
+        empty="no holds were overdue",
         recorded=Recorded("the expiry", "cmrewards redeem list"),
     )
 
@@ -193,34 +291,56 @@ def prize() -> None:
     """Prizes won from the bowl: list them, hand them over."""
 
 
-@prize.command("list")
-@click.argument("participant")
-@pass_settings
-def prize_list(settings: Settings, participant: str) -> None:
-    """Prizes a participant has won, owed and handed over."""
-    won = settings.clinic().prizes(participant)
-    emit(
-        settings,
-        won,
-        lambda: (
-            "\n".join(
-                f"#{p.id:<5} {p.category:<10} {money(p.value_cents):>8}  {p.status}"
-                f"  won {p.won_at:%Y-%m-%d}"
-                for p in won
-            )
-            or f"{participant} has won no prizes"
+def prize_columns(zones: dict[str, str]) -> list[Column[Prize]]:
+    """Prizes as staff read them: when each was won, in the participant's program zone."""
+    return [
+        Column("id", lambda p: p.id, right=True),
+        Column("participant", lambda p: p.participant),
+        Column(
+            "won",
+            lambda p: when(p.won_at, zones.get(p.participant, "UTC")),
+            csv=lambda p: when_iso(p.won_at, zones.get(p.participant, "UTC")),
         ),
-    )
+        Column("category", lambda p: p.category),
+        Column(
+            "value",
+            lambda p: money(p.value_cents),
+            right=True,
+            csv=lambda p: dollars(p.value_cents),
+        ),
+        Column("status", lambda p: p.status),
+    ]
+
+
+@prize.command("list")
+@click.argument("participant", type=PARTICIPANT, required=False)
+@click.option("--owed", is_flag=True, help="Only prizes still to hand over.")
+@csv_option()
+@pass_settings
+def prize_list(settings: Settings, participant: str | None, owed: bool) -> None:
+    """Prizes won, owed and handed over: one participant's, or everyone's."""
+    clinic = settings.clinic()
+    won = [p for p in clinic.prizes(participant) if not owed or p.status == "owed"]
+    if participant is None:
+        empty = "no prizes owed" if owed else "no prizes won yet"
+    else:
+        empty = f"{participant} is owed no prizes" if owed else f"{participant} has won no prizes"
+    emit_list(settings, won, prize_columns(participant_zones(clinic)), won, empty=empty)
 
 
 @prize.command("trade")
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @click.option("--give", required=True, help="Category given up, e.g. small.")
 @click.option("--get", "get_", required=True, help="Category received, e.g. large.")
 @actor_option()
+@yes_option()
 @pass_settings
-def prize_trade(settings: Settings, participant: str, give: str, get_: str, actor: str) -> None:
-    """Trade owed prizes for one better one, as the program's [[trades]] allow."""
+def prize_trade(
+    settings: Settings, participant: str, give: str, get_: str, actor: str, yes: bool
+) -> None:
+    """Trade owed prizes for one better one, as the program's [[trades]] allow. Asks first
+    (or --yes)."""
+    confirm(yes, f"trade {participant}'s owed {give} prizes for one {get_} prize, for good")
     won = settings.clinic().trade_prizes(participant, give=give, get=get_, actor=actor)
     emit(
         settings,
@@ -232,16 +352,20 @@ def prize_trade(settings: Settings, participant: str, give: str, get_: str, acto
 
 @prize.command("fulfil")
 @click.argument("prize_id", type=int)
-@click.option("--sku", required=True, help="Cabinet item of the won category.")
+@click.option("--sku", required=True, type=SKU, help="Cabinet item of the won category.")
 @click.option("--note", callback=typed_text, help="A short note (no personal data).")
 @actor_option()
 @pass_settings
 def prize_fulfil(settings: Settings, prize_id: int, sku: str, note: str | None, actor: str) -> None:
     """Hand over an item of the won category from the prize cabinet."""
-    won = settings.clinic().fulfil_prize(prize_id, sku=sku, actor=actor, note=note)
+    clinic = settings.clinic()
+    won = clinic.fulfil_prize(prize_id, sku=sku, actor=actor, note=note)
     emit(
         settings,
         won,
-        f"prize #{won.id} ({won.category}) handed over as {sku}",
+        lambda: (
+            f"prize #{won.id} ({won.category}) handed over as"
+            f" {({i.sku: i.name for i in clinic.items()}).get(sku, sku)} ({sku})"
+        ),
         recorded=Recorded(f"prize {won.id} handed over", f"cmrewards prize list {won.participant}"),
     )

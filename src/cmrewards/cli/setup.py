@@ -7,6 +7,9 @@ import click
 
 import cmrewards
 
+from ._confirm import confirm, yes_option
+from ._ids import PARTICIPANT, PRESET, PROGRAM, STAFF
+from ._output import Column, csv_option, dollars, emit_list, plural
 from ._shell import Recorded, Settings, actor_option, cli, emit, money, pass_settings
 
 # --- setup -----------------------------------------------------------------
@@ -40,7 +43,7 @@ def migrate(settings: Settings, source_file: str, server_url: str) -> None:
     report = cmrewards.migrate(source_file, server_url)
 
     def text() -> str:
-        copied = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
+        copied = ", ".join(f"{table} ({plural(n, 'row')})" for table, n in report.rows.items() if n)
         checked = report.target_verify
         return "\n".join(
             [
@@ -75,57 +78,67 @@ def staff_add(settings: Settings, staff_id: str, role: str, actor: str) -> None:
 
 
 @staff.command("deactivate")
-@click.argument("staff_id")
+@click.argument("staff_id", type=STAFF)
 @actor_option()
+@yes_option()
 @pass_settings
-def staff_deactivate(settings: Settings, staff_id: str, actor: str) -> None:
-    """Stop a staff member from acting; their history stays."""
+def staff_deactivate(settings: Settings, staff_id: str, actor: str, yes: bool) -> None:
+    """Stop a staff member from acting; their history stays. Asks first (or --yes)."""
+    confirm(yes, f"deactivate {staff_id}: they can no longer act, for good")
     member = settings.clinic().deactivate_staff(staff_id, actor=actor)
     seen = Recorded(f"the deactivation of {member.id}", "cmrewards staff list")
     emit(settings, member, f"deactivated {member.id}", recorded=seen)
 
 
+STAFF_COLUMNS: list[Column[cmrewards.Staff]] = [
+    Column("staff", lambda m: m.id),
+    Column("role", lambda m: m.role),
+    Column("status", lambda m: "active" if m.active else "inactive"),
+    Column("added by", lambda m: m.added_by or "(init)"),
+]
+
+
 @staff.command("list")
+@csv_option()
 @pass_settings
 def staff_list(settings: Settings) -> None:
     """List staff and their roles."""
     members = settings.clinic().staff()
-    emit(
-        settings,
-        members,
-        lambda: "\n".join(
-            f"{m.id:<20} {m.role:<10} {'active' if m.active else 'inactive'}" for m in members
-        ),
-    )
+    emit_list(settings, members, STAFF_COLUMNS, members, empty="no staff yet")
 
 
 # --- programs --------------------------------------------------------------
 
 
 @cli.command()
+@csv_option()
 @pass_settings
 def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
     shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
     maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
-
-    def text() -> str:
-        lines = []
-        for name, program in shipped:
-            most = maxima[name]
-            paid = f"{most.points} points" if most.points else f"{most.draws} draws"
-            lines.append(
-                f"{name:<16} {program.name}\n{'':<16} at most {paid},"
-                f" {money(most.value_cents)} expected with every sample negative"
-            )
-        return "\n".join(lines)
-
     rows = [
         {"preset": name, "name": program.name, "description": program.description}
         | {"maximum": maxima[name]}
         for name, program in shipped
     ]
-    emit(settings, rows, text)
+    columns: list[Column[tuple[str, cmrewards.Program]]] = [
+        Column("preset", lambda shipped: shipped[0]),
+        Column("name", lambda shipped: shipped[1].name),
+        Column("every sample negative pays", lambda shipped: _paid(maxima[shipped[0]])),
+        Column(
+            "expected",
+            lambda shipped: money(maxima[shipped[0]].value_cents),
+            right=True,
+            csv=lambda shipped: dollars(maxima[shipped[0]].value_cents),
+        ),
+    ]
+    emit_list(settings, rows, columns, shipped, empty="no presets")
+
+
+def _paid(most: cmrewards.MaximumEarnings) -> str:
+    parts = [plural(most.points, "point")] if most.points else []
+    return ", ".join(parts + ([plural(most.draws, "draw")] if most.draws or not parts else []))
 
 
 @cli.group()
@@ -134,7 +147,9 @@ def program() -> None:
 
 
 @program.command("add")
-@click.option("--preset", "preset_name", help="A shipped preset (see 'cmrewards presets').")
+@click.option(
+    "--preset", "preset_name", type=PRESET, help="A shipped preset (see 'cmrewards presets')."
+)
 @click.option("--file", "file_path", help="A program TOML file.")
 @click.option("--id", "program_id", help="Store under this id instead of the file's.")
 @click.option("--timezone", help="The clinic's IANA time zone, e.g. America/Chicago.")
@@ -168,41 +183,78 @@ def program_add(
     emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}", recorded=seen)
 
 
+PROGRAM_COLUMNS: list[Column[cmrewards.Program]] = [
+    Column("program", lambda p: p.id),
+    Column("name", lambda p: p.name),
+    Column("time zone", lambda p: p.timezone),
+    Column("weeks", lambda p: p.weeks, right=True),
+    Column("targets", lambda p: ", ".join(t.id for t in p.targets)),
+]
+
+
 @program.command("list")
+@csv_option()
 @pass_settings
 def program_list(settings: Settings) -> None:
     """List programs."""
     programs = settings.clinic().programs()
-    emit(
-        settings,
-        [p.to_dict() for p in programs],
-        lambda: "\n".join(f"{p.id:<20} {p.name}" for p in programs) or "no programs yet",
-    )
+    data = [p.to_dict() for p in programs]
+    emit_list(settings, data, PROGRAM_COLUMNS, programs, empty="no programs yet")
 
 
 @program.command("show")
-@click.argument("program_id")
+@click.argument("program_id", type=PROGRAM)
 @pass_settings
 def program_show(settings: Settings, program_id: str) -> None:
-    """Show one program's rules."""
+    """Show one program's rules: targets, schedules, redemption rules, prizes, the cap.
+
+    The program file's description is free text (its author's words, which may quote
+    figures from a paper); it is in the --json output, not beside the figures computed here.
+    """
     shown = settings.clinic().program(program_id)
     most = cmrewards.maximum_earnings(shown)
 
     def text() -> str:
-        lines = [f"{shown.id}: {shown.name}", shown.description, ""]
+        lines = [f"{shown.id}: {shown.name}", ""]
         lines.append(
-            f"point value {money(shown.point_value_cents)}, {shown.weeks} weeks,"
-            f" time zone {shown.timezone}, cap {money(shown.cap_cents)}"
+            f"point value {money(shown.point_value_cents)}, {plural(shown.weeks, 'week')},"
+            f" time zone {shown.timezone}, "
+            + (
+                "no cap"
+                if shown.cap_cents is None
+                else f"cap {money(shown.cap_cents)} per {shown.cap_period}"
+            )
         )
         for target in shown.targets:
             rules = ", ".join(
                 f"{k}={v}" for k, v in attrs.asdict(target.schedule).items() if v is not None
             )
             lines.append(f"  {target.id}: {target.schedule.kind} ({rules}), {target.per_week}/week")
+            if target.requires:
+                lines.append(f"    pays only with {' and '.join(target.requires)} met at the visit")
+        lines += _redemption_rules(shown)
         lines.append(f"at most {money(most.value_cents)} per participant")
         return "\n".join(lines)
 
     emit(settings, shown.to_dict() | {"maximum": most}, text)
+
+
+def _redemption_rules(shown: cmrewards.Program) -> list[str]:
+    """Approval, holds, separation of duties, the bowl and trades, as staff meet them."""
+    lines = [
+        "redemptions: "
+        + ("a clinician approves each request" if shown.require_approval else "no approval step")
+        + f"; holds expire after {plural(shown.hold_days, 'day')}"
+        + ("; whoever requested or approved may not hand it over" if shown.separate_duties else "")
+    ]
+    if shown.bowl:
+        slips = sum(c.slips for c in shown.bowl)
+        lines.append(
+            f"bowl of {plural(slips, 'slip')}: "
+            + ", ".join(f"{c.slips} {c.category} ({money(c.value_cents)})" for c in shown.bowl)
+        )
+    lines += [f"trade {t.count} {t.give} for 1 {t.get}" for t in shown.trades]
+    return lines
 
 
 # --- enrolment -------------------------------------------------------------
@@ -210,7 +262,7 @@ def program_show(settings: Settings, program_id: str) -> None:
 
 @cli.command()
 @click.argument("participant")
-@click.option("--program", "program_id", required=True, help="Program id.")
+@click.option("--program", "program_id", required=True, type=PROGRAM, help="Program id.")
 @click.option("--start", help="Enrolment date YYYY-MM-DD (default: today in the clinic's zone).")
 @actor_option()
 @pass_settings
@@ -230,12 +282,20 @@ def enroll(
 
 
 def _end_command(name: str, verb: str, doc: str) -> None:
-    @cli.command(name, help=doc)
-    @click.argument("participant")
+    @cli.command(name, help=f"{doc} Asks first (or --yes).")
+    @click.argument("participant", type=PARTICIPANT)
     @actor_option()
+    @yes_option()
     @pass_settings
-    def end(settings: Settings, participant: str, actor: str) -> None:
+    def end(settings: Settings, participant: str, actor: str, yes: bool) -> None:
         clinic = settings.clinic()
+        confirm(
+            yes,
+            lambda: (
+                f"mark {participant} {verb} in {clinic.participant(participant).program_id}:"
+                " no more outcomes can be recorded, for good"
+            ),
+        )
         record = getattr(clinic, name)(participant, actor=actor)
         seen = Recorded(f"{record.id} {verb}", f"cmrewards statement {record.id}")
         emit(settings, record, f"{record.id} {verb}", recorded=seen)

@@ -104,6 +104,19 @@ def local_date(value: dt.datetime, timezone: str) -> dt.date:
     return value.astimezone(zone(timezone)).date()
 
 
+def format_when(value: dt.datetime, timezone: str) -> str:
+    """A time as staff read it: ``2026-11-27 09:05 CST`` in ``timezone`` (the program's), to
+    the minute, with the zone's abbreviation for that instant (its offset, ``-03``, where the
+    zone has no abbreviation).
+
+    Every time the CLI prints, and every refusal that names a time, goes through this one
+    function (docs/decisions.md, "Times at the front desk"); JSON keeps UTC instants.
+    Raises ``InvalidInput`` for an unknown time zone.
+    """
+    local = value.astimezone(zone(timezone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
 def program_week(start: dt.date, at: dt.datetime, timezone: str) -> int:
     """Week number (1-based) of ``at`` counted from the enrolment date, in the clinic's zone."""
     return (local_date(at, timezone) - start).days // 7 + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..errors import InvalidInput, InvalidTransition
-from .clock import local_date, to_utc_text
+from .clock import format_when, local_date
 from .records import Participant, Status
 
 FUTURE_TOLERANCE = dt.timedelta(hours=1)
@@ -28,10 +28,14 @@ def check_active(person: Participant) -> None:
         )
 
 
-def check_not_ahead(at: dt.datetime, now: dt.datetime) -> None:
-    """A clinical time more than ``FUTURE_TOLERANCE`` ahead of ``now`` is ``InvalidInput``."""
+def check_not_ahead(at: dt.datetime, now: dt.datetime, timezone: str = "UTC") -> None:
+    """A clinical time more than ``FUTURE_TOLERANCE`` ahead of ``now`` is ``InvalidInput``;
+    the message shows both in ``timezone`` (the program's)."""
     if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput(f"at {to_utc_text(at)} is in the future")
+        raise InvalidInput(
+            f"at {format_when(at, timezone)} is in the future (it is now"
+            f" {format_when(now, timezone)})"
+        )
 
 
 def check_not_before_enrolment(person: Participant, at: dt.datetime, timezone: str) -> None:
@@ -39,7 +43,7 @@ def check_not_before_enrolment(person: Participant, at: dt.datetime, timezone: s
     date is ``InvalidInput``: program weeks count from the enrolment."""
     if local_date(at, timezone) < person.start:
         raise InvalidInput(
-            f"at {to_utc_text(at)} is before {person.id}'s enrolment on {person.start}"
+            f"at {format_when(at, timezone)} is before {person.id}'s enrolment on {person.start}"
         )
 
 
@@ -49,5 +53,5 @@ def check_recordable(person: Participant, timezone: str, at: dt.datetime, now: d
     the last one recorded is a late result, recorded in clinical order and settled
     (docs/design.md section 4.1)."""
     check_active(person)
-    check_not_ahead(at, now)
+    check_not_ahead(at, now, timezone)
     check_not_before_enrolment(person, at, timezone)

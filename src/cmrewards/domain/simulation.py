@@ -45,6 +45,7 @@ from ..errors import InvalidInput
 from .calendar import Attendance, weeks_of
 from .caps import pay_within_cap
 from .earning import earn
+from .money import divide_cents
 from .programs import BowlCategory, Program, Target, maximum_earnings
 from .schedules import Outcome, ScheduleState
 
@@ -76,7 +77,7 @@ class SimulationReport:
     weeks: int
     """Length of the simulated incentive phase, the program's ``weeks``."""
     mean_cents: int
-    """Mean cost per participant (points at their value plus prizes won), rounded."""
+    """Mean cost per participant (points at their value plus prizes won), rounded half to even."""
     median_cents: int
     """Median cost per participant (nearest rank)."""
     p95_cents: int
@@ -130,7 +131,7 @@ def simulate(
         persistence=float(persistence),
         seed=seed,
         weeks=program.weeks,
-        mean_cents=(2 * total + participants) // (2 * participants),  # half-up
+        mean_cents=divide_cents(total, participants),
         median_cents=_nearest_rank(costs, 50),
         p95_cents=_nearest_rank(costs, 95),
         maximum_cents=maximum_earnings(program).capped_cents,

@@ -20,6 +20,7 @@ import attrs
 from ..domain.clock import local_date
 from ..domain.earning import value_cents
 from ..domain.ledger import REDEEMED, Movement, Transfer
+from ..domain.money import divide_cents
 from ..domain.programs import Program
 from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
@@ -77,6 +78,7 @@ class ProgramReport:
     prizes_won: dict[str, int]
     prizes_handed_over: dict[str, int]
     cost_per_participant_cents: int
+    """``awarded_cents`` per enrolled participant, to the cent, half to even."""
     budget_cents: int | None
     budget_committed_cents: int
     """Everything awarded from the start up to ``until`` (a budget spans the whole program)."""
@@ -158,7 +160,7 @@ def program_report(
         prizes_handed_over=dict(
             sorted(Counter(p.category for p in prizes if p.status is PrizeStatus.FULFILLED).items())
         ),
-        cost_per_participant_cents=awarded_cents // len(people) if people else 0,
+        cost_per_participant_cents=divide_cents(awarded_cents, len(people)) if people else 0,
         budget_cents=program.budget_cents,
         budget_committed_cents=committed,
         budget_remaining_cents=(
