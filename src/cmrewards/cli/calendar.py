@@ -52,14 +52,14 @@ def stopped(report: CloseReport) -> None:
 def describe_close(report: CloseReport) -> str:
     """One paragraph for a person: what closing wrote, and what it stopped at."""
     per_target = ", ".join(f"{target} {n}" for target, n in report.missed.items())
-    missed = f"{report.samples} samples recorded missed"
+    missed = f"{_count(report.samples, 'sample')} recorded missed"
     if per_target:
         missed += f" ({per_target})"
     taken = sum(c.settlement.taken_back_points for c in report.closed if c.settlement)
     written_off = sum(c.settlement.written_off_points for c in report.closed if c.settlement)
     lines = [
-        f"closed {report.participants} participants through {report.through}: {missed}"
-        f" in {report.weeks} participant-weeks"
+        f"closed {_count(report.participants, 'participant')} through {report.through}:"
+        f" {missed} in {_count(report.weeks, 'participant-week')}"
     ]
     if taken or written_off:
         lines.append(
@@ -74,6 +74,10 @@ def describe_close(report: CloseReport) -> str:
     if not report.complete:
         lines.append(f"stopped at {report.error}")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @cli.command()
