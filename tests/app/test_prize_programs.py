@@ -87,8 +87,12 @@ def test_petry_twelve_weeks_of_negatives(any_clinic: Clinic) -> None:
 
 
 def test_petry_escalation_stops_at_12_draws(any_clinic: Clinic) -> None:
+    # The preset's 12 weeks end as its escalation reaches 12: run it for 15 weeks.
+    longer = cmrewards.load_preset("petry-fishbowl").to_dict() | {"weeks": 15}
+    any_clinic.add_program(cmrewards.program_from_dict(longer, "15 weeks"), actor=ADMIN)
     enrol(any_clinic, "petry-fishbowl")
-    draws = [record(any_clinic, STIM, "met", visit(sample_day(i))).award.draws for i in range(30)]
+    days = [sample_day(i) for i in range(30)]
+    draws = [record(any_clinic, STIM, "met", visit(day)).award.draws for day in days]
     assert draws == [min(i // 2 + 1, 12) for i in range(30)]
     assert draws[-6:] == [12] * 6
 

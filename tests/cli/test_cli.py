@@ -467,13 +467,15 @@ def test_record_pays_the_higgins_schedule(clinic_db: Path) -> None:
 
 def test_record_reset_and_recovery(clinic_db: Path) -> None:
     # Six negatives (positions 1-6), a positive, then five negatives: the fifth is paid at
-    # the pre-reset position 6, 35 points (docs/design.md section 3.1).
-    for day in range(1, 7):
+    # the pre-reset position 6, 35 points (docs/design.md section 3.1). Three samples a
+    # week, every other day from day 1, as the protocol owes them.
+    days = [7 * (n // 3) + 2 * (n % 3) + 1 for n in range(12)]
+    for day in days[:6]:
         record(clinic_db, day)
-    positive = record(clinic_db, 7, "not_met")
+    positive = record(clinic_db, days[6], "not_met")
     assert award_of(positive) == award(reset=True)
     assert balance_of(positive["balance"]) == higgins_balance(10 + 15 + 60 + 25 + 30 + 75)
-    paid = [award_of(record(clinic_db, day)) for day in range(8, 13)]
+    paid = [award_of(record(clinic_db, day)) for day in days[7:]]
     assert paid == [award(10), award(15), award(20, 40), award(25), award(35, recovered=True)]
 
 
@@ -520,7 +522,8 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
         command = f"record P100 --target attendance --outcome met --at {at} --actor {RECORDER}"
         return ok(clinic_db, command)
 
-    day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 3))
+    # Two samples a week are owed: the third is in the next week.
+    day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 8))
     bare_date = record_at(day1.isoformat())
     assert bare_date["occurred_at"] == stored(day1)
     assert bare_date["occurred_at"][11:] in {"05:00:00.000000Z", "06:00:00.000000Z"}
@@ -566,7 +569,7 @@ def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
     assert ok(clinic_db, "balance P200")["cap_remaining_cents"] == 120
     assert record_on(1)["balance"]["cap_remaining_cents"] == 70
     assert record_on(2)["balance"]["cap_remaining_cents"] == 20
-    third = record_on(3)
+    third = record_on(8)  # in week 2: week 1 owes two samples
     assert (third["award"]["points"], third["award"]["value_cents"]) == (2, 20)
     assert third["award"]["capped"] is True
     assert balance_of(ok(clinic_db, "balance P200")) == {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 import hypothesis.strategies as st
@@ -679,3 +680,16 @@ def _schedule(schedule: EscalatingSchedule) -> dict[str, object]:
         for k, v in attrs.asdict(schedule).items()
         if v is not None
     }
+
+
+def test_the_readme_example_is_a_valid_phased_program() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### The protocol calendar: phases, owed samples, weeks\n", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    program = program_from_toml(block, "README")
+    assert [(p.first, p.last, p.per_week) for p in program.targets[0].phases] == [
+        (1, 12, 2),
+        (13, 24, 1),
+    ]
+    # Two tests a week at $10.00 rising $1.50 a week to $26.50, then 12 x $13.50.
+    assert maximum_earnings(program).value_cents == 2 * 21_900 + 12 * 1_350

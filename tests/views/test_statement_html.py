@@ -24,7 +24,7 @@ from cmrewards import Clinic, Outcome
 from cmrewards.domain.money import format_cents
 from cmrewards.views.statement import Statement, StatementLine
 from cmrewards.views.statement_html import render_chart_svg, render_html
-from support.clinics import START, visit
+from support.clinics import START, sample_day, visit
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -158,7 +158,7 @@ def busy(higgins: Clinic) -> Busy:
     """P001 on higgins-vbrt: resets, a recovery, an excused result, an adjustment, a
     fulfilled, a cancelled and an open redemption, and a reversed award."""
     for index, outcome in enumerate(HIGGINS_HISTORY):
-        higgins.record("P001", STIM, outcome, actor=ADMIN, at=visit(2 * index))
+        higgins.record("P001", STIM, outcome, actor=ADMIN, at=visit(sample_day(index)))
     higgins.adjust("P001", 20, reason="attendance <bonus> & more", actor=ADMIN)
     higgins.add_item("GC10", name=AWKWARD, cost=100, actor=ADMIN, stock=3)
     higgins.add_item("BUS", name="Bus pass", cost=50, actor=ADMIN)
