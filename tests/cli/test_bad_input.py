@@ -303,6 +303,9 @@ KIND: dict[str, str | Ints] = {
     "timezone": "timezone",
     "returned": "flag",
     "against": "checkpoint",
+    "through": "date",
+    "day": "day",
+    "close_after": "flag",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -358,6 +361,8 @@ PLAUSIBLE: dict[str, str] = {
     "role": "recorder",
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
+    "through": str(TODAY - dt.timedelta(days=1)),
+    "day": str(START + dt.timedelta(days=10)),  # week 2: nothing recorded, every sample owed
     # Every database extends the checkpoint of an empty one.
     "against": "cmrewards-checkpoint/1 2026-01-01T00:00:00Z"
     + "".join(f" {chain}=0:{'0' * 16}" for chain in ("outcomes", "transfers", "journal"))
@@ -434,6 +439,8 @@ WRITES = {
     ("expire",),
     ("prize", "fulfil"),
     ("prize", "trade"),
+    ("close",),
+    ("excuse",),
 }
 BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3}
 """Exit codes of the plausible lines that are refused (init again; no five small prizes;
@@ -496,6 +503,14 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
     if kind == "date":
         return bad({2}, *INVALID_DATES) + odd(
             {2}, "20261127", "2026-W48-5", f" {START} ", "1970-01-01", "2999-12-31"
+        )
+    if kind == "day":
+        # An excused day: a real day of the enrolment may be refused by a rule (its week is
+        # full); one before the enrolment or to come never is accepted.
+        return (
+            bad({2}, *INVALID_DATES, "1970-01-01", "2999-12-31")
+            + bad({2}, str(START - dt.timedelta(days=1)), str(TODAY + dt.timedelta(days=2)))
+            + odd({1, 2}, "20261127", "2026-W48-5", f" {START} ")
         )
     if kind == "time":
         return bad({1, 2}, *INVALID_TIMES) + odd(
@@ -629,7 +644,8 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "--actor",
         ) + odd({2}, "Etc/UTC", "UTC")
     if kind == "flag":
-        return bad({2}, "--returned=yes", "--returned=", "--returned=1")
+        option = next(o for o in param.opts if o.startswith("--"))
+        return bad({2}, f"{option}=yes", f"{option}=", f"{option}=1")
     raise AssertionError(f"no malformed values for kind {kind!r}")
 
 

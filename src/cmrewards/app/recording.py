@@ -234,7 +234,9 @@ def write_outcome(
 ) -> RecordResult:
     """Check and store one outcome, then settle the participant: its own award, and what
     it changes for the outcomes after it (a late result) or at its visit (``requires``).
-    The same result for the same visit raises ``_SameResult``; another is ``AlreadyExists``."""
+    A result for a week the calendar was closed for replaces a ``missed`` placeholder
+    (``_replace_placeholders``). The same result for the same visit raises ``_SameResult``;
+    another is ``AlreadyExists``; a key or visit id starting ``close:`` is ``InvalidInput``."""
     check_not_reserved(key, details.visit)
     now = work.clock()
     # Stored and returned in UTC whatever zone the caller used, on every store.
