@@ -524,8 +524,10 @@ def test_a_failing_participant_leaves_those_before_it_closed(
     with database_location(kind, tmp_path) as location:
         plain = cmrewards.open(location, clock=clock)
         plain.init(ADMIN)
-        for who in ("P001", "P002", "P003"):
+        for who in ("P000", "P001", "P002", "P003"):
             enrolled(plain, TWICE_WEEKLY, who=who)
+        for n in (0, 2):  # P000's week 1 is full: nothing to close
+            record(plain, n, who="P000")
         store = _FailsFor(plain._store, "P002")
         clinic = Clinic(cast(Store, store), clock=clock)
 
@@ -539,7 +541,8 @@ def test_a_failing_participant_leaves_those_before_it_closed(
             1,
         )
         assert report.error == "participant P002: the database is busy; try again"
-        assert ([c.participant for c in report.closed], report.participants) == (["P001"], 1)
+        # P000 and P001 are closed through the date; P002 and P003 are not.
+        assert ([c.participant for c in report.closed], report.participants) == (["P001"], 2)
         assert [len(placeholders(plain, w)) for w in ("P001", "P002", "P003")] == [2, 0, 0]
         store.failing = False
         resumed = clinic.close_calendar(day(6), actor=ADMIN)

@@ -143,8 +143,8 @@ def close_calendar(work: UnitOfWork, through: dt.date, *, actor: str) -> CloseRe
         )
     ]
     closed: list[ClosedParticipant] = []
-    report = _Report(through, len(people), tuple(sorted(p.id for p in programs.values()
-                                                         if not p.calendar)))  # fmt: skip
+    report = _Report(through, [p.id for p in people],
+                     tuple(sorted(p.id for p in programs.values() if not p.calendar)))  # fmt: skip
     for person in due:
         try:
             done = _close_one(work, person.id, through, now, actor)
@@ -158,7 +158,8 @@ def close_calendar(work: UnitOfWork, through: dt.date, *, actor: str) -> CloseRe
 @attrs.frozen
 class _Report:
     through: dt.date
-    participants: int
+    people: list[str]
+    """The active enrolments of calendar programs, in the order they are closed."""
     skipped: tuple[str, ...]
 
     def finish(
@@ -178,11 +179,11 @@ class _Report:
                 "error_type": type(error).__name__,
                 "exit_code": error.exit_code,
             }
-        # Those after a failure were not closed: only those before it count.
-        participants = self.participants if stopped_at is None else len(closed)
+        # Those from a failure on were not closed: only those before it count.
+        stop = len(self.people) if stopped_at is None else self.people.index(stopped_at)
         return CloseReport(
             through=self.through,
-            participants=participants,
+            participants=stop,
             missed=dict(sorted(missed.items())),
             weeks=sum(len(one.weeks) for one in closed),
             closed=tuple(closed),
