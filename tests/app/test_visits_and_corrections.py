@@ -49,7 +49,9 @@ def paid_by_line(clinic: Clinic, who: str = "P001") -> list[int]:
 
 def test_correcting_a_positive_to_negative_settles_every_later_award(clinic: Clinic) -> None:
     days = (0, 2, 4, 7)  # Monday, Wednesday, Friday, Monday: the protocol's days
-    assert [met(clinic, d, o) for d, o in zip(days, ["met", "not_met", "met", "met"])] == [
+    assert [
+        met(clinic, d, o) for d, o in zip(days, ["met", "not_met", "met", "met"], strict=True)
+    ] == [
         10,
         0,
         10,

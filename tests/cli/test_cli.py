@@ -285,12 +285,17 @@ def test_deactivated_staff_may_no_longer_record(clinic_db: Path) -> None:
 
 def test_presets_lists_the_shipped_programs_with_their_maximum(clinic_db: Path) -> None:
     shipped = ok(clinic_db, "presets")
-    assert [p["preset"] for p in shipped] == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
-    higgins = shipped[0]["maximum"]
+    assert [p["preset"] for p in shipped] == [
+        "ca-recovery-incentives",
+        "higgins-vbrt",
+        "petry-fishbowl",
+        "va-prize-cm",
+    ]
+    higgins = shipped[1]["maximum"]
     # docs/design.md section 3.1: 36 consecutive negatives earn $997.50.
     assert (higgins["points"], higgins["draws"], higgins["value_cents"]) == (3990, 0, 99750)
     assert all(p["name"] and p["description"] for p in shipped)
-    assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, True, True]
+    assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, False, True, True]
     text = invoke(clinic_db, "presets", json_output=False)
     assert text.exit_code == 0
     assert "higgins-vbrt" in text.stdout
@@ -324,6 +329,13 @@ def test_program_add_with_id_and_timezone_overrides(clinic_db: Path) -> None:
         25,
     )
     assert ok(clinic_db, "program show higgins-chi")["timezone"] == "America/Chicago"
+    assert ok(clinic_db, "program show higgins-chi")["calendar"] is True
+
+
+def test_an_override_keeps_a_file_s_legacy_rules(clinic_db: Path, tmp_path: Path) -> None:
+    path = write_program(tmp_path, "calendar = false\n" + CHICAGO_PROGRAM)
+    ok(clinic_db, f"program add --file {q(path)} --id chi-legacy --actor {ADMIN}")
+    assert "calendar" not in ok(clinic_db, "program show chi-legacy")
 
 
 def test_program_add_from_a_file(clinic_db: Path, tmp_path: Path) -> None:

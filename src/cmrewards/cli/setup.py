@@ -157,6 +157,7 @@ def program_add(
         overrides = {
             "id": loaded.id if program_id is None else program_id,
             "timezone": loaded.timezone if timezone is None else timezone,
+            "calendar": loaded.calendar,  # to_dict leaves out a false one: say it
         }
         loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
