@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .app.clinic import Clinic
+    from .app.closing import ClosedParticipant, CloseReport
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
@@ -103,6 +104,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "app.clinic": ("Clinic",),
+    "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
@@ -204,6 +206,8 @@ __all__ = [
     "Check",
     "Checkpoint",
     "Clinic",
+    "CloseReport",
+    "ClosedParticipant",
     "Correction",
     "CorrectionKind",
     "CorrectionResult",

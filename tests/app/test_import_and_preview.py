@@ -322,6 +322,7 @@ def test_import_a_lab_file(tmp_path: Path) -> None:
         "error": None,
         "error_type": None,
         "exit_code": 0,
+        "last_day": str(CLI_START + dt.timedelta(days=14)),  # the file's latest clinical date
     }
     with cmrewards.open(db) as clinic:
         assert clinic.balance("P001").points == P001_POINTS
@@ -374,9 +375,10 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, keys: boo
 def test_importing_twice_through_the_api(tmp_path: Path, clock: FakeClock) -> None:
     clinic = api_clinic(tmp_path / "clinic.db", clock)
     lab = write_csv(tmp_path / "lab.csv", lab_rows(api_at, keys=False))
-    assert api_import(clinic, lab) == ImportReport(rows=14, applied=14, replayed=0)
+    last_day = START + dt.timedelta(days=14)
+    assert api_import(clinic, lab) == ImportReport(14, 14, 0, last_day=last_day)
     heads = clinic.verify()
-    assert api_import(clinic, lab) == ImportReport(rows=14, applied=0, replayed=14)
+    assert api_import(clinic, lab) == ImportReport(14, 0, 14, last_day=last_day)
     again = clinic.verify()
     assert again.outcomes == 14
     assert again.outcome_chain_head == heads.outcome_chain_head
@@ -391,7 +393,7 @@ def test_a_row_recorded_by_hand_with_the_same_key_is_a_replay(
     at = api_at(0)
     clinic.record("P001", STIM, "met", at=dt.datetime.fromisoformat(at), actor=ADMIN, key="LAB-1")
     lab = write_csv(tmp_path / "lab.csv", [("P001", STIM, "met", at, "LAB-1", "")])
-    assert api_import(clinic, lab) == ImportReport(rows=1, applied=0, replayed=1)
+    assert api_import(clinic, lab) == ImportReport(1, 0, 1, last_day=START)
     assert clinic.balance("P001").points == 10
     clinic.close()
 
@@ -410,10 +412,11 @@ def test_import_replays_on_every_store(higgins: Clinic, tmp_path: Path, chunk_si
     lab = write_csv(tmp_path / "lab.csv", rows)
     first = higgins.import_outcomes(read_rows(lab.open(), str(lab)), actor=ADMIN,
                                     chunk_size=chunk_size)  # fmt: skip
-    assert first == ImportReport(rows=4, applied=3, replayed=1)
+    last_day = START + dt.timedelta(days=4)
+    assert first == ImportReport(rows=4, applied=3, replayed=1, last_day=last_day)
     again = higgins.import_outcomes(read_rows(lab.open(), str(lab)), actor=ADMIN,
                                     chunk_size=chunk_size)  # fmt: skip
-    assert again == ImportReport(rows=4, applied=0, replayed=4)
+    assert again == ImportReport(rows=4, applied=0, replayed=4, last_day=last_day)
     assert higgins.balance("P001").points == 10 + 15 + 20 + 40  # the third in a row: bonus
     assert higgins.verify().ok
 
@@ -652,11 +655,12 @@ def test_an_interrupted_api_import_resumes_to_a_clean_import(
     assert interrupt.calls == [chunk_size]
     assert resumed.verify().outcomes == chunk_size  # the first chunk was committed
     report = api_import(resumed, lab, chunk_size=chunk_size)
-    assert report == ImportReport(rows=14, applied=14 - chunk_size, replayed=chunk_size)
+    last_day = START + dt.timedelta(days=14)
+    assert report == ImportReport(14, 14 - chunk_size, chunk_size, last_day=last_day)
     resumed.close()
 
     clean = api_clinic(tmp_path / "clean.db", clock)
-    assert api_import(clean, lab) == ImportReport(rows=14, applied=14, replayed=0)
+    assert api_import(clean, lab) == ImportReport(14, 14, 0, last_day=last_day)
     clean.close()
 
     # Same clock, same seeds in the same order (a replayed row draws none): the two

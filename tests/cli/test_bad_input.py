@@ -309,6 +309,9 @@ KIND: dict[str, str | Ints] = {
     "owed": "flag",
     "state": "choice",
     "against": "checkpoint",
+    "through": "date",
+    "day": "day",
+    "close_after": "flag",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -366,6 +369,8 @@ PLAUSIBLE: dict[str, str] = {
     "role": "recorder",
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
+    "through": str(TODAY - dt.timedelta(days=1)),
+    "day": str(START + dt.timedelta(days=10)),  # week 2: nothing recorded, every sample owed
     # Every database extends the checkpoint of an empty one.
     "against": "cmrewards-checkpoint/1 2026-01-01T00:00:00Z"
     + "".join(f" {chain}=0:{'0' * 16}" for chain in ("outcomes", "transfers", "journal"))
@@ -442,6 +447,8 @@ WRITES = {
     ("expire",),
     ("prize", "fulfil"),
     ("prize", "trade"),
+    ("close",),
+    ("excuse",),
 }
 BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3}
 """Exit codes of the plausible lines that are refused (init again; no five small prizes;
@@ -507,6 +514,14 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
     if kind == "date":
         return bad({2}, *INVALID_DATES) + odd(
             {2}, "20261127", "2026-W48-5", f" {START} ", "1970-01-01", "2999-12-31"
+        )
+    if kind == "day":
+        # An excused day: a real day of the enrolment may be refused by a rule (its week is
+        # full); one before the enrolment or to come never is accepted.
+        return (
+            bad({2}, *INVALID_DATES, "1970-01-01", "2999-12-31")
+            + bad({2}, str(START - dt.timedelta(days=1)), str(TODAY + dt.timedelta(days=2)))
+            + odd({1, 2}, "20261127", "2026-W48-5", f" {START} ")
         )
     if kind == "time":
         return bad({1, 2}, *INVALID_TIMES) + odd(

@@ -44,8 +44,19 @@ from ..views.export import ExportManifest
 from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
-from . import corrections, enrolment, programs, reads, recording, rewards, specimens, staffing
+from . import (
+    closing,
+    corrections,
+    enrolment,
+    programs,
+    reads,
+    recording,
+    rewards,
+    specimens,
+    staffing,
+)
 from .arguments import checked_arguments
+from .closing import CloseReport
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
 from .rewards import RedemptionResult
@@ -413,6 +424,55 @@ class Clinic:
             targets=targets,
             chunk_size=chunk_size,
             progress=progress,
+        )
+
+    # --- the calendar: closing it, excused absences --------------------------------
+
+    def close_calendar(self, through: dt.date, *, actor: str) -> CloseReport:
+        """Record ``missed`` for every owed sample without a result in every program week
+        that ended by ``through`` (a local date), for every active enrolment of every
+        calendar program; programs stored before the calendar are skipped and named.
+
+        A week ends at midnight after its last day in the program's zone; weeks before the
+        enrolment and after the target's last phase owe nothing; every effective result of
+        the week counts (``met``, ``not_met``, ``missed``, ``excused``, ``invalid``). Each
+        placeholder is recorded at the week's last instant with the key
+        ``close:P:TARGET:WEEK:N`` (docs/design.md section 3.9), and what it changes for later
+        awards is settled. One transaction per participant: a failure leaves whole
+        participants closed, and the report names the one it stopped at (it is not raised).
+        Closing again writes nothing.
+
+        Raises ``InvalidInput`` for a date after today, ``PermissionDenied`` when ``actor``
+        may not record results.
+        """
+        return closing.close_calendar(self._work, through, actor=actor)
+
+    def excuse(
+        self,
+        participant: str,
+        day: dt.date,
+        *,
+        reason: str,
+        actor: str,
+        target: str | None = None,
+    ) -> VisitResult:
+        """Record an excused absence on ``day``: an ``excused`` result (neutral: no award, no
+        reset, the streak kept) for ``target``, or every target, at the participant's visit of
+        that day or else at noon in the program's zone, with ``reason`` as its note.
+
+        It fills one owed sample of its week; in a week the calendar was closed for, it
+        replaces a ``missed`` placeholder as a late result does. The same excuse again is a
+        replay. Rules: docs/design.md section 3.9.
+
+        Raises ``InvalidTransition`` when the week already has every sample it owes (for a
+        named target; with every target, those left out are the ones that cannot be excused,
+        and it is refused only when none can) or the enrolment is not active; ``InvalidInput``
+        for a day in the future or before the enrolment, or an empty reason; ``AlreadyExists``
+        when a named target has another result that day; ``NotFound`` for an unknown
+        participant or target; ``PermissionDenied`` when ``actor`` may not record results.
+        """
+        return closing.excuse(
+            self._work, participant, day, reason=reason, actor=actor, target=target
         )
 
     def analyte_results(self, participant: str) -> list[AnalyteResult]:

@@ -3,6 +3,7 @@ outcome a new ``Correction`` followed by its settlement; nothing old is ever edi
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import attrs
@@ -18,7 +19,7 @@ from ..domain.corrections import (
 )
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement, Transfer
-from ..domain.records import Correction, CorrectionKind
+from ..domain.records import Correction, CorrectionKind, OutcomeRecord
 from ..domain.redemption import Command, StockReason, transition
 from ..domain.refs import Ref, RefKind, id_of, next_id
 from ..domain.results import CorrectionResult, TransferResult
@@ -28,7 +29,7 @@ from ..domain.staff import Action
 from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_participant, find_program
-from ..store.port import HoldRelease
+from ..store.port import Corrections, HoldRelease
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
 from .settling import settle
@@ -153,6 +154,35 @@ def _replayed_transfer(data: Any) -> TransferResult:
     return attrs.evolve(from_json(TransferResult, data), replayed=True)
 
 
+def add_correction(
+    tx: Corrections,
+    record: OutcomeRecord,
+    wanted: Outcome | None,
+    *,
+    seed: int | None,
+    reason: str,
+    actor: str,
+    at: dt.datetime,
+) -> Correction:
+    """Append the correction of ``record`` to ``wanted`` (None: its void) and return it; the
+    caller settles the participant. ``seed`` is for an outcome corrected to one that draws
+    and recorded without a seed."""
+    correction = Correction(
+        id=next_id(tx.last_correction()),
+        program_id=record.program_id,
+        participant=record.participant,
+        outcome_id=record.id,
+        kind=CorrectionKind.VOID if wanted is None else CorrectionKind.CORRECT,
+        outcome=wanted,
+        seed=seed,
+        reason=reason,
+        actor=actor,
+        recorded_at=at,
+    )
+    tx.add_corrections([correction])
+    return correction
+
+
 def correct(
     work: UnitOfWork,
     outcome_id: int,
@@ -195,19 +225,15 @@ def correct(
                 and target.schedule.award is AwardKind.DRAWS
                 and entry.seed is None
             )
-            correction = Correction(
-                id=next_id(tx.last_correction()),
-                program_id=program.id,
-                participant=person.id,
-                outcome_id=record.id,
-                kind=kind,
-                outcome=wanted,
+            correction = add_correction(
+                tx,
+                record,
+                wanted,
                 seed=work.seeds() if needs_seed else None,
                 reason=reason_text,
                 actor=actor,
-                recorded_at=work.clock(),
+                at=work.clock(),
             )
-            tx.add_corrections([correction])
             settled = settle(
                 tx,
                 work.clock(),

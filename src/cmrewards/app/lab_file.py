@@ -10,6 +10,7 @@ is committed and reported.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from typing import IO, Protocol
@@ -57,6 +58,9 @@ class ImportReport:
     error_type: str | None = None
     exit_code: int = 0
     """The CLI exit code of the error that stopped the import (0 when complete)."""
+    last_day: dt.date | None = None
+    """The latest clinical date among the rows accepted, each in its program's zone: the
+    day ``import --close`` closes the calendar through. None when no row was accepted."""
 
     @property
     def complete(self) -> bool:

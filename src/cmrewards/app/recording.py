@@ -10,12 +10,13 @@ from typing import Any
 import attrs
 
 from ..domain.chain import position_after, sealed
-from ..domain.clock import parse_when, program_week, require_aware, to_utc_text
+from ..domain.clock import local_date, parse_when, program_week, require_aware, to_utc_text
+from ..domain.closing import check_not_reserved, to_replace
 from ..domain.earning import earn
 from ..domain.json_form import from_json
-from ..domain.programs import Program
+from ..domain.programs import Program, Target
 from ..domain.recordable import check_recordable
-from ..domain.records import OutcomeRecord, Participant
+from ..domain.records import Correction, OutcomeRecord, Participant
 from ..domain.refs import Ref, RefKind
 from ..domain.results import PrizeWon, RecordResult, VisitResult
 from ..domain.schedules import AwardKind, Outcome, ScheduleState
@@ -38,6 +39,7 @@ from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from ..views.attendance import attendance_before
 from ..views.balance import balance_of
+from .corrections import add_correction
 from .lab_file import BadRow, ImportReport, ImportRow
 from .settling import award_of, settle, settle_in_order
 from .unit_of_work import UnitOfWork
@@ -111,23 +113,7 @@ def record_visit(
         def perform() -> VisitResult:
             # One clinical time for the whole visit, even without ``at``.
             when = work.clock() if at is None else at
-            recorded = []
-            for target_id, result in outcomes.items():
-                try:
-                    recorded.append(
-                        write_outcome(
-                            work, tx, person, target_id, result, when, actor, None, details
-                        )
-                    )
-                except _SameResult as same:
-                    recorded.append(same.result)
-            program = find_program(tx, person.program_id)
-            return VisitResult(
-                participant=person.id,
-                visit=visit_key(when, details.visit, program.timezone),
-                results=tuple(recorded),
-                balance=balance_of(tx, person, program, work.clock()),
-            )
+            return write_visit(work, tx, person, outcomes, when, actor, details)
 
         return work.idempotent(
             tx,
@@ -137,6 +123,34 @@ def record_visit(
             lambda data: from_json(VisitResult, data),
             perform,
         )
+
+
+def write_visit(
+    work: UnitOfWork,
+    tx: RecordTx,
+    person: Participant,
+    outcomes: Mapping[str, Outcome],
+    when: dt.datetime,
+    actor: str,
+    details: Details,
+) -> VisitResult:
+    """Write each target's result of one visit at clinical time ``when`` (``write_outcome``,
+    in the order given); a result the visit has already is returned marked ``replayed``."""
+    recorded = []
+    for target_id, result in outcomes.items():
+        try:
+            recorded.append(
+                write_outcome(work, tx, person, target_id, result, when, actor, None, details)
+            )
+        except _SameResult as same:
+            recorded.append(same.result)
+    program = find_program(tx, person.program_id)
+    return VisitResult(
+        participant=person.id,
+        visit=visit_key(when, details.visit, program.timezone),
+        results=tuple(recorded),
+        balance=balance_of(tx, person, program, work.clock()),
+    )
 
 
 def import_outcomes(
@@ -152,6 +166,7 @@ def import_outcomes(
         raise InvalidInput("chunk size must be at least 1")
     pending = iter(rows)
     applied = replayed = 0
+    last_day: dt.date | None = None
     while chunk := list(itertools.islice(pending, chunk_size)):
         failure: tuple[int, CMRewardsError] | None = None
         with work.write(actor, Action.RECORD) as direct:
@@ -159,10 +174,12 @@ def import_outcomes(
             tx.prefetch_keys(_chunk_keys(tx, chunk))
             for row in chunk:
                 try:
-                    if _import_row(work, tx, row, actor):
+                    new, day = _import_row(work, tx, row, actor)
+                    if new:
                         applied += 1
                     else:
                         replayed += 1
+                    last_day = day if last_day is None else max(last_day, day)
                 except CMRewardsError as error:
                     # Rows are checked before anything is written for them, so the
                     # rows before this one are whole and are committed.
@@ -181,8 +198,11 @@ def import_outcomes(
                 error=f"line {line}: {refusal}",
                 error_type=type(refusal).__name__,
                 exit_code=refusal.exit_code,
+                last_day=last_day,
             )
-    return ImportReport(rows=applied + replayed, applied=applied, replayed=replayed)
+    return ImportReport(
+        rows=applied + replayed, applied=applied, replayed=replayed, last_day=last_day
+    )
 
 
 @attrs.frozen
@@ -214,7 +234,10 @@ def write_outcome(
 ) -> RecordResult:
     """Check and store one outcome, then settle the participant: its own award, and what
     it changes for the outcomes after it (a late result) or at its visit (``requires``).
-    The same result for the same visit raises ``_SameResult``; another is ``AlreadyExists``."""
+    A result for a week the calendar was closed for replaces a ``missed`` placeholder
+    (``_replace_placeholders``). The same result for the same visit raises ``_SameResult``;
+    another is ``AlreadyExists``; a key or visit id starting ``close:`` is ``InvalidInput``."""
+    check_not_reserved(key, details.visit)
     now = work.clock()
     # Stored and returned in UTC whatever zone the caller used, on every store.
     at = now if at is None else at.astimezone(dt.UTC)
@@ -243,11 +266,12 @@ def write_outcome(
             raise _SameResult(_result_of(tx, work, person, program, history, entry.record.id))
         raise AlreadyExists(already_recorded(entry.record, entry.outcome, visit, details.visit))
     before = replay_history(program, person, history)
+    replaced = _replace_placeholders(work, tx, person, program, history, target, at, actor)
 
     draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
     seed = work.seeds() if draws else None
-    record = _sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
-                             seed, details)  # fmt: skip
+    record = sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
+                            seed, details)  # fmt: skip
     outcome_id = record.id
     tx.append_outcomes([record])
     settled = settle(
@@ -256,7 +280,7 @@ def write_outcome(
         person,
         program,
         before,
-        effective_history([*recorded, record], corrections),
+        effective_history([*recorded, record], [*corrections, *replaced]),
         cause=Ref.to(RefKind.OUTCOME, outcome_id),
         actor=actor,
         own=outcome_id,
@@ -273,7 +297,34 @@ def write_outcome(
         balance=balance_of(tx, person, program, now),
         settlement=settled.settlement if settled.settlement.outcomes else None,
         visit=visit,
+        replaced=tuple(c.outcome_id for c in replaced),
     )
+
+
+REPLACED = "replaced by a late result"
+"""The reason of the void of a close placeholder that a result arriving for its week replaces."""
+
+
+def _replace_placeholders(
+    work: UnitOfWork,
+    tx: RecordTx,
+    person: Participant,
+    program: Program,
+    history: list[Effective],
+    target: Target,
+    at: dt.datetime,
+    actor: str,
+) -> list[Correction]:
+    """Void the close placeholders a result at ``at`` replaces (``closing.to_replace``:
+    usually the newest of its week, when placeholders fill the week) through the correction
+    path, in the result's unit of work and settled with it, so that the money is what it
+    would have been had the result come before the calendar was closed (docs/design.md
+    section 3.9). The in-order fast path never meets a placeholder of its week: one is
+    later in clinical time and has a visit id."""
+    return [
+        add_correction(tx, e.record, None, seed=None, reason=REPLACED, actor=actor, at=work.clock())
+        for e in to_replace(program, person.start, history, target, at)
+    ]
 
 
 @attrs.frozen
@@ -359,8 +410,8 @@ def _record_in_order(
     )
     draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
     seed = work.seeds() if draws else None
-    record = _sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
-                             seed, details)  # fmt: skip
+    record = sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
+                            seed, details)  # fmt: skip
     tx.append_outcomes([record])
     settled = settle_in_order(
         tx, now, person, program, Replayed(record, outcome, seed, earning, visit), actor=actor
@@ -378,7 +429,7 @@ def _record_in_order(
     )
 
 
-def _sealed_outcome(
+def sealed_outcome(
     tx: RecordTx,
     program: Program,
     person: Participant,
@@ -391,6 +442,7 @@ def _sealed_outcome(
     seed: int | None,
     details: Details,
 ) -> OutcomeRecord:
+    """The next outcome of the chain, sealed with its hash (not yet appended)."""
     outcome_id, prev_hash = position_after(tx.last_outcome())
     return sealed(
         OutcomeRecord(
@@ -457,8 +509,11 @@ def _result_of(
     )
 
 
-def _import_row(work: UnitOfWork, tx: RecordTx, row: ImportRow | BadRow, actor: str) -> bool:
-    """Apply one row; False when its key shows it was applied before."""
+def _import_row(
+    work: UnitOfWork, tx: RecordTx, row: ImportRow | BadRow, actor: str
+) -> tuple[bool, dt.date]:
+    """Apply one row; False when its key shows it was applied before. With its clinical
+    date in the program's zone."""
     if isinstance(row, BadRow):
         raise InvalidInput(row.problem)
     person = find_participant(tx, row.participant)
@@ -467,7 +522,8 @@ def _import_row(work: UnitOfWork, tx: RecordTx, row: ImportRow | BadRow, actor: 
     outcome: Outcome = choice(Outcome, row.outcome, "outcome")
     note = check_text(row.note, "note")
     details = Details(note=note)
-    return apply_result(work, tx, person, row.target, outcome, at, actor, row.key, details)
+    applied = apply_result(work, tx, person, row.target, outcome, at, actor, row.key, details)
+    return applied, local_date(at, program.timezone)
 
 
 def apply_result(

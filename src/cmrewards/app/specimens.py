@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
-from ..domain.clock import format_when, parse_when
+from ..domain.clock import format_when, local_date, parse_when
 from ..domain.programs import Program, Target
 from ..domain.recordable import check_recordable
 from ..domain.records import Participant
@@ -63,6 +63,9 @@ class LabImportReport:
     error_type: str | None = None
     exit_code: int = 0
     """The CLI exit code of the error that stopped the import (0 when complete)."""
+    last_day: dt.date | None = None
+    """The latest collection date among the specimens applied, each in its program's zone:
+    the day ``import --close`` closes the calendar through. None when none was applied."""
 
     @property
     def complete(self) -> bool:
@@ -79,6 +82,7 @@ class _Tally:
     specimens: int = 0
     outcomes: int = 0
     pending: int = 0
+    last_day: dt.date | None = None
 
 
 Specimen = list[LabRow]
@@ -215,6 +219,8 @@ def _apply(
     tally.stored += len(new)
     tally.specimens += 1
     tally.pending += int(len(decided) < len(deciding))
+    day = local_date(collected, program.timezone)
+    tally.last_day = day if tally.last_day is None else max(tally.last_day, day)
 
 
 def _record_decision(
@@ -297,5 +303,6 @@ def _report(
         specimens=tally.specimens,
         outcomes=tally.outcomes,
         pending=tally.pending,
+        last_day=tally.last_day,
         **failed,  # type: ignore[arg-type]
     )

@@ -30,6 +30,7 @@ from ._shell import (
     pass_settings,
     typed_text,
 )
+from .calendar import describe_close, stopped
 
 if TYPE_CHECKING:
     from cmrewards import (
@@ -251,6 +252,8 @@ def _describe_result(result: RecordResult) -> list[str]:
     head = f"{result.participant} {result.target}: {result.outcome}"
     if result.replayed:
         head += " (already recorded; nothing written)"
+    if result.replaced:
+        head += f" (replaces missed outcome {', '.join(str(i) for i in result.replaced)})"
     parts = []
     if award.points:
         parts.append(f"+{plural(award.points, 'point')}")
@@ -342,12 +345,24 @@ def preview(settings: Settings, participant: str) -> None:
     type=click.IntRange(1),
     help="Rows per transaction.",
 )
+@click.option(
+    "--close",
+    "close_after",
+    is_flag=True,
+    help="Then close the calendar through the file's last day (see 'cmrewards close').",
+)
 @pass_settings
 def import_(
-    settings: Settings, csv_file: str, map_file: str | None, actor: str, chunk_size: int
+    settings: Settings,
+    csv_file: str,
+    map_file: str | None,
+    actor: str,
+    chunk_size: int,
+    close_after: bool,
 ) -> None:
     """Record a CSV of outcomes (participant,target,outcome,at,key,note), or with --map a
-    lab export of analyte results; safe to rerun."""
+    lab export of analyte results; safe to rerun. With --close, once every row is in, record
+    `missed` for the owed samples without a result through the file's last day."""
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
@@ -372,6 +387,11 @@ def import_(
                     progress=bar.update,
                 )
 
+    # Only a whole file closes: the rows after a stop may hold the weeks' results.
+    closed = None
+    if close_after and report.complete and report.last_day is not None:
+        closed = clinic.close_calendar(report.last_day, actor=actor)
+
     def text() -> str:
         if isinstance(report, cmrewards.LabImportReport):
             done = (
@@ -385,14 +405,19 @@ def import_(
                 f"imported {plural(report.applied, 'row')},"
                 f" skipped {report.replayed:,} already applied"
             )
-        return done if report.complete else f"{done}; stopped at {report.error}"
+        if not report.complete:
+            return f"{done}; stopped at {report.error}"
+        return done if closed is None else f"{done}\n{describe_close(closed)}"
 
     # Running it again is safe: it skips every row applied and says how many.
     seen = Recorded(f"the import of {plural(report.rows, 'row')}", f"cmrewards import {csv_file}")
-    emit(settings, report, text, recorded=seen if report.rows else None)
+    data = report if closed is None else {"import": report, "close": closed}
+    emit(settings, data, text, recorded=seen if report.rows else None)
     if not report.complete:
         click.echo(f"cmrewards: import stopped at {report.error}", err=True)
         sys.exit(report.exit_code)
+    if closed is not None:
+        stopped(closed)
 
 
 def _count_rows(path: str) -> int:

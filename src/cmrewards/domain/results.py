@@ -114,6 +114,9 @@ class RecordResult:
     the awards after it, a required target arriving pays the result that needed it."""
     visit: str | None = None
     """The visit it belongs to: the caller's id, or the clinical day."""
+    replaced: tuple[int, ...] = ()
+    """The ``missed`` placeholders of its week, written when the calendar was closed, that
+    this result replaced (voided, reason "replaced by a late result"): usually one."""
 
 
 @attrs.frozen
