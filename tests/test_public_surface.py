@@ -280,9 +280,9 @@ def a_day_of_everything() -> list[object]:
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
     # The calendar: an excused absence, then closing the first two weeks for everyone.
     clinic.enroll("P-4", "ca-recovery-incentives", start=START, actor=ADMIN)
-    day = dt.timedelta(days=1)
-    out += [clinic.excuse("P-4", START + day, reason="in hospital", actor=ADMIN)]
-    out += [clinic.close_calendar(START + 13 * day, actor=ADMIN)]
+    one_day = dt.timedelta(days=1)
+    out += [clinic.excuse("P-4", START + one_day, reason="in hospital", actor=ADMIN)]
+    out += [clinic.close_calendar(START + 13 * one_day, actor=ADMIN)]
     out += [clinic.analyte_results("CTN-00010"), clinic.preview("P-1"), clinic.balance("P-1")]
     out += [clinic.history("P-1"), clinic.statement("P-1"), clinic.statement("P-2")]
     out += [clinic.report(), clinic.report("stim", since=START, until=START.replace(month=6))]
