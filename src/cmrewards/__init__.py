@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .domain.records import (
         Correction,
         CorrectionKind,
+        Episode,
         Participant,
         Prize,
         PrizeStatus,
@@ -96,7 +97,7 @@ if TYPE_CHECKING:
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
-    from .views.statement import Statement, StatementLine
+    from .views.statement import EpisodeSummary, Statement, StatementLine
     from .views.statement_html import render_html
 
 _HOMES = {
@@ -130,6 +131,7 @@ _HOMES = {
     "domain.records": (
         "Correction",
         "CorrectionKind",
+        "Episode",
         "Participant",
         "Prize",
         "PrizeStatus",
@@ -173,7 +175,7 @@ _HOMES = {
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
-    "views.statement": ("Statement", "StatementLine"),
+    "views.statement": ("EpisodeSummary", "Statement", "StatementLine"),
     "views.statement_html": ("render_html",),
 }
 """Which internal module each public name lives in (the imports above say the same to mypy)."""
@@ -203,6 +205,8 @@ __all__ = [
     "Correction",
     "CorrectionKind",
     "CorrectionResult",
+    "Episode",
+    "EpisodeSummary",
     "EscalatingSchedule",
     "ExportManifest",
     "FixedSchedule",

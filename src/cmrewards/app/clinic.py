@@ -19,7 +19,7 @@ from typing import Self
 from ..domain.checkpoint import Checkpoint
 from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
-from ..domain.records import Participant, Prize, Status
+from ..domain.records import Episode, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, Redemption
 from ..domain.results import (
     Balance,
@@ -140,15 +140,21 @@ class Clinic:
         """Enrol a participant in a program (admin only) and return the active enrolment.
 
         ``start`` (program weeks count from it) defaults to today in the program's time
-        zone. A participant is enrolled once: ``AlreadyExists`` for a known id, whatever
-        its status. ``NotFound`` for an unknown program; ``InvalidInput`` for a malformed
-        id or a start out of range.
+        zone. A person whose enrolment ended (withdrawn or completed) is enrolled again as
+        their next episode (``Participant.episode``), in the same program or another, with
+        a fresh schedule state; the cap's period still counts every episode
+        (docs/design.md section 2, "Episodes"). ``AlreadyExists`` while the current
+        episode is active; ``InvalidInput`` for a start on or before the previous episode's
+        start or the person's last result, a malformed id or a start out of range;
+        ``InvalidTransition`` for another program while points are left in the old one;
+        ``NotFound`` for an unknown program.
         """
         return enrolment.enroll(self._work, participant, program_id, start=start, actor=actor)
 
     def withdraw(self, participant: str, *, actor: str) -> Participant:
-        """End an active enrolment as withdrawn (admin only): no more outcomes are recorded,
-        corrections and redemptions remain possible. ``InvalidTransition`` if it has ended."""
+        """End an active enrolment as withdrawn (admin only): no more outcomes are recorded
+        until the person is enrolled again, corrections and redemptions remain possible.
+        ``InvalidTransition`` if it has ended."""
         return enrolment.end_enrolment(self._work, participant, Status.WITHDRAWN, actor=actor)
 
     def complete(self, participant: str, *, actor: str) -> Participant:
@@ -156,14 +162,19 @@ class Clinic:
         return enrolment.end_enrolment(self._work, participant, Status.COMPLETED, actor=actor)
 
     def participant(self, participant: str) -> Participant:
-        """The participant's enrolment, or ``NotFound``."""
+        """The participant with their current enrolment (episode), or ``NotFound``."""
         with self._work.read() as tx:
             return find_participant(tx, participant)
 
     def participants(self) -> list[Participant]:
-        """Every enrolment, whatever its status."""
+        """Every participant with their current enrolment, whatever its status, by id."""
         with self._work.read() as tx:
             return tx.participants()
+
+    def episodes(self, participant: str) -> list[Episode]:
+        """Every enrolment of ``participant``, oldest first, the current one last: program,
+        start, status, who enrolled and who ended it. ``NotFound`` for an unknown id."""
+        return enrolment.episodes(self._work, participant)
 
     def timezone(self, participant: str) -> str:
         """The IANA zone of the participant's program: a time they give without an offset is

@@ -312,11 +312,14 @@ def history(settings: Settings, participant: str) -> None:
 
     def text() -> str:
         lines = [f"{'when (UTC)':<17} {'what':<16} {'points':>7} {'balance':>8}  detail"]
+        # A person enrolled more than once: each result says which episode it is in.
+        several = any((e.episode or 1) > 1 for e in entries)
         for e in entries:
             change = f"{e.points:+d}" if e.points else ""
+            episode = f" (episode {e.episode})" if several and e.kind == "outcome" else ""
             lines.append(
                 f"{e.occurred_at:%Y-%m-%d %H:%M} {e.kind:<16} {change:>7}"
-                f" {e.available_points + e.held_points:>8}  {e.detail} [{e.ref}]"
+                f" {e.available_points + e.held_points:>8}  {e.detail}{episode} [{e.ref}]"
             )
         return "\n".join(lines)
 

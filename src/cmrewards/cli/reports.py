@@ -13,7 +13,7 @@ from cmrewards.errors import InvalidInput
 from ._shell import Settings, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import ProgramReport, Statement
+    from cmrewards import EpisodeSummary, ProgramReport, Statement
 
 # --- reports ---------------------------------------------------------------------
 
@@ -40,6 +40,11 @@ def _describe_report(r: ProgramReport) -> str:
         f"  participants  {r.enrolled} enrolled: {r.active} active, {r.completed} completed,"
         f" {r.withdrawn} withdrawn",
     ]
+    if r.episodes > r.enrolled or r.returning:
+        lines.append(
+            f"  episodes      {r.episodes} enrolments; {r.returning} participants on a later"
+            " episode (re-enrolled)"
+        )
     for t in r.targets:
         lines.append(
             f"  {t.target:<22} {t.opportunities} recorded, {t.met} met"
@@ -104,11 +109,17 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
 
 
 def _describe_statement(made: Statement, html_file: str | None) -> str:
+    episode = f", episode {made.episode}" if made.episode > 1 else ""
     lines = [
-        f"{made.participant} in {made.program_id} since {made.start} ({made.status})",
+        f"{made.participant} in {made.program_id} since {made.start} ({made.status}{episode})",
         f"{'date':<10}  {'target':<20} {'result':<8} {'paid':>10} {'streak':>6}  total",
     ]
+    summaries = {e.number: e for e in made.episodes} if len(made.episodes) > 1 else {}
+    shown = 0
     for line in made.lines:
+        while shown < line.episode and summaries:
+            shown += 1
+            lines.append(_describe_episode(summaries[shown]))
         paid = (
             f"{line.points} pts" if line.points else (f"{line.draws} draws" if line.draws else "")
         )
@@ -119,6 +130,8 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
             f" {line.outcome:<8} {paid:>10}"
             f" {line.streak:>6}  {money(line.cumulative_cents)}{mark}"
         )
+    for number in range(shown + 1, len(summaries) + 1):
+        lines.append(_describe_episode(summaries[number]))
     lines.append(
         f"longest streak {made.longest_streak}, {made.resets} resets, {made.recoveries}"
         f" recoveries; earned {money(made.earned_cents)}; balance {made.balance.points} points"
@@ -136,6 +149,13 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
     if html_file:
         lines.append(f"wrote {html_file}")
     return "\n".join(lines)
+
+
+def _describe_episode(e: EpisodeSummary) -> str:
+    return (
+        f"-- episode {e.number}: {e.program_id} from {e.start}, {e.status};"
+        f" {e.results} results, earned {money(e.earned_cents)}, longest streak {e.longest_streak}"
+    )
 
 
 @cli.command()

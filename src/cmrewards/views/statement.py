@@ -17,9 +17,9 @@ from typing import Protocol
 import attrs
 
 from ..domain.earning import value_cents
+from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
-from ..domain.programs import Program
-from ..domain.records import Correction, OutcomeRecord, Participant, Prize, WriteOff
+from ..domain.records import Correction, OutcomeRecord, Prize, WriteOff
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
 from ..domain.schedules import Outcome
@@ -62,6 +62,28 @@ class StatementLine:
     """Everything awarded up to and including this line, in cents."""
     corrected: bool = False
     """The outcome was corrected: ``outcome`` is the correction's."""
+    episode: int = 1
+    """The episode (enrolment) the result belongs to, by its clinical date."""
+
+
+@attrs.frozen
+class EpisodeSummary:
+    """One enrolment of the person and what its results earned."""
+
+    number: int
+    program_id: str
+    start: dt.date
+    status: str
+    """``active``, ``completed`` or ``withdrawn``."""
+    ended_at: dt.datetime | None
+    """When it was withdrawn or completed (None while active, or if ended before episodes
+    were recorded)."""
+    results: int
+    """Result lines in it (voided results are not lines)."""
+    earned_cents: int
+    """What its results give now, points at their program's value plus prizes."""
+    longest_streak: int
+    """Longest run of consecutive ``met`` on its program's primary target."""
 
 
 @attrs.frozen
@@ -91,18 +113,23 @@ class Statement:
     """What settlements could not take back (already spent or handed over)."""
     written_off_points: int = 0
     written_off_cents: int = 0
+    episode: int = 1
+    """The current episode's number (``program_id``, ``start`` and ``status`` are its)."""
+    episodes: tuple[EpisodeSummary, ...] = ()
+    """Every episode, the current one last, with its own totals."""
 
 
-def statement_of(
-    tx: StatementReads, person: Participant, program: Program, now: dt.datetime
-) -> Statement:
-    """``person``'s statement under ``program`` (the program they are enrolled in) at ``now``."""
+def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> Statement:
+    """A person's statement at ``now``: every episode's results, under each episode's
+    program; the heading, balance and cap are the current episode's."""
+    person, program = episodes.person, episodes.current.program
     outcomes = tx.outcomes(person.id)
     transfers = tx.transfers(person.id)
     prizes = tx.prizes(person.id)
     corrections = tx.corrections(person.id)
     write_offs = tx.write_offs(person.id)
-    lines = _lines(program, person, outcomes, corrections, transfers, write_offs, prizes)
+    lines = _lines(episodes, outcomes, corrections, transfers, write_offs, prizes)
+    summaries = tuple(_summary(e, lines) for e in episodes.all)
     return Statement(
         participant=person.id,
         program_id=program.id,
@@ -112,25 +139,42 @@ def statement_of(
         status=str(person.status),
         balance=balance_of(tx, person, program, now),
         lines=tuple(lines),
-        longest_streak=longest_abstinence(
-            line.outcome for line in lines if line.target == program.primary_target.id
-        ),
+        longest_streak=max(s.longest_streak for s in summaries),
         resets=sum(line.reset for line in lines),
         recoveries=sum(line.recovered for line in lines),
         earned_cents=lines[-1].cumulative_cents if lines else 0,
         redemptions=tuple(tx.redemptions(person.id)),
         prizes=tuple(prizes),
-        history=tuple(history_entries(person.id, outcomes, transfers, corrections, write_offs)),
+        history=tuple(
+            history_entries(person.id, outcomes, transfers, corrections, write_offs, episodes)
+        ),
         corrections=tuple(corrections),
         write_offs=tuple(write_offs),
         written_off_points=sum(w.points for w in write_offs),
         written_off_cents=sum(w.value_cents for w in write_offs),
+        episode=person.episode,
+        episodes=summaries,
+    )
+
+
+def _summary(episode: Enrolled, lines: list[StatementLine]) -> EpisodeSummary:
+    mine = [line for line in lines if line.episode == episode.number]
+    primary = episode.program.primary_target.id
+    person = episode.person
+    return EpisodeSummary(
+        number=episode.number,
+        program_id=episode.program.id,
+        start=person.start,
+        status=str(person.status),
+        ended_at=person.ended_at,
+        results=len(mine),
+        earned_cents=sum(line.value_cents for line in mine),
+        longest_streak=longest_abstinence(line.outcome for line in mine if line.target == primary),
     )
 
 
 def _lines(
-    program: Program,
-    person: Participant,
+    episodes: Episodes,
     outcomes: list[OutcomeRecord],
     corrections: list[Correction],
     transfers: list[Transfer],
@@ -147,8 +191,10 @@ def _lines(
     corrected = {c.outcome_id for c in corrections}
     lines = []
     cumulative = 0
-    for replayed in replay_outcomes(program, person, outcomes, corrections):
+    for replayed in replay_outcomes(episodes, outcomes, corrections):
         record, earning = replayed.record, replayed.earning
+        episode = episodes.of_outcome(record)
+        program = episode.program
         paid = standing.get(record.id)
         points = 0 if paid is None else paid.points
         prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
@@ -170,6 +216,7 @@ def _lines(
                 reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
                 corrected=record.id in corrected,
+                episode=episode.number,
             )
         )
     return lines
