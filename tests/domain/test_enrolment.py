@@ -77,7 +77,7 @@ def test_a_new_enrolment_is_active_from_today_in_the_programs_zone() -> None:
         enrolled_by="admin-1",
     )
     assert expected == enrolled()
-    assert (1, None) == (expected.episode, expected.first_start)
+    assert (expected.episode, expected.first_start) == (1, None)
     assert dt.date(2027, 7, 1) == enrolled(dt.date(2027, 7, 1)).start
 
 
@@ -136,7 +136,7 @@ def test_another_program_only_once_the_old_one_s_points_are_gone() -> None:
         again(withdrawn(), dt.date(2027, 8, 1), program=OTHER, points=40)
     assert OTHER.id == again(withdrawn(), dt.date(2027, 8, 1), program=OTHER).program_id
     # In the same program the points simply stay.
-    assert 2 == again(withdrawn(), dt.date(2027, 8, 1), points=40).episode
+    assert again(withdrawn(), dt.date(2027, 8, 1), points=40).episode == 2
 
 
 @pytest.mark.parametrize("status", [Status.WITHDRAWN, Status.COMPLETED])

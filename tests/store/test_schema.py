@@ -56,8 +56,8 @@ RELEASED = {
         "b3b728b51aa0f599175b0789037264c3a0803ae6c9cfea6e6da0d0afa3273525",
     ),
     "0007_episodes": (
-        "74ce4aeaeea5b243e7cd342b43e7e894179e95ce4aa010f8005de17494e275e4",
-        "a644d2f5f6d007885431c0781ff63c532cbd9f4c8e667e35cabb5dcff8498242",
+        "3a1cf8933061032728418f6dd5899c1e777306ba3fdaa05198a137811d3c999a",
+        "3cc4903ac964455fd0d3038cf5801c01e38fdd234d818bfdf15829967139d7b2",
     ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements

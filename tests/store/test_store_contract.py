@@ -578,7 +578,7 @@ class StoreContract:
             assert withdrawn == tx.participant("P002")
             assert again == tx.participant("P003")
         assert (2, dt.date(2027, 1, 6)) == (again.episode, again.first_start)
-        assert ENDED == withdrawn.ended_at
+        assert withdrawn.ended_at == ENDED
 
     def test_past_episodes_are_kept_by_participant_and_number(self, clinic_store: Store) -> None:
         first = ended_episode(PARTICIPANTS[2], Status.COMPLETED)
@@ -587,7 +587,7 @@ class StoreContract:
         )
         other = ended_episode(PARTICIPANTS[0], Status.WITHDRAWN)
         with clinic_store.write() as tx:
-            assert [] == tx.past_episodes("P003")
+            assert tx.past_episodes("P003") == []
             tx.add_past_episode(first.as_episode())
             tx.add_past_episode(other.as_episode())
             tx.add_past_episode(second.as_episode())
@@ -595,7 +595,7 @@ class StoreContract:
         with clinic_store.read() as tx:
             assert [first.as_episode(), second.as_episode()] == tx.past_episodes("P003")
             assert [other.as_episode()] == tx.past_episodes("P001")
-            assert [] == tx.past_episodes("P002")
+            assert tx.past_episodes("P002") == []
             everyone = [other.as_episode(), first.as_episode(), second.as_episode()]
             assert everyone == tx.past_episodes()
 
@@ -1318,7 +1318,7 @@ class StoreContract:
             tx.update_participant(ended_episode(person, Status.COMPLETED))
             assert (tx.participant("P020") or person).status == Status.COMPLETED
             tx.add_past_episode(ended_episode(person, Status.COMPLETED).as_episode())
-            assert [1] == [e.number for e in tx.past_episodes("P020")]
+            assert [e.number for e in tx.past_episodes("P020")] == [1]
 
             tx.set_staff_active("clin-2", False)
             assert False is (tx.staff("clin-2") or member).active

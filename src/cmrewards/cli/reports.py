@@ -41,8 +41,9 @@ def _describe_report(r: ProgramReport) -> str:
         f" {r.withdrawn} withdrawn",
     ]
     if r.episodes > r.enrolled or r.returning:
+        people = "participant" if r.returning == 1 else "participants"
         lines.append(
-            f"  episodes      {r.episodes} enrolments; {r.returning} participants on a later"
+            f"  episodes      {r.episodes} enrolments; {r.returning} {people} on a later"
             " episode (re-enrolled)"
         )
     for t in r.targets:
@@ -154,7 +155,8 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
 def _describe_episode(e: EpisodeSummary) -> str:
     return (
         f"-- episode {e.number}: {e.program_id} from {e.start}, {e.status};"
-        f" {e.results} results, earned {money(e.earned_cents)}, longest streak {e.longest_streak}"
+        f" {e.results} result{'' if e.results == 1 else 's'}, earned {money(e.earned_cents)},"
+        f" longest streak {e.longest_streak}"
     )
 
 

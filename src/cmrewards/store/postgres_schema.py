@@ -475,7 +475,7 @@ EPISODES = [
     # A person enrolled again: the participants row stays their current episode and says
     # which one it is, where the first began and how it ended (schema.EPISODES).
     "ALTER TABLE participants ADD COLUMN episode BIGINT NOT NULL DEFAULT 1 CHECK (episode >= 1)",
-    "ALTER TABLE participants ADD COLUMN first_start ctext",
+    "ALTER TABLE participants ADD COLUMN first_start_date ctext",
     "ALTER TABLE participants ADD COLUMN ended_at ctext",
     "ALTER TABLE participants ADD COLUMN ended_by ctext REFERENCES staff(id)",
     """CREATE TABLE past_episodes (

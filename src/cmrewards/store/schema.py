@@ -365,7 +365,7 @@ EPISODES = [
     # read of it keeps working) and says which one it is, where the first began (the
     # enrolment-year cap counts from it) and how it ended.
     "ALTER TABLE participants ADD COLUMN episode INTEGER NOT NULL DEFAULT 1 CHECK (episode >= 1)",
-    "ALTER TABLE participants ADD COLUMN first_start TEXT",
+    "ALTER TABLE participants ADD COLUMN first_start_date TEXT",
     "ALTER TABLE participants ADD COLUMN ended_at TEXT",
     "ALTER TABLE participants ADD COLUMN ended_by TEXT REFERENCES staff(id)",
     # Each earlier episode, kept once as the next one starts, and never changed.

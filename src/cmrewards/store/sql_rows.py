@@ -92,7 +92,7 @@ def staff_from_row(row: Row) -> Staff:
 
 
 def participant_from_row(row: Row) -> Participant:
-    first_start = row["first_start"]
+    first_start = row["first_start_date"]
     return Participant(
         id=row["id"],
         program_id=row["program_id"],
@@ -115,7 +115,7 @@ PARTICIPANT_COLUMNS = (
     "enrolled_at",
     "enrolled_by",
     "episode",
-    "first_start",
+    "first_start_date",
     "ended_at",
     "ended_by",
 )

@@ -123,10 +123,21 @@ Event = OutcomeRecord | Transfer | Correction | WriteOff | Enrolled
 
 
 def _with_episodes(events: list[Event], episodes: Episodes) -> list[Event]:
-    """``events`` with each later episode's enrolment before the first line recorded after it."""
+    """``events`` with each later episode's enrolment before the first line recorded after
+    it, and before its own first result whatever the clocks said."""
     for episode in episodes.all[1:]:
         at = episode.person.enrolled_at
-        where = next((i for i, e in enumerate(events) if _recorded(e) > at), len(events))
+        where = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if _recorded(e) > at
+                or (
+                    isinstance(e, OutcomeRecord) and episodes.of_outcome(e).number >= episode.number
+                )
+            ),
+            len(events),
+        )
         events.insert(where, episode)
     return events
 

@@ -374,6 +374,8 @@ def render_html(statement: Statement, *, timezone: str | None = None) -> str:
         _results_table(statement.lines, timezone),
         _redemptions_table(statement.redemptions, timezone),
     ]
+    if len(statement.episodes) > 1:
+        body.insert(1, _episodes_table(statement))
     if statement.prizes:
         body.append(_prizes_table(statement.prizes, timezone))
     if statement.corrections or statement.write_offs:
@@ -411,6 +413,7 @@ def _header(statement: Statement) -> str:
         ("Participant", _esc(statement.participant)),
         ("Start date", _esc(statement.start.isoformat())),
         ("Status", _esc(statement.status)),
+        *([("Episode", str(statement.episode))] if statement.episode > 1 else []),
         ("Balance", _balance_text(balance)),
         ("Total earned", format_cents(statement.earned_cents)),
         ("Results recorded", str(len(statement.lines))),
@@ -487,7 +490,7 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
         if line.corrected:
             outcome += " (corrected)"
         rows.append(
-            f'<tr{css} data-outcome-id="{line.outcome_id}">'
+            f'<tr{css} data-outcome-id="{line.outcome_id}" data-episode="{line.episode}">'
             f'<td class="num">{line.outcome_id}</td>'
             f'<td class="date">{_day(line.occurred_at, timezone).isoformat()}</td>'
             f'<td class="target">{_esc(line.target)}</td><td>{_esc(outcome)}</td>'
@@ -512,6 +515,33 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
         ],
         rows,
         "No results have been recorded yet.",
+    )
+
+
+def _episodes_table(statement: Statement) -> str:
+    """Each enrolment of a participant who came back, with what its results earned."""
+    rows = [
+        f'<tr data-episode="{e.number}"><td class="num">{e.number}</td>'
+        f"<td>{_esc(e.program_id)}</td>"
+        f'<td class="date">{e.start.isoformat()}</td><td>{_esc(e.status)}</td>'
+        f'<td class="num">{e.results}</td><td class="num">{format_cents(e.earned_cents)}</td>'
+        f'<td class="num">{e.longest_streak}</td></tr>'
+        for e in statement.episodes
+    ]
+    return _table(
+        "Episodes",
+        "episodes",
+        [
+            ("Episode", True),
+            ("Program", False),
+            ("Start", False),
+            ("Status", False),
+            ("Results", True),
+            ("Earned", True),
+            ("Longest streak", True),
+        ],
+        rows,
+        "",
     )
 
 
