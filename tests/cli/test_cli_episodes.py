@@ -100,8 +100,10 @@ def test_history_statement_and_report_show_the_episodes(db: Path) -> None:
 
 def test_refusals_write_nothing(db: Path) -> None:
     before = snapshot(db)
-    too_early = invoke(db, f"enroll P001 --program higgins-vbrt --start {START + dt.timedelta(days=2)}"
-                           f" --actor {ADMIN}")  # fmt: skip
+    second_visit = START + dt.timedelta(days=2)
+    too_early = invoke(
+        db, f"enroll P001 --program higgins-vbrt --start {second_visit} --actor {ADMIN}"
+    )
     message = assert_error(too_early, 2)["message"]
     assert "must be after P001's last result" in message
     assert snapshot(db) == before

@@ -16,12 +16,13 @@ What protects each table (docs/design.md section 4, ``verify.py``, ``journal.py`
   the stored seed); transfers also feed the ledger invariants.
 - chain -- ``journal``: its own chain over (id, kind, key, digest, at).
 - journal -- ``staff``, ``programs``, ``participants``, ``past_episodes``, ``prizes``,
-  ``prize_fulfilments``, ``prize_trades``, ``catalog`` (all but ``stock``), ``stock_movements``, ``redemptions``,
-  ``idempotency``: every write of such a record appends a chained journal entry holding
-  the digest of its canonical form; ``verify`` compares each record with its latest
-  entry, so an edit, an insertion or a deletion shows even where rows legitimately change
-  (a redemption's status, a participant's status, a staff member's ``active``). Prize
-  statuses are also checked against their hand-overs and trades.
+  ``prize_fulfilments``, ``prize_trades``, ``catalog`` (all but ``stock``),
+  ``stock_movements``, ``redemptions``, ``idempotency``: every write of such a record
+  appends a chained journal entry holding the digest of its canonical form; ``verify``
+  compares each record with its latest entry, so an edit, an insertion or a deletion shows
+  even where rows legitimately change (a redemption's status, a participant's status, a
+  staff member's ``active``). Prize statuses are also checked against their hand-overs and
+  trades.
 - recomputed from sources -- ``balances`` (the sum of each account's transfers),
   ``schedule_states`` (the replay of each target's outcomes), ``cap_usage`` (the awards
   that still stand plus prizes won, per period), ``catalog.stock`` (the sum of the item's
