@@ -18,6 +18,10 @@ The model tracks each schedule state with the pure ``schedules.advance``, the
 value awarded per participant and cap period (less reversed awards), balances,
 transfers and prizes owed; the invariants hold the clinic to it after every step.
 
+A participant may withdraw and come back for another episode: the model starts their
+schedules afresh with program weeks from the new start, and keeps counting the same cap
+period (a person's cap counts every episode).
+
 The machine runs on each store: memory, a SQLite file and a PostgreSQL database
 (``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``).
 """
@@ -200,9 +204,9 @@ def period_of(program: Program, at: dt.datetime) -> int:
     return at.astimezone(ZoneInfo(program.timezone)).year
 
 
-def week_of(participant: str, at: dt.datetime) -> int:
+def week_of(participant: str, start: dt.date, at: dt.datetime) -> int:
     local = at.astimezone(ZoneInfo(program_of(participant).timezone)).date()
-    return (local - STARTS[participant]).days // 7 + 1
+    return (local - start).days // 7 + 1
 
 
 def parse_utc(stored: str | dt.datetime) -> dt.datetime:
@@ -319,6 +323,8 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             self.exits.close()
             raise
         # The model.
+        self.starts = dict(STARTS)
+        """Each participant's current episode's start: program weeks count from it."""
         self.time = FIRST_VISIT
         self.states: dict[tuple[str, str], ScheduleState] = defaultdict(ScheduleState)
         self.met_at: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -415,7 +421,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
                 state,
                 outcome,
                 reset_on=target.reset_on,
-                week=week_of(participant, at),
+                week=week_of(participant, self.starts[participant], at),
             )
             if paid
             else Step(state=state)
@@ -629,6 +635,30 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             self.record(
                 participant, STIMULANT, visit.outcome, at, visit.zone, key, f"visit-{self.visits}"
             )
+
+    @rule(
+        participant=st.sampled_from(PRIZE_PEOPLE + POINTS_PEOPLE),
+        days=st.integers(min_value=1, max_value=20),
+    )
+    def comes_back(self, participant: str, days: int) -> None:
+        """The participant withdraws and is enrolled again ``days`` after the latest visit
+        (issue 12 item 5): the next episode starts a fresh schedule with program weeks from
+        its own start, in the same cap period. A secondary sample of the last episode still
+        waiting for its stimulant one never will."""
+        program = program_of(participant)
+        zone = ZoneInfo(program.timezone)
+        start = (self.time.astimezone(zone) + dt.timedelta(days=days)).date()
+        self.clinic.withdraw(participant, actor=ADMIN)
+        again = self.clinic.enroll(participant, program.id, start=start, actor=ADMIN)
+        assert again.episode >= 2
+        assert again.first_start == STARTS[participant]
+        self.starts[participant] = start
+        for key in [k for k in self.states if k[0] == participant]:
+            self.states[key] = ScheduleState()
+        for key in [k for k in self.unpaid if k[0] == participant]:
+            del self.unpaid[key]
+        self.time = max(self.time, dt.datetime.combine(start, dt.time(9), zone))
+        event("a participant came back for another episode")
 
     @precondition(lambda self: self.time < NEW_YEAR)
     @rule(minutes=st.integers(min_value=-120, max_value=600))

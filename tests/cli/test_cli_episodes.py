@@ -74,7 +74,11 @@ def test_enrolling_a_returning_person_says_which_episode(db: Path) -> None:
     assert f"episode 2  higgins-vbrt  from {AGAIN}  active (enrolled by admin-1)" in text
     table = ok(db, "participant list --program higgins-vbrt", json_output=False)
     assert table.splitlines()[1].split() == ["P001", "2", "higgins-vbrt", str(AGAIN), "active"]
-    assert ok(db, "participant list --program other", json_output=False) == "no participants\n"
+    ok(db, f"program add --preset va-prize-cm --actor {ADMIN}")
+    empty = ok(db, "participant list --program va-prize-cm", json_output=False)
+    assert empty == "no participants\n"
+    unknown = assert_error(invoke(db, "participant list --program other"), 1)
+    assert "no program 'other'" in unknown["message"]
 
 
 def test_history_statement_and_report_show_the_episodes(db: Path) -> None:

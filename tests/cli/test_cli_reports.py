@@ -174,6 +174,8 @@ HIGGINS_REPORT = {
     "low_stock": [],
     "written_off_points": 0,
     "written_off_cents": 0,
+    "episodes": 2,
+    "returning": 0,
 }
 
 
@@ -395,7 +397,8 @@ def test_export_text(db: Path, tmp_path: Path) -> None:
     assert lines[-1] == f"written to {out}"
     assert lines[-3].startswith("transfer chain head ")
     assert lines[-2].startswith("checkpoint cmrewards-checkpoint/1 ")
-    assert lines[3].split() == ["outcomes", "5", "rows"]
+    assert lines[3].split() == ["past_episodes", "0", "rows"]
+    assert lines[4].split() == ["outcomes", "5", "rows"]
 
 
 def test_export_refuses_a_non_empty_directory(db: Path, tmp_path: Path) -> None:

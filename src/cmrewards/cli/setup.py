@@ -236,7 +236,10 @@ def participant() -> None:
 @pass_settings
 def participant_list(settings: Settings, program_id: str | None) -> None:
     """Every participant with their current episode."""
-    people = [p for p in settings.clinic().participants() if program_id in (None, p.program_id)]
+    clinic = settings.clinic()
+    if program_id is not None:
+        clinic.program(program_id)  # an unknown program is NotFound, not an empty list
+    people = [p for p in clinic.participants() if program_id in (None, p.program_id)]
 
     def text() -> str:
         lines = [f"{'participant':<20} {'episode':>7}  {'program':<20} {'since':<10}  status"]
@@ -249,15 +252,15 @@ def participant_list(settings: Settings, program_id: str | None) -> None:
 
 
 @participant.command("show")
-@click.argument("participant_id")
+@click.argument("participant")
 @pass_settings
-def participant_show(settings: Settings, participant_id: str) -> None:
+def participant_show(settings: Settings, participant: str) -> None:
     """One participant's episodes: program, start, status, who enrolled and ended each."""
     clinic = settings.clinic()
-    episodes = clinic.episodes(participant_id)
+    episodes = clinic.episodes(participant)
 
     def text() -> str:
-        lines = [f"{participant_id}: {len(episodes)} episode{'s' if len(episodes) > 1 else ''}"]
+        lines = [f"{participant}: {len(episodes)} episode{'s' if len(episodes) > 1 else ''}"]
         for e in episodes:
             end = ""
             if e.ended_at is not None:

@@ -84,11 +84,6 @@ class Episodes:
         return self.containing(record.occurred_at)
 
 
-def numbers(episodes: Episodes, records: Iterable[OutcomeRecord]) -> dict[int, int]:
-    """The episode number of each outcome, by outcome id."""
-    return {record.id: episodes.of_outcome(record).number for record in records}
-
-
 def episode_problems(episodes: Episodes, outcomes: Iterable[OutcomeRecord]) -> Iterable[Problem]:
     """What contradicts the episode rules in one person's records: episodes numbered 1, 2,
     ... with the current one last, each starting after the one before, the first start

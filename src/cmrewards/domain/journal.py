@@ -1,12 +1,12 @@
 """The journal: tamper evidence for every record that is not already hash-chained.
 
-Outcomes and transfers carry their own chains. Everything else the library writes
-(staff, programs, participants, prizes and their hand-overs, trades and withdrawals, the
-catalog, stock movements, redemptions, analyte results, idempotency keys, corrections,
-write-offs) gets a journal entry each time it is written: the record's kind, key and a
-digest of its canonical form, chained like the ledger. ``verify`` recomputes each record's
-digest and compares it with its latest journal entry, so an edit, insertion or deletion
-made outside the library shows up even in tables whose rows legitimately change (a
+Outcomes and transfers carry their own chains. Everything else the library writes (staff,
+programs, participants and their past episodes, prizes and their hand-overs, trades and
+withdrawals, the catalog, stock movements, redemptions, analyte results, idempotency keys,
+corrections, write-offs) gets a journal entry each time it is written: the record's kind,
+key and a digest of its canonical form, chained like the ledger. ``verify`` recomputes each
+record's digest and compares it with its latest journal entry, so an edit, insertion or
+deletion made outside the library shows up even in tables whose rows legitimately change (a
 redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from

@@ -1,9 +1,9 @@
 """The unit of work every ``Clinic`` write runs in: the adapter's, with its writes journaled.
 
-Each write of a record that is not hash-chained itself (staff, programs, participants,
-prizes and their hand-overs, trades and withdrawals, the catalog, stock movements,
-redemptions, analyte results, idempotency keys, corrections, write-offs) appends a journal
-entry for the record as written (``domain/journal.py`` says why). Reads, and the writes of
+Each write of a record that is not hash-chained itself (staff, programs, participants and
+their past episodes, prizes and their hand-overs, trades and withdrawals, the catalog, stock
+movements, redemptions, analyte results, idempotency keys, corrections, write-offs) appends a
+journal entry for the record as written (``domain/journal.py`` says why). Reads, and the writes of
 chained or derived data (outcomes, schedule states, transfers, cap usage), go to the
 adapter unchanged.
 """

@@ -478,6 +478,12 @@ def _award_text(line: StatementLine) -> str:
 
 
 def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
+    several = any(line.episode > 1 for line in lines)
+
+    def episode(line: StatementLine) -> str:
+        """Which episode the row is in, for a participant enrolled more than once."""
+        return f' data-episode="{line.episode}"' if several else ""
+
     rows = []
     for line in lines:
         css = ' class="reset"' if line.reset else (' class="recovered"' if line.recovered else "")
@@ -490,7 +496,7 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
         if line.corrected:
             outcome += " (corrected)"
         rows.append(
-            f'<tr{css} data-outcome-id="{line.outcome_id}" data-episode="{line.episode}">'
+            f'<tr{css} data-outcome-id="{line.outcome_id}"{episode(line)}>'
             f'<td class="num">{line.outcome_id}</td>'
             f'<td class="date">{_day(line.occurred_at, timezone).isoformat()}</td>'
             f'<td class="target">{_esc(line.target)}</td><td>{_esc(outcome)}</td>'
