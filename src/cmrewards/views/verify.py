@@ -253,10 +253,11 @@ class _History:
     def episode_problems(self) -> Iterable[Problem]:
         """Each person's episodes follow each other, and each outcome is under its
         episode's program."""
-        own = self._by_participant()
+        outcomes: dict[str, list[OutcomeRecord]] = defaultdict(list)
+        for record in self.outcomes:
+            outcomes[record.participant].append(record)
         for person_id, person in sorted(self.people.items()):
-            mine = own[person_id].outcomes if person_id in own else []
-            yield from episode_problems(self._episodes(person), mine)
+            yield from episode_problems(self._episodes(person), outcomes.get(person_id, []))
         for person_id in sorted(set(self.past) - set(self.people)):
             yield Problem(
                 Check.EPISODES,
