@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .domain.records import (
         Correction,
         CorrectionKind,
+        Episode,
         Participant,
         Prize,
         PrizeStatus,
@@ -99,7 +100,7 @@ if TYPE_CHECKING:
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
-    from .views.statement import Statement, StatementLine
+    from .views.statement import EpisodeSummary, Statement, StatementLine
     from .views.statement_html import statement_html
 
 _HOMES = {
@@ -135,6 +136,7 @@ _HOMES = {
     "domain.records": (
         "Correction",
         "CorrectionKind",
+        "Episode",
         "Participant",
         "Prize",
         "PrizeStatus",
@@ -179,7 +181,7 @@ _HOMES = {
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
-    "views.statement": ("Statement", "StatementLine"),
+    "views.statement": ("EpisodeSummary", "Statement", "StatementLine"),
     "views.statement_html": ("statement_html",),
 }
 """Which internal module each public name lives in (the imports above say the same to mypy)."""
@@ -211,6 +213,8 @@ __all__ = [
     "Correction",
     "CorrectionKind",
     "CorrectionResult",
+    "Episode",
+    "EpisodeSummary",
     "EscalatingSchedule",
     "Escalation",
     "ExportManifest",

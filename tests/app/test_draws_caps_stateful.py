@@ -24,6 +24,10 @@ week 12, earns nothing and leaves the schedule alone; under weekly escalation a 
 between the run's last ``met`` week and a result with neither a ``met`` nor an
 ``excused`` resets the run as a ``missed`` would.
 
+A participant may withdraw and come back for another episode: the model starts their
+schedules afresh with program weeks from the new start, and keeps counting the same cap
+period (a person's cap counts every episode).
+
 The machine runs on each store: memory, a SQLite file and a PostgreSQL database
 (``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``), and on memory with the
 programs under the legacy rules of a program stored before the calendar
@@ -215,9 +219,9 @@ def period_of(program: Program, at: dt.datetime) -> int:
     return at.astimezone(ZoneInfo(program.timezone)).year
 
 
-def week_of(participant: str, at: dt.datetime) -> int:
+def week_of(participant: str, start: dt.date, at: dt.datetime) -> int:
     local = at.astimezone(ZoneInfo(program_of(participant).timezone)).date()
-    return (local - STARTS[participant]).days // 7 + 1
+    return (local - start).days // 7 + 1
 
 
 def parse_utc(stored: str | dt.datetime) -> dt.datetime:
@@ -337,6 +341,8 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             self.exits.close()
             raise
         # The model.
+        self.starts = dict(STARTS)
+        """Each participant's current episode's start: program weeks count from it."""
         self.time = FIRST_VISIT
         self.states: dict[tuple[str, str], ScheduleState] = defaultdict(ScheduleState)
         self.met_at: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -429,7 +435,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         assert program.cap_cents is not None
         target = program.target(target_id)
         state = self.states[participant, target_id]
-        week = week_of(participant, at)
+        week = week_of(participant, self.starts[participant], at)
         # A settlement earns an outcome again: it is already counted in its week.
         earlier = self.in_week[participant, target_id, week] - (outcome_id is not None)
         counts = True
@@ -454,7 +460,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
                 state,
                 outcome,
                 reset_on=target.reset_on,
-                week=week_of(participant, at),
+                week=week_of(participant, self.starts[participant], at),
             )
             if paid
             else Step(state=state)
@@ -513,7 +519,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         program = program_of(participant)
         if not settled:
             self.outcomes += 1
-            week = week_of(participant, at)
+            week = week_of(participant, self.starts[participant], at)
             self.in_week[participant, target_id, week] += 1
             if outcome in (Outcome.MET, Outcome.EXCUSED):
                 self.kept[participant, target_id].add(week)
@@ -673,6 +679,35 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             self.record(
                 participant, STIMULANT, visit.outcome, at, visit.zone, key, f"visit-{self.visits}"
             )
+
+    @rule(
+        participant=st.sampled_from(PRIZE_PEOPLE + POINTS_PEOPLE),
+        days=st.integers(min_value=1, max_value=20),
+    )
+    def comes_back(self, participant: str, days: int) -> None:
+        """The participant withdraws and is enrolled again ``days`` after the latest visit
+        (issue 12 item 5): the next episode starts a fresh schedule with program weeks from
+        its own start, in the same cap period. A secondary sample of the last episode still
+        waiting for its stimulant one never will."""
+        program = program_of(participant)
+        zone = ZoneInfo(program.timezone)
+        start = (self.time.astimezone(zone) + dt.timedelta(days=days)).date()
+        self.clinic.withdraw(participant, actor=ADMIN)
+        again = self.clinic.enroll(participant, program.id, start=start, actor=ADMIN)
+        assert again.episode >= 2
+        assert again.first_start == STARTS[participant]
+        self.starts[participant] = start
+        for key in [k for k in self.states if k[0] == participant]:
+            self.states[key] = ScheduleState()
+        for key in [k for k in self.unpaid if k[0] == participant]:
+            del self.unpaid[key]
+        # The calendar starts again: program weeks count from the new start.
+        for week_key in [k for k in self.in_week if k[0] == participant]:
+            del self.in_week[week_key]
+        for kept_key in [k for k in self.kept if k[0] == participant]:
+            del self.kept[kept_key]
+        self.time = max(self.time, dt.datetime.combine(start, dt.time(9), zone))
+        event("a participant came back for another episode")
 
     @precondition(lambda self: self.time < NEW_YEAR)
     @rule(minutes=st.integers(min_value=-120, max_value=600))

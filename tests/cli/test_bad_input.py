@@ -408,6 +408,8 @@ READ_ONLY = {
     ("staff", "list"),
     ("program", "list"),
     ("program", "show"),
+    ("participant", "list"),
+    ("participant", "show"),
     ("balance",),
     ("preview",),
     ("history",),

@@ -175,6 +175,8 @@ HIGGINS_REPORT = {
     "low_stock": [],
     "written_off_points": 0,
     "written_off_cents": 0,
+    "episodes": 2,
+    "returning": 0,
 }
 
 
@@ -401,6 +403,7 @@ def test_export_text(db: Path, tmp_path: Path) -> None:
     assert lines[-2].startswith("checkpoint cmrewards-checkpoint/1 ")
     assert lines[0].split() == ["table", "rows"]
     assert ["outcomes", "5"] in [line.split() for line in lines]
+    assert ["past_episodes", "0"] in [line.split() for line in lines]
 
 
 def test_export_refuses_a_non_empty_directory(db: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Enrolment: one enrolment per participant id, and an ended one stays ended."""
+"""Enrolment: one active episode at a time, the next only after the current one ended."""
 
 from __future__ import annotations
 
@@ -7,18 +7,64 @@ import datetime as dt
 import attrs
 import pytest
 
+from cmrewards.domain.chain import GENESIS
 from cmrewards.domain.enrolment import ended, enrolment
-from cmrewards.domain.programs import load_preset
-from cmrewards.domain.records import Participant, Status
-from cmrewards.errors import AlreadyExists, InvalidTransition
+from cmrewards.domain.programs import Program, load_preset
+from cmrewards.domain.records import Episode, OutcomeRecord, Participant, Status
+from cmrewards.domain.schedules import Outcome
+from cmrewards.errors import AlreadyExists, InvalidInput, InvalidTransition
 
 PROGRAM = attrs.evolve(load_preset("petry-fishbowl"), timezone="America/Chicago")
+OTHER = attrs.evolve(load_preset("va-prize-cm"), timezone="America/Chicago")
 NOW = dt.datetime(2027, 6, 1, 3, 0, tzinfo=dt.UTC)
 """Still 31 May in Chicago."""
+LATER = dt.datetime(2027, 9, 1, 15, 0, tzinfo=dt.UTC)
 
 
 def enrolled(start: dt.date | None = None) -> Participant:
     return enrolment(None, "P001", PROGRAM, start=start, now=NOW, actor="admin-1")
+
+
+def withdrawn() -> Participant:
+    return ended(enrolled(), Status.WITHDRAWN, NOW + dt.timedelta(days=20), "admin-2")
+
+
+def result_at(at: dt.datetime) -> OutcomeRecord:
+    return OutcomeRecord(
+        id=7,
+        program_id=PROGRAM.id,
+        participant="P001",
+        target="stimulant-negative",
+        outcome=Outcome.MET,
+        occurred_at=at,
+        recorded_at=at,
+        actor="rec-1",
+        key=None,
+        note=None,
+        seed=None,
+        prev_hash=GENESIS,
+        hash="h",
+    )
+
+
+def again(
+    existing: Participant,
+    start: dt.date | None,
+    *,
+    program: Program = PROGRAM,
+    last: OutcomeRecord | None = None,
+    points: int = 0,
+) -> Participant:
+    return enrolment(
+        existing,
+        "P001",
+        program,
+        start=start,
+        now=LATER,
+        actor="admin-1",
+        last_result=last,
+        points_left=points,
+    )
 
 
 def test_a_new_enrolment_is_active_from_today_in_the_programs_zone() -> None:
@@ -31,20 +77,99 @@ def test_a_new_enrolment_is_active_from_today_in_the_programs_zone() -> None:
         enrolled_by="admin-1",
     )
     assert expected == enrolled()
+    assert (expected.episode, expected.first_start) == (1, None)
     assert dt.date(2027, 7, 1) == enrolled(dt.date(2027, 7, 1)).start
 
 
-@pytest.mark.parametrize("status", list(Status))
-def test_a_participant_is_enrolled_once_whatever_became_of_it(status: Status) -> None:
-    earlier = attrs.evolve(enrolled(), status=status)
+def test_an_active_episode_is_not_enrolled_again() -> None:
     with pytest.raises(AlreadyExists, match="already enrolled in petry-fishbowl"):
-        enrolment(earlier, "P001", PROGRAM, start=None, now=NOW, actor="admin-1")
+        enrolment(enrolled(), "P001", PROGRAM, start=None, now=NOW, actor="admin-1")
+    second = again(withdrawn(), dt.date(2027, 8, 1))
+    with pytest.raises(AlreadyExists, match=r"\(active, episode 2\); withdraw or complete"):
+        again(second, dt.date(2027, 8, 20))
+
+
+@pytest.mark.parametrize("status", [Status.WITHDRAWN, Status.COMPLETED])
+def test_an_ended_episode_is_followed_by_the_next(status: Status) -> None:
+    done = ended(enrolled(), status, NOW, "admin-1")
+    second = again(
+        done, dt.date(2027, 8, 1), last=result_at(dt.datetime(2027, 7, 31, 4, 0, tzinfo=dt.UTC))
+    )
+    expected = Participant(
+        id="P001",
+        program_id=PROGRAM.id,
+        start=dt.date(2027, 8, 1),
+        status=Status.ACTIVE,
+        enrolled_at=LATER,
+        enrolled_by="admin-1",
+        episode=2,
+        first_start=dt.date(2027, 5, 31),
+    )
+    assert expected == second
+    # Without a start it is today in the program's zone; a third keeps the first start.
+    third = again(ended(second, status, LATER, "admin-1"), None)
+    assert (3, dt.date(2027, 9, 1), dt.date(2027, 5, 31)) == (
+        third.episode,
+        third.start,
+        third.first_start,
+    )
+    assert dt.date(2027, 5, 31) == third.cap_start
+
+
+def test_the_next_episode_starts_after_the_last_result_in_the_programs_zone() -> None:
+    # 04:00 UTC on 10 June is still 9 June in Chicago.
+    last = result_at(dt.datetime(2027, 6, 10, 4, 0, tzinfo=dt.UTC))
+    for start in (dt.date(2027, 6, 1), dt.date(2027, 6, 9)):
+        with pytest.raises(InvalidInput, match=r"last result, on 2027-06-09 \(outcome 7\)"):
+            again(withdrawn(), start, last=last)
+    assert dt.date(2027, 6, 10) == again(withdrawn(), dt.date(2027, 6, 10), last=last).start
+
+
+def test_the_next_episode_starts_after_the_one_before() -> None:
+    for start in (dt.date(2027, 5, 30), dt.date(2027, 5, 31)):
+        with pytest.raises(InvalidInput, match="after the start of P001's episode 1"):
+            again(withdrawn(), start)
+
+
+def test_another_program_only_once_the_old_one_s_points_are_gone() -> None:
+    with pytest.raises(InvalidTransition, match="still has 40 points in petry-fishbowl"):
+        again(withdrawn(), dt.date(2027, 8, 1), program=OTHER, points=40)
+    assert OTHER.id == again(withdrawn(), dt.date(2027, 8, 1), program=OTHER).program_id
+    # In the same program the points simply stay.
+    assert again(withdrawn(), dt.date(2027, 8, 1), points=40).episode == 2
 
 
 @pytest.mark.parametrize("status", [Status.WITHDRAWN, Status.COMPLETED])
 def test_an_active_enrolment_ends_once(status: Status) -> None:
-    done = ended(enrolled(), status)
-    assert attrs.evolve(enrolled(), status=status) == done
-    for again in (Status.WITHDRAWN, Status.COMPLETED):
+    done = ended(enrolled(), status, LATER, "admin-2")
+    assert attrs.evolve(enrolled(), status=status, ended_at=LATER, ended_by="admin-2") == done
+    for twice in (Status.WITHDRAWN, Status.COMPLETED):
         with pytest.raises(InvalidTransition, match=f"'P001' is already {status}"):
-            ended(done, again)
+            ended(done, twice, LATER, "admin-2")
+
+
+def test_an_episode_record_is_the_participant_as_enrolled_then() -> None:
+    second = again(withdrawn(), dt.date(2027, 8, 1), program=OTHER)
+    first = withdrawn().as_episode()
+    assert (
+        Episode(
+            participant="P001",
+            number=1,
+            program_id=PROGRAM.id,
+            start=dt.date(2027, 5, 31),
+            status=Status.WITHDRAWN,
+            enrolled_at=NOW,
+            enrolled_by="admin-1",
+            ended_at=NOW + dt.timedelta(days=20),
+            ended_by="admin-2",
+        )
+        == first
+    )
+    then = first.as_enrolled(second)
+    assert (PROGRAM.id, dt.date(2027, 5, 31), 1, Status.WITHDRAWN) == (
+        then.program_id,
+        then.start,
+        then.episode,
+        then.status,
+    )
+    assert dt.date(2027, 5, 31) == then.cap_start

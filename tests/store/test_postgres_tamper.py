@@ -9,12 +9,12 @@ tests that change the schema itself (triggers, functions, meta) get a private cl
 
 - Refused (a): with a plain ``psycopg`` connection to the clinic's URL, UPDATE, DELETE and
   TRUNCATE on the append-only tables (outcomes, transfers, journal, stock_movements,
-  prize_fulfilments, prize_trades), DELETE and TRUNCATE on prizes and redemptions, a change
-  to what a prize was won for or to a prize no longer owed, and a redemption moving
-  backwards or changing what was requested all raise, with the guard's own message (the
-  server's error, not a coincidental constraint). Each attempt runs in a transaction that is
-  rolled back whatever happens, so an edit that was wrongly let through cannot spoil the
-  shared clinic; the test fails on it all the same.
+  prize_fulfilments, prize_trades, past_episodes), DELETE and TRUNCATE on prizes and
+  redemptions, a change to what a prize was won for or to a prize no longer owed, and a
+  redemption moving backwards or changing what was requested all raise, with the guard's own
+  message (the server's error, not a coincidental constraint). Each attempt runs in a
+  transaction that is rolled back whatever happens, so an edit that was wrongly let through
+  cannot spoil the shared clinic; the test fails on it all the same.
 - Caught (b): a superuser who turns the guards off (``SET session_replication_role =
   replica``, or ``ALTER TABLE ... DISABLE TRIGGER`` and on again afterwards) and edits a row
   makes ``clinic.verify()`` not ok with a problem naming the row, and ``cmrewards --db URL
@@ -54,6 +54,7 @@ APPEND_ONLY = (
     "stock_movements",
     "prize_fulfilments",
     "prize_trades",
+    "past_episodes",
 )
 NEVER_DELETED = {
     **{table: f"{table} are append-only" for table in APPEND_ONLY},
@@ -215,7 +216,7 @@ def test_the_clinic_fills_every_table_verifies_and_its_clone_is_identical(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
             " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
         ).fetchall()
-    assert len(tables) == 22
+    assert len(tables) == 23
     assert empty == []
     assert sorted(triggers) == [(name, "O") for name in sorted(GUARDS)]
     for url in (pristine, fresh, copy):

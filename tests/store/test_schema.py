@@ -55,6 +55,10 @@ RELEASED = {
         "28d8e4fcb8f54b63e401b5d96be08d42444d3f90881756f3ec8fe92149400a26",
         "b3b728b51aa0f599175b0789037264c3a0803ae6c9cfea6e6da0d0afa3273525",
     ),
+    "0007_episodes": (
+        "3a1cf8933061032728418f6dd5899c1e777306ba3fdaa05198a137811d3c999a",
+        "3cc4903ac964455fd0d3038cf5801c01e38fdd234d818bfdf15829967139d7b2",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -62,6 +66,7 @@ joined by NUL, exactly as the runner executes them."""
 ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
     ("staff", "role"): Role,
     ("participants", "status"): Status,
+    ("past_episodes", "status"): Status,
     ("outcomes", "outcome"): Outcome,
     ("transfers", "kind"): Movement,
     ("prizes", "status"): PrizeStatus,
@@ -77,6 +82,8 @@ NOT_STORED: dict[tuple[str, str], set[str]] = {
     # A withdrawal is its own record (prize_withdrawals): the prize row's CHECK list, released
     # in 0002, cannot change on SQLite without rebuilding a table other tables refer to.
     ("prizes", "status"): {str(PrizeStatus.WITHDRAWN)},
+    # An earlier episode has ended; the current one, active or not, is the participants row.
+    ("past_episodes", "status"): {str(Status.ACTIVE)},
 }
 """Enum values read from another table, never stored in the column itself."""
 

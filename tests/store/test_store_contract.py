@@ -229,6 +229,29 @@ def enrolment(participant: str, program_id: str, start: dt.date) -> Participant:
     )
 
 
+ENDED = dt.datetime(2027, 3, 1, 15, 0, tzinfo=dt.UTC)
+
+
+def ended_episode(person: Participant, status: Status) -> Participant:
+    """``person`` with their current episode ended as ``status`` on ``ENDED``."""
+    return attrs.evolve(person, status=status, ended_at=ENDED, ended_by=ADMIN)
+
+
+def second_episode(person: Participant) -> Participant:
+    """``person``'s next episode, in PETRY from 1 April."""
+    return attrs.evolve(
+        person,
+        program_id=PETRY,
+        start=dt.date(2027, 4, 1),
+        status=Status.ACTIVE,
+        enrolled_at=ENDED + dt.timedelta(days=30),
+        episode=person.episode + 1,
+        first_start=person.cap_start,
+        ended_at=None,
+        ended_by=None,
+    )
+
+
 COUNTED = CatalogItem("gift-card", "Gift card", 40, 0, "large", 2, ADDED, ADMIN)
 """An item whose stock is counted (none yet)."""
 ON_DEMAND = CatalogItem("bus-pass", "Bus pass", 15, None, None, 0, ADDED, ADMIN)
@@ -283,6 +306,7 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "staff": tx.all_staff(),
         "programs": tx.programs(),
         "participants": tx.participants(),
+        "past_episodes": tx.past_episodes(),
         "outcomes": tx.outcomes(),
         "last_outcome": tx.last_outcome(),
         "states": tx.schedule_states(),
@@ -310,6 +334,7 @@ def journaled_records(tx: Tx) -> list[Journaled]:
         *tx.all_staff(),
         *(ProgramAdded(p, *origins[p.id]) for p in tx.programs()),
         *tx.participants(),
+        *tx.past_episodes(),
         *tx.prizes(),
         *tx.prize_fulfilments(),
         *tx.prize_trades(),
@@ -344,10 +369,12 @@ def write_everything_then_fail(store: Store, seen: dict[str, object]) -> None:
         tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
         tx.remember(IdempotencyRecord("", "k-2", "cd" * 32, {"n": 2}, RECORDED))
         tx.set_staff_active(RECORDER, False)
-        tx.set_participant_status("P001", Status.WITHDRAWN)
+        tx.update_participant(ended_episode(PARTICIPANTS[0], Status.WITHDRAWN))
+        tx.add_past_episode(ended_episode(PARTICIPANTS[1], Status.COMPLETED).as_episode())
         seen["staff"] = tx.staff("clin-9")
         seen["balance"] = tx.balance(HIGGINS, available("P010"))
         seen["outcomes"] = len(tx.outcomes("P010"))
+        seen["episodes"] = len(tx.past_episodes("P002"))
         raise Boom
 
 
@@ -539,30 +566,49 @@ class StoreContract:
         with clinic_store.read() as tx:
             assert [p.id for p in tx.participants()] == ["P000", "P001", "P002", "P003"]
 
-    def test_set_participant_status(self, clinic_store: Store) -> None:
+    def test_update_participant_replaces_the_whole_row(self, clinic_store: Store) -> None:
+        withdrawn = ended_episode(PARTICIPANTS[1], Status.WITHDRAWN)
+        again = second_episode(ended_episode(PARTICIPANTS[2], Status.COMPLETED))
         with clinic_store.write() as tx:
-            tx.set_participant_status("P002", Status.WITHDRAWN)
-            tx.set_participant_status("P003", Status.COMPLETED)
+            tx.update_participant(withdrawn)
+            tx.update_participant(again)
+            tx.update_participant(enrolment("P404", HIGGINS, dt.date(2027, 1, 4)))  # no row
         with clinic_store.read() as tx:
-            statuses = {p.id: p.status for p in tx.participants()}
-            p002 = tx.participant("P002")
-        assert statuses == {
-            "P001": Status.ACTIVE,
-            "P002": Status.WITHDRAWN,
-            "P003": Status.COMPLETED,
-        }
-        expected = PARTICIPANTS[1]
-        assert (
-            Participant(
-                id=expected.id,
-                program_id=expected.program_id,
-                start=expected.start,
-                status=Status.WITHDRAWN,
-                enrolled_at=expected.enrolled_at,
-                enrolled_by=expected.enrolled_by,
-            )
-            == p002
+            assert [PARTICIPANTS[0], withdrawn, again] == tx.participants()
+            assert withdrawn == tx.participant("P002")
+            assert again == tx.participant("P003")
+        assert (2, dt.date(2027, 1, 6)) == (again.episode, again.first_start)
+        assert withdrawn.ended_at == ENDED
+
+    def test_past_episodes_are_kept_by_participant_and_number(self, clinic_store: Store) -> None:
+        first = ended_episode(PARTICIPANTS[2], Status.COMPLETED)
+        second = attrs.evolve(
+            ended_episode(second_episode(first), Status.WITHDRAWN), ended_by=None, ended_at=None
         )
+        other = ended_episode(PARTICIPANTS[0], Status.WITHDRAWN)
+        with clinic_store.write() as tx:
+            assert tx.past_episodes("P003") == []
+            tx.add_past_episode(first.as_episode())
+            tx.add_past_episode(other.as_episode())
+            tx.add_past_episode(second.as_episode())
+            assert [first.as_episode(), second.as_episode()] == tx.past_episodes("P003")
+        with clinic_store.read() as tx:
+            assert [first.as_episode(), second.as_episode()] == tx.past_episodes("P003")
+            assert [other.as_episode()] == tx.past_episodes("P001")
+            assert tx.past_episodes("P002") == []
+            everyone = [other.as_episode(), first.as_episode(), second.as_episode()]
+            assert everyone == tx.past_episodes()
+
+    def test_a_past_episode_is_kept_once_and_ended(self, clinic_store: Store) -> None:
+        kept = ended_episode(PARTICIPANTS[0], Status.WITHDRAWN).as_episode()
+        with clinic_store.write() as tx:
+            tx.add_past_episode(kept)
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_past_episode(attrs.evolve(kept, program_id=PETRY))
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_past_episode(attrs.evolve(kept, number=2, status=Status.ACTIVE))
+        with clinic_store.read() as tx:
+            assert [kept] == tx.past_episodes()
 
     # --- outcomes ---------------------------------------------------------------
 
@@ -1192,6 +1238,7 @@ class StoreContract:
             "staff": staff_member("clin-9", Role.CLINICIAN, ADMIN),
             "balance": 10,
             "outcomes": 1,
+            "episodes": 1,
         }
         with clinic_store.read() as tx:
             after = snapshot(tx)
@@ -1202,6 +1249,7 @@ class StoreContract:
             assert tx.balance(HIGGINS, available("P010")) == 0
             assert tx.staff(RECORDER) == staff_member(RECORDER, Role.RECORDER, ADMIN)
             assert tx.participant("P001") == PARTICIPANTS[0]
+            assert tx.past_episodes() == []
         assert before == after
 
     def test_a_failed_unit_of_work_keeps_earlier_commits_and_overwrites(
@@ -1267,8 +1315,10 @@ class StoreContract:
             person = enrolment("P020", "va-prize-cm", dt.date(2027, 1, 4))
             tx.add_participant(person)
             assert person == tx.participant("P020")
-            tx.set_participant_status("P020", Status.COMPLETED)
+            tx.update_participant(ended_episode(person, Status.COMPLETED))
             assert (tx.participant("P020") or person).status == Status.COMPLETED
+            tx.add_past_episode(ended_episode(person, Status.COMPLETED).as_episode())
+            assert [e.number for e in tx.past_episodes("P020")] == [1]
 
             tx.set_staff_active("clin-2", False)
             assert False is (tx.staff("clin-2") or member).active
@@ -1430,7 +1480,8 @@ class ThroughJournalingTx(StoreContract):
         requested = redemption(1, PARTICIPANTS[0], ON_DEMAND.sku, day=1)
         with clinic_store.write() as tx:
             tx.set_staff_active(RECORDER, False)
-            tx.set_participant_status("P002", Status.WITHDRAWN)
+            tx.update_participant(ended_episode(PARTICIPANTS[1], Status.WITHDRAWN))
+            tx.add_past_episode(ended_episode(PARTICIPANTS[1], Status.WITHDRAWN).as_episode())
             tx.add_prizes(won)
             tx.add_item(ON_DEMAND)
             tx.add_item(COUNTED)
@@ -1453,6 +1504,7 @@ class ThroughJournalingTx(StoreContract):
             *(("participant", p.id) for p in PARTICIPANTS),
             ("staff", RECORDER),
             ("participant", "P002"),
+            ("episode", "P002/1"),
             *(("prize", str(n)) for n in (1, 2, 3)),
             ("catalog-item", ON_DEMAND.sku),
             ("catalog-item", COUNTED.sku),

@@ -15,13 +15,14 @@ What protects each table (docs/design.md section 4, ``verify.py``, ``journal.py`
   ``prev_hash``. Outcomes are also replayed (schedule states, awards, prize redraws from
   the stored seed); transfers also feed the ledger invariants.
 - chain -- ``journal``: its own chain over (id, kind, key, digest, at).
-- journal -- ``staff``, ``programs``, ``participants``, ``prizes``, ``prize_fulfilments``,
-  ``prize_trades``, ``catalog`` (all but ``stock``), ``stock_movements``, ``redemptions``,
-  ``idempotency``: every write of such a record appends a chained journal entry holding
-  the digest of its canonical form; ``verify`` compares each record with its latest
-  entry, so an edit, an insertion or a deletion shows even where rows legitimately change
-  (a redemption's status, a participant's status, a staff member's ``active``). Prize
-  statuses are also checked against their hand-overs and trades.
+- journal -- ``staff``, ``programs``, ``participants``, ``past_episodes``, ``prizes``,
+  ``prize_fulfilments``, ``prize_trades``, ``catalog`` (all but ``stock``),
+  ``stock_movements``, ``redemptions``, ``idempotency``: every write of such a record
+  appends a chained journal entry holding the digest of its canonical form; ``verify``
+  compares each record with its latest entry, so an edit, an insertion or a deletion shows
+  even where rows legitimately change (a redemption's status, a participant's status, a
+  staff member's ``active``). Prize statuses are also checked against their hand-overs and
+  trades.
 - recomputed from sources -- ``balances`` (the sum of each account's transfers),
   ``schedule_states`` (the replay of each target's outcomes), ``cap_usage`` (the awards
   that still stand plus prizes won, per period), ``catalog.stock`` (the sum of the item's
@@ -300,6 +301,11 @@ def populate(clinic: Clinic) -> None:
         assert tx.write_offs(), "the void no longer writes anything off"
     clinic.correct(outcome_id(clinic, "F001", 0), "not_met", reason="confirmed", actor=ADMIN)
     assert any(p.status == "withdrawn" for p in clinic.prizes("F001")), clinic.prizes("F001")
+    # Episodes: H002 completes, comes back to the same program and meets again (its first
+    # episode is kept in past_episodes); it completes again below.
+    clinic.complete("H002", actor=ADMIN)
+    clinic.enroll("H002", "higgins-vbrt", start=visit(40).date(), actor=ADMIN)
+    clinic.record("H002", STIM, "met", actor="rec-1", at=visit(40))
     # The last outcome is a reset whose copy would change nothing (the forge-chained case),
     # but whose removal would.
     clinic.record("C002", STIM, "not_met", actor="rec-1", at=visit(4, 16))
@@ -497,6 +503,8 @@ def filled(column: Column, row: dict[str, Any]) -> Any:
         return later_time(times[-1]) if times else "2027-06-01T12:00:00.000000Z"
     if column.name.endswith("_by"):
         return ADMIN
+    if column.name.endswith("_date"):
+        return START.isoformat()
     return "tampered"
 
 
@@ -754,7 +762,7 @@ def test_the_pristine_clinic_fills_every_table_and_verifies(copy: Path) -> None:
         "balances", "schedule_states", "idempotency", "prizes", "cap_usage", "catalog",
         "stock_movements", "redemptions", "prize_fulfilments", "prize_trades", "journal",
         "analyte_results",
-        "corrections", "write_offs", "prize_withdrawals",
+        "corrections", "write_offs", "prize_withdrawals", "past_episodes",
     }  # fmt: skip
     assert all(t.rowids for t in tables.values())
     conn = sqlite3.connect(copy)

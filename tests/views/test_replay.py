@@ -5,6 +5,7 @@ from __future__ import annotations
 import cmrewards
 from cmrewards.domain import ledger
 from cmrewards.domain.chain import GENESIS
+from cmrewards.domain.episodes import Episodes
 from cmrewards.domain.ledger import Movement, Transfer
 from cmrewards.domain.records import OutcomeRecord, Participant, Status
 from cmrewards.domain.schedules import Outcome
@@ -109,7 +110,7 @@ def test_the_replay_carries_each_target_s_schedule_from_outcome_to_outcome() -> 
     person = Participant(WHO, PROGRAM, START, Status.ACTIVE, visit(0), "admin-1")
     results = [Outcome.MET, Outcome.MET, Outcome.NOT_MET, Outcome.MET]
     history = [outcome(i + 1, result, 3 * i) for i, result in enumerate(results)]
-    replayed = list(replay_outcomes(program, person, history))
+    replayed = list(replay_outcomes(Episodes.single(person, program), history))
     assert [r.record for r in replayed] == history
     runs = [r.earning.step.state.run for r in replayed]
     points = [r.earning.points for r in replayed]

@@ -77,6 +77,7 @@ TABLES = (
     "staff",
     "programs",
     "participants",
+    "past_episodes",
     "outcomes",
     "schedule_states",
     "transfers",
@@ -261,6 +262,7 @@ def test_higgins_report(clinic: Clinic) -> None:
         since=None,
         until=None,
         enrolled=4,
+        episodes=4,
         active=2,  # H1, H4
         completed=1,  # H3
         withdrawn=1,  # H2
@@ -297,6 +299,7 @@ def test_capped_program_with_a_budget(clinic: Clinic) -> None:
         since=None,
         until=None,
         enrolled=2,
+        episodes=2,
         active=2,
         completed=0,
         withdrawn=0,
@@ -336,6 +339,7 @@ def test_prize_program_report(clinic: Clinic) -> None:
         since=None,
         until=None,
         enrolled=1,
+        episodes=1,
         active=1,
         completed=0,
         withdrawn=0,
@@ -381,6 +385,7 @@ def test_program_without_participants(any_clinic: Clinic) -> None:
         since=None,
         until=None,
         enrolled=0,
+        episodes=0,
         active=0,
         completed=0,
         withdrawn=0,
@@ -420,6 +425,7 @@ def test_period_until_january_31_in_los_angeles(clinic: Clinic) -> None:
         since=None,
         until=until,
         enrolled=2,
+        episodes=2,
         active=2,
         completed=0,
         withdrawn=0,
@@ -461,6 +467,7 @@ def test_period_since_february_1_in_los_angeles(clinic: Clinic) -> None:
         since=since,
         until=None,
         enrolled=2,
+        episodes=2,
         active=2,
         completed=0,
         withdrawn=0,
@@ -908,6 +915,7 @@ EXPECTED_COUNTS = {
     "staff": 1,  # admin-1
     "programs": 3,
     "participants": 7,  # H1-H4, L1, L2, Q1
+    "past_episodes": 0,  # nobody enrolled twice
     # 16 + 6 + 2 (higgins) + 9 (stim-la) + 6 (petry)
     "outcomes": 39,
     # (participant, target) pairs: H1, H2, H3 stimulant; L1 x2, L2; Q1 x2

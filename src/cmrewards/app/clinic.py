@@ -24,7 +24,7 @@ from typing import Self
 from ..domain.checkpoint import Checkpoint
 from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
-from ..domain.records import Participant, Prize, Status
+from ..domain.records import Episode, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, Redemption
 from ..domain.results import (
     Balance,
@@ -207,18 +207,24 @@ class Clinic:
         """Enrol a participant in a program and return the active enrolment. Admin only.
 
         ``start`` is a clinical date (program weeks count from it); None means today in the
-        program's zone by the clinic's clock. A participant id is enrolled once.
+        program's zone by the clinic's clock. A person whose enrolment ended (withdrawn or
+        completed) is enrolled again as their next episode (``Participant.episode``), in the
+        same program or another, with a fresh schedule state; the cap's period still counts
+        every episode.
 
-        Raises ``AlreadyExists`` for a known id, whatever its status; ``NotFound`` for an
-        unknown program; ``InvalidInput`` for a malformed id or a start out of range;
+        Raises ``AlreadyExists`` while the current episode is active; ``InvalidInput`` for a
+        start on or before the previous episode's start or the person's last result, a
+        malformed id or a start out of range; ``InvalidTransition`` for another program while
+        points are left in the old one; ``NotFound`` for an unknown program;
         ``PermissionDenied`` unless the actor is an active admin. Rules: docs/design.md
-        section 2 and docs/decisions.md, "Identities and enrolment".
+        section 2 ("Episodes") and docs/decisions.md, "Episodes".
         """
         return enrolment.enroll(self._work, participant, program_id, start=start, actor=actor)
 
     def withdraw(self, participant: str, *, actor: str) -> Participant:
         """End an active enrolment as withdrawn and return it. Admin only. No more outcomes
-        are recorded; corrections and redemptions remain possible. It is final.
+        are recorded until the person is enrolled again (their next episode); corrections and
+        redemptions remain possible.
 
         Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
         enrolment has ended; ``PermissionDenied`` unless the actor is an active admin.
@@ -237,7 +243,8 @@ class Clinic:
         return enrolment.end_enrolment(self._work, participant, Status.COMPLETED, actor=actor)
 
     def participant(self, participant: str) -> Participant:
-        """The participant's enrolment (program, start date, status).
+        """The participant with their current enrolment (episode): program, start date,
+        status.
 
         Raises ``NotFound`` for an unknown participant.
         """
@@ -245,9 +252,18 @@ class Clinic:
             return find_participant(tx, participant)
 
     def participants(self) -> list[Participant]:
-        """Every enrolment, whatever its status. Raises nothing of its own."""
+        """Every participant with their current enrolment (episode), whatever its status, by
+        id. Raises nothing of its own."""
         with self._work.read() as tx:
             return tx.participants()
+
+    def episodes(self, participant: str) -> list[Episode]:
+        """Every enrolment of ``participant``, oldest first, the current one last: program,
+        start, status, who enrolled and who ended it.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 2.
+        """
+        return enrolment.episodes(self._work, participant)
 
     def timezone(self, participant: str) -> str:
         """The IANA zone of the participant's program (``America/Chicago``): a time they give

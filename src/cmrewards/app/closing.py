@@ -34,12 +34,12 @@ from ..domain.records import Correction, OutcomeRecord, Participant, Status
 from ..domain.refs import Ref, RefKind
 from ..domain.results import Settlement, VisitResult
 from ..domain.schedules import Outcome
-from ..domain.settlement import Effective, effective_history, replay_history
+from ..domain.settlement import Effective, effective_history, replay_episodes
 from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
 from ..domain.visits import visit_key, visit_of
 from ..errors import CMRewardsError, InvalidInput, InvalidTransition
-from ..store.lookup import find_participant, find_program
+from ..store.lookup import find_episodes, find_participant, find_program
 from ..store.port import RecordTx
 from .recording import Details, sealed_outcome, write_visit
 from .settling import settle
@@ -216,12 +216,12 @@ def _close_one(
                                       sample, at, through, actor)  # fmt: skip
                 tx.append_outcomes([record])
                 placeholders.append(record)
+        episodes = find_episodes(tx, person, program)
         settled = settle(
             tx,
             work.clock(),
-            person,
-            program,
-            replay_history(program, person, history),
+            episodes,
+            replay_episodes(episodes, history),
             effective_history([*recorded, *placeholders], corrections),
             cause=Ref.to(RefKind.OUTCOME, placeholders[0].id),
             actor=actor,
@@ -252,7 +252,7 @@ def _placeholder(
 ) -> OutcomeRecord:
     note = f"no result for owed sample {sample} of week {week}; calendar closed through {through}"
     details = Details(visit=placeholder_visit(week, sample), note=note)
-    key = placeholder_key(person.id, target, week, sample)
+    key = placeholder_key(person.id, target, week, sample, person.episode)
     return sealed_outcome(
         tx, program, person, target, Outcome.MISSED, at, work.clock(), actor, key, None, details
     )

@@ -24,11 +24,11 @@ from ..domain.redemption import Command, StockReason, transition
 from ..domain.refs import Ref, RefKind, id_of, next_id
 from ..domain.results import CorrectionResult, TransferResult
 from ..domain.schedules import AwardKind, Outcome
-from ..domain.settlement import effective_history, replay_history
+from ..domain.settlement import effective_history, replay_episodes
 from ..domain.staff import Action
 from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
-from ..store.lookup import find_participant, find_program
+from ..store.lookup import find_episodes, find_participant, find_program
 from ..store.port import Corrections, HoldRelease
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
@@ -108,12 +108,12 @@ def reverse(
             )
             assert original.participant is not None
             person = find_participant(tx, original.participant)
-            program = find_program(tx, person.program_id)
+            program = find_program(tx, original.program_id)  # an earlier episode's, maybe
             if original.kind is Movement.SPEND:
                 _undo_redemption(work, tx, original, actor, reason_text, returned)
             given_back = cap_given_back(program, original)
             if given_back is not None:
-                period = cap_period(program, person.start, original.occurred_at)
+                period = cap_period(program, person.cap_start, original.occurred_at)
                 tx.add_cap_usage(person.id, period, -given_back)
             return TransferResult(
                 transfer=mirror, balance=balance_of(tx, person, program, work.clock())
@@ -210,7 +210,9 @@ def correct(
         if record is None:
             raise NotFound(f"no outcome {outcome_id}")
         person = find_participant(tx, record.participant)
-        program = find_program(tx, person.program_id)
+        # An outcome of an earlier episode is corrected under that episode's program.
+        program = find_program(tx, record.program_id)
+        current = find_program(tx, person.program_id)
 
         def perform() -> CorrectionResult:
             outcomes = tx.outcomes(person.id)
@@ -234,12 +236,12 @@ def correct(
                 actor=actor,
                 at=work.clock(),
             )
+            episodes = find_episodes(tx, person, current)
             settled = settle(
                 tx,
                 work.clock(),
-                person,
-                program,
-                replay_history(program, person, history),
+                episodes,
+                replay_episodes(episodes, history),
                 effective_history(outcomes, [*corrections, correction]),
                 cause=Ref.to(RefKind.CORRECTION, correction.id),
                 actor=actor,
@@ -247,7 +249,7 @@ def correct(
             return CorrectionResult(
                 correction=correction,
                 settlement=settled.settlement,
-                balance=balance_of(tx, person, program, work.clock()),
+                balance=balance_of(tx, person, current, work.clock()),
             )
 
         return work.idempotent(

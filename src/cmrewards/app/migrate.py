@@ -27,6 +27,7 @@ COPIED_TABLES = (
     "staff",
     "programs",
     "participants",
+    "past_episodes",
     "outcomes",
     "schedule_states",
     "transfers",

@@ -14,7 +14,7 @@ from ..domain.clock import require_date_in_range
 from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
-from ..store.lookup import find_participant, find_program
+from ..store.lookup import find_episodes, find_participant, find_program
 from ..views.attendance import attendance_before
 from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
@@ -39,13 +39,13 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
     """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
-        program = find_program(tx, person.program_id)
+        episodes = find_episodes(tx, person, find_program(tx, person.program_id))
         outcomes = tx.outcomes(person.id)
         transfers = tx.transfers(person.id)
         corrections = tx.corrections(person.id)
         write_offs = tx.write_offs(person.id)
-    notes = notes_of(replay_outcomes(program, person, outcomes, corrections))
-    return history_entries(person.id, outcomes, transfers, corrections, write_offs, notes)
+    notes = notes_of(replay_outcomes(episodes, outcomes, corrections))
+    return history_entries(person.id, outcomes, transfers, corrections, write_offs, notes, episodes)
 
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
@@ -71,7 +71,8 @@ def statement(work: UnitOfWork, participant: str) -> Statement:
     """The participant's statement (see ``Clinic.statement``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
-        return statement_of(tx, person, find_program(tx, person.program_id), work.clock())
+        episodes = find_episodes(tx, person, find_program(tx, person.program_id))
+        return statement_of(tx, episodes, work.clock())
 
 
 def reports(

@@ -28,14 +28,14 @@ from ..domain.settlement import (
     effective_history,
     paid_by_outcome,
     plan,
-    replay_history,
+    replay_episodes,
 )
 from ..domain.staff import Action
 from ..domain.validation import check_id, check_text, choice
 from ..domain.visits import check_specimen, check_visit_id, visit_key, visit_of
 from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
-from ..store.lookup import find_participant, find_program
+from ..store.lookup import find_episodes, find_participant, find_program
 from ..store.port import RecordTx
 from ..views.attendance import attendance_before
 from ..views.balance import balance_of
@@ -265,7 +265,8 @@ def write_outcome(
         if entry.outcome is outcome:
             raise _SameResult(_result_of(tx, work, person, program, history, entry.record.id))
         raise AlreadyExists(already_recorded(entry.record, entry.outcome, visit, details.visit))
-    before = replay_history(program, person, history)
+    episodes = find_episodes(tx, person, program)
+    before = replay_episodes(episodes, history)
     replaced = _replace_placeholders(work, tx, person, program, history, target, at, actor)
 
     draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET
@@ -277,8 +278,7 @@ def write_outcome(
     settled = settle(
         tx,
         now,
-        person,
-        program,
+        episodes,
         before,
         effective_history([*recorded, record], [*corrections, *replaced]),
         cause=Ref.to(RefKind.OUTCOME, outcome_id),
@@ -483,8 +483,10 @@ def _result_of(
     outcome_id: int,
 ) -> RecordResult:
     """The result an outcome stands at now, for a replay of it that wrote nothing."""
-    replayed = by_id(replay_history(program, person, history))
+    episodes = find_episodes(tx, person, program)
+    replayed = by_id(replay_episodes(episodes, history))
     entry = next(e for e in history if e.record.id == outcome_id)
+    program = episodes.of_outcome(entry.record).program
     paid = paid_by_outcome(
         tx.transfers(person.id), tx.write_offs(person.id), tx.prizes(person.id)
     ).get(outcome_id, Paid())

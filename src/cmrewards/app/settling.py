@@ -16,6 +16,7 @@ import attrs
 
 from ..domain import ledger
 from ..domain.caps import cap_period
+from ..domain.episodes import Episodes
 from ..domain.ledger import Movement
 from ..domain.programs import Program
 from ..domain.records import (
@@ -35,10 +36,10 @@ from ..domain.settlement import (
     Replayed,
     by_id,
     changed,
-    final_states,
+    current_states,
     paid_by_outcome,
     plan,
-    replay_history,
+    replay_episodes,
 )
 from ..store.port import RecordTx
 from .postings import transfer
@@ -58,8 +59,7 @@ class Settled:
 def settle(
     tx: RecordTx,
     now: dt.datetime,
-    person: Participant,
-    program: Program,
+    episodes: Episodes,
     before: list[Replayed],
     history: list[Effective],
     *,
@@ -67,10 +67,12 @@ def settle(
     actor: str,
     own: int | None = None,
 ) -> Settled:
-    """Settle ``person`` once their effective ``history`` is what the write left; ``before``
-    is the replay of their history before it. ``own`` is the outcome the write recorded:
-    its award is paid as an award (no ``settles``) and kept out of the summary."""
-    after = replay_history(program, person, history)
+    """Settle a person (``episodes.person``) once their effective ``history`` is what the
+    write left; ``before`` is the replay of their history before it. Each outcome is
+    settled under its episode's program. ``own`` is the outcome the write recorded: its
+    award is paid as an award (no ``settles``) and kept out of the summary."""
+    person = episodes.person
+    after = replay_episodes(episodes, history)
     records = {e.record.id: e.record for e in history}
     now_earning = by_id(after)
     paid = paid_by_outcome(tx.transfers(person.id), tx.write_offs(person.id), tx.prizes(person.id))
@@ -78,16 +80,17 @@ def settle(
     tx.put_schedule_states(
         [
             ((person.id, t), state)
-            for t, state in final_states(history, after).items()
+            for t, state in current_states(episodes, history, after).items()
             if tx.schedule_state(person.id, t) != state
         ]
     )
     plans: dict[int, Plan] = {}
     won: dict[int, tuple[Prize, ...]] = {}
     summary = _Summary()
-    for outcome_id in _to_settle(program, history, before, after, paid):
+    for outcome_id in _to_settle(episodes, history, before, after, paid):
         record = records[outcome_id]
-        period = cap_period(program, person.start, record.occurred_at)
+        program = episodes.of_outcome(record).program
+        period = cap_period(program, person.cap_start, record.occurred_at)
         remaining = None
         if program.cap_cents is not None:
             remaining = program.cap_cents - tx.cap_usage(person.id, period)
@@ -122,7 +125,7 @@ def settle_in_order(
     changes, so the settlement is its own award and the replay need not be run again
     (``recording.in_order`` decides)."""
     record = new.record
-    period = cap_period(program, person.start, record.occurred_at)
+    period = cap_period(program, person.cap_start, record.occurred_at)
     remaining = None
     if program.cap_cents is not None:
         remaining = program.cap_cents - tx.cap_usage(person.id, period)
@@ -136,7 +139,7 @@ def settle_in_order(
 
 
 def _to_settle(
-    program: Program,
+    episodes: Episodes,
     history: list[Effective],
     before: list[Replayed],
     after: list[Replayed],
@@ -146,12 +149,14 @@ def _to_settle(
     without a cap, any whose payment differs from what it earns (a ``requires`` bonus that a
     database written before visits left unpaid is paid at the participant's next write)."""
     ids = changed(before, after)
-    if program.cap_cents is None:
+    uncapped = {e.program.id: e.program for e in episodes.all if e.program.cap_cents is None}
+    if uncapped:
         earning = by_id(after)
         owed = [
             e.record.id
             for e in history
             if e.record.id not in ids
+            and (program := uncapped.get(episodes.of_outcome(e.record).program.id)) is not None
             and _may_be_owed(earning.get(e.record.id), paid.get(e.record.id, Paid()))
             and plan(
                 program, e.record.id, earning.get(e.record.id), paid.get(e.record.id, Paid()), None

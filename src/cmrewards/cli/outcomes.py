@@ -425,8 +425,12 @@ def _count_rows(path: str) -> int:
         return max(sum(1 for _ in file) - 1, 0)
 
 
-def history_columns(timezone: str) -> list[Column[HistoryEntry]]:
-    """History as staff read it: clinical time in the program's zone, the running balance."""
+def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[HistoryEntry]]:
+    """History as staff read it: clinical time in the program's zone, the running balance;
+    with ``episodes``, the episode of each result."""
+    episode: list[Column[HistoryEntry]] = (
+        [Column("episode", lambda e: e.episode or "", right=True)] if episodes else []
+    )
     return [
         Column(
             "when",
@@ -434,6 +438,7 @@ def history_columns(timezone: str) -> list[Column[HistoryEntry]]:
             csv=lambda e: when_iso(e.occurred_at, timezone),
         ),
         Column("what", lambda e: e.kind),
+        *episode,
         Column("points", lambda e: f"{e.points:+,}" if e.points else "", right=True),
         Column("balance", lambda e: f"{e.available_points + e.held_points:,}", right=True),
         Column("detail", lambda e: e.detail),
@@ -450,7 +455,9 @@ def history(settings: Settings, participant: str) -> None:
     """Every outcome and transfer, with the running balance (times in the program's zone)."""
     clinic = settings.clinic()
     entries = clinic.history(participant)
-    columns = history_columns(clinic.timezone(participant))
+    # A person enrolled more than once: each result says which episode it is in.
+    several = any((e.episode or 1) > 1 for e in entries)
+    columns = history_columns(clinic.timezone(participant), episodes=several)
     emit_list(settings, entries, columns, entries, empty=f"{participant} has no history yet")
 
 

@@ -16,7 +16,7 @@ from ._output import Column, plural, table, when
 from ._shell import Settings, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import ProgramReport, Statement, StatementLine
+    from cmrewards import EpisodeSummary, ProgramReport, Statement, StatementLine
 
 # --- reports ---------------------------------------------------------------------
 
@@ -43,6 +43,12 @@ def _describe_report(r: ProgramReport) -> str:
         f"  participants  {r.enrolled:,} enrolled: {r.active:,} active, {r.completed:,} completed,"
         f" {r.withdrawn:,} withdrawn",
     ]
+    if r.episodes > r.enrolled or r.returning:
+        people = "participant" if r.returning == 1 else "participants"
+        lines.append(
+            f"  episodes      {r.episodes} enrolments; {r.returning} {people} on a later"
+            " episode (re-enrolled)"
+        )
     for t in r.targets:
         lines.append(
             f"  {t.target:<22} {t.opportunities:,} recorded, {t.met:,} met"
@@ -151,9 +157,18 @@ are the redemptions')."""
 
 
 def _describe_statement(made: Statement, html_file: str | None, names: dict[str, str]) -> str:
-    lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status})"]
-    if made.lines:
-        lines.append(table(_statement_columns(made.timezone), made.lines))
+    episode = f", episode {made.episode}" if made.episode > 1 else ""
+    lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status}{episode})"]
+    columns = _statement_columns(made.timezone)
+    if len(made.episodes) > 1:
+        # A person enrolled more than once: each episode's results under its summary.
+        for summary in made.episodes:
+            lines.append(_describe_episode(summary))
+            mine = [line for line in made.lines if line.episode == summary.number]
+            if mine:
+                lines.append(table(columns, mine))
+    elif made.lines:
+        lines.append(table(columns, made.lines))
     lines.append(
         f"longest streak {made.longest_streak}, {plural(made.resets, 'reset')},"
         f" {plural(made.recoveries, 'recovery')}; earned {money(made.earned_cents)};"
@@ -186,6 +201,14 @@ def _describe_statement(made: Statement, html_file: str | None, names: dict[str,
     if html_file:
         lines.append(f"wrote {html_file}")
     return "\n".join(lines)
+
+
+def _describe_episode(e: EpisodeSummary) -> str:
+    return (
+        f"-- episode {e.number}: {e.program_id} from {e.start}, {e.status};"
+        f" {plural(e.results, 'result')}, earned {money(e.earned_cents)},"
+        f" longest streak {e.longest_streak}"
+    )
 
 
 EXPORT_COLUMNS: list[Column[tuple[str, int]]] = [

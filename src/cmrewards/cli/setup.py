@@ -273,12 +273,62 @@ def enroll(
     day = cmrewards.parse_date(start, "--start") if start is not None else None
     record = settings.clinic().enroll(participant, program_id, start=day, actor=actor)
     seen = Recorded(f"the enrolment of {record.id}", f"cmrewards statement {record.id}")
+    again = f" (episode {record.episode})" if record.episode > 1 else ""
     emit(
         settings,
         record,
-        f"enrolled {record.id} in {record.program_id} from {record.start}",
+        f"enrolled {record.id} in {record.program_id} from {record.start}{again}",
         recorded=seen,
     )
+
+
+@cli.group()
+def participant() -> None:
+    """Participants and their episodes (enrolments)."""
+
+
+@participant.command("list")
+@click.option("--program", "program_id", help="Only those whose current episode is in it.")
+@pass_settings
+def participant_list(settings: Settings, program_id: str | None) -> None:
+    """Every participant with their current episode."""
+    clinic = settings.clinic()
+    if program_id is not None:
+        clinic.program(program_id)  # an unknown program is NotFound, not an empty list
+    people = [p for p in clinic.participants() if program_id in (None, p.program_id)]
+
+    def text() -> str:
+        lines = [f"{'participant':<20} {'episode':>7}  {'program':<20} {'since':<10}  status"]
+        lines += [
+            f"{p.id:<20} {p.episode:>7}  {p.program_id:<20} {p.start}  {p.status}" for p in people
+        ]
+        return "\n".join(lines) if people else "no participants"
+
+    emit(settings, people, text)
+
+
+@participant.command("show")
+@click.argument("participant")
+@pass_settings
+def participant_show(settings: Settings, participant: str) -> None:
+    """One participant's episodes: program, start, status, who enrolled and ended each."""
+    clinic = settings.clinic()
+    episodes = clinic.episodes(participant)
+
+    def text() -> str:
+        lines = [f"{participant}: {len(episodes)} episode{'s' if len(episodes) > 1 else ''}"]
+        for e in episodes:
+            end = ""
+            if e.ended_at is not None:
+                zone = clinic.program(e.program_id).timezone
+                end = f", ended {cmrewards.local_date(e.ended_at, zone)} by {e.ended_by}"
+            lines.append(
+                f"  episode {e.number}  {e.program_id}  from {e.start}  {e.status}"
+                f" (enrolled by {e.enrolled_by}{end})"
+            )
+        return "\n".join(lines)
+
+    emit(settings, episodes, text)
 
 
 def _end_command(name: str, verb: str, doc: str) -> None:

@@ -40,9 +40,12 @@ RESERVED = "close:"
 """The prefix of a placeholder's key and visit; a caller's key or visit may not start so."""
 
 
-def placeholder_key(participant: str, target: str, week: int, sample: int) -> str:
-    """The key a placeholder is stored with: which owed sample of which week it stands for."""
-    return f"{RESERVED}{participant}:{target}:{week}:{sample}"
+def placeholder_key(participant: str, target: str, week: int, sample: int, episode: int = 1) -> str:
+    """The key a placeholder is stored with: which owed sample of which week it stands for
+    (``close:P:T:W:N``; from a person's second episode on, ``close:P:eE:T:W:N``, as program
+    weeks count again from each episode's start)."""
+    person = participant if episode == 1 else f"{participant}:e{episode}"
+    return f"{RESERVED}{person}:{target}:{week}:{sample}"
 
 
 def placeholder_visit(week: int, sample: int) -> str:

@@ -1,7 +1,9 @@
-"""Enrolment: a participant id is enrolled once, and an ended enrolment stays ended.
+"""Enrolment: a person's episodes, one at a time; an ended episode stays ended.
 
-The rules are in docs/decisions.md ("Identities and enrolment"): a returning
-participant gets a new pseudonymous id, so their earlier record stays intact.
+The rules are in docs/decisions.md ("Identities and enrolment", "Episodes"): a
+pseudonymous id is enrolled again only after its current episode ended, and the new
+episode starts after every result already recorded for the person, so a result's
+clinical date says which episode it is in (``domain/episodes.py``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import datetime as dt
 
 import attrs
 
-from ..errors import AlreadyExists, InvalidTransition
+from ..errors import AlreadyExists, InvalidInput, InvalidTransition
 from .clock import local_date
 from .programs import Program
-from .records import Participant, Status
+from .records import OutcomeRecord, Participant, Status
 
 
 def enrolment(
@@ -24,31 +26,86 @@ def enrolment(
     start: dt.date | None,
     now: dt.datetime,
     actor: str,
+    last_result: OutcomeRecord | None = None,
+    points_left: int = 0,
 ) -> Participant:
-    """The active enrolment of ``participant`` in ``program`` that ``actor`` makes at ``now``.
+    """The active episode of ``participant`` in ``program`` that ``actor`` starts at ``now``.
 
     ``start`` defaults to today in the program's time zone. ``existing`` is the
-    participant's stored enrolment, if any: a participant is enrolled once, whatever
-    its status, so one is ``AlreadyExists``.
+    participant's stored (current) episode, if any; the new one is then its next
+    episode, under ``check_enrol_again``: ``last_result`` is the person's latest result
+    in clinical time, ``points_left`` what they still hold (available and held) in the
+    ended episode's program.
     """
-    if existing is not None:
-        raise AlreadyExists(
-            f"participant {participant!r} is already enrolled in {existing.program_id}"
-            f" ({existing.status}); a participant is enrolled once"
+    day = start or local_date(now, program.timezone)
+    if existing is None:
+        return Participant(
+            id=participant,
+            program_id=program.id,
+            start=day,
+            status=Status.ACTIVE,
+            enrolled_at=now,
+            enrolled_by=actor,
         )
+    check_enrol_again(existing, program, day, last_result, points_left)
     return Participant(
         id=participant,
         program_id=program.id,
-        start=start or local_date(now, program.timezone),
+        start=day,
         status=Status.ACTIVE,
         enrolled_at=now,
         enrolled_by=actor,
+        episode=existing.episode + 1,
+        first_start=existing.cap_start,
     )
 
 
-def ended(record: Participant, status: Status) -> Participant:
-    """``record`` ended as ``status`` (withdrawn or completed). Only an active enrolment
-    ends, and ending is final: ``InvalidTransition`` otherwise."""
+def check_enrol_again(
+    existing: Participant,
+    program: Program,
+    start: dt.date,
+    last_result: OutcomeRecord | None,
+    points_left: int,
+) -> None:
+    """A person may start a new episode on ``start`` in ``program`` when:
+
+    - their current episode ended (withdrawn or completed); an active one is
+      ``AlreadyExists``, as a second enrolment always was;
+    - ``start`` is after the current episode's start and after the local date (in
+      ``program``'s zone) of their latest result, ``InvalidInput`` otherwise: which
+      episode a result is in follows from its date alone;
+    - in another program, no points are left in the old one (``InvalidTransition``):
+      a point is worth what its program says, so points do not move between programs.
+    """
+    who = existing.id
+    if existing.status is Status.ACTIVE:
+        raise AlreadyExists(
+            f"participant {who!r} is already enrolled in {existing.program_id} (active,"
+            f" episode {existing.episode}); withdraw or complete it before enrolling again"
+        )
+    if start <= existing.start:
+        raise InvalidInput(
+            f"start {start} must be after the start of {who}'s episode {existing.episode}"
+            f" ({existing.start})"
+        )
+    if last_result is not None:
+        last_day = local_date(last_result.occurred_at, program.timezone)
+        if start <= last_day:
+            raise InvalidInput(
+                f"start {start} must be after {who}'s last result, on {last_day} (outcome"
+                f" {last_result.id}): a new episode starts after the results of the one before"
+            )
+    if program.id != existing.program_id and points_left:
+        raise InvalidTransition(
+            f"{who} still has {points_left} points in {existing.program_id}; redeem or adjust"
+            f" them before an episode in {program.id} (points do not move between programs)"
+        )
+
+
+def ended(record: Participant, status: Status, at: dt.datetime, actor: str) -> Participant:
+    """``record``'s current episode ended as ``status`` (withdrawn or completed) by ``actor``
+    at ``at``. Only an active episode ends, and ending is final: ``InvalidTransition``
+    otherwise (a new episode is a new enrolment)."""
     if record.status is not Status.ACTIVE:
         raise InvalidTransition(f"participant {record.id!r} is already {record.status}")
-    return attrs.evolve(record, status=status)
+    return attrs.evolve(record, status=status, ended_at=at, ended_by=actor)

@@ -1,12 +1,12 @@
 """The journal: tamper evidence for every record that is not already hash-chained.
 
-Outcomes and transfers carry their own chains. Everything else the library writes
-(staff, programs, participants, prizes and their hand-overs, trades and withdrawals, the
-catalog, stock movements, redemptions, analyte results, idempotency keys, corrections,
-write-offs) gets a journal entry each time it is written: the record's kind, key and a
-digest of its canonical form, chained like the ledger. ``verify`` recomputes each record's
-digest and compares it with its latest journal entry, so an edit, insertion or deletion
-made outside the library shows up even in tables whose rows legitimately change (a
+Outcomes and transfers carry their own chains. Everything else the library writes (staff,
+programs, participants and their past episodes, prizes and their hand-overs, trades and
+withdrawals, the catalog, stock movements, redemptions, analyte results, idempotency keys,
+corrections, write-offs) gets a journal entry each time it is written: the record's kind,
+key and a digest of its canonical form, chained like the ledger. ``verify`` recomputes each
+record's digest and compares it with its latest journal entry, so an edit, insertion or
+deletion made outside the library shows up even in tables whose rows legitimately change (a
 redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from
@@ -30,6 +30,7 @@ from .problems import Check, Problem
 from .programs import Program
 from .records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     Participant,
     Prize,
@@ -78,6 +79,7 @@ Journaled = (
     Staff
     | ProgramAdded
     | Participant
+    | Episode
     | Prize
     | PrizeFulfilment
     | PrizeTrade
@@ -112,7 +114,15 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
         case Staff():
             return "staff", record.id, fields
         case Participant():
+            # The episode fields came later (docs/design.md section 2, "Episodes"): each is
+            # in the digest only when it differs from a first enrolment's, so every
+            # participant journaled before them digests as it did.
+            for name, first in _FIRST_EPISODE.items():
+                if fields[name] == first:
+                    del fields[name]
             return "participant", record.id, fields
+        case Episode():
+            return "episode", f"{record.participant}/{record.number}", fields
         case Prize():
             return "prize", str(record.id), fields
         case PrizeFulfilment():
@@ -137,6 +147,10 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
         case PrizeWithdrawal():
             return "prize-withdrawal", str(record.id), fields
     raise TypeError(f"{type(record).__name__} is not journaled")
+
+
+_FIRST_EPISODE = {"episode": 1, "first_start": None, "ended_at": None, "ended_by": None}
+"""The episode fields of a ``Participant`` as a first enrolment holds them."""
 
 
 def digest(fields: dict[str, Any]) -> str:

@@ -31,6 +31,9 @@ class Check(enum.StrEnum):
     SCHEDULE_REPLAY = "schedule-replay"
     """Replaying each participant's corrected history gives the stored schedule states, and
     each outcome's awards less what settlements took back or wrote off."""
+    EPISODES = "episodes"
+    """Each person's episodes are numbered in order, each starting after the one before,
+    and each outcome was recorded under the program of the episode its date falls in."""
     SETTLEMENT = "settlement"
     """Each correction, settlement transfer and write-off concerns an outcome of its own
     participant and names the record that caused it."""

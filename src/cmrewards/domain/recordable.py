@@ -40,8 +40,16 @@ def check_not_ahead(at: dt.datetime, now: dt.datetime, timezone: str = "UTC") ->
 
 def check_not_before_enrolment(person: Participant, at: dt.datetime, timezone: str) -> None:
     """A clinical time whose date (in the program's ``timezone``) is before the enrolment
-    date is ``InvalidInput``: program weeks count from the enrolment."""
+    date is ``InvalidInput``: program weeks count from the enrolment. Before a later
+    episode's start it would belong to an ended episode, which takes no new results
+    (docs/decisions.md, "Episodes")."""
     if local_date(at, timezone) < person.start:
+        if person.episode > 1:
+            raise InvalidInput(
+                f"at {format_when(at, timezone)} is before {person.id}'s episode"
+                f" {person.episode}, from {person.start}: an ended episode takes no new results"
+                " (correct one instead)"
+            )
         raise InvalidInput(
             f"at {format_when(at, timezone)} is before {person.id}'s enrolment on {person.start}"
         )

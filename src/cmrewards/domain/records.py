@@ -22,16 +22,87 @@ class Status(enum.StrEnum):
 
 @attrs.frozen
 class Participant:
-    """A pseudonymous participant and their one enrolment."""
+    """A pseudonymous person and their current enrolment (episode).
+
+    A person enrolled again after an enrolment ended has a later ``episode``; the
+    fields describe that episode, the earlier ones are ``Episode`` records
+    (docs/design.md section 2, "Episodes")."""
 
     id: str
     """The clinic's pseudonymous id: never a name."""
     program_id: str
     start: dt.date
-    """Enrolment date, in the program's time zone; program weeks count from it."""
+    """Enrolment date of the current episode, in the program's time zone; program weeks
+    count from it."""
     status: Status
     enrolled_at: dt.datetime
     enrolled_by: str
+    episode: int = 1
+    """The current episode's number: 1 for a first enrolment, 2 after one re-enrolment."""
+    first_start: dt.date | None = None
+    """The first episode's start, when this is a later one (None for episode 1)."""
+    ended_at: dt.datetime | None = None
+    """When the current episode was withdrawn or completed; None while active (and for
+    an enrolment ended before episodes were recorded)."""
+    ended_by: str | None = None
+
+    @property
+    def cap_start(self) -> dt.date:
+        """The date ``enrollment-year`` cap periods count from: the first episode's start,
+        so a yearly per-person limit does not start again with a new episode."""
+        return self.first_start or self.start
+
+    def as_episode(self) -> Episode:
+        """The current episode as an ``Episode`` record."""
+        return Episode(
+            participant=self.id,
+            number=self.episode,
+            program_id=self.program_id,
+            start=self.start,
+            status=self.status,
+            enrolled_at=self.enrolled_at,
+            enrolled_by=self.enrolled_by,
+            ended_at=self.ended_at,
+            ended_by=self.ended_by,
+        )
+
+
+@attrs.frozen
+class Episode:
+    """One enrolment of a person: its program, start, and how it ended.
+
+    The current episode is the ``Participant`` row; each earlier one is stored once, when
+    the next one starts, and never changes (docs/design.md section 2, "Episodes")."""
+
+    participant: str
+    number: int
+    """1, 2, ...: the order of the person's enrolments."""
+    program_id: str
+    start: dt.date
+    """In the program's time zone: the episode holds the results from this date until
+    the next episode's start."""
+    status: Status
+    """``active`` only for the current episode; an earlier one is completed or withdrawn."""
+    enrolled_at: dt.datetime
+    enrolled_by: str
+    ended_at: dt.datetime | None = None
+    """None while active, and for an enrolment ended before episodes were recorded."""
+    ended_by: str | None = None
+
+    def as_enrolled(self, person: Participant) -> Participant:
+        """``person`` as they stood during this episode: what the replay of its results
+        reads (the program, the start its weeks count from)."""
+        return attrs.evolve(
+            person,
+            program_id=self.program_id,
+            start=self.start,
+            status=self.status,
+            enrolled_at=self.enrolled_at,
+            enrolled_by=self.enrolled_by,
+            episode=self.number,
+            ended_at=self.ended_at,
+            ended_by=self.ended_by,
+        )
 
 
 @attrs.frozen

@@ -38,6 +38,8 @@ class RefKind(enum.StrEnum):
     ANALYTE_RESULT = "analyte-result"
     JOURNAL_ENTRY = "journal-entry"
     PARTICIPANT = "participant"
+    EPISODE = "episode"
+    """Named ``participant/number``: an episode before the participant's current one."""
     PROGRAM = "program"
     STAFF = "staff"
     ACCOUNT = "account"
@@ -56,6 +58,7 @@ class RefKind(enum.StrEnum):
 _NAMED_BY_TEXT = frozenset(
     {
         RefKind.PARTICIPANT,
+        RefKind.EPISODE,
         RefKind.PROGRAM,
         RefKind.STAFF,
         RefKind.ACCOUNT,

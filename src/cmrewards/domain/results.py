@@ -166,6 +166,9 @@ class HistoryEntry:
     ref: str
     """``outcome:12`` or ``transfer:34``."""
     actor: str
+    episode: int | None = None
+    """The episode an outcome line's result belongs to, or that an ``episode`` line
+    starts; None for the other lines."""
 
 
 @attrs.frozen

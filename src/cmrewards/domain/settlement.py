@@ -26,6 +26,7 @@ from .calendar import Attendance
 from .caps import Payout, pay_within_cap
 from .clock import program_week
 from .earning import Earning, earn
+from .episodes import Episodes
 from .ledger import Movement, Transfer
 from .programs import BowlCategory, Program
 from .records import (
@@ -154,6 +155,36 @@ def final_states(
     for step in replayed:
         states[step.record.target] = step.earning.step.state
     return states
+
+
+def replay_episodes(episodes: Episodes, history: Iterable[Effective]) -> list[Replayed]:
+    """``replay_history`` once per episode of the person (docs/design.md section 2,
+    "Episodes"): each episode's results from a fresh schedule state, under its program,
+    program weeks counted from its start. Episodes follow each other in time, so the
+    whole is in clinical order. Raises ``KeyError`` for a target the program lacks."""
+    entries = list(history)
+    if len(episodes.all) == 1:
+        return replay_history(episodes.current.program, episodes.person, entries)
+    parts: dict[int, list[Effective]] = {e.number: [] for e in episodes.all}
+    for entry in entries:
+        parts[episodes.of_outcome(entry.record).number].append(entry)
+    replayed = []
+    for episode in episodes.all:
+        replayed += replay_history(episode.program, episode.person, parts[episode.number])
+    return replayed
+
+
+def current_states(
+    episodes: Episodes, history: Iterable[Effective], replayed: Iterable[Replayed]
+) -> dict[str, ScheduleState]:
+    """``final_states`` for the current episode: a target whose results are all in earlier
+    episodes is back at the start, as a new episode starts afresh."""
+    if len(episodes.all) == 1:
+        return final_states(history, replayed)
+    number = episodes.current.number
+    return final_states(
+        history, [r for r in replayed if episodes.of_outcome(r.record).number == number]
+    )
 
 
 @attrs.frozen

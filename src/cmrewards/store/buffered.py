@@ -18,6 +18,7 @@ from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
@@ -37,13 +38,15 @@ _UNREAD: Any = object()
 class BufferedTx(RecordTx):
     """Recording's unit of work over the adapter's ``tx``, its writes batched until ``flush``.
 
-    Staff, programs and participants are read once per chunk: an import changes none.
+    Staff, programs, participants and their past episodes are read once per chunk: an
+    import changes none.
     """
 
     def __init__(self, tx: Tx) -> None:
         self._tx = tx
         self._staff: dict[str, Staff | None] = {}
         self._participants: dict[str, Participant | None] = {}
+        self._episodes: dict[str, list[Episode]] = {}
         self._programs: dict[str, Program | None] = {}
         self._reset_pending()
 
@@ -102,6 +105,13 @@ class BufferedTx(RecordTx):
         if participant_id not in self._participants:
             self._participants[participant_id] = self._tx.participant(participant_id)
         return self._participants[participant_id]
+
+    def past_episodes(self, participant: str | None = None) -> list[Episode]:
+        if participant is None:
+            return self._tx.past_episodes()
+        if participant not in self._episodes:
+            self._episodes[participant] = self._tx.past_episodes(participant)
+        return list(self._episodes[participant])
 
     def program(self, program_id: str) -> Program | None:
         if program_id not in self._programs:

@@ -1,9 +1,9 @@
 """The unit of work every ``Clinic`` write runs in: the adapter's, with its writes journaled.
 
-Each write of a record that is not hash-chained itself (staff, programs, participants,
-prizes and their hand-overs, trades and withdrawals, the catalog, stock movements,
-redemptions, analyte results, idempotency keys, corrections, write-offs) appends a journal
-entry for the record as written (``domain/journal.py`` says why). Reads, and the writes of
+Each write of a record that is not hash-chained itself (staff, programs, participants and
+their past episodes, prizes and their hand-overs, trades and withdrawals, the catalog, stock
+movements, redemptions, analyte results, idempotency keys, corrections, write-offs) appends a
+journal entry for the record as written (``domain/journal.py`` says why). Reads, and the writes of
 chained or derived data (outcomes, schedule states, transfers, cap usage), go to the
 adapter unchanged.
 """
@@ -18,12 +18,12 @@ from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeWithdrawal,
-    Status,
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -68,9 +68,13 @@ class JournalingTx(Tx):
         self._tx.add_participant(participant)
         self._note(participant)
 
-    def set_participant_status(self, participant_id: str, status: Status) -> None:
-        self._tx.set_participant_status(participant_id, status)
-        self._note(self._tx.participant(participant_id))
+    def update_participant(self, participant: Participant) -> None:
+        self._tx.update_participant(participant)
+        self._note(participant)
+
+    def add_past_episode(self, episode: Episode) -> None:
+        self._tx.add_past_episode(episode)
+        self._note(episode)
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
         self._tx.add_prizes(prizes)
@@ -167,6 +171,9 @@ class JournalingTx(Tx):
 
     def participants(self) -> list[Participant]:
         return self._tx.participants()
+
+    def past_episodes(self, participant: str | None = None) -> list[Episode]:
+        return self._tx.past_episodes(participant)
 
     def last_outcome(self) -> OutcomeRecord | None:
         return self._tx.last_outcome()

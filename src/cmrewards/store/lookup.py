@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from ..domain.episodes import Episodes
 from ..domain.programs import Program
 from ..domain.records import Participant
 from ..domain.validation import is_pseudonymous_id
 from ..errors import NotFound
 from .port import ParticipantLookup, ProgramLookup
+
+
+class EpisodeLookup(ParticipantLookup, ProgramLookup, Protocol):
+    """A person's past episodes and their programs."""
 
 
 def find_program(tx: ProgramLookup, program_id: str) -> Program:
@@ -23,3 +30,16 @@ def find_participant(tx: ParticipantLookup, participant: str) -> Participant:
     if record is None:
         raise NotFound(f"no participant {participant!r}")
     return record
+
+
+def find_episodes(tx: EpisodeLookup, person: Participant, program: Program) -> Episodes:
+    """Every episode of ``person``, each with its program; ``program`` is the current
+    episode's. A person in their first episode costs no read."""
+    if person.episode == 1:
+        return Episodes.single(person, program)
+    past = tx.past_episodes(person.id)
+    programs = {program.id: program}
+    for episode in past:
+        if episode.program_id not in programs:
+            programs[episode.program_id] = find_program(tx, episode.program_id)
+    return Episodes.of(person, past, programs)

@@ -26,6 +26,7 @@ from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
@@ -55,6 +56,8 @@ class _State:
     programs: dict[str, Program] = attrs.Factory(dict)
     origins: dict[str, tuple[dt.datetime, str]] = attrs.Factory(dict)
     participants: dict[str, Participant] = attrs.Factory(dict)
+    past_episodes: dict[str, tuple[Episode, ...]] = attrs.Factory(dict)
+    """Each person's episodes before the current one, by number."""
     outcomes: dict[int, OutcomeRecord] = attrs.Factory(dict)
     latest: dict[StateKey, OutcomeRecord] = attrs.Factory(dict)
     """Index: each target's latest outcome in clinical order."""
@@ -101,6 +104,7 @@ Table = Literal[
     "programs",
     "origins",
     "participants",
+    "past_episodes",
     "outcomes",
     "latest",
     "visits",
@@ -230,9 +234,22 @@ class MemoryTx(Tx):
     def add_participant(self, participant: Participant) -> None:
         self._insert("participants", participant.id, participant, "participant")
 
-    def set_participant_status(self, participant_id: str, status: Status) -> None:
-        current = self._s.participants[participant_id]
-        self._put("participants", participant_id, attrs.evolve(current, status=status))
+    def update_participant(self, participant: Participant) -> None:
+        if participant.id in self._s.participants:
+            self._put("participants", participant.id, participant)
+
+    def past_episodes(self, participant: str | None = None) -> list[Episode]:
+        if participant is not None:
+            return list(self._s.past_episodes.get(participant, ()))
+        return [e for _, mine in sorted(self._s.past_episodes.items()) for e in mine]
+
+    def add_past_episode(self, episode: Episode) -> None:
+        mine = self._s.past_episodes.get(episode.participant, ())
+        if episode.status is Status.ACTIVE:
+            raise _refused("an active past episode")
+        if any(e.number == episode.number for e in mine):
+            raise _refused("duplicate episode")
+        self._put("past_episodes", episode.participant, (*mine, episode))
 
     # --- outcomes and schedule states -------------------------------------------------
 

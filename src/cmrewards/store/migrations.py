@@ -43,6 +43,7 @@ MIGRATIONS = (
         tuple(schema.ANALYTE_RESULTS),
         tuple(postgres_schema.ANALYTE_RESULTS),
     ),
+    Migration("0007_episodes", tuple(schema.EPISODES), tuple(postgres_schema.EPISODES)),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -30,12 +30,12 @@ from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeWithdrawal,
-    Status,
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -115,7 +115,14 @@ class Programs(ProgramLookup, Protocol):
 
 
 class ParticipantLookup(Protocol):
-    def participant(self, participant_id: str) -> Participant | None: ...
+    def participant(self, participant_id: str) -> Participant | None:
+        """The person with their current episode."""
+        ...
+
+    def past_episodes(self, participant: str | None = None) -> list[Episode]:
+        """The episodes before each person's current one (every person's when None), by
+        participant and number; [] for a person in their first episode."""
+        ...
 
 
 class Enrolment(ParticipantLookup, Protocol):
@@ -124,7 +131,14 @@ class Enrolment(ParticipantLookup, Protocol):
         ...
 
     def add_participant(self, participant: Participant) -> None: ...
-    def set_participant_status(self, participant_id: str, status: Status) -> None: ...
+    def update_participant(self, participant: Participant) -> None:
+        """Replace the stored row of ``participant.id``: its episode ended, or the next one
+        started (after ``add_past_episode`` of the one before)."""
+        ...
+
+    def add_past_episode(self, episode: Episode) -> None:
+        """Keep an ended episode, once, as the person's next one starts; never changed."""
+        ...
 
 
 # --- outcomes, append-only and hash-chained, and the schedule states they leave ----

@@ -470,3 +470,25 @@ ANALYTE_RESULTS = [
     )""",
     *_append_only("analyte_results"),
 ]
+
+EPISODES = [
+    # A person enrolled again: the participants row stays their current episode and says
+    # which one it is, where the first began and how it ended (schema.EPISODES).
+    "ALTER TABLE participants ADD COLUMN episode BIGINT NOT NULL DEFAULT 1 CHECK (episode >= 1)",
+    "ALTER TABLE participants ADD COLUMN first_start_date ctext",
+    "ALTER TABLE participants ADD COLUMN ended_at ctext",
+    "ALTER TABLE participants ADD COLUMN ended_by ctext REFERENCES staff(id)",
+    """CREATE TABLE past_episodes (
+        participant ctext NOT NULL REFERENCES participants(id),
+        number BIGINT NOT NULL CHECK (number >= 1),
+        program_id ctext NOT NULL REFERENCES programs(id),
+        start_date ctext NOT NULL,
+        status ctext NOT NULL CHECK (status IN ('completed', 'withdrawn')),
+        enrolled_at ctext NOT NULL,
+        enrolled_by ctext NOT NULL REFERENCES staff(id),
+        ended_at ctext,
+        ended_by ctext REFERENCES staff(id),
+        PRIMARY KEY (participant, number)
+    )""",
+    *_append_only("past_episodes"),
+]

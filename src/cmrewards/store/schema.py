@@ -359,3 +359,27 @@ ANALYTE_RESULTS = [
         ) STRICT""",
     *_append_only("analyte_results"),
 ]
+
+EPISODES = [
+    # A person enrolled again: the participants row stays their current episode (every
+    # read of it keeps working) and says which one it is, where the first began (the
+    # enrolment-year cap counts from it) and how it ended.
+    "ALTER TABLE participants ADD COLUMN episode INTEGER NOT NULL DEFAULT 1 CHECK (episode >= 1)",
+    "ALTER TABLE participants ADD COLUMN first_start_date TEXT",
+    "ALTER TABLE participants ADD COLUMN ended_at TEXT",
+    "ALTER TABLE participants ADD COLUMN ended_by TEXT REFERENCES staff(id)",
+    # Each earlier episode, kept once as the next one starts, and never changed.
+    """CREATE TABLE past_episodes (
+            participant TEXT NOT NULL REFERENCES participants(id),
+            number INTEGER NOT NULL CHECK (number >= 1),
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            start_date TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('completed', 'withdrawn')),
+            enrolled_at TEXT NOT NULL,
+            enrolled_by TEXT NOT NULL REFERENCES staff(id),
+            ended_at TEXT,
+            ended_by TEXT REFERENCES staff(id),
+            PRIMARY KEY (participant, number)
+        ) STRICT""",
+    *_append_only("past_episodes"),
+]

@@ -22,6 +22,7 @@ from ..domain.programs import Program, program_from_dict
 from ..domain.records import (
     Correction,
     CorrectionKind,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
@@ -91,6 +92,7 @@ def staff_from_row(row: Row) -> Staff:
 
 
 def participant_from_row(row: Row) -> Participant:
+    first_start = row["first_start_date"]
     return Participant(
         id=row["id"],
         program_id=row["program_id"],
@@ -98,7 +100,82 @@ def participant_from_row(row: Row) -> Participant:
         status=Status(row["status"]),
         enrolled_at=utc_time(row["enrolled_at"]),
         enrolled_by=row["enrolled_by"],
+        episode=row["episode"],
+        first_start=None if first_start is None else dt.date.fromisoformat(first_start),
+        ended_at=maybe_time(row["ended_at"]),
+        ended_by=row["ended_by"],
     )
+
+
+PARTICIPANT_COLUMNS = (
+    "id",
+    "program_id",
+    "start_date",
+    "status",
+    "enrolled_at",
+    "enrolled_by",
+    "episode",
+    "first_start_date",
+    "ended_at",
+    "ended_by",
+)
+
+
+def participant_row(participant: Participant) -> list[Any]:
+    first_start = participant.first_start
+    return [
+        participant.id,
+        participant.program_id,
+        participant.start.isoformat(),
+        str(participant.status),
+        to_utc_text(participant.enrolled_at),
+        participant.enrolled_by,
+        participant.episode,
+        None if first_start is None else first_start.isoformat(),
+        None if participant.ended_at is None else to_utc_text(participant.ended_at),
+        participant.ended_by,
+    ]
+
+
+def episode_from_row(row: Row) -> Episode:
+    return Episode(
+        participant=row["participant"],
+        number=row["number"],
+        program_id=row["program_id"],
+        start=dt.date.fromisoformat(row["start_date"]),
+        status=Status(row["status"]),
+        enrolled_at=utc_time(row["enrolled_at"]),
+        enrolled_by=row["enrolled_by"],
+        ended_at=maybe_time(row["ended_at"]),
+        ended_by=row["ended_by"],
+    )
+
+
+EPISODE_COLUMNS = (
+    "participant",
+    "number",
+    "program_id",
+    "start_date",
+    "status",
+    "enrolled_at",
+    "enrolled_by",
+    "ended_at",
+    "ended_by",
+)
+
+
+def episode_row(episode: Episode) -> list[Any]:
+    return [
+        episode.participant,
+        episode.number,
+        episode.program_id,
+        episode.start.isoformat(),
+        str(episode.status),
+        to_utc_text(episode.enrolled_at),
+        episode.enrolled_by,
+        None if episode.ended_at is None else to_utc_text(episode.ended_at),
+        episode.ended_by,
+    ]
 
 
 def outcome_from_row(row: Row) -> OutcomeRecord:

@@ -17,12 +17,12 @@ from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
     Correction,
+    Episode,
     IdempotencyRecord,
     OutcomeRecord,
     Participant,
     Prize,
     PrizeWithdrawal,
-    Status,
     WriteOff,
 )
 from ..domain.redemption import (
@@ -39,7 +39,9 @@ from .port import StateKey, Tx
 from .sql_rows import (
     ANALYTE_RESULT_COLUMNS,
     CORRECTION_COLUMNS,
+    EPISODE_COLUMNS,
     OUTCOME_COLUMNS,
+    PARTICIPANT_COLUMNS,
     PRIZES_NOW,
     TRANSFER_COLUMNS,
     WITHDRAWAL_COLUMNS,
@@ -49,6 +51,8 @@ from .sql_rows import (
     analyte_result_row,
     correction_from_row,
     correction_row,
+    episode_from_row,
+    episode_row,
     fulfilment_from_row,
     insert_sql,
     item_from_row,
@@ -58,6 +62,7 @@ from .sql_rows import (
     outcome_from_row,
     outcome_row,
     participant_from_row,
+    participant_row,
     prize_from_row,
     program_from_row,
     redemption_from_row,
@@ -162,22 +167,29 @@ class SQLTx(Tx):
 
     def add_participant(self, participant: Participant) -> None:
         self._conn.execute(
-            "INSERT INTO participants (id, program_id, start_date, status, enrolled_at,"
-            " enrolled_by) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                participant.id,
-                participant.program_id,
-                participant.start.isoformat(),
-                str(participant.status),
-                to_utc_text(participant.enrolled_at),
-                participant.enrolled_by,
-            ],
+            insert_sql("participants", PARTICIPANT_COLUMNS), participant_row(participant)
         )
 
-    def set_participant_status(self, participant_id: str, status: Status) -> None:
+    def update_participant(self, participant: Participant) -> None:
+        assignments = ", ".join(f"{c} = ?" for c in PARTICIPANT_COLUMNS[1:])
         self._conn.execute(
-            "UPDATE participants SET status = ? WHERE id = ?", [str(status), participant_id]
+            f"UPDATE participants SET {assignments} WHERE id = ?",
+            [*participant_row(participant)[1:], participant.id],
         )
+
+    def past_episodes(self, participant: str | None = None) -> list[Episode]:
+        if participant is None:
+            return self._every(
+                episode_from_row, "SELECT * FROM past_episodes ORDER BY participant, number"
+            )
+        return self._every(
+            episode_from_row,
+            "SELECT * FROM past_episodes WHERE participant = ? ORDER BY number",
+            [participant],
+        )
+
+    def add_past_episode(self, episode: Episode) -> None:
+        self._conn.execute(insert_sql("past_episodes", EPISODE_COLUMNS), episode_row(episode))
 
     # outcomes
     def last_outcome(self) -> OutcomeRecord | None:

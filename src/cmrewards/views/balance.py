@@ -20,7 +20,7 @@ def balance_of(
     held = tx.balance(program.id, ledger.held(person.id))
     cap_remaining = None
     if program.cap_cents is not None:
-        used = tx.cap_usage(person.id, cap_period(program, person.start, now))
+        used = tx.cap_usage(person.id, cap_period(program, person.cap_start, now))
         cap_remaining = max(program.cap_cents - used, 0)
     return Balance(
         participant=person.id,

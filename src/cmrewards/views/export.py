@@ -45,6 +45,7 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
         "staff": tx.all_staff,
         "programs": lambda: [p.to_dict() for p in tx.programs()],
         "participants": tx.participants,
+        "past_episodes": tx.past_episodes,
         "outcomes": tx.outcomes,
         "schedule_states": lambda: [
             {"participant": p, "target": t} | state.to_dict()

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
+from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
 from ..domain.records import Correction, OutcomeRecord, WriteOff
 from ..domain.refs import Ref, RefKind, id_of
@@ -22,16 +23,24 @@ def history_entries(
     corrections: Sequence[Correction] = (),
     write_offs: Sequence[WriteOff] = (),
     notes: Mapping[int, str] = MappingProxyType({}),
+    episodes: Episodes | None = None,
 ) -> list[HistoryEntry]:
     """A participant's outcomes, corrections and transfers in ledger order, with running
     balances; write-offs after the transfers of the settlement that made them. ``notes``
     says, by outcome id, why an outcome did not pay or what broke the run before it
-    (``notes_of``)."""
+    (``notes_of``). Given the person's ``episodes``, each outcome line names its episode and
+    each later episode's enrolment is a line of its own, where it was recorded."""
     points = Points()
     entries = []
-    for event in _with_corrections(_ledger_order(outcomes, transfers), corrections, write_offs):
+    events = _with_corrections(_ledger_order(outcomes, transfers), corrections, write_offs)
+    if episodes is not None:
+        events = _with_episodes(events, episodes)
+    for event in events:
         if isinstance(event, Correction | WriteOff):
             entries.append(_note(event, points))
+            continue
+        if isinstance(event, Enrolled):
+            entries.append(_enrolment(event, points))
             continue
         if isinstance(event, OutcomeRecord):
             entries.append(
@@ -46,6 +55,7 @@ def history_entries(
                     held_points=points.held,
                     ref=Ref.to(RefKind.OUTCOME, event.id),
                     actor=event.actor,
+                    episode=None if episodes is None else episodes.of_outcome(event).number,
                 )
             )
             continue
@@ -101,7 +111,44 @@ def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
     )
 
 
-Event = OutcomeRecord | Transfer | Correction | WriteOff
+def _enrolment(episode: Enrolled, points: Points) -> HistoryEntry:
+    """The line of a later episode's enrolment."""
+    person = episode.person
+    return HistoryEntry(
+        occurred_at=person.enrolled_at,
+        recorded_at=person.enrolled_at,
+        kind="episode",
+        detail=f"episode {person.episode} in {person.program_id} from {person.start}",
+        points=0,
+        available_points=points.available,
+        held_points=points.held,
+        ref=Ref.to(RefKind.PARTICIPANT, person.id),
+        actor=person.enrolled_by,
+        episode=person.episode,
+    )
+
+
+Event = OutcomeRecord | Transfer | Correction | WriteOff | Enrolled
+
+
+def _with_episodes(events: list[Event], episodes: Episodes) -> list[Event]:
+    """``events`` with each later episode's enrolment before the first line recorded after
+    it, and before its own first result whatever the clocks said."""
+    for episode in episodes.all[1:]:
+        at = episode.person.enrolled_at
+        where = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if _recorded(e) > at
+                or (
+                    isinstance(e, OutcomeRecord) and episodes.of_outcome(e).number >= episode.number
+                )
+            ),
+            len(events),
+        )
+        events.insert(where, episode)
+    return events
 
 
 def _with_corrections(
@@ -161,6 +208,8 @@ def _recorded(event: Event) -> dt.datetime:
         return event.recorded_at
     if isinstance(event, WriteOff):
         return event.at
+    if isinstance(event, Enrolled):
+        return event.person.enrolled_at
     return event.recorded_at
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -19,19 +19,32 @@ import attrs
 
 from ..domain.clock import local_date
 from ..domain.earning import value_cents
+from ..domain.episodes import Episodes
 from ..domain.ledger import REDEEMED, Movement, Transfer
 from ..domain.money import divide_cents
 from ..domain.programs import Program
-from ..domain.records import OutcomeRecord, Participant, Prize, PrizeStatus, Status
+from ..domain.records import Episode, OutcomeRecord, Participant, Prize, PrizeStatus, Status
 from ..domain.schedules import Outcome
 from ..domain.settlement import effective_history
-from ..store.port import Catalog, Corrections, Enrolment, Ledger, Outcomes, Prizes, Settlements
+from ..store.port import (
+    Catalog,
+    Corrections,
+    Enrolment,
+    Ledger,
+    Outcomes,
+    Prizes,
+    Programs,
+    Settlements,
+)
 from .replay import Awards, reversed_ids
 from .statement import longest_abstinence
 
 
-class ReportReads(Enrolment, Outcomes, Corrections, Ledger, Settlements, Prizes, Catalog, Protocol):
-    """What a program report reads: the participants, outcomes and their corrections,
+class ReportReads(
+    Programs, Enrolment, Outcomes, Corrections, Ledger, Settlements, Prizes, Catalog, Protocol
+):
+    """What a program report reads: the programs, the participants and their episodes,
+    outcomes and their corrections,
     transfers, balances, cap usage, write-offs and prizes of every program (it keeps its
     program's), and the catalog's stock."""
 
@@ -91,12 +104,19 @@ class ProgramReport:
     """Points settlements could not take back (already spent), in the period."""
     written_off_cents: int = 0
     """Those points at their value plus prizes written off (already handed over)."""
+    episodes: int = 0
+    """Enrolments in the program: ``enrolled`` plus every time one of them came back."""
+    returning: int = 0
+    """Participants whose latest episode in the program is not their first episode."""
 
 
 def program_report(
     tx: ReportReads, program: Program, since: dt.date | None, until: dt.date | None
 ) -> ProgramReport:
-    people = [p for p in tx.participants() if p.program_id == program.id]
+    everyone = _everyone(tx)
+    mine = [e for episodes in everyone.values() for e in episodes.all if e.program.id == program.id]
+    # Each person once, as their latest episode in the program left them.
+    people = list({e.person.id: e.person for e in mine}.values())
     corrections = [c for c in tx.corrections() if c.program_id == program.id]
     outcomes = [
         attrs.evolve(e.record, outcome=e.outcome)
@@ -134,7 +154,7 @@ def program_report(
     held = sum(v for a, v in balances.items() if a.startswith("held:"))
     available = sum(v for a, v in balances.items() if a.startswith("available:"))
     owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
-    lda = _longest_abstinence(program, people, outcomes)
+    lda = _longest_abstinence(program, people, outcomes, everyone)
     runs = sorted(lda.values())
     awarded_cents = value_cents(program, awarded) + won_cents
     return ProgramReport(
@@ -170,7 +190,18 @@ def program_report(
         low_stock=tuple(i.sku for i in tx.items() if i.is_low),
         written_off_points=sum(w.points for w in write_offs),
         written_off_cents=sum(w.value_cents for w in write_offs),
+        episodes=len(mine),
+        returning=sum(p.episode > 1 for p in people),
     )
+
+
+def _everyone(tx: ReportReads) -> dict[str, Episodes]:
+    """Every person's episodes with their programs."""
+    programs = {p.id: p for p in tx.programs()}
+    past: dict[str, list[Episode]] = defaultdict(list)
+    for episode in tx.past_episodes():
+        past[episode.participant].append(episode)
+    return {p.id: Episodes.of(p, past[p.id], programs) for p in tx.participants()}
 
 
 def _outcome_time(tx: Outcomes, outcome_id: int) -> dt.datetime:
@@ -218,14 +249,23 @@ def _target_summary(target: str, outcomes: list[OutcomeRecord]) -> TargetSummary
 
 
 def _longest_abstinence(
-    program: Program, people: list[Participant], outcomes: list[OutcomeRecord]
+    program: Program,
+    people: list[Participant],
+    outcomes: list[OutcomeRecord],
+    everyone: dict[str, Episodes],
 ) -> dict[str, int]:
+    """Per participant, the longest run in any one of their episodes: a run does not carry
+    from one enrolment into the next."""
     primary = program.primary_target.id
-    results: dict[str, list[Outcome]] = {p.id: [] for p in people}
+    results: dict[tuple[str, int], list[Outcome]] = {(p.id, p.episode): [] for p in people}
     for record in outcomes:
         if record.target == primary:
-            results.setdefault(record.participant, []).append(record.outcome)
-    return {who: longest_abstinence(found) for who, found in sorted(results.items())}
+            episode = everyone[record.participant].of_outcome(record).number
+            results.setdefault((record.participant, episode), []).append(record.outcome)
+    longest: dict[str, int] = {}
+    for (who, _), found in sorted(results.items()):
+        longest[who] = max(longest.get(who, 0), longest_abstinence(found))
+    return longest
 
 
 def _cap_hits(tx: Ledger, program: Program, people: list[Participant]) -> int:

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 import attrs
 
 from ..domain import ledger
+from ..domain.episodes import Episodes
 from ..domain.ledger import Movement, Transfer
-from ..domain.programs import Program
-from ..domain.records import Correction, OutcomeRecord, Participant
+from ..domain.records import Correction, OutcomeRecord
 from ..domain.refs import RefKind, id_of
-from ..domain.settlement import Replayed, effective_history, replay_history
+from ..domain.settlement import Replayed, effective_history, replay_episodes
 
 __all__ = [
     "AWARDED",
@@ -37,19 +37,18 @@ AWARDED = (Movement.AWARD, Movement.BONUS)
 
 
 def replay_outcomes(
-    program: Program,
-    person: Participant,
+    episodes: Episodes,
     outcomes: Iterable[OutcomeRecord],
     corrections: Iterable[Correction] = (),
 ) -> list[Replayed]:
-    """What each of ``person``'s outcomes earns under ``program``, in clinical order: the
-    corrected history (``domain/settlement.py``), voided outcomes left out.
+    """What each of a person's outcomes earns, in clinical order: the corrected history
+    (``domain/settlement.py``), voided outcomes left out, each episode under its program.
 
-    Each target's schedule carries over from its previous outcome; a ``met`` that
-    requires other targets pays only if they were met at the same visit. Raises
-    ``KeyError`` for a target the program lacks.
+    Each target's schedule carries over from its previous outcome in the same episode; a
+    ``met`` that requires other targets pays only if they were met at the same visit.
+    Raises ``KeyError`` for a target the program lacks.
     """
-    return replay_history(program, person, effective_history(outcomes, corrections))
+    return replay_episodes(episodes, effective_history(outcomes, corrections))
 
 
 def reversed_ids(transfers: Iterable[Transfer]) -> set[int]:

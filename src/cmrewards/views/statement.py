@@ -25,6 +25,7 @@ import attrs
 from ..domain.calendar import FIRST_RESULT, Attendance
 from ..domain.clock import program_week
 from ..domain.earning import value_cents
+from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
 from ..domain.records import Correction, Participant, Prize, WriteOff
@@ -88,6 +89,28 @@ class StatementLine:
     note: str = ""
     """Why it did not count ("extra sample: week 3 owes 2 samples"), or the empty week that
     broke the run before it (``earning.Earning.note``); empty when neither."""
+    episode: int = 1
+    """The episode (enrolment) the result belongs to, by its clinical date."""
+
+
+@attrs.frozen
+class EpisodeSummary:
+    """One enrolment of the person and what its results earned."""
+
+    number: int
+    program_id: str
+    start: dt.date
+    status: str
+    """``active``, ``completed`` or ``withdrawn``."""
+    ended_at: dt.datetime | None
+    """When it was withdrawn or completed (None while active, or if ended before episodes
+    were recorded)."""
+    results: int
+    """Result lines in it (voided results are not lines)."""
+    earned_cents: int
+    """What its results give now, points at their program's value plus prizes."""
+    longest_streak: int
+    """Longest run of consecutive ``met`` on its program's primary target."""
 
 
 @attrs.frozen
@@ -124,20 +147,27 @@ class Statement:
     """What settlements could not take back (already spent or handed over)."""
     written_off_points: int = 0
     written_off_cents: int = 0
+    episode: int = 1
+    """The current episode's number (``program_id``, ``start`` and ``status`` are its)."""
+    episodes: tuple[EpisodeSummary, ...] = ()
+    """Every episode, the current one last, with its own totals."""
 
 
-def statement_of(
-    tx: StatementReads, person: Participant, program: Program, now: dt.datetime
-) -> Statement:
-    """``person``'s statement under ``program`` (the program they are enrolled in) at ``now``."""
+def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> Statement:
+    """A person's statement at ``now``: every episode's results, under each episode's
+    program; the heading, balance and cap are the current episode's."""
+    person, program = episodes.person, episodes.current.program
     outcomes = tx.outcomes(person.id)
     transfers = tx.transfers(person.id)
     prizes = tx.prizes(person.id)
     corrections = tx.corrections(person.id)
     write_offs = tx.write_offs(person.id)
-    replayed = replay_outcomes(program, person, outcomes, corrections)
-    lines = _lines(program, replayed, corrections, transfers, write_offs, prizes)
-    states, attendance = _standing(program, person, replayed)
+    replayed = replay_outcomes(episodes, outcomes, corrections)
+    lines = _lines(episodes, replayed, corrections, transfers, write_offs, prizes)
+    summaries = tuple(_summary(e, lines) for e in episodes.all)
+    # Progress is the current episode's: its program, from its start.
+    now_on = [r for r in replayed if episodes.of_outcome(r.record).number == person.episode]
+    states, attendance = _standing(program, person, now_on)
     redemptions = tx.redemptions(person.id)
     items = {sku: tx.item(sku) for sku in {r.sku for r in redemptions}}
     return Statement(
@@ -150,9 +180,7 @@ def statement_of(
         status=str(person.status),
         balance=balance_of(tx, person, program, now),
         lines=tuple(lines),
-        longest_streak=longest_abstinence(
-            line.outcome for line in lines if line.target == program.primary_target.id
-        ),
+        longest_streak=max(s.longest_streak for s in summaries),
         resets=sum(line.reset for line in lines),
         recoveries=sum(line.recovered for line in lines),
         earned_cents=lines[-1].cumulative_cents if lines else 0,
@@ -161,7 +189,13 @@ def statement_of(
         prizes=tuple(prizes),
         history=tuple(
             history_entries(
-                person.id, outcomes, transfers, corrections, write_offs, notes_of(replayed)
+                person.id,
+                outcomes,
+                transfers,
+                corrections,
+                write_offs,
+                notes_of(replayed),
+                episodes,
             )
         ),
         item_names={sku: item.name for sku, item in items.items() if item is not None},
@@ -169,11 +203,29 @@ def statement_of(
         write_offs=tuple(write_offs),
         written_off_points=sum(w.points for w in write_offs),
         written_off_cents=sum(w.value_cents for w in write_offs),
+        episode=person.episode,
+        episodes=summaries,
+    )
+
+
+def _summary(episode: Enrolled, lines: list[StatementLine]) -> EpisodeSummary:
+    mine = [line for line in lines if line.episode == episode.number]
+    primary = episode.program.primary_target.id
+    person = episode.person
+    return EpisodeSummary(
+        number=episode.number,
+        program_id=episode.program.id,
+        start=person.start,
+        status=str(person.status),
+        ended_at=person.ended_at,
+        results=len(mine),
+        earned_cents=sum(line.value_cents for line in mine),
+        longest_streak=longest_abstinence(line.outcome for line in mine if line.target == primary),
     )
 
 
 def _lines(
-    program: Program,
+    episodes: Episodes,
     replayed_outcomes: list[Replayed],
     corrections: list[Correction],
     transfers: list[Transfer],
@@ -190,12 +242,14 @@ def _lines(
             taken_back[outcome_id] += transfer.amount
     corrected = {c.outcome_id for c in corrections}
     lines = []
-    states: dict[str, ScheduleState] = {}
+    states: dict[tuple[int, str], ScheduleState] = {}
     cumulative = 0
     for replayed in replayed_outcomes:
         record, earning = replayed.record, replayed.earning
-        before = states.get(record.target, ScheduleState())
-        states[record.target] = earning.step.state
+        episode = episodes.of_outcome(record)
+        program = episode.program
+        before = states.get((episode.number, record.target), ScheduleState())
+        states[(episode.number, record.target)] = earning.step.state
         paid = standing.get(record.id)
         points = 0 if paid is None else paid.points
         prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
@@ -218,6 +272,7 @@ def _lines(
                 cumulative_cents=cumulative,
                 corrected=record.id in corrected,
                 note=earning.note,
+                episode=episode.number,
             )
         )
     return lines

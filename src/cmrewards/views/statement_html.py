@@ -400,6 +400,8 @@ def statement_html(statement: Statement) -> str:
         _results_table(statement.lines, timezone),
         _redemptions_table(statement.redemptions, statement.item_names, timezone),
     ]
+    if len(statement.episodes) > 1:
+        body.insert(1, _episodes_table(statement))
     if statement.prizes:
         body.append(_prizes_table(statement.prizes, numbers, timezone))
     if statement.corrections or statement.write_offs:
@@ -445,6 +447,7 @@ def _header(statement: Statement) -> str:
         ("Total earned", format_cents(statement.earned_cents)),
         ("Start date", _esc(statement.start.isoformat())),
         ("Status", _esc(statement.status)),
+        *([("Episode", str(statement.episode))] if statement.episode > 1 else []),
         ("Results recorded", str(len(statement.lines))),
         ("Longest streak", _plural(statement.longest_streak, "result")),
         ("Resets", str(statement.resets)),
@@ -545,6 +548,12 @@ def _award_text(line: StatementLine) -> str:
 
 
 def _results_table(lines: Sequence[StatementLine], timezone: str) -> str:
+    several = any(line.episode > 1 for line in lines)
+
+    def episode(line: StatementLine) -> str:
+        """Which episode the row is in, for a participant enrolled more than once."""
+        return f' data-episode="{line.episode}"' if several else ""
+
     rows = []
     for number, line in enumerate(lines, 1):
         css = ' class="reset"' if line.reset else (' class="recovered"' if line.recovered else "")
@@ -561,7 +570,7 @@ def _results_table(lines: Sequence[StatementLine], timezone: str) -> str:
         if line.corrected:
             outcome += " (corrected)"
         rows.append(
-            f'<tr{css} data-outcome-id="{line.outcome_id}">'
+            f'<tr{css} data-outcome-id="{line.outcome_id}"{episode(line)}>'
             f'<td class="num">{number}</td>'
             f'<td class="date">{_day(line.occurred_at, timezone).isoformat()}</td>'
             f'<td class="target">{_esc(line.target)}</td><td>{_esc(outcome)}</td>'
@@ -599,6 +608,33 @@ def _result_labels(statement: Statement, numbers: dict[int, int]) -> dict[int, s
             when = _day(entry.occurred_at, statement.timezone).isoformat()
             labels[int(record_id)] = f"{when} {entry.detail.split(':')[0]}"
     return labels
+
+
+def _episodes_table(statement: Statement) -> str:
+    """Each enrolment of a participant who came back, with what its results earned."""
+    rows = [
+        f'<tr data-episode="{e.number}"><td class="num">{e.number}</td>'
+        f"<td>{_esc(e.program_id)}</td>"
+        f'<td class="date">{e.start.isoformat()}</td><td>{_esc(e.status)}</td>'
+        f'<td class="num">{e.results}</td><td class="num">{format_cents(e.earned_cents)}</td>'
+        f'<td class="num">{e.longest_streak}</td></tr>'
+        for e in statement.episodes
+    ]
+    return _table(
+        "Episodes",
+        "episodes",
+        [
+            ("Episode", True),
+            ("Program", False),
+            ("Start", False),
+            ("Status", False),
+            ("Results", True),
+            ("Earned", True),
+            ("Longest streak", True),
+        ],
+        rows,
+        "",
+    )
 
 
 def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:

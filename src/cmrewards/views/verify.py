@@ -12,6 +12,7 @@ the line the CLI prints.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
@@ -24,21 +25,30 @@ from ..domain.caps import cap_period
 from ..domain.chain import GENESIS, Chained, broken_links
 from ..domain.checkpoint import Checkpoint, checkpoint_problems
 from ..domain.earning import value_cents
+from ..domain.episodes import Episodes, episode_problems
 from ..domain.journal import Journaled, ProgramAdded, journal_problems
 from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.problems import Check, Problem
 from ..domain.programs import Program
-from ..domain.records import Correction, OutcomeRecord, Participant, Prize, PrizeStatus, WriteOff
+from ..domain.records import (
+    Correction,
+    Episode,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    WriteOff,
+)
 from ..domain.redemption import RedemptionStatus
 from ..domain.refs import Ref, RefKind, account_ref, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..domain.settlement import (
     Paid,
+    current_states,
     effective_history,
-    final_states,
     paid_by_outcome,
-    replay_history,
+    replay_episodes,
 )
 from ..errors import CMRewardsError
 from ..store.port import (
@@ -101,9 +111,13 @@ def verify_store(
     read["journal"] = journal
     chains = {c.name: read[c.name] if c.name in read else c.rows(tx) for c in CHAINS}
     participants = tx.participants()
+    past: dict[str, list[Episode]] = defaultdict(list)
+    for episode in tx.past_episodes():
+        past[episode.participant].append(episode)
     history = _History(
         programs={p.id: p for p in tx.programs()},
         people={p.id: p for p in participants},
+        past=past,
         outcomes=outcomes,
         corrections=tx.corrections(),
         transfers=transfers,
@@ -118,6 +132,7 @@ def verify_store(
         (Check.SCHEDULE_REPLAY, "the schedules",
             lambda: history.replay_problems(tx.schedule_states())),
         (Check.CAP, "the caps", lambda: history.cap_problems(tx.cap_usages())),
+        (Check.EPISODES, "the episodes", history.episode_problems),
         (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
         (Check.JOURNAL, "the journal", lambda: journal_problems(journal, _journaled_records(tx))),
@@ -179,6 +194,7 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     origins = tx.program_origins()
     yield from (ProgramAdded(p, *origins[p.id]) for p in tx.programs())
     yield from tx.participants()
+    yield from tx.past_episodes()
     yield from tx.prizes()
     yield from tx.prize_fulfilments()
     yield from tx.prize_trades()
@@ -207,6 +223,8 @@ class _Own:
 class _History:
     programs: dict[str, Program]
     people: dict[str, Participant]
+    past: dict[str, list[Episode]]
+    """Each person's episodes before their current one."""
     outcomes: list[OutcomeRecord]
     corrections: list[Correction]
     transfers: list[Transfer]
@@ -229,6 +247,24 @@ class _History:
             own[prize.participant].prizes.append(prize)
         return own
 
+    def _episodes(self, person: Participant) -> Episodes:
+        return Episodes.of(person, self.past.get(person.id, []), self.programs)
+
+    def episode_problems(self) -> Iterable[Problem]:
+        """Each person's episodes follow each other, and each outcome is under its
+        episode's program."""
+        outcomes: dict[str, list[OutcomeRecord]] = defaultdict(list)
+        for record in self.outcomes:
+            outcomes[record.participant].append(record)
+        for person_id, person in sorted(self.people.items()):
+            yield from episode_problems(self._episodes(person), outcomes.get(person_id, []))
+        for person_id in sorted(set(self.past) - set(self.people)):
+            yield Problem(
+                Check.EPISODES,
+                Ref(RefKind.PARTICIPANT, person_id),
+                f"episodes of unknown participant {person_id!r}",
+            )
+
     def replay_problems(self, cached: dict[StateKey, ScheduleState]) -> Iterable[Problem]:
         """Replay each participant's corrected history; each outcome's payment (its awards,
         settlements and write-offs) must be what it earns, its prizes what its seed draws,
@@ -245,13 +281,14 @@ class _History:
                     f"outcomes of unknown participant {participant_id!r}",
                 )
                 continue
-            program = self.programs[person.program_id]
+            episodes = self._episodes(person)
             history = effective_history(own.outcomes, own.corrections)
-            steps = replay_history(program, person, history)
+            steps = replay_episodes(episodes, history)
             paid = paid_by_outcome(own.transfers, own.write_offs, own.prizes)
-            capped = program.cap_cents is not None
             for step in steps:
                 record, earning = step.record, step.earning
+                program = episodes.of_outcome(record).program
+                capped = program.cap_cents is not None
                 stands = paid.get(record.id, Paid())
                 expected = earning.points + earning.bonus_points
                 if stands.points != expected and not (capped and stands.points < expected):
@@ -273,7 +310,7 @@ class _History:
                 stands = paid.get(entry.record.id, Paid())
                 if entry.voided:
                     yield from _prize_problems(
-                        program,
+                        episodes.of_outcome(entry.record).program,
                         entry.record,
                         entry.seed,
                         0,
@@ -287,7 +324,7 @@ class _History:
                         f"outcome {entry.record.id} was voided but still gives"
                         f" {stands.points} points and {len(stands.standing())} prizes",
                     )
-            for target, state in final_states(history, steps).items():
+            for target, state in current_states(episodes, history, steps).items():
                 replayed[participant_id, target] = state
         for key in sorted(set(replayed) | set(cached)):
             if replayed.get(key) != cached.get(key):
@@ -351,31 +388,33 @@ class _History:
             for t in self.transfers
             if t.kind is Movement.ADJUSTMENT_DOWN and t.settles is not None and t.id not in undone
         ]
+        # Each record counts under its own program (an earlier episode's, maybe) in the
+        # person's periods, which count from their first episode's start.
+        caps: dict[tuple[str, str], int] = {}
+
+        def count(person_id: str, program_id: str, at: dt.datetime, cents: int) -> None:
+            person, program = self.people[person_id], self.programs[program_id]
+            if program.cap_cents is not None:
+                key = person.id, cap_period(program, person.cap_start, at)
+                used[key] += cents
+                caps[key] = max(caps.get(key, 0), program.cap_cents)
+
         for transfer, sign in [(t, 1) for t in self.awards.standing] + [
             (t, -1) for t in taken_back
         ]:
             assert transfer.participant is not None
-            person = self.people[transfer.participant]
-            program = self.programs[person.program_id]
-            if program.cap_cents is not None:
-                period = cap_period(program, person.start, transfer.occurred_at)
-                used[person.id, period] += sign * value_cents(program, transfer.amount)
+            program = self.programs[transfer.program_id]
+            cents = sign * value_cents(program, transfer.amount)
+            count(transfer.participant, program.id, transfer.occurred_at, cents)
         outcomes = {o.id: o for o in self.outcomes}
         for write_off in self.write_offs:
-            person = self.people[write_off.participant]
-            program = self.programs[person.program_id]
-            if program.cap_cents is not None:
-                at = outcomes[write_off.outcome_id].occurred_at
-                used[person.id, cap_period(program, person.start, at)] -= write_off.value_cents
+            at = outcomes[write_off.outcome_id].occurred_at
+            count(write_off.participant, write_off.program_id, at, -write_off.value_cents)
         for prize in self.prizes:
-            person = self.people[prize.participant]
-            program = self.programs[person.program_id]
             # A prize received in a trade was paid for by the prizes traded for it.
             drawn = prize.outcome_id is not None and prize.status is not PrizeStatus.WITHDRAWN
-            if program.cap_cents is not None and drawn:
-                used[person.id, cap_period(program, person.start, prize.won_at)] += (
-                    prize.value_cents
-                )
+            if drawn:
+                count(prize.participant, prize.program_id, prize.won_at, prize.value_cents)
         for key in sorted(set(used) | {k for k, v in cached.items() if v}):
             participant = Ref(RefKind.PARTICIPANT, key[0])
             if used.get(key, 0) != cached.get(key, 0):
@@ -385,7 +424,7 @@ class _History:
                     f"cap usage of {key[0]} in {key[1]} is {cached.get(key, 0)} cents but its"
                     f" awards add up to {used.get(key, 0)}",
                 )
-            cap = self.programs[self.people[key[0]].program_id].cap_cents
+            cap = caps.get(key)
             if cap is not None and used.get(key, 0) > cap:
                 yield Problem(
                     Check.CAP,

@@ -1,0 +1,125 @@
+"""Episodes on the command line: enrolling a returning person, listing and showing their
+episodes, and the history, statement and report that show them; each refusal one line
+with its exit code and nothing written. Times are in the past (enrolment eight weeks ago).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cmrewards.cli import cli
+from support.cli import assert_error, snapshot
+
+ADMIN = "admin-1"
+STIM = "stimulant-negative"
+TODAY = dt.datetime.now(dt.UTC).date()
+START = TODAY - dt.timedelta(weeks=8)
+AGAIN = START + dt.timedelta(days=30)
+"""The second episode's start."""
+
+
+def at_day(day: int) -> str:
+    return f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
+
+
+def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
+    top = ["--db", str(db), *(["--json"] if json_output else [])]
+    return contextvars.Context().run(
+        CliRunner().invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
+    )
+
+
+def ok(db: Path, command: str, *, json_output: bool = True) -> Any:
+    result = invoke(db, command, json_output=json_output)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return json.loads(result.stdout) if json_output else result.stdout
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """P001 on higgins-vbrt from START, two negatives, withdrawn."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"program add --preset higgins-vbrt --actor {ADMIN}")
+    ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
+    for day in (0, 2):
+        ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(day)} --actor {ADMIN}")
+    ok(path, f"withdraw P001 --actor {ADMIN} --yes")
+    return path
+
+
+def test_enrolling_a_returning_person_says_which_episode(db: Path) -> None:
+    text = ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}",
+              json_output=False)  # fmt: skip
+    assert text == f"enrolled P001 in higgins-vbrt from {AGAIN} (episode 2)\n"
+    shown = ok(db, "participant show P001")
+    assert [(e["number"], e["status"], e["start"]) for e in shown] == [
+        (1, "withdrawn", str(START)),
+        (2, "active", str(AGAIN)),
+    ]
+    assert shown[0]["ended_by"] == ADMIN
+    listed = ok(db, "participant list")
+    assert [(p["id"], p["episode"], p["first_start"]) for p in listed] == [("P001", 2, str(START))]
+    text = ok(db, "participant show P001", json_output=False)
+    assert text.splitlines()[0] == "P001: 2 episodes"
+    assert f"episode 1  higgins-vbrt  from {START}  withdrawn (enrolled by admin-1, ended" in text
+    assert f"episode 2  higgins-vbrt  from {AGAIN}  active (enrolled by admin-1)" in text
+    table = ok(db, "participant list --program higgins-vbrt", json_output=False)
+    assert table.splitlines()[1].split() == ["P001", "2", "higgins-vbrt", str(AGAIN), "active"]
+    ok(db, f"program add --preset va-prize-cm --actor {ADMIN}")
+    empty = ok(db, "participant list --program va-prize-cm", json_output=False)
+    assert empty == "no participants\n"
+    unknown = assert_error(invoke(db, "participant list --program other"), 1)
+    assert "no program 'other'" in unknown["message"]
+
+
+def test_history_statement_and_report_show_the_episodes(db: Path) -> None:
+    ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}")
+    ok(db, f"record P001 --target {STIM} --outcome met --at {at_day(31)} --actor {ADMIN}")
+    history = ok(db, "history P001", json_output=False)
+    assert f"episode 2 in higgins-vbrt from {AGAIN}" in history
+    outcomes = [line.split() for line in history.splitlines() if " outcome " in line]
+    # The episode column: two results in episode 1, one in episode 2.
+    assert [line[line.index("outcome") + 1] for line in outcomes] == ["1", "1", "2"]
+    statement = ok(db, "statement P001", json_output=False)
+    assert statement.splitlines()[0] == f"P001 in higgins-vbrt since {AGAIN} (active, episode 2)"
+    assert (
+        f"-- episode 1: higgins-vbrt from {START}, withdrawn; 2 results, earned $6.25,"
+        " longest streak 2"
+    ) in statement
+    assert f"-- episode 2: higgins-vbrt from {AGAIN}, active; 1 result," in statement
+    document = ok(db, "statement P001")
+    assert [line["episode"] for line in document["lines"]] == [1, 1, 2]
+    assert [e["earned_cents"] for e in document["episodes"]] == [625, 250]
+    report = ok(db, "report --program higgins-vbrt", json_output=False)
+    assert "episodes      2 enrolments; 1 participant on a later episode" in report
+
+
+def test_refusals_write_nothing(db: Path) -> None:
+    before = snapshot(db)
+    second_visit = START + dt.timedelta(days=2)
+    too_early = invoke(
+        db, f"enroll P001 --program higgins-vbrt --start {second_visit} --actor {ADMIN}"
+    )
+    message = assert_error(too_early, 2)["message"]
+    assert "must be after P001's last result" in message
+    assert snapshot(db) == before
+    ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}")
+    before = snapshot(db)
+    twice = invoke(db, f"enroll P001 --program higgins-vbrt --start {TODAY} --actor {ADMIN}")
+    assert (
+        "already enrolled in higgins-vbrt (active, episode 2)" in assert_error(twice, 1)["message"]
+    )
+    late = invoke(db, f"record P001 --target {STIM} --outcome met --at {at_day(5)}"
+                      f" --actor {ADMIN}")  # fmt: skip
+    assert "an ended episode takes no new results" in assert_error(late, 2)["message"]
+    assert_error(invoke(db, "participant show P404"), 1)
+    assert snapshot(db) == before
