@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
+    from .domain.caps import CappedMaximum, capped_maximum
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from .errors import (
         AlreadyExists,
         Busy,
+        CapExceeded,
         CMRewardsError,
         IdempotencyConflict,
         InsufficientPoints,
@@ -107,6 +109,7 @@ _HOMES = {
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
+    "domain.caps": ("CappedMaximum", "capped_maximum"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
@@ -158,6 +161,7 @@ _HOMES = {
     "errors": (
         "AlreadyExists",
         "Busy",
+        "CapExceeded",
         "CMRewardsError",
         "IdempotencyConflict",
         "InsufficientPoints",
@@ -194,7 +198,9 @@ __all__ = [
     "BowlCategory",
     "Busy",
     "CMRewardsError",
+    "CapExceeded",
     "CapPeriod",
+    "CappedMaximum",
     "CatalogItem",
     "ChainHead",
     "Check",
@@ -256,6 +262,7 @@ __all__ = [
     "VerifyReport",
     "VisitResult",
     "WriteOff",
+    "capped_maximum",
     "check_id",
     "format_cents",
     "from_json",

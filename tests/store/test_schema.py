@@ -55,6 +55,10 @@ RELEASED = {
         "28d8e4fcb8f54b63e401b5d96be08d42444d3f90881756f3ec8fe92149400a26",
         "b3b728b51aa0f599175b0789037264c3a0803ae6c9cfea6e6da0d0afa3273525",
     ),
+    "0007_adjustment_caps": (
+        "cb86b9e67c8d3e981cfaa9d7372bcea3e347003cc63d235f2adee90214030fb0",
+        "af2156616e2455ba8e805b15ddf3dd3c309821a38eb1373962775f01a7c04018",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""

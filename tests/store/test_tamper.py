@@ -650,9 +650,9 @@ def forge_cases(conn: sqlite3.Connection, table: Table) -> list[Case]:
     return cases
 
 
-HASHED_WHEN_SET = {"visit", "specimen", "settles"}
-"""Columns added by migration 0005: a row's hash covers each only when it is set, so rows
-written before it hash as they did."""
+HASHED_WHEN_SET = {"visit", "specimen", "settles", "cap_change_cents", "over_cap_cents"}
+"""Columns added by migrations 0005 and 0007: a row's hash covers each only when it is set,
+so rows written before it hash as they did."""
 
 
 def chained_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -326,16 +326,28 @@ class Clinic:
         return reads.history(self._work, participant)
 
     def adjust(
-        self, participant: str, points: int, *, reason: str, actor: str, key: str | None = None
+        self,
+        participant: str,
+        points: int,
+        *,
+        reason: str,
+        actor: str,
+        key: str | None = None,
+        over_cap: bool = False,
     ) -> TransferResult:
         """Add (positive) or remove (negative) points by hand, with a reason (admin only).
 
-        Returns the transfer and the balance after it. ``InsufficientPoints`` for removing
-        more than is available; ``InvalidInput`` for 0 or more than a billion points.
+        In a program with a cap the adjustment counts toward it: an upward one past the
+        cap is ``CapExceeded`` unless ``over_cap`` (an admin's grant; the transfer records
+        by how much it passed the cap, and ``reason`` should say why); a downward one gives
+        back room that adjustments used. Returns the transfer and the balance after it.
+        ``InsufficientPoints`` for removing more than is available; ``InvalidInput`` for 0
+        or more than a billion points.
         """
         return corrections.adjust(
-            self._work, participant, points, reason=reason, actor=actor, key=key
-        )
+            self._work, participant, points, reason=reason, actor=actor, key=key,
+            over_cap=over_cap,
+        )  # fmt: skip
 
     def reverse(
         self,
@@ -352,8 +364,10 @@ class Clinic:
         transfer, then the release of the hold it returns to) and marks the
         redemption reversed; the item goes back into stock only if ``returned``.
         Returns the mirror transfer and the balance after it. ``InvalidTransition`` for
-        a transfer reversed before, a reversal, a hold or a release;
-        ``InsufficientPoints`` when the points were spent or held since.
+        a transfer reversed before, a reversal, a hold or a release, a settlement's
+        take-back, or an award its outcome no longer gives in full (it was corrected);
+        ``InsufficientPoints`` when the points were spent or held since; ``CapExceeded``
+        when undoing a downward adjustment needs more room than the cap has left.
         """
         return corrections.reverse(
             self._work, transfer_id, reason=reason, actor=actor, key=key, returned=returned

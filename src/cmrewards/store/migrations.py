@@ -43,6 +43,11 @@ MIGRATIONS = (
         tuple(schema.ANALYTE_RESULTS),
         tuple(postgres_schema.ANALYTE_RESULTS),
     ),
+    Migration(
+        "0007_adjustment_caps",
+        tuple(schema.ADJUSTMENT_CAPS),
+        tuple(postgres_schema.ADJUSTMENT_CAPS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]
