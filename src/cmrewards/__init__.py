@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
-    from .domain.caps import CappedMaximum, capped_maximum
+    from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
@@ -109,7 +109,7 @@ _HOMES = {
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
-    "domain.caps": ("CappedMaximum", "capped_maximum"),
+    "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
@@ -231,6 +231,7 @@ __all__ = [
     "OutOfOrder",
     "OutOfStock",
     "Outcome",
+    "OverCapGrant",
     "Participant",
     "PermissionDenied",
     "Prize",

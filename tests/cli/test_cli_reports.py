@@ -174,6 +174,9 @@ HIGGINS_REPORT = {
     "low_stock": [],
     "written_off_points": 0,
     "written_off_cents": 0,
+    "over_cap_grants": [],
+    "over_cap_points": 0,
+    "over_cap_cents": 0,
 }
 
 

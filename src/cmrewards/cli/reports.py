@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,10 +11,10 @@ import click
 import cmrewards
 from cmrewards.errors import InvalidInput
 
-from ._shell import Settings, cli, emit, money, pass_settings
+from ._shell import Settings, cap_note, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import ProgramReport, Statement
+    from cmrewards import OverCapGrant, ProgramReport, Statement
 
 # --- reports ---------------------------------------------------------------------
 
@@ -68,9 +69,26 @@ def _describe_report(r: ProgramReport) -> str:
             " (corrected awards already spent or handed over)"
         )
     lines.append(f"  caps          {r.cap_hits} participant-periods reached the cap")
+    if r.over_cap_grants:
+        lines.append(
+            f"  over the cap  {r.over_cap_points} points granted by admins,"
+            f" {money(r.over_cap_cents)} past the cap:"
+        )
+        lines += [f"    {_describe_grant(g)}" for g in r.over_cap_grants]
     if r.low_stock:
         lines.append(f"  low stock     {', '.join(r.low_stock)}")
     return "\n".join(lines)
+
+
+def _describe_grant(g: OverCapGrant) -> str:
+    """``P-1001 +40 points ($40.00, $30.00 past the cap), transfer 7, by admin-1 at
+    2026-05-01 14:03 UTC: make-up for the lab outage``."""
+    undone = " (reversed)" if g.reversed else ""
+    return (
+        f"{g.participant} +{g.points} points ({money(g.cents)}, {money(g.over_cents)} past the"
+        f" cap), transfer {g.transfer_id}, by {g.actor} at {g.at.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
+        f" UTC: {g.reason}{undone}"
+    )
 
 
 @cli.command()
@@ -131,6 +149,8 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
             f"written off {made.written_off_points} points ({money(made.written_off_cents)}):"
             " corrected awards already spent or handed over"
         )
+    for g in made.over_cap_grants:
+        lines.append(f"granted over the cap: {_describe_grant(g)}")
     for r in made.redemptions:
         lines.append(f"redemption #{r.id}: {r.sku} for {r.cost} points, {r.status}")
     if html_file:
@@ -192,6 +212,9 @@ def simulate(
     result = cmrewards.simulate(
         chosen, participants=participants, p_met=p_met, seed=seed, persistence=persistence
     )
+    most = cmrewards.capped_maximum(chosen, cmrewards.maximum_earnings(chosen))
+    note = cap_note(most)
+    full = "" if note is None else f" ({note})"
     emit(
         settings,
         result,
@@ -200,7 +223,7 @@ def simulate(
             f" persistence {result.persistence}, seed {result.seed}\n"
             f"  per participant: mean {money(result.mean_cents)}, median"
             f" {money(result.median_cents)}, 95th percentile {money(result.p95_cents)};"
-            f" expected at full attendance {money(result.maximum_cents)}\n"
+            f" expected at full attendance {money(result.maximum_cents)}{full}\n"
             f"  chance of reaching the cap {100 * result.cap_hit_share:.1f} %;"
             f" total budget {money(result.total_cents)}"
         ),

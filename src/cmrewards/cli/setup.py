@@ -7,7 +7,7 @@ import click
 
 import cmrewards
 
-from ._shell import Recorded, Settings, actor_option, cli, emit, money, pass_settings
+from ._shell import Recorded, Settings, actor_option, at_most, cli, emit, money, pass_settings
 
 # --- setup -----------------------------------------------------------------
 
@@ -105,6 +105,7 @@ def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
     shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
     maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
+    capped = {name: cmrewards.capped_maximum(p, maxima[name]) for name, p in shipped}
 
     def text() -> str:
         lines = []
@@ -115,11 +116,13 @@ def presets(settings: Settings) -> None:
                 f"{name:<16} {program.name}\n{'':<16} at most {paid},"
                 f" {money(most.value_cents)} expected with every sample negative"
             )
+            if program.cap_cents is not None:
+                lines.append(f"{'':<16} {at_most(capped[name])}")
         return "\n".join(lines)
 
     rows = [
         {"preset": name, "name": program.name, "description": program.description}
-        | {"maximum": maxima[name]}
+        | {"maximum": maxima[name], "maximum_with_cap": capped[name]}
         for name, program in shipped
     ]
     emit(settings, rows, text)
@@ -183,6 +186,7 @@ def program_show(settings: Settings, program_id: str) -> None:
     """Show one program's rules."""
     shown = settings.clinic().program(program_id)
     most = cmrewards.maximum_earnings(shown)
+    with_cap = cmrewards.capped_maximum(shown, most)
 
     def text() -> str:
         lines = [f"{shown.id}: {shown.name}", shown.description, ""]
@@ -195,10 +199,10 @@ def program_show(settings: Settings, program_id: str) -> None:
                 f"{k}={v}" for k, v in attrs.asdict(target.schedule).items() if v is not None
             )
             lines.append(f"  {target.id}: {target.schedule.kind} ({rules}), {target.per_week}/week")
-        lines.append(f"at most {money(most.value_cents)} per participant")
+        lines.append(at_most(with_cap))
         return "\n".join(lines)
 
-    emit(settings, shown.to_dict() | {"maximum": most}, text)
+    emit(settings, shown.to_dict() | {"maximum": most, "maximum_with_cap": with_cap}, text)
 
 
 # --- enrolment -------------------------------------------------------------

@@ -198,6 +198,46 @@ def cap_refusal(
     )
 
 
+@attrs.frozen
+class OverCapGrant:
+    """An admin's adjustment past the cap: reported apart, with who granted it and why."""
+
+    transfer_id: int
+    participant: str
+    points: int
+    cents: int
+    """The adjustment's value: its points at the program's point value."""
+    over_cents: int
+    """The part of it past the cap (what the cap had left was ``cents - over_cents``)."""
+    actor: str
+    reason: str
+    at: dt.datetime
+    """When it was granted (an adjustment's clinical time is when it is made)."""
+    reversed: bool
+    """An admin reversed it since; a reversed grant no longer counts in totals."""
+
+
+def over_cap_grants(program: Program, transfers: Iterable[Transfer]) -> list[OverCapGrant]:
+    """The grants over the cap among ``transfers`` (which hold their reversals), in order."""
+    transfers = list(transfers)
+    undone = {t.reverses for t in transfers if t.reverses is not None}
+    return [
+        OverCapGrant(
+            transfer_id=t.id,
+            participant=t.participant or "",
+            points=t.amount,
+            cents=value_cents(program, t.amount),
+            over_cents=t.over_cap_cents,
+            actor=t.actor,
+            reason=t.reason,
+            at=t.occurred_at,
+            reversed=t.id in undone,
+        )
+        for t in transfers
+        if t.over_cap_cents is not None
+    ]
+
+
 # --- what a protocol pays with the cap applied -----------------------------------
 
 

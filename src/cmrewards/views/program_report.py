@@ -4,7 +4,7 @@ Everything is computed from the stored records for one program and an optional
 period of clinical dates, over the corrected history (each outcome as its newest
 correction says, voided ones left out); money is integer cents throughout. Awards are
 counted net of what settlements took back; what they could not take back is written
-off and counted apart.
+off and counted apart, as are admins' adjustments granted past a participant's cap.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Protocol
 
 import attrs
 
+from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import local_date
 from ..domain.earning import value_cents
 from ..domain.ledger import REDEEMED, Movement, Transfer
@@ -87,6 +88,12 @@ class ProgramReport:
     """Points settlements could not take back (already spent), in the period."""
     written_off_cents: int = 0
     """Those points at their value plus prizes written off (already handed over)."""
+    over_cap_grants: tuple[OverCapGrant, ...] = ()
+    """Admins' adjustments past a participant's cap in the period, reversed ones marked."""
+    over_cap_points: int = 0
+    """Points of the grants over the cap that stand (not reversed)."""
+    over_cap_cents: int = 0
+    """What those grants paid past the cap: the sum of their ``over_cents``."""
 
 
 def program_report(
@@ -121,6 +128,9 @@ def program_report(
         if w.program_id == program.id
         and _within(_outcome_time(tx, w.outcome_id), program, since, until)
     ]
+    grants = tuple(
+        g for g in over_cap_grants(program, transfers) if _within(g.at, program, since, until)
+    )
     awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
     before_until = _awarded(program, standing, all_prizes, None, until)
     committed = value_cents(program, before_until[0]) + before_until[1]
@@ -166,6 +176,9 @@ def program_report(
         low_stock=tuple(i.sku for i in tx.items() if i.is_low),
         written_off_points=sum(w.points for w in write_offs),
         written_off_cents=sum(w.value_cents for w in write_offs),
+        over_cap_grants=grants,
+        over_cap_points=sum(g.points for g in grants if not g.reversed),
+        over_cap_cents=sum(g.over_cents for g in grants if not g.reversed),
     )
 
 

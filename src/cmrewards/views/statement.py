@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.earning import value_cents
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
@@ -91,6 +92,8 @@ class Statement:
     """What settlements could not take back (already spent or handed over)."""
     written_off_points: int = 0
     written_off_cents: int = 0
+    over_cap_grants: tuple[OverCapGrant, ...] = ()
+    """Adjustments an admin granted past the cap, with who and why (reversed ones marked)."""
 
 
 def statement_of(
@@ -125,6 +128,7 @@ def statement_of(
         write_offs=tuple(write_offs),
         written_off_points=sum(w.points for w in write_offs),
         written_off_cents=sum(w.value_cents for w in write_offs),
+        over_cap_grants=tuple(over_cap_grants(program, transfers)),
     )
 
 
