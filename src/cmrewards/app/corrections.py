@@ -126,9 +126,6 @@ def reverse(
 
         def perform() -> TransferResult:
             check_reversible(original, tx.reversal_of(original.id))
-            check_points_to_take_back(
-                original, tx.balance(original.program_id, original.to_account)
-            )
             assert original.participant is not None
             person = find_participant(tx, original.participant)
             program = find_program(tx, person.program_id)
@@ -137,6 +134,9 @@ def reverse(
             if outcome_id is not None:
                 paid = paid_by_outcome(mine, tx.write_offs(person.id), []).get(outcome_id, Paid())
                 check_still_given(original, outcome_id, paid.standing_points)
+            check_points_to_take_back(
+                original, tx.balance(original.program_id, original.to_account)
+            )
             period = cap_period(program, person.start, original.occurred_at)
             change = _reversal_cap_change(tx, program, person, period, original, mine)
             mirror = transfer(
