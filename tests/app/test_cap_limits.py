@@ -135,7 +135,10 @@ def test_an_admin_grants_an_adjustment_over_the_cap_and_it_is_reported(capped: C
     )
     assert grant.transfer_id == granted.transfer.id
     assert (report.over_cap_points, report.over_cap_cents) == (40, 3000)
-    assert capped.statement("P-1001").over_cap_grants == (grant,)
+    statement = capped.statement("P-1001")
+    assert statement.over_cap_grants == (grant,)
+    page = cmrewards.render_html(statement, timezone=statement.timezone)
+    assert "40 points granted ($40.00), $30.00 past the cap" in page
 
 
 def test_an_adjustment_that_fits_is_no_grant_even_when_over_cap_is_asked(capped: Clinic) -> None:

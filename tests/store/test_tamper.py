@@ -252,6 +252,10 @@ def populate(clinic: Clinic) -> None:
         transfer_ids(clinic, "H001", "award")[0], reason="lab retest", actor=ADMIN, key="REV-1"
     )
     clinic.reverse(transfer_ids(clinic, "C001", "award")[0], reason="wrong date", actor=ADMIN)
+    # Hard limits: adjustments counted toward the cap, one granted over it.
+    clinic.adjust("C002", 8, reason="bus fare", actor=ADMIN)
+    clinic.adjust("C002", -4, reason="entered twice", actor=ADMIN)
+    clinic.adjust("C001", 40, reason="lab outage make-up", actor=ADMIN, over_cap=True)
 
     # Catalog, stock and the prize cabinet.
     clinic.add_item("GIFT-10", name="$10 grocery card", cost=40, stock=5, low_stock=2, actor=ADMIN)

@@ -376,7 +376,7 @@ def render_html(statement: Statement, *, timezone: str | None = None) -> str:
     ]
     if statement.prizes:
         body.append(_prizes_table(statement.prizes, timezone))
-    if statement.corrections or statement.write_offs:
+    if statement.corrections or statement.write_offs or statement.over_cap_grants:
         body.append(_corrections_table(statement, timezone))
     body.append(_movements_table(statement.history, timezone))
     zone_note = f"Dates are clinical dates in {_esc(timezone)}." if timezone else ""
@@ -516,7 +516,8 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
 
 
 def _corrections_table(statement: Statement, timezone: str | None) -> str:
-    """Each correction and void with who and why, and what settlement wrote off."""
+    """Each correction and void with who and why, what settlement wrote off, and each
+    adjustment an admin granted past the cap."""
     rows = []
     for c in statement.corrections:
         what = "voided (entered in error)" if c.outcome is None else f"corrected to {c.outcome}"
@@ -532,6 +533,14 @@ def _corrections_table(statement: Statement, timezone: str | None) -> str:
             f'<td class="num">{w.outcome_id}</td>'
             f"<td>{_esc(what)} written off ({format_cents(w.value_cents)}): already spent"
             f" or handed over</td><td>{_esc(w.actor)}</td><td>{_esc(w.cause)}</td></tr>"
+        )
+    for g in statement.over_cap_grants:
+        undone = " (reversed since)" if g.reversed else ""
+        rows.append(
+            f'<tr class="over-cap"><td class="date">{_day(g.at, timezone).isoformat()}</td>'
+            f'<td class="num"></td><td>{_esc(_plural(g.points, "point"))} granted'
+            f" ({format_cents(g.cents)}), {format_cents(g.over_cents)} past the cap{undone}"
+            f"</td><td>{_esc(g.actor)}</td><td>{_esc(g.reason)}</td></tr>"
         )
     return _table(
         "Corrections",
