@@ -302,6 +302,7 @@ KIND: dict[str, str | Ints] = {
     "preset_name": "preset",
     "timezone": "timezone",
     "returned": "flag",
+    "over_cap": "flag",
     "against": "checkpoint",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
