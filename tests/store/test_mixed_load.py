@@ -888,7 +888,8 @@ def check_refusals(run: Run, db: Database, summary: str) -> None:
         """A settlement's take-back, or an award a settlement took some of back: a reversal
         gives back only what the outcome still gives (docs/decisions.md)."""
         t = by_id[transfer_id]
-        outcome = t.settles or (int(t.cause[8:]) if (t.cause or "").startswith("outcome:") else 0)
+        cause = t.cause or ""
+        outcome = t.settles or (int(cause[8:]) if cause.startswith("outcome:") else 0)
         return (t.kind == "adjustment-down" and t.settles is not None) or outcome in taken_from
 
     for entry in run.entries(ok=False):
