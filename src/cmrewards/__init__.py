@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
+    from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import local_date, parse_date, parse_when
@@ -93,13 +94,14 @@ if TYPE_CHECKING:
         OutOfOrder,
         OutOfStock,
         PermissionDenied,
+        UsageError,
     )
     from .store import POSTGRES_SCHEMES
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
     from .views.statement import Statement, StatementLine
-    from .views.statement_html import render_html
+    from .views.statement_html import statement_html
 
 _HOMES = {
     "app.clinic": ("Clinic",),
@@ -109,6 +111,7 @@ _HOMES = {
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
+    "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("local_date", "parse_date", "parse_when"),
@@ -172,13 +175,14 @@ _HOMES = {
         "OutOfOrder",
         "OutOfStock",
         "PermissionDenied",
+        "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
     "views.statement": ("Statement", "StatementLine"),
-    "views.statement_html": ("render_html",),
+    "views.statement_html": ("statement_html",),
 }
 """Which internal module each public name lives in (the imports above say the same to mypy)."""
 
@@ -210,7 +214,9 @@ __all__ = [
     "CorrectionKind",
     "CorrectionResult",
     "EscalatingSchedule",
+    "Escalation",
     "ExportManifest",
+    "ExtraSamples",
     "FixedSchedule",
     "HistoryEntry",
     "IdempotencyConflict",
@@ -234,6 +240,7 @@ __all__ = [
     "OverCapGrant",
     "Participant",
     "PermissionDenied",
+    "Phase",
     "Prize",
     "PrizeStatus",
     "PrizeWon",
@@ -260,6 +267,7 @@ __all__ = [
     "Trade",
     "Transfer",
     "TransferResult",
+    "UsageError",
     "VerifyReport",
     "VisitResult",
     "WriteOff",
@@ -281,8 +289,8 @@ __all__ = [
     "program_from_dict",
     "read_lab_file",
     "read_rows",
-    "render_html",
     "simulate",
+    "statement_html",
     "to_json",
 ]
 
@@ -308,9 +316,15 @@ def open(
     """Open a clinic: a SQLite file at ``path`` (created if missing), a PostgreSQL database
     given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None.
 
-    ``create=False`` refuses a missing database (``NotFound``) instead of creating it.
-    Options are passed to ``Clinic`` (``clock``, ``seeds``) — tests use them to fix time
-    and draws.
+    ``create=False`` refuses a missing database instead of creating it. Options are passed
+    to ``Clinic`` (``clock``, ``seeds``): tests use them to fix time and draws. The
+    ``Clinic`` belongs to the calling thread until ``close()`` (``Clinic``, "Threads").
+
+    Raises ``NotFound`` for a missing database with ``create=False``; ``IntegrityError``
+    for a file that is damaged, not a cmrewards database, or from a newer cmrewards, or a
+    server that cannot be reached; ``InvalidInput`` for a path the system refuses, or a
+    ``postgresql://`` URL without the ``postgres`` extra installed; ``Busy`` when another
+    terminal holds the database past the busy timeout.
     """
     from .app.clinic import Clinic
     from .store import open_store

@@ -20,6 +20,7 @@ __all__ = [
     "OutOfOrder",
     "OutOfStock",
     "PermissionDenied",
+    "UsageError",
 ]
 
 
@@ -80,3 +81,14 @@ class IntegrityError(CMRewardsError):
     """The database is damaged, foreign, from a newer version, or fails verification."""
 
     exit_code = 3
+
+
+class UsageError(CMRewardsError):
+    """The library was called in a way it does not support: a programming error, not bad data.
+
+    A ``Clinic`` used on a thread other than the one that opened it, or after ``close()``.
+    Nothing was written and the database is sound; fix the calling code (open one ``Clinic``
+    per thread, or per request).
+    """
+
+    exit_code = 2

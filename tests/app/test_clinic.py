@@ -33,7 +33,7 @@ from cmrewards import (
 )
 from cmrewards.domain.ledger import Movement, Transfer
 from support import postgres as postgres_support
-from support.clinics import START, FakeClock, visit
+from support.clinics import START, FakeClock, sample_day, visit
 
 PROGRAM = "higgins-vbrt"
 TARGET = "stimulant-negative"
@@ -419,7 +419,7 @@ def test_ten_negatives_pay_the_higgins_schedule(higgins: Clinic) -> None:
     paid = []
     balances = []
     for n in range(10):
-        result = higgins.record("P001", TARGET, Outcome.MET, actor=ADMIN, at=visit(2 * n))
+        result = higgins.record("P001", TARGET, Outcome.MET, actor=ADMIN, at=visit(sample_day(n)))
         paid.append((result.award.points, result.award.bonus_points))
         balances.append(result.balance.points)
         assert result.replayed is False
@@ -438,13 +438,13 @@ def test_ten_negatives_pay_the_higgins_schedule(higgins: Clinic) -> None:
 
 def test_reset_and_recovery_as_in_the_worked_example(higgins: Clinic) -> None:
     for n in range(10):
-        met(higgins, "P001", n)
-    reset = higgins.record("P001", TARGET, "not_met", actor=ADMIN, at=visit(10))
+        met(higgins, "P001", sample_day(n))
+    reset = higgins.record("P001", TARGET, "not_met", actor=ADMIN, at=visit(sample_day(10)))
     assert (reset.award.points, reset.award.bonus_points, reset.award.reset) == (0, 0, True)
     after = []
     recovered = []
     for n in range(7):
-        result = higgins.record("P001", TARGET, "met", actor=ADMIN, at=visit(11 + n))
+        result = higgins.record("P001", TARGET, "met", actor=ADMIN, at=visit(sample_day(11 + n)))
         after.append((result.award.points, result.award.bonus_points))
         recovered.append(result.award.recovered)
     assert after == [(10, 0), (15, 0), (20, 40), (25, 0), (55, 0), (60, 40), (65, 0)]
@@ -458,19 +458,19 @@ def test_missed_and_invalid_reset_like_a_positive(higgins: Clinic, outcome: str)
     result = higgins.record("P001", TARGET, outcome, actor=ADMIN, at=visit(2))
     assert result.award.reset is True
     assert result.award.points + result.award.bonus_points == 0
-    assert met(higgins, "P001", 3) == 10
+    assert met(higgins, "P001", 7) == 10
 
 
 def test_excused_keeps_the_streak(higgins: Clinic) -> None:
     assert [met(higgins, "P001", d) for d in (0, 1)] == [10, 15]
     excused = higgins.record("P001", TARGET, "excused", actor=ADMIN, at=visit(2))
     assert (excused.award.points, excused.award.reset) == (0, False)
-    assert met(higgins, "P001", 3) == 60  # third consecutive: 20 + 40 bonus
+    assert met(higgins, "P001", 7) == 60  # third consecutive: 20 + 40 bonus
 
 
 def test_thirty_six_negatives_earn_the_published_total(higgins: Clinic) -> None:
     for n in range(36):
-        met(higgins, "P001", n)
+        met(higgins, "P001", sample_day(n))
     balance = higgins.balance("P001")
     assert (balance.points, balance.value_cents) == (3990, 99750)  # $997.50
     assert higgins.verify().ok
@@ -957,6 +957,7 @@ def test_history_never_dips_below_zero_when_at_is_slightly_ahead(
 
     Taking its points away again "now" must not show a negative running balance.
     """
+    clock.now = visit(30, 12)  # within the program's paid weeks
     ahead = clock.now + dt.timedelta(minutes=30)
     higgins.record("P001", TARGET, "met", actor=ADMIN, at=ahead)
     higgins.adjust("P001", -10, reason="entered on the wrong chart", actor=ADMIN)
@@ -966,6 +967,7 @@ def test_history_never_dips_below_zero_when_at_is_slightly_ahead(
 def test_history_never_dips_below_zero_after_reversing_an_award_ahead(
     higgins: Clinic, clock: FakeClock
 ) -> None:
+    clock.now = visit(30, 12)  # within the program's paid weeks
     ahead = clock.now + dt.timedelta(minutes=30)
     higgins.record("P001", TARGET, "met", actor=ADMIN, at=ahead)
     higgins.reverse(1, reason="sample was dilute", actor=ADMIN)

@@ -18,13 +18,21 @@ The model tracks each schedule state with the pure ``schedules.advance``, the
 value awarded per participant and cap period (less reversed awards), balances,
 transfers and prizes owed; the invariants hold the clinic to it after every step.
 
+The programs follow the protocol calendar (docs/design.md section 3.8), which the model
+applies from the page: a sample beyond the ``per_week`` its program week owes, or after
+week 12, earns nothing and leaves the schedule alone; under weekly escalation a week
+between the run's last ``met`` week and a result with neither a ``met`` nor an
+``excused`` resets the run as a ``missed`` would.
+
 Adjustments count toward the cap (docs/decisions.md, "Hard limits"): an upward one
 that does not fit is refused unless an admin grants it over the cap; a downward one,
 and the reversal of an upward one, give back only the room adjustments hold; the
 reversal of a downward one needs that room again.
 
 The machine runs on each store: memory, a SQLite file and a PostgreSQL database
-(``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``).
+(``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``), and on memory with the
+programs under the legacy rules of a program stored before the calendar
+(``TestLegacyDrawsAndCapsMemory``).
 """
 
 from __future__ import annotations
@@ -62,7 +70,14 @@ from cmrewards import (
 from cmrewards.domain.bowl import draw
 from cmrewards.domain.ledger import Movement
 from cmrewards.domain.programs import BowlCategory, Program, program_from_toml
-from cmrewards.domain.schedules import AwardKind, ScheduleState, Step, advance
+from cmrewards.domain.schedules import (
+    AwardKind,
+    EscalatingSchedule,
+    ScheduleState,
+    Step,
+    StepBy,
+    advance,
+)
 from support.clinics import FakeClock, database_location, on_every_store
 from support.stored_tables import open_tables
 
@@ -227,6 +242,8 @@ class Expected:
     participant: str
     paid: bool
     step: Step
+    counted: bool
+    """False for a sample the calendar does not pay (an extra, or after the last week)."""
     draws: int
     seed: int | None
     drawn: tuple[BowlCategory, ...]
@@ -299,6 +316,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
     """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
 
     STORE: ClassVar[str]
+    CALENDAR: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -316,7 +334,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             self.exits.callback(self.tables.close)
             self.clinic.init(ADMIN)
             for program in (PRIZE_PROGRAM, POINTS_PROGRAM):
-                self.clinic.add_program(program, actor=ADMIN)
+                self.clinic.add_program(attrs.evolve(program, calendar=self.CALENDAR), actor=ADMIN)
             for participant, start in STARTS.items():
                 self.clinic.enroll(
                     participant, program_of(participant).id, start=start, actor=ADMIN
@@ -328,6 +346,10 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         self.time = FIRST_VISIT
         self.states: dict[tuple[str, str], ScheduleState] = defaultdict(ScheduleState)
         self.met_at: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.in_week: dict[tuple[str, str, int], int] = defaultdict(int)
+        """Results of a (participant, target) recorded so far in a program week."""
+        self.kept: dict[tuple[str, str], set[int]] = defaultdict(set)
+        """The program weeks of a (participant, target) with a ``met`` or ``excused``."""
         self.unpaid: dict[tuple[str, str], Expected] = {}
         """The secondary ``met`` of a visit waiting for its stimulant ``met``."""
         self.visits = 0
@@ -420,8 +442,25 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         assert program.cap_cents is not None
         target = program.target(target_id)
         state = self.states[participant, target_id]
+        week = week_of(participant, at)
+        # A settlement earns an outcome again: it is already counted in its week.
+        earlier = self.in_week[participant, target_id, week] - (outcome_id is not None)
+        counts = True
+        if self.CALENDAR:
+            counts = 1 <= week <= program.weeks and earlier < target.per_week
+            schedule = target.schedule
+            weekly = isinstance(schedule, EscalatingSchedule) and schedule.step_by is StepBy.WEEK
+            if counts and weekly and state.last_week is not None:
+                kept = self.kept[participant, target_id]
+                if any(w not in kept for w in range(state.last_week + 1, week)):
+                    event("an empty week broke a weekly run")
+                    missed = advance(schedule, state, Outcome.MISSED, reset_on=target.reset_on)
+                    state = missed.state
+            if not counts:
+                event("a sample the calendar does not pay")
         met_here = self.met_at[participant, visit]
-        paid = not (outcome is Outcome.MET and any(r not in met_here for r in target.requires))
+        requires_met = all(r in met_here for r in target.requires)
+        paid = counts and (outcome is not Outcome.MET or requires_met)
         step = (
             advance(
                 target.schedule,
@@ -458,6 +497,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             participant=participant,
             paid=paid,
             step=step,
+            counted=counts,
             draws=draws,
             seed=seed,
             drawn=drawn,
@@ -486,6 +526,10 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         program = program_of(participant)
         if not settled:
             self.outcomes += 1
+            week = week_of(participant, at)
+            self.in_week[participant, target_id, week] += 1
+            if outcome in (Outcome.MET, Outcome.EXCUSED):
+                self.kept[participant, target_id].add(week)
         self.states[participant, target_id] = exp.step.state
         if outcome is Outcome.MET:
             self.met_at[participant, visit].add(target_id)
@@ -562,7 +606,7 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         else:
             assert result.settlement is None
         self.apply(target_id, outcome, at, exp, visit)
-        if target_id == SECONDARY and outcome is Outcome.MET and not exp.paid:
+        if target_id == SECONDARY and outcome is Outcome.MET and not exp.paid and exp.counted:
             self.unpaid[participant, visit] = exp
         self.recorded.append((result, exp))
         if exp.capped:
@@ -958,3 +1002,15 @@ def test_the_prize_program_has_the_petry_fishbowl_rules() -> None:
 TestDrawsAndCapsMemory, TestDrawsAndCapsSQLite, TestDrawsAndCapsPostgres = on_every_store(
     DrawsAndCapsMachine, steps=40, examples=25, postgres_examples=15
 )
+
+
+class LegacyDrawsAndCapsMachine(DrawsAndCapsMachine):
+    """The machine with both programs under the rules of a program stored before the
+    calendar: every sample pays, whatever its week."""
+
+    CALENDAR = False
+
+
+TestLegacyDrawsAndCapsMemory = on_every_store(
+    LegacyDrawsAndCapsMachine, steps=40, examples=25, postgres_examples=15
+)[0]

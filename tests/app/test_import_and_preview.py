@@ -188,7 +188,12 @@ def higgins_day(index: int) -> int:
     return (index // 3) * 7 + (index % 3) * 2
 
 
-def test_preview_after_four_negatives(higgins: Clinic) -> None:
+PREVIEW_DAY = 40
+"""The preview speaks of the program week it is in: week 6 of the 12 paid ones."""
+
+
+def test_preview_after_four_negatives(higgins: Clinic, clock: FakeClock) -> None:
+    clock.now = visit(PREVIEW_DAY, hour=12)
     for index in range(4):
         higgins.record("P001", STIM, "met", at=visit(higgins_day(index)), actor=ADMIN)
     (shown,) = higgins.preview("P001")
@@ -209,7 +214,8 @@ def test_preview_after_four_negatives(higgins: Clinic) -> None:
     assert paid.award.points + paid.award.bonus_points == 30
 
 
-def test_preview_of_a_fresh_participant_and_of_a_bonus(higgins: Clinic) -> None:
+def test_preview_of_a_fresh_participant_and_of_a_bonus(higgins: Clinic, clock: FakeClock) -> None:
+    clock.now = visit(PREVIEW_DAY, hour=12)
     (fresh,) = higgins.preview("P001")
     assert (fresh.streak, fresh.next_amount, fresh.after_reset) == (0, 10, 10)
     assert "no current streak" in fresh.sentence
@@ -220,7 +226,8 @@ def test_preview_of_a_fresh_participant_and_of_a_bonus(higgins: Clinic) -> None:
     assert "60 points ($15.00), including a 40-point bonus" in third.sentence
 
 
-def test_recovery_in_counts_down_after_a_reset(higgins: Clinic) -> None:
+def test_recovery_in_counts_down_after_a_reset(higgins: Clinic, clock: FakeClock) -> None:
+    clock.now = visit(PREVIEW_DAY, hour=12)
     index = 0
 
     def record(outcome: str) -> cmrewards.RecordResult:
@@ -264,7 +271,9 @@ def test_preview_of_a_prize_program_speaks_in_draws(any_clinic: Clinic, clock: F
     for day in (0, 3):
         any_clinic.record("P001", STIM, "met", at=visit(day), actor=ADMIN)
     stim, _ = any_clinic.preview("P001")
-    assert (stim.streak, stim.next_amount) == (2, 1)  # a third negative in week 1: 1 draw
+    # Week 1's two owed samples are in: the next one is week 2's, one more draw
+    # (a third sample in week 1 would be an extra and pay nothing).
+    assert (stim.streak, stim.next_amount) == (2, 2)
     clock.now = visit(8, hour=12)  # week 2: one more draw for a second week of negatives
     stim, _ = any_clinic.preview("P001")
     assert (stim.streak, stim.next_amount) == (2, 2)

@@ -13,14 +13,17 @@ Every refused request must leave the database exactly as it was (compared as
 a raw dump of every table, read past the library).
 
 The machine runs on each store: memory, a SQLite file and a PostgreSQL database
-(``LedgerMachineMemory``, ``LedgerMachineSQLite``, ``LedgerMachinePostgres``).
+(``LedgerMachineMemory``, ``LedgerMachineSQLite``, ``LedgerMachinePostgres``), under the
+protocol calendar (docs/design.md section 3.8: a sample beyond the three a week owes and a
+result after week 12 pay nothing and leave the schedule alone), and on memory under the
+legacy rules of a program stored before the calendar (``TestLegacyLedgerMemory``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -59,6 +62,7 @@ START = dt.date(2027, 1, 4)
 FIRST_VISIT = dt.datetime(2027, 1, 4, 8, tzinfo=dt.UTC)
 NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
 """The clinic's clock; every clinical time the machine uses is earlier."""
+LAST_VISIT = NOW - dt.timedelta(hours=1)
 FUNDING = "funding"
 
 Result = RecordResult | TransferResult | CorrectionResult
@@ -124,6 +128,7 @@ class LedgerMachine(RuleBasedStateMachine):
     """The machine on the kind of store ``STORE`` names; a subclass per kind runs it."""
 
     STORE: ClassVar[str]
+    CALENDAR: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,6 +142,9 @@ class LedgerMachine(RuleBasedStateMachine):
             self.exits.callback(self.tables.close)
             self.clinic.init(ADMIN)
             program = cmrewards.load_preset(PROGRAM)
+            if not self.CALENDAR:
+                legacy = program.to_dict() | {"calendar": False}
+                program = cmrewards.program_from_dict(legacy, "legacy")
             self.clinic.add_program(program, actor=ADMIN)
             for participant in PARTICIPANTS:
                 self.clinic.enroll(participant, PROGRAM, start=START, actor=ADMIN)
@@ -144,6 +152,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.exits.close()
             raise
         self.target = program.target(TARGET)
+        self.weeks = program.weeks
         # The model.
         self.history: list[ModelOutcome] = []
         self.written_off = 0
@@ -196,13 +205,20 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def replayed(self, participant: str) -> dict[int, tuple[int, int, bool, bool]]:
         """(points, bonus, reset, recovered) of each of ``participant``'s living outcomes,
-        replayed in clinical order from the start of the schedule."""
+        replayed in clinical order from the start of the schedule. Under the calendar a
+        result after the program's weeks or beyond ``per_week`` in its week earns nothing
+        and leaves the schedule where it was."""
         state = ScheduleState()
         earned = {}
+        in_week: Counter[int] = Counter()
         living = [o for o in self.history if o.participant == participant and o.outcome]
         for o in sorted(living, key=lambda o: (o.at, o.id)):
             assert o.outcome is not None
             week = (o.at.date() - START).days // 7 + 1
+            in_week[week] += 1
+            if self.CALENDAR and (week > self.weeks or in_week[week] > self.target.per_week):
+                earned[o.id] = (0, 0, False, False)
+                continue
             step = advance(
                 self.target.schedule, state, o.outcome, reset_on=self.target.reset_on, week=week
             )
@@ -303,7 +319,19 @@ class LedgerMachine(RuleBasedStateMachine):
         keyed=st.booleans(),
     )
     def record(self, participant: str, outcome: Outcome, gap_hours: int, keyed: bool) -> None:
-        at = self.time + dt.timedelta(hours=gap_hours)
+        at = min(self.time + dt.timedelta(hours=gap_hours), LAST_VISIT)
+        self.time = at
+        self.record_at(participant, outcome, at, keyed)
+
+    @rule(
+        participant=st.sampled_from(PARTICIPANTS),
+        outcome=st.sampled_from([Outcome.MET] * 4 + list(Outcome)),
+        days=st.integers(min_value=1, max_value=40),
+        keyed=st.booleans(),
+    )
+    def weeks_later(self, participant: str, outcome: Outcome, days: int, keyed: bool) -> None:
+        """A result days or weeks later: past the program's last paid week, now and then."""
+        at = min(self.time + dt.timedelta(days=days), LAST_VISIT)
         self.time = at
         self.record_at(participant, outcome, at, keyed)
 
@@ -344,6 +372,8 @@ class LedgerMachine(RuleBasedStateMachine):
         event(f"record: {'late' if late else 'in order'}")
         self.settle(participant, before_replay, own=new.id)
         points, bonus, reset, recovered = self.replayed(participant)[new.id]
+        if self.CALENDAR and not result.award.paid:
+            event("record: not paid under the calendar")
         expected = (new.id, points, bonus, reset, recovered, False)
         actual = (
             result.outcome_id,
@@ -640,3 +670,14 @@ class LedgerMachine(RuleBasedStateMachine):
 TestLedgerMemory, TestLedgerSQLite, TestLedgerPostgres = on_every_store(
     LedgerMachine, steps=30, examples=25, postgres_examples=20
 )
+
+
+class LegacyLedgerMachine(LedgerMachine):
+    """The machine under a program stored before the calendar: every sample pays."""
+
+    CALENDAR = False
+
+
+TestLegacyLedgerMemory = on_every_store(
+    LegacyLedgerMachine, steps=30, examples=25, postgres_examples=20
+)[0]

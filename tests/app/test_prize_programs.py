@@ -87,8 +87,12 @@ def test_petry_twelve_weeks_of_negatives(any_clinic: Clinic) -> None:
 
 
 def test_petry_escalation_stops_at_12_draws(any_clinic: Clinic) -> None:
+    # The preset's 12 weeks end as its escalation reaches 12: run it for 15 weeks.
+    longer = cmrewards.load_preset("petry-fishbowl").to_dict() | {"weeks": 15}
+    any_clinic.add_program(cmrewards.program_from_dict(longer, "15 weeks"), actor=ADMIN)
     enrol(any_clinic, "petry-fishbowl")
-    draws = [record(any_clinic, STIM, "met", visit(sample_day(i))).award.draws for i in range(30)]
+    days = [sample_day(i) for i in range(30)]
+    draws = [record(any_clinic, STIM, "met", visit(day)).award.draws for day in days]
     assert draws == [min(i // 2 + 1, 12) for i in range(30)]
     assert draws[-6:] == [12] * 6
 
@@ -279,6 +283,8 @@ def expected_maxima() -> dict[str, dict[str, int]]:
             "value_cents": round(204 * Fraction(2218, 10)),
         },
         "va-prize-cm": {"points": 0, "draws": 136, "value_cents": round(136 * Fraction(2218, 10))},
+        # 2 x $219.00 in weeks 1-12 and 12 x $13.50 in weeks 13-24 (before the $599 cap).
+        "ca-recovery-incentives": {"points": 60000, "draws": 0, "value_cents": 60000},
     }
 
 
@@ -291,7 +297,12 @@ def test_presets_json_lists_every_preset_with_its_maximum() -> None:
     result = invoke(["--json", "presets"])
     assert result.exit_code == 0, (result.stdout, result.stderr)
     rows = json.loads(result.stdout)
-    assert [row["preset"] for row in rows] == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
+    assert [row["preset"] for row in rows] == [
+        "ca-recovery-incentives",
+        "higgins-vbrt",
+        "petry-fishbowl",
+        "va-prize-cm",
+    ]
     for row in rows:
         expected = expected_maxima()[row["preset"]]
         program = cmrewards.load_preset(row["preset"])
@@ -299,7 +310,9 @@ def test_presets_json_lists_every_preset_with_its_maximum() -> None:
         assert row["description"] == program.description
         maximum = row["maximum"]
         assert {k: maximum[k] for k in expected} == expected
-        assert maximum["capped_cents"] == expected["value_cents"]  # no preset has a cap
+        cap = program.cap_cents  # only ca-recovery-incentives has one: $599
+        limit = expected["value_cents"] if cap is None else min(expected["value_cents"], cap)
+        assert maximum["capped_cents"] == limit
         most = maximum_earnings(program)
         assert (maximum["points"], maximum["draws"], maximum["value_cents"]) == (
             most.points,

@@ -75,6 +75,7 @@ hold_days = 3
 
 [[targets]]
 id = "attend"
+per_week = 7                     # a visit a day
 schedule = { kind = "fixed", award = "draws", amount = 2 }
 
 [[bowl]]
@@ -411,10 +412,10 @@ class RedemptionMachine(RuleBasedStateMachine):
     @rule()
     def win_prizes(self) -> None:
         self.visits += 1
-        at = visit(0) + dt.timedelta(hours=self.visits)
+        at = visit(self.visits - 1)
         assert at <= self.clock.now
         trial = self.trial()
-        # An hour apart: each its own visit (one result per target and visit).
+        # A day apart: each its own visit, and each owed (a visit a day, 12 weeks).
         result = self.clinic.record(
             "C", "attend", "met", at=at, actor=RECORDER, visit=f"visit-{self.visits}"
         )

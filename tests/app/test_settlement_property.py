@@ -107,10 +107,11 @@ def run(clinic: Clinic, ops: list[Record | Correct | Spend]) -> int:
     return spent
 
 
-def check_converges(program_id: str, ops: list[Record | Correct | Spend]) -> None:
+def check_converges(program: cmrewards.Program, ops: list[Record | Correct | Spend]) -> None:
+    program_id = program.id
     clinic = cmrewards.open(None, clock=FakeClock(NOW), seeds=seeds().__next__)
     clinic.init(ADMIN)
-    clinic.add_program(cmrewards.load_preset(program_id), actor=ADMIN)
+    clinic.add_program(program, actor=ADMIN)
     clinic.enroll("P001", program_id, start=START, actor=ADMIN)
     spent = run(clinic, ops)
     program = clinic.program(program_id)
@@ -143,7 +144,7 @@ def check_converges(program_id: str, ops: list[Record | Correct | Spend]) -> Non
     )
     fresh = cmrewards.open(None, clock=FakeClock(NOW), seeds=fresh_seeds.__next__)
     fresh.init(ADMIN)
-    fresh.add_program(program, actor=ADMIN)
+    fresh.add_program(program, actor=ADMIN)  # the same rules: calendar or legacy
     fresh.enroll("P001", program_id, start=START, actor=ADMIN)
     for step in replayed:
         fresh.record(
@@ -173,13 +174,75 @@ def check_converges(program_id: str, ops: list[Record | Correct | Spend]) -> Non
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def legacy(preset: str) -> cmrewards.Program:
+    """The preset as a program stored before the calendar: every sample pays."""
+    return cmrewards.program_from_dict(
+        cmrewards.load_preset(preset).to_dict() | {"calendar": False}, "legacy"
+    )
+
+
+PHASED = cmrewards.program_from_dict(
+    {
+        "id": "phased",
+        "name": "Weekly draws, then fixed points, restarting",
+        "weeks": 6,
+        "point_value_cents": 1,
+        "targets": [
+            {
+                "id": STIM,
+                "phases": [
+                    {
+                        "weeks": [1, 3],
+                        "per_week": 2,
+                        "schedule": {
+                            "kind": "escalating",
+                            "start": 100,
+                            "step": 50,
+                            "step_by": "week",
+                            "recovery_after": 2,
+                        },
+                    },
+                    {
+                        "weeks": [4, 6],
+                        "per_week": 1,
+                        "escalation": "restart",
+                        "schedule": {"kind": "escalating", "start": 30, "step": 10},
+                    },
+                ],
+            }
+        ],
+    },
+    "phased",
+)
+"""Two phases of the calendar (docs/design.md section 3.8): weekly escalation whose empty
+weeks break the run, then once a week from its own start; days 0-40 run past week 6."""
+
+
 @SETTINGS
 @given(ops=operations([STIM]))
 def test_vouchers_settle_to_a_clean_replay(ops: list[Record | Correct | Spend]) -> None:
-    check_converges("higgins-vbrt", ops)
+    check_converges(cmrewards.load_preset("higgins-vbrt"), ops)
 
 
 @SETTINGS
 @given(ops=operations([STIM, SECONDARY]))
 def test_prize_draws_settle_to_a_clean_replay(ops: list[Record | Correct | Spend]) -> None:
-    check_converges("petry-fishbowl", ops)
+    check_converges(cmrewards.load_preset("petry-fishbowl"), ops)
+
+
+@SETTINGS
+@given(ops=operations([STIM]))
+def test_phases_settle_to_a_clean_replay(ops: list[Record | Correct | Spend]) -> None:
+    check_converges(PHASED, ops)
+
+
+@SETTINGS
+@given(ops=operations([STIM]))
+def test_legacy_vouchers_settle_to_a_clean_replay(ops: list[Record | Correct | Spend]) -> None:
+    check_converges(legacy("higgins-vbrt"), ops)
+
+
+@SETTINGS
+@given(ops=operations([STIM, SECONDARY]))
+def test_legacy_prize_draws_settle_to_a_clean_replay(ops: list[Record | Correct | Spend]) -> None:
+    check_converges(legacy("petry-fishbowl"), ops)

@@ -20,7 +20,7 @@ import cmrewards
 from cmrewards import AlreadyExists, Clinic, InvalidTransition, NotFound, PermissionDenied
 from cmrewards.domain.chain import link
 from cmrewards.store.migrations import MIGRATIONS
-from support.clinics import START, FakeClock, visit
+from support.clinics import START, FakeClock, sample_day, visit
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -48,7 +48,10 @@ def paid_by_line(clinic: Clinic, who: str = "P001") -> list[int]:
 
 
 def test_correcting_a_positive_to_negative_settles_every_later_award(clinic: Clinic) -> None:
-    assert [met(clinic, d, o) for d, o in enumerate(["met", "not_met", "met", "met"])] == [
+    days = (0, 2, 4, 7)  # Monday, Wednesday, Friday, Monday: the protocol's days
+    assert [
+        met(clinic, d, o) for d, o in zip(days, ["met", "not_met", "met", "met"], strict=True)
+    ] == [
         10,
         0,
         10,
@@ -290,7 +293,8 @@ def test_a_database_of_the_previous_schema_verifies_clean_after_migrating(
         now.add_program(cmrewards.load_preset("higgins-vbrt"), actor=ADMIN)
         now.enroll("P001", "higgins-vbrt", start=START, actor=ADMIN)
         for day, outcome in enumerate(["met", "met", "not_met", "met"]):
-            now.record("P001", STIM, outcome, actor=ADMIN, at=visit(2 * day), key=f"L{day}")
+            at = visit(sample_day(day))
+            now.record("P001", STIM, outcome, actor=ADMIN, at=at, key=f"L{day}")
         now.adjust("P001", 5, reason="bus fare", actor=ADMIN)
     old = tmp_path / "old.db"
     conn = sqlite3.connect(old)
@@ -335,16 +339,16 @@ def test_an_import_s_late_result_settles_within_its_chunk(clinic: Clinic) -> Non
     """A late row in a lab file settles like a late ``record``, write-offs included, in the
     import's chunked unit of work (the write-behind flushes before writing them)."""
     header = "participant,target,outcome,at,key,note\n"
-    first = header + "".join(f"P001,{STIM},met,{visit(d).isoformat()},,\n" for d in (0, 2, 4))
+    first = header + "".join(f"P001,{STIM},met,{visit(d).isoformat()},,\n" for d in (0, 4, 7))
     report = clinic.import_outcomes(cmrewards.read_rows(io.StringIO(first), "a.csv"), actor=ADMIN)
     assert (report.applied, clinic.balance("P001").points) == (3, 85)
     clinic.adjust("P001", -80, reason="gift card", actor=ADMIN)
-    late = header + f"P001,{STIM},not_met,{visit(1).isoformat()},,confirmation\n"
-    late += f"P001,{STIM},met,{visit(6).isoformat()},,\n"
+    late = header + f"P001,{STIM},not_met,{visit(2).isoformat()},,confirmation\n"
+    late += f"P001,{STIM},met,{visit(9).isoformat()},,\n"
     rows = cmrewards.read_rows(io.StringIO(late), "b.csv")
     report = clinic.import_outcomes(rows, actor=ADMIN, chunk_size=500)
     assert (report.complete, report.applied) == (True, 2)
-    # Day 1 resets the run: days 2, 4, 6 pay 10, 15, 60 (was 15, 60, then 25 for day 6).
+    # Day 2 resets the run: days 4, 7, 9 pay 10, 15, 60 (was 15, 60, then 25 for day 9).
     assert paid_by_line(clinic) == [10, 0, 10, 15, 60]
     with clinic._store.read() as tx:
         assert sum(w.points for w in tx.write_offs("P001")) == 50 - 5

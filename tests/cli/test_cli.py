@@ -285,12 +285,17 @@ def test_deactivated_staff_may_no_longer_record(clinic_db: Path) -> None:
 
 def test_presets_lists_the_shipped_programs_with_their_maximum(clinic_db: Path) -> None:
     shipped = ok(clinic_db, "presets")
-    assert [p["preset"] for p in shipped] == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
-    higgins = shipped[0]["maximum"]
+    assert [p["preset"] for p in shipped] == [
+        "ca-recovery-incentives",
+        "higgins-vbrt",
+        "petry-fishbowl",
+        "va-prize-cm",
+    ]
+    higgins = shipped[1]["maximum"]
     # docs/design.md section 3.1: 36 consecutive negatives earn $997.50.
     assert (higgins["points"], higgins["draws"], higgins["value_cents"]) == (3990, 0, 99750)
     assert all(p["name"] and p["description"] for p in shipped)
-    assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, True, True]
+    assert [p["maximum"]["draws"] > 0 for p in shipped] == [False, False, True, True]
     text = invoke(clinic_db, "presets", json_output=False)
     assert text.exit_code == 0
     assert "higgins-vbrt" in text.stdout
@@ -324,6 +329,13 @@ def test_program_add_with_id_and_timezone_overrides(clinic_db: Path) -> None:
         25,
     )
     assert ok(clinic_db, "program show higgins-chi")["timezone"] == "America/Chicago"
+    assert ok(clinic_db, "program show higgins-chi")["calendar"] is True
+
+
+def test_an_override_keeps_a_file_s_legacy_rules(clinic_db: Path, tmp_path: Path) -> None:
+    path = write_program(tmp_path, "calendar = false\n" + CHICAGO_PROGRAM)
+    ok(clinic_db, f"program add --file {q(path)} --id chi-legacy --actor {ADMIN}")
+    assert "calendar" not in ok(clinic_db, "program show chi-legacy")
 
 
 def test_program_add_from_a_file(clinic_db: Path, tmp_path: Path) -> None:
@@ -467,13 +479,15 @@ def test_record_pays_the_higgins_schedule(clinic_db: Path) -> None:
 
 def test_record_reset_and_recovery(clinic_db: Path) -> None:
     # Six negatives (positions 1-6), a positive, then five negatives: the fifth is paid at
-    # the pre-reset position 6, 35 points (docs/design.md section 3.1).
-    for day in range(1, 7):
+    # the pre-reset position 6, 35 points (docs/design.md section 3.1). Three samples a
+    # week, every other day from day 1, as the protocol owes them.
+    days = [7 * (n // 3) + 2 * (n % 3) + 1 for n in range(12)]
+    for day in days[:6]:
         record(clinic_db, day)
-    positive = record(clinic_db, 7, "not_met")
+    positive = record(clinic_db, days[6], "not_met")
     assert award_of(positive) == award(reset=True)
     assert balance_of(positive["balance"]) == higgins_balance(10 + 15 + 60 + 25 + 30 + 75)
-    paid = [award_of(record(clinic_db, day)) for day in range(8, 13)]
+    paid = [award_of(record(clinic_db, day)) for day in days[7:]]
     assert paid == [award(10), award(15), award(20, 40), award(25), award(35, recovered=True)]
 
 
@@ -520,7 +534,8 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
         command = f"record P100 --target attendance --outcome met --at {at} --actor {RECORDER}"
         return ok(clinic_db, command)
 
-    day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 3))
+    # Two samples a week are owed: the third is in the next week.
+    day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 8))
     bare_date = record_at(day1.isoformat())
     assert bare_date["occurred_at"] == stored(day1)
     assert bare_date["occurred_at"][11:] in {"05:00:00.000000Z", "06:00:00.000000Z"}
@@ -566,7 +581,7 @@ def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
     assert ok(clinic_db, "balance P200")["cap_remaining_cents"] == 120
     assert record_on(1)["balance"]["cap_remaining_cents"] == 70
     assert record_on(2)["balance"]["cap_remaining_cents"] == 20
-    third = record_on(3)
+    third = record_on(8)  # in week 2: week 1 owes two samples
     assert (third["award"]["points"], third["award"]["value_cents"]) == (2, 20)
     assert third["award"]["capped"] is True
     assert balance_of(ok(clinic_db, "balance P200")) == {

@@ -72,7 +72,7 @@ def db(tmp_path: Path) -> Path:
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
     ok(path, f"program add --file {program} --actor {ADMIN}")
     ok(path, f"enroll P-1001 --program capped --start {START} --actor {ADMIN}")
-    for day in (1, 3, 5, 7):
+    for day in (0, 3, 7, 10):  # two samples in each of the first two program weeks
         at = f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
         ok(path, f"record P-1001 --target {TARGET} --outcome met --at {at} --actor {ADMIN}")
     return path

@@ -44,6 +44,7 @@ budget_cents = 10000
 
 [[targets]]
 id = "stimulant-negative"
+per_week = 7                     # a visit a day
 schedule = { kind = "fixed", award = "points", amount = 5 }
 """
 

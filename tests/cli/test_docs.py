@@ -1,4 +1,5 @@
-"""Every CLI command is documented (help text, README.md); every design citation resolves."""
+"""Every CLI command is documented (help text, README.md); every design citation resolves;
+every code block of README.md and docs/*.md runs with its printed output checked."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cmrewards.cli import cli
+from support import doc_blocks
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -105,3 +107,72 @@ def test_no_comment_cites_the_design_contract_outside_the_repository() -> None:
         if re.search(r"(?<!docs/)DESIGN\.md", path.read_text(encoding="utf-8"))
     ]
     assert not stale
+
+
+# --- every code block of the README and docs/ runs, its printed output checked ---------------
+
+BLOCKS = doc_blocks.all_blocks()
+SESSIONS: dict[str, list[doc_blocks.Block]] = {}
+for _block in BLOCKS:
+    if not (_block.marker and _block.marker[0] == "not run"):
+        SESSIONS.setdefault(_block.session, []).append(_block)
+
+
+@pytest.mark.parametrize("session", list(SESSIONS))
+def test_every_code_block_runs_as_the_document_shows(session: str, tmp_path: Path) -> None:
+    """The blocks of one section, in order, in one folder (support/doc_blocks.py)."""
+    reader = doc_blocks.new_session(tmp_path / "reader")
+    try:
+        problems = [p for block in SESSIONS[session] for p in doc_blocks.run(block, reader)]
+    finally:
+        reader.close()
+    assert not problems, "\n\n".join(problems)
+
+
+def test_the_documents_show_output_to_check() -> None:
+    """Not a suite of blocks that merely run: the quickstarts' outputs are compared."""
+    shown = [b for b in BLOCKS if "#>" in b.text]
+    assert len(shown) >= 5
+    sessions = {b.session for b in shown}
+    assert {"README.md: Python quickstart", "README.md: CLI quickstart"} <= sessions
+
+
+def test_blocks_that_do_not_run_are_rare_and_say_why() -> None:
+    skipped = [b for b in BLOCKS if b.marker and b.marker[0] == "not run"]
+    assert len(BLOCKS) >= 10
+    assert len(skipped) <= len(BLOCKS) // 6, [b.where for b in skipped]
+    for block in skipped:
+        assert len(block.marker[1]) >= 20, f"{block.where}: say why it cannot run"  # type: ignore[index]
+
+
+def test_a_continued_session_names_a_section_of_its_document() -> None:
+    for block in BLOCKS:
+        if block.marker and block.marker[0] == "continues":
+            sections = {b.section for b in doc_blocks.blocks(block.document)}
+            assert block.marker[1] in sections, block.where
+
+
+def test_the_runner_fails_a_block_whose_output_differs(tmp_path: Path) -> None:
+    """The runner itself: a wrong output, a failing command and a raising block all fail;
+    an ellipsis matches what varies."""
+    document = tmp_path / "doc.md"
+    document.write_text(
+        "## One\n\n```sh\nexport CMREWARDS_DB=x.db\necho 'balance 10 points ($2.50)'\n"
+        "#> balance 10 points ($2.50)\necho 'at 15:30 today'\n#> at ... today\n```\n\n"
+        "```sh\necho $CMREWARDS_DB\n#> x.db\necho 'two'\n#> three\n```\n\n"
+        "```sh\nfalse\necho never\n```\n\n"
+        "```python\nx = 6 * 7\nprint(x)  #> 42\n```\n\n"
+        "```python\nprint(x + 1)  #> 42\n```\n\n```python\nraise ValueError('no')\n```\n",
+        encoding="utf-8",
+    )
+    found = doc_blocks.blocks(document)
+    reader = doc_blocks.new_session(tmp_path / "reader")
+    outcomes = [doc_blocks.run(block, reader) for block in found]
+    assert outcomes[0] == []  # the exact line and the ellipsis both match
+    (wrong,) = outcomes[1]  # the variable carried over; 'two' is not 'three'
+    assert "doc.md:14: `echo 'two'` printed\ntwo" in wrong
+    (failed,) = outcomes[2]
+    assert "doc.md:19: `false` failed" in failed
+    assert outcomes[3] == []
+    assert "the block printed\n43" in outcomes[4][0]
+    assert "ValueError: no" in outcomes[5][0]

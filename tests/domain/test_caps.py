@@ -82,6 +82,12 @@ value_cents = 10000
 """
 
 
+LEGACY_CALENDAR = "calendar = false"
+"""The cap tests record day after day and across years: under the legacy rules every
+sample pays whatever its week, so the awards keep meeting the cap (the protocol calendar
+has its own tests, tests/domain/test_calendar.py)."""
+
+
 def points_program_toml(*, cap: int | None, period: str = "calendar-year") -> str:
     cap_line = "" if cap is None else f'cap_cents = {cap}\ncap_period = "{period}"\n'
     return f"""
@@ -89,6 +95,7 @@ id = "capped-points"
 name = "Capped escalating points"
 point_value_cents = 10
 timezone = "America/Los_Angeles"
+{LEGACY_CALENDAR}
 {cap_line}
 [[targets]]
 id = "stimulant-negative"
@@ -104,6 +111,7 @@ id = "capped-draws"
 name = "Capped prize draws plus attendance points"
 point_value_cents = 10
 timezone = "America/Los_Angeles"
+{LEGACY_CALENDAR}
 {cap_line}
 [[targets]]
 id = "stimulant-negative"

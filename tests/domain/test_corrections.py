@@ -74,7 +74,7 @@ def test_awards_and_adjustments_are_reversible_once(kind: Movement) -> None:
 
 
 def test_a_reversal_is_corrected_by_an_adjustment_not_reversed() -> None:
-    with pytest.raises(InvalidTransition, match="itself a reversal; use 'adjust'"):
+    with pytest.raises(InvalidTransition, match="itself a reversal; correct it with an adjustment"):
         check_reversible(posted(Movement.REVERSAL), None)
 
 

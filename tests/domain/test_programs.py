@@ -599,7 +599,12 @@ def test_an_unknown_target_is_not_found() -> None:
 
 
 def test_preset_names() -> None:
-    assert preset_names() == ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"]
+    assert preset_names() == [
+        "ca-recovery-incentives",
+        "higgins-vbrt",
+        "petry-fishbowl",
+        "va-prize-cm",
+    ]
 
 
 def test_an_unknown_preset_is_not_found() -> None:
@@ -628,6 +633,10 @@ def test_every_preset_round_trips_through_to_dict(name: str) -> None:
         ),
         ("petry-fishbowl", ["Petry et al. 2000, 2005", "CTN-0006/0007"]),
         ("va-prize-cm", ["DePhilippis et al. 2018"]),
+        (
+            "ca-recovery-incentives",
+            ["Information Notice 22-056", "Preventive Medicine 176 (2023) 107703", "KFF Health"],
+        ),
     ],
 )
 def test_every_preset_description_cites_its_source(name: str, citations: list[str]) -> None:

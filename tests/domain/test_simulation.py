@@ -10,6 +10,7 @@ import math
 from importlib import resources
 from typing import Any
 
+import attrs
 import pytest
 
 from cmrewards.domain.programs import (
@@ -17,6 +18,7 @@ from cmrewards.domain.programs import (
     expected_draw_cents,
     load_preset,
     maximum_earnings,
+    preset_names,
     program_from_toml,
 )
 from cmrewards.domain.simulation import SimulationReport, simulate
@@ -99,7 +101,7 @@ def test_the_report_repeats_its_assumptions() -> None:
     assert (report.p_met, report.persistence) == (0.25, 0.5)
 
 
-@pytest.mark.parametrize("preset", ["higgins-vbrt", "petry-fishbowl", "va-prize-cm"])
+@pytest.mark.parametrize("preset", preset_names())
 def test_no_negatives_cost_nothing(preset: str) -> None:
     report = simulate(load_preset(preset), participants=N, p_met=0.0, seed=1, persistence=0.3)
 
@@ -245,3 +247,14 @@ def test_bad_inputs_are_refused(changes: dict[str, Any], named: str) -> None:
         simulate(load_preset("higgins-vbrt"), **arguments)
 
     assert "\n" not in str(raised.value)
+
+
+def test_a_phased_program_simulates_the_samples_its_calendar_owes() -> None:
+    """ca-recovery-incentives: 24 samples in weeks 1-12 and 12 in weeks 13-24; every one
+    negative is $600.00 of incentives, held to $599.00 by the cap."""
+    program = load_preset("ca-recovery-incentives")
+    report = simulate(program, participants=50, p_met=1.0, seed=3)
+    assert (report.median_cents, report.p95_cents, report.maximum_cents) == (59_900,) * 3
+    assert report.cap_hit_share == 1.0
+    uncapped = simulate(attrs.evolve(program, cap_cents=None), participants=50, p_met=1.0, seed=3)
+    assert uncapped.mean_cents == maximum_earnings(program).value_cents == 60_000

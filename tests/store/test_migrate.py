@@ -243,7 +243,7 @@ def test_a_failure_midway_rolls_the_whole_copy_back(
     ("source", "target", "code", "message"),
     [
         ("{missing}", "{url}", 1, "no database at"),
-        ("{url}", "{url}", 2, "--from must be a SQLite file"),
+        ("{url}", "{url}", 2, "the source must be the clinic's SQLite file"),
         ("{file}", "{file}", 2, "is not a postgresql:// URL"),
         ("{file}", "postgresql://nobody@/none?host=/nonexistent", 3, "cannot connect"),
     ],

@@ -135,23 +135,29 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
     check_whole(before)
     dump = postgres_support.table_dump(clinic_url)
 
-    # The next terminal is open already (opening takes the writers' lock too).
-    waiting = cmrewards.open(named(clinic_url, "next"))
+    outcome: list[RecordResult | BaseException] = []
+    opened, go = threading.Event(), threading.Event()
+
+    def write() -> None:
+        # The next terminal is open already (opening takes the writers' lock too). A Clinic
+        # belongs to the thread that opened it, so the writer's thread opens its own.
+        with cmrewards.open(named(clinic_url, "next")) as waiting:
+            opened.set()
+            go.wait()
+            # The same sample, same key: the front desk retrying what the dead terminal sent.
+            try:
+                outcome.append(
+                    waiting.record("P001", TARGET, "met", at=at, actor=ADMIN, key="lab-stalled")
+                )
+            except BaseException as error:  # reported below, not lost in the thread
+                outcome.append(error)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert opened.wait(CHILD_TIMEOUT), "the next terminal could not open"
     spec = {"participant": "P001", "target": TARGET, "at": at.isoformat(), "actor": ADMIN}
     spec |= {"key": "lab-stalled", "mode": "stall"}
     holder = start(WRITER, [named(clinic_url, "holder"), json.dumps(spec)], tmp_path, "holder")
-    outcome: list[RecordResult | BaseException] = []
-
-    def write() -> None:
-        # The same sample, same key: the front desk retrying what the dead terminal sent.
-        try:
-            outcome.append(
-                waiting.record("P001", TARGET, "met", at=at, actor=ADMIN, key="lab-stalled")
-            )
-        except BaseException as error:  # reported below, not lost in the thread
-            outcome.append(error)
-
-    writer = threading.Thread(target=write)
     try:
         wait_until(holder, lambda lines: any(e["event"] == "holding" for e in lines))
         assert holder.process.poll() is None, holder.err.read_text(errors="replace")
@@ -169,7 +175,7 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
         with pytest.raises(cmrewards.Busy):
             PostgresStore(clinic_url, busy_timeout_ms=200)
 
-        writer.start()
+        go.set()
         deadline = time.monotonic() + 10
         while [b["wait"] for b in backends(clinic_url, "next")] != ["advisory"]:
             assert writer.is_alive(), outcome
@@ -184,8 +190,8 @@ def test_a_writer_killed_inside_its_transaction_frees_the_lock_and_leaves_nothin
         if holder.process.poll() is None:
             holder.process.send_signal(signal.SIGKILL)
             holder.process.wait()
-        if not writer.is_alive():
-            waiting.close()
+        go.set()  # never leave the writer waiting
+        writer.join(timeout=CHILD_TIMEOUT)
     assert not writer.is_alive()
     assert [e["event"] for e in lines] == ["ready", "holding"]
     # Well within the queued writer's 10 s lock timeout: the lock went with the connection.

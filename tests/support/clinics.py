@@ -37,6 +37,17 @@ def visit(day: int, hour: int = 9) -> dt.datetime:
     )
 
 
+SAMPLE_DAYS = {1: (0,), 2: (0, 3), 3: (0, 2, 4)}
+"""The days of the week a protocol taking so many samples a week sees a participant:
+Monday; Monday and Thursday; Monday, Wednesday and Friday (START is a Monday)."""
+
+
+def sample_day(n: int, per_week: int = 3) -> int:
+    """The day, counted from START, of sample ``n`` (0-based) of a protocol that owes
+    ``per_week`` samples a week: every one an owed sample, none extra (docs/design.md 3.8)."""
+    return 7 * (n // per_week) + SAMPLE_DAYS[per_week][n % per_week]
+
+
 STORES = ("memory", "sqlite", "postgres")
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -23,8 +26,8 @@ import cmrewards
 from cmrewards import Clinic, Outcome
 from cmrewards.domain.money import format_cents
 from cmrewards.views.statement import Statement, StatementLine
-from cmrewards.views.statement_html import render_chart_svg, render_html
-from support.clinics import START, visit
+from cmrewards.views.statement_html import render_chart_svg, statement_html
+from support.clinics import START, sample_day, visit
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -158,7 +161,7 @@ def busy(higgins: Clinic) -> Busy:
     """P001 on higgins-vbrt: resets, a recovery, an excused result, an adjustment, a
     fulfilled, a cancelled and an open redemption, and a reversed award."""
     for index, outcome in enumerate(HIGGINS_HISTORY):
-        higgins.record("P001", STIM, outcome, actor=ADMIN, at=visit(2 * index))
+        higgins.record("P001", STIM, outcome, actor=ADMIN, at=visit(sample_day(index)))
     higgins.adjust("P001", 20, reason="attendance <bonus> & more", actor=ADMIN)
     higgins.add_item("GC10", name=AWKWARD, cost=100, actor=ADMIN, stock=3)
     higgins.add_item("BUS", name="Bus pass", cost=50, actor=ADMIN)
@@ -172,7 +175,9 @@ def busy(higgins: Clinic) -> Busy:
     reversal = higgins.reverse(transfer_id(first_award.ref), reason="dilute sample", actor=ADMIN)
     assert reversal.transfer.reverses is not None
     statement = higgins.statement("P001")
-    return Busy(higgins, statement, frozenset({reversal.transfer.reverses}), render_html(statement))
+    return Busy(
+        higgins, statement, frozenset({reversal.transfer.reverses}), statement_html(statement)
+    )
 
 
 @pytest.fixture
@@ -304,8 +309,8 @@ def test_header_and_tables_show_the_statement(busy: Busy) -> None:
     assert f"<dt>Recoveries</dt><dd>{statement.recoveries}</dd>" in page
     rows = re.findall(r'<tr(?: class="[a-z]+")? data-outcome-id="(\d+)">(.*?)</tr>', page)
     assert [int(i) for i, _ in rows] == [line.outcome_id for line in statement.lines]
-    for (_, row), line in zip(rows, statement.lines, strict=True):
-        assert row.startswith(f'<td class="num">{line.outcome_id}</td>')
+    for number, ((_, row), line) in enumerate(zip(rows, statement.lines, strict=True), 1):
+        assert row.startswith(f'<td class="num">{number}</td>')  # not the record's id
         assert row.endswith(f'<td class="num">{format_cents(line.cumulative_cents)}</td>')
         assert f'<td class="num">{format_cents(line.value_cents)}</td>' in row
         assert line.occurred_at.date().isoformat() in row
@@ -352,7 +357,7 @@ def test_format_cents() -> None:
 def test_an_empty_statement_renders(higgins: Clinic) -> None:
     statement = higgins.statement("P001")
     assert statement.lines == ()
-    page = render_html(statement)
+    page = statement_html(statement)
     parse_page(page)
     svg = chart_of(page)
     assert bars(svg) == []
@@ -367,7 +372,7 @@ def test_an_empty_statement_renders(higgins: Clinic) -> None:
 
 def test_a_prize_program_shows_draws_and_prizes(petry: tuple[Clinic, Statement]) -> None:
     clinic, statement = petry
-    page = render_html(statement)
+    page = statement_html(statement)
     parse_page(page)
     svg = chart_of(page)
     shown = bars(svg)
@@ -386,7 +391,7 @@ def test_a_prize_program_shows_draws_and_prizes(petry: tuple[Clinic, Statement])
     assert prizes.count("<tr>") == 1 + len(statement.prizes) == 1 + len(clinic.prizes("P002"))
     for status in ("owed", "fulfilled", "traded"):
         assert f"<td>{status}</td>" in prizes
-    assert "<td>traded for</td>" in prizes
+    assert "<td>a trade</td>" in prizes
     assert "draws" in page
     assert AWKWARD not in page
 
@@ -400,7 +405,7 @@ def test_dates_are_clinical_dates_in_the_program_zone(any_clinic: Clinic) -> Non
     any_clinic.enroll("P003", "higgins-ny", start=START, actor=ADMIN)
     evening = dt.datetime(2027, 1, 4, 21, tzinfo=ZoneInfo("America/New_York"))
     any_clinic.record("P003", STIM, "met", actor=ADMIN, at=evening)
-    page = render_html(any_clinic.statement("P003"), timezone=program.timezone)
+    page = statement_html(any_clinic.statement("P003"))
     assert '<td class="date">2027-01-04</td>' in page
     assert "2027-01-05" not in page
 
@@ -482,3 +487,213 @@ def test_a_bar_twice_the_value_is_twice_as_tall(
     for value, bar_height in zip(values, heights, strict=True):
         if values[tallest]:
             assert bar_height == pytest.approx(heights[tallest] * value / values[tallest], abs=1)
+
+
+# --- what the participant reads first, and what they never need to --------------------------
+
+
+@attrs.define
+class Section:
+    css: str
+    heading: str = ""
+    head: list[str] = attrs.Factory(list)
+    """The table's column headings."""
+    rows: list[list[str]] = attrs.Factory(list)
+    """Each row's cell texts."""
+
+
+class Sections(HTMLParser):
+    """The page as a reader sees it: each section's class, heading, table headings and rows
+    of cell texts (markup and ``data-`` attributes left behind)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: list[Section] = []
+        self.legend: list[str] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self._heading: list[str] | None = None
+        self._in_legend = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        css = dict(attrs).get("class") or ""
+        if tag == "section":
+            self.sections.append(Section(css))
+        elif tag == "h2":
+            self._heading = []
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "g" and css == "legend":
+            self._in_legend = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h2" and self._heading is not None:
+            self.sections[-1].heading = "".join(self._heading).strip()
+            self._heading = None
+        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            section = self.sections[-1]
+            if not section.head and not section.rows:
+                section.head = self._row
+            else:
+                section.rows.append(self._row)
+            self._row = None
+        elif tag == "g" and self._in_legend:
+            self._in_legend = False
+
+    def handle_data(self, data: str) -> None:
+        for collecting in (self._cell, self._heading):
+            if collecting is not None:
+                collecting.append(data)
+        if self._in_legend and data.strip():
+            self.legend.append(data.strip())
+
+    def section(self, css: str) -> Section:
+        (found,) = [s for s in self.sections if s.css == css]
+        return found
+
+
+def read_page(page: str) -> Sections:
+    reader = Sections()
+    reader.feed(page)
+    reader.close()
+    return reader
+
+
+def test_progress_comes_first_then_the_chart_and_the_results(busy: Busy) -> None:
+    page = read_page(busy.page)
+    order = [s.css for s in page.sections]
+    assert order == ["progress", "chart", "results", "redemptions", "movements"]
+    progress = page.section("progress")
+    assert progress.heading == "Where you stand"
+    assert progress.head == ["Target", "In a row now", "The next one met earns", "Worth", ""]
+    (stimulant,) = progress.rows
+    (preview,) = busy.clinic.preview("P001")
+    assert busy.statement.progress == (preview,)
+    assert stimulant[:4] == [
+        STIM,
+        str(preview.streak),
+        f"{preview.next_amount} points",
+        format_cents(preview.next_value_cents),
+    ]
+    assert preview.streak == 1  # the last result of HIGGINS_HISTORY followed a reset
+
+
+def test_the_page_says_when_it_was_made(busy: Busy) -> None:
+    statement = busy.statement
+    local = statement.as_of.astimezone(ZoneInfo(statement.timezone))
+    shown = local.strftime("%Y-%m-%d %H:%M %Z")
+    assert f"<dt>As of</dt><dd>{shown}</dd>" in busy.page
+    assert f"as of {shown}." in busy.page  # the footer, on every printed page
+    assert statement.as_of == dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)  # the fixture clock
+
+
+def test_no_record_id_is_shown_to_the_reader(busy: Busy) -> None:
+    page = read_page(busy.page)
+    results = page.section("results")
+    assert results.head[0] == "#"
+    numbers = [row[0] for row in results.rows]
+    assert numbers == [str(n) for n in range(1, len(busy.statement.lines) + 1)]
+    redemptions = page.section("redemptions")
+    assert redemptions.head[0] == "Item"
+    items = {row[0] for row in redemptions.rows}
+    assert items == {AWKWARD, "Bus pass"}  # the catalog's names, not the skus
+
+
+def test_the_legend_explains_every_mark(busy: Busy) -> None:
+    page = read_page(busy.page)
+    assert page.legend == [
+        "Award per result (left scale)",
+        "Total earned (right scale)",
+        "Reset",
+        "Level recovered",
+        "Excused",
+    ]
+    assert "grey ring marks an excused result" in busy.page
+    svg = chart_of(busy.page)
+    excused = [line.outcome_id for line in busy.statement.lines if line.outcome == "excused"]
+    assert marked(svg, "excused") == excused != []
+
+
+def test_a_reset_is_marked_only_where_a_run_was_lost(higgins: Clinic) -> None:
+    """A second positive after a first loses nothing: one cross, not a wall of red."""
+    history = ["not_met", "missed", "met", "met", "not_met", "not_met", "excused", "missed"]
+    for index, outcome in enumerate(history):
+        higgins.record("P001", STIM, outcome, actor=ADMIN, at=visit(2 * index))
+    statement = higgins.statement("P001")
+    lost = [line.reset for line in statement.lines]
+    assert lost == [False, False, False, False, True, False, False, False]
+    assert statement.resets == 1
+    page = statement_html(statement)
+    (run_lost,) = [line.outcome_id for line in statement.lines if line.reset]
+    assert marked(chart_of(page), "reset") == [run_lost]
+    assert page.count('<tr class="reset"') == 1
+    assert "1 reset," in page  # the chart's description for screen readers
+
+
+def test_prizes_name_their_result_by_its_number(petry: tuple[Clinic, Statement]) -> None:
+    _, statement = petry
+    page = read_page(statement_html(statement))
+    prizes = page.section("prizes")
+    assert prizes.head == ["Won", "Category", "Value", "Status", "From"]
+    numbers = {line.outcome_id: n for n, line in enumerate(statement.lines, 1)}
+    sources = [row[-1] for row in prizes.rows]
+    expected = [
+        "a trade" if p.outcome_id is None else f"result #{numbers[p.outcome_id]}"
+        for p in statement.prizes
+    ]
+    assert sources == expected
+
+
+def test_a_voided_result_is_named_by_its_date_and_target(higgins: Clinic) -> None:
+    kept = higgins.record("P001", STIM, "met", actor=ADMIN, at=visit(0))
+    wrong = higgins.record("P001", STIM, "met", actor=ADMIN, at=visit(2))
+    higgins.void(wrong.outcome_id, reason="wrong chart", actor=ADMIN)
+    higgins.correct(kept.outcome_id, "not_met", reason="GC/MS positive", actor=ADMIN)
+    page = read_page(statement_html(higgins.statement("P001")))
+    corrections = page.section("corrections")
+    named = [row[1] for row in corrections.rows]
+    assert named == [f"{visit(2).date().isoformat()} {STIM}", "#1"]  # in the order made
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in BROWSERS),
+    reason="no headless browser here; the tests above parse the page instead",
+)
+def test_a_headless_browser_renders_the_page(busy: Busy, tmp_path: Path) -> None:
+    browser = next(b for b in map(shutil.which, BROWSERS) if b)
+    html_file, shot = tmp_path / "statement.html", tmp_path / "statement.png"
+    html_file.write_text(busy.page, encoding="utf-8")
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            html_file.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a page with a chart, not a blank one
+
+
+def test_an_ended_enrolment_promises_no_next_award(higgins: Clinic) -> None:
+    higgins.record("P001", STIM, "met", actor=ADMIN, at=visit(0))
+    higgins.complete("P001", actor=ADMIN)
+    page = statement_html(higgins.statement("P001"))
+    progress = read_page(page).section("progress")
+    assert progress.rows == []
+    assert "The enrolment is completed: no more results are recorded." in page

@@ -7,6 +7,11 @@ actor, validates its input, honours the caller's idempotency key, and either
 writes everything it means to or nothing; its first step expires overdue
 redemption holds (``UnitOfWork.write``). A refusal raises a ``CMRewardsError``
 subclass (``cmrewards.errors``) and writes nothing.
+
+Each method's docstring gives the shape of what it takes and returns, the units (points
+are whole points, money integer cents), the errors it raises of its own and when, and the
+section of docs/design.md whose rules it applies. The errors every method may raise are
+in the class docstring. ``tests/test_public_surface.py`` holds every public method to it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
 from . import corrections, enrolment, programs, reads, recording, rewards, specimens, staffing
+from .arguments import checked_arguments
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
 from .rewards import RedemptionResult
@@ -47,13 +53,40 @@ from .specimens import LabImportReport
 from .unit_of_work import UnitOfWork, random_seed
 
 
+@checked_arguments
 class Clinic:
-    """One clinic's CM records. Not thread-safe: give each thread its own ``open()``.
+    """One clinic's CM records; every public method is one unit of work (one transaction).
 
-    Every ``actor`` is a staff id; a write by someone who is not an active staff
-    member whose role allows it is ``PermissionDenied``. A ``key`` makes a write
-    idempotent: a repeat returns the stored result marked ``replayed`` and writes
-    nothing; the key reused for a different request is ``IdempotencyConflict``.
+    **Threads.** A ``Clinic`` belongs to the thread that opened it, until ``close()``. A web
+    server serves requests on threads: open one ``Clinic`` per request (``with
+    cmrewards.open(url) as clinic: ...``) or one per worker thread (``threading.local``).
+    Opening is cheap (about 2 ms for a SQLite file and 7 ms for a local PostgreSQL server;
+    README, "Embedding in a web server"); it waits while another terminal writes, as every
+    write does.
+
+    **Values.** Ids are pseudonymous text ids; points are whole points; money is integer
+    cents (``*_cents``); a clinical time is an aware datetime (returned in UTC) and a bare
+    date is a clinical date in the program's zone. Where a method takes ``at``, None means
+    now by the clinic's clock. Every method returns frozen attrs records, all importable
+    from ``cmrewards``; ``cmrewards.to_json`` turns any of them into JSON values.
+
+    **Errors every method may raise**, besides those its docstring lists (each a
+    ``CMRewardsError`` from ``cmrewards.errors``; none writes anything):
+
+    - ``InvalidInput``: an argument of the wrong type (``start must be a datetime.date or
+      None, not str``), checked before anything is read, or malformed text (an id, a note,
+      a reason or a key of more than one line or too long).
+    - ``UsageError``: called on another thread than the one that opened it, or after
+      ``close()`` (the calling code's mistake, not bad data).
+    - ``Busy``: another terminal held the database past the busy timeout (10 s).
+    - ``IntegrityError``: the database is damaged, foreign, or from a newer cmrewards.
+
+    **Every write** (a method taking ``actor``) also raises ``PermissionDenied`` unless
+    ``actor`` is an active staff member whose role allows it: a ``recorder`` records and
+    requests, a ``clinician`` also approves, fulfils, cancels and corrects, an ``admin``
+    does everything (docs/design.md section 2). A ``key`` makes a write idempotent: a repeat
+    returns the stored result marked ``replayed`` and writes nothing; the key reused for a
+    different request is ``IdempotencyConflict``.
     """
 
     def __init__(
@@ -63,12 +96,16 @@ class Clinic:
         clock: Clock = system_clock,
         seeds: Callable[[], int] = random_seed,
     ) -> None:
-        """A facade over ``store``; ``clock`` and ``seeds`` are for tests to fix time and draws."""
+        """A facade over ``store``; ``clock`` and ``seeds`` are for tests to fix time and draws.
+
+        Embedders call ``cmrewards.open()`` rather than this.
+        """
         self._work = UnitOfWork(store, clock, seeds)
 
     @property
     def location(self) -> str:
-        """Where the database lives, for messages: a path, a URL or ':memory:'."""
+        """Where the database lives, for messages: a path, a URL (never its password) or
+        ':memory:'. Raises nothing."""
         return self._work.store.location
 
     @property
@@ -77,7 +114,11 @@ class Clinic:
         return self._work.store
 
     def close(self) -> None:
-        """Close the database connection (``with`` does it on leaving the block)."""
+        """Close the database connection (``with`` does it on leaving the block).
+
+        Every later call raises ``UsageError``; closing twice is harmless. Raises
+        ``UsageError`` on another thread than the one that opened it.
+        """
         self._work.store.close()
 
     def __enter__(self) -> Self:
@@ -89,46 +130,61 @@ class Clinic:
     # --- staff ---------------------------------------------------------------------
 
     def init(self, admin: str) -> Staff:
-        """Create the first admin of a database without staff and return them.
+        """Create the first admin of a database without staff and return them (``Staff``,
+        role ``admin``, ``added_by`` None). Nobody authorises this write: there is nobody yet.
 
-        ``AlreadyExists`` once the database has staff; ``InvalidInput`` for a malformed id.
+        Raises ``AlreadyExists`` once the database has staff; ``InvalidInput`` for a
+        malformed id. Rules: docs/design.md section 2.
         """
         return staffing.init(self._work, admin)
 
     def add_staff(self, staff_id: str, role: Role | str, *, actor: str) -> Staff:
-        """Add an active staff member with ``role`` (admin only) and return them.
+        """Add an active staff member with ``role`` (``recorder``, ``clinician`` or ``admin``)
+        and return them. Admin only.
 
-        ``AlreadyExists`` for an id in use; ``InvalidInput`` for a malformed id or role.
+        Raises ``AlreadyExists`` for an id in use; ``InvalidInput`` for a malformed id or an
+        unknown role; ``PermissionDenied`` unless the actor is an active admin. Rules:
+        docs/design.md section 2.
         """
         return staffing.add_staff(self._work, staff_id, role, actor=actor)
 
     def deactivate_staff(self, staff_id: str, *, actor: str) -> Staff:
-        """A staff member who leaves keeps their history but may no longer act (admin only).
+        """A staff member who leaves keeps their history but may no longer act; returns them
+        inactive. Admin only.
 
-        Returns them inactive. ``NotFound`` for an unknown id; ``InvalidTransition`` for
-        the actor themselves.
+        Raises ``NotFound`` for an unknown id; ``InvalidTransition`` for the actor
+        themselves; ``PermissionDenied`` unless the actor is an active admin. Rules:
+        docs/design.md section 2.
         """
         return staffing.deactivate_staff(self._work, staff_id, actor=actor)
 
     def staff(self) -> list[Staff]:
-        """Every staff member, active or not."""
+        """Every staff member, active or not.
+
+        Raises nothing of its own.
+        """
         with self._work.read() as tx:
             return tx.all_staff()
 
     # --- programs ------------------------------------------------------------------
 
     def add_program(self, program: Program, *, actor: str) -> Program:
-        """Store a program (admin only) and return it. Programs never change: a new version
-        is a new id, and an id in use is ``AlreadyExists``."""
+        """Store a program (from ``load_preset``, ``load_program_file`` or
+        ``program_from_dict``) and return it. Admin only. Programs never change: a new
+        version is a new id.
+
+        Raises ``AlreadyExists`` for an id in use; ``PermissionDenied`` unless the actor is
+        an active admin. Rules: docs/design.md section 3.4.
+        """
         return programs.add_program(self._work, program, actor=actor)
 
     def programs(self) -> list[Program]:
-        """Every stored program."""
+        """Every stored program. Raises nothing of its own."""
         with self._work.read() as tx:
             return tx.programs()
 
     def program(self, program_id: str) -> Program:
-        """The program with that id, or ``NotFound``."""
+        """The program with that id. Raises ``NotFound`` for an unknown id."""
         with self._work.read() as tx:
             return find_program(tx, program_id)
 
@@ -137,37 +193,57 @@ class Clinic:
     def enroll(
         self, participant: str, program_id: str, *, start: dt.date | None = None, actor: str
     ) -> Participant:
-        """Enrol a participant in a program (admin only) and return the active enrolment.
+        """Enrol a participant in a program and return the active enrolment. Admin only.
 
-        ``start`` (program weeks count from it) defaults to today in the program's time
-        zone. A participant is enrolled once: ``AlreadyExists`` for a known id, whatever
-        its status. ``NotFound`` for an unknown program; ``InvalidInput`` for a malformed
-        id or a start out of range.
+        ``start`` is a clinical date (program weeks count from it); None means today in the
+        program's zone by the clinic's clock. A participant id is enrolled once.
+
+        Raises ``AlreadyExists`` for a known id, whatever its status; ``NotFound`` for an
+        unknown program; ``InvalidInput`` for a malformed id or a start out of range;
+        ``PermissionDenied`` unless the actor is an active admin. Rules: docs/design.md
+        section 2 and docs/decisions.md, "Identities and enrolment".
         """
         return enrolment.enroll(self._work, participant, program_id, start=start, actor=actor)
 
     def withdraw(self, participant: str, *, actor: str) -> Participant:
-        """End an active enrolment as withdrawn (admin only): no more outcomes are recorded,
-        corrections and redemptions remain possible. ``InvalidTransition`` if it has ended."""
+        """End an active enrolment as withdrawn and return it. Admin only. No more outcomes
+        are recorded; corrections and redemptions remain possible. It is final.
+
+        Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
+        enrolment has ended; ``PermissionDenied`` unless the actor is an active admin.
+        Rules: docs/design.md section 2.
+        """
         return enrolment.end_enrolment(self._work, participant, Status.WITHDRAWN, actor=actor)
 
     def complete(self, participant: str, *, actor: str) -> Participant:
-        """End an active enrolment as completed (admin only), like ``withdraw``."""
+        """End an active enrolment as completed and return it. Admin only; final, like
+        ``withdraw``.
+
+        Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
+        enrolment has ended; ``PermissionDenied`` unless the actor is an active admin.
+        Rules: docs/design.md section 2.
+        """
         return enrolment.end_enrolment(self._work, participant, Status.COMPLETED, actor=actor)
 
     def participant(self, participant: str) -> Participant:
-        """The participant's enrolment, or ``NotFound``."""
+        """The participant's enrolment (program, start date, status).
+
+        Raises ``NotFound`` for an unknown participant.
+        """
         with self._work.read() as tx:
             return find_participant(tx, participant)
 
     def participants(self) -> list[Participant]:
-        """Every enrolment, whatever its status."""
+        """Every enrolment, whatever its status. Raises nothing of its own."""
         with self._work.read() as tx:
             return tx.participants()
 
     def timezone(self, participant: str) -> str:
-        """The IANA zone of the participant's program: a time they give without an offset is
-        read there (``parse_when``). ``NotFound`` for an unknown participant."""
+        """The IANA zone of the participant's program (``America/Chicago``): a time they give
+        without an offset is read there (``parse_when``).
+
+        Raises ``NotFound`` for an unknown participant.
+        """
         with self._work.read() as tx:
             return find_program(tx, find_participant(tx, participant).program_id).timezone
 
@@ -186,18 +262,25 @@ class Clinic:
         visit: str | None = None,
         specimen: str | None = None,
     ) -> RecordResult:
-        """Record one verified outcome and pay what the schedule says.
+        """Record one verified outcome (``met``, ``not_met``, ``missed``, ``excused`` or
+        ``invalid``) and pay what the schedule says. Any staff role.
 
-        ``at`` is the clinical time (aware; now when None), returned in UTC. ``visit``
-        names the visit; None means the clinical day in the program's zone. ``specimen``
-        is the lab accession. There is one result per participant, target and visit: the
-        same result again is a replay (marked ``replayed``, nothing written), a different
-        one is ``AlreadyExists`` naming the recorded outcome to ``correct``. A result
-        earlier than the last of its target is a late result: it takes its place in
-        clinical order and the awards after it are settled (``settlement``). The result
-        holds the award, the prizes won and the balance after it. Refused while the
-        enrolment is not active (``InvalidTransition``), or for a time more than an hour
-        ahead or before the enrolment (``InvalidInput``).
+        ``at`` is the clinical time, an aware datetime; None means now by the clinic's
+        clock. ``visit`` names the visit; None means the clinical day in the program's zone.
+        ``specimen`` is the lab accession. There is one result per participant, target and
+        visit: the same result again is a replay (marked ``replayed``, nothing written). A
+        result earlier than the last of its target is a late result: it takes its place in
+        clinical order and the awards after it are settled (``settlement``). Returns the
+        outcome id, the award (points, bonus points, draws and their value in cents, after
+        the cap), the prizes won and the balance after it.
+
+        Raises ``NotFound`` for an unknown participant or target; ``AlreadyExists`` for a
+        different result at a recorded visit (naming the outcome to ``correct``);
+        ``InvalidTransition`` while the enrolment is not active; ``InvalidInput`` for an
+        unknown outcome, a naive ``at``, a time more than an hour ahead of the clock or
+        before the enrolment; ``PermissionDenied`` for an unknown or inactive actor;
+        ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
+        docs/design.md sections 3.1, 3.2, 3.3, 3.5 and 3.7.
         """
         return recording.record(
             self._work,
@@ -224,8 +307,15 @@ class Clinic:
         note: str | None = None,
     ) -> VisitResult:
         """Record several targets of one visit (``{"stimulant-negative": "met", ...}``) in
-        one transaction, at one clinical time, each as ``record`` would. ``requires`` is
-        judged within the visit whatever the order. ``InvalidInput`` for no results."""
+        one transaction, at one clinical time (None: now by the clinic's clock), each as
+        ``record`` would. ``requires`` is judged within the visit whatever the order.
+        Returns each target's ``RecordResult`` and the balance after the visit.
+
+        Raises what ``record`` raises for any of its targets: ``NotFound``,
+        ``AlreadyExists``, ``InvalidTransition``, ``InvalidInput`` (also for no results),
+        ``PermissionDenied`` and ``IdempotencyConflict``; nothing is written then. Rules:
+        docs/design.md sections 3.5 and 3.7.
+        """
         return recording.record_visit(
             self._work, participant, results, actor=actor, at=at, visit=visit, key=key, note=note
         )
@@ -239,12 +329,18 @@ class Clinic:
         actor: str,
         key: str | None = None,
     ) -> CorrectionResult:
-        """Correct a recorded outcome to ``outcome`` (clinician or admin), with a reason.
+        """Correct a recorded outcome to ``outcome``, with a reason. Clinician or admin.
 
-        The outcome row stays; a correction record points at it. The participant's
-        history is replayed with it and every award it changes is settled (paid, taken
-        back, or written off when already spent). ``NotFound`` for an unknown outcome;
-        ``InvalidTransition`` for a voided outcome or one already ``outcome``.
+        The outcome row stays; a correction record points at it. The participant's history
+        is replayed with it and every award it changes is settled: paid, taken back, or
+        written off (in points and cents) when already spent. Returns the correction and
+        the settlement.
+
+        Raises ``NotFound`` for an unknown outcome; ``InvalidTransition`` for a voided
+        outcome or one already ``outcome``; ``InvalidInput`` for an unknown outcome or an
+        empty reason; ``PermissionDenied`` unless the actor is an active clinician or
+        admin; ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
+        docs/design.md sections 3.7 and 4.1.
         """
         return corrections.correct(
             self._work, outcome_id, outcome, reason=reason, actor=actor, key=key
@@ -253,9 +349,14 @@ class Clinic:
     def void(
         self, outcome_id: int, *, reason: str, actor: str, key: str | None = None
     ) -> CorrectionResult:
-        """Void a recorded outcome entered in error (admin only): it counts for nothing, and
-        the awards it changes are settled as for ``correct``. ``InvalidTransition`` when
-        it was voided before."""
+        """Void a recorded outcome entered in error: it counts for nothing, and the awards it
+        changes are settled as for ``correct``. Admin only.
+
+        Raises ``NotFound`` for an unknown outcome; ``InvalidTransition`` when it was voided
+        before; ``InvalidInput`` for an empty reason; ``PermissionDenied`` unless the actor
+        is an active admin; ``IdempotencyConflict`` for a ``key`` used for another request.
+        Rules: docs/design.md sections 3.7 and 4.1.
+        """
         return corrections.correct(
             self._work, outcome_id, None, reason=reason, actor=actor, key=key
         )
@@ -268,12 +369,16 @@ class Clinic:
         chunk_size: int = 500,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        """Record many outcomes in order, one transaction per chunk of rows.
+        """Record many outcomes (``read_rows``) in order, one transaction per chunk of rows.
 
-        A row whose key was applied before is skipped as a replay. The first bad row
-        stops the import: the rows before it are committed, and the report names its
-        line (it is not raised). ``progress`` is told how many rows each committed
-        chunk held. ``InvalidInput`` for a chunk size below 1.
+        A row whose key was applied before is skipped as a replay. The first bad row stops
+        the import: the rows before it are committed, and the report names its line, the
+        error's class and exit code (a refused row is reported, not raised). ``progress``
+        is told how many rows each committed chunk held, outside its transaction.
+
+        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
+        unknown or inactive actor (before any row is written). Rules: docs/design.md
+        section 3.5.
         """
         return recording.import_outcomes(
             self._work, rows, actor=actor, chunk_size=chunk_size, progress=progress
@@ -296,6 +401,10 @@ class Clinic:
         stored before is a replay; one still missing leaves the specimen pending until a
         later import brings it. The first bad row or refusal stops the import: what came
         before is committed and the report names the line (it is not raised).
+
+        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
+        unknown or inactive actor (before any row is written). Rules: docs/design.md
+        section 3.6.
         """
         return specimens.import_lab_results(
             self._work,
@@ -307,22 +416,39 @@ class Clinic:
         )
 
     def analyte_results(self, participant: str) -> list[AnalyteResult]:
-        """Every analyte result stored for the participant, in the order they arrived."""
+        """Every analyte result stored for the participant, in the order they arrived.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 3.6.
+        """
         with self._work.read() as tx:
             return tx.analyte_results(find_participant(tx, participant).id)
 
     def preview(self, participant: str) -> list[TargetPreview]:
-        """For each target: the streak, what a ``met`` pays next, what a reset returns to."""
+        """For each target, in program order: the streak, what a ``met`` pays next (amount,
+        bonus and value in cents), what the first ``met`` after a reset pays, and how many
+        more restore the earlier level, as of now by the clinic's clock.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 3.1.
+        """
         return reads.preview(self._work, participant)
 
     # --- balances and corrections --------------------------------------------------
 
     def balance(self, participant: str) -> Balance:
-        """The participant's available and held points, their value and the cap left."""
+        """The participant's points (available and held), their value in cents and the cap
+        left in cents (None without a cap), now.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.3
+        and 4.
+        """
         return reads.balance(self._work, participant)
 
     def history(self, participant: str) -> list[HistoryEntry]:
-        """Outcomes and transfers in the order they were recorded, with running balances."""
+        """Outcomes and transfers in the order they were recorded, each with its change in
+        points and the available and held points after it.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 4.
+        """
         return reads.history(self._work, participant)
 
     def adjust(
@@ -335,14 +461,19 @@ class Clinic:
         key: str | None = None,
         over_cap: bool = False,
     ) -> TransferResult:
-        """Add (positive) or remove (negative) points by hand, with a reason (admin only).
+        """Add (positive) or remove (negative) points by hand, with a reason. Admin only.
 
-        In a program with a cap the adjustment counts toward it: an upward one past the
-        cap is ``CapExceeded`` unless ``over_cap`` (an admin's grant; the transfer records
-        by how much it passed the cap, and ``reason`` should say why); a downward one gives
-        back room that adjustments used. Returns the transfer and the balance after it.
-        ``InsufficientPoints`` for removing more than is available; ``InvalidInput`` for 0
-        or more than a billion points.
+        In a program with a cap the adjustment counts toward it: an upward one past the cap
+        is refused unless ``over_cap`` (an admin's grant; the transfer records by how much it
+        passed the cap, and ``reason`` should say why); a downward one gives back the room
+        adjustments used. Returns the transfer and the balance after it.
+
+        Raises ``NotFound`` for an unknown participant; ``InsufficientPoints`` for removing
+        more than is available; ``CapExceeded`` for an upward adjustment past the cap without
+        ``over_cap``; ``InvalidInput`` for 0 points, more than a billion, or an empty reason;
+        ``PermissionDenied`` unless the actor is an active admin (``over_cap`` too);
+        ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
+        docs/design.md sections 3.3 and 4.
         """
         return corrections.adjust(
             self._work, participant, points, reason=reason, actor=actor, key=key,
@@ -358,16 +489,21 @@ class Clinic:
         key: str | None = None,
         returned: bool = False,
     ) -> TransferResult:
-        """Undo one transfer with a mirror transfer (admin only); the original is never touched.
+        """Undo one transfer with a mirror transfer; the original is never touched. Admin only.
 
-        Reversing a fulfilled redemption's spend gives the points back (the mirror
-        transfer, then the release of the hold it returns to) and marks the
-        redemption reversed; the item goes back into stock only if ``returned``.
-        Returns the mirror transfer and the balance after it. ``InvalidTransition`` for
-        a transfer reversed before, a reversal, a hold or a release, a settlement's
-        take-back, or an award its outcome no longer gives in full (it was corrected);
-        ``InsufficientPoints`` when the points were spent or held since; ``CapExceeded``
-        when undoing a downward adjustment needs more room than the cap has left.
+        Reversing a fulfilled redemption's spend gives the points back (the mirror transfer,
+        then the release of the hold it returns to) and marks the redemption reversed; the
+        item goes back into stock only if ``returned``. Returns the mirror transfer and the
+        balance after it.
+
+        Raises ``NotFound`` for an unknown transfer; ``InvalidTransition`` for a transfer
+        reversed before, a reversal, a hold or a release, a settlement's take-back, or an
+        award its outcome no longer gives in full (a correction took some back);
+        ``InsufficientPoints`` when the points were spent or held since; ``CapExceeded`` when
+        undoing a downward adjustment needs room the cap no longer has; ``InvalidInput`` for
+        an empty reason; ``PermissionDenied`` unless the actor is an active admin;
+        ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
+        docs/design.md sections 3.3, 4 and 4.1.
         """
         return corrections.reverse(
             self._work, transfer_id, reason=reason, actor=actor, key=key, returned=returned
@@ -386,10 +522,14 @@ class Clinic:
         category: str | None = None,
         low_stock: int = 0,
     ) -> CatalogItem:
-        """Add an item to the catalog (admin only) and return it.
+        """Add an item to the catalog and return it. Admin only.
 
-        ``cost`` is in points, 0 for a prize-cabinet item of prize ``category``;
-        ``stock`` None means it is bought on demand. ``AlreadyExists`` for a sku in use.
+        ``cost`` is in points, 0 for a prize-cabinet item of prize ``category``; ``stock``
+        None means it is bought on demand; ``low_stock`` is the count reports flag at.
+
+        Raises ``AlreadyExists`` for a sku in use; ``InvalidInput`` for a malformed sku,
+        name or category or a count out of range; ``PermissionDenied`` unless the actor is
+        an active admin. Rules: docs/design.md section 5.
         """
         return rewards.add_item(
             self._work,
@@ -403,14 +543,16 @@ class Clinic:
         )
 
     def items(self) -> list[CatalogItem]:
-        """Every catalog item, with its stock."""
+        """Every catalog item, with its stock. Raises nothing of its own."""
         with self._work.read() as tx:
             return tx.items()
 
     def restock(self, sku: str, quantity: int, *, actor: str) -> CatalogItem:
-        """Count ``quantity`` more units of an item in (admin only) and return it.
+        """Count ``quantity`` more units of an item in and return it. Admin only.
 
-        ``InvalidTransition`` for an item bought on demand.
+        Raises ``NotFound`` for an unknown sku; ``InvalidTransition`` for an item bought on
+        demand; ``InvalidInput`` for a quantity out of range; ``PermissionDenied`` unless
+        the actor is an active admin. Rules: docs/design.md section 5.
         """
         return rewards.restock(self._work, sku, quantity, actor=actor)
 
@@ -419,16 +561,24 @@ class Clinic:
     def request_redemption(
         self, participant: str, sku: str, *, actor: str, key: str | None = None
     ) -> RedemptionResult:
-        """Hold the item's cost in points (and one unit of stock) for the participant.
+        """Hold the item's cost in points (and one unit of stock) for the participant; return
+        the redemption and the balance after it. Any staff role.
 
-        ``InsufficientPoints``, ``OutOfStock``, or ``InvalidTransition`` for a
-        prize-cabinet item.
+        Raises ``NotFound`` for an unknown participant or sku; ``InsufficientPoints``;
+        ``OutOfStock``; ``InvalidTransition`` for a prize-cabinet item;
+        ``PermissionDenied`` for an unknown or inactive actor; ``IdempotencyConflict`` for
+        a ``key`` used for another request. Rules: docs/design.md section 5.
         """
         return rewards.request_redemption(self._work, participant, sku, actor=actor, key=key)
 
     def approve_redemption(self, redemption_id: int, *, actor: str) -> RedemptionResult:
-        """A clinician agrees the item fits the treatment goals. ``InvalidTransition``
-        unless the redemption is requested."""
+        """A clinician agrees the item fits the treatment goals; returns the redemption
+        approved. Clinician or admin.
+
+        Raises ``NotFound`` for an unknown redemption; ``InvalidTransition`` unless it is
+        requested; ``PermissionDenied`` unless the actor is an active clinician or admin.
+        Rules: docs/design.md section 5.
+        """
         return rewards.approve_redemption(self._work, redemption_id, actor=actor)
 
     def fulfil_redemption(
@@ -439,31 +589,46 @@ class Clinic:
         note: str | None = None,
         cost_cents: int | None = None,
     ) -> RedemptionResult:
-        """Hand the item over: the held points are spent.
+        """Hand the item over: the held points are spent. Clinician or admin.
 
-        ``note`` is the receipt or gift card's last digits, ``cost_cents`` what the
-        clinic paid. ``InvalidTransition`` before a required approval or after the
-        redemption closed; ``PermissionDenied`` when the program separates duties and the
-        actor requested or approved it.
+        ``note`` is the receipt or gift card's last digits, ``cost_cents`` what the clinic
+        paid, in cents.
+
+        Raises ``NotFound`` for an unknown redemption; ``InvalidTransition`` before a
+        required approval or after the redemption closed; ``PermissionDenied`` unless the
+        actor is an active clinician or admin, or when the program separates duties and the
+        actor requested or approved it; ``InvalidInput`` for a cost out of range. Rules:
+        docs/design.md section 5.
         """
         return rewards.fulfil_redemption(
             self._work, redemption_id, actor=actor, note=note, cost_cents=cost_cents
         )
 
     def cancel_redemption(self, redemption_id: int, *, reason: str, actor: str) -> RedemptionResult:
-        """Cancel or decline: the hold is released and the unit of stock returned.
-        ``InvalidTransition`` unless the redemption is open."""
+        """Cancel or decline: the hold is released and the unit of stock returned. Clinician
+        or admin.
+
+        Raises ``NotFound`` for an unknown redemption; ``InvalidTransition`` unless it is
+        open; ``InvalidInput`` for an empty reason; ``PermissionDenied`` unless the actor
+        is an active clinician or admin. Rules: docs/design.md section 5.
+        """
         return rewards.cancel_redemption(self._work, redemption_id, reason=reason, actor=actor)
 
     def expire(self, *, actor: str) -> list[Redemption]:
-        """Release every hold older than its program's ``hold_days`` now; return them.
+        """Release every hold older than its program's ``hold_days`` now (by the clinic's
+        clock) and return those redemptions, expired. Any staff role.
 
         Every write does this as its first step; ``expire`` does it alone (a nightly job).
+        Raises ``PermissionDenied`` for an unknown or inactive actor. Rules: docs/design.md
+        section 5.
         """
         return rewards.expire(self._work, actor=actor)
 
     def redemptions(self, participant: str | None = None) -> list[Redemption]:
-        """Every redemption, or the participant's (``NotFound`` for an unknown one)."""
+        """Every redemption, or the participant's, oldest first.
+
+        Raises ``NotFound`` for an unknown participant.
+        """
         with self._work.read() as tx:
             if participant is not None:
                 find_participant(tx, participant)
@@ -472,7 +637,11 @@ class Clinic:
     # --- prizes --------------------------------------------------------------------
 
     def prizes(self, participant: str) -> list[Prize]:
-        """The participant's prizes, owed, fulfilled and traded, in the order they were won."""
+        """The participant's prizes, owed, fulfilled and traded, in the order they were won;
+        each with its category and value in cents.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 3.2.
+        """
         with self._work.read() as tx:
             find_participant(tx, participant)
             return tx.prizes(participant)
@@ -480,27 +649,40 @@ class Clinic:
     def fulfil_prize(
         self, prize_id: int, *, sku: str, actor: str, note: str | None = None
     ) -> Prize:
-        """Hand over an item of the won category from the cabinet; return the prize fulfilled.
+        """Hand over an item of the won category from the cabinet; return the prize
+        fulfilled. Clinician or admin.
 
-        ``InvalidTransition`` for a prize no longer owed or an item of another category;
-        ``OutOfStock`` when none is left.
+        Raises ``NotFound`` for an unknown prize or sku; ``InvalidTransition`` for a prize
+        no longer owed or an item of another category; ``OutOfStock`` when none is left;
+        ``PermissionDenied`` unless the actor is an active clinician or admin. Rules:
+        docs/design.md section 5.
         """
         return rewards.fulfil_prize(self._work, prize_id, sku=sku, actor=actor, note=note)
 
     def trade_prizes(self, participant: str, *, give: str, get: str, actor: str) -> Prize:
         """Exchange owed prizes for one better one, as the program's trade rule allows.
+        Clinician or admin.
 
         The oldest owed prizes of ``give`` are traded; the new prize, returned, is owed
-        like any other. It does not count against the cap again: what was won already
-        did. ``InvalidTransition`` without such a trade or enough owed prizes.
+        like any other. It does not count against the cap again: what was won already did.
+
+        Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` without such
+        a trade or enough owed prizes; ``PermissionDenied`` unless the actor is an active
+        clinician or admin. Rules: docs/design.md sections 3.2 and 5.
         """
         return rewards.trade_prizes(self._work, participant, give=give, get=get, actor=actor)
 
     # --- statements, reports, the export and verify --------------------------------
 
     def statement(self, participant: str) -> Statement:
-        """What a participant and their counsellor see: every outcome with what it paid,
-        streaks, resets, the balance, redemptions, prizes and the history."""
+        """What a participant and their counsellor see, as of now by the clinic's clock:
+        each target's streak and next award, every outcome with what it paid (points, draws,
+        cents), streaks, resets (runs lost), recoveries, the balance, redemptions, prizes,
+        corrections and the history. ``cmrewards.statement_html`` prints it as a page.
+
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3
+        and 4.
+        """
         return reads.statement(self._work, participant)
 
     def report(
@@ -510,32 +692,42 @@ class Clinic:
         since: dt.date | None = None,
         until: dt.date | None = None,
     ) -> list[ProgramReport]:
-        """One report per program (or the one named), over clinical dates since..until.
+        """One report per program (or the one named), over clinical dates since..until
+        (both included; None: from the start, up to now): participants, the share met per
+        target, points and dollars (in cents) awarded, held, redeemed and outstanding,
+        prizes, cost per participant, the budget and cap hits.
 
-        ``InvalidInput`` when ``since`` is after ``until``.
+        Raises ``NotFound`` for an unknown program; ``InvalidInput`` when ``since`` is after
+        ``until`` or a date is out of range. Rules: docs/design.md sections 3.3 and 4.
         """
         return reads.reports(self._work, program_id, since=since, until=until)
 
     def export(self, directory: str | Path) -> ExportManifest:
-        """Write every table as CSV and JSON, with a manifest of row counts and chain heads.
+        """Write every table as CSV and JSON (owner-only files), with a manifest of row
+        counts, the chain heads and a checkpoint; return the manifest.
 
-        ``directory`` must be new or empty (``InvalidInput`` otherwise, or when it cannot
-        be written).
+        Raises ``InvalidInput`` unless ``directory`` is new or empty, or when it cannot be
+        written. Rules: docs/design.md section 6.
         """
         return reads.export(self._work, directory)
 
     def checkpoint(self) -> Checkpoint:
         """Every hash chain's length and head now, and a digest over them: keep its
-        ``statement`` where the clinic cannot edit it, and ``verify(against=...)`` later."""
+        ``statement`` where the clinic cannot edit it, and ``verify(against=...)`` later.
+
+        Raises nothing of its own. Rules: docs/design.md section 4.
+        """
         return reads.checkpoint(self._work)
 
     def verify(self, *, against: Checkpoint | str | None = None) -> VerifyReport:
         """Recompute the hash chains, every balance and every schedule state; the report
-        lists every problem found (it does not raise).
+        lists every problem found (it does not raise for them).
 
         ``against``, a checkpoint (or its statement or JSON), also proves that every chain
-        still extends it: nothing before it changed and nothing was cut. ``InvalidInput``
-        when the text is not a checkpoint.
+        still extends it: nothing before it changed and nothing was cut.
+
+        Raises ``InvalidInput`` when the text is not a checkpoint. Rules: docs/design.md
+        sections 4 and 6.
         """
         return reads.verify(self._work, against)
 

@@ -40,8 +40,9 @@ class LabRow:
 def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRow | BadRow]:
     """Stream the rows of a lab export through ``lab_map``.
 
-    A header without a mapped column is refused at once (``InvalidInput``); a bad row
-    is yielded as ``BadRow`` so the rows before it can still be applied.
+    A bad row is yielded as ``BadRow`` so the rows before it can still be applied.
+    Raises ``InvalidInput`` at once for a header without a mapped column. Rules:
+    docs/design.md section 3.6.
     """
     reader = csv.reader(file)
     header = [h.strip() for h in read_header(reader, source, "a header row")]

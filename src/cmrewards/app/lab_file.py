@@ -72,7 +72,8 @@ def read_rows(file: IO[str], source: str) -> Iterator[ImportRow | BadRow]:
     """Stream the rows of an import file (constant memory), checking the header first.
 
     A bad header is refused at once; a bad row is yielded as ``BadRow`` so the rows
-    before it can still be committed.
+    before it can still be committed. Raises ``InvalidInput`` for a missing or wrong
+    header (``participant,target,outcome,at,key,note``). Rules: docs/design.md section 3.5.
     """
     reader = csv.reader(file)
     header = read_header(reader, source, f"the header {','.join(HEADER)}")

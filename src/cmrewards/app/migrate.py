@@ -55,6 +55,8 @@ NOT_COPIED = {
 
 @attrs.frozen
 class MigrationReport:
+    """What ``migrate`` copied, and ``verify`` of both ends (the same chain heads)."""
+
     source: str
     target: str
     rows: dict[str, int]
@@ -64,14 +66,25 @@ class MigrationReport:
 
 
 def migrate(source_path: str, target_url: str) -> MigrationReport:
-    """Copy the clinic at ``source_path`` into the empty PostgreSQL database ``target_url``."""
+    """Copy the clinic at ``source_path`` into the empty PostgreSQL database ``target_url``.
+
+    Ids and hash chains are kept; the copy is verified inside the server's transaction and
+    committed only with the file's chain heads, so the server ends with the whole clinic or
+    nothing. Raises ``InvalidInput`` for a source that is no SQLite file or a target that is
+    no ``postgresql://`` URL; ``NotFound`` for a missing file; ``AlreadyExists`` when the
+    server already holds a clinic; ``IntegrityError`` when the file fails ``verify`` or
+    the copy does not verify; ``Busy`` when a terminal holds the file's writer lock past
+    the timeout. Rules: docs/design.md section 6.
+    """
     if source_path.startswith(POSTGRES_SCHEMES):
-        raise InvalidInput("--from must be a SQLite file; the PostgreSQL URL goes in --to")
+        raise InvalidInput(
+            "the source must be the clinic's SQLite file; the postgresql:// URL is the target"
+        )
     if not source_path.strip():
         # An empty path would be read as the current directory.
-        raise InvalidInput("--from must name the clinic's SQLite file")
+        raise InvalidInput("the source must name the clinic's SQLite file")
     if not target_url.startswith(POSTGRES_SCHEMES):
-        raise InvalidInput(f"--to {target_url[:80]!r} is not a postgresql:// URL")
+        raise InvalidInput(f"the target {target_url[:80]!r} is not a postgresql:// URL")
     from ..store.sqlite import SQLiteStore
 
     source = open_store(source_path, create=False)

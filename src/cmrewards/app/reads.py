@@ -10,17 +10,19 @@ import datetime as dt
 from pathlib import Path
 
 from ..domain.checkpoint import Checkpoint, parse_checkpoint
-from ..domain.clock import program_week, require_date_in_range
+from ..domain.clock import require_date_in_range
 from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_participant, find_program
+from ..views.attendance import attendance_before
 from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
-from ..views.history import history_entries
-from ..views.preview import TargetPreview, preview_target
+from ..views.history import history_entries, notes_of
+from ..views.preview import TargetPreview, current_week, previews
 from ..views.program_report import ProgramReport, program_report
+from ..views.replay import replay_outcomes
 from ..views.statement import Statement, statement_of
 from ..views.verify import verify_store
 from .unit_of_work import UnitOfWork
@@ -37,11 +39,13 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
     """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
+        program = find_program(tx, person.program_id)
         outcomes = tx.outcomes(person.id)
         transfers = tx.transfers(person.id)
         corrections = tx.corrections(person.id)
         write_offs = tx.write_offs(person.id)
-    return history_entries(person.id, outcomes, transfers, corrections, write_offs)
+    notes = notes_of(replay_outcomes(program, person, outcomes, corrections))
+    return history_entries(person.id, outcomes, transfers, corrections, write_offs, notes)
 
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
@@ -49,12 +53,18 @@ def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
     with work.read() as tx:
         person = find_participant(tx, participant)
         program = find_program(tx, person.program_id)
-        # Before the first week starts (a future start date) it previews week 1.
-        week = max(program_week(person.start, work.clock(), program.timezone), 1)
-        return [
-            preview_target(program, t, tx.schedule_state(person.id, t.id) or ScheduleState(), week)
+        now = work.clock()
+        week = current_week(program, person.start, now)
+        states = {
+            t.id: tx.schedule_state(person.id, t.id) or ScheduleState() for t in program.targets
+        }
+        attendance = {
+            t.id: attendance_before(
+                tx, person, program, t, states[t.id], tx.last_outcome_for(person.id, t.id), week
+            )
             for t in program.targets
-        ]
+        }
+        return previews(program, person.start, states, now, attendance)
 
 
 def statement(work: UnitOfWork, participant: str) -> Statement:

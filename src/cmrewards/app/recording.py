@@ -36,6 +36,7 @@ from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
+from ..views.attendance import attendance_before
 from ..views.balance import balance_of
 from .lab_file import BadRow, ImportReport, ImportRow
 from .settling import award_of, settle, settle_in_order
@@ -222,15 +223,15 @@ def write_outcome(
     check_recordable(person, program.timezone, at, now)
     visit = visit_key(at, details.visit, program.timezone)
     quick = in_order(tx, person, program, target_id, outcome, at, visit, details.visit)
-    if quick is not None and not isinstance(quick, bool):
+    if isinstance(quick, OutcomeRecord):
         # The last result of this target is at this visit already.
         if quick.outcome is outcome:
             history = effective_history(tx.outcomes(person.id), [])
             raise _SameResult(_result_of(tx, work, person, program, history, quick.id))
         raise AlreadyExists(already_recorded(quick, quick.outcome, visit, details.visit))
-    if quick is True:
+    if isinstance(quick, InOrder):
         return _record_in_order(work, tx, person, program, target_id, outcome, at, visit,
-                                actor, key, details)  # fmt: skip
+                                actor, key, details, quick)  # fmt: skip
     recorded = tx.outcomes(person.id)
     corrections = tx.corrections(person.id)
     history = effective_history(recorded, corrections)
@@ -275,6 +276,14 @@ def write_outcome(
     )
 
 
+@attrs.frozen
+class InOrder:
+    """A result is an ordinary in-order record: what ``in_order`` read on the way."""
+
+    last: Mapping[str, OutcomeRecord]
+    """Each target's latest outcome in clinical order, for the targets that have one."""
+
+
 def in_order(
     tx: RecordTx,
     person: Participant,
@@ -284,12 +293,13 @@ def in_order(
     at: dt.datetime,
     visit: str,
     named: str | None,
-) -> OutcomeRecord | bool:
+) -> InOrder | OutcomeRecord | bool:
     """Whether a result is an ordinary in-order record, settled by its own award alone
-    (``settling.settle_in_order``): True when so; the target's last outcome when that is at
-    this visit already (a replay or a conflict); False when the whole history must be
-    replayed — a correction in it, an outcome later in clinical time, a visit id the caller
-    named (ids may repeat across days), or a result at this visit waiting for this one."""
+    (``settling.settle_in_order``): ``InOrder`` when so; the target's last outcome when
+    that is at this visit already (a replay or a conflict); False when the whole history
+    must be replayed — a correction in it, an outcome later in clinical time, a visit id the
+    caller named (ids may repeat across days), or a result at this visit waiting for this
+    one."""
     if named is not None or tx.corrections(person.id):
         return False
     last: dict[str, OutcomeRecord] = {}
@@ -306,7 +316,7 @@ def in_order(
         waiting = [t.id for t in program.targets if target_id in t.requires and t.id in here]
         if any(here[t].outcome is Outcome.MET for t in waiting):
             return False
-    return True
+    return InOrder(last)
 
 
 def _record_in_order(
@@ -321,23 +331,30 @@ def _record_in_order(
     actor: str,
     key: str | None,
     details: Details,
+    read: InOrder,
 ) -> RecordResult:
     """Record an outcome ``in_order`` says nothing else depends on: its earning follows from
-    the target's cached state, as the replay would give it."""
+    the target's cached state and the few results the calendar asks about
+    (``views.attendance``), as the replay would give it."""
     now = work.clock()
     target = program.target(target_id)
     same_visit = {
         o.target
         for t in target.requires
-        if (o := tx.last_outcome_for(person.id, t)) is not None
+        if (o := read.last.get(t)) is not None
         and o.outcome is Outcome.MET
         and visit_of(o, program.timezone) == visit
     }
+    state = tx.schedule_state(person.id, target_id) or ScheduleState()
+    week = program_week(person.start, at, program.timezone)
+    last = read.last.get(target_id)
     earning = earn(
+        program,
         target,
-        tx.schedule_state(person.id, target_id) or ScheduleState(),
+        state,
         outcome,
-        week=program_week(person.start, at, program.timezone),
+        week=week,
+        attendance=attendance_before(tx, person, program, target, state, last, week),
         assume_required=all(r in same_visit for r in target.requires),
     )
     draws = target.schedule.award is AwardKind.DRAWS and outcome is Outcome.MET

@@ -320,4 +320,5 @@ def award_of(settled: Plan) -> Award:
         recovered=False if earning is None else earning.step.recovered,
         paid=True if earning is None else earning.paid,
         slips=tuple(slip.category for slip in payout.slips),
+        note="" if earning is None else earning.note,
     )

@@ -15,7 +15,9 @@ def init(work: UnitOfWork, admin: str) -> Staff:
     # No ``write``: there is nobody yet to authorise.
     with work.journaled() as tx:
         if tx.all_staff():
-            raise AlreadyExists(f"{work.store.location} already has staff; use 'staff add'")
+            raise AlreadyExists(
+                f"{work.store.location} already has staff: its first admin adds the others"
+            )
         staff = Staff(admin, Role.ADMIN, active=True, added_at=work.clock(), added_by=None)
         tx.add_staff(staff)
         return staff

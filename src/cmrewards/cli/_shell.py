@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cmrewards import CappedMaximum, Clinic
 
 DEFAULT_DB = "cmrewards.db"
+NO_DATABASE_HINT = "create one with 'cmrewards init --admin ID' or point --db / CMREWARDS_DB at it"
 _json_output: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
 _recorded: contextvars.ContextVar[Recorded | None] = contextvars.ContextVar(
     "recorded", default=None
@@ -60,7 +61,10 @@ class Settings:
     def clinic(self, *, create: bool = False) -> Clinic:
         """Open the database once per command; refuse to create one by accident."""
         if self._clinic is None:
-            self._clinic = cmrewards.open(self.db, create=create)
+            try:
+                self._clinic = cmrewards.open(self.db, create=create)
+            except cmrewards.NotFound as error:  # the library says what; the CLI says how
+                raise cmrewards.NotFound(f"{error}; {NO_DATABASE_HINT}") from None
         return self._clinic
 
 

@@ -194,7 +194,9 @@ def _describe_record(result: RecordResult) -> str:
     if award.reset:
         parts.append("schedule reset")
     if not award.paid:
-        parts.append("not paid: required target not met at this visit")
+        parts.append(f"not paid: {award.note}")
+    elif award.note:
+        parts.append(award.note)
     if award.capped:
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"

@@ -101,7 +101,7 @@ def statement(settings: Settings, participant: str, html_file: str | None) -> No
     if html_file is not None:
         _refuse_to_overwrite_a_database(html_file, settings.db)
         try:
-            page = cmrewards.render_html(made, timezone=made.timezone)
+            page = cmrewards.statement_html(made)
             Path(html_file).write_text(page, encoding="utf-8")
         except OSError as error:
             raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None

@@ -19,7 +19,10 @@ def init(settings: Settings, admin: str) -> None:
     """Create the database and its first admin."""
     cmrewards.check_id(admin, "staff id")  # before a file is created for it
     clinic = settings.clinic(create=True)
-    staff = clinic.init(admin)
+    try:
+        staff = clinic.init(admin)
+    except cmrewards.AlreadyExists as error:
+        raise cmrewards.AlreadyExists(f"{error}; use 'cmrewards staff add'") from None
     emit(
         settings,
         staff,
@@ -160,6 +163,7 @@ def program_add(
         overrides = {
             "id": loaded.id if program_id is None else program_id,
             "timezone": loaded.timezone if timezone is None else timezone,
+            "calendar": loaded.calendar,  # to_dict leaves out a false one: say it
         }
         loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)

@@ -262,7 +262,9 @@ class CappedMaximum:
 
 
 def capped_maximum(program: Program, most: MaximumEarnings) -> CappedMaximum:
-    """``most`` (``maximum_earnings(program)``) with the program's cap applied."""
+    """``most`` (``maximum_earnings(program)``) with the program's cap applied: at most one
+    period's cap, and how many cap periods one enrolment of ``program.weeks`` can touch.
+    Raises nothing. Rules: docs/design.md section 3.3."""
     if program.cap_cents is None:
         return CappedMaximum(most.value_cents, most.value_cents, None, None, False, 1)
     days = 7 * program.weeks

@@ -56,6 +56,10 @@ def from_utc_text(text: str) -> dt.datetime:
 
 
 def parse_date(text: str, what: str = "date") -> dt.date:
+    """A clinical date typed as ``YYYY-MM-DD``.
+
+    Raises ``InvalidInput`` naming ``what`` for any other text or a year out of range.
+    """
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -73,7 +77,8 @@ def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
     """Parse a staff-typed time: ISO 8601 with or without offset, or a bare date.
 
     A time without an offset, or a bare date (midnight), is read in the clinic's
-    time zone: that is what the person at the front desk means.
+    time zone: that is what the person at the front desk means. Returns an aware datetime.
+    Raises ``InvalidInput`` naming ``what`` for text that is no time, or an unknown zone.
     """
     raw = text.strip()
     try:
@@ -92,6 +97,10 @@ def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
 
 
 def local_date(value: dt.datetime, timezone: str) -> dt.date:
+    """The clinical date of an aware datetime in ``timezone`` (an IANA zone name).
+
+    Raises ``InvalidInput`` for an unknown zone.
+    """
     return value.astimezone(zone(timezone)).date()
 
 

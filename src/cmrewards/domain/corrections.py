@@ -53,7 +53,7 @@ def check_reversible(original: Transfer, earlier_reversal: Transfer | None) -> N
         )
     if original.kind is Movement.REVERSAL:
         raise InvalidTransition(
-            f"transfer {original.id} is itself a reversal; use 'adjust' to correct it"
+            f"transfer {original.id} is itself a reversal; correct it with an adjustment"
         )
     if original.kind in (Movement.HOLD, Movement.RELEASE):
         raise InvalidTransition(
@@ -64,7 +64,7 @@ def check_reversible(original: Transfer, earlier_reversal: Transfer | None) -> N
     if original.kind is Movement.ADJUSTMENT_DOWN and original.settles is not None:
         raise InvalidTransition(
             f"transfer {original.id} took back points of outcome {original.settles} when it"
-            " was settled; correct the outcome, or use 'adjust', instead"
+            " was settled; correct the outcome, or make an adjustment, instead"
         )
 
 

@@ -100,7 +100,9 @@ class LabMap:
 
 
 def lab_map_from_dict(data: object, source: str) -> LabMap:
-    """Validate a mapping; ``source`` names the file in errors."""
+    """A ``LabMap`` from the data of a mapping file (README, "Specimens, panels and mapping
+    files"), validated. ``source`` names the file in errors. Raises ``InvalidInput`` for an
+    unknown key or a bad value, naming the file and the key."""
 
     def fail(key: str, problem: str) -> InvalidInput:
         return InvalidInput(f"{source}: {key}: {problem}")
@@ -193,7 +195,11 @@ def lab_map_from_toml(text: str, source: str) -> LabMap:
 
 
 def load_lab_map(path: str | Path) -> LabMap:
-    """Read and validate a mapping file."""
+    """Read and validate a mapping file (as ``lab_map_from_dict``).
+
+    Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a valid
+    mapping.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

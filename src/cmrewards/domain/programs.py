@@ -20,6 +20,7 @@ import attrs
 
 from ..errors import CMRewardsError, InvalidInput, NotFound
 from .analytes import analyte, analyte_names
+from .calendar import Escalation, ExtraSamples, Phase, enter_phase, weeks_of
 from .clock import zone
 from .schedules import (
     DEFAULT_RESET_ON,
@@ -38,6 +39,8 @@ E = TypeVar("E", bound=enum.StrEnum)
 
 
 class CapPeriod(enum.StrEnum):
+    """The year a program's ``cap_cents`` counts over (docs/design.md section 3.3)."""
+
     CALENDAR_YEAR = "calendar-year"
     ENROLLMENT_YEAR = "enrollment-year"
 
@@ -56,6 +59,12 @@ class Target:
     analytes: tuple[str, ...] = ()
     """The lab panel that decides this target from a specimen's analyte results
     (``domain/specimens.py``); empty for a target recorded directly."""
+    phases: tuple[Phase, ...] = ()
+    """Its ``[[targets.phases]]`` in week order; empty for one phase of ``schedule`` and
+    ``per_week`` over the program's weeks (``calendar.phases_of``). When set, ``schedule``
+    and ``per_week`` are the first phase's."""
+    extra_samples: ExtraSamples = ExtraSamples.IGNORE
+    """What a sample beyond the week's owed ones does (calendar programs only)."""
 
 
 @attrs.frozen
@@ -95,6 +104,10 @@ class Program:
     weeks: int = 12
     bowl: tuple[BowlCategory, ...] = ()
     trades: tuple[Trade, ...] = ()
+    calendar: bool = True
+    """The protocol calendar applies: phases, owed samples and the last paid week
+    (``domain/calendar.py``). False for programs stored before it existed, which keep
+    paying every sample as they did (docs/decisions.md "The calendar")."""
 
     @property
     def primary_target(self) -> Target:
@@ -129,26 +142,45 @@ class Program:
             data["cap_cents"] = self.cap_cents
         if self.budget_cents is not None:
             data["budget_cents"] = self.budget_cents
+        # Only when true: a program stored before the calendar has no key, and the store
+        # reads a missing key as false, so its canonical form and journal digest stay.
+        if self.calendar:
+            data["calendar"] = True
         return data
 
 
-def _target_to_dict(target: Target) -> dict[str, Any]:
-    schedule = {"kind": target.schedule.kind} | {
+def _schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    return {"kind": schedule.kind} | {
         key: str(value) if isinstance(value, enum.Enum) else value
-        for key, value in attrs.asdict(target.schedule).items()
+        for key, value in attrs.asdict(schedule).items()
         if value is not None
     }
-    data: dict[str, Any] = {
-        "id": target.id,
-        "per_week": target.per_week,
-        "reset_on": sorted(str(o) for o in target.reset_on),
-        "requires": list(target.requires),
-        "schedule": schedule,
-    }
+
+
+def _target_to_dict(target: Target) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": target.id}
+    if not target.phases:
+        data["per_week"] = target.per_week
+    data["reset_on"] = sorted(str(o) for o in target.reset_on)
+    data["requires"] = list(target.requires)
+    if not target.phases:
+        data["schedule"] = _schedule_to_dict(target.schedule)
     # Only when set: a stored program's canonical form, and so its journal digest,
-    # stays what it was for every program written before targets had panels.
+    # stays what it was for every program written before targets had panels or phases.
     if target.analytes:
         data["analytes"] = list(target.analytes)
+    if target.phases:
+        data["phases"] = [
+            {
+                "weeks": [phase.first, phase.last],
+                "per_week": phase.per_week,
+                "escalation": str(phase.escalation),
+                "schedule": _schedule_to_dict(phase.schedule),
+            }
+            for phase in target.phases
+        ]
+    if target.extra_samples is not ExtraSamples.IGNORE:
+        data["extra_samples"] = str(target.extra_samples)
     return data
 
 
@@ -238,7 +270,12 @@ class _Table:
 
 
 def program_from_dict(data: object, source: str) -> Program:
-    """Validate a program definition; ``source`` names the file in errors."""
+    """A ``Program`` from the data of a program file (README, "Program files"), validated.
+
+    ``source`` names the file in errors. Raises ``InvalidInput`` for an unknown key or a
+    bad value, naming the file and the key (``stim.toml: targets[0].schedule.strat:
+    unknown key``). Rules: docs/design.md section 3.4.
+    """
     table = _Table(data, source, "")
     program_id = table.text("id", slug=True)
     name = table.text("name")
@@ -256,7 +293,8 @@ def program_from_dict(data: object, source: str) -> Program:
     separate_duties = table.flag("separate_duties", False)
     hold_days = table.integer("hold_days", 30, minimum=1)
     weeks = table.integer("weeks", 12, minimum=1)
-    targets = tuple(_target(t) for t in table.tables("targets"))
+    calendar = table.flag("calendar", True)
+    targets = tuple(_target(t, weeks, calendar) for t in table.tables("targets"))
     bowl = tuple(_bowl_category(c) for c in table.tables("bowl"))
     trades = tuple(_trade(t) for t in table.tables("trades"))
     table.finish()
@@ -288,27 +326,86 @@ def program_from_dict(data: object, source: str) -> Program:
         targets=targets,
         bowl=bowl,
         trades=trades,
+        calendar=calendar,
     )
 
 
-def _target(table: _Table) -> Target:
+def _target(table: _Table, weeks: int, calendar: bool) -> Target:
     target_id = table.text("id", slug=True)
-    per_week = table.integer("per_week", 2, minimum=1)
+    phased = table.has("phases")
+    for key in ("schedule", "per_week"):
+        if phased and table.has(key):
+            raise table.fail(key, "give either schedule and per_week or [[targets.phases]]")
+    if phased and not calendar:
+        raise table.fail("phases", "phases need calendar = true")
+    per_week = 2 if phased else table.integer("per_week", 2, minimum=1)
     reset_on = _reset_on(table)
     requires = table.raw("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise table.fail("requires", "must be a list of target ids")
     analytes = _analytes(table)
-    schedule = _schedule(table.table("schedule"))
+    if table.has("extra_samples") and not calendar:
+        raise table.fail("extra_samples", "needs calendar = true")
+    extra_samples = table.choice("extra_samples", ExtraSamples, ExtraSamples.IGNORE)
+    phases = _phases(table, weeks) if phased else ()
+    schedule = phases[0].schedule if phases else _schedule(table.table("schedule"))
     table.finish()
     return Target(
         id=target_id,
         schedule=schedule,
-        per_week=per_week,
+        per_week=phases[0].per_week if phases else per_week,
         reset_on=reset_on,
         requires=tuple(requires),
         analytes=analytes,
+        phases=phases,
+        extra_samples=extra_samples,
     )
+
+
+def _phases(table: _Table, weeks: int) -> tuple[Phase, ...]:
+    """A target's ``[[targets.phases]]``: contiguous from week 1, ascending, within the
+    program's ``weeks``, all awarding one unit (docs/design.md section 3.8)."""
+    phases: list[Phase] = []
+    for phase_table in table.tables("phases"):
+        phase = _phase(phase_table, weeks)
+        expected = phases[-1].last + 1 if phases else 1
+        if phase.first != expected:
+            where = "must start at week 1" if not phases else f"must start at week {expected}"
+            raise phase_table.fail("weeks", f"{where}, right after the phase before")
+        if phases and phase.schedule.award is not phases[0].schedule.award:
+            raise phase_table.fail(
+                "schedule.award", f"must be {phases[0].schedule.award!s}, as in the first phase"
+            )
+        phases.append(phase)
+    if not phases:
+        raise table.fail("phases", "needs at least one [[targets.phases]] table")
+    return tuple(phases)
+
+
+def _phase(table: _Table, weeks: int) -> Phase:
+    span = table.raw("weeks")
+    if span is None:
+        raise table.fail("weeks", "is required")
+    if (
+        not isinstance(span, list)
+        or len(span) != 2
+        or not all(isinstance(w, int) and not isinstance(w, bool) for w in span)
+    ):
+        raise table.fail("weeks", f"must be [first, last] program weeks, not {span!r}")
+    first, last = span
+    if not 1 <= first <= last:
+        raise table.fail("weeks", f"must be [first, last] with 1 <= first <= last, not {span}")
+    if last > weeks:
+        raise table.fail("weeks", f"ends after the program's last week ({weeks})")
+    phase = Phase(
+        first=first,
+        last=last,
+        per_week=table.integer("per_week", 2, minimum=1),
+        escalation=table.choice("escalation", Escalation, Escalation.CARRY),
+        schedule=_schedule(table.table("schedule")),
+    )
+    table.finish()
+    return phase
 
 
 def _analytes(table: _Table) -> tuple[str, ...]:
@@ -420,7 +517,11 @@ def _check_requires(table: _Table, targets: tuple[Target, ...]) -> None:
 
 
 def load_program_file(path: str | Path) -> Program:
-    """Read and validate a program TOML file."""
+    """Read and validate a program TOML file (as ``program_from_dict``).
+
+    Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a
+    valid program.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -443,6 +544,7 @@ def program_from_toml(text: str, source: str) -> Program:
 
 
 def preset_names() -> list[str]:
+    """The shipped presets' names, sorted (``higgins-vbrt``, ...). Raises nothing."""
     folder = resources.files("cmrewards") / "presets"
     return sorted(
         entry.name.removesuffix(".toml")
@@ -452,6 +554,10 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> Program:
+    """The shipped program ``name`` (``preset_names``), with its sources in its description.
+
+    Raises ``NotFound`` for an unknown name, listing the presets.
+    """
     if name not in preset_names():
         raise NotFound(f"no preset {name!r} (presets: {', '.join(preset_names())})")
     text = (resources.files("cmrewards") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
@@ -481,17 +587,25 @@ def expected_draw_cents(program: Program) -> Fraction:
 
 
 def maximum_earnings(program: Program) -> MaximumEarnings:
+    """What one participant earns with every owed sample of every paid week met, phase by
+    phase (``per_week`` x the weeks of each phase, each phase entered as its ``escalation``
+    says): points, draws, their value in cents (draws at the bowl's expected value) and
+    that value within the cap. Raises nothing. Rules: docs/design.md sections 3.1, 3.2, 3.3, 3.8.
+    """
     points = draws = 0
     for target in program.targets:
         state = ScheduleState()
-        for opportunity in range(target.per_week * program.weeks):
-            week = opportunity // target.per_week + 1
-            step = advance(target.schedule, state, Outcome.MET, week=week)
-            state = step.state
-            if target.schedule.award is AwardKind.POINTS:
-                points += step.total
-            else:
-                draws += step.total
+        previous: int | None = None
+        for week, phase in weeks_of(program, target):
+            state = enter_phase(program, target, state, previous, week)
+            for _ in range(phase.per_week):
+                step = advance(phase.schedule, state, Outcome.MET, week=week)
+                state = step.state
+                if phase.schedule.award is AwardKind.POINTS:
+                    points += step.total
+                else:
+                    draws += step.total
+            previous = week
     value = points * program.point_value_cents + round(draws * expected_draw_cents(program))
     capped = value if program.cap_cents is None else min(value, program.cap_cents)
     return MaximumEarnings(points=points, draws=draws, value_cents=value, capped_cents=capped)

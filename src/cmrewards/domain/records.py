@@ -13,6 +13,8 @@ from .schedules import Outcome
 
 
 class Status(enum.StrEnum):
+    """An enrolment's state: outcomes are recorded only while ``active``; the others are final."""
+
     ACTIVE = "active"
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
@@ -94,6 +96,8 @@ class IdempotencyRecord:
 
 
 class PrizeStatus(enum.StrEnum):
+    """Where a prize won from the bowl stands."""
+
     OWED = "owed"
     """Won from the bowl, not yet handed over."""
     FULFILLED = "fulfilled"
@@ -123,6 +127,8 @@ class Prize:
 
 
 class CorrectionKind(enum.StrEnum):
+    """What a correction does to its outcome (docs/design.md section 3.7)."""
+
     CORRECT = "correct"
     """The outcome was recorded wrong: its effective outcome is the correction's."""
     VOID = "void"

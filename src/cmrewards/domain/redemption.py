@@ -20,6 +20,8 @@ from .programs import Program
 
 
 class RedemptionStatus(enum.StrEnum):
+    """Where a redemption stands (docs/design.md section 5)."""
+
     REQUESTED = "requested"
     """Points (and one unit of stock) are held."""
     APPROVED = "approved"

@@ -31,9 +31,13 @@ class Award:
     recovered: bool = False
     """This award was paid at the restored pre-reset position."""
     paid: bool = True
-    """False when a ``met`` did not pay because a required target was not met at the visit."""
+    """False when the outcome did not count (``note`` says why): a ``met`` whose required
+    target was not met at the visit, an extra sample, a result after the last paid week."""
     slips: tuple[str, ...] = ()
     """The category of every slip drawn, in draw order ("good-job" included)."""
+    note: str = ""
+    """Why it did not count ("week 25 is after the program's last paid week (24)"), or the
+    empty week that broke the run before it; empty when neither."""
 
 
 @attrs.frozen

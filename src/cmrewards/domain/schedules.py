@@ -33,11 +33,16 @@ DEFAULT_RESET_ON: frozenset[Outcome] = frozenset({Outcome.NOT_MET, Outcome.MISSE
 
 
 class AwardKind(enum.StrEnum):
+    """What a schedule pays: points (vouchers, worth ``point_value_cents`` each) or draws
+    from the program's prize bowl."""
+
     POINTS = "points"
     DRAWS = "draws"
 
 
 class StepBy(enum.StrEnum):
+    """When an escalating schedule steps up (docs/design.md section 3.1)."""
+
     OPPORTUNITY = "opportunity"
     """Escalate with every consecutive ``met``."""
     WEEK = "week"
@@ -54,6 +59,7 @@ class FixedSchedule:
     """Paid for each ``met``."""
 
     kind = "fixed"
+    __json_extra__ = ("kind",)  # which schedule, for readers of the JSON form
 
     def amount_at(self, position: int) -> int:
         return self.amount
@@ -79,6 +85,7 @@ class EscalatingSchedule:
     """After a reset, this many consecutive ``met`` restore the pre-reset position; 0 = never."""
 
     kind = "escalating"
+    __json_extra__ = ("kind",)
 
     def amount_at(self, position: int) -> int:
         """The base award at ``position`` (1 = first ``met`` of a run)."""

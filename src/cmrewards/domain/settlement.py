@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import attrs
 
 from .bowl import draw
+from .calendar import Attendance
 from .caps import Payout, pay_within_cap
 from .clock import program_week
 from .earning import Earning, earn
@@ -100,26 +101,48 @@ def replay_history(
     """What each effective outcome earns, in clinical order; voided outcomes earn nothing
     and are left out. Each target's schedule carries over from its previous outcome; a
     ``met`` that ``requires`` other targets pays only when each has an effective ``met``
-    at the same visit, in whatever order they were recorded. Raises ``KeyError`` for a
-    target the program lacks."""
+    at the same visit, in whatever order they were recorded; the protocol calendar
+    (``earning.earn``) counts program weeks from ``person.start``. Raises ``KeyError`` for
+    a target the program lacks."""
     living = [(e, visit_of(e.record, program.timezone)) for e in history if e.outcome]
     met_at_visit = {(visit, e.record.target) for e, visit in living if e.outcome is Outcome.MET}
-    states: dict[str, ScheduleState] = {}
-    replayed = []
-    for entry, visit in living:
+    replay = Replay(program, person.start)
+    return [replay.next(entry, visit, met_at_visit) for entry, visit in living]
+
+
+@attrs.define
+class Replay:
+    """One enrolment's replay under way: each target's schedule state and what its results
+    so far say about the calendar. Feed it the effective outcomes in clinical order."""
+
+    program: Program
+    start: dt.date
+    """The enrolment's first day: program week 1 begins on it."""
+    states: dict[str, ScheduleState] = attrs.Factory(dict)
+    attendance: dict[str, Attendance] = attrs.Factory(dict)
+
+    def next(
+        self, entry: Effective, visit: str, met_at_visit: Collection[tuple[str, str]]
+    ) -> Replayed:
+        """What ``entry`` (not voided) earns after every outcome fed before it;
+        ``met_at_visit`` holds the ``(visit, target)`` of every effective ``met``."""
         assert entry.outcome is not None
         record = entry.record
-        target = program.target(record.target)
+        target = self.program.target(record.target)
+        week = program_week(self.start, record.occurred_at, self.program.timezone)
+        attendance = self.attendance.get(record.target, Attendance())
         earning = earn(
+            self.program,
             target,
-            states.get(record.target, ScheduleState()),
+            self.states.get(record.target, ScheduleState()),
             entry.outcome,
-            week=program_week(person.start, record.occurred_at, program.timezone),
+            week=week,
+            attendance=attendance,
             assume_required=all((visit, r) in met_at_visit for r in target.requires),
         )
-        states[record.target] = earning.step.state
-        replayed.append(Replayed(record, entry.outcome, entry.seed, earning, visit))
-    return replayed
+        self.states[record.target] = earning.step.state
+        self.attendance[record.target] = attendance.after(entry.outcome, week)
+        return Replayed(record, entry.outcome, entry.seed, earning, visit)
 
 
 def final_states(

@@ -2,10 +2,11 @@
 
 The model (docs/design.md section 3 for the rules, section 3.4 for ``simulate``):
 
-- Every simulated participant has ``per_week * weeks`` scheduled opportunities for each
-  target; opportunity ``k`` falls in program week ``k // per_week + 1``. Opportunity ``k``
-  of every target is the same visit, and targets are recorded in program order at a visit
-  (so a required target, always listed earlier, is recorded first).
+- Every simulated participant has the samples the calendar owes for each target: each
+  paid week of each phase (``calendar.weeks_of``) brings its phase's ``per_week``
+  opportunities, in week order (a legacy program: ``per_week`` in each of its ``weeks``).
+  Opportunity ``k`` of every target is the same visit, and targets are recorded in
+  program order at a visit (so a required target, always listed earlier, is recorded first).
 - Results are ``met`` or ``not_met`` only (no missed or excused samples). Each target has
   its own sequence: the first result is ``met`` with probability ``p_met``; every later
   result repeats the previous one with probability ``persistence`` (ρ) and is otherwise
@@ -41,6 +42,7 @@ from operator import attrgetter
 import attrs
 
 from ..errors import InvalidInput
+from .calendar import Attendance, weeks_of
 from .caps import pay_within_cap
 from .earning import earn
 from .programs import BowlCategory, Program, Target, maximum_earnings
@@ -161,38 +163,59 @@ def _nearest_rank(ordered: Sequence[int], percent: int) -> int:
     return ordered[max(rank, 1) - 1]
 
 
+_Standing = tuple[ScheduleState, Attendance]
+"""A target's schedule state and what its results so far say about the calendar."""
+
+
 class _Schedule:
     """One target's schedule as a lookup table of ``earn`` answers.
 
-    Schedule states are interned as small integers; an entry maps (state, result, week)
-    to (next state, points, bonus points, draws) and is computed by ``earn`` the first time
-    that combination occurs, so the rules are exactly the recorded ones.
+    Standings (schedule state and attendance) are interned as small integers; an entry
+    maps (standing, result, week) to (next standing, points, bonus points, draws) and is
+    computed by ``earn`` the first time that combination occurs, so the rules are exactly
+    the recorded ones. Attendance keeps only what later results can still ask of it (the
+    weeks after the run's last ``met``), and nothing for a legacy program, which ignores it.
     """
 
-    def __init__(self, target: Target, weeks: int) -> None:
+    def __init__(self, program: Program, target: Target) -> None:
+        self.program = program
         self.target = target
-        self._states = [ScheduleState()]
-        self._ids = {ScheduleState(): 0}
-        self.stride = weeks + 1
+        start: _Standing = (ScheduleState(), Attendance())
+        self._states = [start]
+        self._ids = {start: 0}
+        self.stride = program.weeks + 1
         """Keys are ``(state * 3 + result) * stride + week``: one int, a fast dict key."""
         self.table: dict[int, tuple[int, int, int, int]] = {}
 
     def compute(self, state: int, result: int, week: int) -> tuple[int, int, int, int]:
-        before = self._states[state]
-        if result == _NOT_MET:
-            earning = earn(self.target, before, Outcome.NOT_MET, week=week)
-        elif result == _MET:
-            earning = earn(self.target, before, Outcome.MET, week=week, assume_required=True)
-        else:
-            # An empty visit: the required target has no ``met`` there, so ``earn`` pays nothing.
-            earning = earn(self.target, before, Outcome.MET, week=week, visit=())
+        before, attendance = self._states[state]
+        outcome = Outcome.NOT_MET if result == _NOT_MET else Outcome.MET
+        # _MET_UNPAID is an empty visit: the required target has no ``met`` there, so
+        # ``earn`` pays nothing.
+        earning = earn(
+            self.program,
+            self.target,
+            before,
+            outcome,
+            week=week,
+            attendance=attendance,
+            assume_required=result == _MET,
+        )
         after = earning.step.state
-        if after not in self._ids:
-            self._ids[after] = len(self._states)
-            self._states.append(after)
-        entry = (self._ids[after], earning.points, earning.bonus_points, earning.draws)
+        standing = (after, self._kept(after, attendance.after(outcome, week)))
+        if standing not in self._ids:
+            self._ids[standing] = len(self._states)
+            self._states.append(standing)
+        entry = (self._ids[standing], earning.points, earning.bonus_points, earning.draws)
         self.table[(state * 3 + result) * self.stride + week] = entry
         return entry
+
+    def _kept(self, state: ScheduleState, attendance: Attendance) -> Attendance:
+        if not self.program.calendar:
+            return Attendance()
+        since = state.last_week
+        kept = frozenset() if since is None else frozenset(w for w in attendance.kept if w > since)
+        return attrs.evolve(attendance, kept=kept)
 
 
 class _Simulator:
@@ -207,13 +230,13 @@ class _Simulator:
         # special-cased so that float rounding can never turn a certain ``met`` into a miss.
         self.fresh_cut = 2.0 if p_met >= 1 else rho + p_met * (1 - rho)
         self.first_cut = 2.0 if p_met >= 1 else p_met
-        self.schedules = [_Schedule(target, program.weeks) for target in program.targets]
-        self.opportunities = [t.per_week * program.weeks for t in program.targets]
-        self.visits = max(self.opportunities)
+        self.schedules = [_Schedule(program, target) for target in program.targets]
         self.weeks_of = [
-            [k // t.per_week + 1 for k in range(n)]
-            for t, n in zip(program.targets, self.opportunities, strict=True)
+            [week for week, phase in weeks_of(program, t) for _ in range(phase.per_week)]
+            for t in program.targets
         ]
+        self.opportunities = [len(weeks) for weeks in self.weeks_of]
+        self.visits = max(self.opportunities)
         index = {t.id: i for i, t in enumerate(program.targets)}
         self.required = [[index[r] for r in t.requires] for t in program.targets]
         self.bowl: tuple[BowlCategory, ...] = program.bowl

@@ -11,9 +11,14 @@ from ..errors import InvalidTransition, PermissionDenied
 
 
 class Role(enum.StrEnum):
+    """What a staff member may do (``PERMISSIONS``; docs/design.md section 2)."""
+
     RECORDER = "recorder"
+    """Records outcomes, requests redemptions and reads."""
     CLINICIAN = "clinician"
+    """Also approves, fulfils and cancels redemptions, hands over prizes, corrects outcomes."""
     ADMIN = "admin"
+    """Everything: staff, programs, enrolment, the catalog, adjustments, reversals, voids."""
 
 
 class Action(enum.StrEnum):

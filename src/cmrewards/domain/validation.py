@@ -22,7 +22,8 @@ def is_pseudonymous_id(value: object) -> bool:
 
 
 def check_id(value: str, what: str) -> str:
-    """Pseudonymous ids only: letters, digits, '.', '-', '_' (so no names with spaces)."""
+    """``value`` if it is a pseudonymous id: 1-64 letters, digits, '.', '-', '_' (so no
+    names with spaces). Raises ``InvalidInput`` naming ``what`` otherwise."""
     if not is_pseudonymous_id(value):
         raise InvalidInput(
             f"{what} {value!r} must be 1-64 letters, digits, '.', '-' or '_' (a pseudonymous id)"

@@ -21,7 +21,7 @@ def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) 
     """The store at ``location``: None is memory, a ``postgresql://`` URL a server, else a file.
 
     With ``create=False`` a missing database is ``NotFound`` instead of a new empty one
-    (the CLI's guard against a mistyped ``--db``).
+    (the CLI's guard against a mistyped database path).
     """
     if location is None:
         from .memory import MemoryStore
@@ -39,10 +39,7 @@ def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) 
     path = Path(location)
     if not create and _size(path) in (None, 0):
         # An empty file is no database either: opening it would create one.
-        raise NotFound(
-            f"no database at {path}; create one with 'cmrewards init --admin ID'"
-            " or point --db / CMREWARDS_DB at it"
-        )
+        raise NotFound(f"no database at {path}")
     from .sqlite import SQLiteStore
 
     return SQLiteStore(path)
@@ -55,4 +52,4 @@ def _size(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise InvalidInput(f"--db {str(path)[:80]!r}: {error.strerror}") from None
+        raise InvalidInput(f"{str(path)[:80]!r}: {error.strerror}") from None

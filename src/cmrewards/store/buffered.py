@@ -150,6 +150,17 @@ class BufferedTx(RecordTx):
         ]
         return self._tx.outcomes_at(participant, occurred_at) + pending
 
+    def outcomes_since(
+        self, participant: str, target: str, since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        pending = [
+            o
+            for o in self._outcomes
+            if o.participant == participant and o.target == target and o.occurred_at >= since
+        ]
+        stored = self._tx.outcomes_since(participant, target, since)
+        return sorted([*stored, *pending], key=lambda r: (r.occurred_at, r.id))
+
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._outcomes.append(record)

@@ -183,6 +183,11 @@ class JournalingTx(Tx):
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return self._tx.outcomes_at(participant, occurred_at)
 
+    def outcomes_since(
+        self, participant: str, target: str, since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        return self._tx.outcomes_since(participant, target, since)
+
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
         return self._tx.schedule_state(participant, target)
 

@@ -40,6 +40,7 @@ from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from ..errors import IntegrityError
+from .owner import Owner
 from .port import StateKey, Tx
 
 VisitKey = tuple[str, dt.datetime]
@@ -251,6 +252,16 @@ class MemoryTx(Tx):
 
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return list(self._s.visits.get((participant, occurred_at), ()))
+
+    def outcomes_since(
+        self, participant: str, target: str, since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        found = (
+            record
+            for i in self._s.outcomes_of.get(participant, ())
+            if (record := self._s.outcomes[i]).target == target and record.occurred_at >= since
+        )
+        return sorted(found, key=lambda r: (r.occurred_at, r.id))
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
@@ -507,11 +518,13 @@ class MemoryTx(Tx):
 
 
 class MemoryStore:
-    """The reference store. Thread-safe; one unit of work at a time."""
+    """The reference store: one unit of work at a time. Like every store it belongs to the
+    thread that opened it and refuses use after ``close`` (``owner.py``)."""
 
     location = ":memory:"
 
     def __init__(self) -> None:
+        self._owner = Owner(self.location)
         self._state = _State()
         self._lock = threading.RLock()
         self._undo: list[_Change] | None = None
@@ -521,6 +534,7 @@ class MemoryStore:
 
     @contextmanager
     def write(self) -> Iterator[MemoryTx]:
+        self._owner.check()
         with self._lock:
             if self._undo is not None:
                 raise IntegrityError(":memory: cannot start a unit of work inside another")
@@ -540,6 +554,7 @@ class MemoryStore:
 
     @contextmanager
     def read(self) -> Iterator[MemoryTx]:
+        self._owner.check()
         with self._lock:
             state = self._state
             if self._undo is not None:
@@ -556,4 +571,4 @@ class MemoryStore:
         return []
 
     def close(self) -> None:
-        pass
+        self._owner.close()

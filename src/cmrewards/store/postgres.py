@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from ..errors import Busy, IntegrityError, InvalidInput, NotFound
 from . import postgres_schema, schema
 from .migrations import KNOWN, MIGRATIONS
+from .owner import Owner
 from .sql_tx import SQLTx
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -47,6 +48,7 @@ class PostgresStore:
         create: bool = True,
     ) -> None:
         self.location = redacted(url)
+        self._owner = Owner(self.location)
         self._conn = _connect(url, self.location)
         try:
             with _translated_errors(self.location):
@@ -63,10 +65,7 @@ class PostgresStore:
                 raise NotFound(f"{self.location}: the schema its search_path names does not exist")
             tables = self._tables()
             if not tables and not create:
-                raise NotFound(
-                    f"no cmrewards database at {self.location}; create one with"
-                    " 'cmrewards init --admin ID'"
-                )
+                raise NotFound(f"no cmrewards database at {self.location}")
             applied = self._applied(tables)
             newer = [name for name in applied if name not in KNOWN]
             if newer:
@@ -113,6 +112,7 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[None]:
+        self._owner.check()
         with _translated_errors(self.location):
             self._conn.execute(begin)
             try:
@@ -180,7 +180,8 @@ class PostgresStore:
         return problems
 
     def close(self) -> None:
-        self._conn.close()
+        if self._owner.close():
+            self._conn.close()
 
 
 def _guard_problems(triggers: list[dict[str, Any]]) -> list[str]:

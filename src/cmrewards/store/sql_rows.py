@@ -447,7 +447,11 @@ def insert_sql(table: str, columns: Sequence[str]) -> str:
 @functools.lru_cache(maxsize=64)
 def parsed_program(definition: str) -> Program:
     # Programs never change, so one stored definition always parses to one Program.
-    return program_from_dict(json.loads(definition), "stored program")
+    data = json.loads(definition)
+    # A program stored before the protocol calendar has no "calendar" key: it keeps its
+    # legacy rules (docs/decisions.md "The calendar"); Program.to_dict writes it when true.
+    data.setdefault("calendar", False)
+    return program_from_dict(data, "stored program")
 
 
 def program_from_row(row: Row) -> Program:

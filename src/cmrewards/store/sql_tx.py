@@ -203,6 +203,16 @@ class SQLTx(Tx):
             )
         return [outcome_from_row(r) for r in rows]
 
+    def outcomes_since(
+        self, participant: str, target: str, since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        rows = self._all(
+            "SELECT * FROM outcomes WHERE participant = ? AND target = ? AND occurred_at >= ?"
+            " ORDER BY occurred_at, id",
+            [participant, target, to_utc_text(since)],
+        )
+        return [outcome_from_row(r) for r in rows]
+
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         rows = self._all(
             "SELECT * FROM outcomes WHERE participant = ? AND occurred_at = ? ORDER BY id",

@@ -17,9 +17,10 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ..errors import Busy, IntegrityError
+from ..errors import Busy, IntegrityError, UsageError
 from . import schema
 from .migrations import KNOWN, MIGRATIONS
+from .owner import Owner
 from .sql_tx import SQLTx
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -31,6 +32,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.location = str(path)
+        self._owner = Owner(self.location)
         _create_private(Path(path))
         _refuse_foreign_file(Path(path))
         try:
@@ -87,6 +89,7 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self, *, immediate: bool) -> Iterator[None]:
+        self._owner.check()
         with _translated_errors(self.location):
             self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
@@ -131,7 +134,8 @@ class SQLiteStore:
             return names, [tuple(row) for row in cursor.fetchall()]
 
     def close(self) -> None:
-        self._db.close()
+        if self._owner.close():
+            self._db.close()
 
 
 def _sqlite_migrations() -> Migrations:
@@ -227,6 +231,9 @@ def _translated_errors(location: str) -> Iterator[None]:
                 f"{location} is busy: another terminal held it past the timeout; try again"
             ) from None
         raise IntegrityError(f"{location}: {error}") from None
+    except sqlite3.ProgrammingError as error:
+        # The calling code's mistake (the owner check catches the common ones first).
+        raise UsageError(f"{location}: {error}") from None
     except sqlite3.IntegrityError as error:
         raise IntegrityError(
             f"{location}: refused by the database's own checks ({error})"

@@ -29,6 +29,8 @@ from .chains import take_checkpoint
 
 @attrs.frozen
 class ExportManifest:
+    """What ``Clinic.export`` wrote (``manifest.json`` beside the tables)."""
+
     tables: dict[str, int]
     """Rows written per table (the files are ``NAME.json`` and ``NAME.csv``)."""
     outcome_chain_head: str

@@ -5,13 +5,14 @@ settlement's transfers name it as their cause, each write-off follows them."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 from ..domain.ledger import Transfer
 from ..domain.records import Correction, OutcomeRecord, WriteOff
 from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import HistoryEntry
-from .replay import Points
+from .replay import Points, Replayed
 
 
 def history_entries(
@@ -20,9 +21,12 @@ def history_entries(
     transfers: list[Transfer],
     corrections: Sequence[Correction] = (),
     write_offs: Sequence[WriteOff] = (),
+    notes: Mapping[int, str] = MappingProxyType({}),
 ) -> list[HistoryEntry]:
     """A participant's outcomes, corrections and transfers in ledger order, with running
-    balances; write-offs after the transfers of the settlement that made them."""
+    balances; write-offs after the transfers of the settlement that made them. ``notes``
+    says, by outcome id, why an outcome did not pay or what broke the run before it
+    (``notes_of``)."""
     points = Points()
     entries = []
     for event in _with_corrections(_ledger_order(outcomes, transfers), corrections, write_offs):
@@ -35,7 +39,8 @@ def history_entries(
                     occurred_at=event.occurred_at,
                     recorded_at=event.recorded_at,
                     kind="outcome",
-                    detail=f"{event.target}: {event.outcome}",
+                    detail=f"{event.target}: {event.outcome}"
+                    + (f" ({notes[event.id]})" if event.id in notes else ""),
                     points=0,
                     available_points=points.available,
                     held_points=points.held,
@@ -59,6 +64,11 @@ def history_entries(
             )
         )
     return entries
+
+
+def notes_of(replayed: Iterable[Replayed]) -> dict[int, str]:
+    """Each replayed outcome's ``Earning.note``, by outcome id, where it has one."""
+    return {r.record.id: r.earning.note for r in replayed if r.earning.note}
 
 
 def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:

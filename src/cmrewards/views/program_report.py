@@ -38,6 +38,8 @@ class ReportReads(Enrolment, Outcomes, Corrections, Ledger, Settlements, Prizes,
 
 @attrs.frozen
 class TargetSummary:
+    """One target's results over a report's period."""
+
     target: str
     opportunities: int
     """Outcomes recorded in the period."""

@@ -4,36 +4,55 @@ Built from the stored records alone (the ledger and the corrected outcome histor
 so its numbers are the ledger's numbers: each line shows what its outcome gives after
 every settlement, corrected and voided outcomes as corrected (a voided one has no
 line), and the write-offs apart. The schedule is replayed only to say which outcome
-reset the streak and which award recovered the earlier level.
+reset the streak, which award recovered the earlier level, and where each target
+stands now (``progress``: the streak and what the next ``met`` pays).
+
+A reset on the statement is a run lost: a result the program resets on, after at least
+one ``met`` in a row on that target. A second positive after a first loses nothing and
+is not marked, so a participant who is struggling is shown what they can earn next,
+not a row of crosses (docs/decisions.md, "A reset is a run lost").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 import attrs
 
+from ..domain.calendar import FIRST_RESULT, Attendance
 from ..domain.caps import OverCapGrant, over_cap_grants
+from ..domain.clock import program_week
 from ..domain.earning import value_cents
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
-from ..domain.records import Correction, OutcomeRecord, Participant, Prize, WriteOff
+from ..domain.records import Correction, Participant, Prize, WriteOff
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
-from ..domain.schedules import Outcome
+from ..domain.schedules import Outcome, ScheduleState
 from ..domain.settlement import paid_by_outcome, settled_outcome
-from ..store.port import Corrections, Ledger, Outcomes, Prizes, Redemptions, Settlements
+from ..store.port import (
+    Catalog,
+    Corrections,
+    Ledger,
+    Outcomes,
+    Prizes,
+    Redemptions,
+    Settlements,
+)
 from .balance import balance_of
-from .history import history_entries
-from .replay import Awards, replay_outcomes, reversed_ids
+from .history import history_entries, notes_of
+from .preview import TargetPreview, previews
+from .replay import Awards, Replayed, replay_outcomes, reversed_ids
 
 
-class StatementReads(Outcomes, Corrections, Ledger, Settlements, Prizes, Redemptions, Protocol):
+class StatementReads(
+    Outcomes, Corrections, Ledger, Settlements, Prizes, Redemptions, Catalog, Protocol
+):
     """What a statement reads: one participant's outcomes and their corrections, transfers,
-    balance, write-offs, prizes and redemptions."""
+    balance, write-offs, prizes and redemptions, and the names of the items redeemed."""
 
 
 @attrs.frozen
@@ -54,15 +73,22 @@ class StatementLine:
     streak: int
     """Consecutive ``met`` on this target after this outcome."""
     reset: bool
+    """This result lost a run: the program resets on it and the target's streak before it
+    was at least 1."""
     recovered: bool
+    """This award was paid at the level held before the last reset (``recovery_after``)."""
     paid: bool
-    """False for a ``met`` that did not count: a required target was not met at the visit."""
+    """False for an outcome that did not count: a ``met`` whose required target was not met
+    at the visit, a sample beyond its week's owed ones, a result after the last paid week."""
     reversed_points: int
     """Points this outcome paid that an admin later reversed (not in ``points``)."""
     cumulative_cents: int
     """Everything awarded up to and including this line, in cents."""
     corrected: bool = False
     """The outcome was corrected: ``outcome`` is the correction's."""
+    note: str = ""
+    """Why it did not count ("extra sample: week 3 owes 2 samples"), or the empty week that
+    broke the run before it (``earning.Earning.note``); empty when neither."""
 
 
 @attrs.frozen
@@ -74,6 +100,8 @@ class Statement:
     program_name: str
     timezone: str
     """The program's zone: clinical dates on the statement are in it."""
+    as_of: dt.datetime
+    """When it was made (the clinic's clock): nothing recorded after it is on it."""
     start: dt.date
     status: str
     balance: Balance
@@ -81,11 +109,16 @@ class Statement:
     longest_streak: int
     """Longest run of consecutive ``met`` on the primary target (the abstinence measure)."""
     resets: int
+    """Runs lost (lines with ``reset``)."""
     recoveries: int
     earned_cents: int
+    progress: tuple[TargetPreview, ...]
+    """Each target now, in program order: the streak and what the next ``met`` pays."""
     redemptions: tuple[Redemption, ...]
     prizes: tuple[Prize, ...]
     history: tuple[HistoryEntry, ...]
+    item_names: Mapping[str, str] = attrs.field(factory=dict)
+    """The catalog name of each item its redemptions name, by sku."""
     corrections: tuple[Correction, ...] = ()
     """Every correction and void of the participant's outcomes, with who and why."""
     write_offs: tuple[WriteOff, ...] = ()
@@ -105,12 +138,17 @@ def statement_of(
     prizes = tx.prizes(person.id)
     corrections = tx.corrections(person.id)
     write_offs = tx.write_offs(person.id)
-    lines = _lines(program, person, outcomes, corrections, transfers, write_offs, prizes)
+    replayed = replay_outcomes(program, person, outcomes, corrections)
+    lines = _lines(program, replayed, corrections, transfers, write_offs, prizes)
+    states, attendance = _standing(program, person, replayed)
+    redemptions = tx.redemptions(person.id)
+    items = {sku: tx.item(sku) for sku in {r.sku for r in redemptions}}
     return Statement(
         participant=person.id,
         program_id=program.id,
         program_name=program.name,
         timezone=program.timezone,
+        as_of=now,
         start=person.start,
         status=str(person.status),
         balance=balance_of(tx, person, program, now),
@@ -121,9 +159,15 @@ def statement_of(
         resets=sum(line.reset for line in lines),
         recoveries=sum(line.recovered for line in lines),
         earned_cents=lines[-1].cumulative_cents if lines else 0,
-        redemptions=tuple(tx.redemptions(person.id)),
+        progress=tuple(previews(program, person.start, states, now, attendance)),
+        redemptions=tuple(redemptions),
         prizes=tuple(prizes),
-        history=tuple(history_entries(person.id, outcomes, transfers, corrections, write_offs)),
+        history=tuple(
+            history_entries(
+                person.id, outcomes, transfers, corrections, write_offs, notes_of(replayed)
+            )
+        ),
+        item_names={sku: item.name for sku, item in items.items() if item is not None},
         corrections=tuple(corrections),
         write_offs=tuple(write_offs),
         written_off_points=sum(w.points for w in write_offs),
@@ -134,13 +178,13 @@ def statement_of(
 
 def _lines(
     program: Program,
-    person: Participant,
-    outcomes: list[OutcomeRecord],
+    replayed_outcomes: list[Replayed],
     corrections: list[Correction],
     transfers: list[Transfer],
     write_offs: list[WriteOff],
     prizes: list[Prize],
 ) -> list[StatementLine]:
+    """Each effective outcome's line."""
     undone = reversed_ids(transfers)
     standing = paid_by_outcome([t for t in transfers if t.id not in undone], write_offs, prizes)
     taken_back: Counter[int] = Counter()
@@ -150,9 +194,12 @@ def _lines(
             taken_back[outcome_id] += transfer.amount
     corrected = {c.outcome_id for c in corrections}
     lines = []
+    states: dict[str, ScheduleState] = {}
     cumulative = 0
-    for replayed in replay_outcomes(program, person, outcomes, corrections):
+    for replayed in replayed_outcomes:
         record, earning = replayed.record, replayed.earning
+        before = states.get(record.target, ScheduleState())
+        states[record.target] = earning.step.state
         paid = standing.get(record.id)
         points = 0 if paid is None else paid.points
         prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
@@ -168,15 +215,31 @@ def _lines(
                 draws=earning.draws,
                 value_cents=value,
                 streak=earning.step.state.run,
-                reset=earning.step.reset,
+                reset=earning.step.reset and before.run > 0,
                 recovered=earning.step.recovered,
                 paid=earning.paid,
                 reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
                 corrected=record.id in corrected,
+                note=earning.note,
             )
         )
     return lines
+
+
+def _standing(
+    program: Program, person: Participant, replayed: Iterable[Replayed]
+) -> tuple[dict[str, ScheduleState], dict[str, Attendance]]:
+    """Each target's schedule state after its last effective result, and what its results
+    say about the calendar: where its progress (the next award) starts from."""
+    states: dict[str, ScheduleState] = {}
+    attendance: dict[str, Attendance] = {}
+    for step in replayed:
+        target = step.record.target
+        week = program_week(person.start, step.record.occurred_at, program.timezone)
+        states[target] = step.earning.step.state
+        attendance[target] = attendance.get(target, FIRST_RESULT).after(step.outcome, week)
+    return states, attendance
 
 
 def longest_abstinence(outcomes: Iterable[Outcome]) -> int:

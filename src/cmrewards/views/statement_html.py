@@ -4,6 +4,12 @@ Pure functions from a ``Statement`` to text: no network, no scripts, no external
 assets or web fonts, so the page can be saved, mailed or printed as it is. Every
 piece of user text (ids, names, notes, reasons) goes through ``_esc``.
 
+It speaks to the participant in CM's terms: the page opens with where they stand (the
+balance, each target's streak and what the next negative earns), then the chart and the
+results. Results are numbered 1, 2, 3 in clinical order, with their dates; the database's
+record ids appear nowhere a reader sees them (only in ``data-`` attributes, for tools).
+A reset is marked only where a run was lost (``Statement``).
+
 Money is integer cents throughout; only chart geometry uses floats.
 """
 
@@ -12,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from ..domain.clock import local_date
+from ..domain.clock import local_date, zone
 from ..domain.money import format_cents
 from ..domain.records import Prize
 from ..domain.redemption import Redemption
 from ..domain.results import Balance, HistoryEntry
+from ..domain.schedules import AwardKind
 from .statement import Statement, StatementLine
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -101,7 +108,8 @@ def render_chart_svg(lines: Sequence[StatementLine], *, timezone: str | None = N
     total = lines[-1].cumulative_cents if lines else 0
     resets = sum(line.reset for line in lines)
     description = (
-        f"{len(lines)} results recorded, {resets} resets, {format_cents(total)} earned in all."
+        f"{_plural(len(lines), 'result')} recorded, {_plural(resets, 'reset')},"
+        f" {format_cents(total)} earned in all."
         if lines
         else "No results recorded yet."
     )
@@ -206,6 +214,8 @@ def _legend() -> list[str]:
         f'<text x="{PLOT_LEFT + 415}" y="{y + 1}">Reset</text>',
         _triangle(PLOT_LEFT + 470, y - 3),
         f'<text x="{PLOT_LEFT + 479}" y="{y + 1}">Level recovered</text>',
+        _ring(PLOT_LEFT + 582, y - 3),
+        f'<text x="{PLOT_LEFT + 590}" y="{y + 1}">Excused</text>',
         "</g>",
     ]
 
@@ -215,6 +225,13 @@ def _cross(x: float, y: float, size: float) -> str:
         f'<path d="M{_num(x - size)} {_num(y - size)}L{_num(x + size)} {_num(y + size)}'
         f'M{_num(x - size)} {_num(y + size)}L{_num(x + size)} {_num(y - size)}"'
         f' stroke="{RESET_COLOUR}" stroke-width="2" fill="none"/>'
+    )
+
+
+def _ring(x: float, y: float) -> str:
+    return (
+        f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3" fill="none"'
+        f' stroke="{EXCUSED_COLOUR}" stroke-width="1.5"/>'
     )
 
 
@@ -257,9 +274,9 @@ def _outcome_marks(
             )
         if str(line.outcome) == "excused":
             parts.append(
-                f'<circle class="excused" data-outcome-id="{line.outcome_id}"'
-                f' cx="{_num(centre)}" cy="{PLOT_BOTTOM - 4}" r="3" fill="none"'
-                f' stroke="{EXCUSED_COLOUR}" stroke-width="1.5"/>'
+                f'<g class="excused" data-outcome-id="{line.outcome_id}">'
+                + _ring(centre, PLOT_BOTTOM - 4)
+                + "</g>"
             )
     return parts
 
@@ -333,6 +350,7 @@ td.date, td.target, td.mark { white-space: nowrap; }
 tr.reset td { border-top: 2px solid #c0392b; }
 .mark-reset { color: #a93226; font-weight: 700; }
 .mark-recovered { color: #1e7b45; font-weight: 700; }
+.mark-note { color: #444; white-space: normal; }
 .empty { color: #555; font-style: italic; }
 footer { margin-top: 1.5rem; font-size: .85rem; color: #444; border-top: 1px solid #888; }
 @media print {
@@ -350,40 +368,48 @@ footer { margin-top: 1.5rem; font-size: .85rem; color: #444; border-top: 1px sol
 """.strip()
 
 
-def render_html(statement: Statement, *, timezone: str | None = None) -> str:
-    """One complete, self-contained HTML5 page for printing or saving.
+def statement_html(statement: Statement) -> str:
+    """The statement as one complete, self-contained HTML5 page (text) to print or save.
 
-    ``timezone`` (the program's IANA zone) turns stored times into clinical dates;
-    without it, dates are read in whatever zone the stored datetimes carry.
+    Dates are clinical dates in the program's zone, which the statement carries; amounts
+    are dollars at the program's point value and prizes at their category's value. The
+    page opens with the balance and each target's streak and next award, then a chart of
+    every award and the running total, then the results (numbered in clinical order),
+    redemptions, prizes, corrections and other points movements. No scripts and no
+    external assets. Raises nothing for any statement ``Clinic.statement`` returns.
     """
-    timezone = timezone or statement.timezone
+    timezone = statement.timezone
     who = _esc(statement.participant)
     title = f"Statement for {statement.participant} — {statement.program_name}"
+    numbers = {line.outcome_id: n for n, line in enumerate(statement.lines, 1)}
     body = [
         _header(statement),
+        _progress(statement),
         '<section class="chart">',
         "<h2>Awards over time</h2>",
         '<figure class="chart">',
         render_chart_svg(statement.lines, timezone=timezone),
         "<figcaption>Each bar is what one result paid (points at the program's value, plus"
         " any prizes won). The black line is the total earned so far. A red cross and dashed"
-        " line mark a result that reset the streak to the starting amount; a green triangle"
-        " marks an award paid at the level held before a reset.</figcaption>",
+        " line mark a result that ended a run, so the next award starts again from the"
+        " first amount; a green triangle marks an award paid at the level held before it;"
+        " a grey ring marks an excused result (no award, and the run is kept)."
+        "</figcaption>",
         "</figure>",
         "</section>",
         _results_table(statement.lines, timezone),
-        _redemptions_table(statement.redemptions, timezone),
+        _redemptions_table(statement.redemptions, statement.item_names, timezone),
     ]
     if statement.prizes:
-        body.append(_prizes_table(statement.prizes, timezone))
+        body.append(_prizes_table(statement.prizes, numbers, timezone))
     if statement.corrections or statement.write_offs or statement.over_cap_grants:
-        body.append(_corrections_table(statement, timezone))
+        body.append(_corrections_table(statement, _result_labels(statement, numbers)))
     body.append(_movements_table(statement.history, timezone))
-    zone_note = f"Dates are clinical dates in {_esc(timezone)}." if timezone else ""
     body.append(
         "<footer><p>Amounts are in dollars at the program's point value; prizes at their"
-        f" category value. {zone_note} Statement for participant {who} in program"
-        f" {_esc(statement.program_id)}. Please ask staff about any line you do not"
+        f" category value. Dates are clinical dates in {_esc(timezone)}. Statement for"
+        f" participant {who} in program {_esc(statement.program_id)}, as of"
+        f" {_esc(_as_of(statement))}. Please ask staff about any line you do not"
         " recognise.</p></footer>"
     )
     return "\n".join(
@@ -405,14 +431,20 @@ def render_html(statement: Statement, *, timezone: str | None = None) -> str:
     )
 
 
+def _as_of(statement: Statement) -> str:
+    """``2026-11-29 09:15 CST``: the moment the statement was made, in the program's zone."""
+    return statement.as_of.astimezone(zone(statement.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def _header(statement: Statement) -> str:
     balance = statement.balance
     facts = [
         ("Participant", _esc(statement.participant)),
-        ("Start date", _esc(statement.start.isoformat())),
-        ("Status", _esc(statement.status)),
+        ("As of", _esc(_as_of(statement))),
         ("Balance", _balance_text(balance)),
         ("Total earned", format_cents(statement.earned_cents)),
+        ("Start date", _esc(statement.start.isoformat())),
+        ("Status", _esc(statement.status)),
         ("Results recorded", str(len(statement.lines))),
         ("Longest streak", _plural(statement.longest_streak, "result")),
         ("Resets", str(statement.resets)),
@@ -428,6 +460,44 @@ def _header(statement: Statement) -> str:
         f" ({_esc(statement.program_id)})</p>"
         f'<dl class="summary">{pairs}</dl>'
         "</header>"
+    )
+
+
+def _progress(statement: Statement) -> str:
+    """Where the participant stands: each target's run and what its next ``met`` earns (none
+    once the enrolment has ended: nothing more is recorded)."""
+    ended = statement.status != "active"
+    rows = []
+    for target in () if ended else statement.progress:
+        unit = "point" if target.unit is AwardKind.POINTS else "draw"
+        approx = "about " if target.unit is AwardKind.DRAWS else ""
+        notes = []
+        if target.recovery_in is not None:
+            verb = "restores" if target.recovery_in == 1 else "restore"
+            notes.append(f"{target.recovery_in} more in a row {verb} the earlier level")
+        if target.requires:
+            notes.append(f"paid when {', '.join(target.requires)} is met at the same visit")
+        rows.append(
+            f'<tr><td class="target">{_esc(target.target)}</td>'
+            f'<td class="num">{target.streak}</td>'
+            f'<td class="num">{_plural(target.next_amount, unit)}</td>'
+            f'<td class="num">{approx}{format_cents(target.next_value_cents)}</td>'
+            f"<td>{_esc('; '.join(notes))}</td></tr>"
+        )
+    return _table(
+        "Where you stand",
+        "progress",
+        [
+            ("Target", False),
+            ("In a row now", True),
+            ("The next one met earns", True),
+            ("Worth", True),
+            ("", False),
+        ],
+        rows,
+        f"The enrolment is {_esc(statement.status)}: no more results are recorded."
+        if ended
+        else "This program has no targets.",
     )
 
 
@@ -474,21 +544,25 @@ def _award_text(line: StatementLine) -> str:
     return ", ".join(parts) or "—"
 
 
-def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
+def _results_table(lines: Sequence[StatementLine], timezone: str) -> str:
     rows = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         css = ' class="reset"' if line.reset else (' class="recovered"' if line.recovered else "")
         mark = ""
         if line.reset:
             mark = '<span class="mark-reset">✕ reset</span>'
         elif line.recovered:
             mark = '<span class="mark-recovered">▲ recovered</span>'
+        if line.note:
+            # Neutral: an extra sample or a result after the last paid week is no fault.
+            label = "not paid" if not line.paid else "note"
+            mark += f'<span class="mark-note">{label}: {_esc(line.note)}</span>'
         outcome = OUTCOME_LABELS.get(str(line.outcome), str(line.outcome))
         if line.corrected:
             outcome += " (corrected)"
         rows.append(
             f'<tr{css} data-outcome-id="{line.outcome_id}">'
-            f'<td class="num">{line.outcome_id}</td>'
+            f'<td class="num">{number}</td>'
             f'<td class="date">{_day(line.occurred_at, timezone).isoformat()}</td>'
             f'<td class="target">{_esc(line.target)}</td><td>{_esc(outcome)}</td>'
             f'<td class="num">{_award_text(line)}</td>'
@@ -515,22 +589,40 @@ def _results_table(lines: Sequence[StatementLine], timezone: str | None) -> str:
     )
 
 
-def _corrections_table(statement: Statement, timezone: str | None) -> str:
+def _result_labels(statement: Statement, numbers: dict[int, int]) -> dict[int, str]:
+    """How the page names each recorded result: ``#3`` for a line of the results table, and
+    its date and target for a voided one, which has no line."""
+    labels = {outcome_id: f"#{number}" for outcome_id, number in numbers.items()}
+    for entry in statement.history:
+        kind, _, record_id = entry.ref.partition(":")
+        if kind == "outcome" and record_id.isdigit() and int(record_id) not in labels:
+            when = _day(entry.occurred_at, statement.timezone).isoformat()
+            labels[int(record_id)] = f"{when} {entry.detail.split(':')[0]}"
+    return labels
+
+
+def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:
     """Each correction and void with who and why, what settlement wrote off, and each
     adjustment an admin granted past the cap."""
+    timezone = statement.timezone
+    categories = {p.id: p.category for p in statement.prizes}
     rows = []
     for c in statement.corrections:
         what = "voided (entered in error)" if c.outcome is None else f"corrected to {c.outcome}"
         rows.append(
             f'<tr><td class="date">{_day(c.recorded_at, timezone).isoformat()}</td>'
-            f'<td class="num">{c.outcome_id}</td><td>{_esc(what)}</td>'
+            f"<td>{_esc(labels.get(c.outcome_id, ''))}</td><td>{_esc(what)}</td>"
             f"<td>{_esc(c.actor)}</td><td>{_esc(c.reason)}</td></tr>"
         )
     for w in statement.write_offs:
-        what = f"prize {w.prize_id}" if w.prize_id is not None else _plural(w.points, "point")
+        what = (
+            f"a {categories.get(w.prize_id, 'bowl')} prize"
+            if w.prize_id is not None
+            else _plural(w.points, "point")
+        )
         rows.append(
             f'<tr class="write-off"><td class="date">{_day(w.at, timezone).isoformat()}</td>'
-            f'<td class="num">{w.outcome_id}</td>'
+            f"<td>{_esc(labels.get(w.outcome_id, ''))}</td>"
             f"<td>{_esc(what)} written off ({format_cents(w.value_cents)}): already spent"
             f" or handed over</td><td>{_esc(w.actor)}</td><td>{_esc(w.cause)}</td></tr>"
         )
@@ -538,26 +630,28 @@ def _corrections_table(statement: Statement, timezone: str | None) -> str:
         undone = " (reversed since)" if g.reversed else ""
         rows.append(
             f'<tr class="over-cap"><td class="date">{_day(g.at, timezone).isoformat()}</td>'
-            f'<td class="num"></td><td>{_esc(_plural(g.points, "point"))} granted'
+            f"<td></td><td>{_esc(_plural(g.points, 'point'))} granted"
             f" ({format_cents(g.cents)}), {format_cents(g.over_cents)} past the cap{undone}"
             f"</td><td>{_esc(g.actor)}</td><td>{_esc(g.reason)}</td></tr>"
         )
     return _table(
         "Corrections",
         "corrections",
-        [("Date", False), ("Result #", True), ("What", False), ("By", False), ("Why", False)],
+        [("Date", False), ("Result", False), ("What", False), ("By", False), ("Why", False)],
         rows,
         "No corrections.",
     )
 
 
-def _redemptions_table(redemptions: Sequence[Redemption], timezone: str | None) -> str:
+def _redemptions_table(
+    redemptions: Sequence[Redemption], item_names: Mapping[str, str], timezone: str
+) -> str:
     rows = []
     for r in redemptions:
         finished = r.fulfilled_at if r.closed_at is None else r.closed_at
         notes = "; ".join(_esc(text) for text in (r.note, r.close_reason) if text)
         rows.append(
-            f'<tr><td class="num">{r.id}</td><td>{_esc(r.sku)}</td>'
+            f"<tr><td>{_esc(item_names.get(r.sku, r.sku))}</td>"
             f'<td class="num">{r.cost:,}</td><td>{_esc(r.status)}</td>'
             f'<td class="date">{_day(r.requested_at, timezone).isoformat()}</td>'
             f'<td class="date">{_day(finished, timezone).isoformat() if finished else ""}</td>'
@@ -567,7 +661,6 @@ def _redemptions_table(redemptions: Sequence[Redemption], timezone: str | None) 
         "Redemptions",
         "redemptions",
         [
-            ("#", True),
             ("Item", False),
             ("Points", True),
             ("Status", False),
@@ -580,32 +673,30 @@ def _redemptions_table(redemptions: Sequence[Redemption], timezone: str | None) 
     )
 
 
-def _prizes_table(prizes: Sequence[Prize], timezone: str | None) -> str:
+def _prizes_table(prizes: Sequence[Prize], numbers: dict[int, int], timezone: str) -> str:
     rows = [
-        f'<tr><td class="num">{p.id}</td>'
-        f'<td class="date">{_day(p.won_at, timezone).isoformat()}</td>'
+        f'<tr><td class="date">{_day(p.won_at, timezone).isoformat()}</td>'
         f'<td>{_esc(p.category)}</td><td class="num">{format_cents(p.value_cents)}</td>'
-        f"<td>{_esc(p.status)}</td>"
-        f"<td>{'traded for' if p.outcome_id is None else f'result #{p.outcome_id}'}</td></tr>"
+        f"<td>{_esc(p.status)}</td><td>{_prize_source(p, numbers)}</td></tr>"
         for p in prizes
     ]
     return _table(
         "Prizes",
         "prizes",
-        [
-            ("#", True),
-            ("Won", False),
-            ("Category", False),
-            ("Value", True),
-            ("Status", False),
-            ("From", False),
-        ],
+        [("Won", False), ("Category", False), ("Value", True), ("Status", False), ("From", False)],
         rows,
         "No prizes.",
     )
 
 
-def _movements_table(history: Sequence[HistoryEntry], timezone: str | None) -> str:
+def _prize_source(prize: Prize, numbers: dict[int, int]) -> str:
+    if prize.outcome_id is None:
+        return "a trade"
+    number = numbers.get(prize.outcome_id)
+    return "a voided result" if number is None else f"result #{number}"
+
+
+def _movements_table(history: Sequence[HistoryEntry], timezone: str) -> str:
     """Adjustments, holds, spending and reversals: what explains the balance besides awards."""
     rows = [
         f'<tr><td class="date">{_day(e.occurred_at, timezone).isoformat()}</td>'
@@ -631,4 +722,4 @@ def _movements_table(history: Sequence[HistoryEntry], timezone: str | None) -> s
     )
 
 
-__all__ = ["render_chart_svg", "render_html"]
+__all__ = ["render_chart_svg", "statement_html"]
