@@ -233,6 +233,9 @@ def a_day_of_everything() -> list[object]:
     out += [clinic.enroll("P-2", "petry-fishbowl", start=START, actor=ADMIN)]
     out += [clinic.enroll("P-3", "stim", start=START, actor=ADMIN)]
     out += [clinic.withdraw("P-3", actor=ADMIN), clinic.participant("P-1"), clinic.participants()]
+    # P-3 comes back: their second episode.
+    out += [clinic.enroll("P-3", "stim", start=START + dt.timedelta(days=1), actor=ADMIN)]
+    out += [clinic.episodes("P-3")]
     first = clinic.record("P-1", "stimulant-negative", "met", at=visit(0), actor=CLINICIAN)
     out += [
         first,
@@ -283,6 +286,8 @@ def a_day_of_everything() -> list[object]:
     one_day = dt.timedelta(days=1)
     out += [clinic.excuse("P-4", START + one_day, reason="in hospital", actor=ADMIN)]
     out += [clinic.close_calendar(START + 13 * one_day, actor=ADMIN)]
+    # Past the cap only by an admin's grant, which the statement and the report list.
+    out += [clinic.adjust("P-1", 4000, reason="make-up, approved", actor=ADMIN, over_cap=True)]
     out += [clinic.analyte_results("CTN-00010"), clinic.preview("P-1"), clinic.balance("P-1")]
     out += [clinic.history("P-1"), clinic.statement("P-1"), clinic.statement("P-2")]
     out += [clinic.report(), clinic.report("stim", since=START, until=START.replace(month=6))]
@@ -309,6 +314,7 @@ def a_day_of_everything() -> list[object]:
         )
     ]
     out += [cmrewards.maximum_earnings(points)]
+    out += [cmrewards.capped_maximum(points, cmrewards.maximum_earnings(points))]
     return out
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.calendar import Escalation, ExtraSamples, Phase
+    from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import format_when, local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
     from .errors import (
         AlreadyExists,
         Busy,
+        CapExceeded,
         CMRewardsError,
         IdempotencyConflict,
         InsufficientPoints,
@@ -113,6 +115,7 @@ _HOMES = {
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
+    "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("format_when", "local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
@@ -165,6 +168,7 @@ _HOMES = {
     "errors": (
         "AlreadyExists",
         "Busy",
+        "CapExceeded",
         "CMRewardsError",
         "IdempotencyConflict",
         "InsufficientPoints",
@@ -202,7 +206,9 @@ __all__ = [
     "BowlCategory",
     "Busy",
     "CMRewardsError",
+    "CapExceeded",
     "CapPeriod",
+    "CappedMaximum",
     "CatalogItem",
     "ChainHead",
     "Check",
@@ -239,6 +245,7 @@ __all__ = [
     "OutOfOrder",
     "OutOfStock",
     "Outcome",
+    "OverCapGrant",
     "Participant",
     "PermissionDenied",
     "Phase",
@@ -272,6 +279,7 @@ __all__ = [
     "VerifyReport",
     "VisitResult",
     "WriteOff",
+    "capped_maximum",
     "check_id",
     "format_cents",
     "format_when",

@@ -10,6 +10,7 @@ __all__ = [
     "AlreadyExists",
     "Busy",
     "CMRewardsError",
+    "CapExceeded",
     "IdempotencyConflict",
     "InsufficientPoints",
     "IntegrityError",
@@ -39,6 +40,11 @@ class PermissionDenied(CMRewardsError):
 
 class InsufficientPoints(CMRewardsError):
     """The participant's available points do not cover the request."""
+
+
+class CapExceeded(CMRewardsError):
+    """An adjustment or reversal would take a participant past their program's cap; only
+    an admin may grant an adjustment over it."""
 
 
 class OutOfStock(CMRewardsError):

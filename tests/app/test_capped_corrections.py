@@ -80,15 +80,6 @@ def test_a_late_result_never_pays_beyond_the_cap(capped: Clinic) -> None:
     assert (report.ok, report.problems) == (True, ())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: capped-points program, record met on day 0 (10 points = 250 cents), "
-        "admin reverses that award transfer (cap usage back to 0), then void the outcome: the "
-        "settlement writes off the 10 points and lowers cap usage again, to -250, so the "
-        "participant's cap room is 3250 > cap_cents 3000"
-    ),
-)
 def test_void_after_an_admin_reversal_keeps_cap_usage_non_negative(capped: Clinic) -> None:
     outcome_id = record(capped, 0, "met")
     capped.reverse(1, reason="lab error", actor=ADMIN)  # the award, the first transfer

@@ -28,6 +28,11 @@ A participant may withdraw and come back for another episode: the model starts t
 schedules afresh with program weeks from the new start, and keeps counting the same cap
 period (a person's cap counts every episode).
 
+Adjustments count toward the cap (docs/decisions.md, "Hard limits"): an upward one
+that does not fit is refused unless an admin grants it over the cap; a downward one,
+and the reversal of an upward one, give back only the room adjustments hold; the
+reversal of a downward one needs that room again.
+
 The machine runs on each store: memory, a SQLite file and a PostgreSQL database
 (``DrawsAndCapsMachineMemory``, ``...SQLite``, ``...Postgres``), and on memory with the
 programs under the legacy rules of a program stored before the calendar
@@ -59,6 +64,7 @@ from hypothesis.stateful import (
 
 import cmrewards
 from cmrewards import (
+    CapExceeded,
     InsufficientPoints,
     InvalidTransition,
     Outcome,
@@ -354,6 +360,13 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         """The secondary ``met`` of a visit waiting for its stimulant ``met``."""
         self.visits = 0
         self.used: dict[tuple[str, int], int] = defaultdict(int)
+        """Cap usage: awards, prizes and counted adjustments."""
+        self.adjusted: dict[tuple[str, int], int] = defaultdict(int)
+        """The part of ``used`` adjustments hold."""
+        self.granted: dict[tuple[str, int], int] = defaultdict(int)
+        """Cents admins granted over the cap (not reversed)."""
+        self.cap_changes: dict[int, tuple[int, int, int]] = {}
+        """Each counted adjustment's (period, cap change, cents over the cap), by transfer id."""
         self.accounts: dict[str, int] = defaultdict(int)
         self.transfers: list[ModelTransfer] = []
         self.reversed: set[int] = set()
@@ -751,7 +764,24 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             event("reverse: InsufficientPoints")
             self.refused(InsufficientPoints, again)
             return
+        counted = self.cap_changes.get(original.id)
+        change = 0
+        if counted is not None:
+            period, undone, over = counted
+            key_period = (original.participant, period)
+            change = -undone if undone <= 0 else -min(undone, self.adjusted[key_period])
+            program = program_of(original.participant)
+            assert program.cap_cents is not None
+            if change > max(program.cap_cents - self.used[key_period], 0):
+                event("reverse: CapExceeded")
+                self.refused(CapExceeded, again)
+                return
         result = again()
+        if counted is not None:
+            event(f"reverse: an adjustment ({'over the cap' if over else 'counted'})")
+            self.used[key_period] += change
+            self.adjusted[key_period] += change
+            self.granted[key_period] -= over
         mirror = self.add_transfer(
             Movement.REVERSAL,
             original.to_account,
@@ -780,26 +810,51 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         participant=st.sampled_from(PRIZE_PEOPLE + POINTS_PEOPLE),
         points=st.integers(min_value=-80, max_value=-1) | st.integers(min_value=1, max_value=80),
         keyed=st.booleans(),
+        over_cap=st.booleans(),
     )
-    def adjust(self, participant: str, points: int, keyed: bool) -> None:
-        """Adjustments move points but are not awards: the cap does not see them."""
+    def adjust(self, participant: str, points: int, keyed: bool, over_cap: bool) -> None:
+        """Adjustments count toward the cap of the clock's period."""
         key = self.new_key(keyed)
         account = f"available:{participant}"
 
         def again(_zone: dt.tzinfo = dt.UTC) -> TransferResult:
             return self.clinic.adjust(
-                participant, points, reason="correction", actor=ADMIN, key=key
+                participant, points, reason="correction", actor=ADMIN, key=key, over_cap=over_cap
             )
 
         if points < 0 and -points > self.accounts[account]:
             self.refused(InsufficientPoints, again)
             return
+        program = program_of(participant)
+        assert program.cap_cents is not None
+        period = period_of(program, self.clock.now)
+        value = abs(points) * program.point_value_cents
+        room = max(program.cap_cents - self.used[participant, period], 0)
+        over = max(value - room, 0) if points > 0 else 0
+        if over and not over_cap:
+            event("adjust: CapExceeded")
+            self.refused(CapExceeded, again)
+            return
         result = again()
+        change = value if points > 0 else -min(value, self.adjusted[participant, period])
+        self.used[participant, period] += change
+        self.adjusted[participant, period] += change
+        self.granted[participant, period] += over
         if points > 0:
             self.add_transfer(Movement.ADJUSTMENT_UP, FUNDING, account, points, participant)
         else:
             self.add_transfer(Movement.ADJUSTMENT_DOWN, account, FUNDING, -points, participant)
+        self.cap_changes[len(self.transfers)] = (period, change, over)
+        event(
+            "adjust: over the cap"
+            if over
+            else f"adjust: cap change {'+' if change > 0 else '-' if change else '0'}"
+        )
         assert result.transfer.id == len(self.transfers)
+        assert (result.transfer.cap_change_cents, result.transfer.over_cap_cents) == (
+            change,
+            over or None,
+        )
         assert result.balance.available_points == self.accounts[account]
         assert result.balance.cap_remaining_cents == self.cap_remaining(participant, self.clock.now)
         if key is not None:
@@ -876,8 +931,21 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
             cap = program_of(participant).cap_cents
             assert cap is not None
             assert 0 <= cents <= cap
+        # Counted adjustments, read past the library too: their recorded cap changes.
+        by_id = {t["id"]: t for t in transfers}
+        for t in transfers:
+            counted = t if t["reverses"] is None else by_id[t["reverses"]]
+            if t["cap_change_cents"] is not None:
+                program = program_of(t["participant"])
+                period = period_of(program, parse_utc(counted["occurred_at"]))
+                awarded[t["participant"], period] += t["cap_change_cents"]
+        for (participant, year), cents in awarded.items():
+            cap = program_of(participant).cap_cents
+            assert cap is not None
+            assert 0 <= cents <= cap + self.granted[participant, year]
         modelled = {k: v for k, v in self.used.items() if v}
         assert {k: v for k, v in awarded.items() if v} == modelled
+        assert all(v >= 0 for v in self.adjusted.values())
         # The clinic's own usage, under its own period labels ("2027", "2028").
         usage = {
             (row["participant"], int(row["period"])): row["cents"]

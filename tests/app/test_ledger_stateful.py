@@ -6,7 +6,9 @@ requests in random order; after every step the clinic must agree with the model 
 every balance and every transfer (settlements included), the ledger must sum to zero,
 no transfer may change or disappear, and ``verify`` must pass. The model settles by
 its own replay: each outcome's award under the corrected history in clinical order,
-less what it was paid; what ``available`` cannot cover is written off.
+less what it was paid; what ``available`` cannot cover is written off. A settlement takes
+back no more than an outcome still gives, and a reversal gives back no more (what an admin
+reversed is already given back; a settlement's take-back is not reversed).
 Every refused request must leave the database exactly as it was (compared as
 a raw dump of every table, read past the library).
 
@@ -81,6 +83,8 @@ class ModelTransfer:
     amount: int
     participant: str
     reverses: int | None
+    outcome: int | None = attrs.field(default=None, eq=False)
+    """The outcome an award, bonus or settlement take-back is for: the model's own note."""
 
 
 @attrs.define
@@ -97,10 +101,18 @@ class ModelOutcome:
     bonus: int = 0
     taken: int = 0
     """Taken back or written off."""
+    reversed: int = 0
+    """Of its award and bonus, what an admin reversed (already given back)."""
 
     @property
     def paid(self) -> int:
         return self.award + self.bonus - self.taken
+
+    @property
+    def standing(self) -> int:
+        """What it still gives: a settlement takes back no more, a reversal gives back no
+        more (docs/decisions.md, "Reversals stay outside")."""
+        return max(self.paid - self.reversed, 0)
 
 
 @attrs.frozen
@@ -173,6 +185,7 @@ class LedgerMachine(RuleBasedStateMachine):
         amount: int,
         person: str,
         reverses: int | None = None,
+        outcome: int | None = None,
     ) -> int:
         """Append the transfer the model expects; its id."""
         transfer = ModelTransfer(
@@ -183,6 +196,7 @@ class LedgerMachine(RuleBasedStateMachine):
             amount=amount,
             participant=person,
             reverses=reverses,
+            outcome=outcome,
         )
         self.transfers.append(transfer)
         self.accounts[source] -= amount
@@ -237,11 +251,16 @@ class LedgerMachine(RuleBasedStateMachine):
                     (Movement.BONUS, extra_bonus),
                 ):
                     if amount:
-                        self.apply(kind, FUNDING, available(participant), amount, participant)
+                        self.apply(
+                            kind, FUNDING, available(participant), amount, participant,
+                            outcome=o.id,
+                        )  # fmt: skip
                 o.award += delta - extra_bonus
                 o.bonus += extra_bonus
             elif delta < 0:
-                taken = min(self.accounts[available(participant)], -delta)
+                # What a reversal already gave back is not taken back again.
+                take = min(-delta, o.standing)
+                taken = min(self.accounts[available(participant)], take)
                 if taken:
                     self.apply(
                         Movement.ADJUSTMENT_DOWN,
@@ -249,11 +268,17 @@ class LedgerMachine(RuleBasedStateMachine):
                         FUNDING,
                         taken,
                         participant,
+                        outcome=o.id,
                     )
-                written_off += -delta - taken
-                o.taken += -delta
+                if take < -delta:
+                    event("settle: a reversal had already given it back")
+                written_off += take - taken
+                o.taken += take
         self.written_off += written_off
         return written_off
+
+    def outcome(self, transfer: ModelTransfer) -> ModelOutcome:
+        return next(o for o in self.history if o.id == transfer.outcome)
 
     def same_visit(self, participant: str, at: dt.datetime) -> ModelOutcome | None:
         """The living outcome of ``participant`` at the visit (clinical day, UTC) of ``at``."""
@@ -275,6 +300,10 @@ class LedgerMachine(RuleBasedStateMachine):
         original = self.transfers[transfer_id - 1]
         if transfer_id in self.reversed or original.kind == Movement.REVERSAL:
             return InvalidTransition
+        if original.kind == Movement.ADJUSTMENT_DOWN and original.outcome is not None:
+            return InvalidTransition  # a settlement's take-back: correct the outcome instead
+        if original.outcome is not None and original.amount > self.outcome(original).standing:
+            return InvalidTransition  # a settlement already took (some of) it back
         pays = original.to_account
         if pays != FUNDING and self.accounts[pays] < original.amount:
             return InsufficientPoints
@@ -469,6 +498,8 @@ class LedgerMachine(RuleBasedStateMachine):
             reverses=transfer_id,
         )
         self.reversed.add(transfer_id)
+        if original.outcome is not None:
+            self.outcome(original).reversed += original.amount
         self.check_transfer(result, tid)
         if key is not None:
             self.keyed.append(Keyed(key, again, result))

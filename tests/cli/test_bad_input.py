@@ -308,6 +308,7 @@ KIND: dict[str, str | Ints] = {
     "yes": "flag",
     "owed": "flag",
     "state": "choice",
+    "over_cap": "flag",
     "against": "checkpoint",
     "through": "date",
     "day": "day",

@@ -318,7 +318,7 @@ def test_a_usage_error_after_the_command_with_json_is_a_json_document(db: Path) 
 
 
 def test_one_of_anything_is_singular(db: Path, tmp_path: Path) -> None:
-    ok(db, f"record P-2001 --outcome not_met --at {day(5)} --actor {RECORDER}")
+    ok(db, f"record P-2001 --outcome not_met --at {day(7)} --actor {RECORDER}")
     after_reset = text(db, f"record P-2001 --outcome met --at {day(8)} --actor {RECORDER}")
     assert after_reset.startswith("P-2001 stimulant-negative: met — 1 draw: won prize #4 small")
     ok(db, "adjust P-1002 --points 1 --reason 'one for the road'", CMREWARDS_ACTOR=ADMIN)

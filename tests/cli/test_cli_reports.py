@@ -177,6 +177,9 @@ HIGGINS_REPORT = {
     "written_off_cents": 0,
     "episodes": 2,
     "returning": 0,
+    "over_cap_grants": [],
+    "over_cap_points": 0,
+    "over_cap_cents": 0,
 }
 
 

@@ -22,14 +22,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cmrewards
 from cmrewards import Clinic
-from cmrewards.domain.caps import Payout, cap_period, pay_within_cap
-from cmrewards.domain.programs import BowlCategory, CapPeriod, Program, program_from_toml
+from cmrewards.domain.caps import (
+    Payout,
+    adjustment_cap_change,
+    cap_excess,
+    cap_period,
+    cap_refusal,
+    capped_maximum,
+    pay_within_cap,
+    period_label,
+)
+from cmrewards.domain.ledger import Movement
+from cmrewards.domain.programs import (
+    BowlCategory,
+    CapPeriod,
+    Program,
+    maximum_earnings,
+    program_from_toml,
+)
 from support.clinics import START, FakeClock, visit
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -590,3 +607,78 @@ def test_a_rewritten_prize_category_is_found_under_a_cap(tmp_path: Path, clock: 
         report = clinic.verify()
     assert not report.ok, "a small prize rewritten to 'large' went unnoticed"
     assert any(f"prize {small[0].id}" in problem.message for problem in report.problems)
+
+
+# --- hard limits: adjustments and the maximum with the cap (issue 12) ---------------------
+
+
+def test_an_adjustment_s_cap_change_never_leaves_usage_below_zero() -> None:
+    up, down, reversal = Movement.ADJUSTMENT_UP, Movement.ADJUSTMENT_DOWN, Movement.REVERSAL
+    assert adjustment_cap_change(up, 4000, 0) == 4000
+    # Down: only the room adjustments hold comes back.
+    assert adjustment_cap_change(down, 2000, 500) == -500
+    assert adjustment_cap_change(down, 2000, 0) == 0
+    assert adjustment_cap_change(down, 200, 500) == -200
+    # The reversal of an upward one gives back what is left of it; of a downward one,
+    # takes back exactly the room it gave.
+    assert adjustment_cap_change(reversal, 0, 300, 4000) == -300
+    assert adjustment_cap_change(reversal, 0, 9000, 4000) == -4000
+    assert adjustment_cap_change(reversal, 0, 0, -500) == 500
+
+
+def test_the_refusal_says_what_room_is_left() -> None:
+    program = program_from_toml(
+        """
+id = "p"
+name = "p"
+point_value_cents = 100
+cap_cents = 5000
+[[targets]]
+id = "t"
+schedule = { kind = "fixed", award = "points", amount = 10 }
+""",
+        "test",
+    )
+    assert (cap_excess(program, 4000, 1000), cap_excess(program, 4000, 4000)) == (0, 3000)
+    assert cap_excess(program, 6000, 100) == 100  # already past it (a grant): no room
+    refusal = cap_refusal(program, "P-1001", "2026", 4000, 4000, "+40 points")
+    assert str(refusal) == (
+        "P-1001 has $10.00 left under the $50.00 cap for 2026; +40 points is $40.00"
+    )
+    assert (period_label("2026"), period_label("enrolment-2")) == ("2026", "enrolment year 2")
+
+
+@pytest.mark.parametrize(
+    ("period", "weeks", "periods"),
+    [
+        ("calendar-year", 1, 2),  # a week can cross New Year's Eve
+        ("calendar-year", 52, 2),
+        ("calendar-year", 60, 3),
+        ("enrollment-year", 52, 1),
+        ("enrollment-year", 53, 2),
+    ],
+)
+def test_the_maximum_with_the_cap_counts_the_periods_an_enrolment_can_span(
+    period: str, weeks: int, periods: int
+) -> None:
+    program = attrs.evolve(
+        cmrewards.load_preset("higgins-vbrt"),
+        cap_cents=59900,
+        cap_period=CapPeriod(period),
+        weeks=weeks,
+    )
+    most = capped_maximum(program, maximum_earnings(program))
+    assert most.periods == periods
+    assert most.cents == min(most.schedule_cents, 59900)
+    assert most.capped is (most.schedule_cents > 59900)
+
+
+def test_without_a_cap_the_maximum_is_the_schedule_s() -> None:
+    program = cmrewards.load_preset("higgins-vbrt")
+    most = capped_maximum(program, maximum_earnings(program))
+    assert (most.cents, most.schedule_cents, most.cap_cents, most.capped) == (
+        99750,
+        99750,
+        None,
+        False,
+    )

@@ -881,6 +881,17 @@ def check_balances(run: Run, db: Database, summary: str) -> None:
 def check_refusals(run: Run, db: Database, summary: str) -> None:
     """Each refusal is explained by the final state: someone else got there first."""
     reversed_ids = {t.reverses for t in db.transfers if t.reverses is not None}
+    by_id = {t.id: t for t in db.transfers}
+    taken_from = {t.settles for t in db.transfers if t.kind == "adjustment-down" and t.settles}
+
+    def settled_away(transfer_id: int) -> bool:
+        """A settlement's take-back, or an award a settlement took some of back: a reversal
+        gives back only what the outcome still gives (docs/decisions.md)."""
+        t = by_id[transfer_id]
+        cause = t.cause or ""
+        outcome = t.settles or (int(cause[8:]) if cause.startswith("outcome:") else 0)
+        return (t.kind == "adjustment-down" and t.settles is not None) or outcome in taken_from
+
     for entry in run.entries(ok=False):
         op, error = entry["op"], entry["error"]
         where = f"{summary}\nrefusal not explained by the database: {entry}"
@@ -893,7 +904,7 @@ def check_refusals(run: Run, db: Database, summary: str) -> None:
         elif op == "prize" and error == "InvalidTransition":
             assert str(db.prizes[entry["prize"]].status) in ("fulfilled", "traded"), where
         elif op == "reverse" and error == "InvalidTransition":
-            assert entry["reverses"] in reversed_ids, where
+            assert entry["reverses"] in reversed_ids or settled_away(entry["reverses"]), where
         elif op == "adjust":
             assert entry["points"] < 0, where
         elif error == "OutOfStock":

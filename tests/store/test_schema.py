@@ -59,6 +59,10 @@ RELEASED = {
         "3a1cf8933061032728418f6dd5899c1e777306ba3fdaa05198a137811d3c999a",
         "3cc4903ac964455fd0d3038cf5801c01e38fdd234d818bfdf15829967139d7b2",
     ),
+    "0008_adjustment_caps": (
+        "cb86b9e67c8d3e981cfaa9d7372bcea3e347003cc63d235f2adee90214030fb0",
+        "af2156616e2455ba8e805b15ddf3dd3c309821a38eb1373962775f01a7c04018",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""

@@ -253,6 +253,10 @@ def populate(clinic: Clinic) -> None:
         transfer_ids(clinic, "H001", "award")[0], reason="lab retest", actor=ADMIN, key="REV-1"
     )
     clinic.reverse(transfer_ids(clinic, "C001", "award")[0], reason="wrong date", actor=ADMIN)
+    # Hard limits: adjustments counted toward the cap, one granted over it.
+    clinic.adjust("C002", 8, reason="bus fare", actor=ADMIN)
+    clinic.adjust("C002", -4, reason="entered twice", actor=ADMIN)
+    clinic.adjust("C001", 40, reason="lab outage make-up", actor=ADMIN, over_cap=True)
 
     # Catalog, stock and the prize cabinet.
     clinic.add_item("GIFT-10", name="$10 grocery card", cost=40, stock=5, low_stock=2, actor=ADMIN)
@@ -658,9 +662,9 @@ def forge_cases(conn: sqlite3.Connection, table: Table) -> list[Case]:
     return cases
 
 
-HASHED_WHEN_SET = {"visit", "specimen", "settles"}
-"""Columns added by migration 0005: a row's hash covers each only when it is set, so rows
-written before it hash as they did."""
+HASHED_WHEN_SET = {"visit", "specimen", "settles", "cap_change_cents", "over_cap_cents"}
+"""Columns added by migrations 0005 and 0007: a row's hash covers each only when it is set,
+so rows written before it hash as they did."""
 
 
 def chained_fields(row: dict[str, Any]) -> dict[str, Any]:

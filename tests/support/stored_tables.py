@@ -90,6 +90,8 @@ class MemoryTables:
             "transfers": state.transfers,
             "outcomes": state.outcomes,
             "prizes": state.prizes,
+            "prize_withdrawals": state.withdrawals,
+            "write_offs": state.write_offs,
         }
         if table in records:
             return [attrs.asdict(r, recurse=False) for r in records[table].values()]

@@ -528,21 +528,33 @@ class Clinic:
         return reads.history(self._work, participant)
 
     def adjust(
-        self, participant: str, points: int, *, reason: str, actor: str, key: str | None = None
+        self,
+        participant: str,
+        points: int,
+        *,
+        reason: str,
+        actor: str,
+        key: str | None = None,
+        over_cap: bool = False,
     ) -> TransferResult:
         """Add (positive) or remove (negative) points by hand, with a reason. Admin only.
 
-        Returns the transfer and the balance after it.
+        In a program with a cap the adjustment counts toward it: an upward one past the cap
+        is refused unless ``over_cap`` (an admin's grant; the transfer records by how much it
+        passed the cap, and ``reason`` should say why); a downward one gives back the room
+        adjustments used. Returns the transfer and the balance after it.
 
         Raises ``NotFound`` for an unknown participant; ``InsufficientPoints`` for removing
-        more than is available; ``InvalidInput`` for 0 points, more than a billion, or an
-        empty reason; ``PermissionDenied`` unless the actor is an active admin;
+        more than is available; ``CapExceeded`` for an upward adjustment past the cap without
+        ``over_cap``; ``InvalidInput`` for 0 points, more than a billion, or an empty reason;
+        ``PermissionDenied`` unless the actor is an active admin (``over_cap`` too);
         ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
-        docs/design.md section 4.
+        docs/design.md sections 3.3 and 4.
         """
         return corrections.adjust(
-            self._work, participant, points, reason=reason, actor=actor, key=key
-        )
+            self._work, participant, points, reason=reason, actor=actor, key=key,
+            over_cap=over_cap,
+        )  # fmt: skip
 
     def reverse(
         self,
@@ -561,10 +573,13 @@ class Clinic:
         balance after it.
 
         Raises ``NotFound`` for an unknown transfer; ``InvalidTransition`` for a transfer
-        reversed before, a reversal, a hold or a release; ``InsufficientPoints`` when the
-        points were spent or held since; ``InvalidInput`` for an empty reason;
-        ``PermissionDenied`` unless the actor is an active admin; ``IdempotencyConflict``
-        for a ``key`` used for another request. Rules: docs/design.md section 4.
+        reversed before, a reversal, a hold or a release, a settlement's take-back, or an
+        award its outcome no longer gives in full (a correction took some back);
+        ``InsufficientPoints`` when the points were spent or held since; ``CapExceeded`` when
+        undoing a downward adjustment needs room the cap no longer has; ``InvalidInput`` for
+        an empty reason; ``PermissionDenied`` unless the actor is an active admin;
+        ``IdempotencyConflict`` for a ``key`` used for another request. Rules:
+        docs/design.md sections 3.3, 4 and 4.1.
         """
         return corrections.reverse(
             self._work, transfer_id, reason=reason, actor=actor, key=key, returned=returned

@@ -9,27 +9,44 @@ from typing import Any
 import attrs
 
 from ..domain import ledger
-from ..domain.caps import cap_given_back, cap_period
+from ..domain.caps import (
+    adjusted_in,
+    adjustment_cap_change,
+    adjustment_charges,
+    cap_excess,
+    cap_given_back,
+    cap_period,
+    cap_refusal,
+)
 from ..domain.corrections import (
     check_adjustment,
     check_correctable,
     check_points_to_remove,
     check_points_to_take_back,
     check_reversible,
+    check_still_given,
 )
+from ..domain.earning import value_cents
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement, Transfer
-from ..domain.records import Correction, CorrectionKind, OutcomeRecord
+from ..domain.programs import Program
+from ..domain.records import Correction, CorrectionKind, OutcomeRecord, Participant
 from ..domain.redemption import Command, StockReason, transition
 from ..domain.refs import Ref, RefKind, id_of, next_id
 from ..domain.results import CorrectionResult, TransferResult
 from ..domain.schedules import AwardKind, Outcome
-from ..domain.settlement import effective_history, replay_episodes
-from ..domain.staff import Action
+from ..domain.settlement import (
+    Paid,
+    effective_history,
+    paid_by_outcome,
+    replay_episodes,
+    settled_outcome,
+)
+from ..domain.staff import Action, authorise
 from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..store.port import Corrections, HoldRelease
+from ..store.port import Corrections, HoldRelease, LedgerPosting
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
 from .settling import settle
@@ -44,13 +61,20 @@ def adjust(
     reason: str,
     actor: str,
     key: str | None = None,
+    over_cap: bool = False,
 ) -> TransferResult:
     """Add (positive) or remove (negative) points by hand (see ``Clinic.adjust``)."""
     check_adjustment(points)
     reason_text = check_text(reason, "reason", required=True)
     assert reason_text is not None
-    request = {"op": "adjust", "participant": participant, "points": points, "reason": reason}
+    request: dict[str, Any] = {
+        "op": "adjust", "participant": participant, "points": points, "reason": reason
+    }  # fmt: skip
+    if over_cap:  # only when asked, so keys used before it replay as they did
+        request["over_cap"] = True
     with work.write(actor, Action.ADJUST) as tx:
+        if over_cap:
+            authorise(tx.staff(actor), actor, Action.GRANT_OVER_CAP)
         person = find_participant(tx, participant)
         program = find_program(tx, person.program_id)
 
@@ -59,13 +83,26 @@ def adjust(
             if points < 0:
                 available = tx.balance(program.id, ledger.available(person.id))
                 check_points_to_remove(person.id, -points, available)
+            now = work.clock()
+            change = over = None
+            if program.cap_cents is not None:
+                period = cap_period(program, person.cap_start, now)
+                adjusted = adjusted_in(
+                    adjustment_charges(program, person.cap_start, tx.transfers(person.id)), period
+                )
+                value = value_cents(program, abs(points))
+                change = adjustment_cap_change(movement, value, adjusted)
+                used = tx.cap_usage(person.id, period)
+                over = cap_excess(program, used, change) or None
+                if over is not None and not over_cap:
+                    what = f"{points:+} points"
+                    raise cap_refusal(program, person.id, period, used, value, what)
+                tx.add_cap_usage(person.id, period, change)
             posted = transfer(
-                tx, work.clock(), program.id, movement, person.id, abs(points), actor,
-                reason_text, None,
+                tx, now, program.id, movement, person.id, abs(points), actor, reason_text, None,
+                cap_change_cents=change, over_cap_cents=over,
             )  # fmt: skip
-            return TransferResult(
-                transfer=posted, balance=balance_of(tx, person, program, work.clock())
-            )
+            return TransferResult(transfer=posted, balance=balance_of(tx, person, program, now))
 
         return work.idempotent(tx, program.id, key, request, _replayed_transfer, perform)
 
@@ -90,9 +127,19 @@ def reverse(
 
         def perform() -> TransferResult:
             check_reversible(original, tx.reversal_of(original.id))
+            assert original.participant is not None
+            person = find_participant(tx, original.participant)
+            program = find_program(tx, original.program_id)  # an earlier episode's, maybe
+            mine = tx.transfers(person.id)
+            outcome_id = settled_outcome(original)
+            if outcome_id is not None:
+                paid = paid_by_outcome(mine, tx.write_offs(person.id), []).get(outcome_id, Paid())
+                check_still_given(original, outcome_id, paid.standing_points)
             check_points_to_take_back(
                 original, tx.balance(original.program_id, original.to_account)
             )
+            period = cap_period(program, person.cap_start, original.occurred_at)
+            change = _reversal_cap_change(tx, program, person, period, original, mine)
             mirror = transfer(
                 tx,
                 work.clock(),
@@ -105,21 +152,45 @@ def reverse(
                 Ref.to(RefKind.TRANSFER, original.id),
                 accounts=(original.to_account, original.from_account),
                 reverses=original.id,
+                cap_change_cents=change,
             )
-            assert original.participant is not None
-            person = find_participant(tx, original.participant)
-            program = find_program(tx, original.program_id)  # an earlier episode's, maybe
             if original.kind is Movement.SPEND:
                 _undo_redemption(work, tx, original, actor, reason_text, returned)
             given_back = cap_given_back(program, original)
             if given_back is not None:
-                period = cap_period(program, person.cap_start, original.occurred_at)
                 tx.add_cap_usage(person.id, period, -given_back)
+            if change is not None:
+                tx.add_cap_usage(person.id, period, change)
             return TransferResult(
                 transfer=mirror, balance=balance_of(tx, person, program, work.clock())
             )
 
         return work.idempotent(tx, original.program_id, key, request, _replayed_transfer, perform)
+
+
+def _reversal_cap_change(
+    tx: LedgerPosting,
+    program: Program,
+    person: Participant,
+    period: str,
+    original: Transfer,
+    transfers: list[Transfer],
+) -> int | None:
+    """What reversing ``original`` changes in the cap usage of its ``period`` when it is a
+    counted adjustment (None otherwise). Undoing a downward one uses room again: refused
+    with ``CapExceeded`` when the cap has not that much left (an admin adjusts over the
+    cap instead, with a reason)."""
+    charges = {c.transfer.id: c for c in adjustment_charges(program, person.cap_start, transfers)}
+    undone = charges.get(original.id)
+    if undone is None:
+        return None
+    adjusted = adjusted_in(charges.values(), period)
+    change = adjustment_cap_change(Movement.REVERSAL, 0, adjusted, undone.cents)
+    used = tx.cap_usage(person.id, period)
+    if change > 0 and cap_excess(program, used, change):
+        what = f"reversing transfer {original.id}"
+        raise cap_refusal(program, person.id, period, used, change, what)
+    return change
 
 
 def _undo_redemption(

@@ -28,13 +28,17 @@ def transfer(
     accounts: tuple[str, str] | None = None,
     reverses: int | None = None,
     settles: int | None = None,
+    cap_change_cents: int | None = None,
+    over_cap_cents: int | None = None,
 ) -> Transfer:
     """Append one transfer of ``amount`` points, recorded at ``now``, and return it.
 
     The accounts follow from ``movement`` and ``participant`` (``ledger.route``)
     unless given, as a reversal gives them swapped. ``occurred_at`` is the clinical
     time (an outcome's), ``now`` when None. ``cause`` is a ``Ref`` text or None;
-    ``settles`` the outcome a settlement pays or takes back for, when not its cause.
+    ``settles`` the outcome a settlement pays or takes back for, when not its cause;
+    ``cap_change_cents`` and ``over_cap_cents`` what a counted adjustment does to the cap
+    (``domain/caps.py``).
     """
     if accounts is None:
         assert participant is not None
@@ -58,6 +62,8 @@ def transfer(
             prev_hash=prev_hash,
             hash="",
             settles=settles,
+            cap_change_cents=cap_change_cents,
+            over_cap_cents=over_cap_cents,
         )
     )
     tx.append_transfers([posted])

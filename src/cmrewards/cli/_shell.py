@@ -32,7 +32,7 @@ from cmrewards.errors import CMRewardsError, InvalidInput, NotFound, PermissionD
 from ._ids import STAFF, suggestion
 
 if TYPE_CHECKING:
-    from cmrewards import Clinic
+    from cmrewards import CappedMaximum, Clinic
 
 DEFAULT_DB = "cmrewards.db"
 NO_DATABASE_HINT = "create one with 'cmrewards init --admin ID' or point --db / CMREWARDS_DB at it"
@@ -315,6 +315,41 @@ def key_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def money(cents: int | None) -> str:
     """Dollars for a person; None is a program without a cap."""
     return "no cap" if cents is None else cmrewards.format_cents(cents)
+
+
+def at_most(most: CappedMaximum) -> str:
+    """What one participant can receive, the cap applied and said so: ``at most $599.00
+    per participant (the schedule alone would pay $1,074.00; capped at $599.00 per
+    enrolment year)``. The one wording of ``program show`` and ``presets``."""
+    note = cap_note(most)
+    if note is None:
+        return f"at most {money(most.cents)} per participant"
+    per = ""
+    if most.periods > 1 and most.capped:
+        per = f" per {_period_words(most)}"
+    return f"at most {money(most.cents)} per participant{per} ({note})"
+
+
+def cap_note(most: CappedMaximum) -> str | None:
+    """How the cap limits ``most``, or None without a cap: ``the schedule alone would pay
+    $1,074.00; capped at $599.00 per calendar year; an enrolment can span 2 calendar
+    years, each with its own cap``."""
+    if most.cap_cents is None:
+        return None
+    period = _period_words(most)
+    cap = f"{money(most.cap_cents)} per {period}"
+    note = (
+        f"the schedule alone would pay {money(most.schedule_cents)}; capped at {cap}"
+        if most.capped
+        else f"below the cap of {cap}"
+    )
+    if most.periods > 1 and most.capped:
+        note += f"; an enrolment can span {most.periods} {period}s, each with its own cap"
+    return note
+
+
+def _period_words(most: CappedMaximum) -> str:
+    return str(most.cap_period).replace("-", " ").replace("enrollment", "enrolment")
 
 
 @contextmanager

@@ -465,14 +465,28 @@ def history(settings: Settings, participant: str) -> None:
 @click.argument("participant", type=PARTICIPANT)
 @click.option("--points", required=True, type=int, help="Points to add (+N) or remove (-N).")
 @click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
+@click.option(
+    "--over-cap",
+    is_flag=True,
+    help="Grant it even past the program's cap (admin); the reason should say why.",
+)
 @actor_option()
 @key_option()
 @pass_settings
 def adjust(
-    settings: Settings, participant: str, points: int, reason: str, actor: str, key: str | None
+    settings: Settings,
+    participant: str,
+    points: int,
+    reason: str,
+    over_cap: bool,
+    actor: str,
+    key: str | None,
 ) -> None:
-    """Add or remove points by hand (admin), with a reason."""
-    result = settings.clinic().adjust(participant, points, reason=reason, actor=actor, key=key)
+    """Add or remove points by hand (admin), with a reason. In a capped program it counts
+    toward the cap; past it only with --over-cap."""
+    result = settings.clinic().adjust(
+        participant, points, reason=reason, actor=actor, key=key, over_cap=over_cap
+    )
     emit(settings, result, lambda: _describe_transfer(result), recorded=_seen(result))
 
 
@@ -563,10 +577,14 @@ def _describe_correction(result: CorrectionResult) -> str:
 def _describe_transfer(result: TransferResult) -> str:
     t = result.transfer
     note = " (already done with this key; nothing written)" if result.replayed else ""
+    if t.over_cap_cents is not None:
+        note += f"\ngranted over the cap by {money(t.over_cap_cents)} ({t.actor}: {t.reason})"
+    left = result.balance.cap_remaining_cents
+    cap = "" if left is None else f"; {money(left)} left under the cap"
     return (
         f"transfer {t.id}: {t.kind} of {plural(t.amount, 'point')}"
         f" {t.from_account} -> {t.to_account}{note}\n"
-        f"{result.balance.participant}: {describe_balance(result.balance, [])}"
+        f"{result.balance.participant}: {describe_balance(result.balance, [])}{cap}"
     )
 
 

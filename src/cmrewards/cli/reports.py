@@ -13,10 +13,10 @@ from cmrewards.errors import InvalidInput
 
 from ._ids import PARTICIPANT, PRESET, PROGRAM
 from ._output import Column, plural, table, when
-from ._shell import Settings, cli, emit, money, pass_settings
+from ._shell import Settings, cap_note, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
-    from cmrewards import EpisodeSummary, ProgramReport, Statement, StatementLine
+    from cmrewards import EpisodeSummary, OverCapGrant, ProgramReport, Statement, StatementLine
 
 # --- reports ---------------------------------------------------------------------
 
@@ -32,11 +32,17 @@ def report(
     """Abstinence, cost, liability, budget, caps and stock for each program."""
     first = cmrewards.parse_date(since, "--since") if since is not None else None
     last = cmrewards.parse_date(until, "--until") if until is not None else None
-    reports = settings.clinic().report(program_id, since=first, until=last)
-    emit(settings, reports, lambda: "\n\n".join(_describe_report(r) for r in reports))
+    clinic = settings.clinic()
+    reports = clinic.report(program_id, since=first, until=last)
+    zones = {p.id: p.timezone for p in clinic.programs()}
+    emit(
+        settings,
+        reports,
+        lambda: "\n\n".join(_describe_report(r, zones[r.program_id]) for r in reports),
+    )
 
 
-def _describe_report(r: ProgramReport) -> str:
+def _describe_report(r: ProgramReport, timezone: str) -> str:
     period = f"{r.since or 'start'} to {r.until or 'today'}"
     lines = [
         f"{r.program_id}: {r.name} ({period})",
@@ -81,9 +87,26 @@ def _describe_report(r: ProgramReport) -> str:
         if r.cap_hits
         else "  caps          no participant reached the cap"
     )
+    if r.over_cap_grants:
+        lines.append(
+            f"  over the cap  {plural(r.over_cap_points, 'point')} granted by admins,"
+            f" {money(r.over_cap_cents)} past the cap:"
+        )
+        lines += [f"    {_describe_grant(g, timezone)}" for g in r.over_cap_grants]
     if r.low_stock:
         lines.append(f"  low stock     {', '.join(r.low_stock)}")
     return "\n".join(lines)
+
+
+def _describe_grant(g: OverCapGrant, timezone: str) -> str:
+    """``P-1001 +40 points ($40.00, $30.00 past the cap), transfer 7, by admin-1 at
+    2026-05-01 09:03 CDT: make-up for the lab outage`` (the time in the program's zone)."""
+    undone = " (reversed)" if g.reversed else ""
+    return (
+        f"{g.participant} +{plural(g.points, 'point')} ({money(g.cents)}, {money(g.over_cents)}"
+        f" past the cap), transfer {g.transfer_id}, by {g.actor} at {when(g.at, timezone)}:"
+        f" {g.reason}{undone}"
+    )
 
 
 @cli.command()
@@ -192,6 +215,8 @@ def _describe_statement(made: Statement, html_file: str | None, names: dict[str,
             f"written off {plural(made.written_off_points, 'point')}"
             f" ({money(made.written_off_cents)}): corrected awards already spent or handed over"
         )
+    for g in made.over_cap_grants:
+        lines.append(f"granted over the cap: {_describe_grant(g, made.timezone)}")
     for r in made.redemptions:
         item = names.get(r.sku, r.sku)
         lines.append(
@@ -271,6 +296,9 @@ def simulate(
     result = cmrewards.simulate(
         chosen, participants=participants, p_met=p_met, seed=seed, persistence=persistence
     )
+    most = cmrewards.capped_maximum(chosen, cmrewards.maximum_earnings(chosen))
+    note = cap_note(most)
+    full = "" if note is None else f" ({note})"
     emit(
         settings,
         result,
@@ -280,7 +308,7 @@ def simulate(
             f" persistence {result.persistence}, seed {result.seed}\n"
             f"  per participant: mean {money(result.mean_cents)}, median"
             f" {money(result.median_cents)}, 95th percentile {money(result.p95_cents)};"
-            f" expected at full attendance {money(result.maximum_cents)}\n"
+            f" expected at full attendance {money(result.maximum_cents)}{full}\n"
             f"  chance of reaching the cap {100 * result.cap_hit_share:.1f} %;"
             f" total budget {money(result.total_cents)}"
         ),

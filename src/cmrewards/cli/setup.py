@@ -10,7 +10,7 @@ import cmrewards
 from ._confirm import confirm, yes_option
 from ._ids import PARTICIPANT, PRESET, PROGRAM, STAFF
 from ._output import Column, csv_option, dollars, emit_list, plural
-from ._shell import Recorded, Settings, actor_option, cli, emit, money, pass_settings
+from ._shell import Recorded, Settings, actor_option, at_most, cli, emit, money, pass_settings
 
 # --- setup -----------------------------------------------------------------
 
@@ -117,9 +117,10 @@ def presets(settings: Settings) -> None:
     """List the shipped programs and what each can pay one participant."""
     shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
     maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
+    capped = {name: cmrewards.capped_maximum(p, maxima[name]) for name, p in shipped}
     rows = [
         {"preset": name, "name": program.name, "description": program.description}
-        | {"maximum": maxima[name]}
+        | {"maximum": maxima[name], "maximum_with_cap": capped[name]}
         for name, program in shipped
     ]
     columns: list[Column[tuple[str, cmrewards.Program]]] = [
@@ -131,6 +132,13 @@ def presets(settings: Settings) -> None:
             lambda shipped: money(maxima[shipped[0]].value_cents),
             right=True,
             csv=lambda shipped: dollars(maxima[shipped[0]].value_cents),
+        ),
+        # What one participant can receive: the expected value, the cap applied.
+        Column(
+            "with the cap",
+            lambda shipped: money(capped[shipped[0]].cents) if shipped[1].cap_cents else "no cap",
+            right=True,
+            csv=lambda shipped: dollars(capped[shipped[0]].cents),
         ),
     ]
     emit_list(settings, rows, columns, shipped, empty="no presets")
@@ -213,6 +221,7 @@ def program_show(settings: Settings, program_id: str) -> None:
     """
     shown = settings.clinic().program(program_id)
     most = cmrewards.maximum_earnings(shown)
+    with_cap = cmrewards.capped_maximum(shown, most)
 
     def text() -> str:
         lines = [f"{shown.id}: {shown.name}", ""]
@@ -233,10 +242,10 @@ def program_show(settings: Settings, program_id: str) -> None:
             if target.requires:
                 lines.append(f"    pays only with {' and '.join(target.requires)} met at the visit")
         lines += _redemption_rules(shown)
-        lines.append(f"at most {money(most.value_cents)} per participant")
+        lines.append(at_most(with_cap))
         return "\n".join(lines)
 
-    emit(settings, shown.to_dict() | {"maximum": most}, text)
+    emit(settings, shown.to_dict() | {"maximum": most, "maximum_with_cap": with_cap}, text)
 
 
 def _redemption_rules(shown: cmrewards.Program) -> list[str]:

@@ -44,6 +44,8 @@ def check_reversible(original: Transfer, earlier_reversal: Transfer | None) -> N
     written, if any). A reversal is not itself reversed: ``adjust`` corrects it. Holds
     and releases belong to a redemption and are resolved by cancelling it. A spend is
     reversible only as the spend of a redemption, which the reversal then reverses too.
+    A settlement's take-back is the replay's, not an admin's: correcting the outcome
+    changes it.
     """
     if earlier_reversal is not None:
         raise InvalidTransition(
@@ -59,6 +61,24 @@ def check_reversible(original: Transfer, earlier_reversal: Transfer | None) -> N
         )
     if original.kind is Movement.SPEND and original.cause is None:
         raise InvalidTransition(f"transfer {original.id} spends points of no redemption")
+    if original.kind is Movement.ADJUSTMENT_DOWN and original.settles is not None:
+        raise InvalidTransition(
+            f"transfer {original.id} took back points of outcome {original.settles} when it"
+            " was settled; correct the outcome, or make an adjustment, instead"
+        )
+
+
+def check_still_given(original: Transfer, outcome_id: int, gives: int) -> None:
+    """An award or bonus ``original`` of outcome ``outcome_id``, which still gives ``gives``
+    points (after its settlements and earlier reversals), may be reversed only if they
+    cover it: a reversal gives back points the outcome still gives, never points a
+    settlement already took back (docs/decisions.md, "Reversals stay outside").
+    ``InvalidTransition`` if not."""
+    if original.amount > gives:
+        raise InvalidTransition(
+            f"transfer {original.id} paid {original.amount} points for outcome {outcome_id},"
+            f" which now gives {gives}; correct or void the outcome instead"
+        )
 
 
 def check_points_to_take_back(original: Transfer, source_balance: int) -> None:

@@ -90,10 +90,26 @@ class Transfer:
     settles: int | None = None
     """For a settlement, the outcome whose award it corrects, when that is not its cause
     (migration 0005; hashed only when set, so earlier rows hash as they did)."""
+    cap_change_cents: int | None = None
+    """For an adjustment in a program with a cap, or the reversal of one: the cents it
+    added to its participant's cap usage (negative: gave back), in the period of the
+    adjustment (``domain/caps.py``). None for any other transfer, and for adjustments
+    recorded before migration 0007, which the cap never counted. Hashed only when set."""
+    over_cap_cents: int | None = None
+    """For an admin's adjustment over the cap: the cents by which it passed the cap (what
+    the cap left was less than its value). Hashed only when set."""
 
     def hash_fields(self) -> dict[str, Any]:
         """Everything but the hash itself, in the form the chain hashes."""
-        optional = {} if self.settles is None else {"settles": self.settles}
+        optional = {
+            name: value
+            for name, value in (
+                ("settles", self.settles),
+                ("cap_change_cents", self.cap_change_cents),
+                ("over_cap_cents", self.over_cap_cents),
+            )
+            if value is not None
+        }
         return optional | {
             "id": self.id,
             "program_id": self.program_id,

@@ -192,17 +192,28 @@ class Paid:
     """What the ledger holds for one outcome: its awards and every settlement of it."""
 
     award: int = 0
-    """Award points credited (reversals are an admin's separate correction, not counted)."""
+    """Award points credited, reversed ones included (a settlement never pays them again)."""
     bonus: int = 0
     taken: int = 0
     """Points taken back by settlements or written off."""
     prizes: tuple[Prize, ...] = ()
     """Every prize won on its draws, withdrawn ones included."""
     written_off_prizes: frozenset[int] = frozenset()
+    reversed: int = 0
+    """Points of its award and bonus transfers that an admin reversed: already given back,
+    so a settlement neither takes them back again nor pays them again."""
 
     @property
     def points(self) -> int:
+        """Points credited for it net of take-backs: what a settlement compares with what
+        it earns (a reversed award counts as paid)."""
         return self.award + self.bonus - self.taken
+
+    @property
+    def standing_points(self) -> int:
+        """Points it still gives: credited, less take-backs and reversals; never below 0
+        (a record written before reversals were bounded may say less)."""
+        return max(self.points - self.reversed, 0)
 
     def standing(self) -> dict[int, Prize]:
         """The prizes it still gives, by draw: not withdrawn, not written off."""
@@ -231,10 +242,14 @@ def settled_outcome(transfer: Transfer) -> int | None:
 def paid_by_outcome(
     transfers: Iterable[Transfer], write_offs: Iterable[WriteOff], prizes: Iterable[Prize]
 ) -> dict[int, Paid]:
-    """What the ledger holds for each outcome of these records."""
+    """What the ledger holds for each outcome of these records. ``transfers`` must hold the
+    reversals of its awards (all of a participant's do) for ``Paid.reversed``."""
+    transfers = list(transfers)
+    undone = {t.reverses for t in transfers if t.reverses is not None}
     award: dict[int, int] = defaultdict(int)
     bonus: dict[int, int] = defaultdict(int)
     taken: dict[int, int] = defaultdict(int)
+    reversed_points: dict[int, int] = defaultdict(int)
     for transfer in transfers:
         outcome_id = settled_outcome(transfer)
         if outcome_id is None:
@@ -245,6 +260,8 @@ def paid_by_outcome(
             bonus[outcome_id] += transfer.amount
         elif transfer.kind is Movement.ADJUSTMENT_DOWN:
             taken[outcome_id] += transfer.amount
+        if transfer.kind in (Movement.AWARD, Movement.BONUS) and transfer.id in undone:
+            reversed_points[outcome_id] += transfer.amount
     written_off: dict[int, set[int]] = defaultdict(set)
     for write_off in write_offs:
         taken[write_off.outcome_id] += write_off.points
@@ -256,8 +273,12 @@ def paid_by_outcome(
             won[prize.outcome_id].append(prize)
     ids = set(award) | set(bonus) | set(taken) | set(won)
     return {
-        i: Paid(award[i], bonus[i], taken[i], tuple(won[i]), frozenset(written_off[i])) for i in ids
-    }
+        i: Paid(
+            award[i], bonus[i], taken[i], tuple(won[i]), frozenset(written_off[i]),
+            reversed_points[i],
+        )
+        for i in ids
+    }  # fmt: skip
 
 
 @attrs.frozen
@@ -274,7 +295,8 @@ class Plan:
     bonus: int = 0
     """Bonus points to credit."""
     take_back: int = 0
-    """Points to take back (what ``available`` cannot cover is written off)."""
+    """Points to take back (what ``available`` cannot cover is written off); never more
+    than it still gives."""
     new_draws: tuple[tuple[int, BowlCategory], ...] = ()
     """(draw, category) of each winning slip it now earns and has no prize for."""
     reinstate: tuple[Prize, ...] = ()
@@ -302,7 +324,13 @@ def plan(
     """Settle one outcome: ``replayed`` is what it earns now (None once voided), ``paid``
     what the ledger holds for it, ``remaining_cents`` the cap left in its period (None
     without a cap). The cap is applied as when it was first paid: the room is what is
-    left plus what it already gives."""
+    left plus what it already gives.
+
+    An admin's reversal of its award stands (docs/decisions.md, "Reversals stay outside"):
+    what it earns is compared with what was credited, reversed points included, so they
+    are never paid again, and only what still stands is taken back, so they are never
+    taken back twice. It ends crediting ``max(earned, reversed)``: it gives what it earns
+    less what was reversed, never less than nothing."""
     earning = None if replayed is None else replayed.earning
     points = 0 if earning is None else earning.points
     bonus = 0 if earning is None else earning.bonus_points
@@ -315,6 +343,7 @@ def plan(
     delta = payout.points + payout.bonus_points - paid.points
     credit_bonus = min(max(delta, 0), max(payout.bonus_points - paid.bonus, 0))
     credit_award = max(delta, 0) - credit_bonus
+    take_back = min(max(-delta, 0), paid.standing_points)
 
     wanted = {i: s for i, s in enumerate(payout.slips) if s.value_cents}
     standing = paid.standing()
@@ -332,7 +361,7 @@ def plan(
     remove = tuple(p for i, p in sorted(standing.items()) if i not in wanted)
     kept = sum(standing[i].value_cents for i in wanted if i in standing)
     added = sum(s.value_cents for _, s in new_draws) + sum(p.value_cents for p in reinstate)
-    points_after = payout.points + payout.bonus_points
+    points_after = paid.points + credit_award + credit_bonus - take_back
     after = points_after * program.point_value_cents + kept + added
     return Plan(
         outcome_id=outcome_id,
@@ -340,7 +369,7 @@ def plan(
         earning=earning,
         award=credit_award,
         bonus=credit_bonus,
-        take_back=max(-delta, 0),
+        take_back=take_back,
         new_draws=tuple(new_draws),
         reinstate=tuple(reinstate),
         remove=remove,

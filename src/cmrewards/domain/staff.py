@@ -33,6 +33,7 @@ class Action(enum.StrEnum):
     MANAGE_CATALOG = "manage the catalog"
     ENROL = "enrol and withdraw participants"
     ADJUST = "adjust balances"
+    GRANT_OVER_CAP = "grant adjustments over the cap"
     REVERSE = "reverse transfers"
     EXPIRE = "expire holds"
     CORRECT = "correct outcomes"

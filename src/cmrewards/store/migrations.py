@@ -44,6 +44,11 @@ MIGRATIONS = (
         tuple(postgres_schema.ANALYTE_RESULTS),
     ),
     Migration("0007_episodes", tuple(schema.EPISODES), tuple(postgres_schema.EPISODES)),
+    Migration(
+        "0008_adjustment_caps",
+        tuple(schema.ADJUSTMENT_CAPS),
+        tuple(postgres_schema.ADJUSTMENT_CAPS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -383,3 +383,12 @@ EPISODES = [
         ) STRICT""",
     *_append_only("past_episodes"),
 ]
+
+ADJUSTMENT_CAPS = [
+    # Hashed only when set (Transfer.hash_fields), so older rows hash as they did. An
+    # adjustment recorded from this migration on in a program with a cap says what it
+    # added to (or gave back of) its participant's cap usage; an admin's grant over the
+    # cap says how far past it went. Older adjustments were never counted and stay so.
+    "ALTER TABLE transfers ADD COLUMN cap_change_cents INTEGER",
+    "ALTER TABLE transfers ADD COLUMN over_cap_cents INTEGER CHECK (over_cap_cents > 0)",
+]

@@ -216,6 +216,8 @@ def transfer_from_row(row: Row) -> Transfer:
         prev_hash=row["prev_hash"],
         hash=row["hash"],
         settles=row["settles"],
+        cap_change_cents=row["cap_change_cents"],
+        over_cap_cents=row["over_cap_cents"],
     )
 
 
@@ -508,6 +510,8 @@ TRANSFER_COLUMNS = (
     "occurred_at",
     "recorded_at",
     "settles",
+    "cap_change_cents",
+    "over_cap_cents",
     "prev_hash",
     "hash",
 )

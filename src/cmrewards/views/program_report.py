@@ -4,7 +4,7 @@ Everything is computed from the stored records for one program and an optional
 period of clinical dates, over the corrected history (each outcome as its newest
 correction says, voided ones left out); money is integer cents throughout. Awards are
 counted net of what settlements took back; what they could not take back is written
-off and counted apart.
+off and counted apart, as are admins' adjustments granted past a participant's cap.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Protocol
 
 import attrs
 
+from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import local_date
 from ..domain.earning import value_cents
 from ..domain.episodes import Episodes
@@ -108,6 +109,12 @@ class ProgramReport:
     """Enrolments in the program: ``enrolled`` plus every time one of them came back."""
     returning: int = 0
     """Participants whose latest episode in the program is not their first episode."""
+    over_cap_grants: tuple[OverCapGrant, ...] = ()
+    """Admins' adjustments past a participant's cap in the period, reversed ones marked."""
+    over_cap_points: int = 0
+    """Points of the grants over the cap that stand (not reversed)."""
+    over_cap_cents: int = 0
+    """What those grants paid past the cap: the sum of their ``over_cents``."""
 
 
 def program_report(
@@ -145,6 +152,9 @@ def program_report(
         if w.program_id == program.id
         and _within(_outcome_time(tx, w.outcome_id), program, since, until)
     ]
+    grants = tuple(
+        g for g in over_cap_grants(program, transfers) if _within(g.at, program, since, until)
+    )
     awarded, won_cents = _awarded(program, standing, all_prizes, since, until)
     before_until = _awarded(program, standing, all_prizes, None, until)
     committed = value_cents(program, before_until[0]) + before_until[1]
@@ -192,6 +202,9 @@ def program_report(
         written_off_cents=sum(w.value_cents for w in write_offs),
         episodes=len(mine),
         returning=sum(p.episode > 1 for p in people),
+        over_cap_grants=grants,
+        over_cap_points=sum(g.points for g in grants if not g.reversed),
+        over_cap_cents=sum(g.over_cents for g in grants if not g.reversed),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Protocol
 import attrs
 
 from ..domain.calendar import FIRST_RESULT, Attendance
+from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import program_week
 from ..domain.earning import value_cents
 from ..domain.episodes import Enrolled, Episodes
@@ -151,6 +152,8 @@ class Statement:
     """The current episode's number (``program_id``, ``start`` and ``status`` are its)."""
     episodes: tuple[EpisodeSummary, ...] = ()
     """Every episode, the current one last, with its own totals."""
+    over_cap_grants: tuple[OverCapGrant, ...] = ()
+    """Adjustments an admin granted past the cap, with who and why (reversed ones marked)."""
 
 
 def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> Statement:
@@ -205,6 +208,7 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
         written_off_cents=sum(w.value_cents for w in write_offs),
         episode=person.episode,
         episodes=summaries,
+        over_cap_grants=tuple(over_cap_grants(program, transfers)),
     )
 
 

@@ -404,7 +404,7 @@ def statement_html(statement: Statement) -> str:
         body.insert(1, _episodes_table(statement))
     if statement.prizes:
         body.append(_prizes_table(statement.prizes, numbers, timezone))
-    if statement.corrections or statement.write_offs:
+    if statement.corrections or statement.write_offs or statement.over_cap_grants:
         body.append(_corrections_table(statement, _result_labels(statement, numbers)))
     body.append(_movements_table(statement.history, timezone))
     body.append(
@@ -638,7 +638,8 @@ def _episodes_table(statement: Statement) -> str:
 
 
 def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:
-    """Each correction and void with who and why, and what settlement wrote off."""
+    """Each correction and void with who and why, what settlement wrote off, and each
+    adjustment an admin granted past the cap."""
     timezone = statement.timezone
     categories = {p.id: p.category for p in statement.prizes}
     rows = []
@@ -660,6 +661,14 @@ def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:
             f"<td>{_esc(labels.get(w.outcome_id, ''))}</td>"
             f"<td>{_esc(what)} written off ({format_cents(w.value_cents)}): already spent"
             f" or handed over</td><td>{_esc(w.actor)}</td><td>{_esc(w.cause)}</td></tr>"
+        )
+    for g in statement.over_cap_grants:
+        undone = " (reversed since)" if g.reversed else ""
+        rows.append(
+            f'<tr class="over-cap"><td class="date">{_day(g.at, timezone).isoformat()}</td>'
+            f"<td></td><td>{_esc(_plural(g.points, 'point'))} granted"
+            f" ({format_cents(g.cents)}), {format_cents(g.over_cents)} past the cap{undone}"
+            f"</td><td>{_esc(g.actor)}</td><td>{_esc(g.reason)}</td></tr>"
         )
     return _table(
         "Corrections",

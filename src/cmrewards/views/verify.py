@@ -21,7 +21,7 @@ import attrs
 
 from ..domain import ledger
 from ..domain.bowl import draw
-from ..domain.caps import cap_period
+from ..domain.caps import adjustment_charges, cap_period
 from ..domain.chain import GENESIS, Chained, broken_links
 from ..domain.checkpoint import Checkpoint, checkpoint_problems
 from ..domain.earning import value_cents
@@ -291,12 +291,13 @@ class _History:
                 capped = program.cap_cents is not None
                 stands = paid.get(record.id, Paid())
                 expected = earning.points + earning.bonus_points
-                if stands.points != expected and not (capped and stands.points < expected):
+                if not _stands_right(stands, expected, capped):
+                    reversed_note = f" ({stands.reversed} reversed)" if stands.reversed else ""
                     yield Problem(
                         Check.SCHEDULE_REPLAY,
                         Ref(RefKind.OUTCOME, record.id),
                         f"outcome {record.id} ({participant_id} {record.target}) stands at"
-                        f" {stands.points} points; its schedule says {expected}",
+                        f" {stands.points} points{reversed_note}; its schedule says {expected}",
                     )
                 yield from _prize_problems(
                     program,
@@ -308,21 +309,23 @@ class _History:
                 )
             for entry in history:
                 stands = paid.get(entry.record.id, Paid())
+                program = episodes.of_outcome(entry.record).program
                 if entry.voided:
                     yield from _prize_problems(
-                        episodes.of_outcome(entry.record).program,
+                        program,
                         entry.record,
                         entry.seed,
                         0,
                         list(stands.standing().values()),
                         list(stands.prizes),
                     )
-                if entry.voided and (stands.points or stands.standing()):
+                capped = program.cap_cents is not None
+                if entry.voided and (not _stands_right(stands, 0, capped) or stands.standing()):
                     yield Problem(
                         Check.SCHEDULE_REPLAY,
                         Ref(RefKind.OUTCOME, entry.record.id),
                         f"outcome {entry.record.id} was voided but still gives"
-                        f" {stands.points} points and {len(stands.standing())} prizes",
+                        f" {stands.standing_points} points and {len(stands.standing())} prizes",
                     )
             for target, state in current_states(episodes, history, steps).items():
                 replayed[participant_id, target] = state
@@ -377,11 +380,15 @@ class _History:
                 yield Problem(Check.SETTLEMENT, ref, message)
 
     def cap_problems(self, cached: dict[tuple[str, str], int]) -> Iterable[Problem]:
-        """Cap usage is the value of awards that still stand plus prizes won, per period.
+        """Cap usage is the value of awards that still stand plus prizes won, plus what
+        counted adjustments hold, per period; no period is past the cap by more than what
+        admins granted over it (and did not reverse).
 
         It is kept only for programs with a cap.
         """
         used: dict[tuple[str, str], int] = defaultdict(int)
+        granted: dict[tuple[str, str], int] = defaultdict(int)
+        yield from self._adjustment_problems(used, granted)
         undone = reversed_ids(self.transfers)
         taken_back = [
             t
@@ -425,12 +432,67 @@ class _History:
                     f" awards add up to {used.get(key, 0)}",
                 )
             cap = caps.get(key)
-            if cap is not None and used.get(key, 0) > cap:
+            if cap is not None and used.get(key, 0) > cap + granted.get(key, 0):
+                over = f" and the {granted[key]} granted over it" if granted.get(key) else ""
                 yield Problem(
                     Check.CAP,
                     participant,
-                    f"{key[0]} was awarded {used[key]} cents in {key[1]}, over the cap of {cap}",
+                    f"{key[0]} was awarded {used[key]} cents in {key[1]}, over the cap of"
+                    f" {cap}{over}",
                 )
+
+    def _adjustment_problems(
+        self, used: dict[tuple[str, str], int], granted: dict[tuple[str, str], int]
+    ) -> Iterable[Problem]:
+        """Add what counted adjustments hold to ``used``, and each admin's grant over the
+        cap that stands to ``granted``; each adjustment's recorded cap change must be the
+        one the rules give it (``caps.adjustment_charges``), replayed in order."""
+        undone = reversed_ids(self.transfers)
+        for participant_id, own in sorted(self._by_participant().items()):
+            person = self.people.get(participant_id)
+            if person is None:
+                continue
+            program = self.programs[person.program_id]
+            charges = adjustment_charges(program, person.cap_start, own.transfers)
+            for charge in charges:
+                transfer = charge.transfer
+                used[person.id, charge.period] += charge.cents
+                if transfer.cap_change_cents != charge.cents:
+                    yield Problem(
+                        Check.CAP,
+                        Ref(RefKind.TRANSFER, transfer.id),
+                        f"transfer {transfer.id} says it changed the cap usage of {person.id}"
+                        f" in {charge.period} by {transfer.cap_change_cents} cents; the rules"
+                        f" give {charge.cents}",
+                    )
+                if transfer.over_cap_cents is not None and transfer.id not in undone:
+                    granted[person.id, charge.period] += transfer.over_cap_cents
+            counted = {c.transfer.id for c in charges}
+            for transfer in own.transfers:
+                over = transfer.over_cap_cents
+                grant = transfer.kind is Movement.ADJUSTMENT_UP and transfer.id in counted
+                if (transfer.cap_change_cents is not None and transfer.id not in counted) or (
+                    over is not None
+                    and not (grant and 0 < over <= value_cents(program, transfer.amount))
+                ):
+                    yield Problem(
+                        Check.CAP,
+                        Ref(RefKind.TRANSFER, transfer.id),
+                        f"transfer {transfer.id} ({transfer.kind}) carries a cap change"
+                        " that no adjustment of a capped program can have",
+                    )
+
+
+def _stands_right(stands: Paid, earned: int, capped: bool) -> bool:
+    """An outcome that earns ``earned`` points is credited what settlement leaves it:
+    ``max(earned, reversed)`` (it gives what it earns less what an admin reversed of it,
+    ``domain/settlement.plan``), or, under a cap, no more. A file written before
+    settlements were bounded by reversals may hold exactly ``earned`` instead: the
+    take-back of points a reversal had already given back, written off at the time."""
+    owed = max(earned, stands.reversed)
+    if capped:
+        return stands.points <= owed
+    return stands.points in (owed, earned)
 
 
 def _prize_problems(
