@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from support import doc_blocks
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CTN = EXAMPLES.parents[1] / "shared" / "data" / "ctn0094" / "lab_results.csv"
 
@@ -56,6 +58,10 @@ def test_the_ctn0094_calendar_example_closes_the_real_export() -> None:
         " 6.4 % more than the closed calendar",
         "importing and closing again: 0 stored, 0 outcomes, 0 missed; record verified: True",
     ]
+    # README.md shows this run in a block it cannot run without the export: checked here.
+    (shown,) = [b for b in doc_blocks.all_blocks() if "examples/ctn0094_calendar.py" in b.text]
+    (command,) = doc_blocks.commands(shown)
+    assert doc_blocks.matches(list(command.expected), done.stdout)
 
 
 def test_the_ctn0094_calendar_example_names_a_missing_export(tmp_path: Path) -> None:
