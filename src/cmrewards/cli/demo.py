@@ -2,7 +2,7 @@
 
 Every step is a real CLI command run against the demo database, printed with a
 one-line explanation, so the demo doubles as a tutorial of the commands. It ends with
-three real histories of the CTN-0027 trial (``demo_data/``: from the MIT-licensed R
+four real histories of the CTN-0027 trial (``demo_data/``: from the MIT-licensed R
 package public.ctn0094data, see its README) imported through a lab's mapping file, then
 the calendar closed.
 """
@@ -194,13 +194,13 @@ def _prize_clinic(demo: _Demo, start: dt.date) -> None:
 
 
 def _real_histories(demo: _Demo, data: Path) -> None:
-    """Three real CTN-0027 histories, one specimen a week: imported as the lab sent them,
+    """Four real CTN-0027 histories, one specimen a week: imported as the lab sent them,
     then the calendar closed, so a week nobody came is a missed sample."""
     excerpt, lab, program = (
         data / f"ctn0094-{name}" for name in ("excerpt.csv", "map.toml", "program.toml")
     )
     click.echo(
-        "\n» Real histories: three participants of the CTN-0027 trial (public.ctn0094data,"
+        "\n» Real histories: four participants of the CTN-0027 trial (public.ctn0094data,"
         " MIT licence), one urine specimen a week for 12 weeks."
     )
     demo.step(
@@ -239,6 +239,11 @@ def _real_histories(demo: _Demo, data: Path) -> None:
         "CTN-00211's week 7 is missed: the run restarted at 10, and the fifth negative after"
         " it recovered the level of the run before.",
         "statement", "CTN-00211",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00016's week 7 specimen was cocaine-positive: the same reset, and the same"
+        " recovery five negatives later. The close changed nothing for them.",
+        "statement", "CTN-00016",
     )  # fmt: skip
     demo.step(
         "CTN-00249 gave six negatives and came no more: weeks 7 to 12 are missed, and what"
