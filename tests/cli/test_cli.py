@@ -716,7 +716,14 @@ def test_demo_on_a_fresh_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
     assert "$ cmrewards verify\nOK: " in result.stdout
     report = ok(db, "verify")
-    assert (report["ok"], report["participants"]) == (True, 4)  # three Higgins, one VA
+    # three Higgins, one VA, four real CTN-0027 histories
+    assert (report["ok"], report["participants"]) == (True, 8)
+    # CTN-00211's no-show in week 7, closed as missed, takes back what the run paid after it.
+    assert "CTN-00211: 505 points ($126.25)" in result.stdout
+    assert "2026-02-25  stimulant-negative  missed                  0  $53.75  reset" in (
+        result.stdout
+    )
+    assert ok(db, "balance CTN-00211")["points"] == 360
 
 
 def test_demo_refuses_an_existing_file(funded_db: Path) -> None:

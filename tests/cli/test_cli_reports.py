@@ -545,16 +545,26 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "<svg" in page.read_text(encoding="utf-8")
     verified = ok(path, "verify")
     assert verified["ok"] is True
-    assert verified["participants"] == 4  # P-1001, P-1002, P-1003, P-2001
+    # P-1001, P-1002, P-1003, P-2001 and four real CTN-0027 histories
+    assert verified["participants"] == 8
     assert text(path, "verify").startswith("OK:")
     # The demo's report: three Higgins participants, nine results each. Longest runs:
     # P-1001 all nine; P-1002 four, a positive, four; P-1003 met, missed, met, excused,
     # met, met, met (4: the excused sample neither breaks nor counts), not_met, met.
-    higgins, va = ok(path, "report")
+    ctn, higgins, va = ok(path, "report")  # by program id
     assert (higgins["program_id"], va["program_id"]) == ("higgins-vbrt", "va-prize-cm")
     assert higgins["enrolled"] == 3
     assert higgins["targets"][0]["opportunities"] == 27
     assert higgins["longest_abstinence"] == {"P-1001": 9, "P-1002": 4, "P-1003": 4}
+    # The real histories: 12 weeks owed by four, 41 specimens, 7 weeks closed as missed.
+    assert (ctn["program_id"], ctn["enrolled"]) == ("ctn-stimulant", 4)
+    assert (ctn["targets"][0]["opportunities"], ctn["targets"][0]["met"]) == (48, 40)
+    assert ctn["longest_abstinence"] == {
+        "CTN-00016": 6,
+        "CTN-00030": 12,
+        "CTN-00211": 6,
+        "CTN-00249": 6,
+    }
 
 
 def test_demo_refuses_an_existing_file(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """``cmrewards demo``: a sample Higgins voucher clinic on a fresh file, shown as staff see it.
 
 Every step is a real CLI command run against the demo database, printed with a
-one-line explanation, so the demo doubles as a tutorial of the commands.
+one-line explanation, so the demo doubles as a tutorial of the commands. It ends with
+four real histories of the CTN-0027 trial (``demo_data/``: from the MIT-licensed R
+package public.ctn0094data, see its README) imported through a lab's mapping file, then
+the calendar closed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,9 @@ RESULTS = {
     "P-1003": ["met", "missed", "met", "excused", "met", "met", "met", "not_met", "met"],
 }
 """Pseudonymous participants: one steady, one who slips once, one with a missed sample."""
+
+REAL_HISTORIES = "demo_data"
+"""The CTN-0027 excerpt, its program and the lab's mapping (``demo_data/README.md``)."""
 
 
 def run_demo(path: Path, now: dt.datetime, *, as_json: bool = False) -> None:
@@ -141,6 +148,8 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
         "simulate", "--preset", "va-prize-cm", "--participants", "1000", "--p-met", "0.6",
     )  # fmt: skip
     demo.step("What is left in the cabinet.", "catalog", "list")
+    with resources.as_file(resources.files(__package__) / REAL_HISTORIES) as data:
+        _real_histories(demo, data)
     demo.step("The auditor's check: hash chains, balances and schedules all recomputed.", "verify")
     click.echo(f"\nDone. Explore it yourself: cmrewards --db {shlex.quote(str(path))} --help")
 
@@ -182,6 +191,84 @@ def _prize_clinic(demo: _Demo, start: dt.date) -> None:
             "prize", "fulfil", str(owed[0]), "--sku", f"CAB-{owed[1].upper()}",
             "--actor", "clin-01",
         )  # fmt: skip
+
+
+def _real_histories(demo: _Demo, data: Path) -> None:
+    """Four real CTN-0027 histories, one specimen a week: imported as the lab sent them,
+    then the calendar closed, so a week nobody came is a missed sample."""
+    excerpt, lab, program = (
+        data / f"ctn0094-{name}" for name in ("excerpt.csv", "map.toml", "program.toml")
+    )
+    click.echo(
+        "\n» Real histories: four participants of the CTN-0027 trial (public.ctn0094data,"
+        " MIT licence), one urine specimen a week for 12 weeks."
+    )
+    demo.step(
+        "The clinic adds a weekly stimulant program decided by the lab panel: a specimen"
+        " negative for cocaine and amphetamine is met.",
+        "program", "add", "--file", str(program), "--actor", "admin-1",
+    )  # fmt: skip
+    starts = _first_visits(excerpt, lab)
+    for participant, start in starts.items():
+        demo.quiet(
+            "enroll", participant, "--program", "ctn-stimulant", "--start", start.isoformat(),
+            "--actor", "admin-1",
+        )  # fmt: skip
+    enrolled = ", ".join(f"{p} from {start}" for p, start in starts.items())
+    click.echo(f"\n» Each is enrolled on their first visit: {enrolled}.")
+    demo.step(
+        "The lab's export goes in through its mapping file: one row per analyte, and no row"
+        " at all for a week the participant did not come.",
+        "import", str(excerpt), "--map", str(lab), "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00211 did not come in week 7. Nothing in the file says so, and eleven negatives"
+        " pay as one unbroken run.",
+        "balance", "CTN-00211",
+    )  # fmt: skip
+    # Every enrolment's last week has ended by the last day of the latest one's.
+    weeks = cmrewards.load_program_file(program).weeks
+    through = max(starts.values()) + dt.timedelta(days=7 * weeks - 1)
+    demo.step(
+        f"Closing the calendar through the end of week {weeks} records every week without a"
+        " specimen as missed; a missed sample resets the run, so the awards after it are"
+        " taken back.",
+        "close", "--through", through.isoformat(), "--actor", "rec-01",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00211's week 7 is missed: the run restarted at 10, and the fifth negative after"
+        " it recovered the level of the run before.",
+        "statement", "CTN-00211",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00016's week 7 specimen was cocaine-positive: the same reset, and the same"
+        " recovery five negatives later. The close changed nothing for them.",
+        "statement", "CTN-00016",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00249 gave six negatives and came no more: weeks 7 to 12 are missed, and what"
+        " the six earned stays.",
+        "statement", "CTN-00249",
+    )  # fmt: skip
+    demo.step(
+        "CTN-00030 was negative all twelve weeks: the most the program pays.",
+        "balance", "CTN-00030",
+    )  # fmt: skip
+    demo.step(
+        "Closing again writes nothing, so a nightly job can simply run it.",
+        "close", "--through", through.isoformat(), "--actor", "rec-01",
+    )  # fmt: skip
+
+
+def _first_visits(excerpt: Path, lab: Path) -> dict[str, dt.date]:
+    """Each participant's first specimen day, in the export's (the clinic's) local time."""
+    first: dict[str, dt.date] = {}
+    with excerpt.open(encoding="utf-8-sig", newline="") as file:
+        for row in cmrewards.read_lab_file(file, cmrewards.load_lab_map(lab), str(excerpt)):
+            if isinstance(row, cmrewards.LabRow):
+                day = row.collected.date()
+                first[row.participant] = min(first.get(row.participant, day), day)
+    return first
 
 
 def _at(start: dt.date, day: int) -> str:
