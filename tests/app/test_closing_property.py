@@ -281,6 +281,8 @@ class ClosingMachine(RuleBasedStateMachine):
             result = self.clinic.record("P001", STIM, outcome, actor=ADMIN, at=at)
         except AlreadyExists:
             return
+        if result.replayed:
+            return  # the visit has this result already (an excuse of the day): nothing written
         if result.replaced:
             event("a result replaced a placeholder")
         self._recorded(at, outcome)
@@ -294,7 +296,8 @@ class ClosingMachine(RuleBasedStateMachine):
         except (InvalidTransition, AlreadyExists):
             return
         for result in excused.results:
-            self._recorded(result.occurred_at, "excused")
+            if not result.replayed:
+                self._recorded(result.occurred_at, "excused")
 
     @rule(day=st.integers(0, LAST_DAY + 7))
     def close(self, day: int) -> None:
