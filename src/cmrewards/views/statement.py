@@ -45,7 +45,7 @@ from ..store.port import (
 )
 from .balance import balance_of
 from .history import history_entries, notes_of
-from .preview import TargetPreview, previews
+from .preview import TargetPreview, cap_room, previews
 from .replay import Awards, Replayed, replay_outcomes, reversed_ids
 
 
@@ -173,6 +173,8 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
     states, attendance = _standing(program, person, now_on)
     redemptions = tx.redemptions(person.id)
     items = {sku: tx.item(sku) for sku in {r.sku for r in redemptions}}
+    balance = balance_of(tx, person, program, now)
+    cap = cap_room(program, person.cap_start, now, balance.cap_remaining_cents)
     return Statement(
         participant=person.id,
         program_id=program.id,
@@ -181,13 +183,13 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
         as_of=now,
         start=person.start,
         status=str(person.status),
-        balance=balance_of(tx, person, program, now),
+        balance=balance,
         lines=tuple(lines),
         longest_streak=max(s.longest_streak for s in summaries),
         resets=sum(line.reset for line in lines),
         recoveries=sum(line.recovered for line in lines),
         earned_cents=lines[-1].cumulative_cents if lines else 0,
-        progress=tuple(previews(program, person.start, states, now, attendance)),
+        progress=tuple(previews(program, person.start, states, now, attendance, cap)),
         redemptions=tuple(redemptions),
         prizes=tuple(prizes),
         history=tuple(
