@@ -10,7 +10,17 @@ import cmrewards
 from ._confirm import confirm, yes_option
 from ._ids import PARTICIPANT, PRESET, PROGRAM, STAFF
 from ._output import Column, csv_option, dollars, emit_list, plural
-from ._shell import Recorded, Settings, actor_option, at_most, cli, emit, money, pass_settings
+from ._shell import (
+    Recorded,
+    Settings,
+    actor_option,
+    at_most,
+    cli,
+    emit,
+    money,
+    pass_settings,
+    period_words,
+)
 
 # --- setup -----------------------------------------------------------------
 
@@ -231,14 +241,16 @@ def program_show(settings: Settings, program_id: str) -> None:
             + (
                 "no cap"
                 if shown.cap_cents is None
-                else f"cap {money(shown.cap_cents)} per {shown.cap_period}"
+                else f"cap {money(shown.cap_cents)} per {period_words(shown.cap_period)}"
             )
         )
-        for target in shown.targets:
-            rules = ", ".join(
-                f"{k}={v}" for k, v in attrs.asdict(target.schedule).items() if v is not None
+        if not shown.calendar:
+            lines.append(
+                "calendar = false: legacy rules, every sample pays (no phases, owed samples"
+                " or last paid week)"
             )
-            lines.append(f"  {target.id}: {target.schedule.kind} ({rules}), {target.per_week}/week")
+        for target in shown.targets:
+            lines += _target_lines(target)
             if target.requires:
                 lines.append(f"    pays only with {' and '.join(target.requires)} met at the visit")
         lines += _redemption_rules(shown)
@@ -246,6 +258,38 @@ def program_show(settings: Settings, program_id: str) -> None:
         return "\n".join(lines)
 
     emit(settings, shown.to_dict() | {"maximum": most, "maximum_with_cap": with_cap}, text)
+
+
+def _schedule_words(schedule: cmrewards.FixedSchedule | cmrewards.EscalatingSchedule) -> str:
+    """``escalating (start=10, step=5, ...)``: a schedule's kind and its set rules."""
+    rules = ", ".join(f"{k}={v}" for k, v in attrs.asdict(schedule).items() if v is not None)
+    return f"{schedule.kind} ({rules})"
+
+
+def _target_lines(target: cmrewards.Target) -> list[str]:
+    """A target's schedule, or each of its phases with its weeks, samples a week and whether
+    escalation carries in or starts again; extra samples when they do not follow the default."""
+    if not target.phases:
+        lines = [f"  {target.id}: {_schedule_words(target.schedule)}, {target.per_week}/week"]
+    else:
+        lines = [f"  {target.id}: {plural(len(target.phases), 'phase')}"]
+        for number, phase in enumerate(target.phases):
+            escalation = (
+                ""
+                if number == 0
+                else "; escalation carries on"
+                if phase.escalation is cmrewards.Escalation.CARRY
+                else "; escalation starts again"
+            )
+            lines.append(
+                f"    weeks {phase.first}-{phase.last}: {_schedule_words(phase.schedule)},"
+                f" {phase.per_week}/week{escalation}"
+            )
+    if target.extra_samples is not cmrewards.ExtraSamples.IGNORE:
+        lines.append(
+            f"    extra samples: {target.extra_samples} (each pays and moves the schedule)"
+        )
+    return lines
 
 
 def _redemption_rules(shown: cmrewards.Program) -> list[str]:
