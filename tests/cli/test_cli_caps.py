@@ -123,7 +123,7 @@ def test_an_admin_grants_over_the_cap_and_report_and_statement_show_it(db: Path)
     statement = text(db, "statement P-1001")
     assert "granted over the cap: P-1001 +40 points ($40.00, $30.00 past the cap)" in statement
     # Reversed, a grant is still listed, marked, and no longer counted.
-    ok(db, f'reverse 5 --reason "entered on the wrong participant" --actor {ADMIN}')
+    ok(db, f'reverse 5 --reason "entered on the wrong participant" --yes --actor {ADMIN}')
     (report,) = ok(db, "report --program capped")
     assert [g["reversed"] for g in report["over_cap_grants"]] == [True, False]
     assert (report["over_cap_points"], report["over_cap_cents"]) == (1, 100)
