@@ -395,6 +395,8 @@ def test_preview_and_progress_cut_the_next_award_to_the_cap(
     assert capped.statement("P-1001").progress == (cut,)
     met(capped, 5)
     assert capped.balance("P-1001").points == 50
+    notes = [line.note for line in capped.statement("P-1001").lines]
+    assert notes == ["", "", "", "cut to the cap"]
     # Nothing left: nothing more is paid this period, and the preview says so.
     (spent,) = capped.preview("P-1001")
     assert (spent.next_amount, spent.next_value_cents, spent.capped) == (0, 0, True)

@@ -153,7 +153,10 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
         raise InvalidInput(f"{target} is a database; write the statement page somewhere else")
 
 
-def _statement_columns(timezone: str) -> list[Column[StatementLine]]:
+def _statement_columns(timezone: str, notes: bool = False) -> list[Column[StatementLine]]:
+    """The statement's table; with ``notes``, a last column saying why a result was not
+    paid or was cut (``StatementLine.note``)."""
+
     def paid(line: StatementLine) -> str:
         if line.points:
             return plural(line.points, "point")
@@ -171,6 +174,7 @@ def _statement_columns(timezone: str) -> list[Column[StatementLine]]:
         Column("streak", lambda line: line.streak, right=True),
         Column("total", lambda line: money(line.cumulative_cents), right=True),
         Column("", mark),
+        *([Column("note", lambda line: line.note)] if notes else []),
     ]
 
 
@@ -182,7 +186,7 @@ are the redemptions')."""
 def _describe_statement(made: Statement, html_file: str | None, names: dict[str, str]) -> str:
     episode = f", episode {made.episode}" if made.episode > 1 else ""
     lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status}{episode})"]
-    columns = _statement_columns(made.timezone)
+    columns = _statement_columns(made.timezone, any(line.note for line in made.lines))
     if len(made.episodes) > 1:
         # A person enrolled more than once: each episode's results under its summary.
         for summary in made.episodes:
