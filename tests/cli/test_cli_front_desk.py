@@ -464,9 +464,11 @@ def on_a_terminal(db: Path, command: str, answer: str) -> tuple[int, str]:
 def test_on_a_terminal_it_says_what_it_will_do_and_no_writes_nothing(db: Path) -> None:
     before = snapshot(db)
     code, shown_there = on_a_terminal(db, "withdraw P-1002", "n")
-    assert "mark P-1002 withdrawn in higgins-vbrt: no more outcomes can be recorded" in (
-        shown_there
-    )
+    assert (
+        "mark P-1002 withdrawn in higgins-vbrt: no more outcomes can be recorded until they"
+        " are enrolled again (a new episode)"
+    ) in " ".join(shown_there.split())
+    assert "for good" not in shown_there
     assert code == 1
     assert "'cmrewards withdraw' not confirmed; nothing was written" in shown_there
     assert snapshot(db) == before

@@ -396,7 +396,8 @@ def _end_command(name: str, verb: str, doc: str) -> None:
             yes,
             lambda: (
                 f"mark {participant} {verb} in {clinic.participant(participant).program_id}:"
-                " no more outcomes can be recorded, for good"
+                " no more outcomes can be recorded until they are enrolled again"
+                " (a new episode)"
             ),
         )
         record = getattr(clinic, name)(participant, actor=actor)
@@ -404,5 +405,9 @@ def _end_command(name: str, verb: str, doc: str) -> None:
         emit(settings, record, f"{record.id} {verb}", recorded=seen)
 
 
-_end_command("withdraw", "withdrawn", "Withdraw a participant; no more outcomes are recorded.")
+_end_command(
+    "withdraw",
+    "withdrawn",
+    "Withdraw a participant; no more outcomes are recorded until they are enrolled again.",
+)
 _end_command("complete", "completed", "Mark a participant's incentive phase complete.")
