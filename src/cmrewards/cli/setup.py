@@ -340,8 +340,18 @@ def participant() -> None:
     """Participants and their episodes (enrolments)."""
 
 
+PARTICIPANT_COLUMNS: list[Column[cmrewards.Participant]] = [
+    Column("participant", lambda p: p.id),
+    Column("episode", lambda p: p.episode, right=True),
+    Column("program", lambda p: p.program_id),
+    Column("since", lambda p: p.start),
+    Column("status", lambda p: p.status),
+]
+
+
 @participant.command("list")
 @click.option("--program", "program_id", help="Only those whose current episode is in it.")
+@csv_option()
 @pass_settings
 def participant_list(settings: Settings, program_id: str | None) -> None:
     """Every participant with their current episode."""
@@ -349,15 +359,7 @@ def participant_list(settings: Settings, program_id: str | None) -> None:
     if program_id is not None:
         clinic.program(program_id)  # an unknown program is NotFound, not an empty list
     people = [p for p in clinic.participants() if program_id in (None, p.program_id)]
-
-    def text() -> str:
-        lines = [f"{'participant':<20} {'episode':>7}  {'program':<20} {'since':<10}  status"]
-        lines += [
-            f"{p.id:<20} {p.episode:>7}  {p.program_id:<20} {p.start}  {p.status}" for p in people
-        ]
-        return "\n".join(lines) if people else "no participants"
-
-    emit(settings, people, text)
+    emit_list(settings, people, PARTICIPANT_COLUMNS, people, empty="no participants")
 
 
 @participant.command("show")
@@ -369,7 +371,7 @@ def participant_show(settings: Settings, participant: str) -> None:
     episodes = clinic.episodes(participant)
 
     def text() -> str:
-        lines = [f"{participant}: {len(episodes)} episode{'s' if len(episodes) > 1 else ''}"]
+        lines = [f"{participant}: {plural(len(episodes), 'episode')}"]
         for e in episodes:
             end = ""
             if e.ended_at is not None:
