@@ -226,6 +226,7 @@ LISTS = [
     "prize list P-2001 --owed",
     "history P-1001",
     "expire --actor admin-1",
+    "participant list",
 ]
 
 
@@ -292,6 +293,28 @@ def test_a_list_as_csv_has_the_tables_header_and_one_row_per_record(
     assert len(rows) == 1 + len(records)
     if records:
         assert rows[0] == cells(text(busy_db, command).splitlines()[0])
+
+
+INTEGERS = {"id", "episode", "points", "balance", "stock", "weeks", "rows", "cost"}
+"""Headers of the counts lists show: a plain integer in CSV (empty when none)."""
+DOLLARS = {"value", "expected", "with the cap"}
+"""Headers of money: plain dollars in CSV (``1074.00``)."""
+
+
+@pytest.mark.parametrize("command", LISTS)
+def test_a_list_s_numbers_are_plain_numbers_in_csv(busy_db: Path, command: str) -> None:
+    rows = list(csv.reader(io.StringIO(text(busy_db, f"{command} --csv"))))
+    header, body = rows[0], rows[1:]
+    for index, name in enumerate(header):
+        cells_of = [row[index] for row in body]
+        if name in INTEGERS:
+            assert all(cell == "" or str(int(cell)) == cell for cell in cells_of), (name, cells_of)
+        elif name in DOLLARS:
+            assert all(re.fullmatch(r"-?\d+\.\d\d", cell) for cell in cells_of), (name, cells_of)
+    # Whatever the column: no number as display text (``+1,150``, ``48,300``, ``$5.00``).
+    for row in body:
+        for cell in row:
+            assert not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+|\+\d+|\$.*", cell), (header, row)
 
 
 @pytest.mark.parametrize("command", LISTS)

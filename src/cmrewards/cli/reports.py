@@ -12,7 +12,7 @@ import cmrewards
 from cmrewards.errors import InvalidInput
 
 from ._ids import PARTICIPANT, PRESET, PROGRAM
-from ._output import Column, plural, table, when
+from ._output import Column, dollars, plural, table, when
 from ._shell import Settings, cap_note, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
@@ -170,9 +170,14 @@ def _statement_columns(timezone: str, notes: bool = False) -> list[Column[Statem
         Column("date", lambda line: cmrewards.local_date(line.occurred_at, timezone)),
         Column("target", lambda line: line.target),
         Column("result", lambda line: line.outcome),
-        Column("paid", paid, right=True),
+        Column("paid", paid, right=True, csv=lambda line: line.points or line.draws),
         Column("streak", lambda line: line.streak, right=True),
-        Column("total", lambda line: money(line.cumulative_cents), right=True),
+        Column(
+            "total",
+            lambda line: money(line.cumulative_cents),
+            right=True,
+            csv=lambda line: dollars(line.cumulative_cents),
+        ),
         Column("", mark),
         *([Column("note", lambda line: line.note)] if notes else []),
     ]
@@ -242,7 +247,7 @@ def _describe_episode(e: EpisodeSummary) -> str:
 
 EXPORT_COLUMNS: list[Column[tuple[str, int]]] = [
     Column("table", lambda counted: counted[0]),
-    Column("rows", lambda counted: f"{counted[1]:,}", right=True),
+    Column("rows", lambda counted: f"{counted[1]:,}", right=True, csv=lambda counted: counted[1]),
 ]
 
 
