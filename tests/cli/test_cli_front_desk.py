@@ -509,6 +509,11 @@ def test_on_a_terminal_yes_goes_ahead(db: Path) -> None:
 TYPOS = [
     ("balance P-1O01", "no participant 'P-1O01'; did you mean P-1001?"),
     ("history p-1001", "no participant 'p-1001'; did you mean P-1001?"),
+    # A lookalike is the character it looks like: P-1001 is nearer than P-1002.
+    ("balance P-100l", "no participant 'P-100l'; did you mean P-1001?"),
+    ("balance P-1OO2", "no participant 'P-1OO2'; did you mean P-1002?"),
+    # Equally near: every one is said.
+    ("balance P-100", "no participant 'P-100'; did you mean P-1001 or P-1002?"),
     (f"record P-1001 --outcome met --at {day(5)} --actor rec-1", "did you mean rec-01?"),
     ("staff deactivate clin-1 --yes", "no staff member 'clin-1'; did you mean clin-01?"),
     ("enroll P-9 --program higins-vbrt", "no program 'higins-vbrt'; did you mean higgins-vbrt?"),
