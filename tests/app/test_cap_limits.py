@@ -422,3 +422,16 @@ def test_next_enrolment_year_starts_on_the_anniversary() -> None:
     assert next_cap_period_start(program, dt.date(2024, 2, 29), at) == dt.date(2028, 2, 29)
     at = dt.datetime(2027, 2, 28, 12, tzinfo=dt.UTC)
     assert next_cap_period_start(program, dt.date(2024, 2, 29), at) == dt.date(2027, 3, 1)
+
+
+def test_the_refusal_writes_points_with_thousands_separators(any_clinic: Clinic) -> None:
+    program = program_from_toml(
+        CAPPED_TOML.replace("point_value_cents = 100", "point_value_cents = 1"), "c"
+    )
+    any_clinic.add_program(program, actor=ADMIN)
+    any_clinic.enroll("P-1001", "capped", start=START, actor=ADMIN)
+    with pytest.raises(CapExceeded) as refused:
+        any_clinic.adjust("P-1001", 5001, reason="carried over", actor=ADMIN)
+    assert str(refused.value) == (
+        "P-1001 has $50.00 left under the $50.00 cap for 2027; +5,001 points is $50.01"
+    )
