@@ -375,3 +375,63 @@ def test_verify_finds_a_cap_change_the_rules_do_not_give(clock: FakeClock) -> No
         " capped program can have"
     ) in messages
     assert "cap usage of P-1001 in 2027 is 100 cents but its awards add up to 6000" in messages
+
+
+# --- preview and progress say what the cap leaves -----------------------------------
+
+
+def test_preview_and_progress_cut_the_next_award_to_the_cap(
+    capped: Clinic, clock: FakeClock
+) -> None:
+    clock.now = visit(5)
+    for day in (0, 2, 4):
+        met(capped, day)
+    capped.adjust("P-1001", 15, reason="bus fare", actor=ADMIN)
+    # $5.00 left: the next $10.00 award is cut to 5 points, as record then pays it.
+    (cut,) = capped.preview("P-1001")
+    assert (cut.next_amount, cut.next_value_cents, cut.capped) == (5, 500, True)
+    assert "it pays 5 points ($5.00), cut from 10 points ($10.00)" in cut.sentence
+    assert "the cap for 2027 has $5.00 left until 2028-01-01" in cut.sentence
+    assert capped.statement("P-1001").progress == (cut,)
+    met(capped, 5)
+    assert capped.balance("P-1001").points == 50
+    notes = [line.note for line in capped.statement("P-1001").lines]
+    assert notes == ["", "", "", "cut to the cap"]
+    # Nothing left: nothing more is paid this period, and the preview says so.
+    (spent,) = capped.preview("P-1001")
+    assert (spent.next_amount, spent.next_value_cents, spent.capped) == (0, 0, True)
+    assert spent.unpaid == "the cap for 2027 is reached until 2028-01-01"
+    assert "nothing more is paid until 2028-01-01" in spent.sentence
+    assert capped.statement("P-1001").progress == (spent,)
+
+
+def test_an_award_that_fits_is_previewed_whole(capped: Clinic, clock: FakeClock) -> None:
+    clock.now = visit(1)
+    met(capped, 0)
+    (whole,) = capped.preview("P-1001")
+    assert (whole.next_amount, whole.next_value_cents, whole.capped) == (10, 1000, False)
+    assert "Met next time, it pays 10 points ($10.00)." in whole.sentence
+
+
+def test_next_enrolment_year_starts_on_the_anniversary() -> None:
+    from cmrewards.domain.caps import next_cap_period_start
+
+    program = program_from_toml(CAPPED_TOML.replace("calendar-year", "enrollment-year"), "c")
+    at = dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)
+    assert next_cap_period_start(program, dt.date(2026, 6, 15), at) == dt.date(2027, 6, 15)
+    assert next_cap_period_start(program, dt.date(2024, 2, 29), at) == dt.date(2028, 2, 29)
+    at = dt.datetime(2027, 2, 28, 12, tzinfo=dt.UTC)
+    assert next_cap_period_start(program, dt.date(2024, 2, 29), at) == dt.date(2027, 3, 1)
+
+
+def test_the_refusal_writes_points_with_thousands_separators(any_clinic: Clinic) -> None:
+    program = program_from_toml(
+        CAPPED_TOML.replace("point_value_cents = 100", "point_value_cents = 1"), "c"
+    )
+    any_clinic.add_program(program, actor=ADMIN)
+    any_clinic.enroll("P-1001", "capped", start=START, actor=ADMIN)
+    with pytest.raises(CapExceeded) as refused:
+        any_clinic.adjust("P-1001", 5001, reason="carried over", actor=ADMIN)
+    assert str(refused.value) == (
+        "P-1001 has $50.00 left under the $50.00 cap for 2027; +5,001 points is $50.01"
+    )

@@ -339,6 +339,29 @@ def test_an_override_keeps_a_file_s_legacy_rules(clinic_db: Path, tmp_path: Path
     assert "calendar" not in ok(clinic_db, "program show chi-legacy")
 
 
+def test_program_show_prints_every_phase_and_legacy_rules(clinic_db: Path, tmp_path: Path) -> None:
+    ok(clinic_db, f"program add --preset ca-recovery-incentives --actor {ADMIN}")
+    shown = invoke(clinic_db, "program show ca-recovery-incentives", json_output=False).stdout
+    lines = shown.splitlines()
+    assert "cap $599.00 per enrolment year" in lines[2]
+    assert "  stimulant-negative: 2 phases" in lines
+    assert any(line.startswith("    weeks 1-12: escalating (") for line in lines)
+    assert any(
+        line.startswith("    weeks 13-24: fixed (") and line.endswith("escalation starts again")
+        for line in lines
+    )
+    assert "enrollment" not in shown
+    path = write_program(tmp_path, "calendar = false\n" + CHICAGO_PROGRAM)
+    ok(clinic_db, f"program add --file {q(path)} --id chi-legacy --actor {ADMIN}")
+    legacy = invoke(clinic_db, "program show chi-legacy", json_output=False).stdout
+    assert "calendar = false: legacy rules, every sample pays" in legacy
+    path = write_program(tmp_path, CHICAGO_PROGRAM.replace(
+        "[[targets]]", '[[targets]]\nextra_samples = "count"', 1))  # fmt: skip
+    ok(clinic_db, f"program add --file {q(path)} --id chi-extra --actor {ADMIN}")
+    extra = invoke(clinic_db, "program show chi-extra", json_output=False).stdout
+    assert "    extra samples: count (each pays and moves the schedule)" in extra.splitlines()
+
+
 def test_program_add_from_a_file(clinic_db: Path, tmp_path: Path) -> None:
     path = write_program(tmp_path, CHICAGO_PROGRAM)
     added = ok(clinic_db, f"program add --file {q(path)} --actor {ADMIN}")

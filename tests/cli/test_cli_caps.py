@@ -123,7 +123,7 @@ def test_an_admin_grants_over_the_cap_and_report_and_statement_show_it(db: Path)
     statement = text(db, "statement P-1001")
     assert "granted over the cap: P-1001 +40 points ($40.00, $30.00 past the cap)" in statement
     # Reversed, a grant is still listed, marked, and no longer counted.
-    ok(db, f'reverse 5 --reason "entered on the wrong participant" --actor {ADMIN}')
+    ok(db, f'reverse 5 --reason "entered on the wrong participant" --yes --actor {ADMIN}')
     (report,) = ok(db, "report --program capped")
     assert [g["reversed"] for g in report["over_cap_grants"]] == [True, False]
     assert (report["over_cap_points"], report["over_cap_cents"]) == (1, 100)
@@ -177,3 +177,18 @@ def test_presets_give_the_maximum_with_the_cap_in_json(tmp_path: Path) -> None:
         assert with_cap["cents"] == row["maximum"]["capped_cents"]
         assert with_cap["cents"] == (schedule if cap is None else min(schedule, cap))
         assert with_cap["capped"] is (cap is not None and cap < schedule)
+
+
+def test_the_text_statement_says_why_a_result_was_cut_or_not_paid(db: Path) -> None:
+    ok(db, f'adjust P-1001 --points 5 --reason "bus fare" --actor {ADMIN}')
+    # Week 3: the first sample is cut to the $5.00 left, the third is an extra sample.
+    for day in (14, 17, 18):
+        at = f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
+        ok(db, f"record P-1001 --target {TARGET} --outcome met --at {at} --actor {ADMIN}")
+    lines = text(db, "statement P-1001").splitlines()
+    header = next(line for line in lines if line.startswith("date"))
+    assert header.split()[-1] == "note"
+    rows = [line for line in lines if line.startswith(str(START.year)[:2]) and TARGET in line]
+    assert rows[4].endswith("cut to the cap")
+    assert rows[6].endswith("extra sample: week 3 owes 2 samples")
+    assert [r for r in rows[:4] if r.rstrip().endswith("cap")] == []

@@ -81,6 +81,22 @@ def test_enrolling_a_returning_person_says_which_episode(db: Path) -> None:
     assert "no program 'other'" in unknown["message"]
 
 
+def test_participant_list_is_an_aligned_table_and_a_csv(db: Path) -> None:
+    ok(db, f"program add --preset ca-recovery-incentives --actor {ADMIN}")
+    ok(db, f"enroll P-20 --program ca-recovery-incentives --start {START} --actor {ADMIN}")
+    lines = ok(db, "participant list", json_output=False).splitlines()
+    assert lines[0].split() == ["participant", "episode", "program", "since", "status"]
+    # Every column starts where its header does, whatever the width of its values.
+    for header in ("program", "since", "status"):
+        column = lines[0].index(header)
+        assert all(line[column - 1] == " " and line[column] != " " for line in lines[1:])
+    assert ok(db, "participant list --csv", json_output=False).splitlines() == [
+        "participant,episode,program,since,status",
+        f"P-20,1,ca-recovery-incentives,{START},active",
+        f"P001,1,higgins-vbrt,{START},withdrawn",
+    ]
+
+
 def test_history_statement_and_report_show_the_episodes(db: Path) -> None:
     ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}")
     ok(db, f"record P001 --target {STIM} --outcome met --at {at_day(31)} --actor {ADMIN}")

@@ -226,6 +226,7 @@ LISTS = [
     "prize list P-2001 --owed",
     "history P-1001",
     "expire --actor admin-1",
+    "participant list",
 ]
 
 
@@ -292,6 +293,28 @@ def test_a_list_as_csv_has_the_tables_header_and_one_row_per_record(
     assert len(rows) == 1 + len(records)
     if records:
         assert rows[0] == cells(text(busy_db, command).splitlines()[0])
+
+
+INTEGERS = {"id", "episode", "points", "balance", "stock", "weeks", "rows", "cost"}
+"""Headers of the counts lists show: a plain integer in CSV (empty when none)."""
+DOLLARS = {"value", "expected", "with the cap"}
+"""Headers of money: plain dollars in CSV (``1074.00``)."""
+
+
+@pytest.mark.parametrize("command", LISTS)
+def test_a_list_s_numbers_are_plain_numbers_in_csv(busy_db: Path, command: str) -> None:
+    rows = list(csv.reader(io.StringIO(text(busy_db, f"{command} --csv"))))
+    header, body = rows[0], rows[1:]
+    for index, name in enumerate(header):
+        cells_of = [row[index] for row in body]
+        if name in INTEGERS:
+            assert all(cell == "" or str(int(cell)) == cell for cell in cells_of), (name, cells_of)
+        elif name in DOLLARS:
+            assert all(re.fullmatch(r"-?\d+\.\d\d", cell) for cell in cells_of), (name, cells_of)
+    # Whatever the column: no number as display text (``+1,150``, ``48,300``, ``$5.00``).
+    for row in body:
+        for cell in row:
+            assert not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+|\+\d+|\$.*", cell), (header, row)
 
 
 @pytest.mark.parametrize("command", LISTS)
@@ -464,9 +487,11 @@ def on_a_terminal(db: Path, command: str, answer: str) -> tuple[int, str]:
 def test_on_a_terminal_it_says_what_it_will_do_and_no_writes_nothing(db: Path) -> None:
     before = snapshot(db)
     code, shown_there = on_a_terminal(db, "withdraw P-1002", "n")
-    assert "mark P-1002 withdrawn in higgins-vbrt: no more outcomes can be recorded" in (
-        shown_there
-    )
+    assert (
+        "mark P-1002 withdrawn in higgins-vbrt: no more outcomes can be recorded until they"
+        " are enrolled again (a new episode)"
+    ) in " ".join(shown_there.split())
+    assert "for good" not in shown_there
     assert code == 1
     assert "'cmrewards withdraw' not confirmed; nothing was written" in shown_there
     assert snapshot(db) == before
@@ -484,6 +509,11 @@ def test_on_a_terminal_yes_goes_ahead(db: Path) -> None:
 TYPOS = [
     ("balance P-1O01", "no participant 'P-1O01'; did you mean P-1001?"),
     ("history p-1001", "no participant 'p-1001'; did you mean P-1001?"),
+    # A lookalike is the character it looks like: P-1001 is nearer than P-1002.
+    ("balance P-100l", "no participant 'P-100l'; did you mean P-1001?"),
+    ("balance P-1OO2", "no participant 'P-1OO2'; did you mean P-1002?"),
+    # Equally near: every one is said.
+    ("balance P-100", "no participant 'P-100'; did you mean P-1001 or P-1002?"),
     (f"record P-1001 --outcome met --at {day(5)} --actor rec-1", "did you mean rec-01?"),
     ("staff deactivate clin-1 --yes", "no staff member 'clin-1'; did you mean clin-01?"),
     ("enroll P-9 --program higins-vbrt", "no program 'higins-vbrt'; did you mean higgins-vbrt?"),

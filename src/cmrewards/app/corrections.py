@@ -95,7 +95,7 @@ def adjust(
                 used = tx.cap_usage(person.id, period)
                 over = cap_excess(program, used, change) or None
                 if over is not None and not over_cap:
-                    what = f"{points:+} points"
+                    what = f"{points:+,} points"
                     raise cap_refusal(program, person.id, period, used, value, what)
                 tx.add_cap_usage(person.id, period, change)
             posted = transfer(

@@ -20,7 +20,7 @@ from ..views.balance import balance_of
 from ..views.chains import take_checkpoint
 from ..views.export import ExportManifest, export_all
 from ..views.history import history_entries, notes_of
-from ..views.preview import TargetPreview, current_week, previews
+from ..views.preview import TargetPreview, cap_room, current_week, previews
 from ..views.program_report import ProgramReport, program_report
 from ..views.replay import replay_outcomes
 from ..views.statement import Statement, statement_of
@@ -64,7 +64,9 @@ def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
             )
             for t in program.targets
         }
-        return previews(program, person.start, states, now, attendance)
+        left = balance_of(tx, person, program, now).cap_remaining_cents
+        cap = cap_room(program, person.cap_start, now, left)
+        return previews(program, person.start, states, now, attendance, cap)
 
 
 def statement(work: UnitOfWork, participant: str) -> Statement:

@@ -4,8 +4,10 @@ Each option or argument that names something stored declares what it names with 
 parameter type (``PARTICIPANT``, ``STAFF``, ``PROGRAM``, ``SKU``, ``TARGET``, ``PRESET``).
 When a command is refused with ``NotFound`` (or ``PermissionDenied`` for an unknown
 actor) and the message names one of its typed ids that does not exist, the command adds
-the nearest existing id by ``difflib``'s similarity: ``no participant 'P-1O01'; did you
-mean P-1001?``. The lookup runs only on that error path, so no command pays for it.
+the nearest existing id by ``difflib``'s similarity, lookalike characters (``l``/``1``,
+``O``/``0``) counting as the same: ``no participant 'P-1O01'; did you mean P-1001?``, or
+every equally near one: ``did you mean R-1 or R-2?``. The lookup runs only on that error
+path, so no command pays for it.
 """
 
 from __future__ import annotations
@@ -51,16 +53,46 @@ TARGET = IdType("target", _targets)
 PRESET = IdType("preset", lambda _clinic, _: cmrewards.preset_names())
 
 
-def nearest(typed: str, known: Iterable[str]) -> str | None:
-    """The known id closest to ``typed`` (ignoring case first), or None if none is close."""
+LOOKALIKES = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "B": "8"})
+"""Characters typed for one another (``P-1O01`` for ``P-1001``, ``R-l`` for ``R-1``): the
+same when ranking, so the id they were typed for is nearer than one a real digit away."""
+
+MOST = 3
+"""Equally near ids listed at most."""
+
+NEAR = 0.6
+"""``difflib``'s similarity an id needs to be suggested at all (its own default cutoff)."""
+
+
+def _similarity(typed: str, known: str) -> float:
+    """``difflib``'s ratio ignoring case, or ignoring lookalikes then case, whichever is
+    higher (``snack`` is ``SNACK``, though ``S`` looks like ``5``)."""
     import difflib  # only a refusal pays for it
 
-    candidates = list(known)
-    same_but_case = [k for k in candidates if k.casefold() == typed.casefold()]
-    if same_but_case:
-        return same_but_case[0]
-    close = difflib.get_close_matches(typed, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
+    return max(
+        difflib.SequenceMatcher(None, a, b).ratio()
+        for a, b in (
+            (typed.casefold(), known.casefold()),
+            (typed.translate(LOOKALIKES).casefold(), known.translate(LOOKALIKES).casefold()),
+        )
+    )
+
+
+def nearest(typed: str, known: Iterable[str]) -> list[str]:
+    """The known ids closest to ``typed``, all of them when equally near (in their
+    order); empty if none is close. Case and lookalike characters (``LOOKALIKES``) do not
+    count as differences."""
+    candidates = list(dict.fromkeys(known))
+    scores = {k: _similarity(typed, k) for k in candidates}
+    best = max(scores.values(), default=0.0)
+    if best < NEAR:
+        return []
+    return [k for k in candidates if scores[k] == best]
+
+
+def _either(ids: list[str]) -> str:
+    """``R-1``, ``R-1 or R-2``, ``R-1, R-2 or R-3``."""
+    return ids[0] if len(ids) == 1 else f"{', '.join(ids[:-1])} or {ids[-1]}"
 
 
 def suggestion(ctx: click.Context, message: str, clinic: Callable[[], Clinic]) -> str | None:
@@ -79,9 +111,9 @@ def suggestion(ctx: click.Context, message: str, clinic: Callable[[], Clinic]) -
                 return None
             if typed in known:
                 continue
-            match = nearest(typed, known)
-            if match is not None:
-                return f"did you mean {match}?"
+            matches = nearest(typed, known)
+            if matches:
+                return f"did you mean {_either(matches[:MOST])}?"
     return None
 
 

@@ -73,7 +73,9 @@ class Column(Generic[Row]):
     right: bool = False
     """Numbers are right-aligned."""
     csv: Callable[[Row], object] | None = None
-    """The CSV cell when it differs from the text (a time with its offset, plain dollars)."""
+    """The CSV cell when it differs from the text (a time with its offset, plain dollars).
+    A number shown with separators or a sign (``+1,150``) gives its plain number here
+    (``1150``): a spreadsheet reads CSV cells as numbers."""
 
 
 def table(columns: Sequence[Column[Row]], rows: Iterable[Row]) -> str:

@@ -349,7 +349,13 @@ def cap_note(most: CappedMaximum) -> str | None:
 
 
 def _period_words(most: CappedMaximum) -> str:
-    return str(most.cap_period).replace("-", " ").replace("enrollment", "enrolment")
+    return period_words(most.cap_period)
+
+
+def period_words(period: cmrewards.CapPeriod | None) -> str:
+    """A program's cap period as the CLI says it everywhere: ``calendar year`` or
+    ``enrolment year`` (the file's ``enrollment-year``)."""
+    return str(period).replace("-", " ").replace("enrollment", "enrolment")
 
 
 @contextmanager

@@ -65,8 +65,8 @@ def describe_close(report: CloseReport) -> str:
     ]
     if taken or written_off:
         lines.append(
-            f"awards after the missed samples settled: {taken} points taken back,"
-            f" {written_off} written off (already spent)"
+            f"awards after the missed samples settled: {taken:,} points taken back,"
+            f" {written_off:,} written off (already spent)"
         )
     if report.skipped_programs:
         lines.append(

@@ -12,7 +12,7 @@ import cmrewards
 from cmrewards.errors import InvalidInput
 
 from ._ids import PARTICIPANT, PRESET, PROGRAM
-from ._output import Column, plural, table, when
+from ._output import Column, dollars, plural, table, when
 from ._shell import Settings, cap_note, cli, emit, money, pass_settings
 
 if TYPE_CHECKING:
@@ -153,7 +153,10 @@ def _refuse_to_overwrite_a_database(target: str, database: str) -> None:
         raise InvalidInput(f"{target} is a database; write the statement page somewhere else")
 
 
-def _statement_columns(timezone: str) -> list[Column[StatementLine]]:
+def _statement_columns(timezone: str, notes: bool = False) -> list[Column[StatementLine]]:
+    """The statement's table; with ``notes``, a last column saying why a result was not
+    paid or was cut (``StatementLine.note``)."""
+
     def paid(line: StatementLine) -> str:
         if line.points:
             return plural(line.points, "point")
@@ -167,10 +170,16 @@ def _statement_columns(timezone: str) -> list[Column[StatementLine]]:
         Column("date", lambda line: cmrewards.local_date(line.occurred_at, timezone)),
         Column("target", lambda line: line.target),
         Column("result", lambda line: line.outcome),
-        Column("paid", paid, right=True),
+        Column("paid", paid, right=True, csv=lambda line: line.points or line.draws),
         Column("streak", lambda line: line.streak, right=True),
-        Column("total", lambda line: money(line.cumulative_cents), right=True),
+        Column(
+            "total",
+            lambda line: money(line.cumulative_cents),
+            right=True,
+            csv=lambda line: dollars(line.cumulative_cents),
+        ),
         Column("", mark),
+        *([Column("note", lambda line: line.note)] if notes else []),
     ]
 
 
@@ -182,7 +191,7 @@ are the redemptions')."""
 def _describe_statement(made: Statement, html_file: str | None, names: dict[str, str]) -> str:
     episode = f", episode {made.episode}" if made.episode > 1 else ""
     lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status}{episode})"]
-    columns = _statement_columns(made.timezone)
+    columns = _statement_columns(made.timezone, any(line.note for line in made.lines))
     if len(made.episodes) > 1:
         # A person enrolled more than once: each episode's results under its summary.
         for summary in made.episodes:
@@ -238,7 +247,7 @@ def _describe_episode(e: EpisodeSummary) -> str:
 
 EXPORT_COLUMNS: list[Column[tuple[str, int]]] = [
     Column("table", lambda counted: counted[0]),
-    Column("rows", lambda counted: f"{counted[1]:,}", right=True),
+    Column("rows", lambda counted: f"{counted[1]:,}", right=True, csv=lambda counted: counted[1]),
 ]
 
 

@@ -76,7 +76,12 @@ CATALOG_COLUMNS: list[Column[CatalogItem]] = [
     Column("sku", lambda i: i.sku),
     Column("name", lambda i: i.name),
     Column("points", lambda i: f"{i.cost:,}", right=True, csv=lambda i: i.cost),
-    Column("stock", lambda i: "on demand" if i.stock is None else i.stock, right=True),
+    Column(
+        "stock",
+        lambda i: "on demand" if i.stock is None else f"{i.stock:,}",
+        right=True,
+        csv=lambda i: "" if i.stock is None else i.stock,  # empty: on demand
+    ),
     Column("low", lambda i: "LOW" if i.is_low else ""),
     Column("prize category", lambda i: i.category or ""),
 ]

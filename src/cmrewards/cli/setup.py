@@ -10,7 +10,17 @@ import cmrewards
 from ._confirm import confirm, yes_option
 from ._ids import PARTICIPANT, PRESET, PROGRAM, STAFF
 from ._output import Column, csv_option, dollars, emit_list, plural
-from ._shell import Recorded, Settings, actor_option, at_most, cli, emit, money, pass_settings
+from ._shell import (
+    Recorded,
+    Settings,
+    actor_option,
+    at_most,
+    cli,
+    emit,
+    money,
+    pass_settings,
+    period_words,
+)
 
 # --- setup -----------------------------------------------------------------
 
@@ -231,14 +241,16 @@ def program_show(settings: Settings, program_id: str) -> None:
             + (
                 "no cap"
                 if shown.cap_cents is None
-                else f"cap {money(shown.cap_cents)} per {shown.cap_period}"
+                else f"cap {money(shown.cap_cents)} per {period_words(shown.cap_period)}"
             )
         )
-        for target in shown.targets:
-            rules = ", ".join(
-                f"{k}={v}" for k, v in attrs.asdict(target.schedule).items() if v is not None
+        if not shown.calendar:
+            lines.append(
+                "calendar = false: legacy rules, every sample pays (no phases, owed samples"
+                " or last paid week)"
             )
-            lines.append(f"  {target.id}: {target.schedule.kind} ({rules}), {target.per_week}/week")
+        for target in shown.targets:
+            lines += _target_lines(target)
             if target.requires:
                 lines.append(f"    pays only with {' and '.join(target.requires)} met at the visit")
         lines += _redemption_rules(shown)
@@ -246,6 +258,38 @@ def program_show(settings: Settings, program_id: str) -> None:
         return "\n".join(lines)
 
     emit(settings, shown.to_dict() | {"maximum": most, "maximum_with_cap": with_cap}, text)
+
+
+def _schedule_words(schedule: cmrewards.FixedSchedule | cmrewards.EscalatingSchedule) -> str:
+    """``escalating (start=10, step=5, ...)``: a schedule's kind and its set rules."""
+    rules = ", ".join(f"{k}={v}" for k, v in attrs.asdict(schedule).items() if v is not None)
+    return f"{schedule.kind} ({rules})"
+
+
+def _target_lines(target: cmrewards.Target) -> list[str]:
+    """A target's schedule, or each of its phases with its weeks, samples a week and whether
+    escalation carries in or starts again; extra samples when they do not follow the default."""
+    if not target.phases:
+        lines = [f"  {target.id}: {_schedule_words(target.schedule)}, {target.per_week}/week"]
+    else:
+        lines = [f"  {target.id}: {plural(len(target.phases), 'phase')}"]
+        for number, phase in enumerate(target.phases):
+            escalation = (
+                ""
+                if number == 0
+                else "; escalation carries on"
+                if phase.escalation is cmrewards.Escalation.CARRY
+                else "; escalation starts again"
+            )
+            lines.append(
+                f"    weeks {phase.first}-{phase.last}: {_schedule_words(phase.schedule)},"
+                f" {phase.per_week}/week{escalation}"
+            )
+    if target.extra_samples is not cmrewards.ExtraSamples.IGNORE:
+        lines.append(
+            f"    extra samples: {target.extra_samples} (each pays and moves the schedule)"
+        )
+    return lines
 
 
 def _redemption_rules(shown: cmrewards.Program) -> list[str]:
@@ -296,8 +340,18 @@ def participant() -> None:
     """Participants and their episodes (enrolments)."""
 
 
+PARTICIPANT_COLUMNS: list[Column[cmrewards.Participant]] = [
+    Column("participant", lambda p: p.id),
+    Column("episode", lambda p: p.episode, right=True),
+    Column("program", lambda p: p.program_id),
+    Column("since", lambda p: p.start),
+    Column("status", lambda p: p.status),
+]
+
+
 @participant.command("list")
 @click.option("--program", "program_id", help="Only those whose current episode is in it.")
+@csv_option()
 @pass_settings
 def participant_list(settings: Settings, program_id: str | None) -> None:
     """Every participant with their current episode."""
@@ -305,15 +359,7 @@ def participant_list(settings: Settings, program_id: str | None) -> None:
     if program_id is not None:
         clinic.program(program_id)  # an unknown program is NotFound, not an empty list
     people = [p for p in clinic.participants() if program_id in (None, p.program_id)]
-
-    def text() -> str:
-        lines = [f"{'participant':<20} {'episode':>7}  {'program':<20} {'since':<10}  status"]
-        lines += [
-            f"{p.id:<20} {p.episode:>7}  {p.program_id:<20} {p.start}  {p.status}" for p in people
-        ]
-        return "\n".join(lines) if people else "no participants"
-
-    emit(settings, people, text)
+    emit_list(settings, people, PARTICIPANT_COLUMNS, people, empty="no participants")
 
 
 @participant.command("show")
@@ -325,7 +371,7 @@ def participant_show(settings: Settings, participant: str) -> None:
     episodes = clinic.episodes(participant)
 
     def text() -> str:
-        lines = [f"{participant}: {len(episodes)} episode{'s' if len(episodes) > 1 else ''}"]
+        lines = [f"{participant}: {plural(len(episodes), 'episode')}"]
         for e in episodes:
             end = ""
             if e.ended_at is not None:
@@ -352,7 +398,8 @@ def _end_command(name: str, verb: str, doc: str) -> None:
             yes,
             lambda: (
                 f"mark {participant} {verb} in {clinic.participant(participant).program_id}:"
-                " no more outcomes can be recorded, for good"
+                " no more outcomes can be recorded until they are enrolled again"
+                " (a new episode)"
             ),
         )
         record = getattr(clinic, name)(participant, actor=actor)
@@ -360,5 +407,9 @@ def _end_command(name: str, verb: str, doc: str) -> None:
         emit(settings, record, f"{record.id} {verb}", recorded=seen)
 
 
-_end_command("withdraw", "withdrawn", "Withdraw a participant; no more outcomes are recorded.")
+_end_command(
+    "withdraw",
+    "withdrawn",
+    "Withdraw a participant; no more outcomes are recorded until they are enrolled again.",
+)
 _end_command("complete", "completed", "Mark a participant's incentive phase complete.")

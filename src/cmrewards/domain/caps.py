@@ -33,6 +33,21 @@ def cap_period(program: Program, start: dt.date, at: dt.datetime) -> str:
     return f"enrolment-{years + 1}"
 
 
+def next_cap_period_start(program: Program, start: dt.date, at: dt.datetime) -> dt.date:
+    """The first day of the cap period after the one clinical time ``at`` falls in: the
+    next 1 January, or the next anniversary of ``start`` (a 29 February start renews on
+    1 March in other years, as ``cap_period`` counts it)."""
+    day = local_date(at, program.timezone)
+    if program.cap_period is CapPeriod.CALENDAR_YEAR:
+        return dt.date(day.year + 1, 1, 1)
+    years = day.year - start.year - ((day.month, day.day) < (start.month, start.day))
+    year = start.year + years + 1
+    try:
+        return start.replace(year=year)
+    except ValueError:
+        return dt.date(year, 3, 1)
+
+
 def period_label(period: str) -> str:
     """A cap period as staff read it: ``2027``, or ``enrolment year 2``."""
     return period.replace("enrolment-", "enrolment year ")

@@ -33,7 +33,7 @@ def check_points_to_remove(participant: str, points: int, available: int) -> Non
     participant's balance never goes negative, so more is ``InsufficientPoints``."""
     if available < points:
         raise InsufficientPoints(
-            f"cannot remove {points} points: {participant} has {available} available"
+            f"cannot remove {points:,} points: {participant} has {available:,} available"
         )
 
 
@@ -76,8 +76,8 @@ def check_still_given(original: Transfer, outcome_id: int, gives: int) -> None:
     ``InvalidTransition`` if not."""
     if original.amount > gives:
         raise InvalidTransition(
-            f"transfer {original.id} paid {original.amount} points for outcome {outcome_id},"
-            f" which now gives {gives}; correct or void the outcome instead"
+            f"transfer {original.id} paid {original.amount:,} points for outcome {outcome_id},"
+            f" which now gives {gives:,}; correct or void the outcome instead"
         )
 
 
@@ -89,8 +89,8 @@ def check_points_to_take_back(original: Transfer, source_balance: int) -> None:
     source = original.to_account
     if is_participant_account(source) and source_balance < original.amount:
         raise InsufficientPoints(
-            f"reversing transfer {original.id} needs {original.amount} points in"
-            f" {source} but it holds {source_balance}"
+            f"reversing transfer {original.id} needs {original.amount:,} points in"
+            f" {source} but it holds {source_balance:,}"
         )
 
 

@@ -97,7 +97,7 @@ def check_enrol_again(
             )
     if program.id != existing.program_id and points_left:
         raise InvalidTransition(
-            f"{who} still has {points_left} points in {existing.program_id}; redeem or adjust"
+            f"{who} still has {points_left:,} points in {existing.program_id}; redeem or adjust"
             f" them before an episode in {program.id} (points do not move between programs)"
         )
 

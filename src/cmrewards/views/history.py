@@ -96,7 +96,9 @@ def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
             ref=Ref.to(RefKind.CORRECTION, event.id),
             actor=event.actor,
         )
-    written = f"prize {event.prize_id}" if event.prize_id is not None else f"{event.points} points"
+    written = (
+        f"prize {event.prize_id}" if event.prize_id is not None else f"{event.points:,} points"
+    )
     return HistoryEntry(
         occurred_at=event.at,
         recorded_at=event.at,

@@ -25,7 +25,7 @@ import attrs
 from ..domain.calendar import FIRST_RESULT, Attendance
 from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import program_week
-from ..domain.earning import value_cents
+from ..domain.earning import Earning, value_cents
 from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
@@ -45,7 +45,7 @@ from ..store.port import (
 )
 from .balance import balance_of
 from .history import history_entries, notes_of
-from .preview import TargetPreview, previews
+from .preview import TargetPreview, cap_room, previews
 from .replay import Awards, Replayed, replay_outcomes, reversed_ids
 
 
@@ -89,7 +89,8 @@ class StatementLine:
     """The outcome was corrected: ``outcome`` is the correction's."""
     note: str = ""
     """Why it did not count ("extra sample: week 3 owes 2 samples"), or the empty week that
-    broke the run before it (``earning.Earning.note``); empty when neither."""
+    broke the run before it (``earning.Earning.note``), or ``cut to the cap`` when the cap
+    cut its points; empty when none."""
     episode: int = 1
     """The episode (enrolment) the result belongs to, by its clinical date."""
 
@@ -173,6 +174,8 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
     states, attendance = _standing(program, person, now_on)
     redemptions = tx.redemptions(person.id)
     items = {sku: tx.item(sku) for sku in {r.sku for r in redemptions}}
+    balance = balance_of(tx, person, program, now)
+    cap = cap_room(program, person.cap_start, now, balance.cap_remaining_cents)
     return Statement(
         participant=person.id,
         program_id=program.id,
@@ -181,13 +184,13 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
         as_of=now,
         start=person.start,
         status=str(person.status),
-        balance=balance_of(tx, person, program, now),
+        balance=balance,
         lines=tuple(lines),
         longest_streak=max(s.longest_streak for s in summaries),
         resets=sum(line.reset for line in lines),
         recoveries=sum(line.recovered for line in lines),
         earned_cents=lines[-1].cumulative_cents if lines else 0,
-        progress=tuple(previews(program, person.start, states, now, attendance)),
+        progress=tuple(previews(program, person.start, states, now, attendance, cap)),
         redemptions=tuple(redemptions),
         prizes=tuple(prizes),
         history=tuple(
@@ -259,6 +262,7 @@ def _lines(
         prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
         value = value_cents(program, points) + prize_cents
         cumulative += value
+        cut = _cut_note(earning, points + taken_back[record.id], record.id in corrected)
         lines.append(
             StatementLine(
                 outcome_id=record.id,
@@ -275,11 +279,20 @@ def _lines(
                 reversed_points=taken_back[record.id],
                 cumulative_cents=cumulative,
                 corrected=record.id in corrected,
-                note=earning.note,
+                note=earning.note or cut,
                 episode=episode.number,
             )
         )
     return lines
+
+
+def _cut_note(earning: Earning, given: int, corrected: bool) -> str:
+    """``cut to the cap`` when an uncorrected outcome gave (reversals included) fewer points
+    than its schedule earned: only the cap cuts an award (``caps.pay_within_cap``). A
+    corrected outcome's settlements and write-offs change what it gives, so it is not judged."""
+    if corrected or not earning.paid or given >= earning.points + earning.bonus_points:
+        return ""
+    return "cut to the cap"
 
 
 def _standing(

@@ -297,7 +297,7 @@ class _History:
                         Check.SCHEDULE_REPLAY,
                         Ref(RefKind.OUTCOME, record.id),
                         f"outcome {record.id} ({participant_id} {record.target}) stands at"
-                        f" {stands.points} points{reversed_note}; its schedule says {expected}",
+                        f" {stands.points:,} points{reversed_note}; its schedule says {expected}",
                     )
                 yield from _prize_problems(
                     program,
@@ -325,7 +325,7 @@ class _History:
                         Check.SCHEDULE_REPLAY,
                         Ref(RefKind.OUTCOME, entry.record.id),
                         f"outcome {entry.record.id} was voided but still gives"
-                        f" {stands.standing_points} points and {len(stands.standing())} prizes",
+                        f" {stands.standing_points:,} points and {len(stands.standing())} prizes",
                     )
             for target, state in current_states(episodes, history, steps).items():
                 replayed[participant_id, target] = state
@@ -588,8 +588,8 @@ def redemption_problems(tx: RedemptionReads, transfers: list[Transfer]) -> Itera
             yield Problem(
                 Check.REDEMPTION,
                 account_ref(key[0], ledger.held(key[1])),
-                f"{key[1]} has {held.get(key, 0)} points held but open redemptions cost"
-                f" {open_cost.get(key, 0)}",
+                f"{key[1]} has {held.get(key, 0):,} points held but open redemptions cost"
+                f" {open_cost.get(key, 0):,}",
             )
     counted: dict[str, int] = defaultdict(int)
     for movement in tx.stock_movements():
