@@ -933,10 +933,14 @@ def runs(draw: st.DrawFn) -> Run:
             maybe_ok = maybe_ok and value.maybe_ok
             why.append(f"{name}: {'may be acceptable' if value.maybe_ok else 'always wrong'}")
     missing = [s.name for s in spec.slots if s.required and s.name not in values]
-    if missing or extra or spec.group or (pair and sum(n in values for n in pair) != 1):
+    chosen = sum(n in values for n in pair) if pair else 1
+    # record with neither --target nor --met takes the program's one target (the template's
+    # programs have one) when --outcome is given, and is a usage error when it is not.
+    one_target = spec.path == ("record",) and chosen == 0 and not (missing or extra)
+    if missing or extra or spec.group or chosen != 1:
         codes.add(2)
-        maybe_ok = False
-        why.append("usage error")
+        maybe_ok = maybe_ok and one_target
+        why.append("the program's one target, or a usage error" if one_target else "usage error")
     if extra and any(s.positional for s in spec.slots if s.name in missing):
         codes.add(1)  # the extra argument stands where the dropped one was: not found
 
