@@ -127,8 +127,7 @@ def statement(settings: Settings, participant: str, html_file: str | None) -> No
             _write_owner_only(Path(html_file), page)
         except OSError as error:
             raise InvalidInput(f"cannot write {html_file!r}: {error.strerror}") from None
-    names = {i.sku: i.name for i in clinic.items()} if made.redemptions else {}
-    emit(settings, made, lambda: _describe_statement(made, html_file, names))
+    emit(settings, made, lambda: _describe_statement(made, html_file))
 
 
 def _write_owner_only(path: Path, text: str) -> None:
@@ -188,7 +187,7 @@ ADJUSTMENTS = ("adjustment-up", "adjustment-down", "reversal")
 are the redemptions')."""
 
 
-def _describe_statement(made: Statement, html_file: str | None, names: dict[str, str]) -> str:
+def _describe_statement(made: Statement, html_file: str | None) -> str:
     episode = f", episode {made.episode}" if made.episode > 1 else ""
     lines = [f"{made.participant} in {made.program_id} since {made.start} ({made.status}{episode})"]
     columns = _statement_columns(made.timezone, any(line.note for line in made.lines))
@@ -227,7 +226,7 @@ def _describe_statement(made: Statement, html_file: str | None, names: dict[str,
     for g in made.over_cap_grants:
         lines.append(f"granted over the cap: {_describe_grant(g, made.timezone)}")
     for r in made.redemptions:
-        item = names.get(r.sku, r.sku)
+        item = made.item_names.get(r.sku, r.sku)
         lines.append(
             f"redemption #{r.id}: {item} ({r.sku}) for {plural(r.cost, 'point')},"
             f" requested {when(r.requested_at, made.timezone)}, {r.status}"
