@@ -5,18 +5,14 @@ exit code and nothing written. Times are in the past (enrolment four weeks ago).
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import json
-import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cmrewards.cli import cli
-from support.cli import assert_error, snapshot
+from support.cli import assert_error, invoke, ok, snapshot, text
 
 ADMIN = "admin-1"
 RECORDER = "rec-01"
@@ -32,25 +28,6 @@ def date(day: int) -> dt.date:
 
 def at_day(day: int) -> str:
     return f"{date(day)}T09:30:00+00:00"
-
-
-def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
-    top = ["--db", str(db), *(["--json"] if json_output else [])]
-    return contextvars.Context().run(
-        CliRunner().invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
-    )
-
-
-def ok(db: Path, command: str) -> Any:
-    result = invoke(db, command)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return json.loads(result.stdout)
-
-
-def text(db: Path, command: str) -> str:
-    result = invoke(db, command, json_output=False)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result.stdout
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ with its exit code and nothing written. Times are in the past (enrolment four we
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import json
 import shlex
@@ -15,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cmrewards.cli import cli
-from support.cli import assert_error, snapshot
+from support.cli import assert_error, invoke, ok, snapshot
 
 ADMIN = "admin-1"
 CLINICIAN = "clin-01"
@@ -31,20 +28,6 @@ START = TODAY - dt.timedelta(weeks=4)
 
 def at_day(day: int, hour: int = 9) -> str:
     return f"{START + dt.timedelta(days=day)}T{hour:02d}:30:00+00:00"
-
-
-def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
-    top = ["--db", str(db), *(["--json"] if json_output else [])]
-    runner = CliRunner()
-    return contextvars.Context().run(
-        runner.invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
-    )
-
-
-def ok(db: Path, command: str) -> Any:
-    result = invoke(db, command)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return json.loads(result.stdout)
 
 
 @pytest.fixture

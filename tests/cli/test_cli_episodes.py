@@ -5,18 +5,12 @@ with its exit code and nothing written. Times are in the past (enrolment eight w
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
-import json
-import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cmrewards.cli import cli
-from support.cli import assert_error, snapshot
+from support.cli import assert_error, invoke, ok, snapshot
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -28,19 +22,6 @@ AGAIN = START + dt.timedelta(days=30)
 
 def at_day(day: int) -> str:
     return f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
-
-
-def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
-    top = ["--db", str(db), *(["--json"] if json_output else [])]
-    return contextvars.Context().run(
-        CliRunner().invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
-    )
-
-
-def ok(db: Path, command: str, *, json_output: bool = True) -> Any:
-    result = invoke(db, command, json_output=json_output)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return json.loads(result.stdout) if json_output else result.stdout
 
 
 @pytest.fixture

@@ -1,15 +1,42 @@
-"""What the CLI test files share: the shape of an expected error, and a database snapshot."""
+"""What the CLI test files share: running a command on a database, the shape of an expected
+error, and a database snapshot."""
 
 from __future__ import annotations
 
+import contextvars
 import json
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from cmrewards.cli import cli
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+def invoke(db: Path, command: str, *, json_output: bool = True) -> Result:
+    """``cmrewards --db DB [--json] COMMAND`` in a fresh context (the CLI keeps its settings
+    in a context variable), the command split as a shell would."""
+    top = ["--db", str(db), *(["--json"] if json_output else [])]
+    return contextvars.Context().run(
+        CliRunner().invoke, cli, [*top, *shlex.split(command)], prog_name="cmrewards"
+    )
+
+
+def ok(db: Path, command: str, *, json_output: bool = True) -> Any:
+    """A command that must succeed: its JSON document, or its text without ``json_output``."""
+    result = invoke(db, command, json_output=json_output)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return json.loads(result.stdout) if json_output else result.stdout
+
+
+def text(db: Path, command: str) -> str:
+    """A command that must succeed, as a person reads it."""
+    result: str = ok(db, command, json_output=False)
+    return result
 
 
 def assert_error(result: Result, code: int, *, json_output: bool = True) -> dict[str, Any]:
