@@ -948,8 +948,9 @@ def runs(draw: st.DrawFn) -> Run:
         baseline = INIT_CODES[mode]
     elif mode != "template" and needs_db(spec, values):
         # migrate reads its --from file (here the database's own, removed in these modes),
-        # never --db: an over-long or empty --db is not what it refuses.
-        reads = "missing" if spec.path == ("migrate",) and mode in ("long", "dot") else mode
+        # never --db: an over-long --db is not what it refuses. An empty --db is refused
+        # before any command runs (a usage error), migrate's included.
+        reads = "missing" if spec.path == ("migrate",) and mode == "long" else mode
         baseline = MODE_CODES[reads]
         why.append(f"database {reads}")
     else:
