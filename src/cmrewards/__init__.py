@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .domain.checkpoint import ChainHead, Checkpoint
     from .domain.clock import format_when, local_date, parse_date, parse_when
     from .domain.json_form import from_json, to_json
-    from .domain.lab_map import LabMap, lab_map_from_dict, load_lab_map
+    from .domain.lab_map import Identity, LabMap, lab_map_from_dict, load_lab_map
+    from .domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultStatus
     from .domain.ledger import Movement, Transfer
     from .domain.money import format_cents, parse_dollars
     from .domain.problems import Check, Problem
@@ -119,7 +120,8 @@ _HOMES = {
     "domain.checkpoint": ("ChainHead", "Checkpoint"),
     "domain.clock": ("format_when", "local_date", "parse_date", "parse_when"),
     "domain.json_form": ("from_json", "to_json"),
-    "domain.lab_map": ("LabMap", "lab_map_from_dict", "load_lab_map"),
+    "domain.lab_map": ("Identity", "LabMap", "lab_map_from_dict", "load_lab_map"),
+    "domain.lab_reports": ("LabMessage", "LabReport", "ReportedAnalyte", "ResultStatus"),
     "domain.ledger": ("Movement", "Transfer"),
     "domain.money": ("format_cents", "parse_dollars"),
     "domain.problems": ("Check", "Problem"),
@@ -228,6 +230,7 @@ __all__ = [
     "FixedSchedule",
     "HistoryEntry",
     "IdempotencyConflict",
+    "Identity",
     "ImportReport",
     "ImportRow",
     "InsufficientPoints",
@@ -236,6 +239,8 @@ __all__ = [
     "InvalidTransition",
     "LabImportReport",
     "LabMap",
+    "LabMessage",
+    "LabReport",
     "LabResult",
     "LabRow",
     "MaximumEarnings",
@@ -261,6 +266,8 @@ __all__ = [
     "RedemptionStatus",
     "Ref",
     "RefKind",
+    "ReportedAnalyte",
+    "ResultStatus",
     "Role",
     "Settlement",
     "SimulationReport",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 
 import cmrewards
+from cmrewards import read_lab_file
 from cmrewards.domain.analytes import ANALYTES, LabResult, analyte_for, result_for
-from cmrewards.domain.lab_map import lab_map_from_dict
+from cmrewards.domain.lab_map import lab_map_from_dict, load_lab_map
 from cmrewards.domain.schedules import Outcome
 from cmrewards.domain.specimens import specimen_verdict
 from cmrewards.errors import InvalidInput
@@ -150,7 +154,11 @@ def test_a_mapping_adds_the_lab_s_words_to_the_vocabulary() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, "m.toml: columns: must be a [columns] table"),
+        ({}, "m.toml: columns: a mapping needs [columns] (a CSV export) or [identity]"),
+        ({"columns": 1}, "m.toml: columns: must be a [columns] table"),
+        ({"identity": {"system": ""}}, "m.toml: identity.system: must be a non-empty"),
+        ({"identity": {"system": "s", "pid": "x"}}, "m.toml: identity.pid: unknown key"),
+        ({"identity": {"ids": "ids.csv"}}, "m.toml: identity.ids: the identifier map is empty"),
         ({"columns": {**COLUMNS, "result": None}}, "m.toml: columns.result: is required"),
         ({"columns": {**COLUMNS, "extra": "X"}}, "m.toml: columns.extra: unknown key"),
         ({"columns": COLUMNS, "results": {"P": "yes"}}, "m.toml: results.P: 'yes' is not one"),
@@ -164,3 +172,26 @@ def test_a_bad_mapping_names_the_file_and_the_key(data: dict[str, object], messa
     with pytest.raises(InvalidInput) as refused:
         lab_map_from_dict(data, "m.toml")
     assert str(refused.value).startswith(message)
+
+
+def test_an_identity_mapping_reads_messages_not_csv(tmp_path: Path) -> None:
+    (tmp_path / "ids.csv").write_text("identifier,participant\nMRN-77,P-1001\n")
+    (tmp_path / "lab.toml").write_text('[identity]\nsystem = "urn:x"\nids = "ids.csv"\n')
+    lab_map = load_lab_map(tmp_path / "lab.toml")
+    assert lab_map.identity.system == "urn:x"
+    assert lab_map.identity.participant_for("MRN-77") == "P-1001"
+    assert lab_map.identity.participant_for("MRN-78") is None
+    assert not lab_map.has_columns
+    with pytest.raises(InvalidInput, match="has no \\[columns\\] to read a CSV export"):
+        list(read_lab_file(io.StringIO("a,b\n"), lab_map, "lab.csv"))
+
+
+def test_an_ids_file_that_repeats_an_identifier_is_refused_without_echoing_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ids.csv").write_text("identifier,participant\nMRN-77,P-1\nMRN-77,P-2\n")
+    (tmp_path / "lab.toml").write_text('[identity]\nassigning_authority = "A"\nids = "ids.csv"\n')
+    with pytest.raises(InvalidInput) as refused:
+        load_lab_map(tmp_path / "lab.toml")
+    assert "line 3: this identifier is listed twice" in str(refused.value)
+    assert "MRN-77" not in str(refused.value)

@@ -44,6 +44,10 @@ def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRo
     Raises ``InvalidInput`` at once for a header without a mapped column. Rules:
     docs/design.md section 3.6.
     """
+    if not lab_map.has_columns:
+        raise InvalidInput(
+            f"{source}: the mapping {lab_map.source} has no [columns] to read a CSV export with"
+        )
     reader = csv.reader(file)
     header = [h.strip() for h in read_header(reader, source, "a header row")]
     missing = [c for c in lab_map.columns if c not in header]

@@ -25,14 +25,24 @@ codes, so a mapping lists only what that lab says differently::
     "COC-S" = "cocaine"
     "Creatinine" = "ignore"
 
+HL7 v2 messages and FHIR resources name their fields by the standard, so a mapping
+for them needs no ``[columns]``; it says which identifier is the participant id::
+
+    [identity]
+    assigning_authority = "CMCLINIC"    # HL7: the PID-3 identifier with this CX-4
+    system = "urn:example:cm"           # FHIR: the subject identifier with this system
+    # ids = "ids.csv"                   # or an explicit map: identifier,participant
+
 Every error names the file and the key, as program files do.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -48,19 +58,47 @@ COLUMNS = ("participant", "specimen", "collected", "analyte", "result")
 
 
 @attrs.frozen
-class LabMap:
-    """One lab's export format, as its mapping file describes it."""
+class Identity:
+    """Which identifier in a message is the participant id (``[identity]``).
 
-    participant: str
-    """The column of the participant id."""
-    specimen: str
+    Messages from a lab or an EHR name the person by several identifiers (medical record
+    number, insurance number ...) beside their name and birth date. Only the one the
+    clinic configures is read; the rest is dropped unread.
+    """
+
+    assigning_authority: str | None = None
+    """HL7 v2: the PID-3 repetition whose assigning authority (CX-4, its first
+    component) is this."""
+    system: str | None = None
+    """FHIR: the ``Identifier.system`` of the subject's (or ``Patient``'s) identifier."""
+    ids: Mapping[str, str] = attrs.field(factory=dict)
+    """An explicit map from that identifier to the participant id (``ids`` file); empty
+    when the identifier is the participant id itself."""
+
+    def participant_for(self, identifier: str) -> str | None:
+        """The participant id ``identifier`` stands for; None when an ``ids`` map is
+        configured and does not list it."""
+        if not self.ids:
+            return identifier
+        return self.ids.get(identifier)
+
+
+@attrs.frozen
+class LabMap:
+    """One lab's format, as its mapping file describes it."""
+
+    participant: str = ""
+    """The column of the participant id ("" when the mapping has no ``[columns]``)."""
+    specimen: str = ""
     """The column of the specimen's accession number."""
-    collected: str
+    collected: str = ""
     """The column of the collection time."""
-    analyte: str
-    result: str
+    analyte: str = ""
+    result: str = ""
     status: str | None = None
     """The column of the result status (preliminary, final, corrected), if any."""
+    identity: Identity = Identity()
+    """How HL7 and FHIR messages name the participant (``[identity]``)."""
     final_statuses: tuple[str, ...] = ()
     """With ``status``: the statuses whose rows are applied; other rows are skipped."""
     time_format: str = "%Y-%m-%d %H:%M"
@@ -75,8 +113,15 @@ class LabMap:
     """The file, for messages."""
 
     @property
+    def has_columns(self) -> bool:
+        """The mapping can read a CSV export (it has ``[columns]``)."""
+        return bool(self.participant)
+
+    @property
     def columns(self) -> tuple[str, ...]:
-        """Every column the export must have."""
+        """Every column the export must have (none without ``[columns]``)."""
+        if not self.has_columns:
+            return ()
         named = (self.participant, self.specimen, self.collected, self.analyte, self.result)
         return named if self.status is None else (*named, self.status)
 
@@ -99,10 +144,12 @@ class LabMap:
         }
 
 
-def lab_map_from_dict(data: object, source: str) -> LabMap:
+def lab_map_from_dict(data: object, source: str, *, ids: Mapping[str, str] | None = None) -> LabMap:
     """A ``LabMap`` from the data of a mapping file (README, "Specimens, panels and mapping
-    files"), validated. ``source`` names the file in errors. Raises ``InvalidInput`` for an
-    unknown key or a bad value, naming the file and the key."""
+    files"), validated. ``source`` names the file in errors; ``ids`` is the content of the
+    ``identity.ids`` file (``load_lab_map`` reads it), required when that key is set.
+    Raises ``InvalidInput`` for an unknown key or a bad value, naming the file and the
+    key."""
 
     def fail(key: str, problem: str) -> InvalidInput:
         return InvalidInput(f"{source}: {key}: {problem}")
@@ -110,9 +157,9 @@ def lab_map_from_dict(data: object, source: str) -> LabMap:
     if not isinstance(data, Mapping):
         raise fail("file", "must be a table")
     data = dict(data)
-    columns = _table(data.pop("columns", None), source, "columns", required=True)
+    columns = _table(data.pop("columns", None), source, "columns")
     names: dict[str, str] = {}
-    for key in (*COLUMNS, "status"):
+    for key in (*COLUMNS, "status") if columns else ():
         value = columns.pop(key, None)
         if value is None:
             if key != "status":
@@ -154,21 +201,49 @@ def lab_map_from_dict(data: object, source: str) -> LabMap:
                 f"analytes.{word}",
                 f"{name!r} is not an analyte ({known}) or {IGNORE!r}",
             )
+    identity = _identity(_table(data.pop("identity", None), source, "identity"), ids, fail)
+    if not names and identity == Identity():
+        raise fail("columns", "a mapping needs [columns] (a CSV export) or [identity] (HL7, FHIR)")
     if data:
         raise fail(sorted(data)[0], "unknown key")
     return LabMap(
-        participant=names["participant"],
-        specimen=names["specimen"],
-        collected=names["collected"],
-        analyte=names["analyte"],
-        result=names["result"],
+        participant=names.get("participant", ""),
+        specimen=names.get("specimen", ""),
+        collected=names.get("collected", ""),
+        analyte=names.get("analyte", ""),
+        result=names.get("result", ""),
         status=names.get("status"),
+        identity=identity,
         final_statuses=finals,
         time_format=time_format,
         results=results,
         analytes=analytes,
         targets=targets,
         source=source,
+    )
+
+
+def _identity(
+    table: dict[str, object],
+    ids: Mapping[str, str] | None,
+    fail: Callable[[str, str], InvalidInput],
+) -> Identity:
+    words: dict[str, str] = {}
+    for key in ("assigning_authority", "system", "ids"):
+        value = table.pop(key, None)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"identity.{key}", "must be a non-empty string")
+        words[key] = value.strip()
+    if table:
+        raise fail(f"identity.{sorted(table)[0]}", "unknown key")
+    if "ids" in words and not ids:
+        raise fail("identity.ids", "the identifier map is empty")
+    return Identity(
+        assigning_authority=words.get("assigning_authority"),
+        system=words.get("system"),
+        ids=dict(ids or {}) if "ids" in words else {},
     )
 
 
@@ -186,28 +261,54 @@ def _words(value: object, source: str, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def lab_map_from_toml(text: str, source: str) -> LabMap:
+def lab_map_from_toml(text: str, source: str, *, ids: Mapping[str, str] | None = None) -> LabMap:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput(f"{source}: not valid TOML: {error}") from None
-    return lab_map_from_dict(data, source)
+    return lab_map_from_dict(data, source, ids=ids)
 
 
 def load_lab_map(path: str | Path) -> LabMap:
     """Read and validate a mapping file (as ``lab_map_from_dict``).
 
-    Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a valid
-    mapping.
+    ``identity.ids`` names a CSV file (``identifier,participant`` header), relative to the
+    mapping file. Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or
+    is not a valid mapping, and for an ids file that cannot be read or repeats an
+    identifier (whose value the message leaves out: it may be a medical record number).
     """
     file = Path(path)
+    text = _read(file, "mapping file")
     try:
-        text = file.read_text(encoding="utf-8")
+        ids_name = tomllib.loads(text).get("identity", {}).get("ids")
+    except (tomllib.TOMLDecodeError, AttributeError):
+        ids_name = None  # lab_map_from_toml names the fault
+    ids = _read_ids(file.parent / ids_name, str(file)) if isinstance(ids_name, str) else None
+    return lab_map_from_toml(text, str(file), ids=ids)
+
+
+def _read(file: Path, what: str) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput(
-            f"{file}: cannot read mapping file ({error.__class__.__name__})"
-        ) from None
-    return lab_map_from_toml(text, str(file))
+        raise InvalidInput(f"{file}: cannot read {what} ({error.__class__.__name__})") from None
+
+
+def _read_ids(file: Path, source: str) -> dict[str, str]:
+    rows = list(csv.reader(io.StringIO(_read(file, "identifier map"))))
+    if not rows or [h.strip() for h in rows[0]] != ["identifier", "participant"]:
+        raise InvalidInput(f"{file} line 1: the header must be identifier,participant")
+    ids: dict[str, str] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(f.strip() for f in row):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise InvalidInput(f"{file} line {line}: expected identifier,participant")
+        identifier = row[0].strip()
+        if identifier in ids:
+            raise InvalidInput(f"{file} line {line}: this identifier is listed twice")
+        ids[identifier] = row[1].strip()
+    return ids
 
 
 def parse_collected(text: str, lab_map: LabMap) -> dt.datetime:
