@@ -8,7 +8,7 @@ This module is the only public door: ``open()``, the ``Clinic`` it returns, ever
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
 (program files, the lab-file reader, the simulation, JSON conversion, the HTML
-statement, ``migrate``, time and money as staff type and read them). Each name is
+statement, ``migrate``, ``restore``, time and money as staff type and read them). Each name is
 listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
 ``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
 is public.
@@ -23,6 +23,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .app.backups import BackupReport, RestoreReport, restore
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
     from .app.lab_export import LabRow, read_lab_file
@@ -107,6 +108,7 @@ if TYPE_CHECKING:
     from .views.statement_html import statement_html
 
 _HOMES = {
+    "app.backups": ("BackupReport", "RestoreReport", "restore"),
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.lab_export": ("LabRow", "read_lab_file"),
@@ -203,6 +205,7 @@ __all__ = [
     "AnalyteResult",
     "Award",
     "AwardKind",
+    "BackupReport",
     "BadRow",
     "Balance",
     "BowlCategory",
@@ -267,6 +270,7 @@ __all__ = [
     "Ref",
     "RefKind",
     "ReportedAnalyte",
+    "RestoreReport",
     "ResultStatus",
     "Role",
     "Settlement",
@@ -306,6 +310,7 @@ __all__ = [
     "program_from_dict",
     "read_lab_file",
     "read_rows",
+    "restore",
     "simulate",
     "statement_html",
     "to_json",
