@@ -8,10 +8,10 @@ This module is the only public door: ``open()``, the ``Clinic`` it returns, ever
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
 (program files, the lab-file reader, the simulation, JSON conversion, the HTML
-statement, ``migrate``, ``restore``, time and money as staff type and read them). Each name is
-listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
-``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
-is public.
+statement, ``migrate``, ``restore``, the grants of a PostgreSQL terminal role, time
+and money as staff type and read them). Each name is listed once in ``__all__``.
+The subpackages (``domain``, ``store``, ``views``, ``app``, ``cli``) are internal and
+may change without notice; ``cmrewards.errors`` is public.
 
 See README.md for the quickstart and docs/design.md for the rules the numbers follow.
 """
@@ -101,6 +101,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .store import POSTGRES_SCHEMES
+    from .store.postgres_grants import postgres_terminal_grants
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
@@ -137,6 +138,7 @@ _HOMES = {
         "load_preset",
         "load_program_file",
         "maximum_earnings",
+        "postgres_terminal_grants",
         "preset_names",
         "program_from_dict",
     ),
@@ -186,6 +188,7 @@ _HOMES = {
         "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
+    "store.postgres_grants": ("postgres_terminal_grants",),
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
@@ -306,6 +309,7 @@ __all__ = [
     "parse_date",
     "parse_dollars",
     "parse_when",
+    "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
     "read_lab_file",
