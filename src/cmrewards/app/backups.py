@@ -62,7 +62,7 @@ class RestoreReport:
 
 def backup(work: UnitOfWork, path: str | os.PathLike[str]) -> BackupReport:
     """A verified copy of the clinic in the new file ``path`` (see ``Clinic.backup``)."""
-    from ..store.sqlite import SQLiteStore, discard, seal
+    from ..store.sqlite import SQLiteStore, discard, exists, seal
 
     store = work.store
     if not isinstance(store, SQLiteStore):
@@ -70,7 +70,7 @@ def backup(work: UnitOfWork, path: str | os.PathLike[str]) -> BackupReport:
     target = _new_file(path, "the backup")
     beside = target.with_name(target.name + CHECKPOINT_SUFFIX)
     for path in (target, beside):
-        if path.exists():
+        if exists(path):
             raise AlreadyExists(f"{path} exists and is never overwritten; name a new file")
     store.backup_to(target)
     try:

@@ -14,9 +14,11 @@ from .outcomes import checkpoint_text, verify_text
 
 
 @cli.command()
-@click.option("--to", "target", required=True, metavar="FILE", help="A new file for the backup.")
+@click.option(
+    "--to", "backup_file", required=True, metavar="FILE", help="A new file for the backup."
+)
 @pass_settings
-def backup(settings: Settings, target: str) -> None:
+def backup(settings: Settings, backup_file: str) -> None:
     """Copy the clinic's file while terminals write, verify the copy, print its checkpoint."""
     if settings.db.startswith(cmrewards.POSTGRES_SCHEMES):
         raise InvalidInput(
@@ -24,7 +26,7 @@ def backup(settings: Settings, target: str) -> None:
             " then pg_restore into an empty database and 'cmrewards --db URL verify' it"
             " (README, 'Backups')"
         )
-    made = settings.clinic().backup(target)
+    made = settings.clinic().backup(backup_file)
 
     def text() -> str:
         checked = made.verify
@@ -44,8 +46,10 @@ def backup(settings: Settings, target: str) -> None:
 
 
 @cli.command()
-@click.option("--from", "source", required=True, metavar="FILE", help="The backup to restore.")
-@click.option("--to", "target", required=True, metavar="NEW", help="A new file for the clinic.")
+@click.option("--from", "source_file", required=True, metavar="FILE", help="The backup to restore.")
+@click.option(
+    "--to", "restored_file", required=True, metavar="NEW", help="A new file for the clinic."
+)
 @click.option(
     "--against",
     metavar="FILE_OR_TEXT",
@@ -53,10 +57,10 @@ def backup(settings: Settings, target: str) -> None:
     " restored clinic is that backup.",
 )
 @pass_settings
-def restore(settings: Settings, source: str, target: str, against: str | None) -> None:
+def restore(settings: Settings, source_file: str, restored_file: str, against: str | None) -> None:
     """Copy a backup into a new file and verify it; a backup that fails leaves nothing."""
     checkpoint = None if against is None else checkpoint_text(against)
-    restored = cmrewards.restore(source, target, against=checkpoint)
+    restored = cmrewards.restore(source_file, restored_file, against=checkpoint)
 
     def text() -> str:
         return f"restored {restored.source} into {restored.target}\n" + verify_text(restored.verify)
@@ -65,13 +69,13 @@ def restore(settings: Settings, source: str, target: str, against: str | None) -
 
 
 @cli.command("postgres-grants")
-@click.argument("role")
+@click.argument("database_role", metavar="ROLE")
 @click.option(
     "--schema", default="public", show_default=True, help="The schema that holds the clinic."
 )
 @pass_settings
-def postgres_grants(settings: Settings, role: str, schema: str) -> None:
+def postgres_grants(settings: Settings, database_role: str, schema: str) -> None:
     """Print the SQL that lets a PostgreSQL role run terminals: no DDL, no UPDATE/DELETE
     of the ledger. Run it as the tables' owner: ... | psql URL."""
-    statements = cmrewards.postgres_terminal_grants(role, schema)
+    statements = cmrewards.postgres_terminal_grants(database_role, schema)
     emit(settings, statements, "".join(f"{statement};\n" for statement in statements).rstrip())

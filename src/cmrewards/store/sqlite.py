@@ -245,7 +245,7 @@ def _claim(target: Path) -> None:
     """
     for suffix in ("", *_LOGS):
         taken = target.with_name(target.name + suffix)
-        if taken.exists():
+        if exists(taken):
             raise AlreadyExists(f"{taken} exists and is never overwritten; name a new file")
     try:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -253,6 +253,18 @@ def _claim(target: Path) -> None:
         raise AlreadyExists(f"{target} exists and is never overwritten; name a new file") from None
     except OSError as error:
         raise InvalidInput(f"cannot create {target}: {error.strerror}") from None
+
+
+def exists(path: Path) -> bool:
+    """Whether anything is at ``path``; a path the system refuses (too long, under a file)
+    is bad input."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise InvalidInput(f"cannot use {str(path)[:80]}: {error.strerror}") from None
+    return True
 
 
 def discard(target: Path) -> None:
