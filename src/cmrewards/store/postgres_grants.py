@@ -46,8 +46,12 @@ def postgres_terminal_grants(role: str, schema: str = "public") -> list[str]:
     cmrewards terminals on the clinic in ``schema``, and nothing more.
 
     ``role`` and ``schema`` are lowercase PostgreSQL names (letters, digits and ``_``, at
-    most 63 characters); ``InvalidInput`` otherwise. Run them as the owner of the tables,
-    after the schema exists (an upgrade is run by the owner too: the role cannot migrate).
+    most 63 characters). Returns the statements, each without its ``;``, from ``BEGIN`` to
+    ``COMMIT``. Run them as the owner of the tables, after the schema exists (an upgrade is
+    run by the owner too: the role cannot migrate).
+
+    Raises ``InvalidInput`` for a role or schema that is not such a name. Rules:
+    docs/design.md section 6, "Database roles".
     """
     who = _name(role, "role")
     where = _name(schema, "schema")
