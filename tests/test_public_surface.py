@@ -309,6 +309,12 @@ def a_day_of_everything() -> list[object]:
     verified, refused = clinic.verify(against=checkpoint), clinic.verify(against=foreign)
     out += [checkpoint, verified, refused, clinic.verify()]
     out += [cmrewards.simulate(points, participants=20, p_met=0.6, seed=1)]
+    # A backup and its restore need a file: a small clinic of its own.
+    with tempfile.TemporaryDirectory() as directory:
+        with cmrewards.open(Path(directory) / "clinic.db", clock=clock) as filed:
+            filed.init(ADMIN)
+            out += [filed.backup(Path(directory) / "backup.db")]
+        out += [cmrewards.restore(Path(directory) / "backup.db", Path(directory) / "drill.db")]
     # Hand-made, as a sound clinic makes neither: a copy to a server, and a problem about
     # one record (as verify finds in a tampered database, tests/store/test_tamper.py).
     damage = cmrewards.Problem(

@@ -8,10 +8,10 @@ This module is the only public door: ``open()``, the ``Clinic`` it returns, ever
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
 (program files, the lab-file reader, the simulation, JSON conversion, the HTML
-statement, ``migrate``, time and money as staff type and read them). Each name is
-listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
-``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
-is public.
+statement, ``migrate``, ``restore``, the grants of a PostgreSQL terminal role, time
+and money as staff type and read them). Each name is listed once in ``__all__``.
+The subpackages (``domain``, ``store``, ``views``, ``app``, ``cli``) are internal and
+may change without notice; ``cmrewards.errors`` is public.
 
 See README.md for the quickstart and docs/design.md for the rules the numbers follow.
 """
@@ -23,6 +23,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .app.backups import BackupReport, RestoreReport, restore
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
     from .app.lab_export import LabRow, read_lab_file
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .store import POSTGRES_SCHEMES
+    from .store.postgres_grants import postgres_terminal_grants
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
     from .views.statement_html import statement_html
 
 _HOMES = {
+    "app.backups": ("BackupReport", "RestoreReport", "restore"),
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.lab_export": ("LabRow", "read_lab_file"),
@@ -136,6 +139,7 @@ _HOMES = {
         "load_preset",
         "load_program_file",
         "maximum_earnings",
+        "postgres_terminal_grants",
         "preset_names",
         "program_from_dict",
     ),
@@ -186,6 +190,7 @@ _HOMES = {
         "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
+    "store.postgres_grants": ("postgres_terminal_grants",),
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
@@ -207,6 +212,7 @@ __all__ = [
     "AnalyteRevision",
     "Award",
     "AwardKind",
+    "BackupReport",
     "BadRow",
     "Balance",
     "BowlCategory",
@@ -273,6 +279,7 @@ __all__ = [
     "RefKind",
     "ReportResult",
     "ReportedAnalyte",
+    "RestoreReport",
     "ResultStatus",
     "Role",
     "Settlement",
@@ -308,10 +315,12 @@ __all__ = [
     "parse_date",
     "parse_dollars",
     "parse_when",
+    "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
     "read_lab_file",
     "read_rows",
+    "restore",
     "simulate",
     "statement_html",
     "to_json",

@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 
 import cmrewards
 from cmrewards.cli import cli
+from cmrewards.cli._shell import _asks_for_json
 from support.cli import snapshot
 
 EXAMPLES = int(os.environ.get("CMREWARDS_FUZZ_EXAMPLES", "300"))
@@ -313,6 +314,10 @@ KIND: dict[str, str | Ints] = {
     "through": "date",
     "day": "day",
     "close_after": "flag",
+    "backup_file": "new-file",
+    "restored_file": "new-file",
+    "database_role": "pg-name",
+    "schema": "pg-name",
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -364,6 +369,10 @@ PLAUSIBLE: dict[str, str] = {
     "out": "export",
     "demo_db": "demo.db",
     "source_file": DB,
+    "backup_file": "backup.db",
+    "restored_file": "restored.db",
+    "database_role": "cm_desk1",
+    "schema": "clinic_north",
     "server_url": NO_SERVER,
     "outcome": "met",
     "state": "requested",
@@ -424,9 +433,12 @@ READ_ONLY = {
     ("simulate",),
     ("demo",),
     ("migrate",),
+    ("backup",),
+    ("restore",),
+    ("postgres-grants",),
 }
-"""Commands that never write to the database (export, statement and demo write elsewhere;
-migrate reads the file given with --from and writes only to a server)."""
+"""Commands that never write to the database (export, statement, demo, backup and restore
+write elsewhere; migrate reads the file given with --from and writes only to a server)."""
 WRITES = {
     ("init",),
     ("staff", "add"),
@@ -592,9 +604,10 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "{",
             "{}",
         )
-    if kind == "demo-db":
-        # DB exists in the template's folder, so a demo may not build there; in the modes
-        # that take the database away ("dot", "missing") it is a fresh file and may.
+    if kind in ("demo-db", "new-file"):
+        # DB exists in the template's folder, so a demo (a backup, a restore) may not build
+        # there; in the modes that take the database away ("dot", "missing") it is a fresh
+        # file and may.
         return bad({1, 2, 3}, "somedir", "", ".", LONG, "no-such-dir/demo.db", "garbage.bin") + odd(
             {1, 2, 3}, DB, "😀.db", " "
         )
@@ -613,6 +626,10 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "postgres://",
             "mysql://host/db",
             "😀",
+        )
+    if kind == "pg-name":
+        return bad(
+            {2}, *BLANK, "Desk", "desk; DROP TABLE staff", "1desk", "x" * 64, "😀", LONG, "--json"
         )
     if kind == "choice":
         assert isinstance(param.type, click.Choice)
@@ -830,9 +847,10 @@ class Run:
 
 
 def needs_db(spec: Spec, values: dict[str, Value]) -> bool:
-    """Whether the command opens the database (a group alone, presets, demo never do)."""
-    # migrate opens no --db, but its plausible --from is the same file (clinic.db).
-    if spec.group or spec.path in {("presets",), ("demo",)}:
+    """Whether the command opens the database (a group alone, presets, demo and
+    postgres-grants never do)."""
+    # migrate and restore open no --db, but their plausible --from is the same file.
+    if spec.group or spec.path in {("presets",), ("demo",), ("postgres-grants",)}:
         return False
     return not (spec.path == ("simulate",) and "program_id" not in values)
 
@@ -947,12 +965,16 @@ def runs(draw: st.DrawFn) -> Run:
     if spec.path == ("init",) and mode in INIT_CODES:
         baseline = INIT_CODES[mode]
     elif mode != "template" and needs_db(spec, values):
-        # migrate reads its --from file (here the database's own, removed in these modes),
-        # never --db: an over-long --db is not what it refuses. An empty --db is refused
-        # before any command runs (a usage error), migrate's included.
-        reads = "missing" if spec.path == ("migrate",) and mode == "long" else mode
+        # migrate and restore read their --from file (here the database's own, removed in
+        # these modes), never --db: an over-long --db is not what they refuse. An empty --db
+        # is refused before any command runs (a usage error), migrate's included.
+        from_file = spec.path in {("migrate",), ("restore",)}
+        reads = "missing" if from_file and mode == "long" else mode
         baseline = MODE_CODES[reads]
         why.append(f"database {reads}")
+    elif mode == "dot":
+        baseline = frozenset({2})  # even a command that opens no database refuses --db ''
+        why.append("empty --db")
     else:
         baseline = frozenset({BASELINE.get(spec.path, 0)})
     codes |= baseline - {0}
@@ -1093,8 +1115,11 @@ def check(template: Path, run: Run) -> None:
     )
     assert "Traceback" not in result.stdout + result.stderr, f"a traceback: {seen}"
     assert code in run.codes, f"wrong exit code: {seen}"
+    # A spoiled value "--json" where a positional argument stands is the flag, as the CLI
+    # reads it: then the error is a JSON document too.
+    json_output = run.json_output or _asks_for_json(run.argv())
     document = None
-    if run.json_output:
+    if json_output:
         try:
             document = json.loads(result.stdout, parse_constant=no_constants)
         except ValueError as problem:
@@ -1116,7 +1141,7 @@ def check(template: Path, run: Run) -> None:
             assert isinstance(document, dict)
             assert document["exit_code"] == code, seen
             assert document["failed_line"] is not None, seen
-        elif run.json_output:
+        elif json_output:
             assert isinstance(document, dict), f"no error document: {seen}"
             assert list(document) == ["error"], f"no error document: {seen}"
             reported = document["error"]

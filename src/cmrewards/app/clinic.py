@@ -46,6 +46,7 @@ from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
 from . import (
+    backups,
     closing,
     corrections,
     enrolment,
@@ -58,6 +59,7 @@ from . import (
     staffing,
 )
 from .arguments import checked_arguments
+from .backups import BackupReport
 from .closing import CloseReport
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -830,7 +832,7 @@ class Clinic:
         """
         return rewards.trade_prizes(self._work, participant, give=give, get=get, actor=actor)
 
-    # --- statements, reports, the export and verify --------------------------------
+    # --- statements, reports, the export, backups and verify -----------------------
 
     def statement(self, participant: str) -> Statement:
         """What a participant and their counsellor see, as of now by the clinic's clock:
@@ -876,6 +878,23 @@ class Clinic:
         Raises nothing of its own. Rules: docs/design.md section 4.
         """
         return reads.checkpoint(self._work)
+
+    def backup(self, path: str | Path) -> BackupReport:
+        """Copy this clinic's SQLite file into the new file ``path`` while other terminals
+        go on writing, verify the copy, and write its checkpoint beside it
+        (``PATH.checkpoint``); return where both are, the checkpoint and the copy's verify.
+
+        The copy is one snapshot (SQLite's online backup API), owner-only (0600) from its
+        first byte, one self-contained file; it holds every write committed before the
+        backup began. ``cmrewards.restore`` turns it back into a clinic.
+
+        Raises ``AlreadyExists`` when ``path`` or ``PATH.checkpoint`` exists (never
+        overwritten); ``InvalidInput`` for a PostgreSQL or in-memory clinic (a server is
+        backed up with ``pg_dump``) or a path that cannot be created; ``IntegrityError``
+        when the copy fails ``verify`` (the copy is removed). Nothing is left behind on a
+        failure. Rules: docs/design.md section 6, "Backups".
+        """
+        return backups.backup(self._work, path)
 
     def verify(self, *, against: Checkpoint | str | None = None) -> VerifyReport:
         """Recompute the hash chains, every balance and every schedule state; the report

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         RecordResult,
         Settlement,
         TransferResult,
+        VerifyReport,
         VisitResult,
     )
 
@@ -608,34 +609,35 @@ def _describe_transfer(result: TransferResult) -> str:
 @pass_settings
 def verify(settings: Settings, against: str | None) -> None:
     """Recompute hash chains, balances and schedule states; exit 3 on any mismatch."""
-    checkpoint = None if against is None else _checkpoint_text(against)
+    checkpoint = None if against is None else checkpoint_text(against)
     report = settings.clinic().verify(against=checkpoint)
-
-    def text() -> str:
-        lines = [problem.message for problem in report.problems]
-        lines.append(
-            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {plural(report.outcomes, 'outcome')},"
-            f" {plural(report.transfers, 'transfer')},"
-            f" {plural(report.participants, 'participant')} checked;"
-            f" chain head {report.transfer_chain_head[:16]}"
-        )
-        if report.against is not None and report.ok:
-            grown = ", ".join(
-                f"{then.chain} {then.length} -> {now.length}"
-                for then in report.against.chains
-                for now in report.chains
-                if now.chain == then.chain
-            )
-            lines.append(f"extends the checkpoint of {when(report.against.at, 'UTC')}: {grown}")
-        return "\n".join(lines)
-
-    emit(settings, report, text)
+    emit(settings, report, lambda: verify_text(report))
     if not report.ok:
         click.echo(f"cmrewards: verify found {plural(len(report.problems), 'problem')}", err=True)
         sys.exit(3)
 
 
-def _checkpoint_text(value: str) -> str:
+def verify_text(report: VerifyReport) -> str:
+    """What verify found, for a person: every problem, then the verdict."""
+    lines = [problem.message for problem in report.problems]
+    lines.append(
+        f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {plural(report.outcomes, 'outcome')},"
+        f" {plural(report.transfers, 'transfer')},"
+        f" {plural(report.participants, 'participant')} checked;"
+        f" chain head {report.transfer_chain_head[:16]}"
+    )
+    if report.against is not None and report.ok:
+        grown = ", ".join(
+            f"{then.chain} {then.length} -> {now.length}"
+            for then in report.against.chains
+            for now in report.chains
+            if now.chain == then.chain
+        )
+        lines.append(f"extends the checkpoint of {when(report.against.at, 'UTC')}: {grown}")
+    return "\n".join(lines)
+
+
+def checkpoint_text(value: str) -> str:
     """The checkpoint itself, or the text of the file that holds it."""
     if value.lstrip().startswith(("cmrewards-checkpoint/", "{")):
         return value

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from ..errors import Busy, IntegrityError, InvalidInput, NotFound
+from ..errors import Busy, IntegrityError, InvalidInput, NotFound, PermissionDenied
 from . import postgres_schema, schema
 from .migrations import KNOWN, MIGRATIONS
 from .owner import Owner
@@ -80,8 +80,14 @@ class PostgresStore:
                 )
             for migration in MIGRATIONS:
                 if migration.name not in applied:
-                    for statement in migration.postgres:
-                        self._conn.execute(statement)
+                    try:
+                        for statement in migration.postgres:
+                            self._conn.execute(statement)
+                    except errors.InsufficientPrivilege:
+                        raise PermissionDenied(
+                            f"{self.location} needs an upgrade (schema {migration.name}) that"
+                            " only the owner of its tables may run: open it once as the owner"
+                        ) from None
                     self._conn.execute(
                         "INSERT INTO cmrewards_migrations (name) VALUES (%s)", [migration.name]
                     )
@@ -245,6 +251,11 @@ def _translated_errors(location: str) -> Iterator[None]:
     """Turn the server's errors into the library's: a lock wait is busy, the rest integrity."""
     try:
         yield
+    except errors.InsufficientPrivilege as error:
+        # A terminal's own role (docs/design.md section 6, "Database roles") met its limits.
+        raise PermissionDenied(
+            f"{location}: the server refused this database role ({_first_line(error)})"
+        ) from None
     except (errors.LockNotAvailable, errors.QueryCanceled, errors.SerializationFailure):
         raise Busy(
             f"{location} is busy: another terminal held it past the timeout; try again"
