@@ -1,6 +1,6 @@
 """cProfile of the bulk import and of ``verify``, the two figures issue 16 misses by most.
 
-``.venv/bin/python benchmarks/profile.py [ROWS]`` (default 10,000) imports ROWS outcomes
+``.venv/bin/python benchmarks/hotspots.py [ROWS]`` (default 10,000) imports ROWS outcomes
 into a new SQLite clinic as ``make bench`` does, then verifies it, and prints the top of
 each profile by own time and by cumulative time. benchmarks/PROFILE.md keeps one run's.
 """
