@@ -11,7 +11,7 @@ adapter unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..domain.journal import Journaled, JournalEntry, ProgramAdded, entry_for
 from ..domain.ledger import AccountKey, Transfer
@@ -155,6 +155,9 @@ class JournalingTx(Tx):
             self._head = entries[-1]
 
     # --- reads ------------------------------------------------------------------------
+
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        self._tx.read_ahead(reads)
 
     def staff(self, staff_id: str) -> Staff | None:
         return self._tx.staff(staff_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -173,6 +173,9 @@ class MemoryTx(Tx):
     def __init__(self, state: _State, log: list[_Change] | None) -> None:
         self._s = state
         self._log = log
+
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        """Nothing to gain: every read is a dictionary lookup already."""
 
     # --- the only ways a unit of work changes the state ----------------------------
 

@@ -21,7 +21,7 @@ use, one that several share (``HoldRelease``) is here. Only the reads of everyth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -393,6 +393,14 @@ class IdempotencyKeys(IdempotencyCheck, Protocol):
         ...
 
 
+class ReadAhead(Protocol):
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        """Call ``reads`` with the store's own unit, its answers thrown away, so that the
+        same reads made next (through this unit or any wrapping it) are answered at once:
+        on PostgreSQL they travel together in one round trip (issue 16); a store without
+        round trips calls nothing. A write in between makes them be read again."""
+
+
 # --- units of work ------------------------------------------------------------------
 
 
@@ -408,10 +416,16 @@ class RecordTx(
     History,
     Corrections,
     Settlements,
+    ReadAhead,
     Protocol,
 ):
     """What recording an outcome, or the analyte results that decide one, reads and
     writes: all an import chunk may call."""
+
+
+class WriteStart(RecordTx, Redemptions, Journal, Protocol):
+    """What a write reads ahead as it begins (``UnitOfWork.write``): the journal's head,
+    the actor, the holds that may expire, and the first reads of its use case."""
 
 
 class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
@@ -435,6 +449,7 @@ class Tx(
     History,
     Corrections,
     Settlements,
+    ReadAhead,
     Protocol,
 ):
     """One unit of work: reads see the writes made earlier in it."""

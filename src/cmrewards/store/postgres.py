@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import psycopg
@@ -117,14 +117,22 @@ class PostgresStore:
         return [row["name"] for row in rows.fetchall()]
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[None]:
+    def _transaction(self, begin: str, *, pipeline: bool = True) -> Iterator[None]:
+        """One transaction, in psycopg's pipeline mode unless ``pipeline`` is False (COPY
+        cannot run in it): a statement whose result nobody reads (BEGIN, the writers' lock,
+        every insert and update, COMMIT) is sent with the next one that is read, instead of
+        costing a round trip of its own (issue 16). The server's errors surface at that
+        read or at the end, inside the same translation."""
         self._owner.check()
         with _translated_errors(self.location):
-            self._conn.execute(begin)
             try:
-                yield
-                self._conn.execute("COMMIT")
+                with self._conn.pipeline() if pipeline else nullcontext():
+                    self._conn.execute(begin)
+                    yield
+                    self._conn.execute("COMMIT")
             except BaseException:
+                # After the pipeline: an error inside it skipped what followed, the
+                # COMMIT too, and left the transaction open, aborted.
                 self._rollback()
                 raise
 
@@ -134,8 +142,9 @@ class PostgresStore:
             self._conn.execute("ROLLBACK")
 
     @contextmanager
-    def write(self) -> Iterator[SQLTx]:
-        with self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED"):
+    def write(self, *, pipeline: bool = True) -> Iterator[SQLTx]:
+        """One write transaction; ``pipeline=False`` for one that uses ``copy_rows``."""
+        with self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED", pipeline=pipeline):
             # Read committed after the lock: every read sees the previous writer's commit.
             self._conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [WRITERS]
@@ -148,7 +157,8 @@ class PostgresStore:
             yield SQLTx(_Placeholders(self._conn))
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """Bulk-append rows inside the current write (COPY; the tables' triggers still run)."""
+        """Bulk-append rows inside the current write, begun with ``write(pipeline=False)``
+        (COPY; the tables' triggers still run)."""
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
@@ -212,17 +222,59 @@ def _guard_problems(triggers: list[dict[str, Any]]) -> list[str]:
 
 
 class _Placeholders:
-    """Runs ``SQLTx``'s ``?`` statements on psycopg, whose placeholder is ``%s``."""
+    """Runs ``SQLTx``'s ``?`` statements on psycopg, whose placeholder is ``%s``, and reads
+    ahead (``SQLTx.read_ahead``): inside ``ahead()`` a read is sent and its cursor kept;
+    the same statement with the same parameters run next takes that cursor, so the
+    reads sent together cost one round trip in the transaction's pipeline. Any other
+    statement (a write) drops what was read ahead: it might be stale after it."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._ahead: dict[tuple[str, tuple[Any, ...]], psycopg.Cursor[Any]] = {}
+        self._sending = False
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    @contextmanager
+    def ahead(self) -> Iterator[None]:
+        self._sending = True
+        try:
+            yield
+        finally:
+            self._sending = False
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any] | _NotYet:
+        key = sql, tuple(params)
+        if self._sending:
+            if key not in self._ahead:
+                cursor = self._conn.cursor()
+                cursor.execute(_pyformat(sql), params)
+                self._ahead[key] = cursor
+            return NOT_YET
+        sent = self._ahead.pop(key, None)
+        if sent is not None:
+            return sent
+        if not sql.startswith("SELECT"):
+            self._ahead.clear()
         return self._conn.execute(_pyformat(sql), params)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        self._ahead.clear()
         with self._conn.cursor() as cursor:
             cursor.executemany(_pyformat(sql), params)
+
+
+class _NotYet:
+    """What a read sent ahead answers meanwhile: nothing (``read_ahead`` drops it)."""
+
+    description = None
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+
+NOT_YET = _NotYet()
 
 
 @functools.cache

@@ -105,6 +105,12 @@ class SQLTx(Tx):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        ahead = getattr(self._conn, "ahead", None)  # a connection with round trips has it
+        if ahead is not None:
+            with ahead():
+                reads(self)
+
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self._conn.execute(sql, params).fetchone()
         return row
