@@ -59,7 +59,9 @@ class PostgresStore:
             raise
 
     def _migrate(self, *, create: bool) -> None:
-        with self.write():
+        # Not pipelined: a refused statement must be met where it is run, to name the
+        # migration the owner has to apply.
+        with self.write(pipeline=False):
             # Inside the writers' lock: another terminal may be creating the schema now.
             if self._scalar("SELECT current_schema()") is None:
                 raise NotFound(f"{self.location}: the schema its search_path names does not exist")
