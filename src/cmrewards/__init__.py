@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         VisitResult,
     )
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
+    from .domain.sign_in import Session, SignedIn, SignInEvent, SignInEventKind, SignInPolicy
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
@@ -163,6 +164,7 @@ _HOMES = {
         "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
+    "domain.sign_in": ("Session", "SignInEvent", "SignInEventKind", "SignInPolicy", "SignedIn"),
     "domain.simulation": ("SimulationReport", "simulate"),
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
@@ -269,7 +271,12 @@ __all__ = [
     "ReportedAnalyte",
     "ResultStatus",
     "Role",
+    "Session",
     "Settlement",
+    "SignInEvent",
+    "SignInEventKind",
+    "SignInPolicy",
+    "SignedIn",
     "SimulationReport",
     "Staff",
     "Statement",

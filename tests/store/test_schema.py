@@ -25,6 +25,7 @@ from cmrewards.domain.ledger import Movement
 from cmrewards.domain.records import CorrectionKind, PrizeStatus, Status
 from cmrewards.domain.redemption import TRANSITIONS, RedemptionStatus, StockReason
 from cmrewards.domain.schedules import Outcome
+from cmrewards.domain.sign_in import SignInEventKind
 from cmrewards.domain.staff import Role
 from cmrewards.store.migrations import KNOWN, MIGRATIONS
 from cmrewards.store.sqlite import SQLiteStore
@@ -63,6 +64,10 @@ RELEASED = {
         "cb86b9e67c8d3e981cfaa9d7372bcea3e347003cc63d235f2adee90214030fb0",
         "af2156616e2455ba8e805b15ddf3dd3c309821a38eb1373962775f01a7c04018",
     ),
+    "0009_staff_secrets": (
+        "ca1e21866e9b325cdb95fffa53720f719548a7c47b9b9720453f8414532489f9",
+        "cc0fc606f679922596c494b4586d1c4fc2f2429951e81635aa16dac366c03e6c",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -79,6 +84,7 @@ ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
     ("analyte_results", "result"): LabResult,
     ("corrections", "kind"): CorrectionKind,
     ("corrections", "outcome"): Outcome,
+    ("sign_ins", "event"): SignInEventKind,
 }
 """Every column holding an enum's values, by (table, column)."""
 

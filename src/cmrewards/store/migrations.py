@@ -49,6 +49,11 @@ MIGRATIONS = (
         tuple(schema.ADJUSTMENT_CAPS),
         tuple(postgres_schema.ADJUSTMENT_CAPS),
     ),
+    Migration(
+        "0009_staff_secrets",
+        tuple(schema.STAFF_SECRETS),
+        tuple(postgres_schema.STAFF_SECRETS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -26,6 +26,7 @@ from .schema import (
     LAB_RESULTS_CHECK,
     MOVEMENTS_CHECK,
     OUTCOMES_CHECK,
+    SIGN_IN_EVENTS_CHECK,
 )
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
@@ -500,4 +501,29 @@ ADJUSTMENT_CAPS = [
     # cap says how far past it went. Older adjustments were never counted and stay so.
     "ALTER TABLE transfers ADD COLUMN cap_change_cents BIGINT",
     "ALTER TABLE transfers ADD COLUMN over_cap_cents BIGINT CHECK (over_cap_cents > 0)",
+]
+
+STAFF_SECRETS = [
+    # Passphrase hashes and append-only sign-in events (schema.STAFF_SECRETS).
+    """CREATE TABLE staff_secrets (
+        staff_id ctext PRIMARY KEY REFERENCES staff(id),
+        hash ctext NOT NULL,
+        set_at ctext NOT NULL,
+        set_by ctext NOT NULL REFERENCES staff(id)
+    )""",
+    f"""CREATE TABLE sign_ins (
+        id BIGINT PRIMARY KEY,
+        staff_id ctext NOT NULL REFERENCES staff(id),
+        event ctext NOT NULL CHECK (event IN {SIGN_IN_EVENTS_CHECK}),
+        at ctext NOT NULL,
+        os_user ctext,
+        location ctext,
+        session ctext,
+        expires_at ctext,
+        detail ctext
+    )""",
+    "CREATE INDEX sign_ins_by_staff ON sign_ins (staff_id, id)",
+    "CREATE INDEX sign_ins_by_session ON sign_ins (session, id)",
+    "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
+    *_append_only("sign_ins"),
 ]
