@@ -79,7 +79,14 @@ if TYPE_CHECKING:
         VisitResult,
     )
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
-    from .domain.sign_in import Session, SignedIn, SignInEvent, SignInEventKind, SignInPolicy
+    from .domain.sign_in import (
+        Session,
+        SignedIn,
+        SignInEvent,
+        SignInEventKind,
+        SignInPolicy,
+        check_passphrase,
+    )
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
@@ -164,7 +171,14 @@ _HOMES = {
         "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
-    "domain.sign_in": ("Session", "SignInEvent", "SignInEventKind", "SignInPolicy", "SignedIn"),
+    "domain.sign_in": (
+        "Session",
+        "SignInEvent",
+        "SignInEventKind",
+        "SignInPolicy",
+        "SignedIn",
+        "check_passphrase",
+    ),
     "domain.simulation": ("SimulationReport", "simulate"),
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
@@ -295,6 +309,7 @@ __all__ = [
     "WriteOff",
     "capped_maximum",
     "check_id",
+    "check_passphrase",
     "format_cents",
     "format_when",
     "from_json",

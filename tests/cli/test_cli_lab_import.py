@@ -28,7 +28,7 @@ def run(db: Path, *args: str, json_output: bool = True) -> Result:
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "clinic.db"
     for args in (
-        ["init", "--admin", "admin-1"],
+        ["init", "--admin", "admin-1", "--no-sign-in"],
         ["staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1"],
         ["program", "add", "--file", str(EXAMPLES / "ctn0094-program.toml"), "--actor", "admin-1"],
         ["enroll", "CTN-00010", "--program", "ctn-stimulant", "--start", "2026-01-05",

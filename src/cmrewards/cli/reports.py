@@ -14,6 +14,7 @@ from cmrewards.errors import InvalidInput
 from ._ids import PARTICIPANT, PRESET, PROGRAM
 from ._output import Column, dollars, plural, table, when
 from ._shell import Settings, cap_note, cli, emit, money, pass_settings
+from .signin import describe_sign_ins
 
 if TYPE_CHECKING:
     from cmrewards import EpisodeSummary, OverCapGrant, ProgramReport, Statement, StatementLine
@@ -35,11 +36,13 @@ def report(
     clinic = settings.clinic()
     reports = clinic.report(program_id, since=first, until=last)
     zones = {p.id: p.timezone for p in clinic.programs()}
-    emit(
-        settings,
-        reports,
-        lambda: "\n\n".join(_describe_report(r, zones[r.program_id]) for r in reports),
-    )
+
+    def text() -> str:
+        parts = [_describe_report(r, zones[r.program_id]) for r in reports]
+        parts.append(describe_sign_ins(clinic.sign_ins(), first, last))
+        return "\n\n".join(part for part in parts if part)
+
+    emit(settings, reports, text)
 
 
 def _describe_report(r: ProgramReport, timezone: str) -> str:

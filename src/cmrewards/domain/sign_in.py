@@ -129,7 +129,8 @@ def policy_from(event: SignInEvent | None) -> SignInPolicy:
 
 
 def check_passphrase(passphrase: str) -> str:
-    """A passphrase long enough to resist guessing: 8 to 1,024 characters, printable."""
+    """``passphrase`` if it is long enough to resist guessing: 8 to 1,024 printable
+    characters. Raises ``InvalidInput`` saying which rule it breaks (never repeating it)."""
     if not isinstance(passphrase, str):
         raise InvalidInput(f"a passphrase must be text, not {type(passphrase).__name__}")
     if not MIN_PASSPHRASE <= len(passphrase) <= MAX_PASSPHRASE:
