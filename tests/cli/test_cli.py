@@ -575,8 +575,9 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
 def test_record_reads_once_to_learn_the_zone_then_writes_once(
     clinic_db: Path, monkeypatch: pytest.MonkeyPatch, at: str | None, reads: int
 ) -> None:
-    """Learning the participant's zone for a time without an offset is one read
-    transaction, through the public ``Clinic.timezone``; recording is one write."""
+    """Learning whether the database signs staff in is one read transaction (its policy);
+    learning the participant's zone for a time without an offset is one more, through the
+    public ``Clinic.timezone``; recording is one write."""
     from cmrewards.store.sqlite import SQLiteStore
 
     opened: list[str] = []
@@ -590,7 +591,7 @@ def test_record_reads_once_to_learn_the_zone_then_writes_once(
         monkeypatch.setattr(SQLiteStore, kind, counted)
     command = f"record {PARTICIPANT} --target {TARGET} --outcome met --actor {RECORDER}"
     ok(clinic_db, command if at is None else f"{command} --at {at}")
-    assert ["read"] * reads + ["write"] == opened
+    assert ["read"] * (1 + reads) + ["write"] == opened
 
 
 def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:

@@ -418,6 +418,7 @@ DESTRUCTIVE = {
     "reverse": "reverse 1 --reason 'entered twice'",
     "redeem cancel": "redeem cancel 1 --reason 'changed their mind'",
     "prize trade": "prize trade P-3001 --give small --get large",
+    "sign-in off": "sign-in off",
 }
 """Every command that asks first, with a line it accepts (``prize trade`` is then refused
 by its rule: P-3001 owes no five small prizes)."""

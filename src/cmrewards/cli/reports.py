@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def report(
     settings: Settings, program_id: str | None, since: str | None, until: str | None
 ) -> None:
-    """Abstinence, cost, liability, budget, caps and stock for each program."""
+    """Abstinence, cost, liability, budget, caps and stock for each program; sign-ins."""
     first = cmrewards.parse_date(since, "--since") if since is not None else None
     last = cmrewards.parse_date(until, "--until") if until is not None else None
     clinic = settings.clinic()
@@ -39,7 +39,8 @@ def report(
 
     def text() -> str:
         parts = [_describe_report(r, zones[r.program_id]) for r in reports]
-        parts.append(describe_sign_ins(clinic.sign_ins(), first, last))
+        if program_id is None:  # sign-ins are the clinic's, not one program's
+            parts.append(describe_sign_ins(clinic.sign_ins(), first, last))
         return "\n\n".join(part for part in parts if part)
 
     emit(settings, reports, text)
