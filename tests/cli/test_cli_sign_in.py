@@ -215,13 +215,11 @@ def test_a_token_from_another_database_or_os_user_is_refused(
     desk.login(RECORDER)
     token_file = _session.session_file(os.path.realpath(desk.db))
     # At another OS user: the same file (a shared home, a copied file) is refused.
-    monkeypatch.setattr(_session, "os_user", lambda: "someone-else")
-    message = desk.refused("redeem request P-1001 GC10")
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setattr(_session, "os_user", lambda: "someone-else")
+        message = desk.refused("redeem request P-1001 GC10")
     assert f"opened by OS user '{pwd.getpwuid(os.getuid()).pw_name}'" in message
     assert "not 'someone-else'" in message
-    monkeypatch.undo()
-    desk.monkeypatch = monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("CMREWARDS_SESSIONS", str(token_file.parent))
     # A copy of the database, with the token copied beside it: bound to the original's path.
     copy = tmp_path / "copy.db"
     copy_database(desk.db, copy)
@@ -237,7 +235,6 @@ def test_a_token_from_another_database_or_os_user_is_refused(
     assert message.startswith("the session is not one of this database's")
     # The original still works.
     desk.ok("redeem request P-1001 GC10")
-    monkeypatch.undo()
 
 
 def test_a_session_file_others_can_read_is_refused(desk: Desk) -> None:

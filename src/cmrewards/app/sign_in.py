@@ -71,13 +71,9 @@ def _delay_unit() -> float:
     return 0.001 if _test_cost() else 1.0
 
 
-_DECOY = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("no passphrase")
-"""Checked against for a member without a passphrase, so their answer takes hash time too."""
-
-
-def _matches(secret: StaffSecret | None, passphrase: str) -> bool:
+def _matches(secret: StaffSecret, passphrase: str) -> bool:
     try:
-        return hasher().verify(_DECOY if secret is None else secret.hash, passphrase)
+        return hasher().verify(secret.hash, passphrase)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -116,13 +112,12 @@ def check(work: UnitOfWork, staff_id: str, passphrase: str, *, os_user: str) -> 
             f"{staff_id} is locked out after {rules.attempts} failed attempts until"
             f" {until.astimezone(dt.UTC):%H:%M} UTC, or until an admin sets a new passphrase"
         )
-    failures = recent_failures(events, now, rules)
-    work.pause(failure_delay(failures) * _delay_unit())
-    if secret is not None and _matches(secret, passphrase):
-        return staff
-    _matches(None, passphrase)  # the same work whether or not the member has a passphrase
     if secret is None:
         raise PermissionDenied(f"{staff_id} has no passphrase yet; an admin sets one")
+    failures = recent_failures(events, now, rules)
+    work.pause(failure_delay(failures) * _delay_unit())
+    if _matches(secret, passphrase):
+        return staff
     _record_failure(work, staff_id, failures + 1, rules, os_user)
     left = rules.attempts - failures - 1
     if left <= 0:

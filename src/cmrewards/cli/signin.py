@@ -221,12 +221,8 @@ def sign_in_off(settings: Settings, actor: str, yes: bool) -> None:
 
 
 def _describe_policy(rules: SignInPolicy) -> str:
-    hours = rules.session_minutes / 60
-    length = (
-        f"{hours:g} hours"
-        if rules.session_minutes % 60 == 0
-        else (f"{rules.session_minutes} minutes")
-    )
+    hours, minutes = divmod(rules.session_minutes, 60)
+    length = plural(hours, "hour") if minutes == 0 else plural(rules.session_minutes, "minute")
     again = "ask again" if rules.confirm_sensitive else "do not ask again"
     return (
         f"a login lasts {length}; {plural(rules.attempts, 'failed attempt')} in a row lock a"
