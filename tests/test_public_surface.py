@@ -201,6 +201,12 @@ def a_day_of_everything() -> list[object]:
     out: list[object] = [clinic.init(ADMIN), clinic.add_staff(CLINICIAN, "clinician", actor=ADMIN)]
     out += [clinic.add_staff("gone-1", "recorder", actor=ADMIN)]
     out += [clinic.deactivate_staff("gone-1", actor=ADMIN), clinic.staff()]
+    out += [clinic.set_passphrase(ADMIN, "a passphrase", actor=ADMIN)]
+    out += [clinic.set_sign_in_policy(cmrewards.SignInPolicy(required=True), actor=ADMIN)]
+    signed = clinic.sign_in(ADMIN, "a passphrase", os_user="desk", location=":memory:")
+    out += [signed, clinic.session(signed.token, os_user="desk", location=":memory:")]
+    out += [clinic.confirm(ADMIN, "a passphrase", os_user="desk"), clinic.sign_in_policy()]
+    out += [clinic.sign_out(signed.token, os_user="desk"), clinic.sign_ins()]
     points = cmrewards.program_from_dict(
         {
             "id": "stim",

@@ -81,6 +81,14 @@ if TYPE_CHECKING:
     )
     from .domain.revisions import AnalyteReading, AnalyteRevision
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
+    from .domain.sign_in import (
+        Session,
+        SignedIn,
+        SignInEvent,
+        SignInEventKind,
+        SignInPolicy,
+        check_passphrase,
+    )
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
@@ -168,6 +176,14 @@ _HOMES = {
         "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
+    "domain.sign_in": (
+        "Session",
+        "SignInEvent",
+        "SignInEventKind",
+        "SignInPolicy",
+        "SignedIn",
+        "check_passphrase",
+    ),
     "domain.simulation": ("SimulationReport", "simulate"),
     "domain.revisions": ("AnalyteReading", "AnalyteRevision"),
     "domain.specimens": ("AnalyteResult",),
@@ -282,7 +298,12 @@ __all__ = [
     "RestoreReport",
     "ResultStatus",
     "Role",
+    "Session",
     "Settlement",
+    "SignInEvent",
+    "SignInEventKind",
+    "SignInPolicy",
+    "SignedIn",
     "SimulationReport",
     "Staff",
     "Statement",
@@ -301,6 +322,7 @@ __all__ = [
     "WriteOff",
     "capped_maximum",
     "check_id",
+    "check_passphrase",
     "format_cents",
     "format_when",
     "from_json",

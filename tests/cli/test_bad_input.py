@@ -109,7 +109,8 @@ DIRECTORIES = ("somedir", "full-dir")
 def invoke(argv: Sequence[str], db_from_env: str | None = None) -> Result:
     """Run ``cmrewards ARGV`` as a fresh process would: a new ``contextvars.Context``."""
     runner = CliRunner()
-    env = {"CMREWARDS_DB": db_from_env}
+    # A new passphrase comes from its non-terminal source (init, staff passwd, sign-in on).
+    env = {"CMREWARDS_DB": db_from_env, "CMREWARDS_NEW_PASSPHRASE": "fuzz passphrase"}
     return contextvars.Context().run(runner.invoke, cli, list(argv), env=env, prog_name="cmrewards")
 
 
@@ -318,6 +319,11 @@ KIND: dict[str, str | Ints] = {
     "restored_file": "new-file",
     "database_role": "pg-name",
     "schema": "pg-name",
+    "no_sign_in": "flag",
+    "confirm_sensitive": "flag",
+    "session_hours": Ints(zero=False),
+    "attempts": Ints(zero=False),
+    "lockout_minutes": Ints(zero=False),
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -380,6 +386,9 @@ PLAUSIBLE: dict[str, str] = {
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
     "through": str(TODAY - dt.timedelta(days=1)),
+    "session_hours": "8",
+    "attempts": "5",
+    "lockout_minutes": "15",
     "day": str(START + dt.timedelta(days=10)),  # week 2: nothing recorded, every sample owed
     # Every database extends the checkpoint of an empty one.
     "against": "cmrewards-checkpoint/1 2026-01-01T00:00:00Z"
@@ -400,6 +409,8 @@ PLAUSIBLE: dict[str, str] = {
 """A value each parameter accepts on the template database (flags stay off)."""
 PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
     (("staff", "deactivate"), "staff_id"): RECORDER,
+    (("staff", "passwd"), "staff_id"): RECORDER,
+    (("sign-in", "log"), "staff_id"): RECORDER,
     (("catalog", "add"), "sku"): "MUG",
     (("enroll",), "participant"): "P010",
     (("prize", "list"), "participant"): "P002",
@@ -436,6 +447,8 @@ READ_ONLY = {
     ("backup",),
     ("restore",),
     ("postgres-grants",),
+    ("sign-in", "status"),
+    ("sign-in", "log"),
 }
 """Commands that never write to the database (export, statement, demo, backup and restore
 write elsewhere; migrate reads the file given with --from and writes only to a server)."""
@@ -464,10 +477,16 @@ WRITES = {
     ("prize", "trade"),
     ("close",),
     ("excuse",),
+    ("login",),
+    ("logout",),
+    ("staff", "passwd"),
+    ("sign-in", "on"),
+    ("sign-in", "off"),
 }
-BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3}
+BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3, ("login",): 1, ("logout",): 1}
 """Exit codes of the plausible lines that are refused (init again; no five small prizes;
-no PostgreSQL server to migrate to: the fuzz runs without one)."""
+no PostgreSQL server to migrate to: the fuzz runs without one; no login while the
+template's sign-in is off, so nobody to log out)."""
 EXCLUSIVE = {
     ("program", "add"): ("preset_name", "file_path"),
     ("simulate",): ("program_id", "preset_name"),
@@ -760,13 +779,16 @@ def slot_of(path: tuple[str, ...], param: click.Parameter) -> Slot:
     plausible = (
         FLAGS_GIVEN.get(name) if is_flag else PLAUSIBLE_FOR.get((path, name), PLAUSIBLE.get(name))
     )
-    if param.required:
+    # --actor is required while a database's sign-in is off, as the template's is; with it
+    # on, the signed-in member acts (tests/cli/test_cli_sign_in.py).
+    required = param.required or name == "actor"
+    if required:
         assert plausible is not None, f"{' '.join(path)}: {name!r} needs a plausible value"
     long_options = [o for o in param.opts if o.startswith("--")]
     return Slot(
         name=name,
         positional=isinstance(param, click.Argument),
-        required=param.required,
+        required=required,
         option=long_options[0] if long_options else name,
         is_flag=is_flag,
         kind=kind,
@@ -1011,7 +1033,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("template")
     db = folder / DB
     for line in (
-        f"init --admin {ADMIN}",
+        f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder --actor {ADMIN}",
         f"staff add {CLINICIAN} --role clinician --actor {ADMIN}",
         f"program add --preset higgins-vbrt --actor {ADMIN}",

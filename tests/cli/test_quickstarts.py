@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.doc_blocks import signing_in
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 BIN = Path(sys.executable).parent
 
@@ -28,6 +30,7 @@ def block_after(heading: str, language: str, level: str = "##") -> str:
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
+    environment.update(signing_in(cwd))
     environment.pop("CMREWARDS_DB", None)
     environment.update(env)
     return subprocess.run(

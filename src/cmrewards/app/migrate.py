@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 COPIED_TABLES = (
     "staff",
+    "staff_secrets",
+    "sign_ins",
     "programs",
     "participants",
     "past_episodes",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
@@ -66,6 +67,8 @@ class UnitOfWork:
     """The wall clock: aware datetimes. Tests pass one that moves only when told."""
     seeds: Callable[[], int] = random_seed
     """A new seed for each outcome that earns prize-bowl draws; tests fix them."""
+    pause: Callable[[float], None] = time.sleep
+    """Waits that many seconds: the delay after a failed sign-in. Tests record it instead."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """One consistent snapshot of the store; it writes nothing."""

@@ -481,7 +481,7 @@ def history(settings: Settings, participant: str) -> None:
     is_flag=True,
     help="Grant it even past the program's cap (admin); the reason should say why.",
 )
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @pass_settings
 def adjust(
@@ -505,7 +505,7 @@ def adjust(
 @click.argument("transfer_id", type=int)
 @click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings
@@ -537,7 +537,7 @@ def _seen(result: TransferResult) -> Recorded:
 @click.argument("outcome_id", metavar="OUTCOME", type=int)
 @click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="The right result.")
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings
@@ -560,7 +560,7 @@ def correct(
 @cli.command()
 @click.argument("outcome_id", metavar="OUTCOME", type=int)
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings

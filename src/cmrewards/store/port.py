@@ -41,6 +41,7 @@ from ..domain.records import (
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
+from ..domain.sign_in import SignInEvent, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 
@@ -65,6 +66,7 @@ __all__ = [
     "RecordTx",
     "Redemptions",
     "Settlements",
+    "SignIns",
     "SpecimenResults",
     "Specimens",
     "StaffLookup",
@@ -92,6 +94,35 @@ class Staffing(StaffLookup, Protocol):
 
     def add_staff(self, staff: Staff) -> None: ...
     def set_staff_active(self, staff_id: str, active: bool) -> None: ...
+
+
+class SignIns(Protocol):
+    """Passphrase hashes and the sign-in events (domain/sign_in.py): what a host that signs
+    staff in keeps in the clinic's database."""
+
+    def staff_secret(self, staff_id: str) -> StaffSecret | None: ...
+    def staff_secrets(self) -> list[StaffSecret]:
+        """By staff id."""
+        ...
+
+    def put_staff_secret(self, secret: StaffSecret) -> None:
+        """Store it, replacing the member's earlier one."""
+        ...
+
+    def last_sign_in(self) -> SignInEvent | None: ...
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        """Every event, or one member's, in id order."""
+        ...
+
+    def session_events(self, session: str) -> list[SignInEvent]:
+        """The events of one session (by its token's digest), in id order."""
+        ...
+
+    def sign_in_policy(self) -> SignInEvent | None:
+        """The latest policy event; None before an admin set one."""
+        ...
+
+    def add_sign_ins(self, events: Sequence[SignInEvent]) -> None: ...
 
 
 # --- programs -----------------------------------------------------------------
@@ -436,6 +467,7 @@ class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
 
 class Tx(
     Staffing,
+    SignIns,
     Programs,
     Enrolment,
     Outcomes,
