@@ -281,6 +281,10 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    fhir = EXAMPLES.parent / "tests" / "fixtures" / "fhir"
+    ehr = cmrewards.load_lab_map(fhir / "ehr-map.toml")
+    with (fhir / "results.ndjson").open(encoding="utf-8") as file:
+        out += [list(cmrewards.read_fhir_messages(file, ehr, "results.ndjson"))]
     # The calendar: an excused absence, then closing the first two weeks for everyone.
     clinic.enroll("P-4", "ca-recovery-incentives", start=START, actor=ADMIN)
     one_day = dt.timedelta(days=1)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
+    from .app.fhir import parse_fhir_message, read_fhir_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
@@ -109,6 +110,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
+    "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
@@ -301,9 +303,11 @@ __all__ = [
     "open",
     "parse_date",
     "parse_dollars",
+    "parse_fhir_message",
     "parse_when",
     "preset_names",
     "program_from_dict",
+    "read_fhir_messages",
     "read_lab_file",
     "read_rows",
     "simulate",
