@@ -67,6 +67,9 @@ STATUSES = {
 }
 """R4 ``ObservationStatus`` codes and what each does to the record."""
 
+RESULTS = ("Observation", "DiagnosticReport")
+"""The resources a result is read from; a Bundle holds them, other resources support them."""
+
 NOT_YET = "registered"
 """The status of an Observation with no result yet: skipped, the result comes later."""
 
@@ -156,7 +159,7 @@ def _document(data: object, lab_map: LabMap, line: int, position: str = "") -> L
     root = _root(data, line)
     if root.type == "Bundle":
         resources = list(_entries(root))
-    elif root.type in ("Observation", "DiagnosticReport"):
+    elif root.type in RESULTS:
         resources = [root]
     else:
         raise root.node.fail(
@@ -171,8 +174,10 @@ def _document(data: object, lab_map: LabMap, line: int, position: str = "") -> L
 def _entries(bundle: Resource) -> Iterator[Resource]:
     kind = bundle.node.text("type", required=True)
     if kind not in BUNDLE_TYPES:
-        raise bundle.node.fail(
-            f"type {str(kind)[:40]!r} is not read: send a {', '.join(BUNDLE_TYPES)} Bundle"
+        raise Fault(
+            f"{bundle.node.path}.type",
+            f"type {str(kind)[:40]!r} is not read: send a {', '.join(BUNDLE_TYPES)} Bundle",
+            bundle.node.line,
         )
     for entry in bundle.node.items("entry"):
         resource = entry.obj("resource")
@@ -195,7 +200,7 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
             bundles.append((number, data))
         else:
             resources.append(resource)
-    if not resources and not bundles:
+    if not bundles and not any(r.type in RESULTS for r in resources):
         yield BadRow(numbered[0][0], "no Observation, DiagnosticReport or Bundle in the file")
         return
     document = Document(resources)
