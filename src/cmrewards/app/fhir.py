@@ -32,7 +32,7 @@ a line. Each is read into ``LabMessage``s (``domain/lab_reports.py``):
 Nothing else about the person is read: names, birth dates, addresses, telecom, other
 identifiers and ``display`` texts are never copied into a message, an error or a log;
 errors name the JSON path (``Bundle.entry[3].resource.code``) and the rule, never a
-Patient's content. Rules and choices: docs/design.md section 3.10, docs/decisions.md
+Patient's content. Rules and choices: docs/design.md section 3.12, docs/decisions.md
 "Importing from an EHR (FHIR)".
 """
 
