@@ -38,43 +38,22 @@ Patient's content. Rules and choices: docs/design.md section 3.12, docs/decision
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import IO
 
-import attrs
-
-from ..domain.analytes import LabResult
-from ..domain.lab_map import IGNORE, LabMap
-from ..domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultStatus
+from ..domain.lab_map import LabMap
+from ..domain.lab_reports import LabMessage
 from ..errors import InvalidInput
-from .fhir_json import Document, Fault, Node, Resource, date_time, resource_of, specimen_id
+from .fhir_json import Document, Fault, Node, Resource, resource_of
+from .fhir_report import Unit, report_of
 from .lab_file import BadRow
-
-LOINC = "http://loinc.org"
 
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 """The Bundles that carry resources to read (not a history, document or message)."""
 
-STATUSES = {
-    "preliminary": ResultStatus.PRELIMINARY,
-    "final": ResultStatus.FINAL,
-    "corrected": ResultStatus.CORRECTED,
-    "amended": ResultStatus.CORRECTED,
-    "entered-in-error": ResultStatus.ENTERED_IN_ERROR,
-    "cancelled": ResultStatus.CANCELLED,
-}
-"""R4 ``ObservationStatus`` codes and what each does to the record."""
-
 RESULTS = ("Observation", "DiagnosticReport")
 """The resources a result is read from; a Bundle holds them, other resources support them."""
-
-NOT_YET = "registered"
-"""The status of an Observation with no result yet: skipped, the result comes later."""
-
-WITHDRAWING = ("entered-in-error", "cancelled")
-"""``DiagnosticReport.status`` codes that withdraw every result of the report."""
 
 
 def read_fhir_messages(
@@ -167,7 +146,7 @@ def _document(data: object, lab_map: LabMap, line: int, position: str = "") -> L
             " or a Bundle of them"
         )
     document = Document(resources)
-    reports = (_report(unit, document, lab_map) for unit in _units(document))
+    reports = (report_of(unit, document, lab_map) for unit in _units(document))
     return LabMessage(tuple(r for r in reports if r is not None), position or f"line {line}")
 
 
@@ -209,11 +188,11 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
     except Fault as fault:
         yield BadRow(fault.line, str(fault))
         return
-    work: list[tuple[int, _Unit | object]] = [(u.line, u) for u in units]
+    work: list[tuple[int, Unit | object]] = [(u.line, u) for u in units]
     for number, item in sorted([*work, *bundles], key=lambda pair: pair[0]):
         try:
-            if isinstance(item, _Unit):
-                report = _report(item, document, lab_map)
+            if isinstance(item, Unit):
+                report = report_of(item, document, lab_map)
                 message = LabMessage(() if report is None else (report,), f"line {number}")
             else:
                 message = _document(item, lab_map, number)
@@ -227,33 +206,19 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
             yield message
 
 
-@attrs.frozen
-class _Unit:
-    """The resources of one report: a DiagnosticReport and its Observations, or
-    Observations of one specimen and status."""
-
-    report: Resource | None
-    observations: tuple[Resource, ...]
-
-    @property
-    def line(self) -> int:
-        first = self.report or self.observations[0]
-        return first.node.line
-
-
-def _units(document: Document) -> list[_Unit]:
+def _units(document: Document) -> list[Unit]:
     """Every report of the document, in order of where it starts."""
-    placed: list[tuple[tuple[int, int], _Unit]] = []
+    placed: list[tuple[tuple[int, int], Unit]] = []
     claimed: set[tuple[int, str]] = set()
     ordered = list(enumerate(document.resources))
     for index, resource in ordered:
         if resource.type == "DiagnosticReport":
             members = _results(resource, document, claimed)
-            placed.append(((resource.node.line, index), _Unit(resource, tuple(members))))
+            placed.append(((resource.node.line, index), Unit(resource, tuple(members))))
     for index, resource in ordered:
         if _is_grouping(resource) and resource.key not in claimed:
             members = _members(resource, document, claimed)
-            placed.append(((resource.node.line, index), _Unit(None, tuple(members))))
+            placed.append(((resource.node.line, index), Unit(None, tuple(members))))
     groups: dict[object, tuple[tuple[int, int], list[Resource]]] = {}
     for index, resource in ordered:
         if resource.type != "Observation" or resource.key in claimed:
@@ -263,7 +228,7 @@ def _units(document: Document) -> list[_Unit]:
             group = (resource.key, None)
         groups.setdefault(group, ((resource.node.line, index), []))[1].append(resource)
     for where, members in groups.values():
-        placed.append((where, _Unit(None, tuple(members))))
+        placed.append((where, Unit(None, tuple(members))))
     return [unit for _, unit in sorted(placed, key=lambda pair: pair[0])]
 
 
@@ -321,268 +286,3 @@ def _specimen_key(observation: Resource, document: Document) -> object:
     identifier = reference.obj("identifier")
     value = None if identifier is None else identifier.text("value")
     return ("identifier", value) if value else ("reference", reference.text("reference"))
-
-
-def _report(unit: _Unit, document: Document, lab_map: LabMap) -> LabReport | None:
-    """The report ``unit`` makes, or None when nothing in it is to be applied yet."""
-    withdrawn: ResultStatus | None = None
-    if unit.report is not None:
-        status = unit.report.node.text("status", required=True)
-        if status in WITHDRAWING:
-            withdrawn = STATUSES[str(status)]
-    analytes: dict[str, tuple[ReportedAnalyte, Resource]] = {}
-    kept: list[Resource] = []
-    for observation in unit.observations:
-        status = _status(observation)
-        if status is None:
-            continue
-        name = _analyte(observation, lab_map)
-        if name == IGNORE:
-            continue
-        status = withdrawn or status
-        item = ReportedAnalyte(name, _result(observation, lab_map, status), status)
-        if name in analytes and analytes[name][0] != item:
-            raise observation.node.fail(
-                f"reports {name} differently from {analytes[name][1].node.path}"
-                " of the same specimen; send one result per analyte"
-            )
-        analytes[name] = (item, observation)
-        kept.append(observation)
-    if not analytes:
-        return None
-    specimen, reference = _specimen(unit, document)
-    return LabReport(
-        participant=_participant(unit, kept, document, lab_map),
-        accession=_accession(unit, kept, specimen, reference),
-        collected=_collected(unit, kept, specimen),
-        analytes=tuple(item for item, _ in analytes.values()),
-    )
-
-
-def _status(observation: Resource) -> ResultStatus | None:
-    word = observation.node.text("status", required=True)
-    if word == NOT_YET:
-        return None
-    status = STATUSES.get(str(word))
-    if status is None:
-        raise Fault(
-            f"{observation.node.path}.status",
-            f"{str(word)[:40]!r} is not applied: expected {', '.join(STATUSES)}"
-            f" ({NOT_YET} is skipped)",
-            observation.node.line,
-        )
-    return status
-
-
-def _analyte(observation: Resource, lab_map: LabMap) -> str:
-    code = observation.node.obj("code", required=True)
-    assert code is not None
-    codings = code.items("coding")
-    loinc_first = sorted(codings, key=lambda c: c.text("system") != LOINC)
-    tried: list[str] = []
-    for coding in loinc_first:
-        word = coding.text("code")
-        if word is None:
-            continue
-        found = lab_map.analyte_of(word)
-        if found is not None:
-            return found
-        tried.append(f"{coding.text('system') or 'no system'} {word[:40]}")
-    text = code.text("text")
-    if text is not None:
-        found = lab_map.analyte_of(text)
-        if found is not None:
-            return found
-        tried.append(f"text {text[:40]!r}")
-    raise code.fail(
-        f"no coding is a known analyte or LOINC code ({'; '.join(tried) or 'no code'});"
-        f" map it in [analytes] of {lab_map.source}"
-    )
-
-
-def _result(observation: Resource, lab_map: LabMap, status: ResultStatus) -> LabResult | None:
-    try:
-        return _value(observation.node, lab_map)
-    except InvalidInput:
-        if status.withdrawn:
-            return None  # a withdrawn result need not repeat (or read) its value
-        raise
-
-
-def _value(node: Node, lab_map: LabMap) -> LabResult:
-    concept = node.obj("valueCodeableConcept")
-    if concept is not None:
-        return _concept(concept, lab_map)
-    string = node.text("valueString")
-    if string is not None:
-        result = lab_map.result_of(string)
-        if result is None:
-            raise _unknown(f"{node.path}.valueString", [repr(string[:40])], node, lab_map)
-        return result
-    interpretations = node.items("interpretation")
-    words: list[str] = []
-    for interpretation in interpretations:
-        try:
-            return _concept(interpretation, lab_map)
-        except Fault:
-            words.extend(_words(interpretation))
-    if interpretations:
-        raise _unknown(f"{node.path}.interpretation", words, node, lab_map)
-    raise node.fail("has no result: valueCodeableConcept, valueString or interpretation")
-
-
-def _concept(concept: Node, lab_map: LabMap) -> LabResult:
-    for word in _words(concept):
-        result = lab_map.result_of(word)
-        if result is not None:
-            return result
-    raise _unknown(concept.path, [repr(w[:40]) for w in _words(concept)], concept, lab_map)
-
-
-def _words(concept: Node) -> list[str]:
-    """A CodeableConcept's codes and displays, then its text."""
-    words = [
-        word
-        for coding in concept.items("coding")
-        for word in (coding.text("code"), coding.text("display"))
-        if word is not None
-    ]
-    text = concept.text("text")
-    return [*words, text] if text is not None else words
-
-
-def _unknown(path: str, words: list[str], node: Node, lab_map: LabMap) -> Fault:
-    return Fault(
-        path,
-        f"not a known result ({', '.join(words[:4]) or 'empty'});"
-        f" map it in [results] of {lab_map.source}",
-        node.line,
-    )
-
-
-def _participant(
-    unit: _Unit, observations: list[Resource], document: Document, lab_map: LabMap
-) -> str:
-    found: dict[str, Node] = {}
-    for source in [*([unit.report] if unit.report else []), *observations]:
-        subject = source.node.obj("subject")
-        if subject is not None:
-            found.setdefault(_subject(subject, source, document, lab_map), subject)
-    if not found:
-        raise (unit.report or observations[0]).node.fail(
-            "subject is required: the participant, by identifier or Patient reference"
-        )
-    if len(found) > 1:
-        raise list(found.values())[1].fail("names another participant than the rest of the report")
-    return next(iter(found))
-
-
-def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMap) -> str:
-    system = lab_map.identity.system
-    identifier = subject.obj("identifier")
-    if identifier is not None and identifier.text("system") == system:
-        value = identifier.text("value", required=True)
-    else:
-        patient = document.resolve(subject, source)
-        if patient is None:
-            raise subject.fail(
-                f"has no identifier with system {system} ([identity] system of"
-                f" {lab_map.source}), and the Patient it references is not in the file"
-            )
-        if patient.type != "Patient":
-            raise subject.fail(f"must be a Patient, not a {patient.type}")
-        value = _patient_identifier(patient, str(system))
-        if value is None:
-            raise patient.node.fail(
-                f"no identifier has system {system} ([identity] system of {lab_map.source})"
-            )
-    participant = lab_map.identity.participant_for(str(value))
-    if participant is None:
-        # The identifier may be a medical record number: it is not echoed.
-        raise subject.fail(
-            f"the participant's identifier (system {system}) is not in the ids file of"
-            f" {lab_map.source}"
-        )
-    return participant
-
-
-def _patient_identifier(patient: Resource, system: str) -> str | None:
-    for identifier in patient.node.items("identifier"):
-        if identifier.text("system") == system and identifier.text("use") != "old":
-            value = identifier.text("value")
-            if value is not None:
-                return value
-    return None
-
-
-def _specimen(unit: _Unit, document: Document) -> tuple[Resource | None, Node | None]:
-    """The specimen the report is about, when the file has it, and the reference to it."""
-    references: list[tuple[Node, Resource]] = []
-    if unit.report is not None:
-        references = [(ref, unit.report) for ref in unit.report.node.items("specimen")]
-        if len(references) > 1:
-            raise references[1][0].fail("a report of two specimens: send one report each")
-    if not references:
-        references = [(ref, obs) for obs in unit.observations if (ref := obs.node.obj("specimen"))][
-            :1
-        ]
-    if not references:
-        return None, None
-    reference, source = references[0]
-    specimen = document.resolve(reference, source)
-    if specimen is not None and specimen.type != "Specimen":
-        raise reference.fail(f"must reference a Specimen, not a {specimen.type}")
-    return specimen, reference
-
-
-def _accession(
-    unit: _Unit, observations: list[Resource], specimen: Resource | None, reference: Node | None
-) -> str:
-    if specimen is not None:
-        accession = specimen.node.obj("accessionIdentifier")
-        value = None if accession is None else accession.text("value")
-        if value is not None:
-            return value
-    if unit.report is not None:
-        for identifier in unit.report.node.items("identifier"):
-            value = identifier.text("value")
-            if value is not None:
-                return value
-    if reference is not None:
-        named = reference.obj("identifier")
-        value = None if named is None else named.text("value")
-        if value is None:
-            value = specimen_id(reference.text("reference"))
-        if value is not None:
-            return value
-    raise (unit.report or observations[0]).node.fail(
-        "no accession number: send the Specimen with its accessionIdentifier, the"
-        " DiagnosticReport with an identifier, or a specimen reference"
-    )
-
-
-def _collected(unit: _Unit, observations: list[Resource], specimen: Resource | None) -> dt.datetime:
-    if specimen is not None:
-        collection = specimen.node.obj("collection")
-        at = None if collection is None else date_time(collection, "collectedDateTime")
-        if at is not None:
-            return at
-    if unit.report is not None:
-        at = date_time(unit.report.node, "effectiveDateTime")
-        if at is not None:
-            return at
-    found: dt.datetime | None = None
-    for observation in observations:
-        at = date_time(observation.node, "effectiveDateTime") or date_time(
-            observation.node, "effectiveInstant"
-        )
-        if at is not None and found is not None and at != found:
-            raise observation.node.fail(
-                "effectiveDateTime differs from the other results of the same specimen"
-            )
-        found = found or at
-    if found is None:
-        raise (unit.report or observations[0]).node.fail(
-            "no collection time: Specimen.collection.collectedDateTime or effectiveDateTime"
-        )
-    return found
