@@ -46,28 +46,31 @@ class Node:
     def child(self, value: object, path: str) -> Node:
         return Node(value, path, self.line)
 
-    def _at(self, key: str) -> Node | None:
+    def _get(self, key: str) -> object:
         if not isinstance(self.value, dict):
             raise self.fail("must be a JSON object")
-        value = self.value.get(key)
+        return self.value.get(key)
+
+    def _at(self, key: str) -> Node | None:
+        value = self._get(key)
         return None if value is None else self.child(value, f"{self.path}.{key}")
 
     def has(self, key: str) -> bool:
-        return self._at(key) is not None
+        return self._get(key) is not None
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         """The string element ``key`` (stripped); None when absent (refused if
         ``required``) or empty."""
-        node = self._at(key)
-        if node is None:
+        value = self._get(key)  # read without a Node: strings are most of what is read
+        if value is None:
             if required:
                 raise self.fail(f"{key} is required")
             return None
-        if not isinstance(node.value, str):
-            raise node.fail("must be a string")
-        text = node.value.strip()
+        if not isinstance(value, str):
+            raise Fault(f"{self.path}.{key}", "must be a string", self.line)
+        text = value.strip()
         if not text and required:
-            raise node.fail("must not be empty")
+            raise Fault(f"{self.path}.{key}", "must not be empty", self.line)
         return text or None
 
     def obj(self, key: str, *, required: bool = False) -> Node | None:
