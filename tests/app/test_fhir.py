@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -591,51 +590,66 @@ def read_sample(name: str, lab_map: LabMap) -> list[LabMessage | BadRow]:
         return list(cmrewards.read_fhir_messages(file, lab_map, name))
 
 
-def last_word(
-    messages: Iterable[LabMessage | BadRow],
-) -> dict[tuple[str, str, str], tuple[object, ...]]:
-    """What the messages leave for each analyte of each specimen, read in order."""
-    state: dict[tuple[str, str, str], tuple[object, ...]] = {}
-    for message in messages:
-        assert isinstance(message, LabMessage), message
-        for report in message.reports:
-            for item in report.analytes:
-                key = (report.participant, report.accession, item.analyte)
-                state[key] = (report.collected, item.result, item.status)
-    return state
+MESSAGES = [
+    "1-nine-panel-final.json",
+    "2-preliminary.json",
+    "3-corrected.json",
+    "4-final-before-error.json",
+    "5-entered-in-error.json",
+    "6-dilute.json",
+]
+"""One document per message, in the order the EHR sent them (tests/fixtures/hl7 has the
+same results as HL7 v2 messages)."""
+
+SAMPLES = [*MESSAGES, "results.ndjson"]
 
 
-def test_the_bundles_and_the_ndjson_export_say_the_same(ehr: LabMap) -> None:
-    bundles = read_sample("results-day1.json", ehr) + read_sample("results-day2.json", ehr)
+def test_the_documents_and_the_ndjson_export_give_the_same_reports(ehr: LabMap) -> None:
+    documents = [m for name in MESSAGES for m in read_sample(name, ehr)]
     exported = read_sample("results.ndjson", ehr)
-    assert [len(bundles), len(exported)] == [2, 7]
-    assert last_word(bundles) == last_word(exported)
-    state = last_word(exported)
-    assert len(state) == 36
-    assert {("P-1001", f"ACC-1001-0{n}") for n in (1, 2, 3, 4)} == {k[:2] for k in state}
-    assert state[("P-1001", "ACC-1001-01", "cocaine")] == (
-        COLLECTED,
-        LabResult.NEGATIVE,
-        ResultStatus.FINAL,
-    )
-    assert state[("P-1001", "ACC-1001-02", "cocaine")][1:] == (
-        LabResult.NEGATIVE,
-        ResultStatus.CORRECTED,
-    )
-    assert state[("P-1001", "ACC-1001-03", "amphetamine")][2] == ResultStatus.ENTERED_IN_ERROR
-    assert state[("P-1001", "ACC-1001-04", "opiates")][1] == LabResult.DILUTE
+    assert [m.reports for m in documents if isinstance(m, LabMessage)] == [
+        m.reports for m in exported if isinstance(m, LabMessage)
+    ]
+    assert [m.position for m in exported if isinstance(m, LabMessage)] == [
+        f"line {n}" for n in (3, 14, 23, 33, 42, 52)
+    ]
 
 
-def test_the_preliminary_comes_before_its_correction(ehr: LabMap) -> None:
-    seen = [
-        (r.accession, a.analyte, a.status)
+def test_the_samples_hold_the_four_clinical_cases(ehr: LabMap) -> None:
+    sent = [
+        (
+            r.accession,
+            r.collected.isoformat(),
+            {a.analyte: (a.result, a.status) for a in r.analytes},
+        )
         for m in read_sample("results.ndjson", ehr)
         if isinstance(m, LabMessage)
         for r in m.reports
-        for a in r.analytes
-        if r.accession == "ACC-1001-02" and a.analyte == "cocaine"
     ]
-    assert [s for *_, s in seen] == [ResultStatus.PRELIMINARY, ResultStatus.CORRECTED]
+    assert [(accession, at) for accession, at, _ in sent] == [
+        ("ACC-1001-01", "2026-03-02T09:15:00-06:00"),
+        ("ACC-1001-02", "2026-03-05T09:20:00-06:00"),
+        ("ACC-1001-02", "2026-03-05T09:20:00-06:00"),
+        ("ACC-1001-03", "2026-03-09T09:10:00-06:00"),
+        ("ACC-1001-03", "2026-03-09T09:10:00-06:00"),
+        ("ACC-1001-04", "2026-03-12T09:25:00-06:00"),
+    ]
+    final, preliminary, corrected, before_error, withdrawn, dilute = (r for *_, r in sent)
+    negative, positive = LabResult.NEGATIVE, LabResult.POSITIVE
+    assert len(final) == 9  # the creatinine is mapped to "ignore"
+    assert final["cannabinoids"] == (positive, ResultStatus.FINAL)
+    assert {r for name, (r, _) in final.items() if name != "cannabinoids"} == {negative}
+    assert preliminary["cocaine"] == (positive, ResultStatus.PRELIMINARY)
+    assert set(corrected.values()) == {(negative, ResultStatus.CORRECTED)}
+    assert set(before_error.values()) == {(negative, ResultStatus.FINAL)}
+    assert set(withdrawn.values()) == {(None, ResultStatus.ENTERED_IN_ERROR)}
+    assert set(dilute.values()) == {(LabResult.DILUTE, ResultStatus.FINAL)}
+    assert {
+        r.participant
+        for m in read_sample("results.ndjson", ehr)
+        if isinstance(m, LabMessage)
+        for r in m.reports
+    } == {"P-1001"}
 
 
 def faulty_mappings() -> list[LabMap]:
@@ -649,7 +663,7 @@ def faulty_mappings() -> list[LabMap]:
     ]
 
 
-@pytest.mark.parametrize("name", ["results-day1.json", "results-day2.json", "results.ndjson"])
+@pytest.mark.parametrize("name", SAMPLES)
 def test_no_patient_content_leaves_the_reader(name: str, ehr: LabMap) -> None:
     text = (FIXTURES / name).read_text(encoding="utf-8")
     assert all(word in text for word in PHI)  # the samples carry it all
