@@ -678,3 +678,21 @@ def test_no_patient_content_leaves_the_reader(name: str, ehr: LabMap) -> None:
     said.append(repr(list(cmrewards.read_fhir_messages(io.StringIO(broken), ehr, name))))
     leaked = [word for word in PHI if any(word in s for s in said)]
     assert leaked == []
+
+
+def test_an_observation_in_two_reports_is_refused_and_one_listed_twice_is_read_once() -> None:
+    def report(name: str, *results: str) -> Json:
+        return {
+            "resourceType": "DiagnosticReport",
+            "id": name,
+            "status": "final",
+            "result": [{"reference": f"Observation/{r}"} for r in results],
+        }
+
+    once = bundle(report("r1", "o1", "o1"), observation(id="o1"))
+    assert [len(r.analytes) for r in reports(once)] == [1]
+    twice = bundle(report("r1", "o1"), report("r2", "o1"), observation(id="o1"))
+    assert fault(twice).problem == (
+        "Bundle.entry[1].resource.result[0]: is a result of another report too:"
+        " send it in one report"
+    )

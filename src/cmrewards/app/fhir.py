@@ -206,10 +206,14 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
             yield message
 
 
+Claims = dict[tuple[int, str], tuple[int, str]]
+"""Each Observation a report has taken, and the report (or panel) that took it."""
+
+
 def _units(document: Document) -> list[Unit]:
     """Every report of the document, in order of where it starts."""
     placed: list[tuple[tuple[int, int], Unit]] = []
-    claimed: set[tuple[int, str]] = set()
+    claimed: Claims = {}
     ordered = list(enumerate(document.resources))
     for index, resource in ordered:
         if resource.type == "DiagnosticReport":
@@ -217,7 +221,7 @@ def _units(document: Document) -> list[Unit]:
             placed.append(((resource.node.line, index), Unit(resource, tuple(members))))
     for index, resource in ordered:
         if _is_grouping(resource) and resource.key not in claimed:
-            members = _members(resource, document, claimed)
+            members = _members(resource, resource, document, claimed)
             placed.append(((resource.node.line, index), Unit(None, tuple(members))))
     groups: dict[object, tuple[tuple[int, int], list[Resource]]] = {}
     for index, resource in ordered:
@@ -243,23 +247,25 @@ def _is_grouping(resource: Resource) -> bool:
     )
 
 
-def _results(report: Resource, document: Document, claimed: set[tuple[int, str]]) -> list[Resource]:
+def _results(report: Resource, document: Document, claimed: Claims) -> list[Resource]:
     found: list[Resource] = []
     for reference in report.node.items("result"):
-        found.extend(_observation(reference, report, document, claimed))
+        found.extend(_observation(reference, report, report, document, claimed))
     return found
 
 
-def _members(panel: Resource, document: Document, claimed: set[tuple[int, str]]) -> list[Resource]:
-    claimed.add(panel.key)
+def _members(
+    panel: Resource, owner: Resource, document: Document, claimed: Claims
+) -> list[Resource]:
+    claimed[panel.key] = owner.key
     found: list[Resource] = []
     for reference in panel.node.items("hasMember"):
-        found.extend(_observation(reference, panel, document, claimed))
+        found.extend(_observation(reference, panel, owner, document, claimed))
     return found
 
 
 def _observation(
-    reference: Node, source: Resource, document: Document, claimed: set[tuple[int, str]]
+    reference: Node, source: Resource, owner: Resource, document: Document, claimed: Claims
 ) -> list[Resource]:
     target = document.resolve(reference, source)
     if target is None:
@@ -269,10 +275,12 @@ def _observation(
     if target.type != "Observation":
         raise reference.fail(f"must reference an Observation, not a {target.type}")
     if target.key in claimed:
-        return []  # a result listed twice, or a panel member listed beside its panel
+        if claimed[target.key] != owner.key:
+            raise reference.fail("is a result of another report too: send it in one report")
+        return []  # listed twice in one report, or a panel member listed beside its panel
     if _is_grouping(target):
-        return _members(target, document, claimed)
-    claimed.add(target.key)
+        return _members(target, owner, document, claimed)
+    claimed[target.key] = owner.key
     return [target]
 
 
