@@ -287,6 +287,10 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    fhir = EXAMPLES.parent / "tests" / "fixtures" / "fhir"
+    ehr = cmrewards.load_lab_map(fhir / "ehr-map.toml")
+    with (fhir / "results.ndjson").open(encoding="utf-8") as file:
+        out += [list(cmrewards.read_fhir_messages(file, ehr, "results.ndjson"))]
     early = cmrewards.LabReport(
         "CTN-00010", "LAB-9", dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC),
         (cmrewards.ReportedAnalyte(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .app.backups import BackupReport, RestoreReport, restore
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
+    from .app.fhir import parse_fhir_message, read_fhir_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
@@ -121,6 +122,7 @@ _HOMES = {
     "app.backups": ("BackupReport", "RestoreReport", "restore"),
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
+    "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
@@ -336,10 +338,12 @@ __all__ = [
     "open",
     "parse_date",
     "parse_dollars",
+    "parse_fhir_message",
     "parse_when",
     "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
+    "read_fhir_messages",
     "read_lab_file",
     "read_rows",
     "restore",
