@@ -281,6 +281,11 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    # A lab's HL7 v2 messages, read (tests/fixtures/hl7).
+    hl7_files = DOOR.parents[2] / "tests" / "fixtures" / "hl7"
+    hl7_map = cmrewards.load_lab_map(hl7_files / "lab.toml")
+    with (hl7_files / "dilute.hl7").open(encoding="utf-8", newline="") as file:
+        out += [list(cmrewards.read_hl7_messages(file, hl7_map, "dilute.hl7"))]
     # The calendar: an excused absence, then closing the first two weeks for everyone.
     clinic.enroll("P-4", "ca-recovery-incentives", start=START, actor=ADMIN)
     one_day = dt.timedelta(days=1)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
+    from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
@@ -109,6 +110,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
+    "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
@@ -291,6 +293,7 @@ __all__ = [
     "format_cents",
     "format_when",
     "from_json",
+    "hl7_ack",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",
@@ -301,9 +304,11 @@ __all__ = [
     "open",
     "parse_date",
     "parse_dollars",
+    "parse_oru",
     "parse_when",
     "preset_names",
     "program_from_dict",
+    "read_hl7_messages",
     "read_lab_file",
     "read_rows",
     "simulate",
