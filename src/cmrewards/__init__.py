@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
+    from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
     from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
@@ -113,6 +114,7 @@ _HOMES = {
     "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
+    "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
@@ -239,6 +241,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
+    "LabFormat",
     "LabImportReport",
     "LabMap",
     "LabMessage",
@@ -294,6 +297,7 @@ __all__ = [
     "format_when",
     "from_json",
     "hl7_ack",
+    "lab_file_format",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",
@@ -310,6 +314,7 @@ __all__ = [
     "program_from_dict",
     "read_hl7_messages",
     "read_lab_file",
+    "read_lab_messages",
     "read_rows",
     "simulate",
     "statement_html",

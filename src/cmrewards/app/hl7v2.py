@@ -5,7 +5,7 @@ is ``MSH``, then for each patient a ``PID`` and one or more orders, each an ``OB
 its result ``OBX`` segments and, optionally, an ``SPM`` (the specimen) with its own
 ``OBX`` segments about the specimen. python-hl7 (``hl7``) splits segments, fields,
 repetitions and components and reads HL7 dates; this module says what the fields mean
-(docs/design.md section 3.10):
+(docs/design.md section 3.11):
 
 - ``MSH-9`` must be ``ORU^R01``; ``MSH-10`` (the control id) is echoed in the ACK.
 - ``PID-3``: the repetition whose assigning authority (``CX-4``, first component) is the
@@ -103,9 +103,13 @@ def read_hl7_messages(file: IO[str], lab_map: LabMap, source: str) -> Iterator[L
     line of the segment at fault and the one thing wrong.
 
     ``source`` names the file. Raises ``InvalidInput`` at once when ``lab_map`` has no
-    ``[identity] assigning_authority``. Rules: docs/design.md section 3.10.
+    ``[identity] assigning_authority``. Rules: docs/design.md section 3.11.
     """
     _require_authority(lab_map)
+    return _read(file, lab_map)
+
+
+def _read(file: IO[str], lab_map: LabMap) -> Iterator[LabMessage | BadRow]:
     orphan = False
     for segments in _messages(_segments(file)):
         if isinstance(segments, BadRow):
@@ -127,7 +131,7 @@ def parse_oru(text: str, lab_map: LabMap, position: str) -> LabMessage:
     and errors.
 
     Raises ``InvalidInput`` with one line, ``POSITION: PROBLEM``, naming the segment and
-    field at fault and never the person's details. Rules: docs/design.md section 3.10.
+    field at fault and never the person's details. Rules: docs/design.md section 3.11.
     """
     _require_authority(lab_map)
     segments = [_Segment(None, s) for _, s in _segments([text]) if s]
