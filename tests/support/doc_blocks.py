@@ -15,8 +15,9 @@ its blocks in order. ``tests/cli/test_docs.py`` does the same:
   ``#>`` lines must run, and what it prints is not compared.
 - **Other languages.** A ``toml`` block is a program file (``id`` and ``[[targets]]``), a
   fragment of one (``[[targets]]`` alone: checked inside a minimal program), or a lab
-  mapping file (``[columns]`` or ``[identity]``), and must load. A block without a language whose first line
-  names a folder (``src/cmrewards/``) is a map of the files: each file it names must exist.
+  mapping file (``[columns]`` or ``[identity]``), and must load. A block without a language
+  whose first line names a folder (``src/cmrewards/``) is a map of the files: each file it
+  names must exist.
 - **Not run.** A block that cannot run here (it builds the environment, or needs a server
   on another machine) is preceded by ``<!-- not run: why -->``. Such blocks are rare, and
   the test says how rare.
