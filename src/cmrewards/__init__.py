@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
+    from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
-    from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         VerifyReport,
         VisitResult,
     )
+    from .domain.revisions import AnalyteReading, AnalyteRevision
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
@@ -117,7 +118,7 @@ _HOMES = {
     "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.rewards": ("RedemptionResult",),
-    "app.specimens": ("LabImportReport",),
+    "app.lab_reports": ("LabImportReport", "LabMessageResult", "ReportResult"),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
@@ -168,6 +169,7 @@ _HOMES = {
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
     "domain.simulation": ("SimulationReport", "simulate"),
+    "domain.revisions": ("AnalyteReading", "AnalyteRevision"),
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
     "domain.validation": ("check_id",),
@@ -204,7 +206,9 @@ __all__ = [
     "POSTGRES_SCHEMES",
     "AlreadyExists",
     "Analyte",
+    "AnalyteReading",
     "AnalyteResult",
+    "AnalyteRevision",
     "Award",
     "AwardKind",
     "BadRow",
@@ -245,6 +249,7 @@ __all__ = [
     "LabImportReport",
     "LabMap",
     "LabMessage",
+    "LabMessageResult",
     "LabReport",
     "LabResult",
     "LabRow",
@@ -271,6 +276,7 @@ __all__ = [
     "RedemptionStatus",
     "Ref",
     "RefKind",
+    "ReportResult",
     "ReportedAnalyte",
     "ResultStatus",
     "Role",
