@@ -457,6 +457,10 @@ class _Tally:
         for report in result.reports:
             self.rows += report.analytes
             self.specimens += 1
+            # A replayed specimen counts for the last day too: a rerun with --close closes
+            # through the file's last day (ImportReport.last_day, "applied or found applied").
+            day = local_date(report.collected_at, program_zone(report.participant))
+            self.last_day = day if self.last_day is None else max(self.last_day, day)
             if report.replayed:
                 self.replayed += report.analytes
                 continue
@@ -467,8 +471,6 @@ class _Tally:
             self.corrected += len(report.corrected)
             self.voided += len(report.voided)
             self.pending += report.pending
-            day = local_date(report.collected_at, program_zone(report.participant))
-            self.last_day = day if self.last_day is None else max(self.last_day, day)
 
 
 def import_units(
