@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
     from .app.fhir import parse_fhir_message, read_fhir_messages
-
     from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
@@ -126,7 +125,6 @@ _HOMES = {
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
-
     "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
@@ -348,14 +346,12 @@ __all__ = [
     "parse_date",
     "parse_dollars",
     "parse_fhir_message",
-
     "parse_oru",
     "parse_when",
     "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
     "read_fhir_messages",
-
     "read_hl7_messages",
     "read_lab_file",
     "read_lab_messages",
