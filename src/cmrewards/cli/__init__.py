@@ -11,7 +11,16 @@ The commands are public; these modules are internal. They use only the public do
 from __future__ import annotations
 
 # Each module adds its commands to ``cli`` when imported.
-from . import backups, calendar, outcomes, reports, rewards, setup, signin  # noqa: F401
+from . import (  # noqa: F401
+    backups,
+    calendar,
+    lab_results,
+    outcomes,
+    reports,
+    rewards,
+    setup,
+    signin,
+)
 from ._shell import cli
 
 
