@@ -434,6 +434,7 @@ READ_ONLY = {
     ("balance",),
     ("preview",),
     ("history",),
+    ("results",),
     ("catalog", "list"),
     ("redeem", "list"),
     ("prize", "list"),
