@@ -27,7 +27,7 @@ THIRD_PARTY = {
     "domain": {"attrs"},
     "store": {"attrs", "sqlite_utils", "psycopg"},
     "views": {"attrs"},
-    "app": {"attrs"},
+    "app": {"attrs", "hl7"},
 }
 """What each layer may import from outside the standard library and the project."""
 
