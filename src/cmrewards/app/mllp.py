@@ -62,13 +62,14 @@ class Acknowledgement:
 
 
 def acknowledgement(
-    message: str | None, code: str, reason: str, *, control_id: str, at: dt.datetime
+    message: str | None, code: str, reason: str, *, at: dt.datetime, control_id: str | None = None
 ) -> str:
     """The ``ACK`` answering ``message`` (HL7 v2.5.1 section 2.9.2, original mode).
 
     MSH swaps the message's sending and receiving application and facility, copies its
-    trigger event, processing id (MSH-11) and version (MSH-12); its own control id is
-    ``control_id`` and its time ``at``. MSA gives ``code``, the message's control id
+    trigger event, processing id (MSH-11) and version (MSH-12); its time is ``at`` and its
+    own control id ``control_id``, by default ``at`` to the microsecond (20 characters, as
+    MSH-10 allows; one message is answered at a time). MSA gives ``code``, the message's control id
     (MSA-2) and ``reason`` on one line (MSA-3). ``message`` None, or text without a
     readable ``MSH``, is answered from a bare header with an empty MSA-2. Raises nothing.
     """
@@ -91,7 +92,7 @@ def acknowledgement(
         f"{at.astimezone(dt.UTC):%Y%m%d%H%M%S}+0000",
         "",
         component.join(["ACK", *(trigger or [""]), "ACK"]),
-        control_id,
+        control_id or f"{at.astimezone(dt.UTC):%Y%m%d%H%M%S%f}",
         field(11) or "P",
         field(12) or "2.5.1",
     ]
@@ -276,9 +277,7 @@ class MLLPServer:
         return answer
 
     def _refuse(self, reason: str, message: str | None = None) -> str:
-        now = self.clock()
-        control_id = f"{now:%Y%m%d%H%M%S}{self._answered + 1:06d}"[:20]
-        return acknowledgement(message, "AE", reason, control_id=control_id, at=now)
+        return acknowledgement(message, "AE", reason, at=self.clock())
 
     def _told(self, answer: str) -> None:
         self._answered += 1
