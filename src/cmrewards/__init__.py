@@ -7,8 +7,8 @@
 This module is the only public door: ``open()``, the ``Clinic`` it returns, every
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
-(program files, the lab-file reader, the simulation, JSON conversion, the HTML
-statement, ``migrate``, time and money as staff type and read them). Each name is
+(program files, the lab-file reader, the MLLP listener, the simulation, JSON conversion,
+the HTML statement, ``migrate``, time and money as staff type and read them). Each name is
 listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
 ``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
 is public.
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
+    from .app.mllp import MLLP_HOST, MLLP_PORT, Acknowledgement, MLLPServer, acknowledgement
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
@@ -112,6 +113,7 @@ _HOMES = {
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
+    "app.mllp": ("MLLP_HOST", "MLLP_PORT", "Acknowledgement", "MLLPServer", "acknowledgement"),
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
@@ -197,7 +199,10 @@ _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ANALYTES",
+    "MLLP_HOST",
+    "MLLP_PORT",
     "POSTGRES_SCHEMES",
+    "Acknowledgement",
     "AlreadyExists",
     "Analyte",
     "AnalyteResult",
@@ -243,6 +248,7 @@ __all__ = [
     "LabReport",
     "LabResult",
     "LabRow",
+    "MLLPServer",
     "MaximumEarnings",
     "MigrationReport",
     "Movement",
@@ -286,6 +292,7 @@ __all__ = [
     "VerifyReport",
     "VisitResult",
     "WriteOff",
+    "acknowledgement",
     "capped_maximum",
     "check_id",
     "format_cents",

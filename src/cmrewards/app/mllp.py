@@ -33,10 +33,10 @@ from ..domain.clock import Clock, system_clock
 Handler = Callable[[str], str]
 """Message text (segments separated by carriage returns) to acknowledgement text."""
 
-DEFAULT_HOST = "127.0.0.1"
+MLLP_HOST = "127.0.0.1"
 """Loopback: a lab interface on another machine reaches the listener through a tunnel or
 an interface engine, never an open port (docs/decisions.md, "The listener")."""
-DEFAULT_PORT = 2575
+MLLP_PORT = 2575
 """The port IANA registered for HL7 over MLLP."""
 MAX_MESSAGE_BYTES = 1 << 20
 """A drug screen is a few kilobytes; a longer frame is refused and its connection closed."""
@@ -69,8 +69,8 @@ def acknowledgement(
     MSH swaps the message's sending and receiving application and facility, copies its
     trigger event, processing id (MSH-11) and version (MSH-12); its time is ``at`` and its
     own control id ``control_id``, by default ``at`` to the microsecond (20 characters, as
-    MSH-10 allows; one message is answered at a time). MSA gives ``code``, the message's control id
-    (MSA-2) and ``reason`` on one line (MSA-3). ``message`` None, or text without a
+    MSH-10 allows; one message is answered at a time). MSA gives ``code``, the message's
+    control id (MSA-2) and ``reason`` on one line (MSA-3). ``message`` None, or text without a
     readable ``MSH``, is answered from a bare header with an empty MSA-2. Raises nothing.
     """
     parsed = _parsed(message) if message is not None else None
@@ -139,8 +139,8 @@ class MLLPServer:
     """
 
     handler: Handler
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+    host: str = MLLP_HOST
+    port: int = MLLP_PORT
     """0 lets the system choose a free port (``ready`` is told which)."""
     on_answer: Callable[[Acknowledgement], None] | None = None
     max_message_bytes: int = MAX_MESSAGE_BYTES
