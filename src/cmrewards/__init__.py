@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.migrate import MigrationReport, migrate
-    from .app.mllp import MLLP_HOST, MLLP_PORT, Acknowledgement, MLLPServer, acknowledgement
+    from .app.mllp import (
+        MLLP_HOST,
+        MLLP_PORT,
+        Acknowledgement,
+        MLLPServer,
+        acknowledgement,
+        read_acknowledgement,
+    )
     from .app.rewards import RedemptionResult
     from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
@@ -113,7 +120,14 @@ _HOMES = {
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.migrate": ("MigrationReport", "migrate"),
-    "app.mllp": ("MLLP_HOST", "MLLP_PORT", "Acknowledgement", "MLLPServer", "acknowledgement"),
+    "app.mllp": (
+        "MLLP_HOST",
+        "MLLP_PORT",
+        "Acknowledgement",
+        "MLLPServer",
+        "acknowledgement",
+        "read_acknowledgement",
+    ),
     "app.rewards": ("RedemptionResult",),
     "app.specimens": ("LabImportReport",),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
@@ -311,6 +325,7 @@ __all__ = [
     "parse_when",
     "preset_names",
     "program_from_dict",
+    "read_acknowledgement",
     "read_lab_file",
     "read_rows",
     "simulate",

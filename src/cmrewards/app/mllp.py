@@ -102,7 +102,8 @@ def acknowledgement(
 
 
 def read_acknowledgement(text: str, at: dt.datetime) -> Acknowledgement | None:
-    """What an ``ACK`` says (MSA-1, MSA-2, MSA-3), or None when it has no MSA segment."""
+    """What the ``ACK`` ``text`` says (MSA-1, MSA-2, MSA-3, unescaped), stamped ``at``; None
+    when it is not an HL7 message with an MSA segment. Raises nothing."""
     parsed = _parsed(text)
     try:
         msa = parsed.segment("MSA") if parsed is not None else None
