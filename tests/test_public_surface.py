@@ -281,6 +281,15 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    early = cmrewards.LabReport(
+        "CTN-00010", "LAB-9", dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC),
+        (cmrewards.ReportedAnalyte(
+            "cocaine", cmrewards.LabResult.NEGATIVE, cmrewards.ResultStatus.PRELIMINARY
+        ),),
+    )  # fmt: skip
+    message = cmrewards.LabMessage((early,), "line 1", control_id="MSG-1")
+    out += [clinic.apply_lab_message(message, actor=ADMIN)]
+    out += [clinic.import_lab_messages([message], actor=ADMIN)]
     # The calendar: an excused absence, then closing the first two weeks for everyone.
     clinic.enroll("P-4", "ca-recovery-incentives", start=START, actor=ADMIN)
     one_day = dt.timedelta(days=1)

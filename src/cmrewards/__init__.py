@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .app.closing import ClosedParticipant, CloseReport
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
+    from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.mllp import (
         MLLP_HOST,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
         read_acknowledgement,
     )
     from .app.rewards import RedemptionResult
-    from .app.specimens import LabImportReport
     from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
@@ -86,6 +86,7 @@ if TYPE_CHECKING:
         VerifyReport,
         VisitResult,
     )
+    from .domain.revisions import AnalyteReading, AnalyteRevision
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
@@ -129,7 +130,7 @@ _HOMES = {
         "read_acknowledgement",
     ),
     "app.rewards": ("RedemptionResult",),
-    "app.specimens": ("LabImportReport",),
+    "app.lab_reports": ("LabImportReport", "LabMessageResult", "ReportResult"),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
@@ -180,6 +181,7 @@ _HOMES = {
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
     "domain.simulation": ("SimulationReport", "simulate"),
+    "domain.revisions": ("AnalyteReading", "AnalyteRevision"),
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
     "domain.validation": ("check_id",),
@@ -219,7 +221,9 @@ __all__ = [
     "Acknowledgement",
     "AlreadyExists",
     "Analyte",
+    "AnalyteReading",
     "AnalyteResult",
+    "AnalyteRevision",
     "Award",
     "AwardKind",
     "BadRow",
@@ -259,6 +263,7 @@ __all__ = [
     "LabImportReport",
     "LabMap",
     "LabMessage",
+    "LabMessageResult",
     "LabReport",
     "LabResult",
     "LabRow",
@@ -286,6 +291,7 @@ __all__ = [
     "RedemptionStatus",
     "Ref",
     "RefKind",
+    "ReportResult",
     "ReportedAnalyte",
     "ResultStatus",
     "Role",

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from cmrewards.domain.analytes import LabResult
+from cmrewards.domain.lab_reports import ResultStatus
 from cmrewards.domain.ledger import Movement
 from cmrewards.domain.records import CorrectionKind, PrizeStatus, Status
 from cmrewards.domain.redemption import TRANSITIONS, RedemptionStatus, StockReason
@@ -63,6 +64,10 @@ RELEASED = {
         "cb86b9e67c8d3e981cfaa9d7372bcea3e347003cc63d235f2adee90214030fb0",
         "af2156616e2455ba8e805b15ddf3dd3c309821a38eb1373962775f01a7c04018",
     ),
+    "0009_analyte_revisions": (
+        "a24db435458f99682da9e26b9e15920dc63b873bc5bfb871ff9a3dcb9f2d0252",
+        "e5e5fb4c183a1156d0abb6a9c47ba8b488921adafa594b9169c52b9f3950c8e6",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -77,6 +82,8 @@ ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
     ("stock_movements", "reason"): StockReason,
     ("redemptions", "status"): RedemptionStatus,
     ("analyte_results", "result"): LabResult,
+    ("analyte_revisions", "status"): ResultStatus,
+    ("analyte_revisions", "result"): LabResult,
     ("corrections", "kind"): CorrectionKind,
     ("corrections", "outcome"): Outcome,
 }

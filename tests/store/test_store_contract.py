@@ -27,6 +27,7 @@ from cmrewards.domain.journal import (
     entry_for,
     journal_problems,
 )
+from cmrewards.domain.lab_reports import ResultStatus
 from cmrewards.domain.ledger import (
     FUNDING,
     REDEEMED,
@@ -60,6 +61,7 @@ from cmrewards.domain.redemption import (
     StockMovement,
     StockReason,
 )
+from cmrewards.domain.revisions import AnalyteRevision
 from cmrewards.domain.schedules import Outcome, ScheduleState
 from cmrewards.domain.specimens import AnalyteResult
 from cmrewards.domain.staff import Role, Staff
@@ -214,6 +216,28 @@ def analyte_result(
     )
 
 
+def analyte_revision(
+    revision_id: int,
+    analyte: str,
+    status: ResultStatus,
+    result: LabResult | None,
+    revises: int | None,
+) -> AnalyteRevision:
+    return AnalyteRevision(
+        id=revision_id,
+        program_id=HIGGINS,
+        participant="P001",
+        specimen="S-1",
+        analyte=analyte,
+        status=status,
+        result=result,
+        revises=revises,
+        collected_at=at(1, 10, 30),
+        recorded_at=RECORDED,
+        actor=RECORDER,
+    )
+
+
 def staff_member(staff_id: str, role: Role, added_by: str | None) -> Staff:
     return Staff(staff_id, role, active=True, added_at=ADDED, added_by=added_by)
 
@@ -323,6 +347,7 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "stock_movements": tx.stock_movements(),
         "redemptions": tx.redemptions(),
         "analyte_results": tx.analyte_results(),
+        "analyte_revisions": tx.analyte_revisions(),
         "journal": tx.journal(),
     }
 
@@ -342,6 +367,7 @@ def journaled_records(tx: Tx) -> list[Journaled]:
         *tx.stock_movements(),
         *tx.redemptions(),
         *tx.analyte_results(),
+        *tx.analyte_revisions(),
         *tx.idempotency_records(),
     ]
 
@@ -1000,6 +1026,46 @@ class StoreContract:
             )
         with clinic_store.read() as tx:
             assert tx.analyte_results() == [negative]
+
+    def test_analyte_revisions_round_trip_by_specimen_in_id_order(
+        self, clinic_store: Store
+    ) -> None:
+        early = analyte_revision(1, "cocaine", ResultStatus.PRELIMINARY, LabResult.POSITIVE, None)
+        final = analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)
+        later = [
+            analyte_revision(2, "cocaine", ResultStatus.CORRECTED, LabResult.POSITIVE, 1),
+            analyte_revision(3, "cocaine", ResultStatus.ENTERED_IN_ERROR, None, 1),
+        ]
+        with clinic_store.write() as tx:
+            tx.add_analyte_revisions([early])
+            assert tx.last_analyte_revision() == early
+        with clinic_store.write() as tx:
+            tx.add_analyte_results([final])
+            tx.add_analyte_revisions([])
+            tx.add_analyte_revisions(later)
+        with clinic_store.read() as tx:
+            assert tx.analyte_revisions() == [early, *later]
+            assert tx.analyte_revisions("P001") == [early, *later]
+            assert tx.analyte_revisions("P002") == []
+            assert tx.specimen_revisions("P001", "S-1") == [early, *later]
+            assert tx.specimen_revisions("P001", "S-2") == []
+            assert tx.last_analyte_revision() == later[-1]
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            analyte_revision(1, "cocaine", ResultStatus.FINAL, None, None),
+            analyte_revision(1, "cocaine", ResultStatus.CORRECTED, LabResult.POSITIVE, 99),
+        ],
+        ids=["no-result", "no-such-first-result"],
+    )
+    def test_a_revision_needs_a_value_unless_withdrawn_and_a_stored_first_result(
+        self, clinic_store: Store, bad: AnalyteRevision
+    ) -> None:
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_analyte_revisions([bad])
+        with clinic_store.read() as tx:
+            assert tx.analyte_revisions() == []
 
     def test_cap_usage_accumulates_per_participant_and_period(self, clinic_store: Store) -> None:
         with clinic_store.read() as tx:

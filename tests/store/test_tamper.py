@@ -238,6 +238,14 @@ def populate(clinic: Clinic) -> None:
         cmrewards.read_lab_file(io.StringIO(rows), lab, "lab.csv"), actor="rec-1"
     )
     assert (imported.outcomes, imported.pending) == (1, 1)
+    # A preliminary amphetamine result for S-2: stored and shown, deciding nothing.
+    early = cmrewards.LabReport(
+        "L001", "S-2", visit(3, 11), (cmrewards.ReportedAnalyte(
+            "amphetamine", cmrewards.LabResult.NEGATIVE, cmrewards.ResultStatus.PRELIMINARY
+        ),),
+    )  # fmt: skip
+    shown = clinic.apply_lab_message(cmrewards.LabMessage((early,), "line 1"), actor="rec-1")
+    assert (shown.reports[0].preliminary, shown.reports[0].recorded) == (1, ())
 
     # Capped: C001 reaches the $20 cap (the award that reaches it is cut), C002 does not.
     for day in range(0, 21, 3):
@@ -765,7 +773,7 @@ def test_the_pristine_clinic_fills_every_table_and_verifies(copy: Path) -> None:
         "cmrewards_meta", "staff", "programs", "participants", "outcomes", "transfers",
         "balances", "schedule_states", "idempotency", "prizes", "cap_usage", "catalog",
         "stock_movements", "redemptions", "prize_fulfilments", "prize_trades", "journal",
-        "analyte_results",
+        "analyte_results", "analyte_revisions",
         "corrections", "write_offs", "prize_withdrawals", "past_episodes",
     }  # fmt: skip
     assert all(t.rowids for t in tables.values())

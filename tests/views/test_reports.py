@@ -90,6 +90,7 @@ TABLES = (
     "stock_movements",
     "redemptions",
     "analyte_results",
+    "analyte_revisions",
     "idempotency_keys",
     "corrections",
     "write_offs",
@@ -937,6 +938,7 @@ EXPECTED_COUNTS = {
     "stock_movements": 6,
     "redemptions": 2,
     "analyte_results": 0,  # no lab panel in this clinic
+    "analyte_revisions": 0,
     "idempotency_keys": 1,  # LAB-H3-1
     "corrections": 0,
     "write_offs": 0,

@@ -23,6 +23,7 @@ from typing import Self
 
 from ..domain.checkpoint import Checkpoint
 from ..domain.clock import Clock, system_clock
+from ..domain.lab_reports import LabMessage
 from ..domain.programs import Program
 from ..domain.records import Episode, Participant, Prize, Status
 from ..domain.redemption import CatalogItem, Redemption
@@ -35,8 +36,8 @@ from ..domain.results import (
     VerifyReport,
     VisitResult,
 )
+from ..domain.revisions import AnalyteReading, readings
 from ..domain.schedules import Outcome
-from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
@@ -48,6 +49,7 @@ from . import (
     closing,
     corrections,
     enrolment,
+    lab_reports,
     programs,
     reads,
     recording,
@@ -59,8 +61,8 @@ from .arguments import checked_arguments
 from .closing import CloseReport
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
+from .lab_reports import LabImportReport, LabMessageResult
 from .rewards import RedemptionResult
-from .specimens import LabImportReport
 from .unit_of_work import UnitOfWork, random_seed
 
 
@@ -491,13 +493,91 @@ class Clinic:
             self._work, participant, day, reason=reason, actor=actor, target=target
         )
 
-    def analyte_results(self, participant: str) -> list[AnalyteResult]:
-        """Every analyte result stored for the participant, in the order they arrived.
+    def analyte_results(self, participant: str) -> list[AnalyteReading]:
+        """Each analyte of each of the participant's specimens as it stands: its latest
+        report's status (``preliminary`` shown, deciding nothing; ``final``; ``corrected``;
+        ``entered-in-error`` / ``cancelled``, withdrawn) and value, with how many reports
+        it had. Specimens in order of collection, analytes in the order they arrived.
 
-        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 3.6.
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.6
+        and 3.10.
         """
         with self._work.read() as tx:
-            return tx.analyte_results(find_participant(tx, participant).id)
+            person = find_participant(tx, participant)
+            firsts = tx.analyte_results(person.id)
+            revisions = tx.analyte_revisions(person.id)
+        specimens = dict.fromkeys([r.specimen for r in firsts] + [r.specimen for r in revisions])
+        standing = [
+            reading
+            for specimen in specimens
+            for reading in readings(
+                [r for r in firsts if r.specimen == specimen],
+                [r for r in revisions if r.specimen == specimen],
+            ).values()
+        ]
+        return sorted(standing, key=lambda r: r.collected_at)  # stable: arrival order kept
+
+    def apply_lab_message(
+        self, message: LabMessage, *, actor: str, targets: Sequence[str] = ()
+    ) -> LabMessageResult:
+        """Apply one lab message (an HL7 ``ORU^R01``, a FHIR resource or ``Bundle``, ...)
+        in one transaction: each report's analyte results stored with their status, and
+        what each specimen now decides for ``targets`` (default: every target with
+        ``analytes``) recorded, corrected or voided.
+
+        Per analyte the latest report wins: ``preliminary`` is stored and shown but decides
+        and pays nothing; ``final`` decides; ``corrected`` replaces the result and, when the
+        specimen then decides otherwise, corrects its outcome (as ``correct``, settled);
+        ``entered-in-error`` / ``cancelled`` withdraw it and void the outcome of a target
+        the specimen no longer decides (as ``void``). A report is keyed by its accession and
+        a digest of its content: the same report again is a replay that writes nothing
+        (``ReportResult.replayed``). Corrections and voids a lab's report makes need only
+        the right to record results: the lab, not the actor, changed the result.
+
+        Raises ``NotFound`` for an unknown participant or target; ``InvalidInput`` for a
+        message without reports, a report without analytes, a collection time that differs
+        from the specimen's, a non-withdrawn analyte without a value, or a program without
+        a target with analytes; ``InvalidTransition`` for a preliminary result after a
+        final one (or when an outcome cannot be recorded: an ended enrolment);
+        ``IdempotencyConflict`` for a final result that changes a final one (it must come
+        as corrected) or an accession's report for another participant; ``AlreadyExists``
+        when the visit has another result for a target; ``PermissionDenied`` when
+        ``actor`` may not record results. A refused message writes nothing. Rules:
+        docs/design.md section 3.10.
+        """
+        return lab_reports.apply_lab_message(self._work, message, actor=actor, targets=targets)
+
+    def import_lab_messages(
+        self,
+        messages: Iterable[LabMessage | BadRow],
+        *,
+        actor: str,
+        targets: Sequence[str] = (),
+        chunk_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> LabImportReport:
+        """Apply many lab messages in order (as ``apply_lab_message`` each), several per
+        transaction: about ``chunk_size`` messages each.
+
+        The first bad message (a ``BadRow`` a reader yields, or a refusal) stops the
+        import: the messages before it are committed, and the report names its position,
+        the error's class and exit code (it is not raised); a refused message writes
+        nothing. Rerunning resumes: every report applied before is a replay. ``progress``
+        is told how many messages each committed chunk held.
+
+        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
+        unknown or inactive actor (before any message is written). Rules: docs/design.md
+        section 3.10.
+        """
+        units = (m if isinstance(m, BadRow) else lab_reports.Unit(m) for m in messages)
+        return lab_reports.import_units(
+            self._work,
+            units,
+            actor=actor,
+            targets=targets,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
 
     def preview(self, participant: str) -> list[TargetPreview]:
         """For each target, in program order: the streak, what a ``met`` pays next (amount,

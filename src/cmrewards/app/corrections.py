@@ -46,7 +46,7 @@ from ..domain.staff import Action, authorise
 from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..store.port import Corrections, HoldRelease, LedgerPosting
+from ..store.port import Corrections, HoldRelease, LedgerPosting, RecordTx
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
 from .settling import settle
@@ -280,54 +280,64 @@ def correct(
         record = tx.outcome(outcome_id) if is_row_id(outcome_id) else None
         if record is None:
             raise NotFound(f"no outcome {outcome_id}")
-        person = find_participant(tx, record.participant)
-        # An outcome of an earlier episode is corrected under that episode's program.
-        program = find_program(tx, record.program_id)
-        current = find_program(tx, person.program_id)
-
-        def perform() -> CorrectionResult:
-            outcomes = tx.outcomes(person.id)
-            corrections = tx.corrections(person.id)
-            history = effective_history(outcomes, corrections)
-            entry = next(e for e in history if e.record.id == outcome_id)
-            voided_by = entry.corrections[-1].id if entry.corrections else None
-            check_correctable(record, entry.outcome, voided_by, wanted)
-            target = program.target(record.target)
-            needs_seed = (
-                wanted is Outcome.MET
-                and target.schedule.award is AwardKind.DRAWS
-                and entry.seed is None
-            )
-            correction = add_correction(
-                tx,
-                record,
-                wanted,
-                seed=work.seeds() if needs_seed else None,
-                reason=reason_text,
-                actor=actor,
-                at=work.clock(),
-            )
-            episodes = find_episodes(tx, person, current)
-            settled = settle(
-                tx,
-                work.clock(),
-                episodes,
-                replay_episodes(episodes, history),
-                effective_history(outcomes, [*corrections, correction]),
-                cause=Ref.to(RefKind.CORRECTION, correction.id),
-                actor=actor,
-            )
-            return CorrectionResult(
-                correction=correction,
-                settlement=settled.settlement,
-                balance=balance_of(tx, person, current, work.clock()),
-            )
-
         return work.idempotent(
             tx,
-            program.id,
+            record.program_id,
             key,
             request,
             lambda data: attrs.evolve(from_json(CorrectionResult, data), replayed=True),
-            perform,
+            lambda: correct_recorded(work, tx, record, wanted, reason=reason_text, actor=actor),
         )
+
+
+def correct_recorded(
+    work: UnitOfWork,
+    tx: RecordTx,
+    record: OutcomeRecord,
+    wanted: Outcome | None,
+    *,
+    reason: str,
+    actor: str,
+) -> CorrectionResult:
+    """Correct ``record`` to ``wanted`` (None: void it) in the caller's unit of work, and
+    settle its participant: what ``correct`` does once its request is checked, and what a
+    lab's corrected or withdrawn result does (``lab_reports``). Raises
+    ``InvalidTransition`` for an outcome voided before or already ``wanted``."""
+    person = find_participant(tx, record.participant)
+    # An outcome of an earlier episode is corrected under that episode's program.
+    program = find_program(tx, record.program_id)
+    current = find_program(tx, person.program_id)
+    outcomes = tx.outcomes(person.id)
+    corrections = tx.corrections(person.id)
+    history = effective_history(outcomes, corrections)
+    entry = next(e for e in history if e.record.id == record.id)
+    voided_by = entry.corrections[-1].id if entry.corrections else None
+    check_correctable(record, entry.outcome, voided_by, wanted)
+    target = program.target(record.target)
+    needs_seed = (
+        wanted is Outcome.MET and target.schedule.award is AwardKind.DRAWS and entry.seed is None
+    )
+    correction = add_correction(
+        tx,
+        record,
+        wanted,
+        seed=work.seeds() if needs_seed else None,
+        reason=reason,
+        actor=actor,
+        at=work.clock(),
+    )
+    episodes = find_episodes(tx, person, current)
+    settled = settle(
+        tx,
+        work.clock(),
+        episodes,
+        replay_episodes(episodes, history),
+        effective_history(outcomes, [*corrections, correction]),
+        cause=Ref.to(RefKind.CORRECTION, correction.id),
+        actor=actor,
+    )
+    return CorrectionResult(
+        correction=correction,
+        settlement=settled.settlement,
+        balance=balance_of(tx, person, current, work.clock()),
+    )

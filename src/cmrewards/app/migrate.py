@@ -40,6 +40,7 @@ COPIED_TABLES = (
     "prize_fulfilments",
     "prize_trades",
     "analyte_results",
+    "analyte_revisions",
     "corrections",
     "write_offs",
     "prize_withdrawals",

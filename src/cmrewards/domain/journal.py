@@ -2,12 +2,12 @@
 
 Outcomes and transfers carry their own chains. Everything else the library writes (staff,
 programs, participants and their past episodes, prizes and their hand-overs, trades and
-withdrawals, the catalog, stock movements, redemptions, analyte results, idempotency keys,
-corrections, write-offs) gets a journal entry each time it is written: the record's kind,
-key and a digest of its canonical form, chained like the ledger. ``verify`` recomputes each
-record's digest and compares it with its latest journal entry, so an edit, insertion or
-deletion made outside the library shows up even in tables whose rows legitimately change (a
-redemption's status).
+withdrawals, the catalog, stock movements, redemptions, analyte results and revisions,
+idempotency keys, corrections, write-offs) gets a journal entry each time it is written: the
+record's kind, key and a digest of its canonical form, chained like the ledger. ``verify``
+recomputes each record's digest and compares it with its latest journal entry, so an edit,
+insertion or deletion made outside the library shows up even in tables whose rows
+legitimately change (a redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from
 their sources: balances, schedule states, cap usage, and an item's stock. The store
@@ -39,6 +39,7 @@ from .records import (
 )
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from .refs import Ref, next_id
+from .revisions import AnalyteRevision
 from .specimens import AnalyteResult
 from .staff import Staff
 
@@ -87,6 +88,7 @@ Journaled = (
     | StockMovement
     | Redemption
     | AnalyteResult
+    | AnalyteRevision
     | IdempotencyRecord
     | Correction
     | WriteOff
@@ -140,6 +142,8 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
             return "redemption", str(record.id), fields
         case AnalyteResult():
             return "analyte-result", str(record.id), fields
+        case AnalyteRevision():
+            return "analyte-revision", str(record.id), fields
         case Correction():
             return "correction", str(record.id), fields
         case WriteOff():

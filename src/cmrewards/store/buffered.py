@@ -26,6 +26,7 @@ from ..domain.records import (
     PrizeWithdrawal,
     WriteOff,
 )
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
@@ -69,6 +70,9 @@ class BufferedTx(RecordTx):
         self._analyte_results: list[AnalyteResult] = []
         self._specimens: dict[tuple[str, str], list[AnalyteResult]] = defaultdict(list)
         self._analyte_head: AnalyteResult | None = _UNREAD
+        self._revisions: list[AnalyteRevision] = []
+        self._revised: dict[tuple[str, str], list[AnalyteRevision]] = defaultdict(list)
+        self._revision_head: AnalyteRevision | None = _UNREAD
         self._stored: dict[str, tuple[list[OutcomeRecord], list[Transfer], list[Prize]]] = {}
         """Each participant's history as the adapter held it at the chunk's start (read once:
         every row of theirs replays it)."""
@@ -87,6 +91,8 @@ class BufferedTx(RecordTx):
             tx.add_prizes(self._prizes)
         if self._analyte_results:
             tx.add_analyte_results(self._analyte_results)
+        if self._revisions:
+            tx.add_analyte_revisions(self._revisions)
         for (participant, period), cents in self._cap_deltas.items():
             if cents:
                 tx.add_cap_usage(participant, period, cents)
@@ -237,6 +243,22 @@ class BufferedTx(RecordTx):
             self._specimens[result.participant, result.specimen].append(result)
         if results:
             self._analyte_head = results[-1]
+
+    def last_analyte_revision(self) -> AnalyteRevision | None:
+        if self._revision_head is _UNREAD:
+            self._revision_head = self._tx.last_analyte_revision()
+        return self._revision_head
+
+    def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
+        pending = self._revised.get((participant, specimen), [])
+        return self._tx.specimen_revisions(participant, specimen) + pending
+
+    def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
+        self._revisions.extend(revisions)
+        for revision in revisions:
+            self._revised[revision.participant, revision.specimen].append(revision)
+        if revisions:
+            self._revision_head = revisions[-1]
 
     # --- a participant's history, for the settlement's replay: stored plus pending ----
 

@@ -27,6 +27,7 @@ from ..domain.records import (
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
@@ -108,6 +109,10 @@ class JournalingTx(Tx):
     def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
         self._tx.add_analyte_results(results)
         self._note(*results)
+
+    def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
+        self._tx.add_analyte_revisions(revisions)
+        self._note(*revisions)
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._tx.remember(record)
@@ -206,6 +211,15 @@ class JournalingTx(Tx):
 
     def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
         return self._tx.analyte_results(participant)
+
+    def last_analyte_revision(self) -> AnalyteRevision | None:
+        return self._tx.last_analyte_revision()
+
+    def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
+        return self._tx.specimen_revisions(participant, specimen)
+
+    def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
+        return self._tx.analyte_revisions(participant)
 
     def schedule_states(self) -> dict[StateKey, ScheduleState]:
         return self._tx.schedule_states()

@@ -37,6 +37,7 @@ from ..domain.records import (
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
@@ -70,6 +71,9 @@ class _State:
     specimens: dict[tuple[str, str], tuple[AnalyteResult, ...]] = attrs.Factory(dict)
     """Index: each (participant, specimen)'s results, in id order (one per analyte:
     UNIQUE in SQL)."""
+    analyte_revisions: dict[int, AnalyteRevision] = attrs.Factory(dict)
+    revised_specimens: dict[tuple[str, str], tuple[AnalyteRevision, ...]] = attrs.Factory(dict)
+    """Index: each (participant, specimen)'s revisions, in id order."""
     transfers: dict[int, Transfer] = attrs.Factory(dict)
     reversals: dict[int, Transfer] = attrs.Factory(dict)
     """Index: each reversal by the transfer it reverses (UNIQUE in SQL)."""
@@ -112,6 +116,8 @@ Table = Literal[
     "states",
     "analyte_results",
     "specimens",
+    "analyte_revisions",
+    "revised_specimens",
     "transfers",
     "reversals",
     "transfers_of",
@@ -320,6 +326,28 @@ class MemoryTx(Tx):
                 raise _refused("duplicate analyte result of a specimen")
             self._insert("analyte_results", result.id, result, "analyte result id")
             self._put("specimens", specimen, (*earlier, result))
+
+    def last_analyte_revision(self) -> AnalyteRevision | None:
+        return next(reversed(self._s.analyte_revisions.values()), None)
+
+    def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
+        return list(self._s.revised_specimens.get((participant, specimen), ()))
+
+    def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
+        return [
+            r for r in self._s.analyte_revisions.values() if participant in (None, r.participant)
+        ]
+
+    def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
+        for revision in revisions:
+            if revision.revises is not None and revision.revises not in self._s.analyte_results:
+                raise _refused("a revision of no analyte result")
+            if revision.result is None and not revision.status.withdrawn:
+                raise _refused("a revision without a result")
+            specimen = revision.participant, revision.specimen
+            earlier = self._s.revised_specimens.get(specimen, ())
+            self._insert("analyte_revisions", revision.id, revision, "analyte revision id")
+            self._put("revised_specimens", specimen, (*earlier, revision))
 
     # --- the ledger and cap usage -------------------------------------------------------
 

@@ -49,6 +49,11 @@ MIGRATIONS = (
         tuple(schema.ADJUSTMENT_CAPS),
         tuple(postgres_schema.ADJUSTMENT_CAPS),
     ),
+    Migration(
+        "0009_analyte_revisions",
+        tuple(schema.ANALYTE_REVISIONS),
+        tuple(postgres_schema.ANALYTE_REVISIONS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

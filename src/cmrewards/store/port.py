@@ -39,6 +39,7 @@ from ..domain.records import (
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
@@ -197,9 +198,23 @@ class SpecimenResults(Protocol):
         """Append; a second result for one (participant, specimen, analyte) is refused."""
         ...
 
+    def last_analyte_revision(self) -> AnalyteRevision | None: ...
+    def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
+        """One specimen's revisions (reports after or before its first decisive results),
+        in id order."""
+        ...
+
+    def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
+        """Append."""
+        ...
+
 
 class Specimens(SpecimenResults, Protocol):
     def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:
+        """In id order."""
+        ...
+
+    def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
         """In id order."""
         ...
 

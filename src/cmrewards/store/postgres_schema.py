@@ -26,6 +26,7 @@ from .schema import (
     LAB_RESULTS_CHECK,
     MOVEMENTS_CHECK,
     OUTCOMES_CHECK,
+    RESULT_STATUSES_CHECK,
 )
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
@@ -500,4 +501,24 @@ ADJUSTMENT_CAPS = [
     # cap says how far past it went. Older adjustments were never counted and stay so.
     "ALTER TABLE transfers ADD COLUMN cap_change_cents BIGINT",
     "ALTER TABLE transfers ADD COLUMN over_cap_cents BIGINT CHECK (over_cap_cents > 0)",
+]
+
+ANALYTE_REVISIONS = [
+    # Every report about an analyte that is not its first decisive result (schema.py).
+    f"""CREATE TABLE analyte_revisions (
+        id BIGINT PRIMARY KEY,
+        program_id ctext NOT NULL REFERENCES programs(id),
+        participant ctext NOT NULL REFERENCES participants(id),
+        specimen ctext NOT NULL,
+        analyte ctext NOT NULL,
+        status ctext NOT NULL CHECK (status IN {RESULT_STATUSES_CHECK}),
+        result ctext CHECK (result IN {LAB_RESULTS_CHECK}),
+        revises BIGINT REFERENCES analyte_results(id),
+        collected_at ctext NOT NULL,
+        recorded_at ctext NOT NULL,
+        actor ctext NOT NULL REFERENCES staff(id),
+        CHECK (result IS NOT NULL OR status IN ('entered-in-error', 'cancelled'))
+    )""",
+    "CREATE INDEX analyte_revisions_by_specimen ON analyte_revisions (participant, specimen, id)",
+    *_append_only("analyte_revisions"),
 ]

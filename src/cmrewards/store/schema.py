@@ -392,3 +392,30 @@ ADJUSTMENT_CAPS = [
     "ALTER TABLE transfers ADD COLUMN cap_change_cents INTEGER",
     "ALTER TABLE transfers ADD COLUMN over_cap_cents INTEGER CHECK (over_cap_cents > 0)",
 ]
+
+RESULT_STATUSES_CHECK = "('preliminary', 'final', 'corrected', 'entered-in-error', 'cancelled')"
+"""The result statuses' CHECK list (domain/lab_reports.py ``ResultStatus``, both engines)."""
+
+ANALYTE_REVISIONS = [
+    # Every report about an analyte that is not its first decisive result (which stays in
+    # analyte_results, unchanged): a preliminary before it, a correction or withdrawal
+    # after it. ``revises`` is the analyte_results row standing when it came (NULL before
+    # there was one), so the latest report is the one with the highest id among those
+    # revising the same row (domain/revisions.py).
+    f"""CREATE TABLE analyte_revisions (
+            id INTEGER PRIMARY KEY,
+            program_id TEXT NOT NULL REFERENCES programs(id),
+            participant TEXT NOT NULL REFERENCES participants(id),
+            specimen TEXT NOT NULL,
+            analyte TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN {RESULT_STATUSES_CHECK}),
+            result TEXT CHECK (result IN {LAB_RESULTS_CHECK}),
+            revises INTEGER REFERENCES analyte_results(id),
+            collected_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL REFERENCES staff(id),
+            CHECK (result IS NOT NULL OR status IN ('entered-in-error', 'cancelled'))
+        ) STRICT""",
+    "CREATE INDEX analyte_revisions_by_specimen ON analyte_revisions (participant, specimen, id)",
+    *_append_only("analyte_revisions"),
+]

@@ -17,6 +17,7 @@ import attrs
 from ..domain.analytes import LabResult
 from ..domain.clock import from_utc_text, to_utc_text
 from ..domain.journal import JournalEntry
+from ..domain.lab_reports import ResultStatus
 from ..domain.ledger import Movement, Transfer
 from ..domain.programs import Program, program_from_dict
 from ..domain.records import (
@@ -40,6 +41,7 @@ from ..domain.redemption import (
     StockMovement,
     StockReason,
 )
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import Outcome, ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
@@ -455,6 +457,53 @@ ANALYTE_RESULT_COLUMNS = (
     "specimen",
     "analyte",
     "result",
+    "collected_at",
+    "recorded_at",
+    "actor",
+)
+
+
+def analyte_revision_from_row(row: Row) -> AnalyteRevision:
+    return AnalyteRevision(
+        id=row["id"],
+        program_id=row["program_id"],
+        participant=row["participant"],
+        specimen=row["specimen"],
+        analyte=row["analyte"],
+        status=ResultStatus(row["status"]),
+        result=None if row["result"] is None else LabResult(row["result"]),
+        revises=row["revises"],
+        collected_at=utc_time(row["collected_at"]),
+        recorded_at=utc_time(row["recorded_at"]),
+        actor=row["actor"],
+    )
+
+
+def analyte_revision_row(revision: AnalyteRevision) -> tuple[Any, ...]:
+    return (
+        revision.id,
+        revision.program_id,
+        revision.participant,
+        revision.specimen,
+        revision.analyte,
+        str(revision.status),
+        None if revision.result is None else str(revision.result),
+        revision.revises,
+        to_utc_text(revision.collected_at),
+        to_utc_text(revision.recorded_at),
+        revision.actor,
+    )
+
+
+ANALYTE_REVISION_COLUMNS = (
+    "id",
+    "program_id",
+    "participant",
+    "specimen",
+    "analyte",
+    "status",
+    "result",
+    "revises",
     "collected_at",
     "recorded_at",
     "actor",

@@ -32,12 +32,14 @@ from ..domain.redemption import (
     Redemption,
     StockMovement,
 )
+from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import StateKey, Tx
 from .sql_rows import (
     ANALYTE_RESULT_COLUMNS,
+    ANALYTE_REVISION_COLUMNS,
     CORRECTION_COLUMNS,
     EPISODE_COLUMNS,
     OUTCOME_COLUMNS,
@@ -49,6 +51,8 @@ from .sql_rows import (
     Row,
     analyte_result_from_row,
     analyte_result_row,
+    analyte_revision_from_row,
+    analyte_revision_row,
     correction_from_row,
     correction_row,
     episode_from_row,
@@ -263,6 +267,35 @@ class SQLTx(Tx):
         self._conn.executemany(
             insert_sql("analyte_results", ANALYTE_RESULT_COLUMNS),
             [analyte_result_row(r) for r in results],
+        )
+
+    def last_analyte_revision(self) -> AnalyteRevision | None:
+        return self._first(
+            analyte_revision_from_row, "SELECT * FROM analyte_revisions ORDER BY id DESC LIMIT 1"
+        )
+
+    def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
+        return self._every(
+            analyte_revision_from_row,
+            "SELECT * FROM analyte_revisions WHERE participant = ? AND specimen = ? ORDER BY id",
+            [participant, specimen],
+        )
+
+    def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
+        if participant is None:
+            return self._every(
+                analyte_revision_from_row, "SELECT * FROM analyte_revisions ORDER BY id"
+            )
+        return self._every(
+            analyte_revision_from_row,
+            "SELECT * FROM analyte_revisions WHERE participant = ? ORDER BY id",
+            [participant],
+        )
+
+    def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
+        self._conn.executemany(
+            insert_sql("analyte_revisions", ANALYTE_REVISION_COLUMNS),
+            [analyte_revision_row(r) for r in revisions],
         )
 
     # schedule states

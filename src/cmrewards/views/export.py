@@ -67,6 +67,7 @@ def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
         "stock_movements": tx.stock_movements,
         "redemptions": tx.redemptions,
         "analyte_results": tx.analyte_results,
+        "analyte_revisions": tx.analyte_revisions,
         "idempotency_keys": tx.idempotency_records,
         "corrections": tx.corrections,
         "write_offs": tx.write_offs,

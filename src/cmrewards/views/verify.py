@@ -202,6 +202,7 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.stock_movements()
     yield from tx.redemptions()
     yield from tx.analyte_results()
+    yield from tx.analyte_revisions()
     yield from tx.idempotency_records()
     yield from tx.corrections()
     yield from tx.write_offs()

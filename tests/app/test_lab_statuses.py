@@ -1,0 +1,320 @@
+"""Result statuses drive the record (issue 13): preliminary, final, corrected, withdrawn.
+
+The worked sequences run on every store: a preliminary negative then its final pays once,
+at the final; a final negative corrected to positive takes the award back and the next
+award's escalation follows the corrected history; a final positive corrected to negative
+pays what an on-time negative would have; a final then entered in error voids; every
+message sent again is a replay; a refused message writes nothing. The property: whatever
+the order a specimen's reports arrive in (each analyte's last one fixed), the money is the
+money of recording only the effective results directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cmrewards
+from cmrewards import (
+    Clinic,
+    IdempotencyConflict,
+    InvalidTransition,
+    LabMessage,
+    LabReport,
+    LabResult,
+    ReportedAnalyte,
+    ResultStatus,
+)
+from support.clinics import FakeClock
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = cmrewards.load_program_file(ROOT / "examples" / "ctn0094-program.toml")
+STIM = "stimulant-negative"
+START = dt.date(2026, 1, 5)
+P, F, C = ResultStatus.PRELIMINARY, ResultStatus.FINAL, ResultStatus.CORRECTED
+W, X = ResultStatus.ENTERED_IN_ERROR, ResultStatus.CANCELLED
+NEG, POS = LabResult.NEGATIVE, LabResult.POSITIVE
+ANALYTES = ("cocaine", "amphetamine")
+
+
+def collected(specimen: int) -> dt.datetime:
+    """Specimen ``n`` is given on the Monday of program week ``n + 1``, 15:00 UTC."""
+    return dt.datetime(2026, 1, 12, 15, tzinfo=dt.UTC) + dt.timedelta(weeks=specimen)
+
+
+def report(specimen: int, **analytes: tuple[ResultStatus, LabResult | None]) -> LabReport:
+    return LabReport(
+        "P1",
+        f"S{specimen}",
+        collected(specimen),
+        tuple(ReportedAnalyte(name, result, status) for name, (status, result) in analytes.items()),
+    )
+
+
+def message(*reports: LabReport) -> LabMessage:
+    return LabMessage(reports, "line 1", control_id="MSG-1")
+
+
+def both(status: ResultStatus, result: LabResult) -> dict[str, tuple[ResultStatus, LabResult]]:
+    return {"cocaine": (status, result), "amphetamine": (status, result)}
+
+
+def apply(clinic: Clinic, *reports: LabReport) -> cmrewards.LabMessageResult:
+    return clinic.apply_lab_message(message(*reports), actor="rec-1")
+
+
+def points(clinic: Clinic) -> int:
+    return clinic.balance("P1").points
+
+
+def outcomes(clinic: Clinic) -> list[str]:
+    """P1's outcomes as they stand (corrections applied, voided ones gone), in clinical
+    order: ``stimulant-negative: met``."""
+    standing: dict[str, str] = {}
+    for entry in clinic.history("P1"):
+        if entry.kind == "outcome":
+            standing[entry.ref.removeprefix("outcome:")] = entry.detail.split(" (")[0]
+        elif entry.kind in ("correct", "void"):
+            outcome_id = entry.detail.split()[1]
+            if entry.kind == "void":
+                del standing[outcome_id]
+            else:
+                wanted = entry.detail.split(" corrected to ")[1].split(":")[0]
+                standing[outcome_id] = f"{standing[outcome_id].split(':')[0]}: {wanted}"
+    return list(standing.values())
+
+
+@pytest.fixture
+def lab(any_clinic: Clinic) -> Clinic:
+    """``any_clinic`` with the CTN stimulant program (Higgins: 10, +5 a step, reset on a
+    positive), recorder ``rec-1`` and P1 enrolled."""
+    any_clinic.add_staff("rec-1", "recorder", actor="admin-1")
+    any_clinic.add_program(PROGRAM, actor="admin-1")
+    any_clinic.enroll("P1", PROGRAM.id, start=START, actor="admin-1")
+    return any_clinic
+
+
+def assert_replays(clinic: Clinic, *reports: LabReport) -> None:
+    """Sending the message again is a replay: it writes nothing."""
+    before = (points(clinic), clinic.analyte_results("P1"), outcomes(clinic))
+    again = apply(clinic, *reports)
+    assert again.replayed
+    assert (points(clinic), clinic.analyte_results("P1"), outcomes(clinic)) == before
+
+
+# --- the worked sequences ------------------------------------------------------------------
+
+
+def test_a_preliminary_negative_is_shown_and_the_final_pays_once(lab: Clinic) -> None:
+    early = report(0, **both(P, NEG))
+    shown = apply(lab, early)
+    assert (shown.reports[0].preliminary, shown.reports[0].recorded) == (2, ())
+    assert points(lab) == 0
+    assert outcomes(lab) == []
+    assert [(r.analyte, r.status, r.result) for r in lab.analyte_results("P1")] == [
+        ("cocaine", P, NEG),
+        ("amphetamine", P, NEG),
+    ]
+    final = report(0, **both(F, NEG))
+    paid = apply(lab, final)
+    assert len(paid.reports[0].recorded) == 1
+    assert points(lab) == 10
+    assert outcomes(lab) == [f"{STIM}: met"]
+    assert {r.status for r in lab.analyte_results("P1")} == {F}
+    assert_replays(lab, early)
+    assert_replays(lab, final)
+    assert points(lab) == 10
+    assert lab.verify().ok
+
+
+def test_a_final_negative_corrected_to_positive_takes_the_award_back(lab: Clinic) -> None:
+    apply(lab, report(0, **both(F, NEG)))
+    apply(lab, report(1, **both(F, NEG)))
+    assert points(lab) == 10 + 15
+    fix = report(0, cocaine=(C, POS))
+    corrected = apply(lab, fix)
+    assert (corrected.reports[0].corrected, corrected.reports[0].voided) == (
+        (corrected.reports[0].corrected[0],),
+        (),
+    )
+    # S0 is not_met now: its 10 is taken back, and S1 is the first met after a reset (10).
+    assert points(lab) == 10
+    assert outcomes(lab) == [f"{STIM}: not_met", f"{STIM}: met"]
+    # The next award follows the corrected history: the second met in a row, 15.
+    apply(lab, report(2, **both(F, NEG)))
+    assert points(lab) == 10 + 15
+    standing = {r.analyte: (r.status, r.result, r.reports) for r in lab.analyte_results("P1")[:2]}
+    assert standing == {"cocaine": (C, POS, 2), "amphetamine": (F, NEG, 1)}
+    assert_replays(lab, fix)
+    assert_replays(lab, report(0, **both(F, NEG)))  # the original final, sent again
+    assert lab.verify().ok
+
+
+def test_a_final_positive_corrected_to_negative_pays_what_an_on_time_negative_would(
+    lab: Clinic,
+) -> None:
+    apply(lab, report(0, cocaine=(F, POS), amphetamine=(F, NEG)))
+    apply(lab, report(1, **both(F, NEG)))
+    assert points(lab) == 10
+    apply(lab, report(0, cocaine=(C, NEG)))
+    with cmrewards.open(None, clock=FakeClock()) as direct:
+        direct.init("admin-1")
+        on_time = reference(direct, [(0, "met"), (1, "met")])
+    assert points(lab) == on_time == 10 + 15
+    assert outcomes(lab) == [f"{STIM}: met", f"{STIM}: met"]
+    assert lab.verify().ok
+
+
+def test_a_final_then_entered_in_error_voids_the_outcome(lab: Clinic) -> None:
+    final = report(0, **both(F, NEG))
+    apply(lab, final)
+    apply(lab, report(1, **both(F, NEG)))
+    assert points(lab) == 25
+    error = report(0, cocaine=(W, None))
+    withdrawn = apply(lab, error)
+    assert len(withdrawn.reports[0].voided) == 1
+    # S0 decides nothing now: S1 is the first met, 10.
+    assert points(lab) == 10
+    assert outcomes(lab) == [f"{STIM}: met"]
+    cocaine = lab.analyte_results("P1")[0]
+    assert (cocaine.analyte, cocaine.status, cocaine.result, cocaine.decides) == (
+        "cocaine",
+        W,
+        NEG,
+        False,
+    )
+    assert_replays(lab, error)
+    assert_replays(lab, final)
+    # The lab reports the analyte again: the specimen decides again, recorded anew.
+    again = apply(lab, report(0, cocaine=(F, NEG)))
+    assert len(again.reports[0].recorded) == 1
+    assert points(lab) == 25
+    assert lab.verify().ok
+
+
+def test_a_cancelled_analyte_before_any_result_is_shown_and_decides_nothing(lab: Clinic) -> None:
+    apply(lab, report(0, cocaine=(X, None), amphetamine=(F, NEG)))
+    assert [(r.analyte, r.status, r.result) for r in lab.analyte_results("P1")] == [
+        ("amphetamine", F, NEG),
+        ("cocaine", X, None),
+    ]
+    assert outcomes(lab) == []
+
+
+def test_a_refused_message_writes_nothing(lab: Clinic) -> None:
+    apply(lab, report(0, **both(F, NEG)))
+    before = (points(lab), lab.analyte_results("P1"), outcomes(lab))
+    fine = report(1, **both(F, NEG))
+    with pytest.raises(InvalidTransition, match="a preliminary report cannot follow it"):
+        apply(lab, fine, report(0, cocaine=(P, POS)))
+    with pytest.raises(IdempotencyConflict, match="changes only through a corrected one"):
+        apply(lab, fine, report(0, cocaine=(F, POS)))
+    with pytest.raises(cmrewards.InvalidInput, match="collected at"):
+        apply(lab, fine, LabReport("P1", "S0", collected(3), (ReportedAnalyte("cocaine", POS, C),)))
+    with pytest.raises(cmrewards.NotFound):
+        apply(lab, fine, LabReport("P9", "S9", collected(3), (ReportedAnalyte("cocaine", POS, F),)))
+    assert (points(lab), lab.analyte_results("P1"), outcomes(lab)) == before
+    assert lab.verify().ok
+
+
+def test_an_import_stops_at_the_refused_message_and_a_rerun_resumes(lab: Clinic) -> None:
+    good = LabMessage((report(0, **both(F, NEG)),), "line 1")
+    bad = LabMessage((report(1, **both(F, NEG)), report(0, cocaine=(P, POS))), "line 2")
+    later = LabMessage((report(2, **both(F, NEG)),), "line 3")
+    stopped = lab.import_lab_messages([good, bad, later], actor="rec-1", chunk_size=10)
+    assert (stopped.complete, stopped.failed_at, stopped.messages) == (False, "line 2", 1)
+    assert stopped.error_type == "InvalidTransition"
+    assert stopped.error is not None
+    assert stopped.error.startswith("line 2: specimen S0 cocaine has a final result")
+    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0"]
+    fixed = LabMessage((report(1, **both(F, NEG)),), "line 2")
+    done = lab.import_lab_messages([good, fixed, later], actor="rec-1")
+    assert (done.complete, done.messages, done.outcomes, done.replayed) == (True, 3, 2, 2)
+    assert points(lab) == 10 + 15 + 20 + 40  # the third met in a row earns the bonus
+
+
+# --- the property: any order of arrival, the same money ------------------------------------
+
+
+def reference(clinic: Clinic, decided: list[tuple[int, str]]) -> int:
+    """The money of recording each specimen's effective outcome directly, in order."""
+    clinic.add_staff("rec-1", "recorder", actor="admin-1")
+    clinic.add_program(PROGRAM, actor="admin-1")
+    clinic.enroll("P1", PROGRAM.id, start=START, actor="admin-1")
+    for specimen, outcome in sorted(decided):
+        clinic.record("P1", STIM, outcome, actor="rec-1", at=collected(specimen))
+    return points(clinic)
+
+
+result_of = st.sampled_from([NEG, POS, LabResult.DILUTE])
+earlier_report = st.one_of(
+    st.tuples(st.sampled_from([P, F, C]), result_of),
+    st.tuples(st.sampled_from([W, X]), st.one_of(st.none(), result_of)),
+)
+last_report = st.one_of(
+    st.tuples(st.sampled_from([F, C]), result_of),
+    st.tuples(st.sampled_from([W, X]), st.none()),
+)
+
+
+@st.composite
+def arrivals(draw: st.DrawFn) -> tuple[list[tuple[int, str, tuple]], dict[tuple[int, str], tuple]]:  # type: ignore[type-arg]
+    """Each (specimen, analyte)'s reports, the last one fixed, interleaved in any order
+    (one analyte per report)."""
+    lanes: dict[tuple[int, str], list[tuple]] = {}  # type: ignore[type-arg]
+    for specimen in range(3):
+        for analyte in ANALYTES:
+            earlier = draw(st.lists(earlier_report, max_size=3, unique=True))
+            status, value = draw(last_report)
+            if status is F and any(s.pays for s, _ in earlier):
+                status = C  # a final after a final or corrected one must come as corrected
+            # The same report twice is one report sent again (a replay, by its content
+            # key): each report of a lane is a different one.
+            earlier = [e for e in earlier if e != (status, value)]
+            lanes[specimen, analyte] = [*earlier, (status, value)]
+    order = draw(st.permutations([lane for lane, reports in lanes.items() for _ in reports]))
+    taken = dict.fromkeys(lanes, 0)
+    sequence = []
+    for lane in order:
+        sequence.append((*lane, lanes[lane][taken[lane]]))
+        taken[lane] += 1
+    return sequence, {lane: reports[-1] for lane, reports in lanes.items()}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrivals())
+def test_any_order_of_arrival_pays_what_the_effective_results_pay(
+    case: tuple[list[tuple[int, str, tuple]], dict[tuple[int, str], tuple]],  # type: ignore[type-arg]
+) -> None:
+    sequence, last = case
+    clock = FakeClock()
+    with cmrewards.open(None, clock=clock) as clinic, cmrewards.open(None, clock=clock) as direct:
+        clinic.init("admin-1")
+        clinic.add_staff("rec-1", "recorder", actor="admin-1")
+        clinic.add_program(PROGRAM, actor="admin-1")
+        clinic.enroll("P1", PROGRAM.id, start=START, actor="admin-1")
+        for specimen, analyte, (status, value) in sequence:
+            # A preliminary after a final, or a final changing a final, is refused.
+            with contextlib.suppress(InvalidTransition, IdempotencyConflict):
+                apply(clinic, report(specimen, **{analyte: (status, value)}))
+        decided = []
+        for specimen in range(3):
+            values = {
+                a: value
+                for a in ANALYTES
+                for status, value in [last[specimen, a]]
+                if status.pays and value is not None
+            }
+            if POS in values.values():
+                decided.append((specimen, "not_met"))
+            elif len(values) == len(ANALYTES):
+                decided.append((specimen, "met" if set(values.values()) == {NEG} else "invalid"))
+        direct.init("admin-1")
+        assert points(clinic) == reference(direct, decided)
+        assert sorted(outcomes(clinic)) == sorted(f"{STIM}: {o}" for _, o in decided)
+        assert clinic.verify().ok
