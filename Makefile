@@ -35,7 +35,15 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+# BENCH_SCALE=0.1 make bench: every size a tenth, for a quick look (benchmarks/run.py).
+bench: $(VENV)/.installed-bench
+	@command -v hledger >/dev/null || { s=; [ "$$(id -u)" = 0 ] || s="sudo -n"; \
+	  $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hledger >/dev/null 2>&1; } \
+	  || echo "make bench: could not install hledger with apt-get; its figure is skipped"
 	CMREWARDS_PG_DURABLE=1 scripts/with-postgres $(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
 

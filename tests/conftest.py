@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,27 @@ def no_actor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     that expects ``--actor`` to be missing, or a refusal of the actor it names, must not
     find someone else's there."""
     monkeypatch.delenv("CMREWARDS_ACTOR", raising=False)
+
+
+# The documented test cost (README, "Sign-in"): the cheapest Argon2id and millisecond delays,
+# here and in every command and example the tests start as a process.
+os.environ["CMREWARDS_PASSPHRASE_COST"] = "test"
+
+SECRET_VARIABLES = (
+    "CMREWARDS_PASSPHRASE",
+    "CMREWARDS_PASSPHRASE_FILE",
+    "CMREWARDS_NEW_PASSPHRASE",
+    "CMREWARDS_NEW_PASSPHRASE_FILE",
+)
+
+
+@pytest.fixture(autouse=True)
+def signed_in_nowhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No passphrase from the machine's environment, and sessions kept in the test's own
+    folder, never the tester's home."""
+    for name in SECRET_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CMREWARDS_SESSIONS", str(tmp_path / "sessions"))
 
 
 @pytest.fixture

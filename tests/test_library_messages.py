@@ -92,6 +92,8 @@ def test_the_library_says_what_and_the_cli_adds_how(tmp_path: Path) -> None:
         with pytest.raises(cmrewards.AlreadyExists) as again:
             clinic.init("admin-2")
     assert str(again.value) == f"{db} already has staff: its first admin adds the others"
-    result = CliRunner().invoke(cli, ["--json", "--db", db, "init", "--admin", "admin-2"])
+    result = CliRunner().invoke(
+        cli, ["--json", "--db", db, "init", "--admin", "admin-2", "--no-sign-in"]
+    )
     message = assert_error(result, 1)["message"]
     assert message == f"{again.value}; use 'cmrewards staff add'"

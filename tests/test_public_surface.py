@@ -201,6 +201,12 @@ def a_day_of_everything() -> list[object]:
     out: list[object] = [clinic.init(ADMIN), clinic.add_staff(CLINICIAN, "clinician", actor=ADMIN)]
     out += [clinic.add_staff("gone-1", "recorder", actor=ADMIN)]
     out += [clinic.deactivate_staff("gone-1", actor=ADMIN), clinic.staff()]
+    out += [clinic.set_passphrase(ADMIN, "a passphrase", actor=ADMIN)]
+    out += [clinic.set_sign_in_policy(cmrewards.SignInPolicy(required=True), actor=ADMIN)]
+    signed = clinic.sign_in(ADMIN, "a passphrase", os_user="desk", location=":memory:")
+    out += [signed, clinic.session(signed.token, os_user="desk", location=":memory:")]
+    out += [clinic.confirm(ADMIN, "a passphrase", os_user="desk"), clinic.sign_in_policy()]
+    out += [clinic.sign_out(signed.token, os_user="desk"), clinic.sign_ins()]
     points = cmrewards.program_from_dict(
         {
             "id": "stim",
@@ -281,6 +287,16 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    fhir = EXAMPLES.parent / "tests" / "fixtures" / "fhir"
+    ehr = cmrewards.load_lab_map(fhir / "ehr-map.toml")
+    with (fhir / "results.ndjson").open(encoding="utf-8") as file:
+        out += [list(cmrewards.read_fhir_messages(file, ehr, "results.ndjson"))]
+
+    # A lab's HL7 v2 messages, read (tests/fixtures/hl7).
+    hl7_files = DOOR.parents[2] / "tests" / "fixtures" / "hl7"
+    hl7_map = cmrewards.load_lab_map(hl7_files / "lab.toml")
+    with (hl7_files / "dilute.hl7").open(encoding="utf-8", newline="") as file:
+        out += [list(cmrewards.read_hl7_messages(file, hl7_map, "dilute.hl7"))]
     early = cmrewards.LabReport(
         "CTN-00010", "LAB-9", dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC),
         (cmrewards.ReportedAnalyte(
@@ -309,6 +325,12 @@ def a_day_of_everything() -> list[object]:
     verified, refused = clinic.verify(against=checkpoint), clinic.verify(against=foreign)
     out += [checkpoint, verified, refused, clinic.verify()]
     out += [cmrewards.simulate(points, participants=20, p_met=0.6, seed=1)]
+    # A backup and its restore need a file: a small clinic of its own.
+    with tempfile.TemporaryDirectory() as directory:
+        with cmrewards.open(Path(directory) / "clinic.db", clock=clock) as filed:
+            filed.init(ADMIN)
+            out += [filed.backup(Path(directory) / "backup.db")]
+        out += [cmrewards.restore(Path(directory) / "backup.db", Path(directory) / "drill.db")]
     # Hand-made, as a sound clinic makes neither: a copy to a server, and a problem about
     # one record (as verify finds in a tampered database, tests/store/test_tamper.py).
     damage = cmrewards.Problem(

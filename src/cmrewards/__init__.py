@@ -8,10 +8,10 @@ This module is the only public door: ``open()``, the ``Clinic`` it returns, ever
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
 (program files, the lab-file reader, the MLLP listener, the simulation, JSON conversion,
-the HTML statement, ``migrate``, time and money as staff type and read them). Each name is
-listed once in ``__all__``. The subpackages (``domain``, ``store``, ``views``,
-``app``, ``cli``) are internal and may change without notice; ``cmrewards.errors``
-is public.
+the HTML statement, ``migrate``, ``restore``, the grants of a PostgreSQL terminal role,
+time and money as staff type and read them). Each name is listed once in ``__all__``.
+The subpackages (``domain``, ``store``, ``views``, ``app``, ``cli``) are internal and
+may change without notice; ``cmrewards.errors`` is public.
 
 See README.md for the quickstart and docs/design.md for the rules the numbers follow.
 """
@@ -23,10 +23,14 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .app.backups import BackupReport, RestoreReport, restore
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
+    from .app.fhir import parse_fhir_message, read_fhir_messages
+    from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
+    from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
     from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.mllp import (
@@ -88,6 +92,14 @@ if TYPE_CHECKING:
     )
     from .domain.revisions import AnalyteReading, AnalyteRevision
     from .domain.schedules import AwardKind, EscalatingSchedule, FixedSchedule, Outcome, StepBy
+    from .domain.sign_in import (
+        Session,
+        SignedIn,
+        SignInEvent,
+        SignInEventKind,
+        SignInPolicy,
+        check_passphrase,
+    )
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
@@ -109,6 +121,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .store import POSTGRES_SCHEMES
+    from .store.postgres_grants import postgres_terminal_grants
     from .views.export import ExportManifest
     from .views.preview import TargetPreview
     from .views.program_report import ProgramReport, TargetSummary
@@ -116,10 +129,14 @@ if TYPE_CHECKING:
     from .views.statement_html import statement_html
 
 _HOMES = {
+    "app.backups": ("BackupReport", "RestoreReport", "restore"),
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
+    "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
+    "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
+    "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.mllp": (
         "MLLP_HOST",
@@ -152,6 +169,7 @@ _HOMES = {
         "load_preset",
         "load_program_file",
         "maximum_earnings",
+        "postgres_terminal_grants",
         "preset_names",
         "program_from_dict",
     ),
@@ -180,6 +198,14 @@ _HOMES = {
         "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
+    "domain.sign_in": (
+        "Session",
+        "SignInEvent",
+        "SignInEventKind",
+        "SignInPolicy",
+        "SignedIn",
+        "check_passphrase",
+    ),
     "domain.simulation": ("SimulationReport", "simulate"),
     "domain.revisions": ("AnalyteReading", "AnalyteRevision"),
     "domain.specimens": ("AnalyteResult",),
@@ -202,6 +228,7 @@ _HOMES = {
         "UsageError",
     ),
     "store": ("POSTGRES_SCHEMES",),
+    "store.postgres_grants": ("postgres_terminal_grants",),
     "views.export": ("ExportManifest",),
     "views.preview": ("TargetPreview",),
     "views.program_report": ("ProgramReport", "TargetSummary"),
@@ -226,6 +253,7 @@ __all__ = [
     "AnalyteRevision",
     "Award",
     "AwardKind",
+    "BackupReport",
     "BadRow",
     "Balance",
     "BowlCategory",
@@ -260,6 +288,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
+    "LabFormat",
     "LabImportReport",
     "LabMap",
     "LabMessage",
@@ -293,9 +322,15 @@ __all__ = [
     "RefKind",
     "ReportResult",
     "ReportedAnalyte",
+    "RestoreReport",
     "ResultStatus",
     "Role",
+    "Session",
     "Settlement",
+    "SignInEvent",
+    "SignInEventKind",
+    "SignInPolicy",
+    "SignedIn",
     "SimulationReport",
     "Staff",
     "Statement",
@@ -315,9 +350,12 @@ __all__ = [
     "acknowledgement",
     "capped_maximum",
     "check_id",
+    "check_passphrase",
     "format_cents",
     "format_when",
     "from_json",
+    "hl7_ack",
+    "lab_file_format",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",
@@ -328,12 +366,19 @@ __all__ = [
     "open",
     "parse_date",
     "parse_dollars",
+    "parse_fhir_message",
+    "parse_oru",
     "parse_when",
+    "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
     "read_acknowledgement",
+    "read_fhir_messages",
+    "read_hl7_messages",
     "read_lab_file",
+    "read_lab_messages",
     "read_rows",
+    "restore",
     "simulate",
     "statement_html",
     "to_json",

@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 
 import cmrewards
 from cmrewards.cli import cli
+from cmrewards.cli._shell import _asks_for_json
 from support.cli import snapshot
 
 EXAMPLES = int(os.environ.get("CMREWARDS_FUZZ_EXAMPLES", "300"))
@@ -108,7 +109,8 @@ DIRECTORIES = ("somedir", "full-dir")
 def invoke(argv: Sequence[str], db_from_env: str | None = None) -> Result:
     """Run ``cmrewards ARGV`` as a fresh process would: a new ``contextvars.Context``."""
     runner = CliRunner()
-    env = {"CMREWARDS_DB": db_from_env}
+    # A new passphrase comes from its non-terminal source (init, staff passwd, sign-in on).
+    env = {"CMREWARDS_DB": db_from_env, "CMREWARDS_NEW_PASSPHRASE": "fuzz passphrase"}
     return contextvars.Context().run(runner.invoke, cli, list(argv), env=env, prog_name="cmrewards")
 
 
@@ -313,6 +315,15 @@ KIND: dict[str, str | Ints] = {
     "through": "date",
     "day": "day",
     "close_after": "flag",
+    "backup_file": "new-file",
+    "restored_file": "new-file",
+    "database_role": "pg-name",
+    "schema": "pg-name",
+    "no_sign_in": "flag",
+    "confirm_sensitive": "flag",
+    "session_hours": Ints(zero=False),
+    "attempts": Ints(zero=False),
+    "lockout_minutes": Ints(zero=False),
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -364,6 +375,10 @@ PLAUSIBLE: dict[str, str] = {
     "out": "export",
     "demo_db": "demo.db",
     "source_file": DB,
+    "backup_file": "backup.db",
+    "restored_file": "restored.db",
+    "database_role": "cm_desk1",
+    "schema": "clinic_north",
     "server_url": NO_SERVER,
     "outcome": "met",
     "state": "requested",
@@ -371,6 +386,9 @@ PLAUSIBLE: dict[str, str] = {
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
     "through": str(TODAY - dt.timedelta(days=1)),
+    "session_hours": "8",
+    "attempts": "5",
+    "lockout_minutes": "15",
     "day": str(START + dt.timedelta(days=10)),  # week 2: nothing recorded, every sample owed
     # Every database extends the checkpoint of an empty one.
     "against": "cmrewards-checkpoint/1 2026-01-01T00:00:00Z"
@@ -391,6 +409,8 @@ PLAUSIBLE: dict[str, str] = {
 """A value each parameter accepts on the template database (flags stay off)."""
 PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
     (("staff", "deactivate"), "staff_id"): RECORDER,
+    (("staff", "passwd"), "staff_id"): RECORDER,
+    (("sign-in", "log"), "staff_id"): RECORDER,
     (("catalog", "add"), "sku"): "MUG",
     (("enroll",), "participant"): "P010",
     (("prize", "list"), "participant"): "P002",
@@ -424,9 +444,14 @@ READ_ONLY = {
     ("simulate",),
     ("demo",),
     ("migrate",),
+    ("backup",),
+    ("restore",),
+    ("postgres-grants",),
+    ("sign-in", "status"),
+    ("sign-in", "log"),
 }
-"""Commands that never write to the database (export, statement and demo write elsewhere;
-migrate reads the file given with --from and writes only to a server)."""
+"""Commands that never write to the database (export, statement, demo, backup and restore
+write elsewhere; migrate reads the file given with --from and writes only to a server)."""
 WRITES = {
     ("init",),
     ("staff", "add"),
@@ -452,10 +477,16 @@ WRITES = {
     ("prize", "trade"),
     ("close",),
     ("excuse",),
+    ("login",),
+    ("logout",),
+    ("staff", "passwd"),
+    ("sign-in", "on"),
+    ("sign-in", "off"),
 }
-BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3}
+BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3, ("login",): 1, ("logout",): 1}
 """Exit codes of the plausible lines that are refused (init again; no five small prizes;
-no PostgreSQL server to migrate to: the fuzz runs without one)."""
+no PostgreSQL server to migrate to: the fuzz runs without one; no login while the
+template's sign-in is off, so nobody to log out)."""
 EXCLUSIVE = {
     ("program", "add"): ("preset_name", "file_path"),
     ("simulate",): ("program_id", "preset_name"),
@@ -592,9 +623,10 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "{",
             "{}",
         )
-    if kind == "demo-db":
-        # DB exists in the template's folder, so a demo may not build there; in the modes
-        # that take the database away ("dot", "missing") it is a fresh file and may.
+    if kind in ("demo-db", "new-file"):
+        # DB exists in the template's folder, so a demo (a backup, a restore) may not build
+        # there; in the modes that take the database away ("dot", "missing") it is a fresh
+        # file and may.
         return bad({1, 2, 3}, "somedir", "", ".", LONG, "no-such-dir/demo.db", "garbage.bin") + odd(
             {1, 2, 3}, DB, "😀.db", " "
         )
@@ -613,6 +645,10 @@ def malformed(kind: str | Ints, param: click.Parameter) -> list[Value]:
             "postgres://",
             "mysql://host/db",
             "😀",
+        )
+    if kind == "pg-name":
+        return bad(
+            {2}, *BLANK, "Desk", "desk; DROP TABLE staff", "1desk", "x" * 64, "😀", LONG, "--json"
         )
     if kind == "choice":
         assert isinstance(param.type, click.Choice)
@@ -743,13 +779,16 @@ def slot_of(path: tuple[str, ...], param: click.Parameter) -> Slot:
     plausible = (
         FLAGS_GIVEN.get(name) if is_flag else PLAUSIBLE_FOR.get((path, name), PLAUSIBLE.get(name))
     )
-    if param.required:
+    # --actor is required while a database's sign-in is off, as the template's is; with it
+    # on, the signed-in member acts (tests/cli/test_cli_sign_in.py).
+    required = param.required or name == "actor"
+    if required:
         assert plausible is not None, f"{' '.join(path)}: {name!r} needs a plausible value"
     long_options = [o for o in param.opts if o.startswith("--")]
     return Slot(
         name=name,
         positional=isinstance(param, click.Argument),
-        required=param.required,
+        required=required,
         option=long_options[0] if long_options else name,
         is_flag=is_flag,
         kind=kind,
@@ -830,9 +869,10 @@ class Run:
 
 
 def needs_db(spec: Spec, values: dict[str, Value]) -> bool:
-    """Whether the command opens the database (a group alone, presets, demo never do)."""
-    # migrate opens no --db, but its plausible --from is the same file (clinic.db).
-    if spec.group or spec.path in {("presets",), ("demo",)}:
+    """Whether the command opens the database (a group alone, presets, demo and
+    postgres-grants never do)."""
+    # migrate and restore open no --db, but their plausible --from is the same file.
+    if spec.group or spec.path in {("presets",), ("demo",), ("postgres-grants",)}:
         return False
     return not (spec.path == ("simulate",) and "program_id" not in values)
 
@@ -947,12 +987,16 @@ def runs(draw: st.DrawFn) -> Run:
     if spec.path == ("init",) and mode in INIT_CODES:
         baseline = INIT_CODES[mode]
     elif mode != "template" and needs_db(spec, values):
-        # migrate reads its --from file (here the database's own, removed in these modes),
-        # never --db: an over-long --db is not what it refuses. An empty --db is refused
-        # before any command runs (a usage error), migrate's included.
-        reads = "missing" if spec.path == ("migrate",) and mode == "long" else mode
+        # migrate and restore read their --from file (here the database's own, removed in
+        # these modes), never --db: an over-long --db is not what they refuse. An empty --db
+        # is refused before any command runs (a usage error), migrate's included.
+        from_file = spec.path in {("migrate",), ("restore",)}
+        reads = "missing" if from_file and mode == "long" else mode
         baseline = MODE_CODES[reads]
         why.append(f"database {reads}")
+    elif mode == "dot":
+        baseline = frozenset({2})  # even a command that opens no database refuses --db ''
+        why.append("empty --db")
     else:
         baseline = frozenset({BASELINE.get(spec.path, 0)})
     codes |= baseline - {0}
@@ -989,7 +1033,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("template")
     db = folder / DB
     for line in (
-        f"init --admin {ADMIN}",
+        f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder --actor {ADMIN}",
         f"staff add {CLINICIAN} --role clinician --actor {ADMIN}",
         f"program add --preset higgins-vbrt --actor {ADMIN}",
@@ -1093,8 +1137,11 @@ def check(template: Path, run: Run) -> None:
     )
     assert "Traceback" not in result.stdout + result.stderr, f"a traceback: {seen}"
     assert code in run.codes, f"wrong exit code: {seen}"
+    # A spoiled value "--json" where a positional argument stands is the flag, as the CLI
+    # reads it: then the error is a JSON document too.
+    json_output = run.json_output or _asks_for_json(run.argv())
     document = None
-    if run.json_output:
+    if json_output:
         try:
             document = json.loads(result.stdout, parse_constant=no_constants)
         except ValueError as problem:
@@ -1116,7 +1163,7 @@ def check(template: Path, run: Run) -> None:
             assert isinstance(document, dict)
             assert document["exit_code"] == code, seen
             assert document["failed_line"] is not None, seen
-        elif run.json_output:
+        elif json_output:
             assert isinstance(document, dict), f"no error document: {seen}"
             assert list(document) == ["error"], f"no error document: {seen}"
             reported = document["error"]

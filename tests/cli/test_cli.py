@@ -199,7 +199,7 @@ schedule = { kind = "fixed", award = "points", amount = 5 }
 def clinic_db(tmp_path: Path) -> Path:
     """An initialised database: admin-1, recorder rec-01, higgins-vbrt, P001 enrolled."""
     db = tmp_path / "clinic.db"
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(db, f"program add --preset {PROGRAM} --actor {ADMIN}")
     ok(db, f"enroll {PARTICIPANT} --program {PROGRAM} --start {START} --actor {ADMIN}")
@@ -222,7 +222,7 @@ def funded_db(clinic_db: Path) -> Path:
 
 def test_init_creates_a_private_database_with_its_admin(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
-    created = ok(db, f"init --admin {ADMIN}")
+    created = ok(db, f"init --admin {ADMIN} --no-sign-in")
     assert (created["id"], created["role"], created["active"], created["added_by"]) == (
         ADMIN,
         "admin",
@@ -235,8 +235,9 @@ def test_init_creates_a_private_database_with_its_admin(tmp_path: Path) -> None:
 
 def test_init_text_output_names_the_file(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
-    result = invoke(db, f"init --admin {ADMIN}", json_output=False)
-    assert (result.exit_code, result.stdout) == (0, f"created {db} with admin {ADMIN}\n")
+    result = invoke(db, f"init --admin {ADMIN} --no-sign-in", json_output=False)
+    expected = f"created {db} with admin {ADMIN}; sign-in is off\n"
+    assert (result.exit_code, result.stdout) == (0, expected)
 
 
 def test_init_with_a_bad_admin_id_creates_no_file(tmp_path: Path) -> None:
@@ -376,7 +377,7 @@ def test_program_add_from_a_file(clinic_db: Path, tmp_path: Path) -> None:
 
 def test_program_list_when_empty(tmp_path: Path) -> None:
     db = tmp_path / "empty.db"
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     assert ok(db, "program list") == []
     result = invoke(db, "program list", json_output=False)
     assert (result.exit_code, result.stdout) == (0, "no programs yet\n")
@@ -574,8 +575,9 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
 def test_record_reads_once_to_learn_the_zone_then_writes_once(
     clinic_db: Path, monkeypatch: pytest.MonkeyPatch, at: str | None, reads: int
 ) -> None:
-    """Learning the participant's zone for a time without an offset is one read
-    transaction, through the public ``Clinic.timezone``; recording is one write."""
+    """Learning whether the database signs staff in is one read transaction (its policy);
+    learning the participant's zone for a time without an offset is one more, through the
+    public ``Clinic.timezone``; recording is one write."""
     from cmrewards.store.sqlite import SQLiteStore
 
     opened: list[str] = []
@@ -589,7 +591,7 @@ def test_record_reads_once_to_learn_the_zone_then_writes_once(
         monkeypatch.setattr(SQLiteStore, kind, counted)
     command = f"record {PARTICIPANT} --target {TARGET} --outcome met --actor {RECORDER}"
     ok(clinic_db, command if at is None else f"{command} --at {at}")
-    assert ["read"] * reads + ["write"] == opened
+    assert ["read"] * (1 + reads) + ["write"] == opened
 
 
 def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
@@ -788,7 +790,7 @@ def test_db_option_wins_over_the_environment(funded_db: Path, tmp_path: Path) ->
 
 def test_init_through_the_environment(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
-    ok(None, f"init --admin {ADMIN}", env={"CMREWARDS_DB": str(db)})
+    ok(None, f"init --admin {ADMIN} --no-sign-in", env={"CMREWARDS_DB": str(db)})
     assert [m["id"] for m in ok(db, "staff list")] == [ADMIN]
 
 
@@ -835,7 +837,9 @@ def make_foreign_sqlite(path: Path) -> None:
 
 
 @pytest.mark.parametrize("make", [make_foreign_text, make_foreign_sqlite], ids=["text", "sqlite"])
-@pytest.mark.parametrize("command", ["verify", f"balance {PARTICIPANT}", f"init --admin {ADMIN}"])
+@pytest.mark.parametrize(
+    "command", ["verify", f"balance {PARTICIPANT}", f"init --admin {ADMIN} --no-sign-in"]
+)
 def test_foreign_file_is_an_integrity_error(
     tmp_path: Path, make: Callable[[Path], None], command: str
 ) -> None:
@@ -1018,7 +1022,7 @@ REFUSED = [
     pytest.param(
         f"staff deactivate {ADMIN} --actor {ADMIN} --yes", "InvalidTransition", id="deactivate-self"
     ),
-    pytest.param("init --admin admin-2", "AlreadyExists", id="init-again"),
+    pytest.param("init --admin admin-2 --no-sign-in", "AlreadyExists", id="init-again"),
     pytest.param(
         f"staff add {RECORDER} --role admin --actor {ADMIN}", "AlreadyExists", id="staff-exists"
     ),

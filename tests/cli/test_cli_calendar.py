@@ -41,7 +41,7 @@ def db(tmp_path: Path) -> Path:
         'schedule = { kind = "escalating", start = 10, step = 5 }\n',
         encoding="utf-8",
     )
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(path, f"program add --file {program} --actor {ADMIN}")
     ok(path, f"enroll P001 --program twice --start {START} --actor {ADMIN}")
@@ -197,7 +197,7 @@ def test_import_close_does_not_close_after_a_stop(db: Path, tmp_path: Path) -> N
 
 def test_import_with_a_map_then_close(tmp_path: Path) -> None:
     db = tmp_path / "lab.db"
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor {ADMIN}")
     ok(db, f"enroll CTN-00010 --program ctn-stimulant --start 2026-01-05 --actor {ADMIN}")
     sample, lab_map = EXAMPLES / "ctn0094-sample.csv", EXAMPLES / "ctn0094-map.toml"

@@ -43,7 +43,7 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "clinic.db"
     program = tmp_path / "capped.toml"
     program.write_text(CAPPED_TOML, encoding="utf-8")
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
     ok(path, f"program add --file {program} --actor {ADMIN}")
     ok(path, f"enroll P-1001 --program capped --start {START} --actor {ADMIN}")
@@ -134,7 +134,7 @@ def test_a_calendar_year_cap_says_an_enrolment_can_span_two(tmp_path: Path) -> N
     path = tmp_path / "clinic.db"
     program = tmp_path / "calendar.toml"
     program.write_text(CAPPED_TOML.replace("enrollment-year", "calendar-year"), encoding="utf-8")
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"program add --file {program} --actor {ADMIN}")
     assert text(path, "program show capped").splitlines()[-1] == (
         "at most $50.00 per participant per calendar year (the schedule alone would pay"

@@ -34,7 +34,7 @@ def at_day(day: int, hour: int = 9) -> str:
 def db(tmp_path: Path) -> Path:
     """admin-1, rec-01, clin-01; P001 on higgins-vbrt, F001 on petry-fishbowl."""
     path = tmp_path / "clinic.db"
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
     for preset, who in (("higgins-vbrt", "P001"), ("petry-fishbowl", "F001")):

@@ -152,7 +152,7 @@ def test_any_failure_after_the_commit_says_the_write_was_recorded(
     db = str(tmp_path / "clinic.db")
     runner = CliRunner()
     for line in (
-        ["init", "--admin", ADMIN],
+        ["init", "--admin", ADMIN, "--no-sign-in"],
         ["program", "add", "--preset", "higgins-vbrt", "--actor", ADMIN],
         ["enroll", "P-1", "--program", "higgins-vbrt", "--start", "2026-01-05", "--actor", ADMIN],
     ):

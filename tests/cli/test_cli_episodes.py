@@ -28,7 +28,7 @@ def at_day(day: int) -> str:
 def db(tmp_path: Path) -> Path:
     """P001 on higgins-vbrt from START, two negatives, withdrawn."""
     path = tmp_path / "clinic.db"
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"program add --preset higgins-vbrt --actor {ADMIN}")
     ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
     for day in (0, 2):

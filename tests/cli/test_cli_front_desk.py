@@ -140,7 +140,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = folder / "clinic.db"
     (folder / "chi-prizes.toml").write_text(SURE_WIN, encoding="utf-8")
     for line in (
-        f"init --admin {ADMIN}",
+        f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder",
         f"staff add {CLINICIAN} --role clinician",
         f"program add --preset higgins-vbrt --timezone {CHICAGO}",
@@ -360,7 +360,7 @@ def test_one_of_anything_is_singular(db: Path, tmp_path: Path) -> None:
 
 def test_verify_counts_agree(tmp_path: Path) -> None:
     db = tmp_path / "one.db"
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"program add --preset higgins-vbrt --actor {ADMIN}")
     ok(db, f"enroll P-1 --program higgins-vbrt --start {START} --actor {ADMIN}")
     ok(db, f"record P-1 --outcome met --at {START}T09:00 --actor {ADMIN}")
@@ -384,7 +384,7 @@ def test_a_cost_per_participant_is_rounded_half_to_even(tmp_path: Path) -> None:
     db = tmp_path / "money.db"
     program = tmp_path / "dollars.toml"
     program.write_text(A_DOLLAR_A_POINT, encoding="utf-8")
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"program add --file {program} --actor {ADMIN}")
     for participant in ("A", "B", "C"):
         ok(db, f"enroll {participant} --program dollars --start {START} --actor {ADMIN}")
@@ -418,6 +418,7 @@ DESTRUCTIVE = {
     "reverse": "reverse 1 --reason 'entered twice'",
     "redeem cancel": "redeem cancel 1 --reason 'changed their mind'",
     "prize trade": "prize trade P-3001 --give small --get large",
+    "sign-in off": "sign-in off",
 }
 """Every command that asks first, with a line it accepts (``prize trade`` is then refused
 by its rule: P-3001 owes no five small prizes)."""
@@ -610,7 +611,7 @@ def test_record_names_the_slips_that_won_nothing(tmp_path: Path) -> None:
     program = tmp_path / "no-luck.toml"
     program.write_text(NO_LUCK, encoding="utf-8")
     for line in (
-        f"init --admin {ADMIN}",
+        f"init --admin {ADMIN} --no-sign-in",
         f"program add --file {program}",
         f"enroll P-4001 --program no-luck --start {START}",
         f"record P-4001 --outcome met --at {day(1)}",

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 import cmrewards
 from cmrewards.cli import cli
 from support.cli import assert_error
+from support.doc_blocks import signing_in
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SAMPLE = EXAMPLES / "ctn0094-sample.csv"
@@ -28,7 +29,7 @@ def run(db: Path, *args: str, json_output: bool = True) -> Result:
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "clinic.db"
     for args in (
-        ["init", "--admin", "admin-1"],
+        ["init", "--admin", "admin-1", "--no-sign-in"],
         ["staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1"],
         ["program", "add", "--file", str(EXAMPLES / "ctn0094-program.toml"), "--actor", "admin-1"],
         ["enroll", "CTN-00010", "--program", "ctn-stimulant", "--start", "2026-01-05",
@@ -100,16 +101,20 @@ def test_the_readme_s_mapped_import_runs_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(EXAMPLES.parent)
+    for name, value in signing_in(tmp_path).items():
+        monkeypatch.setenv(name, value)
     db = tmp_path / "lab.db"
     block = readme_blocks("sh")[0]  # the second runs the whole export (Real data)
-    commands = [line for line in block.splitlines() if line.startswith("cmrewards ")]
-    assert len(commands) == 6
+    commands = [
+        line.split("  #")[0] for line in block.splitlines() if line.startswith("cmrewards ")
+    ]
+    assert len(commands) == 9
     outputs = []
     for command in commands:
         result = run(db, *shlex.split(command)[1:], json_output=False)
         assert result.exit_code == 0, (command, result.stderr)
         outputs.append(result.stdout)
-    assert outputs[4] == (
+    assert outputs[7] == (
         "imported 14 analyte results, skipped 0 already stored; 2 specimens,"
         " 2 outcomes recorded, 0 specimens pending\n"
     )

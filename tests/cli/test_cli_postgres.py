@@ -22,7 +22,7 @@ from support import postgres as postgres_support
 from support.cli import assert_error
 
 SESSION = [
-    "init --admin admin-1",
+    "init --admin admin-1 --no-sign-in",
     "staff add rec-01 --role recorder --actor admin-1",
     "staff add clin-01 --role clinician --actor admin-1",
     "program add --preset higgins-vbrt --actor admin-1",
@@ -105,7 +105,9 @@ def test_commands_before_init_say_there_is_no_database(server_db: str) -> None:
 
 def test_init_reports_the_url_without_its_password(server_db: str) -> None:
     with_password = server_db.replace("postgres@", "postgres:s3cret@")
-    result = CliRunner().invoke(cli, ["--db", with_password, "init", "--admin", "admin-1"])
+    result = CliRunner().invoke(
+        cli, ["--db", with_password, "init", "--admin", "admin-1", "--no-sign-in"]
+    )
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
     assert "postgres:***@" in result.output
@@ -129,7 +131,7 @@ def test_a_database_another_program_uses_is_refused_untouched(server_db: str) ->
     with psycopg.connect(server_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
     before = postgres_support.table_dump(server_db)
-    error = assert_error(run(server_db, "init --admin admin-1"), 3)
+    error = assert_error(run(server_db, "init --admin admin-1 --no-sign-in"), 3)
     assert "not a cmrewards database" in error["message"]
     assert postgres_support.table_dump(server_db) == before
 
@@ -137,7 +139,7 @@ def test_a_database_another_program_uses_is_refused_untouched(server_db: str) ->
 def test_a_database_from_a_newer_cmrewards_is_refused(server_db: str) -> None:
     import psycopg
 
-    assert run(server_db, "init --admin admin-1").exit_code == 0
+    assert run(server_db, "init --admin admin-1 --no-sign-in").exit_code == 0
     with psycopg.connect(server_db, autocommit=True) as conn:
         conn.execute("INSERT INTO cmrewards_migrations (name) VALUES ('9999_future')")
     error = assert_error(run(server_db, "staff list"), 3)
@@ -160,6 +162,6 @@ def test_without_the_postgres_extra_a_url_says_what_to_install(
     error = assert_error(run(url, "balance P001"), 2)
     assert "pip install 'cmrewards[postgres]'" in error["message"]
     source = tmp_path / "clinic.db"
-    assert run(str(source), "init --admin admin-1").exit_code == 0
+    assert run(str(source), "init --admin admin-1 --no-sign-in").exit_code == 0
     error = assert_error(run(str(source), f"migrate --from {source} --to {url}"), 2)
     assert "pip install 'cmrewards[postgres]'" in error["message"]

@@ -107,7 +107,7 @@ def shop_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clin-02 (hold = transfer 3, spend = transfer 4). P002 has no points.
     """
     db = tmp_path_factory.mktemp("shop") / "clinic.db"
-    ok(db, f"init --admin {ADMIN}")
+    ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(db, f"staff add {CLIN} --role clinician --actor {ADMIN}")
     ok(db, f"staff add {CLIN2} --role clinician --actor {ADMIN}")

@@ -120,7 +120,7 @@ def db(tmp_path: Path) -> Path:
     P001 earns 10, 15, 20+40 (third in a row), 0 (reset), 10: 95 points = $23.75.
     """
     path = tmp_path / "clinic.db"
-    ok(path, f"init --admin {ADMIN}")
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"program add --preset {PROGRAM} --actor {ADMIN}")
     for participant in ("P001", "P002"):
         ok(path, f"enroll {participant} --program {PROGRAM} --start {START} --actor {ADMIN}")

@@ -20,6 +20,7 @@ CTN = EXAMPLES.parents[1] / "shared" / "data" / "ctn0094" / "lab_results.csv"
         ("intake_service.py", "P-2001: +10 points, balance 10."),
         ("nightly_lab_import.py", "first run: 12 applied; second run: 12 skipped"),
         ("monthly_report.py", "record verified: True"),
+        ("backup_restore.py", "missing from the restore: 0"),
     ],
 )
 def test_example_runs(script: str, expected: str, tmp_path: Path) -> None:
@@ -78,5 +79,6 @@ def test_every_example_is_tested() -> None:
         "nightly_lab_import.py",
         "monthly_report.py",
         "ctn0094_calendar.py",
+        "backup_restore.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested

@@ -183,7 +183,7 @@ def test_the_clinic_carries_on_on_the_server_as_on_the_file(
 
 def test_an_empty_clinic_migrates(tmp_path: Path, server_db: str) -> None:
     path = tmp_path / "new.db"
-    assert invoke("--db", str(path), "init", "--admin", ADMIN).exit_code == 0
+    assert invoke("--db", str(path), "init", "--admin", ADMIN, "--no-sign-in").exit_code == 0
     result = invoke("migrate", "--from", str(path), "--to", server_db)
     assert result.exit_code == 0, result.output
     assert contents(server_db)["staff"] == contents(path)["staff"]
@@ -199,7 +199,9 @@ def assert_no_clinic_on(url: str) -> None:
 
 
 def test_a_server_that_already_holds_a_clinic_is_refused(clinic_file: Path, server_db: str) -> None:
-    assert invoke("--db", server_db, "init", "--admin", "other-admin").exit_code == 0
+    assert (
+        invoke("--db", server_db, "init", "--admin", "other-admin", "--no-sign-in").exit_code == 0
+    )
     before = postgres_support.table_dump(server_db)
     error = assert_error(
         invoke("--json", "migrate", "--from", str(clinic_file), "--to", server_db), 1

@@ -67,6 +67,8 @@ if spec["mode"] == "stall":
         # Inside record()'s transaction, the writers' lock held: the outcome, its schedule
         # state and now its award are inserted, nothing is committed. Stop here for good.
         real_append(self, transfers)
+        with self._conn._conn.pipeline() as pipeline:  # the write waits in the pipeline:
+            pipeline.sync()  # send it, and end the server's batch (idle in transaction)
         say(event="holding", transfers=[t.id for t in transfers])
         time.sleep(600)
 
@@ -77,8 +79,10 @@ else:
 
     def execute(self, query, *args, **kwargs):
         if armed and query == "COMMIT":
-            # The COMMIT goes out on the wire; the process dies before reading the answer.
-            self.pgconn.send_query(b"COMMIT")
+            # The COMMIT goes out on the wire, after what the write's pipeline queued before
+            # it; the process dies before reading the answer.
+            self.pgconn.send_query_params(b"COMMIT", None)
+            self.pgconn.pipeline_sync()
             while self.pgconn.flush():
                 pass
             os.kill(os.getpid(), signal.SIGKILL)

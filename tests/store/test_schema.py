@@ -26,6 +26,7 @@ from cmrewards.domain.ledger import Movement
 from cmrewards.domain.records import CorrectionKind, PrizeStatus, Status
 from cmrewards.domain.redemption import TRANSITIONS, RedemptionStatus, StockReason
 from cmrewards.domain.schedules import Outcome
+from cmrewards.domain.sign_in import SignInEventKind
 from cmrewards.domain.staff import Role
 from cmrewards.store.migrations import KNOWN, MIGRATIONS
 from cmrewards.store.sqlite import SQLiteStore
@@ -68,6 +69,10 @@ RELEASED = {
         "a24db435458f99682da9e26b9e15920dc63b873bc5bfb871ff9a3dcb9f2d0252",
         "e5e5fb4c183a1156d0abb6a9c47ba8b488921adafa594b9169c52b9f3950c8e6",
     ),
+    "0010_staff_secrets": (
+        "ca1e21866e9b325cdb95fffa53720f719548a7c47b9b9720453f8414532489f9",
+        "cc0fc606f679922596c494b4586d1c4fc2f2429951e81635aa16dac366c03e6c",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -86,6 +91,7 @@ ENUM_COLUMNS: dict[tuple[str, str], type[enum.StrEnum]] = {
     ("analyte_revisions", "result"): LabResult,
     ("corrections", "kind"): CorrectionKind,
     ("corrections", "outcome"): Outcome,
+    ("sign_ins", "event"): SignInEventKind,
 }
 """Every column holding an enum's values, by (table, column)."""
 

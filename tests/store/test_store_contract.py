@@ -63,6 +63,7 @@ from cmrewards.domain.redemption import (
 )
 from cmrewards.domain.revisions import AnalyteRevision
 from cmrewards.domain.schedules import Outcome, ScheduleState
+from cmrewards.domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from cmrewards.domain.specimens import AnalyteResult
 from cmrewards.domain.staff import Role, Staff
 from cmrewards.store.buffered import BufferedTx
@@ -348,8 +349,33 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "redemptions": tx.redemptions(),
         "analyte_results": tx.analyte_results(),
         "analyte_revisions": tx.analyte_revisions(),
+        "staff_secrets": tx.staff_secrets(),
+        "sign_ins": tx.sign_ins(),
         "journal": tx.journal(),
     }
+
+
+def sign_in_event(
+    event_id: int,
+    staff_id: str,
+    kind: SignInEventKind,
+    *,
+    session: str | None = None,
+    detail: str | None = None,
+) -> SignInEvent:
+    """An event with every column set that its kind sets."""
+    opened = kind is SignInEventKind.SIGNED_IN
+    return SignInEvent(
+        event_id,
+        staff_id,
+        kind,
+        at(event_id),
+        os_user="desk",
+        location="/clinic/cm.db" if session else None,
+        session=session,
+        expires_at=at(event_id + 1) if opened else None,
+        detail=detail,
+    )
 
 
 def journaled_records(tx: Tx) -> list[Journaled]:
@@ -395,6 +421,10 @@ def write_everything_then_fail(store: Store, seen: dict[str, object]) -> None:
         tx.remember(IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED))
         tx.remember(IdempotencyRecord("", "k-2", "cd" * 32, {"n": 2}, RECORDED))
         tx.set_staff_active(RECORDER, False)
+        tx.put_staff_secret(
+            StaffSecret(RECORDER, "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", ADDED, ADMIN)
+        )
+        tx.add_sign_ins([sign_in_event(1, RECORDER, SignInEventKind.FAILED)])
         tx.update_participant(ended_episode(PARTICIPANTS[0], Status.WITHDRAWN))
         tx.add_past_episode(ended_episode(PARTICIPANTS[1], Status.COMPLETED).as_episode())
         seen["staff"] = tx.staff("clin-9")
@@ -560,6 +590,58 @@ class StoreContract:
             tx.set_staff_active(RECORDER, True)
         with clinic_store.read() as tx:
             assert staff_member(RECORDER, Role.RECORDER, ADMIN) == tx.staff(RECORDER)
+
+    # --- sign-in ----------------------------------------------------------------
+
+    def test_a_staff_secret_is_stored_and_replaced(self, clinic_store: Store) -> None:
+        first = StaffSecret(RECORDER, "$argon2id$first", ADDED, ADMIN)
+        second = StaffSecret(RECORDER, "$argon2id$second", at(3), RECORDER)
+        admin = StaffSecret(ADMIN, "$argon2id$admin", at(1), ADMIN)
+        with clinic_store.read() as tx:
+            assert tx.staff_secret(RECORDER) is None
+            assert tx.staff_secrets() == []
+        with clinic_store.write() as tx:
+            tx.put_staff_secret(first)
+            tx.put_staff_secret(admin)
+            assert tx.staff_secret(RECORDER) == first
+        with clinic_store.write() as tx:
+            tx.put_staff_secret(second)
+        with clinic_store.read() as tx:
+            assert tx.staff_secret(RECORDER) == second
+            assert tx.staff_secrets() == [admin, second]
+
+    def test_a_secret_of_nobody_is_refused(self, clinic_store: Store) -> None:
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.put_staff_secret(StaffSecret("nobody", "$argon2id$x", ADDED, ADMIN))
+
+    def test_sign_in_events_round_trip_by_staff_session_and_policy(
+        self, clinic_store: Store
+    ) -> None:
+        opened = sign_in_event(1, RECORDER, SignInEventKind.SIGNED_IN, session="ab" * 32)
+        policy = sign_in_event(2, ADMIN, SignInEventKind.POLICY, detail='{"required": true}')
+        failed = sign_in_event(3, ADMIN, SignInEventKind.FAILED)
+        closed = sign_in_event(4, RECORDER, SignInEventKind.SIGNED_OUT, session="ab" * 32)
+        later = sign_in_event(5, ADMIN, SignInEventKind.POLICY, detail='{"required": false}')
+        with clinic_store.read() as tx:
+            assert tx.last_sign_in() is None
+            assert tx.sign_in_policy() is None
+        with clinic_store.write() as tx:
+            tx.add_sign_ins([opened, policy])
+            tx.add_sign_ins([failed, closed, later])
+        with clinic_store.read() as tx:
+            assert tx.sign_ins() == [opened, policy, failed, closed, later]
+            assert tx.sign_ins(RECORDER) == [opened, closed]
+            assert tx.sign_ins(ADMIN) == [policy, failed, later]
+            assert tx.session_events("ab" * 32) == [opened, closed]
+            assert tx.session_events("cd" * 32) == []
+            assert tx.sign_in_policy() == later
+            assert tx.last_sign_in() == later
+
+    def test_a_sign_in_id_is_used_once(self, clinic_store: Store) -> None:
+        with clinic_store.write() as tx:
+            tx.add_sign_ins([sign_in_event(1, RECORDER, SignInEventKind.FAILED)])
+        with pytest.raises(self.refusal), clinic_store.write() as tx:
+            tx.add_sign_ins([sign_in_event(1, ADMIN, SignInEventKind.FAILED)])
 
     # --- programs ---------------------------------------------------------------
 

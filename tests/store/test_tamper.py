@@ -163,6 +163,11 @@ def populate(clinic: Clinic) -> None:
         ("admin-2", "admin"),
     ):
         clinic.add_staff(staff_id, role, actor=ADMIN)
+    # Sign-in: a passphrase set by an admin, a failed attempt, a session.
+    clinic.set_passphrase("rec-1", "correct horse battery", actor=ADMIN)
+    with pytest.raises(cmrewards.PermissionDenied):
+        clinic.sign_in("rec-1", "wrong guess here", os_user="desk", location="tamper.db")
+    clinic.sign_in("rec-1", "correct horse battery", os_user="desk", location="tamper.db")
     clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor=ADMIN)
     clinic.add_program(cmrewards.load_preset("petry-fishbowl"), actor="admin-2")
     clinic.add_program(program_from_toml(CAPPED_TOML, "stim-capped.toml"), actor=ADMIN)
@@ -775,6 +780,7 @@ def test_the_pristine_clinic_fills_every_table_and_verifies(copy: Path) -> None:
         "stock_movements", "redemptions", "prize_fulfilments", "prize_trades", "journal",
         "analyte_results", "analyte_revisions",
         "corrections", "write_offs", "prize_withdrawals", "past_episodes",
+        "staff_secrets", "sign_ins",
     }  # fmt: skip
     assert all(t.rowids for t in tables.values())
     conn = sqlite3.connect(copy)

@@ -8,15 +8,17 @@ its blocks in order. ``tests/cli/test_docs.py`` does the same:
   "from the repository's root" work). Shell blocks share the ``CMREWARDS_*`` variables
   they export; Python blocks share one namespace. A block preceded by
   ``<!-- continues: HEADING -->`` runs in that section's session instead (an output shown
-  further down, of commands run in a quickstart).
+  further down, of commands run in a quickstart). The passphrases a block would ask for
+  are given as a script gives them (``signing_in``).
 - **Output.** In ``sh``, lines ``#> text`` after a command are what it prints; in
   ``python``, ``#> text`` (on its own line or after a statement) is what the block prints,
   in order. ``...`` matches any text (``doctest``'s ELLIPSIS). A command or block without
   ``#>`` lines must run, and what it prints is not compared.
 - **Other languages.** A ``toml`` block is a program file (``id`` and ``[[targets]]``), a
   fragment of one (``[[targets]]`` alone: checked inside a minimal program), or a lab
-  mapping file (``[columns]``), and must load. A block without a language whose first line
-  names a folder (``src/cmrewards/``) is a map of the files: each file it names must exist.
+  mapping file (``[columns]`` or ``[identity]``), and must load. A block without a
+  language whose first line names a folder (``src/cmrewards/``) is a map of the files:
+  each file it names must exist.
 - **Not run.** A block that cannot run here (it builds the environment, or needs a server
   on another machine) is preceded by ``<!-- not run: why -->``. Such blocks are rare, and
   the test says how rare.
@@ -186,6 +188,22 @@ def commands(block: Block) -> list[Command]:
     return found
 
 
+READER_PASSPHRASE = "the reader's passphrase"
+"""What the reader types at each passphrase prompt of a shell block."""
+
+
+def signing_in(directory: Path) -> dict[str, str]:
+    """The reader at the terminal, for a shell block that signs in: the passphrases they
+    would type, given as a script gives them (a block may name a file instead), sessions
+    kept in the session's folder, and the documented test cost."""
+    return {
+        "CMREWARDS_PASSPHRASE": READER_PASSPHRASE,
+        "CMREWARDS_NEW_PASSPHRASE": READER_PASSPHRASE,
+        "CMREWARDS_SESSIONS": str(directory / ".sessions"),
+        "CMREWARDS_PASSPHRASE_COST": "test",
+    }
+
+
 def run_shell(block: Block, session: Session) -> list[str]:
     steps = commands(block)
     script = [
@@ -197,6 +215,7 @@ def run_shell(block: Block, session: Session) -> list[str]:
     script.append(f"export -p | grep -E '^declare -x CMREWARDS_' > {session.variables} || true")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CMREWARDS_")}
     environment["PATH"] = f"{BIN}{os.pathsep}{environment['PATH']}"
+    environment.update(signing_in(session.directory))
     done = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=session.directory,
@@ -248,7 +267,7 @@ def run_python(block: Block, session: Session) -> list[str]:
 def check_toml(block: Block, session: Session) -> list[str]:
     try:
         data = tomllib.loads(block.text)
-        if "columns" in data:
+        if "columns" in data or "identity" in data:
             cmrewards.lab_map_from_dict(data, block.where)
         elif "id" in data:
             cmrewards.program_from_dict(data, block.where)

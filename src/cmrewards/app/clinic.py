@@ -17,6 +17,7 @@ in the class docstring. ``tests/test_public_surface.py`` holds every public meth
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
@@ -38,6 +39,7 @@ from ..domain.results import (
 )
 from ..domain.revisions import AnalyteReading, readings
 from ..domain.schedules import Outcome
+from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
 from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
@@ -46,6 +48,7 @@ from ..views.preview import TargetPreview
 from ..views.program_report import ProgramReport
 from ..views.statement import Statement
 from . import (
+    backups,
     closing,
     corrections,
     enrolment,
@@ -54,10 +57,12 @@ from . import (
     reads,
     recording,
     rewards,
+    sign_in,
     specimens,
     staffing,
 )
 from .arguments import checked_arguments
+from .backups import BackupReport
 from .closing import CloseReport
 from .lab_export import LabRow
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -108,12 +113,14 @@ class Clinic:
         *,
         clock: Clock = system_clock,
         seeds: Callable[[], int] = random_seed,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
-        """A facade over ``store``; ``clock`` and ``seeds`` are for tests to fix time and draws.
+        """A facade over ``store``; ``clock`` and ``seeds`` are for tests to fix time and draws,
+        ``pause`` to see the delay after a failed sign-in without waiting it.
 
         Embedders call ``cmrewards.open()`` rather than this.
         """
-        self._work = UnitOfWork(store, clock, seeds)
+        self._work = UnitOfWork(store, clock, seeds, pause)
 
     @property
     def location(self) -> str:
@@ -142,14 +149,20 @@ class Clinic:
 
     # --- staff ---------------------------------------------------------------------
 
-    def init(self, admin: str) -> Staff:
+    def init(
+        self, admin: str, *, passphrase: str | None = None, os_user: str | None = None
+    ) -> Staff:
         """Create the first admin of a database without staff and return them (``Staff``,
         role ``admin``, ``added_by`` None). Nobody authorises this write: there is nobody yet.
 
+        With ``passphrase`` (8 to 1,024 characters), the admin's is stored as its Argon2id
+        hash and sign-in is on from the start (``sign_in_policy().required``), in the same
+        transaction; ``os_user`` is the OS account it was typed at, for the journal.
+
         Raises ``AlreadyExists`` once the database has staff; ``InvalidInput`` for a
-        malformed id. Rules: docs/design.md section 2.
+        malformed id or passphrase. Rules: docs/design.md section 2.
         """
-        return staffing.init(self._work, admin)
+        return staffing.init(self._work, admin, passphrase=passphrase, os_user=os_user)
 
     def add_staff(self, staff_id: str, role: Role | str, *, actor: str) -> Staff:
         """Add an active staff member with ``role`` (``recorder``, ``clinician`` or ``admin``)
@@ -178,6 +191,113 @@ class Clinic:
         """
         with self._work.read() as tx:
             return tx.all_staff()
+
+    # --- sign-in: for a host that signs staff in itself (the CLI) --------------------
+
+    def sign_in_policy(self) -> SignInPolicy:
+        """Whether staff sign in to act, and how (session length in minutes, failed attempts
+        before a lock-out, its length, whether sensitive acts ask again). Off, with the
+        defaults, until an admin sets it. Raises nothing of its own. Rules: docs/design.md
+        section 2, "Sign-in".
+        """
+        return sign_in.policy(self._work)
+
+    def set_sign_in_policy(
+        self,
+        rules: SignInPolicy,
+        *,
+        actor: str,
+        passphrase: str | None = None,
+        os_user: str | None = None,
+    ) -> SignInPolicy:
+        """Set the sign-in policy and return it as stored. Admin only; journaled.
+
+        ``passphrase`` sets the admin's own in the same transaction (so one call switches a
+        database from before sign-in on). ``os_user`` is the OS account, for the journal.
+
+        Raises ``InvalidTransition`` for turning sign-in on while the actor has no
+        passphrase; ``InvalidInput`` for a passphrase out of bounds; ``PermissionDenied``
+        unless the actor is an active admin. Rules: docs/design.md section 2, "Sign-in".
+        """
+        return sign_in.set_policy(
+            self._work, rules, actor=actor, passphrase=passphrase, os_user=os_user
+        )
+
+    def set_passphrase(
+        self,
+        staff_id: str,
+        passphrase: str,
+        *,
+        actor: str,
+        current: str | None = None,
+        os_user: str | None = None,
+    ) -> SignInEvent:
+        """Store ``passphrase`` (8 to 1,024 printable characters) for ``staff_id`` as its
+        Argon2id hash and return the journaled ``passphrase-set`` event. A staff member sets
+        their own (giving ``current`` once they have one); an admin sets anyone's. A new
+        passphrase ends a lock-out.
+
+        Raises ``NotFound`` for an unknown staff id; ``InvalidInput`` for a passphrase out of
+        bounds; ``PermissionDenied`` when ``current`` is wrong (counted like a failed
+        sign-in) or missing, or for another's passphrase unless the actor is an active admin.
+        Rules: docs/design.md section 2, "Sign-in".
+        """
+        return sign_in.set_passphrase(
+            self._work, staff_id, passphrase, actor=actor, current=current, os_user=os_user
+        )
+
+    def sign_in(self, staff_id: str, passphrase: str, *, os_user: str, location: str) -> SignedIn:
+        """Check ``passphrase`` and open a session for ``staff_id`` at OS account ``os_user``
+        on the database the host names ``location``, for the policy's session length;
+        return it with its token (256 random bits, kept nowhere else: the database holds
+        its SHA-256). A hash made at another cost is remade at the current one.
+
+        A failure is journaled, and the next attempt waits 1, 2, 4 ... seconds (at most 30)
+        before it is checked; the policy's number of failures in a row locks the member out
+        for its lock-out minutes (journaled too).
+
+        Raises ``PermissionDenied`` for a wrong passphrase, a member locked out, without a
+        passphrase, unknown or inactive; ``InvalidInput`` for a malformed id or empty
+        ``os_user`` or ``location``. Rules: docs/design.md section 2, "Sign-in".
+        """
+        return sign_in.sign_in(self._work, staff_id, passphrase, os_user=os_user, location=location)
+
+    def confirm(self, staff_id: str, passphrase: str, *, os_user: str) -> Staff:
+        """Check ``passphrase`` again before a sensitive act and return the staff member.
+        A success writes nothing; a failure is counted, journaled and slowed as at
+        ``sign_in``.
+
+        Raises ``PermissionDenied`` as ``sign_in`` does. Rules: docs/design.md section 2,
+        "Sign-in".
+        """
+        return sign_in.check(self._work, staff_id, passphrase, os_user=os_user)
+
+    def session(self, token: str, *, os_user: str, location: str) -> Session:
+        """The session ``token`` opened, while it may act: not signed out, not expired (by
+        the clinic's clock), opened at the same OS account on the same ``location``, by a
+        staff member still active. Writes nothing.
+
+        Raises ``PermissionDenied`` saying which of those fails (a token of another
+        database is not found in this one). Rules: docs/design.md section 2, "Sign-in".
+        """
+        return sign_in.session(self._work, token, os_user=os_user, location=location)
+
+    def sign_out(self, token: str, *, os_user: str) -> Session:
+        """End the session ``token`` opened (journaled) and return it.
+
+        Raises ``NotFound`` for a token not of this database; ``InvalidTransition`` for a
+        session signed out already. Rules: docs/design.md section 2, "Sign-in".
+        """
+        return sign_in.sign_out(self._work, token, os_user=os_user)
+
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        """Every sign-in event (sign-ins, failures, lock-outs, sign-outs, new passphrases,
+        policies), or one staff member's, oldest first. Never a passphrase or token.
+
+        Raises ``NotFound`` for an unknown staff id. Rules: docs/design.md section 2,
+        "Sign-in".
+        """
+        return list(sign_in.events(self._work, staff_id))
 
     # --- programs ------------------------------------------------------------------
 
@@ -830,7 +950,7 @@ class Clinic:
         """
         return rewards.trade_prizes(self._work, participant, give=give, get=get, actor=actor)
 
-    # --- statements, reports, the export and verify --------------------------------
+    # --- statements, reports, the export, backups and verify -----------------------
 
     def statement(self, participant: str) -> Statement:
         """What a participant and their counsellor see, as of now by the clinic's clock:
@@ -876,6 +996,23 @@ class Clinic:
         Raises nothing of its own. Rules: docs/design.md section 4.
         """
         return reads.checkpoint(self._work)
+
+    def backup(self, path: str | Path) -> BackupReport:
+        """Copy this clinic's SQLite file into the new file ``path`` while other terminals
+        go on writing, verify the copy, and write its checkpoint beside it
+        (``PATH.checkpoint``); return where both are, the checkpoint and the copy's verify.
+
+        The copy is one snapshot (SQLite's online backup API), owner-only (0600) from its
+        first byte, one self-contained file; it holds every write committed before the
+        backup began. ``cmrewards.restore`` turns it back into a clinic.
+
+        Raises ``AlreadyExists`` when ``path`` or ``PATH.checkpoint`` exists (never
+        overwritten); ``InvalidInput`` for a PostgreSQL or in-memory clinic (a server is
+        backed up with ``pg_dump``) or a path that cannot be created; ``IntegrityError``
+        when the copy fails ``verify`` (the copy is removed). Nothing is left behind on a
+        failure. Rules: docs/design.md section 6, "Backups".
+        """
+        return backups.backup(self._work, path)
 
     def verify(self, *, against: Checkpoint | str | None = None) -> VerifyReport:
         """Recompute the hash chains, every balance and every schedule state; the report

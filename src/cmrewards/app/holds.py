@@ -47,6 +47,12 @@ def release_hold(
     return closed
 
 
+def held_long_enough(now: dt.datetime) -> dt.datetime:
+    """The latest request time a hold may expire at ``now`` by: programs hold for at least
+    a day, so younger holds need not even be read (``UnitOfWork.write`` reads them ahead)."""
+    return now - dt.timedelta(days=1)
+
+
 def expire_overdue(tx: HoldRelease, clock: Clock, actor: str) -> list[Redemption]:
     """Release every hold older than its program's ``hold_days``, attributed to ``actor``
     (whose write triggered it, or who ran ``expire``). Returns the expired redemptions
@@ -54,8 +60,7 @@ def expire_overdue(tx: HoldRelease, clock: Clock, actor: str) -> list[Redemption
     now = clock()
     expired = []
     programs: dict[str, Program] = {}
-    # Programs hold for at least a day, so younger holds need not even be read.
-    for redemption in tx.open_redemptions(now - dt.timedelta(days=1)):
+    for redemption in tx.open_redemptions(held_long_enough(now)):
         program = programs.get(redemption.program_id) or find_program(tx, redemption.program_id)
         programs[program.id] = program
         if is_overdue(redemption, program.hold_days, now):

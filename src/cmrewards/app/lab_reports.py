@@ -116,7 +116,8 @@ class LabImportReport:
     outcomes: int
     """Outcomes recorded by this import (a specimen deciding a target)."""
     pending: int
-    """Specimens still waiting for a required analyte of some target."""
+    """Specimens this import applied that still wait for a required analyte of some
+    target (a replayed report, which wrote nothing, is not counted)."""
     failed_line: int | None = None
     """The line of the first bad row or message; None when every one was applied (or the
     message that stopped it has no line)."""
@@ -457,6 +458,10 @@ class _Tally:
         for report in result.reports:
             self.rows += report.analytes
             self.specimens += 1
+            # A replayed specimen counts for the day too: rerunning `import --close`
+            # closes through the same day.
+            day = local_date(report.collected_at, program_zone(report.participant))
+            self.last_day = day if self.last_day is None else max(self.last_day, day)
             if report.replayed:
                 self.replayed += report.analytes
                 continue
@@ -467,8 +472,6 @@ class _Tally:
             self.corrected += len(report.corrected)
             self.voided += len(report.voided)
             self.pending += report.pending
-            day = local_date(report.collected_at, program_zone(report.participant))
-            self.last_day = day if self.last_day is None else max(self.last_day, day)
 
 
 def import_units(

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 COPIED_TABLES = (
     "staff",
+    "staff_secrets",
+    "sign_ins",
     "programs",
     "participants",
     "past_episodes",
@@ -120,7 +122,7 @@ def _copy(
     source: SQLiteStore, source_tx: Ledger, target: PostgresStore, before: VerifyReport
 ) -> tuple[dict[str, int], VerifyReport]:
     """Every row in one transaction on the server, verified before it commits."""
-    with target.write() as target_tx:
+    with target.write(pipeline=False) as target_tx:  # COPY cannot run in a pipeline
         if target.execute("SELECT 1 FROM staff LIMIT 1"):
             raise AlreadyExists(
                 f"{target.location} already holds a clinic; migrate only into an empty database"

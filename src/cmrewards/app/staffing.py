@@ -3,15 +3,21 @@ host application authenticates."""
 
 from __future__ import annotations
 
+from ..domain.sign_in import check_passphrase
 from ..domain.staff import Action, Role, Staff, deactivated
 from ..domain.validation import check_id, choice
 from ..errors import AlreadyExists, NotFound
+from .sign_in import init_with_passphrase
 from .unit_of_work import UnitOfWork
 
 
-def init(work: UnitOfWork, admin: str) -> Staff:
+def init(
+    work: UnitOfWork, admin: str, *, passphrase: str | None = None, os_user: str | None = None
+) -> Staff:
     """Create the first admin of a database without staff (see ``Clinic.init``)."""
     check_id(admin, "staff id")
+    if passphrase is not None:
+        check_passphrase(passphrase)
     # No ``write``: there is nobody yet to authorise.
     with work.journaled() as tx:
         if tx.all_staff():
@@ -20,6 +26,8 @@ def init(work: UnitOfWork, admin: str) -> Staff:
             )
         staff = Staff(admin, Role.ADMIN, active=True, added_at=work.clock(), added_by=None)
         tx.add_staff(staff)
+        if passphrase is not None:
+            init_with_passphrase(tx, staff, passphrase, staff.added_at, os_user)
         return staff
 
 

@@ -6,8 +6,10 @@ means to, or nothing (the store rolls back unless the block finishes).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
@@ -22,8 +24,8 @@ from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
 from ..errors import IdempotencyConflict
 from ..store.journaling import JournalingTx
-from ..store.port import IdempotencyCheck, Store, Tx
-from .holds import expire_overdue
+from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
+from .holds import expire_overdue, held_long_enough
 
 R = TypeVar("R")
 
@@ -65,34 +67,52 @@ class UnitOfWork:
     """The wall clock: aware datetimes. Tests pass one that moves only when told."""
     seeds: Callable[[], int] = random_seed
     """A new seed for each outcome that earns prize-bowl draws; tests fix them."""
+    pause: Callable[[float], None] = time.sleep
+    """Waits that many seconds: the delay after a failed sign-in. Tests record it instead."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """One consistent snapshot of the store; it writes nothing."""
         return self.store.read()
 
     @contextmanager
-    def write(self, actor: str, action: Action) -> Iterator[Tx]:
+    def write(
+        self, actor: str, action: Action, ahead: Callable[[RecordTx], object] | None = None
+    ) -> Iterator[Tx]:
         """One transaction that ``actor`` may run as ``action``, or ``PermissionDenied``.
 
         Its first step releases overdue redemption holds: holds older than a program's
         ``hold_days`` expire "at the start of the next write" (docs/design.md section 5),
         so points are never stuck. Only a staff member's write does it, attributed to
-        them; a refused actor's unit rolls back, expiry included.
+        them; a refused actor's unit rolls back, expiry included. ``ahead`` names reads
+        the use case will make first, read ahead with the write's own (``read_ahead``).
         """
-        with self.journaled() as tx:
+        now = self.clock()
+
+        def first_reads(tx: WriteStart) -> None:
+            tx.staff(actor)
+            tx.open_redemptions(held_long_enough(now))
+            if ahead is not None:
+                ahead(tx)
+
+        with self.journaled(first_reads, now) as tx:
             staff = tx.staff(actor)
             if staff is not None:
-                expire_overdue(tx, self.clock, actor)
+                expire_overdue(tx, lambda: now, actor)
             authorise(staff, actor, action)
             yield tx
 
     @contextmanager
-    def journaled(self) -> Iterator[Tx]:
+    def journaled(
+        self, ahead: Callable[[WriteStart], object] | None = None, now: dt.datetime | None = None
+    ) -> Iterator[Tx]:
         """One transaction without the steps of ``write``: for ``init`` (there is no staff
         yet) and ``expire`` (whose expiry is the point, not a first step). Like every
-        write, it journals each record it writes that is not hash-chained itself."""
+        write, it journals each record it writes that is not hash-chained itself, at
+        ``now`` (the clock's time by default)."""
         with self.store.write() as raw:
-            yield JournalingTx(raw, self.clock())
+            if ahead is not None:
+                raw.read_ahead(lambda tx: (tx.last_journal_entry(), ahead(tx)))
+            yield JournalingTx(raw, self.clock() if now is None else now)
 
     def idempotent(
         self,
@@ -102,12 +122,14 @@ class UnitOfWork:
         request: dict[str, Any],
         replay: Callable[[Any], R],
         perform: Callable[[], R],
+        stored: Callable[[R], Any] = to_json,
     ) -> R:
         """Run ``perform`` once per ``key`` in ``scope`` (a program id, '' clinic-wide).
 
         A repeat of the same ``request`` returns ``replay`` of the stored result and
         writes nothing; a different request under a used key is ``IdempotencyConflict``.
-        No key means no memory: ``perform`` runs.
+        No key means no memory: ``perform`` runs. ``stored`` is what the key remembers of
+        the result (its whole JSON form unless a caller that never replays it says less).
         """
         if key is None:
             return perform()
@@ -122,5 +144,5 @@ class UnitOfWork:
                 )
             return replay(earlier.result)
         result = perform()
-        tx.remember(IdempotencyRecord(scope, key, fingerprint, to_json(result), self.clock()))
+        tx.remember(IdempotencyRecord(scope, key, fingerprint, stored(result), self.clock()))
         return result

@@ -2,7 +2,8 @@
 
 A destructive command is one whose effect staff cannot simply take back at the desk:
 ``withdraw``, ``complete``, ``staff deactivate``, ``correct``, ``void``, ``reverse``,
-``redeem cancel`` and ``prize trade`` (docs/decisions.md, "The front desk"). Each takes
+``redeem cancel``, ``prize trade`` and ``sign-in off`` (docs/decisions.md, "The front
+desk"). Each takes
 ``--yes``. Without it, on a terminal, the command says what it is about to do and asks
 (the question goes to stderr, so ``--json`` output stays one document); answering no
 writes nothing and exits 1. With no terminal to ask (a script, cron) and no ``--yes``

@@ -29,6 +29,7 @@ import click
 import cmrewards
 from cmrewards.errors import CMRewardsError, InvalidInput, NotFound, PermissionDenied
 
+from . import _session
 from ._ids import STAFF, suggestion
 
 if TYPE_CHECKING:
@@ -62,6 +63,19 @@ class Settings:
     """A list command's ``--csv``: its rows as CSV instead of a table."""
     _clinic: Clinic | None = None
 
+    def acting(self, ctx: click.Context, sensitive: bool) -> str:
+        """Who this write runs as: the signed-in staff member (``--actor`` only asserts it)
+        with the database's sign-in on, else ``--actor`` (``cli/_session.py``)."""
+        clinic = self.clinic()
+        actor = _session.acting(
+            clinic,
+            _session.location(self.db, clinic),
+            ctx.params.get("actor"),
+            sensitive=sensitive,
+            command=ctx.command_path.removeprefix("cmrewards "),
+        )
+        return _session.require_actor(ctx, actor)
+
     def clinic(self, *, create: bool = False) -> Clinic:
         """Open the database once per command; refuse to create one by accident."""
         if self._clinic is None:
@@ -92,6 +106,9 @@ class CMRewardsCommand(click.Command):
         if settings is not None and settings.csv and settings.json:
             raise click.UsageError("give --csv or --json, not both", ctx)
         try:
+            actor = next((p for p in self.params if isinstance(p, ActorOption)), None)
+            if actor is not None and settings is not None:
+                ctx.params["actor"] = settings.acting(ctx, actor.sensitive)
             return super().invoke(ctx)
         except (NotFound, PermissionDenied) as error:
             hint = None if settings is None else suggestion(ctx, str(error), settings.clinic)
@@ -290,16 +307,27 @@ def _a_database(value: str) -> str:
     return value
 
 
-def actor_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--actor``: the staff id of whoever does this; ``CMREWARDS_ACTOR`` when not given,
-    so a terminal signed in for one member of staff need not repeat it."""
+class ActorOption(click.Option):
+    """``--actor``, resolved once every option is parsed (``CMRewardsCommand.invoke``)."""
+
+    def __init__(self, *args: Any, sensitive: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sensitive = sensitive
+        """The command asks for the signed-in member's passphrase again (policy allowing)."""
+
+
+def actor_option(*, sensitive: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--actor``: the staff id of whoever does this; ``CMREWARDS_ACTOR`` when not given.
+    With the database's sign-in on it only asserts who is signed in (``cli/_session.py``);
+    ``sensitive`` commands ask for their passphrase again."""
     return click.option(
         "--actor",
-        required=True,
+        cls=ActorOption,
+        sensitive=sensitive,
         envvar="CMREWARDS_ACTOR",
         show_envvar=True,
         type=STAFF,
-        help="Staff id of whoever does this.",
+        help="Staff id of whoever does this (with sign-in on: must be who is signed in).",
     )
 
 

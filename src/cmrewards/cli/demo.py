@@ -59,7 +59,11 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
     start = (now - dt.timedelta(days=21)).date()
     click.echo(f"cmrewards demo: three weeks at a CM clinic (database {path})")
 
-    demo.step("The clinic's admin creates the database.", "init", "--admin", "admin-1")
+    demo.step(
+        "The clinic's admin creates the database. A demo plays every role from one terminal,"
+        " so it leaves sign-in off; a clinic's database has it on ('cmrewards login').",
+        "init", "--admin", "admin-1", "--no-sign-in",
+    )  # fmt: skip
     demo.step(
         "The admin adds a front-desk recorder and a clinician.",
         "staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         RecordResult,
         Settlement,
         TransferResult,
+        VerifyReport,
         VisitResult,
     )
 
@@ -330,12 +332,13 @@ def preview(settings: Settings, participant: str) -> None:
 
 
 @cli.command("import")
-@click.argument("csv_file", metavar="FILE.csv")
+@click.argument("csv_file", metavar="FILE")
 @click.option(
     "--map",
     "map_file",
     metavar="MAP.toml",
-    help="Read a lab's own export (one row per analyte) through this mapping file.",
+    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages which"
+    " identifier is the participant.",
 )
 @actor_option()
 @click.option(
@@ -360,19 +363,35 @@ def import_(
     chunk_size: int,
     close_after: bool,
 ) -> None:
-    """Record a CSV of outcomes (participant,target,outcome,at,key,note), or with --map a
-    lab export of analyte results; safe to rerun. With --close, once every row is in, record
+    """Record a file of results, its format told from its content: a CSV of outcomes
+    (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
+    HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
     `missed` for the owed samples without a result through the file's last day."""
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
+        found = cmrewards.lab_file_format(file.read(4096))
+        file.seek(0)
+        if found.messages and lab_map is None:
+            raise click.UsageError(
+                f"{csv_file[:80]} holds {found.name} messages: give --map MAP.toml, whose"
+                " [identity] says which identifier is the participant"
+            )
         show_bar = not settings.json and sys.stderr.isatty()
-        total = _count_rows(csv_file) if show_bar else 0
+        total = (_count_messages if found.messages else _count_rows)(csv_file) if show_bar else 0
         with click.progressbar(
             length=total, label="importing", file=sys.stderr, hidden=not show_bar
         ) as bar:
-            if lab_map is None:
-                report: ImportReport | LabImportReport = clinic.import_outcomes(
+            if lab_map is not None and found.messages:
+                report: ImportReport | LabImportReport = clinic.import_lab_messages(
+                    cmrewards.read_lab_messages(file, lab_map, csv_file),
+                    actor=actor,
+                    targets=lab_map.targets,
+                    chunk_size=chunk_size,
+                    progress=bar.update,
+                )
+            elif lab_map is None:
+                report = clinic.import_outcomes(
                     cmrewards.read_rows(file, csv_file),
                     actor=actor,
                     chunk_size=chunk_size,
@@ -393,7 +412,16 @@ def import_(
         closed = clinic.close_calendar(report.last_day, actor=actor)
 
     def text() -> str:
-        if isinstance(report, cmrewards.LabImportReport):
+        if isinstance(report, cmrewards.LabImportReport) and found.messages:
+            done = (
+                f"imported {plural(report.messages, 'message')}:"
+                f" {plural(report.stored, 'analyte result')} stored"
+                f" ({report.preliminary:,} preliminary), {report.replayed:,} already stored;"
+                f" {plural(report.specimens, 'specimen')},"
+                f" {plural(report.outcomes, 'outcome')} recorded, {report.corrected:,} corrected,"
+                f" {report.voided:,} voided, {plural(report.pending, 'specimen')} pending"
+            )
+        elif isinstance(report, cmrewards.LabImportReport):
             done = (
                 f"imported {plural(report.stored, 'analyte result')}, skipped"
                 f" {report.replayed:,} already stored; {plural(report.specimens, 'specimen')},"
@@ -423,6 +451,12 @@ def import_(
 def _count_rows(path: str) -> int:
     with open(path, "rb") as file:
         return max(sum(1 for _ in file) - 1, 0)
+
+
+def _count_messages(path: str) -> int:
+    """HL7 messages: the segments that start one (a FHIR file's bar stays empty)."""
+    with open(path, "rb") as file:
+        return len(re.findall(rb"(?:^|[\r\n\x0b])MSH", file.read()))
 
 
 def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[HistoryEntry]]:
@@ -480,7 +514,7 @@ def history(settings: Settings, participant: str) -> None:
     is_flag=True,
     help="Grant it even past the program's cap (admin); the reason should say why.",
 )
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @pass_settings
 def adjust(
@@ -504,7 +538,7 @@ def adjust(
 @click.argument("transfer_id", type=int)
 @click.option("--reason", required=True, callback=typed_text, help="Why: kept in the audit trail.")
 @click.option("--returned", is_flag=True, help="Reversing a hand-over: the item came back.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings
@@ -536,7 +570,7 @@ def _seen(result: TransferResult) -> Recorded:
 @click.argument("outcome_id", metavar="OUTCOME", type=int)
 @click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="The right result.")
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings
@@ -559,7 +593,7 @@ def correct(
 @cli.command()
 @click.argument("outcome_id", metavar="OUTCOME", type=int)
 @click.option("--reason", required=True, help="Why: kept in the audit trail.")
-@actor_option()
+@actor_option(sensitive=True)
 @key_option()
 @yes_option()
 @pass_settings
@@ -608,34 +642,35 @@ def _describe_transfer(result: TransferResult) -> str:
 @pass_settings
 def verify(settings: Settings, against: str | None) -> None:
     """Recompute hash chains, balances and schedule states; exit 3 on any mismatch."""
-    checkpoint = None if against is None else _checkpoint_text(against)
+    checkpoint = None if against is None else checkpoint_text(against)
     report = settings.clinic().verify(against=checkpoint)
-
-    def text() -> str:
-        lines = [problem.message for problem in report.problems]
-        lines.append(
-            f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {plural(report.outcomes, 'outcome')},"
-            f" {plural(report.transfers, 'transfer')},"
-            f" {plural(report.participants, 'participant')} checked;"
-            f" chain head {report.transfer_chain_head[:16]}"
-        )
-        if report.against is not None and report.ok:
-            grown = ", ".join(
-                f"{then.chain} {then.length} -> {now.length}"
-                for then in report.against.chains
-                for now in report.chains
-                if now.chain == then.chain
-            )
-            lines.append(f"extends the checkpoint of {when(report.against.at, 'UTC')}: {grown}")
-        return "\n".join(lines)
-
-    emit(settings, report, text)
+    emit(settings, report, lambda: verify_text(report))
     if not report.ok:
         click.echo(f"cmrewards: verify found {plural(len(report.problems), 'problem')}", err=True)
         sys.exit(3)
 
 
-def _checkpoint_text(value: str) -> str:
+def verify_text(report: VerifyReport) -> str:
+    """What verify found, for a person: every problem, then the verdict."""
+    lines = [problem.message for problem in report.problems]
+    lines.append(
+        f"{'OK' if report.ok else 'PROBLEMS FOUND'}: {plural(report.outcomes, 'outcome')},"
+        f" {plural(report.transfers, 'transfer')},"
+        f" {plural(report.participants, 'participant')} checked;"
+        f" chain head {report.transfer_chain_head[:16]}"
+    )
+    if report.against is not None and report.ok:
+        grown = ", ".join(
+            f"{then.chain} {then.length} -> {now.length}"
+            for then in report.against.chains
+            for now in report.chains
+            if now.chain == then.chain
+        )
+        lines.append(f"extends the checkpoint of {when(report.against.at, 'UTC')}: {grown}")
+    return "\n".join(lines)
+
+
+def checkpoint_text(value: str) -> str:
     """The checkpoint itself, or the text of the file that holds it."""
     if value.lstrip().startswith(("cmrewards-checkpoint/", "{")):
         return value

@@ -14,6 +14,7 @@ from cmrewards.errors import InvalidInput
 from ._ids import PARTICIPANT, PRESET, PROGRAM
 from ._output import Column, dollars, plural, table, when
 from ._shell import Settings, cap_note, cli, emit, money, pass_settings
+from .signin import describe_sign_ins
 
 if TYPE_CHECKING:
     from cmrewards import EpisodeSummary, OverCapGrant, ProgramReport, Statement, StatementLine
@@ -29,17 +30,20 @@ if TYPE_CHECKING:
 def report(
     settings: Settings, program_id: str | None, since: str | None, until: str | None
 ) -> None:
-    """Abstinence, cost, liability, budget, caps and stock for each program."""
+    """Abstinence, cost, liability, budget, caps and stock for each program; sign-ins."""
     first = cmrewards.parse_date(since, "--since") if since is not None else None
     last = cmrewards.parse_date(until, "--until") if until is not None else None
     clinic = settings.clinic()
     reports = clinic.report(program_id, since=first, until=last)
     zones = {p.id: p.timezone for p in clinic.programs()}
-    emit(
-        settings,
-        reports,
-        lambda: "\n\n".join(_describe_report(r, zones[r.program_id]) for r in reports),
-    )
+
+    def text() -> str:
+        parts = [_describe_report(r, zones[r.program_id]) for r in reports]
+        if program_id is None:  # sign-ins are the clinic's, not one program's
+            parts.append(describe_sign_ins(clinic.sign_ins(), first, last))
+        return "\n\n".join(part for part in parts if part)
+
+    emit(settings, reports, text)
 
 
 def _describe_report(r: ProgramReport, timezone: str) -> str:

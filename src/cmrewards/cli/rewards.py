@@ -131,8 +131,10 @@ def _redemption_command(
     call: Callable[..., Any],
     *options: Callable[[Any], Any],
     asks: str | None = None,
+    sensitive: bool = False,
 ) -> None:
-    """A command on one redemption by id; ``asks`` what to confirm when it is destructive."""
+    """A command on one redemption by id; ``asks`` what to confirm when it is destructive,
+    ``sensitive`` when it asks for the signed-in member's passphrase again."""
 
     def command(settings: Settings, redemption_id: int, actor: str, **extra: Any) -> None:
         if asks is not None:
@@ -145,7 +147,7 @@ def _redemption_command(
     for option in (
         *options,
         *confirming,
-        actor_option(),
+        actor_option(sensitive=sensitive),
         click.argument("redemption_id", type=int),
     ):
         command = option(command)
@@ -176,6 +178,7 @@ _redemption_command(
     "approve",
     "Approve a request as fitting the participant's treatment goals (clinician).",
     lambda clinic, rid, **kw: clinic.approve_redemption(rid, **kw),
+    sensitive=True,
 )
 
 
@@ -199,6 +202,7 @@ _redemption_command(
         "--cost", "cost_dollars", metavar="DOLLARS", help="What the clinic paid, e.g. 25.00."
     ),
     click.option("--cost-cents", type=int, hidden=True, help="The same in cents (older spelling)."),
+    sensitive=True,
 )
 _redemption_command(
     "cancel",
@@ -359,7 +363,7 @@ def prize_trade(
 @click.argument("prize_id", type=int)
 @click.option("--sku", required=True, type=SKU, help="Cabinet item of the won category.")
 @click.option("--note", callback=typed_text, help="A short note (no personal data).")
-@actor_option()
+@actor_option(sensitive=True)
 @pass_settings
 def prize_fulfil(settings: Settings, prize_id: int, sku: str, note: str | None, actor: str) -> None:
     """Hand over an item of the won category from the prize cabinet."""

@@ -7,6 +7,7 @@ import click
 
 import cmrewards
 
+from . import _session
 from ._confirm import confirm, yes_option
 from ._ids import PARTICIPANT, PRESET, PROGRAM, STAFF
 from ._output import Column, csv_option, dollars, emit_list, plural
@@ -27,19 +28,29 @@ from ._shell import (
 
 @cli.command()
 @click.option("--admin", required=True, help="Staff id of the first admin.")
+@click.option(
+    "--no-sign-in",
+    is_flag=True,
+    help="Leave sign-in off: --actor names who acts (one person's database, a test);"
+    " 'cmrewards sign-in on' turns it on later.",
+)
 @pass_settings
-def init(settings: Settings, admin: str) -> None:
-    """Create the database and its first admin."""
+def init(settings: Settings, admin: str, no_sign_in: bool) -> None:
+    """Create the database and its first admin, with sign-in on: asks for their passphrase."""
     cmrewards.check_id(admin, "staff id")  # before a file is created for it
+    passphrase = None
+    if not no_sign_in:
+        passphrase = cmrewards.check_passphrase(_session.new_passphrase(admin))
     clinic = settings.clinic(create=True)
     try:
-        staff = clinic.init(admin)
+        staff = clinic.init(admin, passphrase=passphrase, os_user=_session.os_user())
     except cmrewards.AlreadyExists as error:
         raise cmrewards.AlreadyExists(f"{error}; use 'cmrewards staff add'") from None
+    signing = "sign-in is off" if no_sign_in else f"sign-in is on: 'cmrewards login {admin}'"
     emit(
         settings,
         staff,
-        f"created {clinic.location} with admin {admin}",
+        f"created {clinic.location} with admin {admin}; {signing}",
         recorded=Recorded(f"the database with admin {admin}", "cmrewards staff list"),
     )
 

@@ -3,11 +3,11 @@
 Outcomes and transfers carry their own chains. Everything else the library writes (staff,
 programs, participants and their past episodes, prizes and their hand-overs, trades and
 withdrawals, the catalog, stock movements, redemptions, analyte results and revisions,
-idempotency keys, corrections, write-offs) gets a journal entry each time it is written: the
-record's kind, key and a digest of its canonical form, chained like the ledger. ``verify``
-recomputes each record's digest and compares it with its latest journal entry, so an edit,
-insertion or deletion made outside the library shows up even in tables whose rows
-legitimately change (a redemption's status).
+idempotency keys, corrections, write-offs, passphrase hashes and sign-in events) gets a
+journal entry each time it is written: the record's kind, key and a digest of its canonical
+form, chained like the ledger. ``verify`` recomputes each record's digest and compares it
+with its latest journal entry, so an edit, insertion or deletion made outside the library
+shows up even in tables whose rows legitimately change (a redemption's status).
 
 Derived values are left out of the digests because ``verify`` recomputes them from
 their sources: balances, schedule states, cap usage, and an item's stock. The store
@@ -40,6 +40,7 @@ from .records import (
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from .refs import Ref, next_id
 from .revisions import AnalyteRevision
+from .sign_in import SignInEvent, StaffSecret
 from .specimens import AnalyteResult
 from .staff import Staff
 
@@ -93,6 +94,8 @@ Journaled = (
     | Correction
     | WriteOff
     | PrizeWithdrawal
+    | StaffSecret
+    | SignInEvent
 )
 
 
@@ -150,6 +153,10 @@ def identify(record: Journaled) -> tuple[str, str, dict[str, Any]]:
             return "write-off", str(record.id), fields
         case PrizeWithdrawal():
             return "prize-withdrawal", str(record.id), fields
+        case StaffSecret():
+            return "staff-secret", record.staff_id, fields
+        case SignInEvent():
+            return "sign-in", str(record.id), fields
     raise TypeError(f"{type(record).__name__} is not journaled")
 
 

@@ -42,6 +42,9 @@ class RefKind(enum.StrEnum):
     """Named ``participant/number``: an episode before the participant's current one."""
     PROGRAM = "program"
     STAFF = "staff"
+    STAFF_SECRET = "staff-secret"
+    """Named by the staff id: their passphrase hash."""
+    SIGN_IN = "sign-in"
     ACCOUNT = "account"
     """Named ``program/account``: ``funding`` and ``redeemed`` exist once per program."""
     CATALOG_ITEM = "catalog-item"
@@ -61,6 +64,7 @@ _NAMED_BY_TEXT = frozenset(
         RefKind.EPISODE,
         RefKind.PROGRAM,
         RefKind.STAFF,
+        RefKind.STAFF_SECRET,
         RefKind.ACCOUNT,
         RefKind.CATALOG_ITEM,
         RefKind.IDEMPOTENCY_KEY,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain.ledger import AccountKey, Transfer, balance_changes
@@ -53,6 +53,8 @@ class BufferedTx(RecordTx):
 
     def _reset_pending(self) -> None:
         self._outcomes: list[OutcomeRecord] = []
+        self._outcomes_of: dict[str, list[OutcomeRecord]] = defaultdict(list)
+        """The pending outcomes by participant: each row reads its participant's."""
         self._last_for: dict[StateKey, OutcomeRecord] = {}
         self._states: dict[StateKey, ScheduleState] = {}
         self._transfers: list[Transfer] = []
@@ -77,6 +79,12 @@ class BufferedTx(RecordTx):
         """Each participant's history as the adapter held it at the chunk's start (read once:
         every row of theirs replays it)."""
         self._settled: dict[str, tuple[list[Correction], list[WriteOff]]] = {}
+        self._stored_last_for: dict[StateKey, OutcomeRecord | None] = {}
+        self._stored_states: dict[StateKey, ScheduleState | None] = {}
+        self._stored_caps: dict[tuple[str, str], int] = {}
+        """What the adapter held at the chunk's start, read once per participant and target
+        (issue 16: a read per row was most of the import's queries); pending writes are
+        laid over them."""
 
     def flush(self) -> None:
         """Write everything pending, one batch per table."""
@@ -99,6 +107,11 @@ class BufferedTx(RecordTx):
         if self._keys:
             tx.remember_all(list(self._keys.values()))
         self._reset_pending()
+
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        """``reads`` go to the adapter's unit, never through this one's caches (what
+        they are answered in read-ahead is thrown away)."""
+        self._tx.read_ahead(reads)
 
     # --- cached reads: immutable within a chunk ---------------------------------
 
@@ -149,7 +162,10 @@ class BufferedTx(RecordTx):
         return self._outcome_head
 
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
-        stored = self._tx.last_outcome_for(participant, target)
+        pair = participant, target
+        if pair not in self._stored_last_for:
+            self._stored_last_for[pair] = self._tx.last_outcome_for(participant, target)
+        stored = self._stored_last_for[pair]
         pending = self._last_for.get((participant, target))
         if pending is None or (
             stored is not None
@@ -160,9 +176,7 @@ class BufferedTx(RecordTx):
 
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         pending = [
-            o
-            for o in self._outcomes
-            if o.participant == participant and o.occurred_at == occurred_at
+            o for o in self._outcomes_of.get(participant, ()) if o.occurred_at == occurred_at
         ]
         return self._tx.outcomes_at(participant, occurred_at) + pending
 
@@ -171,8 +185,8 @@ class BufferedTx(RecordTx):
     ) -> list[OutcomeRecord]:
         pending = [
             o
-            for o in self._outcomes
-            if o.participant == participant and o.target == target and o.occurred_at >= since
+            for o in self._outcomes_of.get(participant, ())
+            if o.target == target and o.occurred_at >= since
         ]
         stored = self._tx.outcomes_since(participant, target, since)
         return sorted([*stored, *pending], key=lambda r: (r.occurred_at, r.id))
@@ -180,6 +194,7 @@ class BufferedTx(RecordTx):
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._outcomes.append(record)
+            self._outcomes_of[record.participant].append(record)
             pair = record.participant, record.target
             latest = self._last_for.get(pair)
             if latest is None or (latest.occurred_at, latest.id) < (record.occurred_at, record.id):
@@ -187,8 +202,13 @@ class BufferedTx(RecordTx):
             self._outcome_head = record
 
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
-        pending = self._states.get((participant, target))
-        return pending if pending is not None else self._tx.schedule_state(participant, target)
+        pair = participant, target
+        pending = self._states.get(pair)
+        if pending is not None:
+            return pending
+        if pair not in self._stored_states:
+            self._stored_states[pair] = self._tx.schedule_state(participant, target)
+        return self._stored_states[pair]
 
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
         self._states.update(states)
@@ -222,8 +242,10 @@ class BufferedTx(RecordTx):
             self._prize_head = prizes[-1]
 
     def cap_usage(self, participant: str, period: str) -> int:
-        pending = self._cap_deltas.get((participant, period), 0)
-        return self._tx.cap_usage(participant, period) + pending
+        key = participant, period
+        if key not in self._stored_caps:
+            self._stored_caps[key] = self._tx.cap_usage(participant, period)
+        return self._stored_caps[key] + self._cap_deltas.get(key, 0)
 
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
         self._cap_deltas[participant, period] += cents
@@ -275,8 +297,7 @@ class BufferedTx(RecordTx):
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         if participant is None:
             return self._tx.outcomes() + self._outcomes
-        pending = [o for o in self._outcomes if o.participant == participant]
-        return self._history(participant)[0] + pending
+        return self._history(participant)[0] + self._outcomes_of.get(participant, [])
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
         if participant is None:

@@ -11,7 +11,7 @@ adapter unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..domain.journal import Journaled, JournalEntry, ProgramAdded, entry_for
 from ..domain.ledger import AccountKey, Transfer
@@ -29,6 +29,7 @@ from ..domain.records import (
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
+from ..domain.sign_in import SignInEvent, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import StateKey, Tx
@@ -60,6 +61,14 @@ class JournalingTx(Tx):
     def set_staff_active(self, staff_id: str, active: bool) -> None:
         self._tx.set_staff_active(staff_id, active)
         self._note(self._tx.staff(staff_id))
+
+    def put_staff_secret(self, secret: StaffSecret) -> None:
+        self._tx.put_staff_secret(secret)
+        self._note(secret)
+
+    def add_sign_ins(self, events: Sequence[SignInEvent]) -> None:
+        self._tx.add_sign_ins(events)
+        self._note(*events)
 
     def add_program(self, program: Program, added_at: dt.datetime, added_by: str) -> None:
         self._tx.add_program(program, added_at, added_by)
@@ -156,11 +165,32 @@ class JournalingTx(Tx):
 
     # --- reads ------------------------------------------------------------------------
 
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        self._tx.read_ahead(reads)
+
     def staff(self, staff_id: str) -> Staff | None:
         return self._tx.staff(staff_id)
 
     def all_staff(self) -> list[Staff]:
         return self._tx.all_staff()
+
+    def staff_secret(self, staff_id: str) -> StaffSecret | None:
+        return self._tx.staff_secret(staff_id)
+
+    def staff_secrets(self) -> list[StaffSecret]:
+        return self._tx.staff_secrets()
+
+    def last_sign_in(self) -> SignInEvent | None:
+        return self._tx.last_sign_in()
+
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        return self._tx.sign_ins(staff_id)
+
+    def session_events(self, session: str) -> list[SignInEvent]:
+        return self._tx.session_events(session)
+
+    def sign_in_policy(self) -> SignInEvent | None:
+        return self._tx.sign_in_policy()
 
     def program(self, program_id: str) -> Program | None:
         return self._tx.program(program_id)

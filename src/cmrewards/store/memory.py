@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from ..domain.records import (
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
+from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from ..errors import IntegrityError
@@ -98,6 +99,8 @@ class _State:
     """Index: the redemptions still holding points (expiry reads them on every write)."""
     journal: dict[int, JournalEntry] = attrs.Factory(dict)
     keys: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
+    secrets: dict[str, StaffSecret] = attrs.Factory(dict)
+    sign_ins: dict[int, SignInEvent] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(**{f.name: dict(getattr(self, f.name)) for f in attrs.fields(_State)})
@@ -137,6 +140,8 @@ Table = Literal[
     "open_redemptions",
     "journal",
     "keys",
+    "secrets",
+    "sign_ins",
 ]
 """The name of a ``_State`` table."""
 
@@ -173,6 +178,9 @@ class MemoryTx(Tx):
     def __init__(self, state: _State, log: list[_Change] | None) -> None:
         self._s = state
         self._log = log
+
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        """Nothing to gain: every read is a dictionary lookup already."""
 
     # --- the only ways a unit of work changes the state ----------------------------
 
@@ -217,6 +225,38 @@ class MemoryTx(Tx):
 
     def set_staff_active(self, staff_id: str, active: bool) -> None:
         self._put("staff", staff_id, attrs.evolve(self._s.staff[staff_id], active=active))
+
+    def staff_secret(self, staff_id: str) -> StaffSecret | None:
+        return self._s.secrets.get(staff_id)
+
+    def staff_secrets(self) -> list[StaffSecret]:
+        return sorted(self._s.secrets.values(), key=lambda s: s.staff_id)
+
+    def put_staff_secret(self, secret: StaffSecret) -> None:
+        if secret.staff_id not in self._s.staff or secret.set_by not in self._s.staff:
+            raise _refused("a passphrase of a staff member who does not exist")
+        self._put("secrets", secret.staff_id, secret)
+
+    def last_sign_in(self) -> SignInEvent | None:
+        return next(reversed(self._s.sign_ins.values()), None)
+
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        return [e for e in self._s.sign_ins.values() if staff_id in (None, e.staff_id)]
+
+    def session_events(self, session: str) -> list[SignInEvent]:
+        return [e for e in self._s.sign_ins.values() if e.session == session]
+
+    def sign_in_policy(self) -> SignInEvent | None:
+        policies = (
+            e for e in reversed(self._s.sign_ins.values()) if e.event is SignInEventKind.POLICY
+        )
+        return next(policies, None)
+
+    def add_sign_ins(self, events: Sequence[SignInEvent]) -> None:
+        for event in events:
+            if event.staff_id not in self._s.staff:
+                raise _refused("a sign-in event of a staff member who does not exist")
+            self._insert("sign_ins", event.id, event, "sign-in id")
 
     def program(self, program_id: str) -> Program | None:
         return self._s.programs.get(program_id)

@@ -54,6 +54,11 @@ MIGRATIONS = (
         tuple(schema.ANALYTE_REVISIONS),
         tuple(postgres_schema.ANALYTE_REVISIONS),
     ),
+    Migration(
+        "0010_staff_secrets",
+        tuple(schema.STAFF_SECRETS),
+        tuple(postgres_schema.STAFF_SECRETS),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

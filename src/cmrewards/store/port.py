@@ -21,7 +21,7 @@ use, one that several share (``HoldRelease``) is here. Only the reads of everyth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -41,6 +41,7 @@ from ..domain.records import (
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
+from ..domain.sign_in import SignInEvent, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 
@@ -65,6 +66,7 @@ __all__ = [
     "RecordTx",
     "Redemptions",
     "Settlements",
+    "SignIns",
     "SpecimenResults",
     "Specimens",
     "StaffLookup",
@@ -92,6 +94,35 @@ class Staffing(StaffLookup, Protocol):
 
     def add_staff(self, staff: Staff) -> None: ...
     def set_staff_active(self, staff_id: str, active: bool) -> None: ...
+
+
+class SignIns(Protocol):
+    """Passphrase hashes and the sign-in events (domain/sign_in.py): what a host that signs
+    staff in keeps in the clinic's database."""
+
+    def staff_secret(self, staff_id: str) -> StaffSecret | None: ...
+    def staff_secrets(self) -> list[StaffSecret]:
+        """By staff id."""
+        ...
+
+    def put_staff_secret(self, secret: StaffSecret) -> None:
+        """Store it, replacing the member's earlier one."""
+        ...
+
+    def last_sign_in(self) -> SignInEvent | None: ...
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        """Every event, or one member's, in id order."""
+        ...
+
+    def session_events(self, session: str) -> list[SignInEvent]:
+        """The events of one session (by its token's digest), in id order."""
+        ...
+
+    def sign_in_policy(self) -> SignInEvent | None:
+        """The latest policy event; None before an admin set one."""
+        ...
+
+    def add_sign_ins(self, events: Sequence[SignInEvent]) -> None: ...
 
 
 # --- programs -----------------------------------------------------------------
@@ -393,6 +424,14 @@ class IdempotencyKeys(IdempotencyCheck, Protocol):
         ...
 
 
+class ReadAhead(Protocol):
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        """Call ``reads`` with the store's own unit, its answers thrown away, so that the
+        same reads made next (through this unit or any wrapping it) are answered at once:
+        on PostgreSQL they travel together in one round trip (issue 16); a store without
+        round trips calls nothing. A write in between makes them be read again."""
+
+
 # --- units of work ------------------------------------------------------------------
 
 
@@ -408,10 +447,16 @@ class RecordTx(
     History,
     Corrections,
     Settlements,
+    ReadAhead,
     Protocol,
 ):
     """What recording an outcome, or the analyte results that decide one, reads and
     writes: all an import chunk may call."""
+
+
+class WriteStart(RecordTx, Redemptions, Journal, Protocol):
+    """What a write reads ahead as it begins (``UnitOfWork.write``): the journal's head,
+    the actor, the holds that may expire, and the first reads of its use case."""
 
 
 class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
@@ -422,6 +467,7 @@ class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
 
 class Tx(
     Staffing,
+    SignIns,
     Programs,
     Enrolment,
     Outcomes,
@@ -435,6 +481,7 @@ class Tx(
     History,
     Corrections,
     Settlements,
+    ReadAhead,
     Protocol,
 ):
     """One unit of work: reads see the writes made earlier in it."""

@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
-from ..errors import Busy, IntegrityError, InvalidInput, NotFound
+from ..errors import Busy, IntegrityError, InvalidInput, NotFound, PermissionDenied
 from . import postgres_schema, schema
 from .migrations import KNOWN, MIGRATIONS
 from .owner import Owner
@@ -59,7 +59,9 @@ class PostgresStore:
             raise
 
     def _migrate(self, *, create: bool) -> None:
-        with self.write():
+        # Not pipelined: a refused statement must be met where it is run, to name the
+        # migration the owner has to apply.
+        with self.write(pipeline=False):
             # Inside the writers' lock: another terminal may be creating the schema now.
             if self._scalar("SELECT current_schema()") is None:
                 raise NotFound(f"{self.location}: the schema its search_path names does not exist")
@@ -80,8 +82,14 @@ class PostgresStore:
                 )
             for migration in MIGRATIONS:
                 if migration.name not in applied:
-                    for statement in migration.postgres:
-                        self._conn.execute(statement)
+                    try:
+                        for statement in migration.postgres:
+                            self._conn.execute(statement)
+                    except errors.InsufficientPrivilege:
+                        raise PermissionDenied(
+                            f"{self.location} needs an upgrade (schema {migration.name}) that"
+                            " only the owner of its tables may run: open it once as the owner"
+                        ) from None
                     self._conn.execute(
                         "INSERT INTO cmrewards_migrations (name) VALUES (%s)", [migration.name]
                     )
@@ -111,14 +119,22 @@ class PostgresStore:
         return [row["name"] for row in rows.fetchall()]
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[None]:
+    def _transaction(self, begin: str, *, pipeline: bool = True) -> Iterator[None]:
+        """One transaction, in psycopg's pipeline mode unless ``pipeline`` is False (COPY
+        cannot run in it): a statement whose result nobody reads (BEGIN, the writers' lock,
+        every insert and update, COMMIT) is sent with the next one that is read, instead of
+        costing a round trip of its own (issue 16). The server's errors surface at that
+        read or at the end, inside the same translation."""
         self._owner.check()
         with _translated_errors(self.location):
-            self._conn.execute(begin)
             try:
-                yield
-                self._conn.execute("COMMIT")
+                with self._conn.pipeline() if pipeline else nullcontext():
+                    self._conn.execute(begin)
+                    yield
+                    self._conn.execute("COMMIT")
             except BaseException:
+                # After the pipeline: an error inside it skipped what followed, the
+                # COMMIT too, and left the transaction open, aborted.
                 self._rollback()
                 raise
 
@@ -128,8 +144,9 @@ class PostgresStore:
             self._conn.execute("ROLLBACK")
 
     @contextmanager
-    def write(self) -> Iterator[SQLTx]:
-        with self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED"):
+    def write(self, *, pipeline: bool = True) -> Iterator[SQLTx]:
+        """One write transaction; ``pipeline=False`` for one that uses ``copy_rows``."""
+        with self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED", pipeline=pipeline):
             # Read committed after the lock: every read sees the previous writer's commit.
             self._conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [WRITERS]
@@ -142,7 +159,8 @@ class PostgresStore:
             yield SQLTx(_Placeholders(self._conn))
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """Bulk-append rows inside the current write (COPY; the tables' triggers still run)."""
+        """Bulk-append rows inside the current write, begun with ``write(pipeline=False)``
+        (COPY; the tables' triggers still run)."""
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
@@ -206,17 +224,59 @@ def _guard_problems(triggers: list[dict[str, Any]]) -> list[str]:
 
 
 class _Placeholders:
-    """Runs ``SQLTx``'s ``?`` statements on psycopg, whose placeholder is ``%s``."""
+    """Runs ``SQLTx``'s ``?`` statements on psycopg, whose placeholder is ``%s``, and reads
+    ahead (``SQLTx.read_ahead``): inside ``ahead()`` a read is sent and its cursor kept;
+    the same statement with the same parameters run next takes that cursor, so the
+    reads sent together cost one round trip in the transaction's pipeline. Any other
+    statement (a write) drops what was read ahead: it might be stale after it."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._ahead: dict[tuple[str, tuple[Any, ...]], psycopg.Cursor[Any]] = {}
+        self._sending = False
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    @contextmanager
+    def ahead(self) -> Iterator[None]:
+        self._sending = True
+        try:
+            yield
+        finally:
+            self._sending = False
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any] | _NotYet:
+        key = sql, tuple(params)
+        if self._sending:
+            if key not in self._ahead:
+                cursor = self._conn.cursor()
+                cursor.execute(_pyformat(sql), params)
+                self._ahead[key] = cursor
+            return NOT_YET
+        sent = self._ahead.pop(key, None)
+        if sent is not None:
+            return sent
+        if not sql.startswith("SELECT"):
+            self._ahead.clear()
         return self._conn.execute(_pyformat(sql), params)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        self._ahead.clear()
         with self._conn.cursor() as cursor:
             cursor.executemany(_pyformat(sql), params)
+
+
+class _NotYet:
+    """What a read sent ahead answers meanwhile: nothing (``read_ahead`` drops it)."""
+
+    description = None
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+
+NOT_YET = _NotYet()
 
 
 @functools.cache
@@ -245,6 +305,11 @@ def _translated_errors(location: str) -> Iterator[None]:
     """Turn the server's errors into the library's: a lock wait is busy, the rest integrity."""
     try:
         yield
+    except errors.InsufficientPrivilege as error:
+        # A terminal's own role (docs/design.md section 6, "Database roles") met its limits.
+        raise PermissionDenied(
+            f"{location}: the server refused this database role ({_first_line(error)})"
+        ) from None
     except (errors.LockNotAvailable, errors.QueryCanceled, errors.SerializationFailure):
         raise Busy(
             f"{location} is busy: another terminal held it past the timeout; try again"

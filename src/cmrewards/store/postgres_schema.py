@@ -27,6 +27,7 @@ from .schema import (
     MOVEMENTS_CHECK,
     OUTCOMES_CHECK,
     RESULT_STATUSES_CHECK,
+    SIGN_IN_EVENTS_CHECK,
 )
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
@@ -521,4 +522,29 @@ ANALYTE_REVISIONS = [
     )""",
     "CREATE INDEX analyte_revisions_by_specimen ON analyte_revisions (participant, specimen, id)",
     *_append_only("analyte_revisions"),
+]
+
+STAFF_SECRETS = [
+    # Passphrase hashes and append-only sign-in events (schema.STAFF_SECRETS).
+    """CREATE TABLE staff_secrets (
+        staff_id ctext PRIMARY KEY REFERENCES staff(id),
+        hash ctext NOT NULL,
+        set_at ctext NOT NULL,
+        set_by ctext NOT NULL REFERENCES staff(id)
+    )""",
+    f"""CREATE TABLE sign_ins (
+        id BIGINT PRIMARY KEY,
+        staff_id ctext NOT NULL REFERENCES staff(id),
+        event ctext NOT NULL CHECK (event IN {SIGN_IN_EVENTS_CHECK}),
+        at ctext NOT NULL,
+        os_user ctext,
+        location ctext,
+        session ctext,
+        expires_at ctext,
+        detail ctext
+    )""",
+    "CREATE INDEX sign_ins_by_staff ON sign_ins (staff_id, id)",
+    "CREATE INDEX sign_ins_by_session ON sign_ins (session, id)",
+    "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
+    *_append_only("sign_ins"),
 ]

@@ -419,3 +419,35 @@ ANALYTE_REVISIONS = [
     "CREATE INDEX analyte_revisions_by_specimen ON analyte_revisions (participant, specimen, id)",
     *_append_only("analyte_revisions"),
 ]
+
+SIGN_IN_EVENTS_CHECK = (
+    "('signed-in', 'signed-out', 'failed', 'locked-out', 'passphrase-set', 'policy')"
+)
+"""The sign-in events' CHECK list as released in staff_secrets (both engines)."""
+
+STAFF_SECRETS = [
+    # A staff member's passphrase as its Argon2id hash only; a new one replaces the row (the
+    # journal keeps a digest of each). Sign-in events are append-only; a session is the
+    # SHA-256 of its token, never the token (domain/sign_in.py).
+    """CREATE TABLE staff_secrets (
+            staff_id TEXT PRIMARY KEY REFERENCES staff(id),
+            hash TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            set_by TEXT NOT NULL REFERENCES staff(id)
+        ) STRICT""",
+    f"""CREATE TABLE sign_ins (
+            id INTEGER PRIMARY KEY,
+            staff_id TEXT NOT NULL REFERENCES staff(id),
+            event TEXT NOT NULL CHECK (event IN {SIGN_IN_EVENTS_CHECK}),
+            at TEXT NOT NULL,
+            os_user TEXT,
+            location TEXT,
+            session TEXT,
+            expires_at TEXT,
+            detail TEXT
+        ) STRICT""",
+    "CREATE INDEX sign_ins_by_staff ON sign_ins (staff_id, id)",
+    "CREATE INDEX sign_ins_by_session ON sign_ins (session, id)",
+    "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
+    *_append_only("sign_ins"),
+]

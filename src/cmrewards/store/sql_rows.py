@@ -43,6 +43,7 @@ from ..domain.redemption import (
 )
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import Outcome, ScheduleState
+from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
 
@@ -91,6 +92,64 @@ def staff_from_row(row: Row) -> Staff:
         added_at=utc_time(row["added_at"]),
         added_by=row["added_by"],
     )
+
+
+def secret_from_row(row: Row) -> StaffSecret:
+    return StaffSecret(
+        staff_id=row["staff_id"],
+        hash=row["hash"],
+        set_at=utc_time(row["set_at"]),
+        set_by=row["set_by"],
+    )
+
+
+def secret_row(secret: StaffSecret) -> tuple[Any, ...]:
+    return (secret.staff_id, secret.hash, to_utc_text(secret.set_at), secret.set_by)
+
+
+SECRET_COLUMNS = ("staff_id", "hash", "set_at", "set_by")
+
+
+def sign_in_from_row(row: Row) -> SignInEvent:
+    expires = row["expires_at"]
+    return SignInEvent(
+        id=row["id"],
+        staff_id=row["staff_id"],
+        event=SignInEventKind(row["event"]),
+        at=utc_time(row["at"]),
+        os_user=row["os_user"],
+        location=row["location"],
+        session=row["session"],
+        expires_at=None if expires is None else utc_time(expires),
+        detail=row["detail"],
+    )
+
+
+def sign_in_row(event: SignInEvent) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.staff_id,
+        str(event.event),
+        to_utc_text(event.at),
+        event.os_user,
+        event.location,
+        event.session,
+        None if event.expires_at is None else to_utc_text(event.expires_at),
+        event.detail,
+    )
+
+
+SIGN_IN_COLUMNS = (
+    "id",
+    "staff_id",
+    "event",
+    "at",
+    "os_user",
+    "location",
+    "session",
+    "expires_at",
+    "detail",
+)
 
 
 def participant_from_row(row: Row) -> Participant:

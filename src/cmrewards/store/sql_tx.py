@@ -34,6 +34,7 @@ from ..domain.redemption import (
 )
 from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
+from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Staff
 from .port import StateKey, Tx
@@ -45,6 +46,8 @@ from .sql_rows import (
     OUTCOME_COLUMNS,
     PARTICIPANT_COLUMNS,
     PRIZES_NOW,
+    SECRET_COLUMNS,
+    SIGN_IN_COLUMNS,
     TRANSFER_COLUMNS,
     WITHDRAWAL_COLUMNS,
     WRITE_OFF_COLUMNS,
@@ -71,6 +74,10 @@ from .sql_rows import (
     program_from_row,
     redemption_from_row,
     redemption_row,
+    secret_from_row,
+    secret_row,
+    sign_in_from_row,
+    sign_in_row,
     staff_from_row,
     state_from_row,
     transfer_from_row,
@@ -104,6 +111,12 @@ class SQLTx(Tx):
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def read_ahead(self, reads: Callable[[Tx], object]) -> None:
+        ahead = getattr(self._conn, "ahead", None)  # a connection with round trips has it
+        if ahead is not None:
+            with ahead():
+                reads(self)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self._conn.execute(sql, params).fetchone()
@@ -140,6 +153,50 @@ class SQLTx(Tx):
 
     def set_staff_active(self, staff_id: str, active: bool) -> None:
         self._conn.execute("UPDATE staff SET active = ? WHERE id = ?", [int(active), staff_id])
+
+    # sign-in
+    def staff_secret(self, staff_id: str) -> StaffSecret | None:
+        return self._first(
+            secret_from_row, "SELECT * FROM staff_secrets WHERE staff_id = ?", [staff_id]
+        )
+
+    def staff_secrets(self) -> list[StaffSecret]:
+        return self._every(secret_from_row, "SELECT * FROM staff_secrets ORDER BY staff_id")
+
+    def put_staff_secret(self, secret: StaffSecret) -> None:
+        self._conn.execute(
+            insert_sql("staff_secrets", SECRET_COLUMNS)
+            + " ON CONFLICT (staff_id) DO UPDATE SET hash = excluded.hash,"
+            " set_at = excluded.set_at, set_by = excluded.set_by",
+            secret_row(secret),
+        )
+
+    def last_sign_in(self) -> SignInEvent | None:
+        return self._first(sign_in_from_row, "SELECT * FROM sign_ins ORDER BY id DESC LIMIT 1")
+
+    def sign_ins(self, staff_id: str | None = None) -> list[SignInEvent]:
+        if staff_id is None:
+            return self._every(sign_in_from_row, "SELECT * FROM sign_ins ORDER BY id")
+        return self._every(
+            sign_in_from_row, "SELECT * FROM sign_ins WHERE staff_id = ? ORDER BY id", [staff_id]
+        )
+
+    def session_events(self, session: str) -> list[SignInEvent]:
+        return self._every(
+            sign_in_from_row, "SELECT * FROM sign_ins WHERE session = ? ORDER BY id", [session]
+        )
+
+    def sign_in_policy(self) -> SignInEvent | None:
+        return self._first(
+            sign_in_from_row,
+            "SELECT * FROM sign_ins WHERE event = ? ORDER BY id DESC LIMIT 1",
+            [str(SignInEventKind.POLICY)],
+        )
+
+    def add_sign_ins(self, events: Sequence[SignInEvent]) -> None:
+        self._conn.executemany(
+            insert_sql("sign_ins", SIGN_IN_COLUMNS), [sign_in_row(e) for e in events]
+        )
 
     # programs
     def program(self, program_id: str) -> Program | None:

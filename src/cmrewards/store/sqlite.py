@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ..errors import Busy, IntegrityError, UsageError
+from ..errors import AlreadyExists, Busy, IntegrityError, InvalidInput, UsageError
 from . import schema
 from .migrations import KNOWN, MIGRATIONS
 from .owner import Owner
@@ -133,6 +133,12 @@ class SQLiteStore:
             names = [d[0] for d in cursor.description]
             return names, [tuple(row) for row in cursor.fetchall()]
 
+    def backup_to(self, target: Path) -> None:
+        """Copy the whole database into the new file ``target`` (``copy_database``): one
+        snapshot, taken while other terminals go on writing."""
+        self._owner.check()
+        copy_database(self._db.conn, target, self.location)
+
     def close(self) -> None:
         if self._owner.close():
             self._db.close()
@@ -176,6 +182,95 @@ def _guard_problems(found: dict[str, tuple[str, str]]) -> list[str]:
     for name, (table, _) in sorted(found.items()):
         problems.append(f"an unknown trigger {name} is on {table}")
     return problems
+
+
+def copy_database(source: sqlite3.Connection, target: Path, location: str) -> None:
+    """Copy the database behind ``source`` into ``target``, which must not exist.
+
+    SQLite's online backup API copies every page in one step, so the copy is the snapshot
+    of one read transaction: in WAL mode writers go on meanwhile and none of their later
+    commits is half in it (copying the file alone would miss what is still in its
+    ``-wal``). ``target`` is created owner-only before a byte is written. Raises
+    ``AlreadyExists`` when ``target`` (or a log of a database by that name) exists,
+    ``InvalidInput`` when it cannot be created, ``IntegrityError`` when the copy fails;
+    a failed copy leaves nothing behind.
+    """
+    _claim(target)
+    try:
+        with _translated_errors(str(target)):
+            copy = sqlite3.connect(target, isolation_level=None)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+    except BaseException:
+        discard(target)
+        raise
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy the SQLite file ``source`` into the new file ``target`` (``copy_database``),
+    reading ``source`` without changing it. Raises ``IntegrityError`` for a source that is
+    not an SQLite file or is truncated, as opening it would."""
+    _refuse_foreign_file(source)
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise IntegrityError(f"{source}: cannot open database ({error})") from None
+    try:
+        copy_database(reader, target, str(source))
+    finally:
+        reader.close()
+
+
+def seal(path: Path) -> None:
+    """Leave the closed database at ``path`` in rollback-journal mode: one self-contained
+    file, readable without a ``-shm`` beside it (from read-only media too)."""
+    with _translated_errors(str(path)):
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            conn.close()
+
+
+_LOGS = ("-wal", "-shm", "-journal")
+"""The files SQLite keeps beside a database while it is open or after a crash."""
+
+
+def _claim(target: Path) -> None:
+    """Create ``target`` empty and owner-only, refusing any file already there.
+
+    A log left beside the name by another database would be replayed into the copy.
+    """
+    for suffix in ("", *_LOGS):
+        taken = target.with_name(target.name + suffix)
+        if exists(taken):
+            raise AlreadyExists(f"{taken} exists and is never overwritten; name a new file")
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise AlreadyExists(f"{target} exists and is never overwritten; name a new file") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot create {target}: {error.strerror}") from None
+
+
+def exists(path: Path) -> bool:
+    """Whether anything is at ``path``; a path the system refuses (too long, under a file)
+    is bad input."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise InvalidInput(f"cannot use {str(path)[:80]}: {error.strerror}") from None
+    return True
+
+
+def discard(target: Path) -> None:
+    """Remove a copy this module made and the logs SQLite kept beside it."""
+    for suffix in ("", *_LOGS):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
 
 
 def _create_private(path: Path) -> None:

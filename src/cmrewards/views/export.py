@@ -43,6 +43,15 @@ class ExportManifest:
 def _tables(tx: Tx) -> dict[str, Callable[[], list[Any]]]:
     return {
         "staff": tx.all_staff,
+        # Who has a passphrase and when it was set, never its hash; the sign-in events
+        # without their session digests (docs/decisions.md, "Sign-in").
+        "staff_secrets": lambda: [
+            {"staff_id": s.staff_id, "set_at": s.set_at, "set_by": s.set_by}
+            for s in tx.staff_secrets()
+        ],
+        "sign_ins": lambda: [
+            {k: v for k, v in to_json(e).items() if k != "session"} for e in tx.sign_ins()
+        ],
         "programs": lambda: [p.to_dict() for p in tx.programs()],
         "participants": tx.participants,
         "past_episodes": tx.past_episodes,

@@ -61,6 +61,7 @@ from ..store.port import (
     Programs,
     Redemptions,
     Settlements,
+    SignIns,
     Specimens,
     Staffing,
     StateKey,
@@ -72,6 +73,7 @@ from .replay import Awards, reversed_ids
 
 class JournaledReads(
     Staffing,
+    SignIns,
     Programs,
     Enrolment,
     Prizes,
@@ -191,6 +193,8 @@ def _program_rows(tx: Programs) -> Iterable[Problem]:
 
 def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.all_staff()
+    yield from tx.staff_secrets()
+    yield from tx.sign_ins()
     origins = tx.program_origins()
     yield from (ProgramAdded(p, *origins[p.id]) for p in tx.programs())
     yield from tx.participants()
