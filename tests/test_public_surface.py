@@ -345,7 +345,7 @@ def a_day_of_everything() -> list[object]:
         )
     ]
     # What the MLLP listener logs of an answer (read back from the ACK it sent).
-    ack = cmrewards.acknowledgement(None, "AE", "no MSH segment", at=visit(0))
+    ack = cmrewards.hl7_ack("", "AE", "no MSH segment", now=visit(0))
     out += [cmrewards.read_acknowledgement(ack, visit(0))]
     out += [cmrewards.maximum_earnings(points)]
     out += [cmrewards.capped_maximum(points, cmrewards.maximum_earnings(points))]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
+    from .app.lab_listener import lab_handler
     from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.mllp import (
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
         MLLP_PORT,
         Acknowledgement,
         MLLPServer,
-        acknowledgement,
         read_acknowledgement,
     )
     from .app.rewards import RedemptionResult
@@ -135,6 +135,7 @@ _HOMES = {
     "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
     "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
+    "app.lab_listener": ("lab_handler",),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
@@ -143,7 +144,6 @@ _HOMES = {
         "MLLP_PORT",
         "Acknowledgement",
         "MLLPServer",
-        "acknowledgement",
         "read_acknowledgement",
     ),
     "app.rewards": ("RedemptionResult",),
@@ -347,7 +347,6 @@ __all__ = [
     "VerifyReport",
     "VisitResult",
     "WriteOff",
-    "acknowledgement",
     "capped_maximum",
     "check_id",
     "check_passphrase",
@@ -356,6 +355,7 @@ __all__ = [
     "from_json",
     "hl7_ack",
     "lab_file_format",
+    "lab_handler",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",

@@ -8,13 +8,12 @@ import socket
 import threading
 import time
 
-import hl7
 import pytest
 
+from cmrewards.app.hl7v2 import hl7_ack
 from cmrewards.app.mllp import (
     Acknowledgement,
     MLLPServer,
-    acknowledgement,
     read_acknowledgement,
 )
 from support.mllp import TIMEOUT, Address, Client, frame, oru, serving
@@ -34,7 +33,7 @@ class Recorder:
         try:
             self.messages.append(text)
             time.sleep(0.001)  # long enough for another connection's frame to be waiting
-            return acknowledgement(text, "AA", "applied", control_id="A1", at=AT)
+            return hl7_ack(text, "AA", "applied", now=AT)
         finally:
             self.busy.release()
 
@@ -230,31 +229,6 @@ def test_every_answer_is_told_with_its_control_id_code_and_reason() -> None:
     assert all(t.at.tzinfo is not None for t in told)
 
 
-def test_the_ack_mirrors_the_message_header_and_escapes_the_reason() -> None:
-    message = oru("MSG-7")
-    answer = acknowledgement(
-        message, "AE", "unknown | participant^x\nnext", control_id="ACK-1", at=AT
-    )
-    ack = hl7.parse(answer)
-    msh = ack.segment("MSH")
-    assert tuple(str(msh(n)) for n in (3, 4, 5, 6)) == ("CMREWARDS", "CLINIC", "TOXLAB", "LABFAC")
-    assert str(msh(9)) == "ACK^R01^ACK"
-    assert tuple(str(msh(n)) for n in (7, 10, 11, 12)) == (
-        "20260105150000+0000",
-        "ACK-1",
-        "P",
-        "2.5.1",
-    )
-    assert code_and_id(answer) == ("AE", "MSG-7", "unknown | participant^x next")
-    assert len(answer.rstrip("\r").split("\r")) == 2
-
-
-def test_the_ack_of_no_message_has_an_empty_control_id() -> None:
-    answer = acknowledgement(None, "AE", "no message", control_id="ACK-2", at=AT)
-    assert code_and_id(answer) == ("AE", None, "no message")
-    assert str(hl7.parse(answer).segment("MSH")(10)) == "ACK-2"
-
-
 @pytest.mark.parametrize(
     ("header", "control_id"),
     [
@@ -265,8 +239,8 @@ def test_the_ack_of_no_message_has_an_empty_control_id() -> None:
         ("MSH#^~\\&#LAB#FAC#CM#CL#20260105##ORU^R01#M3#P#2.5.1", "M3"),  # its own separator
     ],
 )
-def test_any_header_is_acknowledged_with_what_it_gives(header: str, control_id: str | None) -> None:
-    answer = acknowledgement(header + "\r", "AE", "refused #1 | ^", control_id="A", at=AT)
+def test_an_ack_of_any_header_reads_back(header: str, control_id: str | None) -> None:
+    answer = hl7_ack(header + "\r", "AE", "refused #1 | ^", now=AT)
     told = read_acknowledgement(answer, AT)
     assert told is not None
     assert (control_id, "AE", "refused #1 | ^") == (told.control_id, told.code, told.reason)

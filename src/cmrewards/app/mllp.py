@@ -12,7 +12,8 @@ opened it) is opened on the thread that calls ``serve``. Nothing half-received r
 the handler: a client that disconnects mid-frame, or a server stopping while a frame
 arrives, drops the partial frame. A frame the handler cannot be given (no start block,
 not UTF-8, not an HL7 message, too long) and a handler that raises are answered ``AE``
-here; the server itself never stops on one (docs/design.md, "The MLLP listener").
+here (``hl7_ack``); the server itself never stops on one (docs/design.md, "The MLLP
+listener").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import hl7
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from ..domain.clock import Clock, system_clock
+from .hl7v2 import hl7_ack
 
 Handler = Callable[[str], str]
 """Message text (segments separated by carriage returns) to acknowledgement text."""
@@ -43,8 +45,6 @@ MAX_MESSAGE_BYTES = 1 << 20
 
 _LAST_WRITES = 5.0
 """Seconds a stopping server waits for the answers being written."""
-_STUB = "MSH|^~\\&|"
-"""What an acknowledgement answers when the frame held no usable ``MSH``."""
 
 
 @attrs.frozen
@@ -59,46 +59,6 @@ class Acknowledgement:
     """MSA-1: ``AA`` applied (or a replay), ``AE`` refused, ``AR`` not processed (retry)."""
     reason: str
     """MSA-3, one line: what was done, or why not. Names no person."""
-
-
-def acknowledgement(
-    message: str | None, code: str, reason: str, *, at: dt.datetime, control_id: str | None = None
-) -> str:
-    """The ``ACK`` answering ``message`` (HL7 v2.5.1 section 2.9.2, original mode).
-
-    MSH swaps the message's sending and receiving application and facility, copies its
-    trigger event, processing id (MSH-11) and version (MSH-12); its time is ``at`` and its
-    own control id ``control_id``, by default ``at`` to the microsecond (20 characters, as
-    MSH-10 allows; one message is answered at a time). MSA gives ``code``, the message's
-    control id (MSA-2) and ``reason`` on one line (MSA-3). ``message`` None, or text without a
-    readable ``MSH``, is answered from a bare header with an empty MSA-2. Raises nothing.
-    """
-    parsed = _parsed(message) if message is not None else None
-    source = parsed if parsed is not None else hl7.parse(_STUB)
-    msh = source.segment("MSH")
-
-    def field(number: int) -> str:  # MSH-n is msh[n]: MSH-1 is the field separator
-        return str(msh[number]) if number < len(msh) else ""
-
-    component = source.separators[3]
-    trigger = field(9).split(component)[1:2]
-    header = [
-        "MSH",
-        field(2),
-        field(5),
-        field(6),
-        field(3),
-        field(4),
-        f"{at.astimezone(dt.UTC):%Y%m%d%H%M%S}+0000",
-        "",
-        component.join(["ACK", *(trigger or [""]), "ACK"]),
-        control_id or f"{at.astimezone(dt.UTC):%Y%m%d%H%M%S%f}",
-        field(11) or "P",
-        field(12) or "2.5.1",
-    ]
-    answer = ["MSA", code, field(10), source.escape(" ".join(reason.split()))]
-    separator = field(1) or "|"
-    return f"{separator.join(header)}\r{separator.join(answer)}\r"
 
 
 def read_acknowledgement(text: str, at: dt.datetime) -> Acknowledgement | None:
@@ -278,7 +238,7 @@ class MLLPServer:
         return answer
 
     def _refuse(self, reason: str, message: str | None = None) -> str:
-        return acknowledgement(message, "AE", reason, at=self.clock())
+        return hl7_ack(message or "", "AE", reason, now=self.clock())
 
     def _told(self, answer: str) -> None:
         self._answered += 1
