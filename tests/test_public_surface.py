@@ -344,6 +344,9 @@ def a_day_of_everything() -> list[object]:
             "clinic.db", "postgresql://cm@db/cm", {"outcomes": 3}, verified, refused
         )
     ]
+    # What the MLLP listener logs of an answer (read back from the ACK it sent).
+    ack = cmrewards.hl7_ack("", "AE", "no MSH segment", now=visit(0))
+    out += [cmrewards.read_acknowledgement(ack, visit(0))]
     out += [cmrewards.maximum_earnings(points)]
     out += [cmrewards.capped_maximum(points, cmrewards.maximum_earnings(points))]
     return out

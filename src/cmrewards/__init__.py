@@ -7,9 +7,9 @@
 This module is the only public door: ``open()``, the ``Clinic`` it returns, every
 record and enum a ``Clinic`` method returns (and the records inside them), the
 refusals of ``cmrewards.errors``, and the functions an embedder needs besides
-(program files, the lab-file reader, the simulation, JSON conversion, the HTML
-statement, ``migrate``, ``restore``, the grants of a PostgreSQL terminal role, time
-and money as staff type and read them). Each name is listed once in ``__all__``.
+(program files, the lab-file reader, the MLLP listener, the simulation, JSON conversion,
+the HTML statement, ``migrate``, ``restore``, the grants of a PostgreSQL terminal role,
+time and money as staff type and read them). Each name is listed once in ``__all__``.
 The subpackages (``domain``, ``store``, ``views``, ``app``, ``cli``) are internal and
 may change without notice; ``cmrewards.errors`` is public.
 
@@ -31,8 +31,16 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
+    from .app.lab_listener import lab_handler
     from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
+    from .app.mllp import (
+        MLLP_HOST,
+        MLLP_PORT,
+        Acknowledgement,
+        MLLPServer,
+        read_acknowledgement,
+    )
     from .app.rewards import RedemptionResult
     from .domain.analytes import ANALYTES, Analyte, LabResult
     from .domain.calendar import Escalation, ExtraSamples, Phase
@@ -127,9 +135,17 @@ _HOMES = {
     "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
     "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
+    "app.lab_listener": ("lab_handler",),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
+    "app.mllp": (
+        "MLLP_HOST",
+        "MLLP_PORT",
+        "Acknowledgement",
+        "MLLPServer",
+        "read_acknowledgement",
+    ),
     "app.rewards": ("RedemptionResult",),
     "app.lab_reports": ("LabImportReport", "LabMessageResult", "ReportResult"),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
@@ -226,7 +242,10 @@ _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ANALYTES",
+    "MLLP_HOST",
+    "MLLP_PORT",
     "POSTGRES_SCHEMES",
+    "Acknowledgement",
     "AlreadyExists",
     "Analyte",
     "AnalyteReading",
@@ -277,6 +296,7 @@ __all__ = [
     "LabReport",
     "LabResult",
     "LabRow",
+    "MLLPServer",
     "MaximumEarnings",
     "MigrationReport",
     "Movement",
@@ -335,6 +355,7 @@ __all__ = [
     "from_json",
     "hl7_ack",
     "lab_file_format",
+    "lab_handler",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",
@@ -351,6 +372,7 @@ __all__ = [
     "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
+    "read_acknowledgement",
     "read_fhir_messages",
     "read_hl7_messages",
     "read_lab_file",

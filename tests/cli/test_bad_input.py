@@ -96,6 +96,9 @@ FILES: dict[str, bytes] = {
     "latin1.csv": (HEADER + f"P001,stimulant-negative,met,{at_day(12)},IMP-7,caf\xe9\n").encode(
         "latin-1"
     ),
+    # A lab export's mapping: no [identity], so `listen` refuses it before it listens.
+    "lab.toml": b'[columns]\nparticipant = "Patient"\nspecimen = "Specimen"\n'
+    + b'collected = "Collected"\nanalyte = "Analyte"\nresult = "Result"\n',
     "garbage.bin": random.Random(20261127).randbytes(4096),
     "empty.txt": b"",
     "full-dir/readme.txt": b"not empty\n",
@@ -324,6 +327,8 @@ KIND: dict[str, str | Ints] = {
     "session_hours": Ints(zero=False),
     "attempts": Ints(zero=False),
     "lockout_minutes": Ints(zero=False),
+    "host": "note",
+    "port": Ints(),
 }
 """What each parameter holds; a new parameter must be added here (the walk checks)."""
 
@@ -418,6 +423,7 @@ PLAUSIBLE_FOR: dict[tuple[tuple[str, ...], str], str] = {
     (("prize", "fulfil"), "sku"): "BIG",
     (("redeem", "fulfil"), "redemption_id"): "2",
     (("program", "add"), "program_id"): "va-chicago",
+    (("listen",), "map_file"): "lab.toml",
     # Outcome 1 is P001's met on day 1: correcting it takes back what P001 has and writes
     # off the rest (held by redemptions).
     (("correct",), "outcome"): "not_met",
@@ -483,11 +489,21 @@ WRITES = {
     ("staff", "passwd"),
     ("sign-in", "on"),
     ("sign-in", "off"),
+    ("listen",),
 }
-BASELINE = {("init",): 1, ("prize", "trade"): 1, ("migrate",): 3, ("login",): 1, ("logout",): 1}
+BASELINE = {
+    ("init",): 1,
+    ("prize", "trade"): 1,
+    ("migrate",): 3,
+    ("login",): 1,
+    ("logout",): 1,
+    ("listen",): 2,
+}
 """Exit codes of the plausible lines that are refused (init again; no five small prizes;
 no PostgreSQL server to migrate to: the fuzz runs without one; no login while the
-template's sign-in is off, so nobody to log out)."""
+template's sign-in is off, so nobody to log out; listen would serve until stopped, so its
+mapping is a lab export's, without the [identity] HL7 needs, and every line is refused
+before it listens: tests/cli/test_cli_listen.py runs it as a process)."""
 EXCLUSIVE = {
     ("program", "add"): ("preset_name", "file_path"),
     ("simulate",): ("program_id", "preset_name"),

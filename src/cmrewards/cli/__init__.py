@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     backups,
     calendar,
     lab_results,
+    listen,
     outcomes,
     reports,
     rewards,

@@ -1,0 +1,69 @@
+"""``cmrewards listen``: the lab interface's MLLP listener, one log line per message."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import click
+
+import cmrewards
+from cmrewards.errors import InvalidInput
+
+from ._output import plural
+from ._shell import Settings, actor_option, cli, pass_settings
+
+
+@cli.command("listen")
+@click.option(
+    "--host",
+    default=cmrewards.MLLP_HOST,
+    show_default=True,
+    help="Address to listen on; loopback unless the lab reaches this machine directly.",
+)
+@click.option(
+    "--port",
+    default=cmrewards.MLLP_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: any free port, printed when listening).",
+)
+@click.option(
+    "--map",
+    "map_file",
+    required=True,
+    metavar="MAP.toml",
+    help="The lab's mapping file: [identity], its analyte and result words.",
+)
+@actor_option()
+@pass_settings
+def listen(settings: Settings, host: str, port: int, map_file: str, actor: str) -> None:
+    """Receive HL7 v2 ORU^R01 results over MLLP and apply each in its own transaction,
+    answering with an ACK (AA applied or replayed, AE refused, AR send again later).
+
+    One line per message: time, control id, ACK code and reason (never the person's
+    details); with --json, one JSON object per line. SIGTERM or Ctrl-C stops it once the
+    message in hand is answered.
+    """
+    lab_map = cmrewards.load_lab_map(map_file)
+    clinic = settings.clinic()
+    handler = cmrewards.lab_handler(clinic, lab_map, actor=actor)
+
+    def logged(told: cmrewards.Acknowledgement) -> None:
+        if settings.json:
+            click.echo(json.dumps(cmrewards.to_json(told)))
+        else:
+            stamp = told.at.isoformat(timespec="seconds").replace("+00:00", "Z")
+            click.echo(f"{stamp} {told.control_id or '-'} {told.code} {told.reason}")
+
+    server = cmrewards.MLLPServer(handler, host=host, port=port, on_answer=logged)
+    try:
+        server.serve(
+            ready=lambda bound, at: click.echo(
+                f"cmrewards: listening on {bound}:{at} for {clinic.location}", err=True
+            ),
+            stop_on=(signal.SIGTERM, signal.SIGINT),
+        )
+    except OSError as error:  # the address is taken, or not this machine's
+        raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    click.echo(f"cmrewards: stopped after {plural(server.answered, 'message')}", err=True)
