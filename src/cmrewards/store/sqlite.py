@@ -161,8 +161,10 @@ def _applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """The names of our migrations applied to the file, in order, read as sqlite-utils'
     ``Migrations.applied`` reads them, without importing sqlite-utils: opening a current
     file (every command of the CLI) never needs it."""
+    # The rows themselves, not only the index's copy of the names: a damaged record of the
+    # schema is found on opening, as when sqlite-utils read it.
     rows = conn.execute(
-        f"SELECT name FROM {_RECORD} WHERE migration_set = ? ORDER BY rowid",
+        f"SELECT name, applied_at FROM {_RECORD} WHERE migration_set = ? ORDER BY rowid",
         (schema.MIGRATION_SET,),
     )
     return [row[0] for row in rows.fetchall()]
