@@ -1,9 +1,9 @@
 """Reads for counsellors, program managers and auditors: one snapshot each, the answer a view's.
 
 Each function checks what the caller named, opens one read snapshot and hands the
-records to a view (``views/``), which computes the answer. Nothing here writes. The views
-of whole-database reads (statement, report, export, checkpoint, verify) are imported when
-called, so the desk's commands start without them (issue 16).
+records to a view (``views/``), which computes the answer. Nothing here writes. Each view
+but the balance's is imported when its read is called, so a command starts with only the
+view it shows (issue 16).
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..views.attendance import attendance_before
 from ..views.balance import balance_of
-from ..views.history import history_entries, notes_of
-from ..views.preview import TargetPreview, cap_room, current_week, previews
-from ..views.replay import replay_outcomes
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from ..domain.checkpoint import Checkpoint
     from ..views.export import ExportManifest
+    from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
     from ..views.statement import Statement
 
@@ -40,6 +37,9 @@ def balance(work: UnitOfWork, participant: str) -> Balance:
 
 def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
     """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
+    from ..views.history import history_entries, notes_of
+    from ..views.replay import replay_outcomes
+
     with work.read() as tx:
         person = find_participant(tx, participant)
         episodes = find_episodes(tx, person, find_program(tx, person.program_id))
@@ -53,6 +53,9 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
     """What each target pays next (see ``Clinic.preview``)."""
+    from ..views.attendance import attendance_before
+    from ..views.preview import cap_room, current_week, previews
+
     with work.read() as tx:
         person = find_participant(tx, participant)
         program = find_program(tx, person.program_id)
