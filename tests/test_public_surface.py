@@ -297,6 +297,12 @@ def a_day_of_everything() -> list[object]:
     ehr = cmrewards.load_lab_map(fhir / "ehr-map.toml")
     with (fhir / "results.ndjson").open(encoding="utf-8") as file:
         out += [list(cmrewards.read_fhir_messages(file, ehr, "results.ndjson"))]
+
+    # A lab's HL7 v2 messages, read (tests/fixtures/hl7).
+    hl7_files = DOOR.parents[2] / "tests" / "fixtures" / "hl7"
+    hl7_map = cmrewards.load_lab_map(hl7_files / "lab.toml")
+    with (hl7_files / "dilute.hl7").open(encoding="utf-8", newline="") as file:
+        out += [list(cmrewards.read_hl7_messages(file, hl7_map, "dilute.hl7"))]
     early = cmrewards.LabReport(
         "CTN-00010", "LAB-9", dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC),
         (cmrewards.ReportedAnalyte(

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from .app.clinic import Clinic
     from .app.closing import ClosedParticipant, CloseReport
     from .app.fhir import parse_fhir_message, read_fhir_messages
+    from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
     from .app.lab_export import LabRow, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
+    from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
     from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.rewards import RedemptionResult
@@ -123,8 +125,10 @@ _HOMES = {
     "app.clinic": ("Clinic",),
     "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
+    "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
     "app.lab_export": ("LabRow", "read_lab_file"),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
+    "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
     "app.migrate": ("MigrationReport", "migrate"),
     "app.rewards": ("RedemptionResult",),
     "app.lab_reports": ("LabImportReport", "LabMessageResult", "ReportResult"),
@@ -265,6 +269,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
+    "LabFormat",
     "LabImportReport",
     "LabMap",
     "LabMessage",
@@ -328,6 +333,8 @@ __all__ = [
     "format_cents",
     "format_when",
     "from_json",
+    "hl7_ack",
+    "lab_file_format",
     "lab_map_from_dict",
     "load_lab_map",
     "load_preset",
@@ -339,12 +346,15 @@ __all__ = [
     "parse_date",
     "parse_dollars",
     "parse_fhir_message",
+    "parse_oru",
     "parse_when",
     "postgres_terminal_grants",
     "preset_names",
     "program_from_dict",
     "read_fhir_messages",
+    "read_hl7_messages",
     "read_lab_file",
+    "read_lab_messages",
     "read_rows",
     "restore",
     "simulate",

@@ -8,6 +8,11 @@ points are checked against money worked out here from the CSV alone: the groupin
 specimens, the program weeks and the voucher schedule are written again below in a few
 lines, without cmrewards' own code.
 
+The same export also goes through the other two doors (issue 13, item 6): converted here
+(``support/ctn0094.py``) to HL7 v2 ``ORU^R01`` messages and to a FHIR NDJSON bulk export,
+each imported into a fresh clinic with the same program, enrolments and close; the three
+clinics must agree record for record.
+
 The export lives beside the checkout (``../shared/data/ctn0094``; CI copies it there): without
 it the tests that read it are skipped.
 """
@@ -16,20 +21,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import io
+import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
 import cmrewards
-from cmrewards import Clinic, CloseReport, LabImportReport
+from cmrewards import BadRow, Clinic, CloseReport, LabImportReport, LabMessage
 from support.clinics import FakeClock, database_location
+from support.ctn0094 import CTN, EXAMPLES, as_hl7, as_ndjson, csv_map, fhir_map, hl7_map, read_rows
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-CTN = ROOT.parent / "shared" / "data" / "ctn0094" / "lab_results.csv"
 STIM = "stimulant-negative"
 
 
@@ -147,7 +154,7 @@ def test_the_independent_schedule_pays_what_the_protocol_says() -> None:
 
 @attrs.frozen
 class Run:
-    """One clinic after importing the export and closing its calendar."""
+    """One clinic after importing the export (through one door) and closing its calendar."""
 
     clinic: Clinic
     expected: Expected
@@ -155,10 +162,15 @@ class Run:
     as_imported: dict[str, int]
     """Every participant's points after the import, before closing."""
     closed: CloseReport
+    store: str
+    """``memory`` or ``sqlite``."""
+
+
+Importer = Callable[[Clinic], LabImportReport]
 
 
 def import_export(clinic: Clinic) -> LabImportReport:
-    lab_map = cmrewards.load_lab_map(EXAMPLES / "ctn0094-map.toml")
+    lab_map = csv_map()
     with CTN.open(encoding="utf-8-sig", newline="") as file:
         rows = cmrewards.read_lab_file(file, lab_map, str(CTN))
         return clinic.import_lab_results(rows, actor="rec-1", targets=lab_map.targets)
@@ -177,26 +189,33 @@ def expected() -> Expected:
     return Expected(starts, weekly_results(specimens, starts))
 
 
+def open_run(location: str | None, store: str, expected: Expected, importer: Importer) -> Run:
+    """A new clinic at ``location``: the program, everyone enrolled on the day of their
+    first specimen, the export imported through ``importer``, the calendar closed."""
+    # The day the test looks back from: every week of the export has ended.
+    clock = FakeClock(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
+    clinic = cmrewards.open(location, clock=clock)
+    clinic.init("admin-1")
+    clinic.add_staff("rec-1", "recorder", actor="admin-1")
+    program = cmrewards.load_program_file(EXAMPLES / "ctn0094-program.toml")
+    assert (program.calendar, program.weeks, program.targets[0].per_week) == (True, WEEKS, 1)
+    clinic.add_program(program, actor="admin-1")
+    for participant, start in sorted(expected.starts.items()):
+        clinic.enroll(participant, program.id, start=start, actor="admin-1")
+    imported = importer(clinic)
+    as_imported = points(clinic, expected.starts)
+    closed = clinic.close_calendar(expected.through, actor="rec-1")
+    return Run(clinic, expected, imported, as_imported, closed, store)
+
+
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
 def run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, expected: Expected
 ) -> Iterator[Run]:
     with database_location(request.param, tmp_path_factory.mktemp("ctn")) as location:
-        # The day the test looks back from: every week of the export has ended.
-        clock = FakeClock(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
-        clinic = cmrewards.open(location, clock=clock)
-        clinic.init("admin-1")
-        clinic.add_staff("rec-1", "recorder", actor="admin-1")
-        program = cmrewards.load_program_file(EXAMPLES / "ctn0094-program.toml")
-        assert (program.calendar, program.weeks, program.targets[0].per_week) == (True, WEEKS, 1)
-        clinic.add_program(program, actor="admin-1")
-        for participant, start in sorted(expected.starts.items()):
-            clinic.enroll(participant, program.id, start=start, actor="admin-1")
-        imported = import_export(clinic)
-        as_imported = points(clinic, expected.starts)
-        closed = clinic.close_calendar(expected.through, actor="rec-1")
-        yield Run(clinic, expected, imported, as_imported, closed)
-        clinic.close()
+        by_csv = open_run(location, request.param, expected, import_export)
+        yield by_csv
+        by_csv.clinic.close()
 
 
 def test_the_export_is_150_participants_and_1234_specimens(expected: Expected) -> None:
@@ -264,3 +283,133 @@ def test_importing_and_closing_again_changes_nothing(run: Run) -> None:
     # Every chain (outcomes, transfers, journal) has the length and head it had.
     assert (clinic.checkpoint().chains, points(clinic, run.expected.starts)) == before
     assert clinic.verify().ok
+
+
+# --- the same export through the other two doors -------------------------------------------
+
+
+@functools.cache
+def as_messages(door: str) -> tuple[LabMessage, ...]:
+    """The export converted for ``door`` (``hl7``: a lab interface's file of ``ORU^R01``
+    messages; ``fhir``: an EHR's bulk export, NDJSON) and read back through ``import
+    FILE``'s reader, the format told from the content. Read once, for both stores."""
+    rows, words = read_rows()
+    if door == "hl7":
+        text, lab_map = as_hl7(rows, words), hl7_map()
+    else:
+        text, lab_map = as_ndjson(rows, words), fhir_map()
+    assert cmrewards.lab_file_format(text[:4096]) is cmrewards.LabFormat(door)
+    read = list(cmrewards.read_lab_messages(io.StringIO(text), lab_map, f"ctn0094.{door}"))
+    assert [m for m in read if isinstance(m, BadRow)] == []
+    return tuple(m for m in read if isinstance(m, LabMessage))
+
+
+def import_as_hl7(clinic: Clinic) -> LabImportReport:
+    return clinic.import_lab_messages(as_messages("hl7"), actor="rec-1")
+
+
+def import_as_fhir(clinic: Clinic) -> LabImportReport:
+    return clinic.import_lab_messages(as_messages("fhir"), actor="rec-1")
+
+
+DOORS: dict[str, Importer] = {"hl7": import_as_hl7, "fhir": import_as_fhir}
+
+
+@pytest.fixture(scope="module")
+def doors(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    """The CSV clinic of ``run`` and, on the same kind of store, one clinic per other door."""
+    runs = {"csv": run}
+    with (
+        database_location(run.store, tmp_path_factory.mktemp("hl7")) as hl7_location,
+        database_location(run.store, tmp_path_factory.mktemp("fhir")) as fhir_location,
+    ):
+        locations = {"hl7": hl7_location, "fhir": fhir_location}
+        for door, importer in DOORS.items():
+            runs[door] = open_run(locations[door], run.store, run.expected, importer)
+        yield runs
+        for door in DOORS:
+            runs[door].clinic.close()
+
+
+def closed_weeks(report: CloseReport) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """Each participant the close wrote to, the weeks it closed and what settling did
+    (points paid, taken back, written off), without the ids of outcomes."""
+    return [
+        (
+            c.participant,
+            c.weeks,
+            ()
+            if c.settlement is None
+            else (
+                c.settlement.paid_points,
+                c.settlement.taken_back_points,
+                c.settlement.written_off_points,
+            ),
+        )
+        for c in report.closed
+    ]
+
+
+def stored_record(run: Run, directory: Path) -> dict[str, dict[str, list[Any]]]:
+    """Every participant's outcomes and transfers as ``export`` writes them, their analyte
+    readings and balance, without the ids a store assigns: a transfer's cause is the place
+    of its outcome among the participant's outcomes, so clinics that applied the same
+    specimens in another order of ids still compare equal."""
+    run.clinic.export(directory)
+    outcomes = json.loads((directory / "outcomes.json").read_text(encoding="utf-8"))
+    transfers = json.loads((directory / "transfers.json").read_text(encoding="utf-8"))
+    record: dict[str, dict[str, list[Any]]] = {
+        p: {"outcomes": [], "transfers": []} for p in run.expected.starts
+    }
+    place: dict[int, int] = {}
+    for o in sorted(outcomes, key=lambda o: o["id"]):
+        theirs = record[o["participant"]]["outcomes"]
+        place[o["id"]] = len(theirs)
+        theirs.append((o["target"], o["outcome"], o["occurred_at"], o["specimen"], o["key"]))
+    for t in sorted(transfers, key=lambda t: t["id"]):
+        if t["participant"] is None:
+            continue
+        kind, _, ref = (t["cause"] or "").partition(":")
+        cause = place[int(ref)] if kind == "outcome" else t["cause"]
+        record[t["participant"]]["transfers"].append(
+            (t["kind"], t["amount"], t["from_account"], t["to_account"], t["occurred_at"], cause)
+        )
+    for participant, own in record.items():
+        own["readings"] = [
+            (r.specimen, r.analyte, r.status, r.result, r.collected_at, r.reports)
+            for r in run.clinic.analyte_results(participant)
+        ]
+        own["balance"] = [run.clinic.balance(participant)]
+    return record
+
+
+def test_the_three_doors_import_and_close_alike(doors: dict[str, Run]) -> None:
+    by_csv = doors["csv"]
+    for door in DOORS:
+        report = doors[door].imported
+        assert (report.complete, report.messages, report.specimens) == (True, 1234, 1234), door
+        assert (report.rows, report.stored, report.outcomes, report.pending) == (
+            by_csv.imported.rows,
+            by_csv.imported.stored,
+            by_csv.imported.outcomes,
+            by_csv.imported.pending,
+        ), door
+        assert doors[door].as_imported == by_csv.as_imported, door
+        assert doors[door].closed.missed == by_csv.closed.missed, door
+        assert closed_weeks(doors[door].closed) == closed_weeks(by_csv.closed), door
+
+
+def test_the_three_doors_keep_the_same_record(
+    doors: dict[str, Run], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    records = {
+        door: stored_record(r, tmp_path_factory.mktemp(f"export-{door}"))
+        for door, r in doors.items()
+    }
+    by_csv = records["csv"]
+    assert sum(len(r["readings"]) for r in by_csv.values()) == 8638
+    assert sum(len(r["outcomes"]) for r in by_csv.values()) == 1234 + 566
+    assert all(r["transfers"] for r in by_csv.values() if r["balance"][0].points)
+    for door in DOORS:
+        for participant, own in records[door].items():
+            assert own == by_csv[participant], (door, participant)

@@ -436,6 +436,7 @@ READ_ONLY = {
     ("balance",),
     ("preview",),
     ("history",),
+    ("results",),
     ("catalog", "list"),
     ("redeem", "list"),
     ("prize", "list"),

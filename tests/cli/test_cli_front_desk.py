@@ -46,6 +46,7 @@ START = TODAY - dt.timedelta(weeks=4)
 """Every enrolment starts four weeks ago: every visit below is in the past."""
 CHICAGO = "America/Chicago"
 CHICAGO_ZONE = ZoneInfo(CHICAGO)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 SURE_WIN = """\
 id = "chi-prizes"
@@ -134,13 +135,20 @@ def cells(line: str) -> list[str]:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Chicago clinic: higgins-vbrt (points) with P-1001 and P-1002, chi-prizes (every
-    slip a small prize) with P-2001, petry-fishbowl (two targets) with P-3001; staff
-    admin-1, rec-01, clin-01. P-1001 has two negatives (10 + 15 points) and a +5
-    adjustment; P-2001 two negatives (1 + 2 draws: three small prizes owed). Catalog: BUS
-    (10 points, on demand), SNACK (small prize, 10 units)."""
+    slip a small prize) with P-2001, petry-fishbowl (two targets) with P-3001, the CTN lab
+    program with P-4001; staff admin-1, rec-01, clin-01. P-1001 has two negatives (10 + 15
+    points) and a +5 adjustment; P-2001 two negatives (1 + 2 draws: three small prizes
+    owed); P-4001 one lab specimen (two analyte results). Catalog: BUS (10 points, on
+    demand), SNACK (small prize, 10 units)."""
     folder = tmp_path_factory.mktemp("front-desk")
     db = folder / "clinic.db"
     (folder / "chi-prizes.toml").write_text(SURE_WIN, encoding="utf-8")
+    collected = f"{START + dt.timedelta(days=1):%m/%d/%Y} 10:00"
+    (folder / "lab.csv").write_text(
+        "Specimen ID,Patient ID,Collected,Analyte,Result\n"
+        f"S-4001-1,P-4001,{collected},Cocaine,NEG\nS-4001-1,P-4001,{collected},Amphetamine,NEG\n",
+        encoding="utf-8",
+    )
     for line in (
         f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder",
@@ -159,6 +167,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "adjust P-1001 --points 5 --reason 'lab delay'",
         f"record P-2001 --outcome met --at {day(1)} --actor {RECORDER}",
         f"record P-2001 --outcome met --at {day(3)} --actor {RECORDER}",
+        f"program add --file {EXAMPLES / 'ctn0094-program.toml'}",
+        f"enroll P-4001 --program ctn-stimulant --start {START}",
+        f"import {folder / 'lab.csv'} --map {EXAMPLES / 'ctn0094-map.toml'} --actor {RECORDER}",
     ):
         ok(db, line, CMREWARDS_ACTOR=ADMIN)
     return folder
@@ -227,6 +238,7 @@ LISTS = [
     "prize list",
     "prize list P-2001 --owed",
     "history P-1001",
+    "results P-4001",
     "expire --actor admin-1",
     "participant list",
 ]

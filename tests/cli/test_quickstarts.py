@@ -95,9 +95,12 @@ def test_a_front_desk_session_shows_local_times_prize_names_and_aligned_tables(
     draws = re.findall(r"P-2001 stimulant-negative: met — (\d+) draws?", desk.stdout)
     assert [int(n) for n in draws] == [1, 1, 2]
     listed = cmrewards("prize", "list", "P-2001").splitlines()
-    assert listed[0].split() == ["id", "participant", "won", "category", "value", "status"]
-    assert [line.split()[5] for line in listed[1:]] == [category for _, category in won]
-    if won:
+    # The draws are random: four of them can all come up empty.
+    if not won:
+        assert listed == ["P-2001 has won no prizes"]
+    else:
+        assert listed[0].split() == ["id", "participant", "won", "category", "value", "status"]
+        assert [line.split()[5] for line in listed[1:]] == [category for _, category in won]
         aligned(listed)
         assert f"{len(won)} prize" in cmrewards("balance", "P-2001")
 

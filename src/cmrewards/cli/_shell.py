@@ -334,6 +334,7 @@ COMMAND_HOMES = {
     "redeem": "rewards",
     "report": "reports",
     "restore": "backups",
+    "results": "lab_results",
     "reverse": "outcomes",
     "sign-in": "signin",
     "simulate": "reports",

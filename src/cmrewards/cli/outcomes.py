@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from ._shell import (
     typed_text,
 )
 from .calendar import describe_close, stopped
+from .lab_results import awaiting_final, awaiting_words
 
 if TYPE_CHECKING:
     from cmrewards import (
@@ -303,13 +305,16 @@ def _describe_draws(result: RecordResult) -> str:
 @click.argument("participant", type=PARTICIPANT)
 @pass_settings
 def balance(settings: Settings, participant: str) -> None:
-    """A participant's points (total, held, available) and the prizes they are owed."""
+    """A participant's points (total, held, available), the prizes they are owed, and the
+    specimens awaiting final results (a preliminary result is shown, not paid)."""
     clinic = settings.clinic()
     result = clinic.balance(participant)
     owed = _owed(clinic, participant)
+    waiting = awaiting_final(clinic.analyte_results(participant))
     emit(
         settings,
-        cmrewards.to_json(result) | {"prizes_owed": cmrewards.to_json(owed)},
+        cmrewards.to_json(result)
+        | {"prizes_owed": cmrewards.to_json(owed), "awaiting_final": waiting},
         lambda: (
             f"{result.participant}: {describe_balance(result, owed).removeprefix('balance ')};"
             + (
@@ -317,6 +322,7 @@ def balance(settings: Settings, participant: str) -> None:
                 if result.cap_remaining_cents is None
                 else f" {money(result.cap_remaining_cents)} left under the cap"
             )
+            + (f"; {awaiting_words(waiting)}" if waiting else "")
         ),
     )
 
@@ -331,12 +337,13 @@ def preview(settings: Settings, participant: str) -> None:
 
 
 @cli.command("import")
-@click.argument("csv_file", metavar="FILE.csv")
+@click.argument("csv_file", metavar="FILE")
 @click.option(
     "--map",
     "map_file",
     metavar="MAP.toml",
-    help="Read a lab's own export (one row per analyte) through this mapping file.",
+    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages which"
+    " identifier is the participant.",
 )
 @actor_option()
 @click.option(
@@ -361,19 +368,35 @@ def import_(
     chunk_size: int,
     close_after: bool,
 ) -> None:
-    """Record a CSV of outcomes (participant,target,outcome,at,key,note), or with --map a
-    lab export of analyte results; safe to rerun. With --close, once every row is in, record
+    """Record a file of results, its format told from its content: a CSV of outcomes
+    (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
+    HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
     `missed` for the owed samples without a result through the file's last day."""
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
+        found = cmrewards.lab_file_format(file.read(4096))
+        file.seek(0)
+        if found.messages and lab_map is None:
+            raise click.UsageError(
+                f"{csv_file[:80]} holds {found.name} messages: give --map MAP.toml, whose"
+                " [identity] says which identifier is the participant"
+            )
         show_bar = not settings.json and sys.stderr.isatty()
-        total = _count_rows(csv_file) if show_bar else 0
+        total = (_count_messages if found.messages else _count_rows)(csv_file) if show_bar else 0
         with click.progressbar(
             length=total, label="importing", file=sys.stderr, hidden=not show_bar
         ) as bar:
-            if lab_map is None:
-                report: ImportReport | LabImportReport = clinic.import_outcomes(
+            if lab_map is not None and found.messages:
+                report: ImportReport | LabImportReport = clinic.import_lab_messages(
+                    cmrewards.read_lab_messages(file, lab_map, csv_file),
+                    actor=actor,
+                    targets=lab_map.targets,
+                    chunk_size=chunk_size,
+                    progress=bar.update,
+                )
+            elif lab_map is None:
+                report = clinic.import_outcomes(
                     cmrewards.read_rows(file, csv_file),
                     actor=actor,
                     chunk_size=chunk_size,
@@ -394,7 +417,16 @@ def import_(
         closed = clinic.close_calendar(report.last_day, actor=actor)
 
     def text() -> str:
-        if isinstance(report, cmrewards.LabImportReport):
+        if isinstance(report, cmrewards.LabImportReport) and found.messages:
+            done = (
+                f"imported {plural(report.messages, 'message')}:"
+                f" {plural(report.stored, 'analyte result')} stored"
+                f" ({report.preliminary:,} preliminary), {report.replayed:,} already stored;"
+                f" {plural(report.specimens, 'specimen')},"
+                f" {plural(report.outcomes, 'outcome')} recorded, {report.corrected:,} corrected,"
+                f" {report.voided:,} voided, {plural(report.pending, 'specimen')} pending"
+            )
+        elif isinstance(report, cmrewards.LabImportReport):
             done = (
                 f"imported {plural(report.stored, 'analyte result')}, skipped"
                 f" {report.replayed:,} already stored; {plural(report.specimens, 'specimen')},"
@@ -424,6 +456,12 @@ def import_(
 def _count_rows(path: str) -> int:
     with open(path, "rb") as file:
         return max(sum(1 for _ in file) - 1, 0)
+
+
+def _count_messages(path: str) -> int:
+    """HL7 messages: the segments that start one (a FHIR file's bar stays empty)."""
+    with open(path, "rb") as file:
+        return len(re.findall(rb"(?:^|[\r\n\x0b])MSH", file.read()))
 
 
 def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[HistoryEntry]]:

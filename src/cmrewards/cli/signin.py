@@ -97,7 +97,7 @@ def logout(settings: Settings) -> None:
 @pass_settings
 def staff_passwd(settings: Settings, staff_id: str | None, actor: str) -> None:
     """Set a passphrase: your own (asks for the current one), or anyone's (admin)."""
-    target = staff_id or actor
+    target = actor if staff_id is None else staff_id  # an empty id is refused, not "me"
     clinic = settings.clinic()
     kinds = {e.event for e in clinic.sign_ins(target)}
     current = None

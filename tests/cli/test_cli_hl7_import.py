@@ -1,0 +1,170 @@
+"""``cmrewards import FILE.hl7 --map MAP.toml``: HL7 v2 messages, their format told from the
+content, applied through the statuses; a bad message is one line and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from support.cli import assert_error, invoke, ok
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+HL7 = ROOT / "tests" / "fixtures" / "hl7"
+MAP = EXAMPLES / "hl7-map.toml"
+RESULTS = EXAMPLES / "hl7-results.hl7"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "clinic.db"
+    for command in (
+        "init --admin admin-1 --no-sign-in",
+        "staff add rec-01 --role recorder --actor admin-1",
+        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
+        "enroll P-1001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
+        "enroll P-1002 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
+        "enroll P-1003 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
+    ):
+        ok(path, command)
+    return path
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(db) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        return {t: connection.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+
+
+def test_an_hl7_file_is_told_by_its_content_and_a_rerun_writes_nothing(db: Path) -> None:
+    report = ok(db, f"import {RESULTS} --map {MAP} --actor rec-01")
+    assert (report["messages"], report["specimens"], report["failed_at"]) == (3, 3, None)
+    assert report["preliminary"] == 9
+    assert report["outcomes"] >= 1
+    before = snapshot(db)
+    again = ok(db, f"import {RESULTS} --map {MAP} --actor rec-01")
+    assert again["stored"] == 0
+    assert again["replayed"] > 0
+    assert snapshot(db) == before
+    # The final 9-panel is met (10 points); the corrected result's specimen is met too,
+    # an extra sample of the same week; the preliminary one paid nothing.
+    assert ok(db, "balance P-1001")["points"] == 10
+
+
+def test_the_summary_says_what_the_messages_did(db: Path) -> None:
+    done = ok(
+        db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor rec-01", json_output=False
+    )
+    assert done == (
+        "imported 2 messages: 18 analyte results stored (0 preliminary), 0 already stored;"
+        " 2 specimens, 1 outcome recorded, 0 corrected, 1 voided, 1 specimen pending\n"
+    )
+    assert ok(db, "balance P-1001")["points"] == 0
+
+
+def test_a_batch_file_applies_each_participant_s_message(db: Path) -> None:
+    report = ok(db, f"import {HL7 / 'batch.hl7'} --map {MAP} --actor rec-01")
+    assert (report["messages"], report["specimens"], report["outcomes"]) == (3, 3, 3)
+    # P-1002's specimen is cocaine-positive: not_met, no points; the others are met.
+    points = {p: ok(db, f"balance {p}")["points"] for p in ("P-1001", "P-1002", "P-1003")}
+    assert points["P-1002"] == 0
+    assert points["P-1001"] == points["P-1003"] > 0
+
+
+def test_hl7_without_a_mapping_is_a_usage_error(db: Path) -> None:
+    error = assert_error(invoke(db, f"import {RESULTS} --actor rec-01"), 2)
+    assert error["message"] == (
+        f"{RESULTS} holds HL7 messages: give --map MAP.toml, whose [identity] says which"
+        " identifier is the participant (see 'cmrewards import --help')"
+    )
+
+
+def test_a_csv_mapping_cannot_read_hl7(db: Path) -> None:
+    csv_map = EXAMPLES / "ctn0094-map.toml"
+    error = assert_error(invoke(db, f"import {RESULTS} --map {csv_map} --actor rec-01"), 2)
+    assert error["message"] == (
+        f"the mapping {csv_map} has no [identity] assigning_authority: it must say which"
+        " PID-3 identifier is the participant"
+    )
+
+
+def test_a_bad_message_stops_the_import_in_one_line_and_writes_nothing(
+    db: Path, tmp_path: Path
+) -> None:
+    text = (HL7 / "nine_panel_final.hl7").read_bytes().decode()
+    bad = tmp_path / "bad.hl7"
+    bad.write_bytes(text.replace("19359-9^Cocaine", "ZZ-9^Cocaine").encode())
+    before = snapshot(db)
+    result = invoke(db, f"import {bad} --map {MAP} --actor rec-01", json_output=False)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "cmrewards: import stopped at line 9: OBX-3 'ZZ-9' is not a known analyte or LOINC"
+        f" code; map it in [analytes] of {MAP}\n"
+    )
+    assert snapshot(db) == before
+
+
+def test_messages_before_a_bad_one_stay_and_a_rerun_resumes(db: Path, tmp_path: Path) -> None:
+    good = (HL7 / "nine_panel_final.hl7").read_bytes().decode()
+    unknown = (HL7 / "dilute.hl7").read_bytes().decode().replace("P-1001^", "P-9999^")
+    mixed = tmp_path / "mixed.hl7"
+    mixed.write_bytes((good + unknown).encode())
+    result = invoke(db, f"import {mixed} --map {MAP} --actor rec-01")
+    assert result.exit_code != 0
+    report = json.loads(result.stdout)
+    assert (report["messages"], report["failed_at"]) == (1, "line 17")
+    assert "P-9999" in report["error"]
+    again = ok(db, f"import {HL7 / 'nine_panel_final.hl7'} --map {MAP} --actor rec-01")
+    assert (again["stored"], again["replayed"]) == (0, 9)
+
+
+def test_the_help_names_the_formats(db: Path) -> None:
+    result = invoke(db, "import --help", json_output=False)
+    assert "HL7 v2" in result.stdout
+    assert "FILE" in result.stdout
+
+
+FHIR = ROOT / "tests" / "fixtures" / "fhir"
+
+
+def test_a_fhir_export_is_told_by_its_content_and_gives_the_hl7_record(
+    db: Path, tmp_path: Path
+) -> None:
+    """The same results as NDJSON (tests/fixtures/fhir) and as HL7 v2 (tests/fixtures/hl7),
+    each imported by `cmrewards import`, leave the same balances; a rerun writes nothing."""
+    report = ok(
+        db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor rec-01"
+    )
+    assert report["failed_at"] is None
+    assert report["messages"] > 0
+    before = snapshot(db)
+    again = ok(db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor rec-01")
+    assert again["stored"] == 0
+    assert snapshot(db) == before
+
+    other = tmp_path / "hl7.db"
+    for command in (
+        "init --admin admin-1 --no-sign-in",
+        "staff add rec-01 --role recorder --actor admin-1",
+        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
+        *(
+            f"enroll P-100{n} --program ctn-stimulant --start 2026-03-02 --actor admin-1"
+            for n in (1, 2, 3)
+        ),
+    ):
+        ok(other, command)
+    for sample in sorted(HL7.glob("*.hl7")):
+        if "batch" not in sample.name:
+            ok(other, f"import {sample} --map {HL7 / 'lab.toml'} --actor rec-01")
+    for participant in ("P-1001", "P-1002", "P-1003"):
+        assert ok(db, f"balance {participant}") == ok(other, f"balance {participant}")
+
+
+def test_fhir_without_a_mapping_is_a_usage_error(db: Path) -> None:
+    assert_error(invoke(db, f"import {FHIR / 'results.ndjson'} --actor rec-01"), 2)
