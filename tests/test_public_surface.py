@@ -64,13 +64,19 @@ def own(classes: Iterator[type]) -> Iterator[type]:
     return (c for c in classes if c.__module__.split(".")[0] == "cmrewards")
 
 
+PUBLIC = {name: getattr(cmrewards, name) for name in cmrewards.__all__}
+"""Every name the door exports."""
+
+
 def reachable(roots: dict[str, Callable[..., object]], *, returns: bool) -> dict[type, str]:
     """Each project class reachable from the roots' return (or parameter) hints, then from the
     attrs fields of the records found, with the path that reached it first."""
     found: dict[type, str] = {}
     pending: list[tuple[type, str]] = []
     for name, function in sorted(roots.items()):
-        hints = typing.get_type_hints(function)
+        # Against the door: ``Clinic`` imports the types only its hints name on first use
+        # (app/lazy.py), and each of them must be public anyway.
+        hints = typing.get_type_hints(function, localns=PUBLIC)
         chosen = (
             [hints.get("return")] if returns else [h for k, h in hints.items() if k != "return"]
         )

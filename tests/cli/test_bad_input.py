@@ -47,6 +47,8 @@ from cmrewards.cli import cli
 from cmrewards.cli._shell import _asks_for_json
 from support.cli import snapshot
 
+cli.load_every_command()  # the command line imports each module on first use
+
 EXAMPLES = int(os.environ.get("CMREWARDS_FUZZ_EXAMPLES", "300"))
 """Examples in the default run; raise it for a soak run."""
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -1228,6 +1229,108 @@ def test_the_command_line_starts_with_the_public_door_only() -> None:
         "cmrewards.errors",
     }
     assert not loaded & {"sqlite3", "sqlite_utils", "psycopg"}
+
+
+HEAVY = ("psycopg", "argon2", "sqlite_utils", "tomllib", "cmrewards.app.sign_in")
+"""What a command that needs none of it must not import: the PostgreSQL driver, the
+passphrase hash, the migration runner, TOML, sign-in, and any lab-message reader."""
+
+
+def heavy(loaded: set[str]) -> set[str]:
+    return {
+        name
+        for name in loaded
+        if name.split(".")[0] in HEAVY
+        or name in HEAVY
+        or any(reader in name for reader in ("hl7", "fhir", "mllp"))
+    }
+
+
+def test_import_cmrewards_loads_no_driver_hash_or_reader() -> None:
+    """``import cmrewards`` imports each public name on first use (issue 16): psycopg,
+    argon2 and the HL7 / FHIR readers wait until something needs them."""
+    code = "import sys, cmrewards; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert heavy(set(done.stdout.split())) == set()
+
+
+def test_balance_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """``cmrewards balance`` on an existing file starts with its own command module and the
+    reads it makes: no other command's module, no use case it does not call (issue 16)."""
+    db = tmp_path / "c.db"
+    setup = [["init", "--admin", "admin-1", "--no-sign-in"]]
+    setup += [["program", "add", "--preset", "higgins-vbrt", "--actor", "admin-1"]]
+    setup += [["enroll", "P-1", "--program", "higgins-vbrt", "--actor", "admin-1"]]
+    for args in setup:
+        result = CliRunner().invoke(cli, ["--db", str(db), *args])
+        assert result.exit_code == 0, result.output
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['cmrewards', '--db', {str(db)!r}, 'balance', 'P-1']\n"
+        "try:\n    runpy.run_module('cmrewards', run_name='__main__')\n"
+        "except SystemExit as done:\n    assert not done.code, done.code\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.startswith("P-1: 0 points")
+    loaded = set(done.stderr.split())
+    assert heavy(loaded) == set()
+    commands = {name for name in loaded if name.startswith("cmrewards.cli.")}
+    # balance's own module, the shell, and lab_results: balance says when a specimen awaits
+    # its final results
+    own = ("_shell", "_session", "_ids", "_output", "_confirm", "outcomes", "calendar")
+    assert commands <= {f"cmrewards.cli.{m}" for m in (*own, "lab_results")}
+    unused = {"closing", "corrections", "backups", "rewards", "specimens", "lab_reports", "migrate"}
+    assert not loaded & {f"cmrewards.app.{m}" for m in unused}
+
+
+def tree(command: click.Command) -> dict[str, object] | None:
+    """A command's subcommands, to every depth (None for a command that has none)."""
+    if not isinstance(command, click.Group):
+        return None
+    return {name: tree(sub) for name, sub in sorted(command.commands.items())}
+
+
+TREE_OF_HOME = """
+import json, sys
+import click
+from cmrewards.cli import cli
+from cmrewards.cli._shell import COMMAND_HOMES
+def tree(command):
+    if not isinstance(command, click.Group):
+        return None
+    return {name: tree(sub) for name, sub in sorted(command.commands.items())}
+home = sys.argv[1]
+__import__(f"cmrewards.cli.{home}")
+names = [name for name, module in COMMAND_HOMES.items() if module == home]
+print(json.dumps({name: tree(cli.commands[name]) for name in names}))
+"""
+
+
+def test_every_command_has_its_home() -> None:
+    """The command line imports a command's module on first use: the table of homes names
+    every command, and importing a command's home alone defines it whole (every subcommand
+    another module adds to its group included)."""
+    from cmrewards.cli._shell import COMMAND_HOMES
+
+    cli.load_every_command()
+    assert sorted(cli.commands) == sorted(COMMAND_HOMES)
+    whole = tree(cli)
+    assert whole is not None
+    for home in sorted(set(COMMAND_HOMES.values())):
+        done = subprocess.run(
+            [sys.executable, "-c", TREE_OF_HOME, home],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        alone = json.loads(done.stdout)
+        assert alone == {name: whole[name] for name in alone}, home
 
 
 def test_version_option() -> None:

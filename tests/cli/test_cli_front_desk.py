@@ -38,6 +38,8 @@ from click.testing import CliRunner, Result
 from cmrewards.cli import cli
 from support.cli import assert_error, snapshot
 
+cli.load_every_command()  # the command line imports each module on first use
+
 ADMIN, RECORDER, CLINICIAN = "admin-1", "rec-01", "clin-01"
 TODAY = dt.datetime.now(dt.UTC).date()
 START = TODAY - dt.timedelta(weeks=4)

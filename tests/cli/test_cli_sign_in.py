@@ -31,6 +31,8 @@ from cmrewards.cli import _session, cli
 from support.cli import assert_error, invoke, snapshot
 from support.clinics import FakeClock
 
+cli.load_every_command()  # the command line imports each module on first use
+
 ADMIN, RECORDER, CLIN, CLIN2 = "admin-1", "rec-01", "clin-01", "clin-02"
 PASSPHRASES = {
     ADMIN: "admin passphrase one",

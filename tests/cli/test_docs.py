@@ -26,6 +26,7 @@ def walk(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, 
             yield from walk(command, here)
 
 
+cli.load_every_command()  # the command line imports each module on first use
 COMMANDS = list(walk(cli))
 NAMES = [name for name, _ in COMMANDS]
 

@@ -91,7 +91,7 @@ def count(conn: sqlite3.Connection, table: str) -> int:
 
 def store_pragma(store: SQLiteStore, name: str) -> Any:
     # The per-connection settings can only be seen on the store's own connection.
-    return store._db.conn.execute(f"PRAGMA {name}").fetchone()[0]
+    return store._conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
 def insert_transfer(
@@ -155,6 +155,7 @@ def test_connection_settings(db_path: Path) -> None:
         assert store_pragma(store, "synchronous") == 2  # FULL
         assert store_pragma(store, "foreign_keys") == 1
         assert store_pragma(store, "busy_timeout") == 1234
+        assert store_pragma(store, "recursive_triggers") == 1
     finally:
         store.close()
     # WAL is a property of the file: a plain connection sees it too.

@@ -18,9 +18,10 @@ import collections.abc
 import datetime as dt
 import functools
 import inspect
+import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ..errors import InvalidInput
@@ -57,13 +58,34 @@ def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _checks_of(method: Callable[..., Any]) -> dict[str, tuple[Check, str]]:
-    hints = typing.get_type_hints(method)
+    # Through the module's attributes: a name only the hints use may be imported on first
+    # use (``app/lazy.py``), absent from the module's globals until then.
+    hints = typing.get_type_hints(method, localns=_Attributes(sys.modules[method.__module__]))
     hints.pop("return", None)
     checks = {}
     for name, hint in hints.items():
         check, names = _check(hint)
         checks[name] = (check, _article(names[0]) + " or ".join(names))
     return checks
+
+
+class _Attributes(Mapping[str, Any]):
+    """A module's attributes as a namespace, its ``__getattr__`` included (PEP 562)."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self._module, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(vars(self._module))
+
+    def __len__(self) -> int:
+        return len(vars(self._module))
 
 
 def _check(hint: Any) -> tuple[Check, list[str]]:

@@ -20,9 +20,8 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from ..domain.checkpoint import Checkpoint
 from ..domain.clock import Clock, system_clock
 from ..domain.lab_reports import LabMessage
 from ..domain.programs import Program
@@ -43,32 +42,71 @@ from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
 from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
-from ..views.export import ExportManifest
-from ..views.preview import TargetPreview
-from ..views.program_report import ProgramReport
-from ..views.statement import Statement
-from . import (
-    backups,
-    closing,
-    corrections,
-    enrolment,
-    lab_reports,
-    programs,
-    reads,
-    recording,
-    rewards,
-    sign_in,
-    specimens,
-    staffing,
-)
 from .arguments import checked_arguments
-from .backups import BackupReport
-from .closing import CloseReport
-from .lab_export import LabRow
-from .lab_file import BadRow, ImportReport, ImportRow
-from .lab_reports import LabImportReport, LabMessageResult
-from .rewards import RedemptionResult
+from .lazy import LazyModule, lazy_names
 from .unit_of_work import UnitOfWork, random_seed
+
+if TYPE_CHECKING:
+    from ..domain.checkpoint import Checkpoint
+    from ..views.export import ExportManifest
+    from ..views.preview import TargetPreview
+    from ..views.program_report import ProgramReport
+    from ..views.statement import Statement
+    from . import (
+        backups,
+        closing,
+        corrections,
+        enrolment,
+        lab_reports,
+        programs,
+        reads,
+        recording,
+        rewards,
+        sign_in,
+        specimens,
+        staffing,
+    )
+    from .backups import BackupReport
+    from .closing import CloseReport
+    from .lab_export import LabRow
+    from .lab_file import BadRow, ImportReport, ImportRow
+    from .lab_reports import LabImportReport, LabMessageResult
+    from .rewards import RedemptionResult
+else:
+    # Each use case is imported when a method first needs it (``app/lazy.py``).
+    backups = LazyModule(".backups", __package__)
+    closing = LazyModule(".closing", __package__)
+    corrections = LazyModule(".corrections", __package__)
+    enrolment = LazyModule(".enrolment", __package__)
+    lab_reports = LazyModule(".lab_reports", __package__)
+    programs = LazyModule(".programs", __package__)
+    reads = LazyModule(".reads", __package__)
+    recording = LazyModule(".recording", __package__)
+    rewards = LazyModule(".rewards", __package__)
+    sign_in = LazyModule(".sign_in", __package__)
+    specimens = LazyModule(".specimens", __package__)
+    staffing = LazyModule(".staffing", __package__)
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "BackupReport": ".backups",
+        "BadRow": ".lab_file",
+        "Checkpoint": "..domain.checkpoint",
+        "CloseReport": ".closing",
+        "ExportManifest": "..views.export",
+        "ImportReport": ".lab_file",
+        "ImportRow": ".lab_file",
+        "LabImportReport": ".lab_reports",
+        "LabMessageResult": ".lab_reports",
+        "LabRow": ".lab_export",
+        "ProgramReport": "..views.program_report",
+        "RedemptionResult": ".rewards",
+        "Statement": "..views.statement",
+        "TargetPreview": "..views.preview",
+    },
+)
+"""The names only type hints use, imported when ``checked_arguments`` first reads a hint."""
 
 
 @checked_arguments
@@ -689,6 +727,8 @@ class Clinic:
         unknown or inactive actor (before any message is written). Rules: docs/design.md
         section 3.10.
         """
+        from .lab_file import BadRow
+
         units = (m if isinstance(m, BadRow) else lab_reports.Unit(m) for m in messages)
         return lab_reports.import_units(
             self._work,

@@ -1,31 +1,31 @@
 """Reads for counsellors, program managers and auditors: one snapshot each, the answer a view's.
 
 Each function checks what the caller named, opens one read snapshot and hands the
-records to a view (``views/``), which computes the answer. Nothing here writes.
+records to a view (``views/``), which computes the answer. Nothing here writes. Each view
+but the balance's is imported when its read is called, so a command starts with only the
+view it shows (issue 16).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..domain.checkpoint import Checkpoint, parse_checkpoint
 from ..domain.clock import require_date_in_range
 from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..views.attendance import attendance_before
 from ..views.balance import balance_of
-from ..views.chains import take_checkpoint
-from ..views.export import ExportManifest, export_all
-from ..views.history import history_entries, notes_of
-from ..views.preview import TargetPreview, cap_room, current_week, previews
-from ..views.program_report import ProgramReport, program_report
-from ..views.replay import replay_outcomes
-from ..views.statement import Statement, statement_of
-from ..views.verify import verify_store
 from .unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from ..domain.checkpoint import Checkpoint
+    from ..views.export import ExportManifest
+    from ..views.preview import TargetPreview
+    from ..views.program_report import ProgramReport
+    from ..views.statement import Statement
 
 
 def balance(work: UnitOfWork, participant: str) -> Balance:
@@ -37,6 +37,9 @@ def balance(work: UnitOfWork, participant: str) -> Balance:
 
 def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
     """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
+    from ..views.history import history_entries, notes_of
+    from ..views.replay import replay_outcomes
+
     with work.read() as tx:
         person = find_participant(tx, participant)
         episodes = find_episodes(tx, person, find_program(tx, person.program_id))
@@ -50,6 +53,9 @@ def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
 
 def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
     """What each target pays next (see ``Clinic.preview``)."""
+    from ..views.attendance import attendance_before
+    from ..views.preview import cap_room, current_week, previews
+
     with work.read() as tx:
         person = find_participant(tx, participant)
         program = find_program(tx, person.program_id)
@@ -71,6 +77,8 @@ def preview(work: UnitOfWork, participant: str) -> list[TargetPreview]:
 
 def statement(work: UnitOfWork, participant: str) -> Statement:
     """The participant's statement (see ``Clinic.statement``)."""
+    from ..views.statement import statement_of
+
     with work.read() as tx:
         person = find_participant(tx, participant)
         episodes = find_episodes(tx, person, find_program(tx, person.program_id))
@@ -85,6 +93,8 @@ def reports(
     until: dt.date | None = None,
 ) -> list[ProgramReport]:
     """One report per program, or the one named (see ``Clinic.report``)."""
+    from ..views.program_report import program_report
+
     for day, what in ((since, "since"), (until, "until")):
         if day is not None:
             require_date_in_range(day, what)
@@ -97,6 +107,8 @@ def reports(
 
 def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
     """Every table as CSV and JSON in a new or empty ``directory`` (see ``Clinic.export``)."""
+    from ..views.export import export_all
+
     target = Path(directory)
     try:
         occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
@@ -114,6 +126,8 @@ def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
 def checkpoint(work: UnitOfWork) -> Checkpoint:
     """Every chain's length and head now, to keep outside the database (see
     ``Clinic.checkpoint``)."""
+    from ..views.chains import take_checkpoint
+
     with work.read() as tx:
         # Whole seconds: the statement is read and copied by people.
         return take_checkpoint(tx, work.clock().replace(microsecond=0))
@@ -121,6 +135,9 @@ def checkpoint(work: UnitOfWork) -> Checkpoint:
 
 def verify(work: UnitOfWork, against: Checkpoint | str | None = None) -> VerifyReport:
     """Every check, and whether the chains extend ``against`` (see ``Clinic.verify``)."""
+    from ..domain.checkpoint import parse_checkpoint
+    from ..views.verify import verify_store
+
     checkpoint = parse_checkpoint(against) if isinstance(against, str) else against
     with work.read() as tx:
         return verify_store(tx, work.store.integrity_problems(), checkpoint)

@@ -10,18 +10,8 @@ The commands are public; these modules are internal. They use only the public do
 
 from __future__ import annotations
 
-# Each module adds its commands to ``cli`` when imported.
-from . import (  # noqa: F401
-    backups,
-    calendar,
-    lab_results,
-    listen,
-    outcomes,
-    reports,
-    rewards,
-    setup,
-    signin,
-)
+# Each command module adds its commands to ``cli`` when imported, which ``cli`` does on the
+# command's first use (``_shell.COMMAND_HOMES``): ``balance`` never imports ``import``'s module.
 from ._shell import cli
 
 

@@ -15,11 +15,12 @@ everywhere.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 import locale
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -126,10 +127,34 @@ def _json_after_the_command(ctx: click.Context, param: click.Parameter, value: b
 
 
 class CMRewardsGroup(click.Group):
-    """Turns every expected error into one line and the right exit code."""
+    """Turns every expected error into one line and the right exit code; imports the module
+    of a command (``homes``) only when that command is asked for, or all for ``--help``."""
 
     command_class = CMRewardsCommand
     group_class = type  # subgroups are CMRewardsGroups, so their commands are the same
+
+    def __init__(self, *args: Any, homes: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.homes = dict(homes or {})
+        """Each command's module in ``cmrewards.cli``, imported on first use: a command
+        pays only for its own module at start-up (issue 16)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.named(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.homes})
+
+    def named(self, name: str) -> click.Command | None:
+        """The command ``name``, its module imported first if need be; None if unknown."""
+        if name not in self.commands and name in self.homes:
+            importlib.import_module(f"{__package__}.{self.homes[name]}")
+        return self.commands.get(name)
+
+    def load_every_command(self) -> None:
+        """Import every command's module: what a walk over ``commands`` needs first."""
+        for name in self.homes:
+            self.named(name)
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
@@ -228,7 +253,7 @@ def _asks_for_json(arguments: list[str]) -> bool:
         if token.startswith("-"):
             if "=" not in token and _takes_a_value(command, token):
                 next(tokens, None)
-        elif isinstance(command, click.Group) and token in command.commands:
+        elif isinstance(command, CMRewardsGroup) and command.named(token) is not None:
             command = command.commands[token]
     return False
 
@@ -279,7 +304,57 @@ def emit(
 pass_settings = click.make_pass_decorator(Settings)
 
 
-@click.group(cls=CMRewardsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+COMMAND_HOMES = {
+    "adjust": "outcomes",
+    "backup": "backups",
+    "balance": "outcomes",
+    "catalog": "rewards",
+    "checkpoint": "outcomes",
+    "close": "calendar",
+    "complete": "setup",
+    "correct": "outcomes",
+    "demo": "outcomes",
+    "enroll": "setup",
+    "excuse": "calendar",
+    "expire": "rewards",
+    "export": "reports",
+    "history": "outcomes",
+    "import": "outcomes",
+    "init": "setup",
+    "listen": "listen",
+    "login": "signin",
+    "logout": "signin",
+    "migrate": "setup",
+    "participant": "setup",
+    "postgres-grants": "backups",
+    "presets": "setup",
+    "preview": "outcomes",
+    "prize": "rewards",
+    "program": "setup",
+    "record": "outcomes",
+    "redeem": "rewards",
+    "report": "reports",
+    "restore": "backups",
+    "results": "lab_results",
+    "reverse": "outcomes",
+    "sign-in": "signin",
+    "simulate": "reports",
+    "staff": "signin",  # setup defines the group, signin adds ``staff passwd`` to it
+    "statement": "reports",
+    "verify": "outcomes",
+    "void": "outcomes",
+    "withdraw": "setup",
+}
+"""Every top-level command and the module whose import defines it whole, subcommands
+included (``tests/cli/test_cli.py`` checks each against the command line with every module
+imported)."""
+
+
+@click.group(
+    cls=CMRewardsGroup,
+    homes=COMMAND_HOMES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     envvar="CMREWARDS_DB",

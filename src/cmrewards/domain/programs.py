@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
-from fractions import Fraction
-from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -22,6 +19,10 @@ from ..errors import CMRewardsError, InvalidInput, NotFound
 from .analytes import analyte, analyte_names
 from .calendar import Escalation, ExtraSamples, Phase, enter_phase, weeks_of
 from .clock import zone
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+    from importlib.resources.abc import Traversable
 from .schedules import (
     DEFAULT_RESET_ON,
     AwardKind,
@@ -533,6 +534,8 @@ def load_program_file(path: str | Path) -> Program:
 
 
 def program_from_toml(text: str, source: str) -> Program:
+    import tomllib  # here, not at the top: only a program file or preset is TOML (issue 16)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -545,7 +548,7 @@ def program_from_toml(text: str, source: str) -> Program:
 
 def preset_names() -> list[str]:
     """The shipped presets' names, sorted (``higgins-vbrt``, ...). Raises nothing."""
-    folder = resources.files("cmrewards") / "presets"
+    folder = _presets()
     return sorted(
         entry.name.removesuffix(".toml")
         for entry in folder.iterdir()
@@ -560,8 +563,14 @@ def load_preset(name: str) -> Program:
     """
     if name not in preset_names():
         raise NotFound(f"no preset {name!r} (presets: {', '.join(preset_names())})")
-    text = (resources.files("cmrewards") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+    text = (_presets() / f"{name}.toml").read_text(encoding="utf-8")
     return program_from_toml(text, f"preset {name}")
+
+
+def _presets() -> Traversable:
+    from importlib import resources  # imported on use: it costs every command's start-up
+
+    return resources.files("cmrewards") / "presets"
 
 
 # --- what a protocol can pay -----------------------------------------------
@@ -580,6 +589,8 @@ class MaximumEarnings:
 
 
 def expected_draw_cents(program: Program) -> Fraction:
+    from fractions import Fraction
+
     slips = sum(c.slips for c in program.bowl)
     if not slips:
         return Fraction(0)

@@ -1,4 +1,5 @@
-"""The SQLite store, through sqlite-utils 4.x: one file, safe for several terminals.
+"""The SQLite store: one file, safe for several terminals; sqlite-utils 4.x applies and
+records its migrations.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction, so writers on the same file
 queue on the busy timeout instead of failing half-way; reads see one snapshot.
@@ -12,16 +13,17 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AlreadyExists, Busy, IntegrityError, InvalidInput, UsageError
 from . import schema
 from .migrations import KNOWN, MIGRATIONS
 from .owner import Owner
 from .sql_tx import SQLTx
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -42,7 +44,7 @@ class SQLiteStore:
         except sqlite3.Error as error:
             raise IntegrityError(f"{path}: cannot open database ({error})") from None
         conn.row_factory = sqlite3.Row
-        self._db = Database(conn)
+        self._conn = conn
         try:
             self._configure(busy_timeout_ms)
             self._migrate()
@@ -52,36 +54,41 @@ class SQLiteStore:
 
     def _configure(self, busy_timeout_ms: int) -> None:
         with _translated_errors(self.location):
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA synchronous = FULL")
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            # As sqlite-utils' Database sets it, under which every guard was written and tested.
+            self._conn.execute("PRAGMA recursive_triggers = ON")
+            self._conn.execute("PRAGMA synchronous = FULL")
             # Refuse a foreign or newer file before anything (WAL included) changes it.
             self._check_schema()
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self) -> None:
         with self._transaction(immediate=True):
             # Again inside the lock: another process may have created the schema meanwhile.
-            self._check_schema()
-            _MIGRATIONS.apply(self._db)
+            if not set(KNOWN) <= set(self._check_schema()):
+                _apply_migrations(self._conn)
 
-    def _check_schema(self) -> None:
-        tables = {t for t in self._db.table_names() if not t.startswith("sqlite_")}
+    def _check_schema(self) -> list[str]:
+        """The migrations applied, in order; refuses a foreign file or one from a newer
+        cmrewards."""
+        tables = set(self.table_names())
         if not tables:
-            return
+            return []
         self._check_application(tables)
-        applied = [m.name for m in _MIGRATIONS.applied(self._db)]
+        applied = _applied_migrations(self._conn) if _RECORD in tables else []
         newer = [name for name in applied if name not in KNOWN]
         if newer:
             raise IntegrityError(
                 f"{self.location} was written by a newer cmrewards (schema {newer[-1]});"
                 " upgrade cmrewards to open it"
             )
+        return applied
 
     def _check_application(self, tables: set[str]) -> None:
         row = None
         if "cmrewards_meta" in tables:
-            row = self._db.execute(
+            row = self._conn.execute(
                 "SELECT value FROM cmrewards_meta WHERE key = 'application'"
             ).fetchone()
         if row is None or row[0] != schema.APPLICATION:
@@ -91,45 +98,47 @@ class SQLiteStore:
     def _transaction(self, *, immediate: bool) -> Iterator[None]:
         self._owner.check()
         with _translated_errors(self.location):
-            self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield
-                self._db.execute("COMMIT")
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._db.rollback()
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
 
     @contextmanager
     def write(self) -> Iterator[SQLTx]:
         with self._transaction(immediate=True):
-            yield SQLTx(self._db.conn)
+            yield SQLTx(self._conn)
 
     @contextmanager
     def read(self) -> Iterator[SQLTx]:
         with self._transaction(immediate=False):
-            yield SQLTx(self._db.conn)
+            yield SQLTx(self._conn)
 
     def integrity_problems(self) -> list[str]:
         with _translated_errors(self.location):
-            rows = self._db.execute("PRAGMA integrity_check").fetchall()
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
             problems = [r[0] for r in rows if r[0] != "ok"]
-            violations = self._db.execute("PRAGMA foreign_key_check").fetchall()
+            violations = self._conn.execute("PRAGMA foreign_key_check").fetchall()
         problems += [f"row {v[1]} of {v[0]} refers to a missing {v[2]}" for v in violations]
-        meta = self._db.execute("SELECT key, value FROM cmrewards_meta").fetchall()
+        meta = self._conn.execute("SELECT key, value FROM cmrewards_meta").fetchall()
         if [tuple(row) for row in meta] != [("application", schema.APPLICATION)]:
             problems.append("cmrewards_meta was changed outside cmrewards")
-        triggers = self._db.execute(
+        triggers = self._conn.execute(
             "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
         ).fetchall()
         return problems + _guard_problems({row[0]: (row[1], row[2]) for row in triggers})
 
     def table_names(self) -> list[str]:
-        return [t for t in self._db.table_names() if not t.startswith("sqlite_")]
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return [row[0] for row in rows.fetchall() if not row[0].startswith("sqlite_")]
 
     def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """A whole table as it is stored, for ``migrate`` (inside its unit of work)."""
         with _translated_errors(self.location):
-            cursor = self._db.conn.execute(f"SELECT * FROM {table} ORDER BY 1")
+            cursor = self._conn.execute(f"SELECT * FROM {table} ORDER BY 1")
             names = [d[0] for d in cursor.description]
             return names, [tuple(row) for row in cursor.fetchall()]
 
@@ -137,16 +146,43 @@ class SQLiteStore:
         """Copy the whole database into the new file ``target`` (``copy_database``): one
         snapshot, taken while other terminals go on writing."""
         self._owner.check()
-        copy_database(self._db.conn, target, self.location)
+        copy_database(self._conn, target, self.location)
 
     def close(self) -> None:
         if self._owner.close():
-            self._db.close()
+            self._conn.close()
+
+
+_RECORD = "_sqlite_migrations"
+"""sqlite-utils' table of the migrations applied, by set and name, in the order applied."""
+
+
+def _applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """The names of our migrations applied to the file, in order, read as sqlite-utils'
+    ``Migrations.applied`` reads them, without importing sqlite-utils: opening a current
+    file (every command of the CLI) never needs it."""
+    # The rows themselves, not only the index's copy of the names: a damaged record of the
+    # schema is found on opening, as when sqlite-utils read it.
+    rows = conn.execute(
+        f"SELECT name, applied_at FROM {_RECORD} WHERE migration_set = ? ORDER BY rowid",
+        (schema.MIGRATION_SET,),
+    )
+    return [row[0] for row in rows.fetchall()]
+
+
+def _apply_migrations(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the file lacks, through sqlite-utils (imported only here), inside
+    the caller's transaction."""
+    from sqlite_utils import Database
+
+    _sqlite_migrations().apply(Database(conn, recursive_triggers=False, execute_plugins=False))
 
 
 def _sqlite_migrations() -> Migrations:
     """The registry's SQLite forms as sqlite-utils migrations, which record each one applied
     by name (in ``_sqlite_migrations``, under ``schema.MIGRATION_SET``)."""
+    from sqlite_utils.migrations import Migrations
+
     runner = Migrations(schema.MIGRATION_SET)
     for migration in MIGRATIONS:
         runner(name=migration.name)(_statements_runner(migration.sqlite))
@@ -161,7 +197,6 @@ def _statements_runner(statements: tuple[str, ...]) -> Callable[[Database], None
     return run
 
 
-_MIGRATIONS = _sqlite_migrations()
 _GUARDS = schema.guards(statement for m in MIGRATIONS for statement in m.sqlite)
 """Every trigger the migrations create, as SQLite keeps its statement."""
 
