@@ -15,18 +15,17 @@ from ._shell import Settings, actor_option, cli, pass_settings
 
 
 @cli.command("listen")
+# No default taken from the library here: reading cmrewards.MLLP_HOST would load the layers
+# below on every command's start (tests/cli/test_cli.py); MLLPServer has the defaults.
 @click.option(
     "--host",
-    default=cmrewards.MLLP_HOST,
-    show_default=True,
-    help="Address to listen on; loopback unless the lab reaches this machine directly.",
+    help="Address to listen on (default 127.0.0.1: loopback, unless the lab reaches this"
+    " machine directly).",
 )
 @click.option(
     "--port",
-    default=cmrewards.MLLP_PORT,
-    show_default=True,
     type=click.IntRange(0, 65535),
-    help="TCP port (0: any free port, printed when listening).",
+    help="TCP port (default 2575, HL7's; 0: any free port, printed when listening).",
 )
 @click.option(
     "--map",
@@ -37,7 +36,9 @@ from ._shell import Settings, actor_option, cli, pass_settings
 )
 @actor_option()
 @pass_settings
-def listen(settings: Settings, host: str, port: int, map_file: str, actor: str) -> None:
+def listen(
+    settings: Settings, host: str | None, port: int | None, map_file: str, actor: str
+) -> None:
     """Receive HL7 v2 ORU^R01 results over MLLP and apply each in its own transaction,
     answering with an ACK (AA applied or replayed, AE refused, AR send again later).
 
@@ -56,7 +57,12 @@ def listen(settings: Settings, host: str, port: int, map_file: str, actor: str) 
             stamp = told.at.isoformat(timespec="seconds").replace("+00:00", "Z")
             click.echo(f"{stamp} {told.control_id or '-'} {told.code} {told.reason}")
 
-    server = cmrewards.MLLPServer(handler, host=host, port=port, on_answer=logged)
+    server = cmrewards.MLLPServer(
+        handler,
+        host=cmrewards.MLLP_HOST if host is None else host,
+        port=cmrewards.MLLP_PORT if port is None else port,
+        on_answer=logged,
+    )
     try:
         server.serve(
             ready=lambda bound, at: click.echo(
@@ -65,5 +71,6 @@ def listen(settings: Settings, host: str, port: int, map_file: str, actor: str) 
             stop_on=(signal.SIGTERM, signal.SIGINT),
         )
     except OSError as error:  # the address is taken, or not this machine's
-        raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        where = f"{server.host}:{server.port}"
+        raise InvalidInput(f"cannot listen on {where}: {error.strerror or error}") from None
     click.echo(f"cmrewards: stopped after {plural(server.answered, 'message')}", err=True)
