@@ -561,6 +561,16 @@ def test_an_id_that_exists_is_not_corrected(db: Path) -> None:
     assert message == "program higgins-vbrt has no target 'far-off' (targets: stimulant-negative)"
 
 
+@pytest.mark.parametrize(
+    "command",
+    ["balance 'Jane Doe'", "staff passwd 'Jane Doe'", "redeem request P-1001 'GIFT CARD'"],
+)
+def test_a_name_typed_where_an_id_belongs_is_a_usage_error(db: Path, command: str) -> None:
+    """Not "no participant": a name is never an id, so nothing is opened to look for it."""
+    message = refused(db, command, 2, CMREWARDS_ACTOR=ADMIN)
+    assert "must be 1-64 letters, digits" in message, message
+
+
 def test_a_preset_is_suggested_without_a_database(tmp_path: Path) -> None:
     result = invoke(tmp_path / "none.db", "simulate --preset va-prize --participants 1 --p-met 1")
     assert assert_error(result, 1, json_output=False)["message"].endswith(

@@ -1,7 +1,8 @@
 """Ids typed at the desk, and the nearest known one when a typed id is not found.
 
 Each option or argument that names something stored declares what it names with a
-parameter type (``PARTICIPANT``, ``STAFF``, ``PROGRAM``, ``SKU``, ``TARGET``, ``PRESET``).
+parameter type (``PARTICIPANT``, ``STAFF``, ``PROGRAM``, ``SKU``, ``TARGET``, ``PRESET``);
+participant, staff and SKU ids of the wrong shape are usage errors (exit 2) at parse time.
 When a command is refused with ``NotFound`` (or ``PermissionDenied`` for an unknown
 actor) and the message names one of its typed ids that does not exist, the command adds
 the nearest existing id by ``difflib``'s similarity, lookalike characters (``l``/``1``,
@@ -29,11 +30,23 @@ parameters."""
 
 
 class IdType(click.types.StringParamType):
-    """A string that names a stored thing of one kind (read as any other string)."""
+    """A string that names a stored thing of one kind. With ``what``, the kind's ids are
+    pseudonymous ids (``check_id``): one of another shape (``'Jane Doe'``, a name typed
+    where the id belongs) is a usage error before anything is opened, not "not found"."""
 
-    def __init__(self, name: str, known: Known) -> None:
+    def __init__(self, name: str, known: Known, what: str | None = None) -> None:
         self.name = name
         self.known = known
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        if self.what is not None:
+            try:
+                cmrewards.check_id(text, self.what)
+            except CMRewardsError as error:
+                self.fail(str(error), param, ctx)
+        return text
 
 
 def _targets(clinic: Callable[[], Clinic], params: Mapping[str, Any]) -> Iterable[str]:
@@ -45,10 +58,12 @@ def _targets(clinic: Callable[[], Clinic], params: Mapping[str, Any]) -> Iterabl
     return [t.id for p in chosen for t in p.targets]
 
 
-PARTICIPANT = IdType("participant", lambda clinic, _: [p.id for p in clinic().participants()])
-STAFF = IdType("staff", lambda clinic, _: [s.id for s in clinic().staff()])
+PARTICIPANT = IdType(
+    "participant", lambda clinic, _: [p.id for p in clinic().participants()], "participant id"
+)
+STAFF = IdType("staff", lambda clinic, _: [s.id for s in clinic().staff()], "staff id")
 PROGRAM = IdType("program", lambda clinic, _: [p.id for p in clinic().programs()])
-SKU = IdType("sku", lambda clinic, _: [i.sku for i in clinic().items()])
+SKU = IdType("sku", lambda clinic, _: [i.sku for i in clinic().items()], "sku")
 TARGET = IdType("target", _targets)
 PRESET = IdType("preset", lambda _clinic, _: cmrewards.preset_names())
 
