@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import assert_error, invoke, ok
+from support.cli import assert_error, ctn_clinic, invoke, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -20,17 +20,7 @@ RESULTS = EXAMPLES / "hl7-results.hl7"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.db"
-    for command in (
-        "init --admin admin-1 --no-sign-in",
-        "staff add rec-01 --role recorder --actor admin-1",
-        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
-        "enroll P-1001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-        "enroll P-1002 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-        "enroll P-1003 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-    ):
-        ok(path, command)
-    return path
+    return ctn_clinic(tmp_path / "clinic.db", "P-1001", "P-1002", "P-1003")
 
 
 def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -148,17 +138,7 @@ def test_a_fhir_export_is_told_by_its_content_and_gives_the_hl7_record(
     assert again["stored"] == 0
     assert snapshot(db) == before
 
-    other = tmp_path / "hl7.db"
-    for command in (
-        "init --admin admin-1 --no-sign-in",
-        "staff add rec-01 --role recorder --actor admin-1",
-        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
-        *(
-            f"enroll P-100{n} --program ctn-stimulant --start 2026-03-02 --actor admin-1"
-            for n in (1, 2, 3)
-        ),
-    ):
-        ok(other, command)
+    other = ctn_clinic(tmp_path / "hl7.db", "P-1001", "P-1002", "P-1003")
     for sample in sorted(HL7.glob("*.hl7")):
         if "batch" not in sample.name:
             ok(other, f"import {sample} --map {HL7 / 'lab.toml'} --actor rec-01")

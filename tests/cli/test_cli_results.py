@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import assert_error, invoke, ok, text
+from support.cli import assert_error, ctn_clinic, invoke, ok, text
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -20,15 +20,7 @@ HEADER = ["specimen", "collected", "analyte", "result", "status", "reports"]
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.db"
-    for command in (
-        "init --admin admin-1 --no-sign-in",
-        "staff add rec-01 --role recorder --actor admin-1",
-        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
-        "enroll P-1001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-    ):
-        ok(path, command)
-    return path
+    return ctn_clinic(tmp_path / "clinic.db", "P-1001")
 
 
 @pytest.fixture

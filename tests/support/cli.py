@@ -86,3 +86,22 @@ def snapshot(db: Path, *, migrations: bool = True) -> Snapshot:
         }
     finally:
         conn.close()
+
+
+CTN_PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "ctn0094-program.toml"
+
+
+def ctn_clinic(path: Path, *participants: str) -> Path:
+    """A SQLite clinic (sign-in off) running the CTN-0094 stimulant program, with recorder
+    ``rec-01`` and ``participants`` enrolled on 2026-03-02: where the lab samples land."""
+    for command in (
+        "init --admin admin-1 --no-sign-in",
+        "staff add rec-01 --role recorder --actor admin-1",
+        f"program add --file {CTN_PROGRAM} --actor admin-1",
+        *(
+            f"enroll {p} --program ctn-stimulant --start 2026-03-02 --actor admin-1"
+            for p in participants
+        ),
+    ):
+        ok(path, command)
+    return path
