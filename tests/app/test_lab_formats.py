@@ -26,6 +26,9 @@ LAB = cmrewards.load_lab_map(HL7 / "lab.toml")
         ("  \n{\n", LabFormat.FHIR),
         ("participant,target,outcome,at,key,note\n", LabFormat.CSV),
         ("MSHA,Patient ID,Collected\n", LabFormat.CSV),  # a column named like a segment
+        ("PID|1||P-1001^^^CLINIC^MR\r", LabFormat.HL7),  # HL7 with its MSH cut off
+        ("OBX|1|ST|3397-7^Cocaine^LN\r", LabFormat.HL7),
+        ("PID,Collected\n", LabFormat.CSV),
         ("MSH", LabFormat.CSV),
         ("", LabFormat.CSV),
     ],
@@ -41,6 +44,15 @@ def test_read_lab_messages_reads_an_hl7_file_from_its_start() -> None:
         "line 3",
         "line 17",
         "line 31",
+    ]
+
+
+def test_hl7_without_its_msh_is_refused_as_hl7_naming_the_line() -> None:
+    """Not "a CSV file holds rows": the file is HL7 whose header is missing."""
+    text = "PID|1||P-1001^^^CLINIC^MR||Doe^Jane\rOBR|1||ACC-1\r"
+    found = list(read_lab_messages(io.StringIO(text, newline=""), LAB, "cut.hl7"))
+    assert [(bad.line, bad.problem) for bad in found] == [
+        (1, "a segment before any MSH: every message starts with MSH")
     ]
 
 

@@ -9,6 +9,7 @@ CSV file, read as before (the six-column outcomes file, or a lab export with a m
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -18,6 +19,11 @@ from ..errors import InvalidInput
 from .fhir import read_fhir_messages
 from .hl7v2 import read_hl7_messages
 from .lab_file import BadRow
+
+_SEGMENT = re.compile(r"[A-Z][A-Z0-9]{2}\|")
+"""An HL7 v2 segment id and the usual field separator: a file that starts at ``PID|`` or
+``OBX|`` (its ``MSH`` cut off) is HL7 missing its header, which the HL7 reader names,
+not a CSV file."""
 
 HEAD = 4096
 """Characters read to tell the format: more than enough to pass a BOM and blank lines."""
@@ -51,10 +57,12 @@ READERS: dict[LabFormat, MessageReader] = {
 def lab_file_format(head: str) -> LabFormat:
     """The format of a file whose first characters are ``head`` (a BOM, blank lines and an
     MLLP start byte before them are passed over): ``MSH``, ``FHS`` or ``BHS`` and a field
-    separator is HL7 v2, ``{`` is FHIR JSON, anything else CSV. Raises nothing: every text
-    is one of the three."""
+    separator, or any other segment id and ``|``, is HL7 v2, ``{`` is FHIR JSON, anything
+    else CSV. Raises nothing: every text is one of the three."""
     start = head.lstrip("\ufeff\x0b \t\r\n")
     if start[:3] in ("MSH", "FHS", "BHS") and len(start) > 3 and not start[3].isalnum():
+        return LabFormat.HL7
+    if _SEGMENT.match(start):
         return LabFormat.HL7
     if start.startswith("{"):
         return LabFormat.FHIR
