@@ -310,7 +310,7 @@ def may_change_decided(tx: RecordTx, actor: str, accession: str, reported: Repor
     admin's, so a recorder's file may not do it for them (docs/decisions.md, "Who may
     change a result through a lab message")."""
     staff = tx.staff(actor)
-    if staff is not None and staff.active and not staff.may(Action.APPLY_LAB_CHANGE):
+    if staff is not None and staff.active and not staff.applies_lab_changes:
         raise PermissionDenied(
             f"specimen {accession} {reported.analyte}: this {reported.status} report changes"
             f" a decided result, and {actor!r} is a {staff.role}; only an admin or a lab-feed"

@@ -73,6 +73,12 @@ class Staff:
     def may(self, action: Action) -> bool:
         return self.active and action in PERMISSIONS[self.role]
 
+    @property
+    def applies_lab_changes(self) -> bool:
+        """May apply a lab's correction or withdrawal of a decided result
+        (``Action.APPLY_LAB_CHANGE``): what a listener run as them will refuse otherwise."""
+        return self.may(Action.APPLY_LAB_CHANGE)
+
 
 def authorise(staff: Staff | None, actor: str, action: Action) -> Staff:
     """The acting staff member, or ``PermissionDenied`` saying why not."""
