@@ -81,7 +81,7 @@ def fresh_clinic(location: str | None) -> Clinic:
     clock = FakeClock(dt.datetime(2026, 3, 20, 18, tzinfo=dt.UTC))
     clinic = cmrewards.open(location, clock=clock, seeds=iter(range(1, 10**6)).__next__)
     clinic.init("admin-1")
-    clinic.add_staff("rec-1", "recorder", actor="admin-1")
+    clinic.add_staff("feed-1", "lab-feed", actor="admin-1")  # the EHR's corrections too
     clinic.add_program(PROGRAM, actor="admin-1")
     clinic.enroll("P-1001", PROGRAM.id, start=dt.date(2026, 3, 2), actor="admin-1")
     return clinic
@@ -91,7 +91,7 @@ def import_file(clinic: Clinic, name: str) -> LabImportReport:
     ehr = cmrewards.load_lab_map(FIXTURES / "ehr-map.toml")
     with (FIXTURES / name).open(encoding="utf-8") as file:
         messages = cmrewards.read_fhir_messages(file, ehr, name)
-        report = clinic.import_lab_messages(messages, actor="rec-1")
+        report = clinic.import_lab_messages(messages, actor="feed-1")
     assert report.complete, report
     return report
 

@@ -60,12 +60,13 @@ def oru(control_id: str, accession: str, cocaine: str, status: str, who: str = "
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """A SQLite clinic with the CTN stimulant program, recorder ``rec-01`` and three people
-    enrolled from Monday 2026-03-02."""
+    """A SQLite clinic with the CTN stimulant program, recorder ``rec-01``, the lab's
+    service account ``feed-01`` (lab-feed) and three people enrolled from Monday 2026-03-02."""
     path = tmp_path / "clinic.db"
     with cmrewards.open(str(path), create=True) as clinic:
         clinic.init("admin-1")
         clinic.add_staff("rec-01", "recorder", actor="admin-1")
+        clinic.add_staff("feed-01", "lab-feed", actor="admin-1")
         program = clinic.add_program(cmrewards.load_program_file(PROGRAM), actor="admin-1")
         for person in PEOPLE:
             clinic.enroll(person, program.id, start=dt.date(2026, 3, 2), actor="admin-1")
@@ -85,7 +86,7 @@ def listener(db: Path, told: list[Acknowledgement]) -> Iterator[tuple[MLLPServer
     def make() -> MLLPServer:
         clinic = cmrewards.open(str(db))
         clinics.append(clinic)
-        handler = cmrewards.lab_handler(clinic, LAB, actor="rec-01")
+        handler = cmrewards.lab_handler(clinic, LAB, actor="feed-01")
         return MLLPServer(handler, port=0, on_answer=told.append)
 
     with serving(make) as running:
@@ -140,14 +141,14 @@ def test_a_burst_of_lab_messages_is_applied_as_the_file_import_applies_it(
     other = tmp_path / "imported.db"
     with cmrewards.open(str(other), create=True) as clinic:
         clinic.init("admin-1")
-        clinic.add_staff("rec-01", "recorder", actor="admin-1")
+        clinic.add_staff("feed-01", "lab-feed", actor="admin-1")
         program = clinic.add_program(cmrewards.load_program_file(PROGRAM), actor="admin-1")
         for person in PEOPLE:
             clinic.enroll(person, program.id, start=dt.date(2026, 3, 2), actor="admin-1")
         for name in SAMPLES:
             with (HL7 / name).open(encoding="utf-8", newline="") as file:
                 report = clinic.import_lab_messages(
-                    cmrewards.read_hl7_messages(file, LAB, name), actor="rec-01"
+                    cmrewards.read_hl7_messages(file, LAB, name), actor="feed-01"
                 )
             assert report.complete, report.error
     for person in PEOPLE:
@@ -306,3 +307,21 @@ def test_a_busy_database_is_AR_and_the_lab_sends_it_again(
         code, echoed, reason = answered(handler(oru("B-1", "ACC-6", "NEG", "F")))
     assert (code, echoed) == ("AR", "B-1")
     assert reason.startswith("not processed, send it again later: the database stayed locked")
+
+
+def test_a_recorder_run_listener_answers_a_change_to_a_decided_result_AE(db: Path) -> None:
+    """Decision (docs/decisions.md): a listener run by a recorder still runs and applies
+    first results; the lab's correction of a decided result is refused with the reason,
+    and nothing of it is written, until a lab-feed account sends it."""
+    with cmrewards.open(str(db)) as clinic:
+        by_recorder = cmrewards.lab_handler(clinic, LAB, actor="rec-01")
+        assert answered(by_recorder(oru("R-1", "ACC-7", "NEG", "F")))[0] == "AA"
+        before = snapshot(db)
+        code, echoed, reason = answered(by_recorder(oru("R-2", "ACC-7", "POS", "C")))
+        assert (code, echoed) == ("AE", "R-2")
+        assert reason.startswith("specimen ACC-7 cocaine: this corrected report changes")
+        assert "'rec-01' is a recorder" in reason
+        assert snapshot(db) == before
+        by_feed = cmrewards.lab_handler(clinic, LAB, actor="feed-01")
+        assert answered(by_feed(oru("R-2", "ACC-7", "POS", "C")))[0] == "AA"
+    assert corrections(db) == ["outcome 1 corrected to not_met"]

@@ -65,7 +65,8 @@ def both(status: ResultStatus, result: LabResult) -> dict[str, tuple[ResultStatu
 
 
 def apply(clinic: Clinic, *reports: LabReport) -> cmrewards.LabMessageResult:
-    return clinic.apply_lab_message(message(*reports), actor="rec-1")
+    """As the lab's feed (a lab-feed account), which may apply its corrections."""
+    return clinic.apply_lab_message(message(*reports), actor="feed-1")
 
 
 def points(clinic: Clinic) -> int:
@@ -92,8 +93,9 @@ def outcomes(clinic: Clinic) -> list[str]:
 @pytest.fixture
 def lab(any_clinic: Clinic) -> Clinic:
     """``any_clinic`` with the CTN stimulant program (Higgins: 10, +5 a step, reset on a
-    positive), recorder ``rec-1`` and P1 enrolled."""
+    positive), recorder ``rec-1``, lab-feed account ``feed-1`` and P1 enrolled."""
     any_clinic.add_staff("rec-1", "recorder", actor="admin-1")
+    any_clinic.add_staff("feed-1", "lab-feed", actor="admin-1")
     any_clinic.add_program(PROGRAM, actor="admin-1")
     any_clinic.enroll("P1", PROGRAM.id, start=START, actor="admin-1")
     return any_clinic
@@ -238,6 +240,79 @@ def test_an_import_stops_at_the_refused_message_and_a_rerun_resumes(lab: Clinic)
     assert points(lab) == 10 + 15 + 20 + 40  # the third met in a row earns the bonus
 
 
+# --- who may apply a lab's change to a decided result ----------------------------------------
+
+
+def as_staff(clinic: Clinic, actor: str, *reports: LabReport) -> cmrewards.LabMessageResult:
+    return clinic.apply_lab_message(message(*reports), actor=actor)
+
+
+def test_a_recorder_records_first_results_but_may_not_change_a_decided_one(lab: Clinic) -> None:
+    lab.add_staff("clin-1", "clinician", actor="admin-1")
+    as_staff(lab, "rec-1", report(0, **both(P, NEG)))
+    as_staff(lab, "rec-1", report(0, **both(F, NEG)))  # the first final: recording
+    as_staff(lab, "rec-1", report(1, cocaine=(X, None)))  # a withdrawal before any result
+    before = (points(lab), lab.analyte_results("P1"), outcomes(lab))
+    assert before[0] == 10
+    fine = report(2, **both(F, NEG))
+    for actor, role in (("rec-1", "recorder"), ("clin-1", "clinician")):
+        for change in (report(0, cocaine=(C, POS)), report(0, cocaine=(W, None))):
+            # The whole message is refused, its first report (a plain final) included.
+            with pytest.raises(cmrewards.PermissionDenied) as refused:
+                as_staff(lab, actor, fine, change)
+            text = str(refused.value)
+            assert "\n" not in text
+            assert text.startswith(f"specimen S0 cocaine: this {change.analytes[0].status} report")
+            assert f"{actor!r} is a {role}; only an admin or a lab-feed account" in text
+            assert (points(lab), lab.analyte_results("P1"), outcomes(lab)) == before
+    # The feed, and an admin, apply it; a recorder then sends the same report: a replay.
+    fix = report(0, cocaine=(C, POS))
+    assert as_staff(lab, "feed-1", fix).reports[0].corrected
+    assert as_staff(lab, "rec-1", fix).replayed
+    assert as_staff(lab, "admin-1", report(0, cocaine=(W, None))).reports[0].voided
+    assert points(lab) == 0
+    assert lab.verify().ok
+
+
+def test_a_final_after_a_withdrawal_is_a_change_too(lab: Clinic) -> None:
+    apply(lab, report(0, **both(F, NEG)))
+    apply(lab, report(0, cocaine=(W, None)))
+    with pytest.raises(cmrewards.PermissionDenied, match="this final report changes"):
+        as_staff(lab, "rec-1", report(0, cocaine=(F, NEG)))
+    assert outcomes(lab) == []
+    assert len(as_staff(lab, "feed-1", report(0, cocaine=(F, NEG))).reports[0].recorded) == 1
+
+
+def test_a_recorder_import_stops_at_the_change_and_keeps_what_came_before(lab: Clinic) -> None:
+    first = LabMessage((report(0, **both(F, NEG)),), "line 1")
+    change = LabMessage((report(1, **both(F, NEG)), report(0, cocaine=(C, POS))), "line 2")
+    later = LabMessage((report(2, **both(F, NEG)),), "line 3")
+    stopped = lab.import_lab_messages([first, change, later], actor="rec-1", chunk_size=10)
+    assert (stopped.complete, stopped.failed_at, stopped.messages) == (False, "line 2", 1)
+    assert (stopped.error_type, stopped.exit_code) == ("PermissionDenied", 1)
+    assert stopped.error is not None
+    assert stopped.error.startswith("line 2: specimen S0 cocaine: this corrected report changes")
+    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0"]
+    assert points(lab) == 10
+    done = lab.import_lab_messages([first, change, later], actor="feed-1")
+    assert (done.complete, done.messages, done.corrected, done.replayed) == (True, 3, 1, 2)
+    assert outcomes(lab) == [f"{STIM}: not_met", f"{STIM}: met", f"{STIM}: met"]
+    assert lab.verify().ok
+
+
+def test_a_lab_feed_account_changes_nothing_by_hand(lab: Clinic) -> None:
+    apply(lab, report(0, **both(F, NEG)))
+    (outcome,) = [e for e in lab.history("P1") if e.kind == "outcome"]
+    outcome_id = int(outcome.ref.removeprefix("outcome:"))
+    with pytest.raises(cmrewards.PermissionDenied, match="a lab-feed may not correct"):
+        lab.correct(outcome_id, "not_met", reason="by hand", actor="feed-1")
+    with pytest.raises(cmrewards.PermissionDenied, match="a lab-feed may not void"):
+        lab.void(outcome_id, reason="by hand", actor="feed-1")
+    with pytest.raises(cmrewards.PermissionDenied, match="a lab-feed may not adjust"):
+        lab.adjust("P1", 5, reason="by hand", actor="feed-1")
+    assert [s.role for s in lab.staff() if s.id == "feed-1"] == [cmrewards.Role.LAB_FEED]
+
+
 # --- the property: any order of arrival, the same money ------------------------------------
 
 
@@ -295,7 +370,7 @@ def test_any_order_of_arrival_pays_what_the_effective_results_pay(
     clock = FakeClock()
     with cmrewards.open(None, clock=clock) as clinic, cmrewards.open(None, clock=clock) as direct:
         clinic.init("admin-1")
-        clinic.add_staff("rec-1", "recorder", actor="admin-1")
+        clinic.add_staff("feed-1", "lab-feed", actor="admin-1")
         clinic.add_program(PROGRAM, actor="admin-1")
         clinic.enroll("P1", PROGRAM.id, start=START, actor="admin-1")
         for specimen, analyte, (status, value) in sequence:

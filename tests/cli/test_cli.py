@@ -275,6 +275,18 @@ def test_staff_add_list_and_deactivate(clinic_db: Path) -> None:
     ]
 
 
+def test_staff_add_offers_every_role_of_the_domain_lab_feed_included(clinic_db: Path) -> None:
+    from cmrewards import Role
+
+    staff_add = cli.commands["staff"].commands["add"]  # type: ignore[attr-defined]
+    (role,) = [p for p in staff_add.params if p.name == "role"]
+    assert list(role.type.choices) == [str(r) for r in Role]
+    added = ok(clinic_db, f"staff add feed-01 --role lab-feed --actor {ADMIN}")
+    assert (added["id"], added["role"]) == ("feed-01", "lab-feed")
+    # The service account changes nothing by hand.
+    assert_error(invoke(clinic_db, "staff add x-01 --role recorder --actor feed-01"), 1)
+
+
 def test_deactivated_staff_may_no_longer_record(clinic_db: Path) -> None:
     ok(clinic_db, f"staff deactivate {RECORDER} --actor {ADMIN} --yes")
     before = snapshot(clinic_db)

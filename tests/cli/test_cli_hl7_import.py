@@ -4,6 +4,7 @@ content, applied through the statuses; a bad message is one line and writes noth
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -33,12 +34,12 @@ def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_an_hl7_file_is_told_by_its_content_and_a_rerun_writes_nothing(db: Path) -> None:
-    report = ok(db, f"import {RESULTS} --map {MAP} --actor rec-01")
+    report = ok(db, f"import {RESULTS} --map {MAP} --actor feed-01")
     assert (report["messages"], report["specimens"], report["failed_at"]) == (3, 3, None)
     assert report["preliminary"] == 9
     assert report["outcomes"] >= 1
     before = snapshot(db)
-    again = ok(db, f"import {RESULTS} --map {MAP} --actor rec-01")
+    again = ok(db, f"import {RESULTS} --map {MAP} --actor feed-01")
     assert again["stored"] == 0
     assert again["replayed"] > 0
     assert snapshot(db) == before
@@ -49,7 +50,7 @@ def test_an_hl7_file_is_told_by_its_content_and_a_rerun_writes_nothing(db: Path)
 
 def test_the_summary_says_what_the_messages_did(db: Path) -> None:
     done = ok(
-        db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor rec-01", json_output=False
+        db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor feed-01", json_output=False
     )
     assert done == (
         "imported 2 messages: 18 analyte results stored (0 preliminary), 0 already stored;"
@@ -59,7 +60,7 @@ def test_the_summary_says_what_the_messages_did(db: Path) -> None:
 
 
 def test_a_batch_file_applies_each_participant_s_message(db: Path) -> None:
-    report = ok(db, f"import {HL7 / 'batch.hl7'} --map {MAP} --actor rec-01")
+    report = ok(db, f"import {HL7 / 'batch.hl7'} --map {MAP} --actor feed-01")
     assert (report["messages"], report["specimens"], report["outcomes"]) == (3, 3, 3)
     # P-1002's specimen is cocaine-positive: not_met, no points; the others are met.
     points = {p: ok(db, f"balance {p}")["points"] for p in ("P-1001", "P-1002", "P-1003")}
@@ -68,7 +69,7 @@ def test_a_batch_file_applies_each_participant_s_message(db: Path) -> None:
 
 
 def test_hl7_without_a_mapping_is_a_usage_error(db: Path) -> None:
-    error = assert_error(invoke(db, f"import {RESULTS} --actor rec-01"), 2)
+    error = assert_error(invoke(db, f"import {RESULTS} --actor feed-01"), 2)
     assert error["message"] == (
         f"{RESULTS} holds HL7 messages: give --map MAP.toml, whose [identity] says which"
         " identifier is the participant (see 'cmrewards import --help')"
@@ -77,7 +78,7 @@ def test_hl7_without_a_mapping_is_a_usage_error(db: Path) -> None:
 
 def test_a_csv_mapping_cannot_read_hl7(db: Path) -> None:
     csv_map = EXAMPLES / "ctn0094-map.toml"
-    error = assert_error(invoke(db, f"import {RESULTS} --map {csv_map} --actor rec-01"), 2)
+    error = assert_error(invoke(db, f"import {RESULTS} --map {csv_map} --actor feed-01"), 2)
     assert error["message"] == (
         f"the mapping {csv_map} has no [identity] assigning_authority: it must say which"
         " PID-3 identifier is the participant"
@@ -91,7 +92,7 @@ def test_a_bad_message_stops_the_import_in_one_line_and_writes_nothing(
     bad = tmp_path / "bad.hl7"
     bad.write_bytes(text.replace("19359-9^Cocaine", "ZZ-9^Cocaine").encode())
     before = snapshot(db)
-    result = invoke(db, f"import {bad} --map {MAP} --actor rec-01", json_output=False)
+    result = invoke(db, f"import {bad} --map {MAP} --actor feed-01", json_output=False)
     assert result.exit_code == 2
     assert result.stderr == (
         "cmrewards: import stopped at line 9: OBX-3 'ZZ-9' is not a known analyte or LOINC"
@@ -105,13 +106,39 @@ def test_messages_before_a_bad_one_stay_and_a_rerun_resumes(db: Path, tmp_path: 
     unknown = (HL7 / "dilute.hl7").read_bytes().decode().replace("P-1001^", "P-9999^")
     mixed = tmp_path / "mixed.hl7"
     mixed.write_bytes((good + unknown).encode())
-    result = invoke(db, f"import {mixed} --map {MAP} --actor rec-01")
+    result = invoke(db, f"import {mixed} --map {MAP} --actor feed-01")
     assert result.exit_code != 0
     report = json.loads(result.stdout)
     assert (report["messages"], report["failed_at"]) == (1, "line 17")
     assert "P-9999" in report["error"]
-    again = ok(db, f"import {HL7 / 'nine_panel_final.hl7'} --map {MAP} --actor rec-01")
+    again = ok(db, f"import {HL7 / 'nine_panel_final.hl7'} --map {MAP} --actor feed-01")
     assert (again["stored"], again["replayed"]) == (0, 9)
+
+
+def test_a_recorder_s_file_may_not_withdraw_a_decided_result(db: Path) -> None:
+    """The file's first message (a final) is the recorder's to import; its second withdraws
+    that decided result, which only an admin or a lab-feed account may apply: the import
+    stops there in one line (exit 1), the first message stays, nothing of the second is
+    written, and the lab-feed account's rerun applies the rest."""
+    sample = HL7 / "entered_in_error.hl7"
+    result = invoke(db, f"import {sample} --map {MAP} --actor rec-01", json_output=False)
+    assert result.exit_code == 1
+    (message,) = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"cmrewards: import stopped at line 15: specimen ACC-1001-03 amphetamine: this"
+        r" entered-in-error report changes a decided result, and 'rec-01' is a recorder;"
+        r" only an admin or a lab-feed account may apply a lab's change; nothing of it was"
+        r" written",
+        message,
+    ), message
+    assert result.stdout.startswith("imported 1 message:")
+    assert ok(db, "balance P-1001")["points"] == 10
+    before = snapshot(db)
+    assert invoke(db, f"import {sample} --map {MAP} --actor rec-01").exit_code == 1
+    assert snapshot(db) == before
+    done = ok(db, f"import {sample} --map {MAP} --actor feed-01")
+    assert (done["messages"], done["voided"], done["failed_at"]) == (2, 1, None)
+    assert ok(db, "balance P-1001")["points"] == 0
 
 
 def test_the_help_names_the_formats(db: Path) -> None:
@@ -129,22 +156,24 @@ def test_a_fhir_export_is_told_by_its_content_and_gives_the_hl7_record(
     """The same results as NDJSON (tests/fixtures/fhir) and as HL7 v2 (tests/fixtures/hl7),
     each imported by `cmrewards import`, leave the same balances; a rerun writes nothing."""
     report = ok(
-        db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor rec-01"
+        db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor feed-01"
     )
     assert report["failed_at"] is None
     assert report["messages"] > 0
     before = snapshot(db)
-    again = ok(db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor rec-01")
+    again = ok(
+        db, f"import {FHIR / 'results.ndjson'} --map {FHIR / 'ehr-map.toml'} --actor feed-01"
+    )
     assert again["stored"] == 0
     assert snapshot(db) == before
 
     other = ctn_clinic(tmp_path / "hl7.db", "P-1001", "P-1002", "P-1003")
     for sample in sorted(HL7.glob("*.hl7")):
         if "batch" not in sample.name:
-            ok(other, f"import {sample} --map {HL7 / 'lab.toml'} --actor rec-01")
+            ok(other, f"import {sample} --map {HL7 / 'lab.toml'} --actor feed-01")
     for participant in ("P-1001", "P-1002", "P-1003"):
         assert ok(db, f"balance {participant}") == ok(other, f"balance {participant}")
 
 
 def test_fhir_without_a_mapping_is_a_usage_error(db: Path) -> None:
-    assert_error(invoke(db, f"import {FHIR / 'results.ndjson'} --actor rec-01"), 2)
+    assert_error(invoke(db, f"import {FHIR / 'results.ndjson'} --actor feed-01"), 2)

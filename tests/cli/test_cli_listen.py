@@ -28,8 +28,11 @@ LAB = ROOT / "tests" / "fixtures" / "hl7" / "lab.toml"
 PROGRAM = ROOT / "examples" / "ctn0094-program.toml"
 
 
-def oru(control_id: str, accession: str, who: str = "P-1001") -> str:
-    """A negative two-analyte ORU^R01 with the person's name and birth date in its PID."""
+def oru(
+    control_id: str, accession: str, who: str = "P-1001", cocaine: str = "NEG", status: str = "F"
+) -> str:
+    """A two-analyte ORU^R01 (negative unless ``cocaine`` says otherwise, final unless
+    ``status`` does) with the person's name and birth date in its PID."""
     return (
         "\r".join(
             [
@@ -37,8 +40,8 @@ def oru(control_id: str, accession: str, who: str = "P-1001") -> str:
                 f"{control_id}|P|2.5.1",
                 f"PID|1||{who}^^^CMREWARDS^PI||Quimby^Harriet||19810714|F",
                 f"OBR|1||{accession}^TOXLAB|UDS^Urine drug screen^L|||202603030900-0600",
-                "OBX|1|CWE|19359-9^Cocaine screen^LN||NEG||||||F",
-                "OBX|2|CWE|19261-7^Amphetamine screen^LN||NEG||||||F",
+                f"OBX|1|CWE|19359-9^Cocaine screen^LN||{cocaine}||||||{status}",
+                f"OBX|2|CWE|19261-7^Amphetamine screen^LN||NEG||||||{status}",
             ]
         )
         + "\r"
@@ -51,6 +54,7 @@ def db(tmp_path: Path) -> Path:
     with cmrewards.open(str(path), create=True) as clinic:
         clinic.init("admin-1")
         clinic.add_staff("rec-01", "recorder", actor="admin-1")
+        clinic.add_staff("feed-01", "lab-feed", actor="admin-1")
         program = clinic.add_program(cmrewards.load_program_file(PROGRAM), actor="admin-1")
         clinic.enroll("P-1001", program.id, start=dt.date(2026, 3, 2), actor="admin-1")
     return path
@@ -59,9 +63,9 @@ def db(tmp_path: Path) -> Path:
 class Listener:
     """``cmrewards listen`` in a child process, its output read line by line with a deadline."""
 
-    def __init__(self, db: Path, *options: str) -> None:
+    def __init__(self, db: Path, *options: str, actor: str = "feed-01") -> None:
         command = [sys.executable, "-m", "cmrewards", "--db", str(db), "listen", "--port", "0"]
-        command += ["--map", str(LAB), "--actor", "rec-01", *options]
+        command += ["--map", str(LAB), "--actor", actor, *options]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -210,3 +214,41 @@ def test_a_port_in_use_is_one_line_and_exit_2(db: Path) -> None:
         result = invoke(db, f"listen --port {port} --map {LAB} --actor rec-01", json_output=False)
     message = assert_error(result, 2, json_output=False)["message"]
     assert message.startswith(f"cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_run_by_a_recorder_it_warns_and_answers_a_change_to_a_decided_result_AE(
+    db: Path,
+) -> None:
+    running = Listener(db, actor="rec-01")
+    try:
+        assert running.line("err") == (
+            "cmrewards: rec-01 is a recorder: the lab's corrections and withdrawals of decided"
+            " results will be refused (AE); run listen as a lab-feed account"
+        )
+        with Client(running.address) as lab:
+            lab.send(oru("MSG-1", "ACC-1"))
+            applied = running.line("out")
+            before = snapshot(db)
+            lab.send(oru("MSG-2", "ACC-1", cocaine="POS", status="C"))
+            refused = running.line("out")
+        assert " MSG-1 AA applied 1 specimen" in applied
+        assert re.fullmatch(
+            r"\S+ MSG-2 AE specimen ACC-1 cocaine: this corrected report changes a decided"
+            r" result, and 'rec-01' is a recorder; .*nothing of it was written",
+            refused,
+        )
+        assert snapshot(db) == before
+        assert running.stop() == 0
+    finally:
+        running.close()
+    # The lab-feed account's listener applies it; it never warns.
+    feed = Listener(db)
+    try:
+        with Client(feed.address) as lab:
+            lab.send(oru("MSG-2", "ACC-1", cocaine="POS", status="C"))
+        assert feed.line("out").endswith("1 outcome corrected")
+        assert feed.stop() == 0
+        assert feed.rest("err") == "cmrewards: stopped after 1 message\n"
+    finally:
+        feed.close()
+    assert ok(db, "verify")["ok"] is True

@@ -49,7 +49,7 @@ def test_a_preliminary_result_is_shown_and_the_balance_says_it_awaits_the_final(
     db: Path, messages: tuple[Path, Path]
 ) -> None:
     preliminary, _ = messages
-    ok(db, f"import {preliminary} --map {MAP} --actor rec-01")
+    ok(db, f"import {preliminary} --map {MAP} --actor feed-01")
     table = rows(db)
     assert table[0] == HEADER
     # Collected 09:20 -06:00 (the lab's offset): 10:20 in the program's New York zone.
@@ -71,7 +71,7 @@ def test_the_correction_replaces_it_and_the_specimen_no_longer_waits(
     db: Path, messages: tuple[Path, Path]
 ) -> None:
     for file in messages:
-        ok(db, f"import {file} --map {MAP} --actor rec-01")
+        ok(db, f"import {file} --map {MAP} --actor feed-01")
     shown = ok(db, "results P-1001")
     cocaine = next(r for r in shown if r["analyte"] == "cocaine")
     assert (cocaine["result"], cocaine["reports"]) == ("negative", 2)
@@ -87,7 +87,7 @@ def test_the_correction_replaces_it_and_the_specimen_no_longer_waits(
 
 def test_a_result_entered_in_error_is_shown_withdrawn(db: Path) -> None:
     # A final 9-panel, then the lab's message taking every result of it back (W).
-    ok(db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor rec-01")
+    ok(db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor feed-01")
     shown = ok(db, "results P-1001")
     assert {(r["specimen"], r["status"], r["reports"]) for r in shown} == {
         ("ACC-1001-03", "entered-in-error", 2)

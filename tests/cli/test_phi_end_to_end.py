@@ -163,6 +163,7 @@ def test_no_phi_reaches_the_database_the_export_the_output_or_a_log(
     for command in (
         "init --admin admin-1 --no-sign-in",
         "staff add rec-01 --role recorder --actor admin-1",
+        "staff add feed-01 --role lab-feed --actor admin-1",
         f"program add --file {PROGRAM} --actor admin-1",
         "enroll P-2001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
         "enroll P-2002 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
@@ -170,7 +171,7 @@ def test_no_phi_reaches_the_database_the_export_the_output_or_a_log(
         run(command, json_output=True)
     for name, (_, lab_map, code) in FILES.items():
         for json_output in (False, True):  # the second run is a replay, or the same refusal
-            command = f"import {inbox / name} --map {inbox / lab_map} --actor rec-01"
+            command = f"import {inbox / name} --map {inbox / lab_map} --actor feed-01"
             result = run(command, code, json_output=json_output)
             if code:
                 assert len(result.stderr.splitlines()) == 1, result.stderr

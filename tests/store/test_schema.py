@@ -12,11 +12,14 @@ each engine, read back from the engine itself.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import enum
 import hashlib
 import re
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +34,7 @@ from cmrewards.domain.staff import Role
 from cmrewards.store.migrations import KNOWN, MIGRATIONS
 from cmrewards.store.sqlite import SQLiteStore
 from support import postgres as postgres_support
+from support.clinics import FakeClock
 
 RELEASED = {
     "0001_initial": (
@@ -72,6 +76,10 @@ RELEASED = {
     "0010_staff_secrets": (
         "ca1e21866e9b325cdb95fffa53720f719548a7c47b9b9720453f8414532489f9",
         "cc0fc606f679922596c494b4586d1c4fc2f2429951e81635aa16dac366c03e6c",
+    ),
+    "0011_lab_feed_role": (
+        "03f32ba20204aec8c163393114f3163133a30ded44bf114aa2c0c7b58d0fb148",
+        "ff78d8e45825ca0372ffc10ea59cbb73cb70be207dc220523d48a72c0da4b4c3",
     ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
@@ -241,3 +249,55 @@ def test_the_file_and_the_registry_agree(sqlite_tables: dict[str, str]) -> None:
             created = (created - {original}) | {f"{head}, {column}){tail}"}
     stored = {sql for sql in sqlite_tables.values() if '"_sqlite_migrations"' not in sql}
     assert stored <= created
+
+
+# --- 0011: the lab-feed role on a database written before it ---------------------------------
+
+
+def opened_before_lab_feed(monkeypatch: pytest.MonkeyPatch, engine: str, where: str) -> None:
+    """A clinic with staff, a program, an enrolment and an outcome, written by the
+    registry as it was before ``0011_lab_feed_role`` (which refuses a lab-feed member)."""
+    import cmrewards
+    from cmrewards.store import postgres, sqlite
+
+    earlier = MIGRATIONS[: KNOWN.index("0011_lab_feed_role")]
+    module = sqlite if engine == "sqlite" else postgres
+    with monkeypatch.context() as patched:
+        patched.setattr(module, "MIGRATIONS", earlier)
+        patched.setattr(module, "KNOWN", [m.name for m in earlier])
+        with cmrewards.open(where, clock=FakeClock()) as clinic:
+            clinic.init("admin-1")
+            clinic.add_staff("rec-1", "recorder", actor="admin-1")
+            clinic.add_program(cmrewards.load_preset("petry-fishbowl"), actor="admin-1")
+            program = clinic.programs()[0]
+            clinic.enroll("P1", program.id, start=dt.date(2026, 1, 5), actor="admin-1")
+            target = program.targets[0].id
+            at = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
+            clinic.record("P1", target, "met", actor="rec-1", at=at)
+            with pytest.raises(cmrewards.IntegrityError):
+                clinic.add_staff("feed-1", "lab-feed", actor="admin-1")
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_the_lab_feed_role_joins_a_database_written_before_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str
+) -> None:
+    import cmrewards
+
+    with contextlib.ExitStack() as stack:
+        where = (
+            str(tmp_path / "clinic.db")
+            if engine == "sqlite"
+            else stack.enter_context(postgres_support.database())
+        )
+        opened_before_lab_feed(monkeypatch, engine, where)
+        with cmrewards.open(where, clock=FakeClock()) as clinic:
+            before = clinic.staff()
+            clinic.add_staff("feed-1", "lab-feed", actor="admin-1")
+            assert {(s.id, s.role, s.added_at) for s in clinic.staff()} == {
+                *((s.id, s.role, s.added_at) for s in before),
+                ("feed-1", Role.LAB_FEED, FakeClock()()),
+            }
+            assert [s.id for s in before] == ["admin-1", "rec-1"]
+            assert [e.kind for e in clinic.history("P1")][:1] == ["outcome"]
+            assert clinic.verify().ok

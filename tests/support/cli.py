@@ -93,10 +93,12 @@ CTN_PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "ctn0094-progra
 
 def ctn_clinic(path: Path, *participants: str) -> Path:
     """A SQLite clinic (sign-in off) running the CTN-0094 stimulant program, with recorder
-    ``rec-01`` and ``participants`` enrolled on 2026-03-02: where the lab samples land."""
+    ``rec-01``, lab feed ``feed-01`` (who may apply a lab's corrections) and ``participants``
+    enrolled on 2026-03-02: where the lab samples land."""
     for command in (
         "init --admin admin-1 --no-sign-in",
         "staff add rec-01 --role recorder --actor admin-1",
+        "staff add feed-01 --role lab-feed --actor admin-1",
         f"program add --file {CTN_PROGRAM} --actor admin-1",
         *(
             f"enroll {p} --program ctn-stimulant --start 2026-03-02 --actor admin-1"

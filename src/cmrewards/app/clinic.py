@@ -140,9 +140,10 @@ class Clinic:
     **Every write** (a method taking ``actor``) also raises ``PermissionDenied`` unless
     ``actor`` is an active staff member whose role allows it: a ``recorder`` records and
     requests, a ``clinician`` also approves, fulfils, cancels and corrects, an ``admin``
-    does everything (docs/design.md section 2). A ``key`` makes a write idempotent: a repeat
-    returns the stored result marked ``replayed`` and writes nothing; the key reused for a
-    different request is ``IdempotencyConflict``.
+    does everything, a ``lab-feed`` service account records lab results and applies the
+    lab's corrections and withdrawals (docs/design.md section 2). A ``key`` makes a write
+    idempotent: a repeat returns the stored result marked ``replayed`` and writes nothing;
+    the key reused for a different request is ``IdempotencyConflict``.
     """
 
     def __init__(
@@ -203,8 +204,8 @@ class Clinic:
         return staffing.init(self._work, admin, passphrase=passphrase, os_user=os_user)
 
     def add_staff(self, staff_id: str, role: Role | str, *, actor: str) -> Staff:
-        """Add an active staff member with ``role`` (``recorder``, ``clinician`` or ``admin``)
-        and return them. Admin only.
+        """Add an active staff member with ``role`` (``recorder``, ``clinician``, ``admin``
+        or ``lab-feed``) and return them. Admin only.
 
         Raises ``AlreadyExists`` for an id in use; ``InvalidInput`` for a malformed id or an
         unknown role; ``PermissionDenied`` unless the actor is an active admin. Rules:
@@ -689,8 +690,11 @@ class Clinic:
         ``entered-in-error`` / ``cancelled`` withdraw it and void the outcome of a target
         the specimen no longer decides (as ``void``). A report is keyed by its accession and
         a digest of its content: the same report again is a replay that writes nothing
-        (``ReportResult.replayed``). Corrections and voids a lab's report makes need only
-        the right to record results: the lab, not the actor, changed the result.
+        (``ReportResult.replayed``). First results (preliminary, final) need the right to
+        record; a corrected or withdrawn report (or any later one) about an analyte that
+        already has a decisive result changes what was decided, and needs
+        ``Action.APPLY_LAB_CHANGE``: an admin or a ``lab-feed`` account, not a recorder or
+        a clinician (docs/decisions.md, "Who may change a result through a lab message").
 
         Raises ``NotFound`` for an unknown participant or target; ``InvalidInput`` for a
         message without reports, a report without analytes, a collection time that differs
@@ -700,7 +704,8 @@ class Clinic:
         ``IdempotencyConflict`` for a final result that changes a final one (it must come
         as corrected) or an accession's report for another participant; ``AlreadyExists``
         when the visit has another result for a target; ``PermissionDenied`` when
-        ``actor`` may not record results. A refused message writes nothing. Rules:
+        ``actor`` may not record results, or may not apply the lab's change to a decided
+        result (the report named, on one line). A refused message writes nothing. Rules:
         docs/design.md section 3.10.
         """
         return lab_reports.apply_lab_message(self._work, message, actor=actor, targets=targets)

@@ -45,9 +45,9 @@ from ..domain.revisions import (
 from ..domain.schedules import Outcome
 from ..domain.settlement import effective_history
 from ..domain.specimens import AnalyteResult, specimen_verdict
-from ..domain.staff import Action
+from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
-from ..errors import CMRewardsError, InvalidInput
+from ..errors import CMRewardsError, InvalidInput, PermissionDenied
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
@@ -261,6 +261,8 @@ def _write_report(
         if done is Step.NOTHING:
             unchanged += 1
             continue
+        if done is Step.REVISION and current is not None and current.decisive is not None:
+            may_change_decided(tx, actor, accession, reported)
         stored += 1
         preliminary += reported.status is ResultStatus.PRELIMINARY
         if done is Step.FIRST:
@@ -299,6 +301,22 @@ def _write_report(
         pending=outcomes.pending,
         collected_at=collected,
     )
+
+
+def may_change_decided(tx: RecordTx, actor: str, accession: str, reported: ReportedAnalyte) -> None:
+    """Refuse (``PermissionDenied``, one line) a report that changes an analyte's decided
+    result unless ``actor`` may apply a lab's change (``Action.APPLY_LAB_CHANGE``: an admin
+    or a ``lab-feed`` account): by hand, ``correct`` and ``void`` are a clinician's or an
+    admin's, so a recorder's file may not do it for them (docs/decisions.md, "Who may
+    change a result through a lab message")."""
+    staff = tx.staff(actor)
+    if staff is not None and staff.active and not staff.applies_lab_changes:
+        raise PermissionDenied(
+            f"specimen {accession} {reported.analyte}: this {reported.status} report changes"
+            f" a decided result, and {actor!r} is a {staff.role}; only an admin or a lab-feed"
+            " account may apply a lab's change; nothing of it was written"
+        )
+    authorise(staff, actor, Action.APPLY_LAB_CHANGE)
 
 
 def _check_reported(accession: str, reported: ReportedAnalyte) -> None:
@@ -359,6 +377,9 @@ def _decide(
                 assert remembered is not None
                 recorded.append(remembered.result["outcome_id"])
         elif verdict is not standing_outcome:
+            # Only a revision of a decided analyte changes a verdict, and that was
+            # authorised as it was read; this keeps the rule whatever decides a verdict.
+            authorise(tx.staff(actor), actor, Action.APPLY_LAB_CHANGE)
             reason = _reason(accession, report, verdict)
             correct_recorded(work, tx, live, verdict, reason=reason, actor=actor)
             (voided if verdict is None else corrected).append(live.id)

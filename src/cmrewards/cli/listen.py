@@ -49,6 +49,17 @@ def listen(
     lab_map = cmrewards.load_lab_map(map_file)
     clinic = settings.clinic()
     handler = cmrewards.lab_handler(clinic, lab_map, actor=actor)
+    member = next(s for s in clinic.staff() if s.id == actor)  # lab_handler found them
+
+    def listening(bound: str, at: int) -> None:
+        click.echo(f"cmrewards: listening on {bound}:{at} for {clinic.location}", err=True)
+        if not member.applies_lab_changes:
+            # It runs (first results still come in), but says so now, not at the first AE.
+            click.echo(
+                f"cmrewards: {actor} is a {member.role}: the lab's corrections and withdrawals"
+                " of decided results will be refused (AE); run listen as a lab-feed account",
+                err=True,
+            )
 
     def logged(told: cmrewards.Acknowledgement) -> None:
         if settings.json:
@@ -65,9 +76,7 @@ def listen(
     )
     try:
         server.serve(
-            ready=lambda bound, at: click.echo(
-                f"cmrewards: listening on {bound}:{at} for {clinic.location}", err=True
-            ),
+            ready=listening,
             stop_on=(signal.SIGTERM, signal.SIGINT),
         )
     except OSError as error:  # the address is taken, or not this machine's

@@ -81,13 +81,17 @@ def migrate(settings: Settings, source_file: str, server_url: str) -> None:
 
 @cli.group()
 def staff() -> None:
-    """Manage staff: recorders, clinicians, admins."""
+    """Manage staff: recorders, clinicians, admins, lab-feed service accounts."""
 
 
 @staff.command("add")
 @click.argument("staff_id")
 @click.option(
-    "--role", required=True, type=click.Choice(["recorder", "clinician", "admin"]), help="Role."
+    "--role",
+    required=True,
+    # Literal, so the CLI starts without the domain; tests/cli check it against ``Role``.
+    type=click.Choice(["recorder", "clinician", "admin", "lab-feed"]),
+    help="Role (lab-feed: the service account of `listen` and the nightly import).",
 )
 @actor_option()
 @pass_settings

@@ -19,6 +19,10 @@ class Role(enum.StrEnum):
     """Also approves, fulfils and cancels redemptions, hands over prizes, corrects outcomes."""
     ADMIN = "admin"
     """Everything: staff, programs, enrolment, the catalog, adjustments, reversals, voids."""
+    LAB_FEED = "lab-feed"
+    """A service account for the lab's feed (``listen``, the nightly import): records
+    results and applies the lab's own corrections and withdrawals of decided results;
+    nothing by hand (docs/decisions.md, "Who may change a result through a lab message")."""
 
 
 class Action(enum.StrEnum):
@@ -38,6 +42,10 @@ class Action(enum.StrEnum):
     EXPIRE = "expire holds"
     CORRECT = "correct outcomes"
     VOID = "void outcomes"
+    APPLY_LAB_CHANGE = "apply a lab's correction or withdrawal of a decided result"
+    """A lab message's corrected, entered-in-error or cancelled report about an analyte that
+    already has a decisive result: it changes or voids what was decided, as ``correct`` and
+    ``void`` do by hand, so a recorder's file may not carry one."""
 
 
 _RECORDER = frozenset({Action.READ, Action.RECORD, Action.REQUEST, Action.EXPIRE})
@@ -46,6 +54,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.RECORDER: _RECORDER,
     Role.CLINICIAN: _CLINICIAN,
     Role.ADMIN: frozenset(Action),
+    # The feed only brings results in: it requests, approves, expires nothing by hand.
+    Role.LAB_FEED: frozenset({Action.READ, Action.RECORD, Action.APPLY_LAB_CHANGE}),
 }
 
 
@@ -62,6 +72,12 @@ class Staff:
 
     def may(self, action: Action) -> bool:
         return self.active and action in PERMISSIONS[self.role]
+
+    @property
+    def applies_lab_changes(self) -> bool:
+        """May apply a lab's correction or withdrawal of a decided result
+        (``Action.APPLY_LAB_CHANGE``): what a listener run as them will refuse otherwise."""
+        return self.may(Action.APPLY_LAB_CHANGE)
 
 
 def authorise(staff: Staff | None, actor: str, action: Action) -> Staff:

@@ -59,6 +59,11 @@ MIGRATIONS = (
         tuple(schema.STAFF_SECRETS),
         tuple(postgres_schema.STAFF_SECRETS),
     ),
+    Migration(
+        "0011_lab_feed_role",
+        tuple(schema.LAB_FEED_ROLE),
+        tuple(postgres_schema.LAB_FEED_ROLE),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -28,6 +28,7 @@ from .schema import (
     OUTCOMES_CHECK,
     RESULT_STATUSES_CHECK,
     SIGN_IN_EVENTS_CHECK,
+    STAFF_ROLES_CHECK,
 )
 
 # pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
@@ -547,4 +548,11 @@ STAFF_SECRETS = [
     "CREATE INDEX sign_ins_by_session ON sign_ins (session, id)",
     "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
     *_append_only("sign_ins"),
+]
+
+LAB_FEED_ROLE = [
+    # The lab-feed role joins the staff roles' CHECK list (schema.LAB_FEED_ROLE); the
+    # constraint keeps the name PostgreSQL gave it in 0001.
+    "ALTER TABLE staff DROP CONSTRAINT staff_role_check",
+    f"ALTER TABLE staff ADD CONSTRAINT staff_role_check CHECK (role IN {STAFF_ROLES_CHECK})",
 ]

@@ -451,3 +451,25 @@ STAFF_SECRETS = [
     "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
     *_append_only("sign_ins"),
 ]
+
+STAFF_ROLES_CHECK = "('recorder', 'clinician', 'admin', 'lab-feed')"
+"""The staff roles' CHECK list since lab_feed_role (both engines)."""
+
+LAB_FEED_ROLE = [
+    # The lab-feed role joins the staff table's CHECK list. SQLite cannot change a CHECK in
+    # place, so the table is rebuilt with its rows (rowids kept): every table refers to it,
+    # and with the foreign keys deferred to the commit, a row lost on the way fails it.
+    "PRAGMA defer_foreign_keys = ON",
+    "CREATE TABLE staff_before_lab_feed AS SELECT rowid AS row, * FROM staff",
+    "DROP TABLE staff",
+    f"""CREATE TABLE staff (
+            id TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN {STAFF_ROLES_CHECK}),
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            added_at TEXT NOT NULL,
+            added_by TEXT REFERENCES staff(id)
+        ) STRICT""",
+    "INSERT INTO staff (rowid, id, role, active, added_at, added_by)"
+    " SELECT row, id, role, active, added_at, added_by FROM staff_before_lab_feed ORDER BY row",
+    "DROP TABLE staff_before_lab_feed",
+]
