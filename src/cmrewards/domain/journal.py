@@ -178,11 +178,16 @@ def entry_for(record: Journaled, head: JournalEntry | None, at: dt.datetime) -> 
 def journal_problems(
     entries: Sequence[JournalEntry], records: Iterable[Journaled]
 ) -> Iterable[Problem]:
-    """Every record whose current form is not the one its latest journal entry recorded."""
+    """Every record whose current form is not the one its latest journal entry recorded,
+    and every key two records share (the store's UNIQUE constraints are not re-checked
+    index by index: docs/decisions.md, "verify's page check")."""
     latest = {(e.kind, e.key): e.digest for e in entries}
     seen = set()
     for record in records:
         kind, key, fields = identify(record)
+        if (kind, key) in seen:
+            yield _problem(kind, key, "is stored twice (a row was copied outside cmrewards)")
+            continue
         seen.add((kind, key))
         recorded = latest.get((kind, key))
         if recorded is None:
