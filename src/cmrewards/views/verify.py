@@ -44,6 +44,7 @@ from ..domain.refs import Ref, RefKind, account_ref, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..domain.settlement import (
+    Effective,
     Paid,
     current_states,
     effective_history,
@@ -294,7 +295,7 @@ class _History:
                 record, earning = step.record, step.earning
                 program = episodes.of_outcome(record).program
                 capped = program.cap_cents is not None
-                stands = paid.get(record.id, Paid())
+                stands = paid.get(record.id, _UNPAID)
                 expected = earning.points + earning.bonus_points
                 if not _stands_right(stands, expected, capped):
                     reversed_note = f" ({stands.reversed} reversed)" if stands.reversed else ""
@@ -304,34 +305,18 @@ class _History:
                         f"outcome {record.id} ({participant_id} {record.target}) stands at"
                         f" {stands.points:,} points{reversed_note}; its schedule says {expected}",
                     )
-                yield from _prize_problems(
-                    program,
-                    record,
-                    step.seed,
-                    earning.draws,
-                    list(stands.standing().values()),
-                    list(stands.prizes),
-                )
-            for entry in history:
-                stands = paid.get(entry.record.id, Paid())
-                program = episodes.of_outcome(entry.record).program
-                if entry.voided:
+                if earning.draws or stands.prizes:
                     yield from _prize_problems(
                         program,
-                        entry.record,
-                        entry.seed,
-                        0,
+                        record,
+                        step.seed,
+                        earning.draws,
                         list(stands.standing().values()),
                         list(stands.prizes),
                     )
-                capped = program.cap_cents is not None
-                if entry.voided and (not _stands_right(stands, 0, capped) or stands.standing()):
-                    yield Problem(
-                        Check.SCHEDULE_REPLAY,
-                        Ref(RefKind.OUTCOME, entry.record.id),
-                        f"outcome {entry.record.id} was voided but still gives"
-                        f" {stands.standing_points:,} points and {len(stands.standing())} prizes",
-                    )
+            for entry in history:
+                if entry.voided:
+                    yield from _voided_problems(entry, episodes, paid.get(entry.record.id, _UNPAID))
             for target, state in current_states(episodes, history, steps).items():
                 replayed[participant_id, target] = state
         for key in sorted(set(replayed) | set(cached)):
@@ -486,6 +471,27 @@ class _History:
                         f"transfer {transfer.id} ({transfer.kind}) carries a cap change"
                         " that no adjustment of a capped program can have",
                     )
+
+
+_UNPAID = Paid()
+"""What the ledger holds for an outcome it has nothing for (built once: verify asks for
+it once per outcome of a program that pays most results nothing)."""
+
+
+def _voided_problems(entry: Effective, episodes: Episodes, stands: Paid) -> Iterable[Problem]:
+    """A voided outcome gives nothing: no points beyond what settlement leaves it, and
+    none of the prizes its draws once won."""
+    record = entry.record
+    program = episodes.of_outcome(record).program
+    standing = list(stands.standing().values())
+    yield from _prize_problems(program, record, entry.seed, 0, standing, list(stands.prizes))
+    if not _stands_right(stands, 0, program.cap_cents is not None) or standing:
+        yield Problem(
+            Check.SCHEDULE_REPLAY,
+            Ref(RefKind.OUTCOME, record.id),
+            f"outcome {record.id} was voided but still gives"
+            f" {stands.standing_points:,} points and {len(standing)} prizes",
+        )
 
 
 def _stands_right(stands: Paid, earned: int, capped: bool) -> bool:
