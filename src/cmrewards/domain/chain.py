@@ -56,6 +56,10 @@ def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(fields)).encode()).hexdigest()
 
 
+ChainLink = tuple[int, str, str, dict[str, Any]]
+"""One row of a chain as ``verify`` checks it: ``(id, prev_hash, hash, hash fields)``."""
+
+
 def broken_links(
     rows: Iterable[tuple[int, str, str, Mapping[str, Any]]], kind: RefKind, check: Check
 ) -> Iterable[Problem]:
@@ -88,6 +92,11 @@ class Chained(Protocol):
     @property
     def hash(self) -> str: ...
     def hash_fields(self) -> dict[str, Any]: ...
+
+
+def links_of(records: Iterable[Chained]) -> list[ChainLink]:
+    """Each record as its chain link (a store that keeps records rather than rows)."""
+    return [(r.id, r.prev_hash, r.hash, r.hash_fields()) for r in records]
 
 
 def position_after(head: Chained | None) -> tuple[int, str]:

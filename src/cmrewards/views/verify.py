@@ -22,11 +22,11 @@ import attrs
 from ..domain import ledger
 from ..domain.bowl import draw
 from ..domain.caps import adjustment_charges, cap_period
-from ..domain.chain import GENESIS, Chained, broken_links
+from ..domain.chain import GENESIS, ChainLink, broken_links
 from ..domain.checkpoint import Checkpoint, checkpoint_problems
 from ..domain.earning import value_cents
 from ..domain.episodes import Episodes, episode_problems
-from ..domain.journal import Journaled, ProgramAdded, journal_problems
+from ..domain.journal import Journaled, ProgramAdded, journal_problems, latest_digests
 from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.problems import Check, Problem
 from ..domain.programs import Program
@@ -107,12 +107,12 @@ def verify_store(
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
     run because the records contradict each other is one problem, never a crash.
     """
+    # The chains are hashed from their rows as links, without records (issue 16); the
+    # journal is needed as nothing else, the outcomes and transfers are read as records
+    # again for the checks that read their meaning.
+    chains = {spec.name: spec.links(tx) for spec in CHAINS}
     outcomes = tx.outcomes()
     transfers = tx.transfers()
-    journal = tx.journal()
-    read: dict[str, Sequence[Chained]] = {"outcomes": outcomes, "transfers": transfers}
-    read["journal"] = journal
-    chains = {c.name: read[c.name] if c.name in read else c.rows(tx) for c in CHAINS}
     participants = tx.participants()
     past: dict[str, list[Episode]] = defaultdict(list)
     for episode in tx.past_episodes():
@@ -138,11 +138,12 @@ def verify_store(
         (Check.EPISODES, "the episodes", history.episode_problems),
         (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
-        (Check.JOURNAL, "the journal", lambda: journal_problems(journal, _journaled_records(tx))),
+        (Check.JOURNAL, "the journal", lambda: journal_problems(
+            latest_digests(chains["journal"]), _journaled_records(tx))),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
     ]  # fmt: skip
     if against is not None:
-        rows = {name: [(r.id, r.hash) for r in chain] for name, chain in chains.items()}
+        rows = {name: [(r[0], r[2]) for r in chain] for name, chain in chains.items()}
         checks.append((Check.CHECKPOINT, "the checkpoint",
                        lambda: checkpoint_problems(against, rows)))  # fmt: skip
     for check, name, find in checks:
@@ -173,14 +174,9 @@ def _guarded(check: Check, name: str, find: Callable[[], Iterable[Problem]]) -> 
 
 
 def _chain_check(
-    name: str, records: Sequence[Chained], kind: RefKind, check: Check
+    name: str, links: Sequence[ChainLink], kind: RefKind, check: Check
 ) -> tuple[Check, str, Callable[[], Iterable[Problem]]]:
-    return check, f"the {name} chain", lambda: _chain(records, kind, check)
-
-
-def _chain(records: Iterable[Chained], kind: RefKind, check: Check) -> Iterable[Problem]:
-    rows = ((r.id, r.prev_hash, r.hash, r.hash_fields()) for r in records)
-    return broken_links(rows, kind, check)
+    return check, f"the {name} chain", lambda: broken_links(links, kind, check)
 
 
 def _program_rows(tx: Programs) -> Iterable[Problem]:
