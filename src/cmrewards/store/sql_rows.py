@@ -47,6 +47,7 @@ from ..domain.schedules import Outcome, ScheduleState
 from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
+from ..errors import InvalidInput
 
 
 class Row(Protocol):
@@ -657,11 +658,23 @@ def links_from_rows(
             if fields[column] is None:
                 del fields[column]
         for column in times:
-            text = fields[column]
-            if len(text) != _UTC_WIDTH or text[-1] != "Z":
-                fields[column] = to_utc_text(from_utc_text(text))
+            fields[column] = _as_hashed(fields[column])
         links.append((fields["id"], row["prev_hash"], row["hash"], fields))
     return links
+
+
+def _as_hashed(stored: Any) -> Any:
+    """A stored time as the chain hashed it: as stored when it has the fixed-width UTC
+    shape ``to_utc_text`` writes, else parsed and spelled again; a value that is no time
+    stays as it is, for its row's hash to report."""
+    if not isinstance(stored, str) or (
+        len(stored) == _UTC_WIDTH and stored[10] == "T" and stored[-1] == "Z"
+    ):
+        return stored
+    try:
+        return to_utc_text(from_utc_text(stored))
+    except (ValueError, InvalidInput):  # not a time, or one without its offset
+        return stored
 
 
 _UTC_WIDTH = len("2026-01-05T09:00:00.000000Z")
