@@ -10,9 +10,14 @@ idempotency result, an optional field set and one not.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from cmrewards.domain.chain import GENESIS, link
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cmrewards.domain.chain import GENESIS, canonical, link
 from cmrewards.domain.clock import to_utc_text
 from cmrewards.domain.journal import entry_for
 from cmrewards.domain.records import IdempotencyRecord, OutcomeRecord
@@ -66,3 +71,17 @@ def test_remembered_utc_spellings_tell_a_folded_hour_apart() -> None:
     for when in (first, second):  # and so are their UTC forms, spelled from the cache
         utc = when.astimezone(dt.UTC)
         assert to_utc_text(utc) == to_utc_text(utc) == to_utc_text(when)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=6))
+def test_the_encoder_built_once_spells_as_the_standard_encoder(fields: dict[str, Any]) -> None:
+    # canonical() calls the C encoder it built once; JSONEncoder.encode builds it per call.
+    standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(fields) == standard.encode(fields)

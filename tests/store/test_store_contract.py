@@ -19,13 +19,14 @@ import pytest
 
 import cmrewards
 from cmrewards.domain.analytes import LabResult
-from cmrewards.domain.chain import GENESIS, link, position_after, sealed
+from cmrewards.domain.chain import GENESIS, link, links_of, position_after, sealed
 from cmrewards.domain.journal import (
     Journaled,
     JournalEntry,
     ProgramAdded,
     entry_for,
     journal_problems,
+    latest_digests,
 )
 from cmrewards.domain.lab_reports import ResultStatus
 from cmrewards.domain.ledger import (
@@ -762,6 +763,32 @@ class StoreContract:
             assert expected_prev == record.prev_hash
             assert link(record.prev_hash, record.hash_fields()) == record.hash
             expected_prev = record.hash
+
+    def test_chain_links_are_the_records_as_hashed(self, clinic_store: Store) -> None:
+        # verify hashes the rows as links without building records: each link must be
+        # the record's own (id, prev_hash, hash, hash_fields()), optional fields included.
+        self._append_sample_outcomes(clinic_store)
+        with clinic_store.write() as tx:
+            (head,) = make_outcomes(
+                tx.last_outcome(), [(HIGGINS, "P001", STIM, Outcome.MET, at(6))]
+            )
+            visited = attrs.evolve(head, visit="V-6", specimen="ACC-6", note="négatif ✓")
+            tx.append_outcomes([sealed(visited)])
+            award, bonus = make_transfers(
+                tx.last_transfer(),
+                [(HIGGINS, Movement.AWARD, "P001", 10), (HIGGINS, Movement.BONUS, "P001", 5)],
+            )
+            settled = sealed(attrs.evolve(bonus, settles=7, cap_change_cents=50))
+            tx.append_transfers([award, settled])
+            nurse = Staff("nurse-1", Role.RECORDER, True, at(0), "admin-1")
+            tx.append_journal(journal_entries([nurse], tx.last_journal_entry()))
+        with clinic_store.read() as tx:
+            assert links_of(tx.outcomes()) == tx.outcome_links()
+            assert links_of(tx.transfers()) == tx.transfer_links()
+            assert links_of(tx.journal()) == tx.journal_links()
+            assert tx.journal_links() != []
+            assert {"visit", "specimen"} <= set(tx.outcome_links()[-1][3])
+            assert "visit" not in tx.outcome_links()[0][3]
 
     def test_last_outcome_for_each_participant_and_target(self, clinic_store: Store) -> None:
         written = self._append_sample_outcomes(clinic_store)
@@ -1675,7 +1702,7 @@ class ThroughJournalingTx(StoreContract):
             assert link(entry.prev_hash, entry.hash_fields()) == entry.hash
             previous = entry.hash
         # Each record's latest entry holds the digest of the record as it is now.
-        assert list(journal_problems(entries, current)) == []
+        assert list(journal_problems(latest_digests(links_of(entries)), current)) == []
 
     def test_chained_and_derived_writes_are_not_journaled(self, clinic_store: Store) -> None:
         with clinic_store.read() as tx:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .chain import canonical, link
+from .chain import ChainLink, canonical, link
 from .clock import to_utc_text
 from .json_form import to_json
 from .problems import Check, Problem
@@ -175,14 +175,25 @@ def entry_for(record: Journaled, head: JournalEntry | None, at: dt.datetime) -> 
     return attrs.evolve(entry, hash=link(prev_hash, entry.hash_fields()))
 
 
+def latest_digests(entries: Iterable[ChainLink]) -> dict[tuple[str, str], str]:
+    """Each ``(kind, key)``'s digest at its latest entry, from the journal's links in id
+    order."""
+    return {(f["kind"], f["key"]): f["digest"] for _, _, _, f in entries}
+
+
 def journal_problems(
-    entries: Sequence[JournalEntry], records: Iterable[Journaled]
+    latest: Mapping[tuple[str, str], str], records: Iterable[Journaled]
 ) -> Iterable[Problem]:
-    """Every record whose current form is not the one its latest journal entry recorded."""
-    latest = {(e.kind, e.key): e.digest for e in entries}
+    """Every record whose current form is not the one its latest journal entry recorded
+    (``latest``: ``latest_digests``),
+    and every key two records share (the store's UNIQUE constraints are not re-checked
+    index by index: docs/decisions.md, "verify's page check")."""
     seen = set()
     for record in records:
         kind, key, fields = identify(record)
+        if (kind, key) in seen:
+            yield _problem(kind, key, "is stored twice (a row was copied outside cmrewards)")
+            continue
         seen.add((kind, key))
         recorded = latest.get((kind, key))
         if recorded is None:

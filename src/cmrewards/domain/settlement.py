@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 import attrs
 
 from .bowl import draw
-from .calendar import Attendance
+from .calendar import FIRST_RESULT, Attendance
 from .caps import Payout, pay_within_cap
 from .clock import program_week
 from .earning import Earning, earn
@@ -111,6 +111,10 @@ def replay_history(
     return [replay.next(entry, visit, met_at_visit) for entry, visit in living]
 
 
+_FRESH = ScheduleState()
+"""A target's state before its first result (frozen: shared, not built per result)."""
+
+
 @attrs.define
 class Replay:
     """One enrolment's replay under way: each target's schedule state and what its results
@@ -131,15 +135,17 @@ class Replay:
         record = entry.record
         target = self.program.target(record.target)
         week = program_week(self.start, record.occurred_at, self.program.timezone)
-        attendance = self.attendance.get(record.target, Attendance())
+        attendance = self.attendance.get(record.target, FIRST_RESULT)
         earning = earn(
             self.program,
             target,
-            self.states.get(record.target, ScheduleState()),
+            self.states.get(record.target, _FRESH),
             entry.outcome,
             week=week,
             attendance=attendance,
-            assume_required=all((visit, r) in met_at_visit for r in target.requires),
+            # Most targets require none: no generator for them (verify replays every result).
+            assume_required=not target.requires
+            or all((visit, r) in met_at_visit for r in target.requires),
         )
         self.states[record.target] = earning.step.state
         self.attendance[record.target] = attendance.after(entry.outcome, week)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
+from ..domain.chain import ChainLink
 from ..domain.journal import Journaled, JournalEntry, ProgramAdded, entry_for
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
@@ -222,6 +223,9 @@ class JournalingTx(Tx):
     def outcomes(self, participant: str | None = None) -> list[OutcomeRecord]:
         return self._tx.outcomes(participant)
 
+    def outcome_links(self) -> list[ChainLink]:
+        return self._tx.outcome_links()
+
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return self._tx.outcomes_at(participant, occurred_at)
 
@@ -262,6 +266,9 @@ class JournalingTx(Tx):
 
     def transfers(self, participant: str | None = None) -> list[Transfer]:
         return self._tx.transfers(participant)
+
+    def transfer_links(self) -> list[ChainLink]:
+        return self._tx.transfer_links()
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
         return self._tx.reversal_of(transfer_id)
@@ -322,6 +329,9 @@ class JournalingTx(Tx):
 
     def journal(self) -> list[JournalEntry]:
         return self._tx.journal()
+
+    def journal_links(self) -> list[ChainLink]:
+        return self._tx.journal_links()
 
     def idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._tx.idempotency(scope, key)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ..domain.chain import ChainLink, links_of
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
@@ -316,6 +317,9 @@ class MemoryTx(Tx):
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         return list(self._s.visits.get((participant, occurred_at), ()))
 
+    def outcome_links(self) -> list[ChainLink]:
+        return links_of(self._s.outcomes.values())
+
     def outcomes_since(
         self, participant: str, target: str, since: dt.datetime
     ) -> list[OutcomeRecord]:
@@ -401,6 +405,9 @@ class MemoryTx(Tx):
         if participant is None:
             return list(self._s.transfers.values())
         return [self._s.transfers[i] for i in self._s.transfers_of.get(participant, ())]
+
+    def transfer_links(self) -> list[ChainLink]:
+        return links_of(self._s.transfers.values())
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
         return self._s.reversals.get(transfer_id)
@@ -580,6 +587,9 @@ class MemoryTx(Tx):
 
     def journal(self) -> list[JournalEntry]:
         return list(self._s.journal.values())
+
+    def journal_links(self) -> list[ChainLink]:
+        return links_of(self._s.journal.values())
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None:
         for entry in entries:

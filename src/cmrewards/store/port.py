@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from ..domain.chain import ChainLink
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
@@ -210,6 +211,11 @@ class Outcomes(OutcomeChain, Protocol):
         """In recording (id) order."""
         ...
 
+    def outcome_links(self) -> list[ChainLink]:
+        """Every outcome as its chain link, in id order: what ``verify`` hashes, read
+        without building records (issue 16)."""
+        ...
+
     def schedule_states(self) -> dict[StateKey, ScheduleState]: ...
 
 
@@ -278,6 +284,10 @@ class Ledger(LedgerPosting, Protocol):
     def transfer(self, transfer_id: int) -> Transfer | None: ...
     def transfers(self, participant: str | None = None) -> list[Transfer]:
         """In id order."""
+        ...
+
+    def transfer_links(self) -> list[ChainLink]:
+        """Every transfer as its chain link, in id order (``Outcomes.outcome_links``)."""
         ...
 
     def reversal_of(self, transfer_id: int) -> Transfer | None: ...
@@ -397,6 +407,10 @@ class Journal(Protocol):
     def last_journal_entry(self) -> JournalEntry | None: ...
     def journal(self) -> list[JournalEntry]:
         """In id order."""
+        ...
+
+    def journal_links(self) -> list[ChainLink]:
+        """Every entry as its chain link, in id order (``Outcomes.outcome_links``)."""
         ...
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None: ...

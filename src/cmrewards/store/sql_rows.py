@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..domain.analytes import LabResult
+from ..domain.chain import ChainLink
 from ..domain.clock import from_utc_text, to_utc_text
 from ..domain.journal import JournalEntry
 from ..domain.lab_reports import ResultStatus
@@ -46,6 +47,7 @@ from ..domain.schedules import Outcome, ScheduleState
 from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
 from ..domain.staff import Role, Staff
+from ..errors import InvalidInput
 
 
 class Row(Protocol):
@@ -623,6 +625,59 @@ TRANSFER_COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+
+JOURNAL_COLUMNS = ("id", "kind", "key", "digest", "at", "prev_hash", "hash")
+
+OUTCOME_LINKS = (OUTCOME_COLUMNS, ("visit", "specimen"), ("occurred_at", "recorded_at"))
+TRANSFER_LINKS = (
+    TRANSFER_COLUMNS,
+    ("settles", "cap_change_cents", "over_cap_cents"),
+    ("occurred_at", "recorded_at"),
+)
+JOURNAL_LINKS = (JOURNAL_COLUMNS, (), ("at",))
+"""Each chained table's columns, those hashed only when set, and its times: what
+``links_from_rows`` needs to read its rows as chain links."""
+
+
+def links_from_rows(
+    rows: Iterable[Row], columns: Sequence[str], optional: Sequence[str], times: Sequence[str]
+) -> list[ChainLink]:
+    """Each stored row of a chained table as its chain link, without building a record.
+
+    Every column but ``prev_hash`` and ``hash`` holds its hash field as it was hashed
+    (``outcome_row`` and ``transfer_row`` store the record's ``hash_fields``; the journal
+    its entry's), so a row is its fields, less the ``optional`` ones that are NULL (hashed
+    only when set). A time stored in another spelling than the one hashed (``to_utc_text``'s,
+    fixed-width with ``Z``) is spelled again, as reading it into a record would."""
+    hashed = columns[:-2]
+    links: list[ChainLink] = []
+    for row in rows:
+        fields = {column: row[column] for column in hashed}
+        for column in optional:
+            if fields[column] is None:
+                del fields[column]
+        for column in times:
+            fields[column] = _as_hashed(fields[column])
+        links.append((fields["id"], row["prev_hash"], row["hash"], fields))
+    return links
+
+
+def _as_hashed(stored: Any) -> Any:
+    """A stored time as the chain hashed it: as stored when it has the fixed-width UTC
+    shape ``to_utc_text`` writes, else parsed and spelled again; a value that is no time
+    stays as it is, for its row's hash to report."""
+    if not isinstance(stored, str) or (
+        len(stored) == _UTC_WIDTH and stored[10] == "T" and stored[-1] == "Z"
+    ):
+        return stored
+    try:
+        return to_utc_text(from_utc_text(stored))
+    except (ValueError, InvalidInput):  # not a time, or one without its offset
+        return stored
+
+
+_UTC_WIDTH = len("2026-01-05T09:00:00.000000Z")
 
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from ..domain.chain import ChainLink
 from ..domain.clock import to_utc_text
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
@@ -43,12 +44,15 @@ from .sql_rows import (
     ANALYTE_REVISION_COLUMNS,
     CORRECTION_COLUMNS,
     EPISODE_COLUMNS,
+    JOURNAL_LINKS,
     OUTCOME_COLUMNS,
+    OUTCOME_LINKS,
     PARTICIPANT_COLUMNS,
     PRIZES_NOW,
     SECRET_COLUMNS,
     SIGN_IN_COLUMNS,
     TRANSFER_COLUMNS,
+    TRANSFER_LINKS,
     WITHDRAWAL_COLUMNS,
     WRITE_OFF_COLUMNS,
     Row,
@@ -65,6 +69,7 @@ from .sql_rows import (
     item_from_row,
     journal_from_row,
     key_from_row,
+    links_from_rows,
     movement_from_row,
     outcome_from_row,
     outcome_row,
@@ -276,6 +281,9 @@ class SQLTx(Tx):
             )
         return [outcome_from_row(r) for r in rows]
 
+    def outcome_links(self) -> list[ChainLink]:
+        return links_from_rows(self._all("SELECT * FROM outcomes ORDER BY id"), *OUTCOME_LINKS)
+
     def outcomes_since(
         self, participant: str, target: str, since: dt.datetime
     ) -> list[OutcomeRecord]:
@@ -393,6 +401,10 @@ class SQLTx(Tx):
                 "SELECT * FROM transfers WHERE participant = ? ORDER BY id", [participant]
             )
         return [transfer_from_row(r) for r in rows]
+
+    def transfer_links(self) -> list[ChainLink]:
+        rows = self._all("SELECT * FROM transfers ORDER BY id")
+        return links_from_rows(rows, *TRANSFER_LINKS)
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
         return self._first(
@@ -655,6 +667,9 @@ class SQLTx(Tx):
 
     def journal(self) -> list[JournalEntry]:
         return self._every(journal_from_row, "SELECT * FROM journal ORDER BY id")
+
+    def journal_links(self) -> list[ChainLink]:
+        return links_from_rows(self._all("SELECT * FROM journal ORDER BY id"), *JOURNAL_LINKS)
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None:
         self._conn.executemany(

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import attrs
 
-from ..domain.chain import GENESIS, Chained
+from ..domain.chain import GENESIS, Chained, ChainLink
 from ..domain.checkpoint import ChainHead, Checkpoint, checkpoint_of
 from ..domain.problems import Check
 from ..domain.refs import RefKind
@@ -31,8 +31,8 @@ class ChainSpec:
     name: str
     kind: RefKind
     check: Check
-    rows: Callable[[ChainReads], Sequence[Chained]]
-    """Every row, in id order."""
+    links: Callable[[ChainReads], list[ChainLink]]
+    """Every row as its chain link, in id order."""
     newest: Callable[[ChainReads], Chained | None]
     """The newest row (one indexed read), or None for an empty chain."""
 
@@ -40,15 +40,15 @@ class ChainSpec:
 CHAINS = (
     ChainSpec(
         "outcomes", RefKind.OUTCOME, Check.OUTCOME_CHAIN,
-        lambda tx: tx.outcomes(), lambda tx: tx.last_outcome(),
+        lambda tx: tx.outcome_links(), lambda tx: tx.last_outcome(),
     ),
     ChainSpec(
         "transfers", RefKind.TRANSFER, Check.TRANSFER_CHAIN,
-        lambda tx: tx.transfers(), lambda tx: tx.last_transfer(),
+        lambda tx: tx.transfer_links(), lambda tx: tx.last_transfer(),
     ),
     ChainSpec(
         "journal", RefKind.JOURNAL_ENTRY, Check.JOURNAL_CHAIN,
-        lambda tx: tx.journal(), lambda tx: tx.last_journal_entry(),
+        lambda tx: tx.journal_links(), lambda tx: tx.last_journal_entry(),
     ),
 )  # fmt: skip
 """Every chain, in the order a checkpoint lists them."""
@@ -65,6 +65,11 @@ def take_checkpoint(tx: ChainReads, at: dt.datetime) -> Checkpoint:
     return checkpoint_of((head_of(spec.newest(tx), spec.name) for spec in CHAINS), at)
 
 
-def heads_of(rows: Mapping[str, Sequence[Chained]]) -> tuple[ChainHead, ...]:
+def heads_of(links: Mapping[str, Sequence[ChainLink]]) -> tuple[ChainHead, ...]:
     """Each chain's head, from chains already read whole (as ``verify`` reads them)."""
-    return tuple(head_of(rows[s.name][-1] if rows[s.name] else None, s.name) for s in CHAINS)
+    return tuple(
+        ChainHead(s.name, links[s.name][-1][0], links[s.name][-1][2])
+        if links[s.name]
+        else ChainHead(s.name, 0, GENESIS)
+        for s in CHAINS
+    )

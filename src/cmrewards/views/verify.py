@@ -22,11 +22,11 @@ import attrs
 from ..domain import ledger
 from ..domain.bowl import draw
 from ..domain.caps import adjustment_charges, cap_period
-from ..domain.chain import GENESIS, Chained, broken_links
+from ..domain.chain import GENESIS, ChainLink, broken_links
 from ..domain.checkpoint import Checkpoint, checkpoint_problems
 from ..domain.earning import value_cents
 from ..domain.episodes import Episodes, episode_problems
-from ..domain.journal import Journaled, ProgramAdded, journal_problems
+from ..domain.journal import Journaled, ProgramAdded, journal_problems, latest_digests
 from ..domain.ledger import Movement, Transfer, ledger_problems
 from ..domain.problems import Check, Problem
 from ..domain.programs import Program
@@ -44,6 +44,7 @@ from ..domain.refs import Ref, RefKind, account_ref, id_of
 from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..domain.settlement import (
+    Effective,
     Paid,
     current_states,
     effective_history,
@@ -106,12 +107,12 @@ def verify_store(
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
     run because the records contradict each other is one problem, never a crash.
     """
+    # The chains are hashed from their rows as links, without records (issue 16); the
+    # journal is needed as nothing else, the outcomes and transfers are read as records
+    # again for the checks that read their meaning.
+    chains = {spec.name: spec.links(tx) for spec in CHAINS}
     outcomes = tx.outcomes()
     transfers = tx.transfers()
-    journal = tx.journal()
-    read: dict[str, Sequence[Chained]] = {"outcomes": outcomes, "transfers": transfers}
-    read["journal"] = journal
-    chains = {c.name: read[c.name] if c.name in read else c.rows(tx) for c in CHAINS}
     participants = tx.participants()
     past: dict[str, list[Episode]] = defaultdict(list)
     for episode in tx.past_episodes():
@@ -137,11 +138,12 @@ def verify_store(
         (Check.EPISODES, "the episodes", history.episode_problems),
         (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
-        (Check.JOURNAL, "the journal", lambda: journal_problems(journal, _journaled_records(tx))),
+        (Check.JOURNAL, "the journal", lambda: journal_problems(
+            latest_digests(chains["journal"]), _journaled_records(tx))),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
     ]  # fmt: skip
     if against is not None:
-        rows = {name: [(r.id, r.hash) for r in chain] for name, chain in chains.items()}
+        rows = {name: [(r[0], r[2]) for r in chain] for name, chain in chains.items()}
         checks.append((Check.CHECKPOINT, "the checkpoint",
                        lambda: checkpoint_problems(against, rows)))  # fmt: skip
     for check, name, find in checks:
@@ -172,14 +174,9 @@ def _guarded(check: Check, name: str, find: Callable[[], Iterable[Problem]]) -> 
 
 
 def _chain_check(
-    name: str, records: Sequence[Chained], kind: RefKind, check: Check
+    name: str, links: Sequence[ChainLink], kind: RefKind, check: Check
 ) -> tuple[Check, str, Callable[[], Iterable[Problem]]]:
-    return check, f"the {name} chain", lambda: _chain(records, kind, check)
-
-
-def _chain(records: Iterable[Chained], kind: RefKind, check: Check) -> Iterable[Problem]:
-    rows = ((r.id, r.prev_hash, r.hash, r.hash_fields()) for r in records)
-    return broken_links(rows, kind, check)
+    return check, f"the {name} chain", lambda: broken_links(links, kind, check)
 
 
 def _program_rows(tx: Programs) -> Iterable[Problem]:
@@ -294,7 +291,7 @@ class _History:
                 record, earning = step.record, step.earning
                 program = episodes.of_outcome(record).program
                 capped = program.cap_cents is not None
-                stands = paid.get(record.id, Paid())
+                stands = paid.get(record.id, _UNPAID)
                 expected = earning.points + earning.bonus_points
                 if not _stands_right(stands, expected, capped):
                     reversed_note = f" ({stands.reversed} reversed)" if stands.reversed else ""
@@ -304,34 +301,18 @@ class _History:
                         f"outcome {record.id} ({participant_id} {record.target}) stands at"
                         f" {stands.points:,} points{reversed_note}; its schedule says {expected}",
                     )
-                yield from _prize_problems(
-                    program,
-                    record,
-                    step.seed,
-                    earning.draws,
-                    list(stands.standing().values()),
-                    list(stands.prizes),
-                )
-            for entry in history:
-                stands = paid.get(entry.record.id, Paid())
-                program = episodes.of_outcome(entry.record).program
-                if entry.voided:
+                if earning.draws or stands.prizes:
                     yield from _prize_problems(
                         program,
-                        entry.record,
-                        entry.seed,
-                        0,
+                        record,
+                        step.seed,
+                        earning.draws,
                         list(stands.standing().values()),
                         list(stands.prizes),
                     )
-                capped = program.cap_cents is not None
-                if entry.voided and (not _stands_right(stands, 0, capped) or stands.standing()):
-                    yield Problem(
-                        Check.SCHEDULE_REPLAY,
-                        Ref(RefKind.OUTCOME, entry.record.id),
-                        f"outcome {entry.record.id} was voided but still gives"
-                        f" {stands.standing_points:,} points and {len(stands.standing())} prizes",
-                    )
+            for entry in history:
+                if entry.voided:
+                    yield from _voided_problems(entry, episodes, paid.get(entry.record.id, _UNPAID))
             for target, state in current_states(episodes, history, steps).items():
                 replayed[participant_id, target] = state
         for key in sorted(set(replayed) | set(cached)):
@@ -486,6 +467,27 @@ class _History:
                         f"transfer {transfer.id} ({transfer.kind}) carries a cap change"
                         " that no adjustment of a capped program can have",
                     )
+
+
+_UNPAID = Paid()
+"""What the ledger holds for an outcome it has nothing for (built once: verify asks for
+it once per outcome of a program that pays most results nothing)."""
+
+
+def _voided_problems(entry: Effective, episodes: Episodes, stands: Paid) -> Iterable[Problem]:
+    """A voided outcome gives nothing: no points beyond what settlement leaves it, and
+    none of the prizes its draws once won."""
+    record = entry.record
+    program = episodes.of_outcome(record).program
+    standing = list(stands.standing().values())
+    yield from _prize_problems(program, record, entry.seed, 0, standing, list(stands.prizes))
+    if not _stands_right(stands, 0, program.cap_cents is not None) or standing:
+        yield Problem(
+            Check.SCHEDULE_REPLAY,
+            Ref(RefKind.OUTCOME, record.id),
+            f"outcome {record.id} was voided but still gives"
+            f" {stands.standing_points:,} points and {len(standing)} prizes",
+        )
 
 
 def _stands_right(stands: Paid, earned: int, capped: bool) -> bool:
