@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 import cmrewards
-from cmrewards import InvalidInput, LabFormat, LabMessage, lab_file_format, read_lab_messages
+from cmrewards import (
+    BadRow,
+    InvalidInput,
+    LabFormat,
+    LabMessage,
+    lab_file_format,
+    read_lab_messages,
+)
 
 HL7 = Path(__file__).parents[1] / "fixtures" / "hl7"
 LAB = cmrewards.load_lab_map(HL7 / "lab.toml")
@@ -51,9 +58,7 @@ def test_hl7_without_its_msh_is_refused_as_hl7_naming_the_line() -> None:
     """Not "a CSV file holds rows": the file is HL7 whose header is missing."""
     text = "PID|1||P-1001^^^CLINIC^MR||Doe^Jane\rOBR|1||ACC-1\r"
     found = list(read_lab_messages(io.StringIO(text, newline=""), LAB, "cut.hl7"))
-    assert [(bad.line, bad.problem) for bad in found] == [
-        (1, "a segment before any MSH: every message starts with MSH")
-    ]
+    assert found == [BadRow(1, "a segment before any MSH: every message starts with MSH")]
 
 
 def test_read_lab_messages_refuses_rows_and_a_mapping_without_identity() -> None:
