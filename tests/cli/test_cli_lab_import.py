@@ -50,14 +50,15 @@ def test_import_with_a_map_decides_each_specimen_and_a_rerun_writes_nothing(db: 
     )
     assert again.exit_code == 0, again.stderr
     assert again.stdout == (
-        "imported 0 analyte results, skipped 14 already stored; 2 specimens,"
-        " 0 outcomes recorded, 0 specimens pending\n"
+        "specimens: 0 applied, 2 already applied, 0 refused, 0 not in CM (skipped);"
+        " 0 analyte results stored, 14 already stored; 0 outcomes recorded,"
+        " 0 specimens pending\n"
     )
     balance = json.loads(run(db, "balance", "CTN-00010").stdout)
     assert balance["points"] == 10
 
 
-def test_a_bad_row_stops_the_import_with_its_line(db: Path, tmp_path: Path) -> None:
+def test_a_bad_row_refuses_its_specimen_with_its_line(db: Path, tmp_path: Path) -> None:
     lab = tmp_path / "lab.csv"
     lab.write_text(
         "Specimen ID,Patient ID,Collected,Analyte,Result\n"
@@ -68,9 +69,12 @@ def test_a_bad_row_stops_the_import_with_its_line(db: Path, tmp_path: Path) -> N
     result = run(db, "import", str(lab), "--map", str(MAP), "--actor", "rec-01", json_output=False)
     assert result.exit_code == 2
     assert result.stderr == (
-        "cmrewards: import stopped at line 3: Collected '24.01.2026 10:00' does not match"
+        "cmrewards: refused line 3: Collected '24.01.2026 10:00' does not match"
         " the time format '%m/%d/%Y %H:%M'\n"
+        "cmrewards: 1 specimen refused, nothing of it written; fix and import again\n"
     )
+    # S1's good row (line 2) is not stored either: the specimen is one unit.
+    assert json.loads(run(db, "results", "CTN-00010").stdout) == []
 
 
 def test_a_missing_column_and_a_bad_mapping_are_one_line_errors(db: Path, tmp_path: Path) -> None:
@@ -115,8 +119,9 @@ def test_the_readme_s_mapped_import_runs_as_written(
         assert result.exit_code == 0, (command, result.stderr)
         outputs.append(result.stdout)
     assert outputs[7] == (
-        "imported 14 analyte results, skipped 0 already stored; 2 specimens,"
-        " 2 outcomes recorded, 0 specimens pending\n"
+        "specimens: 2 applied, 0 already applied, 0 refused, 0 not in CM (skipped);"
+        " 14 analyte results stored, 0 already stored; 2 outcomes recorded,"
+        " 0 specimens pending\n"
     )
     assert json.loads(run(db, "balance", "CTN-00010").stdout)["points"] == 10
 
