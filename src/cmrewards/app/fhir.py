@@ -70,8 +70,9 @@ def read_fhir_messages(
     JSON path (``Bundle.entry[3].resource.code: ...``); in NDJSON the reports after it are
     still read, unless the line is not JSON. Reports about patients outside CM are left out
     and counted in ``LabMessage.not_in_cm`` (a message may hold only those). A document
-    with no result to apply (every Observation ``registered``) gives nothing. Raises ``InvalidInput`` at once for a mapping without
-    ``[identity] system``, a file that is empty or not UTF-8.
+    with no result to apply (every Observation ``registered``) gives nothing. Raises
+    ``InvalidInput`` at once for a mapping without ``[identity] system``, a file that is
+    empty or not UTF-8.
     """
     _check_mapping(lab_map, source)
     try:

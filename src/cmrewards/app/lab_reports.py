@@ -16,7 +16,8 @@ now stands, and the specimen's outcome for it follows (docs/design.md section 3.
 Each report is keyed by its accession and a digest of its normalized content
 (``lab:ACC:DIGEST``, in the program's scope), so the same report again is a replay that
 writes nothing, whenever it comes. A refusal rolls its whole message back; in a bulk
-import, the messages before it stay and rerunning resumes.
+import each message is its own unit of work, so the others are applied, the refusal is
+listed, and rerunning tries it again (docs/design.md section 3.13).
 """
 
 from __future__ import annotations

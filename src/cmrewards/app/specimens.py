@@ -12,9 +12,10 @@ rerunning the import, or the next file completing a pending specimen, never reco
 twice. A specimen still missing a required analyte stays pending: its results wait in
 the store for the file that completes it.
 
-The first bad row stops the gathering, and the first refusal the applying: the report
-names the line, everything applied before it stays, and running the import again
-(after fixing the file) resumes it.
+Each specimen is its own unit of work (docs/design.md section 3.13): a bad row refuses its
+specimen (or itself, when it names none), a refusal while applying refuses the specimen,
+and the others are applied; the report lists each refusal by line. Running the import
+again (after fixing the file) replays what was applied and applies the rest.
 """
 
 from __future__ import annotations
