@@ -537,10 +537,16 @@ def test_ndjson_groups_observations_by_specimen_and_status_in_file_order() -> No
     assert analytes(third) == {"cocaine": (LabResult.POSITIVE, ResultStatus.CORRECTED)}
 
 
-def test_ndjson_faults_name_their_line_and_the_reports_before_stay() -> None:
-    text = ndjson(observation(), observation("0000-0", specimen={"identifier": {"value": "ACC-2"}}))
-    *good, bad = read(text)
-    assert [LabMessage] == [type(m) for m in good]
+def test_ndjson_faults_name_their_line_and_the_other_reports_are_read() -> None:
+    text = ndjson(
+        observation(),
+        observation("0000-0", specimen={"identifier": {"value": "ACC-2"}}),
+        observation(specimen={"identifier": {"value": "ACC-3"}}),
+    )
+    good, bad, after = read(text)
+    assert isinstance(good, LabMessage)
+    assert isinstance(after, LabMessage)
+    assert after.reports[0].accession == "ACC-3"
     assert isinstance(bad, BadRow)
     assert bad.line == 2
     assert bad.problem.startswith("Observation.code: no coding is a known analyte")
