@@ -23,12 +23,14 @@ EXPORT = HERE.parent.parent / "shared" / "data" / "ctn0094" / "lab_results.csv"
 MARKS = {"met": "M", "not_met": "x", "missed": "."}
 
 
-def first_visits(rows: list[cmrewards.LabRow | cmrewards.BadRow]) -> dict[str, dt.date]:
+def first_visits(
+    rows: list[cmrewards.LabRow | cmrewards.BadRow | cmrewards.NotInCM],
+) -> dict[str, dt.date]:
     """Each participant's enrolment date: the day of their earliest specimen (the export's
     times are the clinic's local times). A bad row is left to the import, which names it."""
     first: dict[str, dt.date] = {}
     for row in rows:
-        if isinstance(row, cmrewards.BadRow):
+        if not isinstance(row, cmrewards.LabRow):
             continue
         day = row.collected.date()
         first[row.participant] = min(first.get(row.participant, day), day)

@@ -293,6 +293,13 @@ def a_day_of_everything() -> list[object]:
     with (EXAMPLES / "ctn0094-sample.csv").open(encoding="utf-8", newline="") as file:
         lab_rows = list(cmrewards.read_lab_file(file, lab, "ctn0094-sample.csv"))
     out += [lab, lab_rows, clinic.import_lab_results(lab_rows, actor=ADMIN)]
+    # A lab export through an ids map: a patient it does not list is not in CM, and a
+    # specimen with an unknown result word is refused (the rest goes on).
+    mapped = attrs.evolve(lab, identity=cmrewards.Identity(ids={"MRN-10": "CTN-00010"}))
+    nightly = "Specimen ID,Patient ID,Collected,Analyte,Result\n"
+    nightly += "N1,MRN-99,02/02/2026 10:00,Cocaine,NEG\nN2,MRN-10,02/02/2026 10:00,Cocaine,MAYBE\n"
+    nightly_rows = list(cmrewards.read_lab_file(io.StringIO(nightly), mapped, "nightly.csv"))
+    out += [nightly_rows, clinic.import_lab_results(nightly_rows, actor=ADMIN)]
     fhir = EXAMPLES.parent / "tests" / "fixtures" / "fhir"
     ehr = cmrewards.load_lab_map(fhir / "ehr-map.toml")
     with (fhir / "results.ndjson").open(encoding="utf-8") as file:

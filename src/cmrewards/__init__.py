@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from .app.closing import ClosedParticipant, CloseReport
     from .app.fhir import parse_fhir_message, read_fhir_messages
     from .app.hl7v2 import hl7_ack, parse_oru, read_hl7_messages
-    from .app.lab_export import LabRow, read_lab_file
+    from .app.lab_export import LabRow, NotInCM, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
     from .app.lab_listener import lab_handler
-    from .app.lab_reports import LabImportReport, LabMessageResult, ReportResult
+    from .app.lab_reports import LabImportReport, LabMessageResult, Refusal, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.mllp import (
         MLLP_HOST,
@@ -134,7 +134,7 @@ _HOMES = {
     "app.closing": ("ClosedParticipant", "CloseReport"),
     "app.fhir": ("parse_fhir_message", "read_fhir_messages"),
     "app.hl7v2": ("hl7_ack", "parse_oru", "read_hl7_messages"),
-    "app.lab_export": ("LabRow", "read_lab_file"),
+    "app.lab_export": ("LabRow", "NotInCM", "read_lab_file"),
     "app.lab_listener": ("lab_handler",),
     "app.lab_file": ("BadRow", "ImportReport", "ImportRow", "read_rows"),
     "app.lab_formats": ("LabFormat", "lab_file_format", "read_lab_messages"),
@@ -147,7 +147,7 @@ _HOMES = {
         "read_acknowledgement",
     ),
     "app.rewards": ("RedemptionResult",),
-    "app.lab_reports": ("LabImportReport", "LabMessageResult", "ReportResult"),
+    "app.lab_reports": ("LabImportReport", "LabMessageResult", "Refusal", "ReportResult"),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),
@@ -301,6 +301,7 @@ __all__ = [
     "MigrationReport",
     "Movement",
     "NotFound",
+    "NotInCM",
     "OutOfOrder",
     "OutOfStock",
     "Outcome",
@@ -320,6 +321,7 @@ __all__ = [
     "RedemptionStatus",
     "Ref",
     "RefKind",
+    "Refusal",
     "ReportResult",
     "ReportedAnalyte",
     "RestoreReport",

@@ -457,11 +457,38 @@ def test_an_ids_map_turns_the_identifier_into_the_participant() -> None:
     other = cmrewards.lab_map_from_dict(
         {"identity": {"system": SYSTEM, "ids": "ids.csv"}}, "map.toml", ids={"X": "CM-7"}
     )
-    problem = fault(observation(), other).problem
-    assert problem == (
-        "Observation.subject: the participant's identifier (system"
+    # A patient the ids file does not list is outside CM: a file counts the report and
+    # leaves it out; a document sent alone is refused, without echoing the identifier.
+    assert read(observation(), other) == [LabMessage((), "line 1", not_in_cm=1)]
+    with pytest.raises(InvalidInput) as refused:
+        cmrewards.parse_fhir_message(json.dumps(observation()), other, "request 1")
+    assert str(refused.value) == (
+        "request 1: Observation.subject: the participant's identifier (system"
         f" {SYSTEM}) is not in the ids file of map.toml"
     )
+    assert "P-1001" not in str(refused.value)
+
+
+def test_a_bundle_leaves_out_the_reports_of_patients_outside_cm() -> None:
+    outside = {"identifier": {"system": "urn:mrn", "value": "MRN-77"}, "display": "Doe, Jane"}
+    patient = {
+        "resourceType": "Patient",
+        "id": "p9",
+        "identifier": [{"system": "urn:mrn", "value": "MRN-9"}],
+    }
+    found = read(
+        bundle(
+            observation(id="o1"),
+            patient,
+            observation(
+                id="o2", subject={"reference": "Patient/p9"}, specimen={"reference": "Specimen/s2"}
+            ),
+        )
+    )
+    assert [(len(m.reports), m.not_in_cm) for m in found if isinstance(m, LabMessage)] == [(1, 1)]
+    assert "MRN" not in repr(found)
+    # A subject with no identifier of the system and no Patient to look it up in is a fault.
+    assert fault(observation(subject=outside)).problem.startswith("Observation.subject: has no")
 
 
 def test_a_subject_without_the_system_is_refused_without_its_content() -> None:
@@ -510,10 +537,16 @@ def test_ndjson_groups_observations_by_specimen_and_status_in_file_order() -> No
     assert analytes(third) == {"cocaine": (LabResult.POSITIVE, ResultStatus.CORRECTED)}
 
 
-def test_ndjson_faults_name_their_line_and_the_reports_before_stay() -> None:
-    text = ndjson(observation(), observation("0000-0", specimen={"identifier": {"value": "ACC-2"}}))
-    *good, bad = read(text)
-    assert [LabMessage] == [type(m) for m in good]
+def test_ndjson_faults_name_their_line_and_the_other_reports_are_read() -> None:
+    text = ndjson(
+        observation(),
+        observation("0000-0", specimen={"identifier": {"value": "ACC-2"}}),
+        observation(specimen={"identifier": {"value": "ACC-3"}}),
+    )
+    good, bad, after = read(text)
+    assert isinstance(good, LabMessage)
+    assert isinstance(after, LabMessage)
+    assert after.reports[0].accession == "ACC-3"
     assert isinstance(bad, BadRow)
     assert bad.line == 2
     assert bad.problem.startswith("Observation.code: no coding is a known analyte")

@@ -130,14 +130,17 @@ def test_the_documents_and_the_export_make_the_same_record(
         import_file(by_documents, name)
     exported = import_file(by_export, EXPORT)
     assert record(by_documents) == record(by_export)
-    # Six reports of four specimens, each deciding both targets once; the withdrawn
-    # specimen's two outcomes voided.
-    assert (exported.specimens, exported.outcomes, exported.corrected, exported.voided) == (
-        6,
-        8,
-        0,
-        2,
-    )
+    # Six reports of four specimens (a specimen reported again counts once), each deciding
+    # both targets once; the withdrawn specimen's two outcomes voided, and it waits for
+    # nothing: no specimen is pending.
+    assert (
+        exported.messages,
+        exported.specimens,
+        exported.outcomes,
+        exported.corrected,
+        exported.voided,
+        exported.pending,
+    ) == (6, 4, 8, 0, 2, 0)
     # stimulant-negative: met (10), met at the correction (15), the withdrawn met voided,
     # dilute invalid. drug-free: cannabinoid-positive not_met, met (20), voided, invalid.
     assert by_export.balance("P-1001").points == 10 + 15 + 20

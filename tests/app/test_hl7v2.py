@@ -237,7 +237,6 @@ BAD = [
     (("10828004^Positive^SCT^POS^Positive^L", "MAYBE^Unclear^L"), "OBX-5 'MAYBE' is not a known"),
     (("^L||||||F|||20260302123000", "^L||||||R|||20260302123000"), "OBX-11 'R' is not a status"),
     (("^L||||||F|||20260302123000", "^L|||||||||20260302123000"), "OBX-11 (the result status"),
-    (("^^^CMREWARDS^PI", "^^^OTHER^PI"), "PID-3 has no identifier with assigning authority"),
     (("|||202603020915-0600|||", "|||20260302|||"), "OBR-7 '20260302' is not an HL7 date and"),
     (("|||202603020915-0600|||", "|||202613020915-0600|||"), "OBR-7 '202613020915-0600' is not"),
     (("|PLC-1001-01^NSCLINIC|ACC-1001-01^ACMELAB|UDS9", "|||UDS9"), "OBR 1: OBR-3 (filler"),
@@ -308,14 +307,38 @@ def test_a_mapping_without_an_assigning_authority_is_refused_at_once() -> None:
         parse_oru(NINE_PANEL, fhir_only, "m")
 
 
-def test_an_identifier_the_ids_file_does_not_list_is_refused_without_echoing_it() -> None:
+def test_an_identifier_the_ids_file_does_not_list_is_outside_cm_and_not_echoed() -> None:
     mapped = lab_map({"assigning_authority": "NSCLINIC", "ids": "ids.csv"}, {"NS-000001": "CM-1"})
-    (bad,) = read(NINE_PANEL, mapped)
-    assert isinstance(bad, BadRow)
-    assert bad.problem == (
-        "PID-3: the identifier with assigning authority 'NSCLINIC' is not in the ids file"
+    assert read(NINE_PANEL, mapped) == [LabMessage((), "line 1", not_in_cm=1)]
+    with pytest.raises(InvalidInput) as refused:  # the listener's one message: refused
+        parse_oru(NINE_PANEL, mapped, "m")
+    assert str(refused.value) == (
+        "m: PID-3: the identifier with assigning authority 'NSCLINIC' is not in the ids file"
         " of lab.toml"
     )
+
+
+def test_a_patient_without_the_cm_identifier_is_outside_cm_and_the_next_message_reads() -> None:
+    """A lab sends every patient's results; those without the clinic's CM identifier are
+    passed over unread and counted, not refused."""
+    outside, good = read(variant(("^^^CMREWARDS^PI", "^^^OTHER^PI")) + text_of("dilute.hl7"))
+    assert outside == LabMessage((), "line 1", not_in_cm=1)
+    assert isinstance(good, LabMessage)
+    assert len(good.reports) == 1
+    with pytest.raises(InvalidInput, match=r"^m: PID-3 has no identifier with assigning"):
+        parse_oru(variant(("^^^CMREWARDS^PI", "^^^OTHER^PI")), LAB, "m")
+
+
+def test_a_message_of_two_patients_keeps_the_cm_one_and_counts_the_other() -> None:
+    first = NINE_PANEL.split("\rOBR", 1)
+    second = text_of("dilute.hl7")
+    pid = next(s for s in second.replace("\n", "\r").split("\r") if s.startswith("PID"))
+    orders = second.replace("\n", "\r").split("\rOBR", 1)[1]
+    outside_pid = pid.replace("^^^CMREWARDS^PI", "^^^OTHER^PI")
+    both = f"{first[0]}\rOBR{first[1].rstrip()}\r{outside_pid}\rOBR{orders}"
+    (message,) = read(both)
+    assert isinstance(message, LabMessage)
+    assert (len(message.reports), message.not_in_cm) == (1, 1)
 
 
 # --- PHI never leaves the reader ----------------------------------------------------------

@@ -224,20 +224,29 @@ def test_a_refused_message_writes_nothing(lab: Clinic) -> None:
     assert lab.verify().ok
 
 
-def test_an_import_stops_at_the_refused_message_and_a_rerun_resumes(lab: Clinic) -> None:
+def test_an_import_refuses_a_bad_message_goes_on_and_a_rerun_retries_it(lab: Clinic) -> None:
     good = LabMessage((report(0, **both(F, NEG)),), "line 1")
     bad = LabMessage((report(1, **both(F, NEG)), report(0, cocaine=(P, POS))), "line 2")
     later = LabMessage((report(2, **both(F, NEG)),), "line 3")
-    stopped = lab.import_lab_messages([good, bad, later], actor="rec-1", chunk_size=10)
-    assert (stopped.complete, stopped.failed_at, stopped.messages) == (False, "line 2", 1)
-    assert stopped.error_type == "InvalidTransition"
-    assert stopped.error is not None
-    assert stopped.error.startswith("line 2: specimen S0 cocaine has a final result")
-    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0"]
+    first = lab.import_lab_messages([good, bad, later], actor="rec-1", chunk_size=10)
+    assert (first.complete, first.failed_at, first.applied, first.messages) == (
+        False,
+        "line 2",
+        2,
+        2,
+    )
+    assert [(r.at, r.error_type) for r in first.refused] == [("line 2", "InvalidTransition")]
+    assert first.error is not None
+    assert first.error.startswith("line 2: specimen S0 cocaine has a final result")
+    # Nothing of the refused message: S1 (its first report) is not stored.
+    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0", "S2", "S2"]
+    assert points(lab) == 10 + 15
     fixed = LabMessage((report(1, **both(F, NEG)),), "line 2")
     done = lab.import_lab_messages([good, fixed, later], actor="rec-1")
-    assert (done.complete, done.messages, done.outcomes, done.replayed) == (True, 3, 2, 2)
+    assert (done.complete, done.applied, done.replayed_units, done.outcomes) == (True, 1, 2, 1)
+    # S1 comes late and S2 is settled again: as if the file had been right.
     assert points(lab) == 10 + 15 + 20 + 40  # the third met in a row earns the bonus
+    assert lab.verify().ok
 
 
 # --- who may apply a lab's change to a decided result ----------------------------------------
@@ -283,20 +292,21 @@ def test_a_final_after_a_withdrawal_is_a_change_too(lab: Clinic) -> None:
     assert len(as_staff(lab, "feed-1", report(0, cocaine=(F, NEG))).reports[0].recorded) == 1
 
 
-def test_a_recorder_import_stops_at_the_change_and_keeps_what_came_before(lab: Clinic) -> None:
+def test_a_recorder_import_refuses_the_change_and_applies_the_rest(lab: Clinic) -> None:
     first = LabMessage((report(0, **both(F, NEG)),), "line 1")
     change = LabMessage((report(1, **both(F, NEG)), report(0, cocaine=(C, POS))), "line 2")
     later = LabMessage((report(2, **both(F, NEG)),), "line 3")
-    stopped = lab.import_lab_messages([first, change, later], actor="rec-1", chunk_size=10)
-    assert (stopped.complete, stopped.failed_at, stopped.messages) == (False, "line 2", 1)
-    assert (stopped.error_type, stopped.exit_code) == ("PermissionDenied", 1)
-    assert stopped.error is not None
-    assert stopped.error.startswith("line 2: specimen S0 cocaine: this corrected report changes")
-    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0"]
-    assert points(lab) == 10
+    refused = lab.import_lab_messages([first, change, later], actor="rec-1", chunk_size=10)
+    assert (refused.complete, refused.failed_at, refused.applied) == (False, "line 2", 2)
+    assert (refused.error_type, refused.exit_code) == ("PermissionDenied", 1)
+    assert refused.error is not None
+    assert refused.error.startswith("line 2: specimen S0 cocaine: this corrected report changes")
+    assert [r.specimen for r in lab.analyte_results("P1")] == ["S0", "S0", "S2", "S2"]
+    assert points(lab) == 10 + 15
     done = lab.import_lab_messages([first, change, later], actor="feed-1")
-    assert (done.complete, done.messages, done.corrected, done.replayed) == (True, 3, 1, 2)
+    assert (done.complete, done.applied, done.corrected, done.replayed_units) == (True, 1, 1, 2)
     assert outcomes(lab) == [f"{STIM}: not_met", f"{STIM}: met", f"{STIM}: met"]
+    assert points(lab) == 10 + 15  # S0 no longer pays; S1 and S2 start again
     assert lab.verify().ok
 
 

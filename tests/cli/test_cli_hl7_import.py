@@ -35,13 +35,16 @@ def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 def test_an_hl7_file_is_told_by_its_content_and_a_rerun_writes_nothing(db: Path) -> None:
     report = ok(db, f"import {RESULTS} --map {MAP} --actor feed-01")
-    assert (report["messages"], report["specimens"], report["failed_at"]) == (3, 3, None)
+    # Three messages of two specimens: a specimen reported again counts once.
+    assert (report["messages"], report["specimens"], report["failed_at"]) == (3, 2, None)
+    assert (report["applied"], report["replayed_units"], report["refused"]) == (3, 0, [])
     assert report["preliminary"] == 9
     assert report["outcomes"] >= 1
     before = snapshot(db)
     again = ok(db, f"import {RESULTS} --map {MAP} --actor feed-01")
     assert again["stored"] == 0
     assert again["replayed"] > 0
+    assert (again["applied"], again["replayed_units"]) == (0, 3)
     assert snapshot(db) == before
     # The final 9-panel is met (10 points); the corrected result's specimen is met too,
     # an extra sample of the same week; the preliminary one paid nothing.
@@ -52,9 +55,11 @@ def test_the_summary_says_what_the_messages_did(db: Path) -> None:
     done = ok(
         db, f"import {HL7 / 'entered_in_error.hl7'} --map {MAP} --actor feed-01", json_output=False
     )
+    # One specimen, reported twice; withdrawn, it waits for nothing: none pending.
     assert done == (
-        "imported 2 messages: 18 analyte results stored (0 preliminary), 0 already stored;"
-        " 2 specimens, 1 outcome recorded, 0 corrected, 1 voided, 1 specimen pending\n"
+        "messages: 2 applied, 0 already applied, 0 refused; 1 specimen, 0 not in CM"
+        " (skipped); 18 analyte results stored (0 preliminary), 0 already stored;"
+        " 1 outcome recorded, 0 corrected, 1 voided, 0 specimens pending\n"
     )
     assert ok(db, "balance P-1001")["points"] == 0
 
@@ -85,9 +90,7 @@ def test_a_csv_mapping_cannot_read_hl7(db: Path) -> None:
     )
 
 
-def test_a_bad_message_stops_the_import_in_one_line_and_writes_nothing(
-    db: Path, tmp_path: Path
-) -> None:
+def test_a_bad_message_is_refused_in_one_line_and_writes_nothing(db: Path, tmp_path: Path) -> None:
     text = (HL7 / "nine_panel_final.hl7").read_bytes().decode()
     bad = tmp_path / "bad.hl7"
     bad.write_bytes(text.replace("19359-9^Cocaine", "ZZ-9^Cocaine").encode())
@@ -95,49 +98,59 @@ def test_a_bad_message_stops_the_import_in_one_line_and_writes_nothing(
     result = invoke(db, f"import {bad} --map {MAP} --actor feed-01", json_output=False)
     assert result.exit_code == 2
     assert result.stderr == (
-        "cmrewards: import stopped at line 9: OBX-3 'ZZ-9' is not a known analyte or LOINC"
+        "cmrewards: refused line 9: OBX-3 'ZZ-9' is not a known analyte or LOINC"
         f" code; map it in [analytes] of {MAP}\n"
+        "cmrewards: 1 message refused, nothing of it written; fix and import again\n"
     )
     assert snapshot(db) == before
 
 
-def test_messages_before_a_bad_one_stay_and_a_rerun_resumes(db: Path, tmp_path: Path) -> None:
+def test_a_message_for_an_unknown_participant_is_refused_and_the_rest_applied(
+    db: Path, tmp_path: Path
+) -> None:
+    """Its lab id carries the CM assigning authority, so it is not a patient outside CM: it
+    is refused (exit non-zero), the message after it applied; the fixed file's rerun
+    replays that one and applies the refused one."""
     good = (HL7 / "nine_panel_final.hl7").read_bytes().decode()
-    unknown = (HL7 / "dilute.hl7").read_bytes().decode().replace("P-1001^", "P-9999^")
+    dilute = (HL7 / "dilute.hl7").read_bytes().decode()
     mixed = tmp_path / "mixed.hl7"
-    mixed.write_bytes((good + unknown).encode())
+    mixed.write_bytes((dilute.replace("P-1001^", "P-9999^") + good).encode())
     result = invoke(db, f"import {mixed} --map {MAP} --actor feed-01")
     assert result.exit_code != 0
     report = json.loads(result.stdout)
-    assert (report["messages"], report["failed_at"]) == (1, "line 17")
+    assert (report["applied"], report["failed_at"], report["stored"]) == (1, "line 1", 9)
+    assert [r["at"] for r in report["refused"]] == ["line 1"]
     assert "P-9999" in report["error"]
-    again = ok(db, f"import {HL7 / 'nine_panel_final.hl7'} --map {MAP} --actor feed-01")
-    assert (again["stored"], again["replayed"]) == (0, 9)
+    mixed.write_bytes((dilute + good).encode())
+    again = ok(db, f"import {mixed} --map {MAP} --actor feed-01")
+    assert (again["applied"], again["replayed_units"], again["refused"]) == (1, 1, [])
 
 
 def test_a_recorder_s_file_may_not_withdraw_a_decided_result(db: Path) -> None:
     """The file's first message (a final) is the recorder's to import; its second withdraws
     that decided result, which only an admin or a lab-feed account may apply: the import
-    stops there in one line (exit 1), the first message stays, nothing of the second is
-    written, and the lab-feed account's rerun applies the rest."""
+    is refused in one line (exit 1), the first message stays, nothing of the second is
+    written, and the lab-feed account's rerun applies it."""
     sample = HL7 / "entered_in_error.hl7"
     result = invoke(db, f"import {sample} --map {MAP} --actor rec-01", json_output=False)
     assert result.exit_code == 1
-    (message,) = result.stderr.splitlines()
+    message, summary = result.stderr.splitlines()
     assert re.fullmatch(
-        r"cmrewards: import stopped at line 15: specimen ACC-1001-03 amphetamine: this"
+        r"cmrewards: refused line 15: specimen ACC-1001-03 amphetamine: this"
         r" entered-in-error report changes a decided result, and 'rec-01' is a recorder;"
         r" only an admin or a lab-feed account may apply a lab's change; nothing of it was"
         r" written",
         message,
     ), message
-    assert result.stdout.startswith("imported 1 message:")
+    assert summary == "cmrewards: 1 message refused, nothing of it written; fix and import again"
+    assert result.stdout.startswith("messages: 1 applied, 0 already applied, 1 refused;")
     assert ok(db, "balance P-1001")["points"] == 10
     before = snapshot(db)
     assert invoke(db, f"import {sample} --map {MAP} --actor rec-01").exit_code == 1
     assert snapshot(db) == before
     done = ok(db, f"import {sample} --map {MAP} --actor feed-01")
-    assert (done["messages"], done["voided"], done["failed_at"]) == (2, 1, None)
+    assert (done["applied"], done["replayed_units"], done["voided"]) == (1, 1, 1)
+    assert done["failed_at"] is None
     assert ok(db, "balance P-1001")["points"] == 0
 
 

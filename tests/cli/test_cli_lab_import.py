@@ -50,14 +50,15 @@ def test_import_with_a_map_decides_each_specimen_and_a_rerun_writes_nothing(db: 
     )
     assert again.exit_code == 0, again.stderr
     assert again.stdout == (
-        "imported 0 analyte results, skipped 14 already stored; 2 specimens,"
-        " 0 outcomes recorded, 0 specimens pending\n"
+        "specimens: 0 applied, 2 already applied, 0 refused, 0 not in CM (skipped);"
+        " 0 analyte results stored, 14 already stored; 0 outcomes recorded,"
+        " 0 specimens pending\n"
     )
     balance = json.loads(run(db, "balance", "CTN-00010").stdout)
     assert balance["points"] == 10
 
 
-def test_a_bad_row_stops_the_import_with_its_line(db: Path, tmp_path: Path) -> None:
+def test_a_bad_row_refuses_its_specimen_with_its_line(db: Path, tmp_path: Path) -> None:
     lab = tmp_path / "lab.csv"
     lab.write_text(
         "Specimen ID,Patient ID,Collected,Analyte,Result\n"
@@ -68,9 +69,12 @@ def test_a_bad_row_stops_the_import_with_its_line(db: Path, tmp_path: Path) -> N
     result = run(db, "import", str(lab), "--map", str(MAP), "--actor", "rec-01", json_output=False)
     assert result.exit_code == 2
     assert result.stderr == (
-        "cmrewards: import stopped at line 3: Collected '24.01.2026 10:00' does not match"
+        "cmrewards: refused line 3: Collected '24.01.2026 10:00' does not match"
         " the time format '%m/%d/%Y %H:%M'\n"
+        "cmrewards: 1 specimen refused, nothing of it written; fix and import again\n"
     )
+    # S1's good row (line 2) is not stored either: the specimen is one unit.
+    assert json.loads(run(db, "results", "CTN-00010").stdout) == []
 
 
 def test_a_missing_column_and_a_bad_mapping_are_one_line_errors(db: Path, tmp_path: Path) -> None:
@@ -115,8 +119,9 @@ def test_the_readme_s_mapped_import_runs_as_written(
         assert result.exit_code == 0, (command, result.stderr)
         outputs.append(result.stdout)
     assert outputs[7] == (
-        "imported 14 analyte results, skipped 0 already stored; 2 specimens,"
-        " 2 outcomes recorded, 0 specimens pending\n"
+        "specimens: 2 applied, 0 already applied, 0 refused, 0 not in CM (skipped);"
+        " 14 analyte results stored, 0 already stored; 2 outcomes recorded,"
+        " 0 specimens pending\n"
     )
     assert json.loads(run(db, "balance", "CTN-00010").stdout)["points"] == 10
 
@@ -130,3 +135,123 @@ def test_the_readme_s_mapping_file_is_the_shipped_one() -> None:
         "cocaine",
         "amphetamine",
     )
+
+
+# --- a nightly file: each specimen its own unit -------------------------------------------
+
+NIGHTLY_MAP = """time_format = "%Y-%m-%d %H:%M"
+[columns]
+participant = "MRN"
+specimen = "Accession"
+collected = "Collected"
+analyte = "Test"
+result = "Result"
+[results]
+"NOT DETECTED" = "negative"
+"DETECTED" = "positive"
+[analytes]
+"COC" = "cocaine"
+"AMP" = "amphetamine"
+"""
+NIGHTLY = "Accession,MRN,Collected,Test,Result\n"
+
+
+@pytest.fixture
+def nightly(tmp_path: Path) -> Path:
+    """A database with the two-analyte program, a lab-feed account and P-6001, P-6002."""
+    path = tmp_path / "nightly.db"
+    for args in (
+        ["init", "--admin", "admin-1", "--no-sign-in"],
+        ["staff", "add", "lab-1", "--role", "lab-feed", "--actor", "admin-1"],
+        ["program", "add", "--file", str(EXAMPLES / "ctn0094-program.toml"), "--actor", "admin-1"],
+        ["enroll", "P-6001", "--program", "ctn-stimulant", "--start", "2026-03-02",
+         "--actor", "admin-1"],
+        ["enroll", "P-6002", "--program", "ctn-stimulant", "--start", "2026-03-02",
+         "--actor", "admin-1"],
+    ):  # fmt: skip
+        result = run(path, *args)
+        assert result.exit_code == 0, result.stderr
+    return path
+
+
+def import_nightly(db: Path, lab: Path, mapping: Path) -> Result:
+    return run(db, "import", str(lab), "--map", str(mapping), "--actor", "lab-1", json_output=False)
+
+
+# P-6001's A2 (03-11) is complete on line 2, before A1 (03-04); P-6002's A3 says "MAYBE".
+RIGHT = [
+    "A2,P-6001,2026-03-11 09:00,AMP,NOT DETECTED",
+    "A1,P-6001,2026-03-04 09:00,COC,NOT DETECTED",
+    "A3,P-6002,2026-03-04 09:00,COC,NOT DETECTED",
+    "A1,P-6001,2026-03-04 09:00,AMP,NOT DETECTED",
+    "A2,P-6001,2026-03-11 09:00,COC,NOT DETECTED",
+    "A3,P-6002,2026-03-04 09:00,AMP,NOT DETECTED",
+    "A4,P-6002,2026-03-11 09:00,COC,NOT DETECTED",
+    "A4,P-6002,2026-03-11 09:00,AMP,NOT DETECTED",
+]
+
+
+def test_a_refused_specimen_is_listed_the_rest_applied_and_the_fixed_file_pays_in_full(
+    nightly: Path, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "lab.toml"
+    mapping.write_text(NIGHTLY_MAP, encoding="utf-8")
+    lab = tmp_path / "export.csv"
+    wrong = [row.replace(",COC,NOT DETECTED", ",COC,MAYBE") if row.startswith("A3") else row
+             for row in RIGHT]  # fmt: skip
+    lab.write_text(NIGHTLY + "\n".join(wrong) + "\n", encoding="utf-8")
+    first = import_nightly(nightly, lab, mapping)
+    assert first.exit_code == 2
+    assert first.stdout == (
+        "specimens: 3 applied, 0 already applied, 1 refused, 0 not in CM (skipped);"
+        " 6 analyte results stored, 0 already stored; 3 outcomes recorded,"
+        " 0 specimens pending\n"
+    )
+    assert first.stderr == (
+        f"cmrewards: refused line 4: Result 'MAYBE' is not a known result; map it in [results]"
+        f" of {mapping}\n"
+        "cmrewards: 1 specimen refused, nothing of it written; fix and import again\n"
+    )
+    balances = {p: json.loads(run(nightly, "balance", p).stdout)["points"] for p in ("P-6001",)}
+    assert balances == {"P-6001": 10 + 15}  # A2 was paid though its lines came first
+    lab.write_text(NIGHTLY + "\n".join(RIGHT) + "\n", encoding="utf-8")
+    fixed = import_nightly(nightly, lab, mapping)
+    assert fixed.exit_code == 0, fixed.stderr
+    assert fixed.stdout.startswith("specimens: 1 applied, 3 already applied, 0 refused,")
+    clean = tmp_path / "clean.db"
+    for command in (
+        "init --admin admin-1 --no-sign-in",
+        "staff add lab-1 --role lab-feed --actor admin-1",
+        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
+        "enroll P-6001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
+        "enroll P-6002 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
+    ):
+        assert run(clean, *shlex.split(command)).exit_code == 0
+    assert import_nightly(clean, lab, mapping).exit_code == 0
+
+    def money(db: Path) -> dict[str, int]:
+        return {p: json.loads(run(db, "balance", p).stdout)["points"] for p in ("P-6001", "P-6002")}
+
+    assert money(nightly) == money(clean) == {"P-6001": 25, "P-6002": 25}
+
+
+def test_patients_outside_cm_are_counted_and_never_printed(nightly: Path, tmp_path: Path) -> None:
+    (tmp_path / "ids.csv").write_text("identifier,participant\nMRN-1,P-6001\n", encoding="utf-8")
+    mapping = tmp_path / "lab.toml"
+    mapping.write_text(NIGHTLY_MAP + '[identity]\nids = "ids.csv"\n', encoding="utf-8")
+    lab = tmp_path / "export.csv"
+    lab.write_text(
+        NIGHTLY
+        + "A1,MRN-1,2026-03-04 09:00,COC,NOT DETECTED\n"
+        + "Z1,MRN-55501,2026-03-04 09:00,COC,NOT DETECTED\n"
+        + "Z1,MRN-55501,2026-03-04 09:00,XYZ,??\n"
+        + "A1,MRN-1,2026-03-04 09:00,AMP,NOT DETECTED\n",
+        encoding="utf-8",
+    )
+    for json_output in (False, True):
+        result = run(nightly, "import", str(lab), "--map", str(mapping), "--actor", "lab-1",
+                     json_output=json_output)  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert "55501" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["not_in_cm"] == 1
+    assert json.loads(run(nightly, "balance", "P-6001").stdout)["points"] == 10

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     )
     from .backups import BackupReport
     from .closing import CloseReport
-    from .lab_export import LabRow
+    from .lab_export import LabRow, NotInCM
     from .lab_file import BadRow, ImportReport, ImportRow
     from .lab_reports import LabImportReport, LabMessageResult
     from .rewards import RedemptionResult
@@ -100,6 +100,7 @@ __getattr__ = lazy_names(
         "LabImportReport": ".lab_reports",
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
+        "NotInCM": ".lab_export",
         "ProgramReport": "..views.program_report",
         "RedemptionResult": ".rewards",
         "Statement": "..views.statement",
@@ -574,7 +575,7 @@ class Clinic:
 
     def import_lab_results(
         self,
-        rows: Iterable[LabRow | BadRow],
+        rows: Iterable[LabRow | BadRow | NotInCM],
         *,
         actor: str,
         targets: Sequence[str] = (),
@@ -585,10 +586,15 @@ class Clinic:
         specimen decides for ``targets`` (default: every target with ``analytes``).
 
         A specimen's rows may be anywhere in ``rows``; specimens are applied in order of
-        collection, one transaction per chunk of about ``chunk_size`` rows. A result
-        stored before is a replay; one still missing leaves the specimen pending until a
-        later import brings it. The first bad row or refusal stops the import: what came
-        before is committed and the report names the line (it is not raised).
+        collection, one transaction per chunk of about ``chunk_size`` rows, each specimen
+        its own unit of work. A result stored before is a replay; one still missing leaves
+        the specimen pending until a later import brings it. A specimen with a bad row
+        (``BadRow`` naming it) or refused as it is applied writes nothing, is listed in
+        ``LabImportReport.refused`` (its line and a one-line reason; not raised), and the
+        others go on; a bad row naming no specimen is refused alone. ``NotInCM`` rows
+        (patients the mapping's ``[identity] ids`` does not list) are counted in
+        ``not_in_cm``, specimens once each. Rerunning replays what was applied and tries
+        what was refused again (a late specimen settles as a late result does).
 
         Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
         unknown or inactive actor (before any row is written). Rules: docs/design.md
@@ -722,11 +728,12 @@ class Clinic:
         """Apply many lab messages in order (as ``apply_lab_message`` each), several per
         transaction: about ``chunk_size`` messages each.
 
-        The first bad message (a ``BadRow`` a reader yields, or a refusal) stops the
-        import: the messages before it are committed, and the report names its position,
-        the error's class and exit code (it is not raised); a refused message writes
-        nothing. Rerunning resumes: every report applied before is a replay. ``progress``
-        is told how many messages each committed chunk held.
+        Each message is its own unit of work: a bad one (a ``BadRow`` a reader yields, or
+        a refusal) writes nothing, is listed in ``LabImportReport.refused`` (its position,
+        a one-line reason, the error's class and exit code; not raised), and the rest go
+        on. Reports a reader left out as not in CM (``LabMessage.not_in_cm``) are counted
+        in ``not_in_cm``. Rerunning replays every report applied before and tries the
+        refused ones again. ``progress`` is told how many messages each chunk held.
 
         Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
         unknown or inactive actor (before any message is written). Rules: docs/design.md

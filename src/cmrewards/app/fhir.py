@@ -23,7 +23,10 @@ a line. Each is read into ``LabMessage``s (``domain/lab_reports.py``):
   result in it;
 - the participant: the subject's ``identifier`` with the mapping's ``[identity] system``,
   else that identifier of the ``Patient`` the subject references (in the Bundle, the
-  NDJSON file, or contained), through the ``ids`` map when one is configured;
+  NDJSON file, or contained), through the ``ids`` map when one is configured; a report
+  whose patient has no such identifier, or one the ``ids`` map does not list, is about a
+  patient outside CM: a file leaves it out and counts it (``LabMessage.not_in_cm``), a
+  document sent alone (``parse_fhir_message``) is refused when every report is;
 - the accession: the ``Specimen``'s ``accessionIdentifier``, else the
   ``DiagnosticReport.identifier``, else the specimen reference's ``identifier`` or
   ``Specimen/id``; the collection time: ``Specimen.collection.collectedDateTime``, else
@@ -43,9 +46,9 @@ from collections.abc import Iterator
 from typing import IO
 
 from ..domain.lab_map import LabMap
-from ..domain.lab_reports import LabMessage
+from ..domain.lab_reports import LabMessage, LabReport
 from ..errors import InvalidInput
-from .fhir_json import Document, Fault, Node, Resource, resource_of
+from .fhir_json import Document, Fault, Node, NotInCM, Resource, resource_of
 from .fhir_report import Unit, report_of
 from .lab_file import BadRow
 
@@ -64,10 +67,12 @@ def read_fhir_messages(
     A document is one ``LabMessage`` (position ``line 1``); an NDJSON file gives one per
     report, at the line of its first resource (the file is read whole first, to resolve
     references between lines). A fault is yielded as a ``BadRow`` with the line and the
-    JSON path (``Bundle.entry[3].resource.code: ...``); the messages before it can still
-    be applied. A document with no result to apply (every Observation ``registered``)
-    gives nothing. Raises ``InvalidInput`` at once for a mapping without
-    ``[identity] system``, a file that is empty or not UTF-8.
+    JSON path (``Bundle.entry[3].resource.code: ...``); in NDJSON the reports after it are
+    still read, unless the line is not JSON. Reports about patients outside CM are left out
+    and counted in ``LabMessage.not_in_cm`` (a message may hold only those). A document
+    with no result to apply (every Observation ``registered``) gives nothing. Raises
+    ``InvalidInput`` at once for a mapping without ``[identity] system``, a file that is
+    empty or not UTF-8.
     """
     _check_mapping(lab_map, source)
     try:
@@ -87,7 +92,7 @@ def read_fhir_messages(
     except InvalidInput as error:
         yield BadRow(first, str(error))
         return
-    if message.reports:
+    if message.reports or message.not_in_cm:
         yield message
 
 
@@ -100,7 +105,7 @@ def parse_fhir_message(text: str, lab_map: LabMap, position: str) -> LabMessage:
     """
     _check_mapping(lab_map, position)
     try:
-        return _document(_loads(text, 1), lab_map, 1, position)
+        return _document(_loads(text, 1), lab_map, 1, position, lenient=False)
     except InvalidInput as error:
         raise InvalidInput(f"{position}: {error}") from None
 
@@ -134,7 +139,12 @@ def _root(data: object, line: int) -> Resource:
     return resource_of(Node(data, kind if isinstance(kind, str) else "resource", line))
 
 
-def _document(data: object, lab_map: LabMap, line: int, position: str = "") -> LabMessage:
+def _document(
+    data: object, lab_map: LabMap, line: int, position: str = "", *, lenient: bool = True
+) -> LabMessage:
+    """The document's message; its reports about patients outside CM are left out and
+    counted, unless every report is and it is not ``lenient`` (a document alone, sent to
+    be applied): then the first of them is raised."""
     root = _root(data, line)
     if root.type == "Bundle":
         resources = list(_entries(root))
@@ -146,8 +156,19 @@ def _document(data: object, lab_map: LabMap, line: int, position: str = "") -> L
             " or a Bundle of them"
         )
     document = Document(resources)
-    reports = (report_of(unit, document, lab_map) for unit in _units(document))
-    return LabMessage(tuple(r for r in reports if r is not None), position or f"line {line}")
+    reports: list[LabReport] = []
+    outside: list[NotInCM] = []
+    for unit in _units(document):
+        try:
+            report = report_of(unit, document, lab_map)
+        except NotInCM as skipped:
+            outside.append(skipped)
+            continue
+        if report is not None:
+            reports.append(report)
+    if outside and not reports and not lenient:
+        raise outside[0]  # one document alone, about a patient outside CM: refused
+    return LabMessage(tuple(reports), position or f"line {line}", not_in_cm=len(outside))
 
 
 def _entries(bundle: Resource) -> Iterator[Resource]:
@@ -190,19 +211,22 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
         return
     work: list[tuple[int, Unit | object]] = [(u.line, u) for u in units]
     for number, item in sorted([*work, *bundles], key=lambda pair: pair[0]):
+        # Each report is its own message: a fault in one is refused, the rest are read.
         try:
             if isinstance(item, Unit):
                 report = report_of(item, document, lab_map)
                 message = LabMessage(() if report is None else (report,), f"line {number}")
             else:
                 message = _document(item, lab_map, number)
+        except NotInCM:
+            message = LabMessage((), f"line {number}", not_in_cm=1)
         except Fault as fault:
             yield BadRow(fault.line, str(fault))
-            return
+            continue
         except InvalidInput as error:
             yield BadRow(number, str(error))
-            return
-        if message.reports:
+            continue
+        if message.reports or message.not_in_cm:
             yield message
 
 

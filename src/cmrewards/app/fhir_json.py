@@ -31,6 +31,11 @@ class Fault(InvalidInput):
         self.line = line
 
 
+class NotInCM(Fault):
+    """A report's subject the mapping's ``[identity]`` names no participant for: a patient
+    outside CM. A file skips the report; one document alone is refused with it."""
+
+
 @attrs.frozen
 class Node:
     """One JSON value of a document and its path (``Bundle.entry[3].resource.code``)."""

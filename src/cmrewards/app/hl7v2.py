@@ -11,7 +11,9 @@ repetitions and components and reads HL7 dates; this module says what the fields
 - ``PID-3``: the repetition whose assigning authority (``CX-4``, first component) is the
   mapping's ``[identity] assigning_authority`` is the participant, through its ``ids``
   file when it has one. Nothing else of ``PID`` is read: names, birth date, address,
-  phone and the other identifiers never reach a record, an error or a log.
+  phone and the other identifiers never reach a record, an error or a log. A PID with no
+  such identifier, or one the ``ids`` file does not list, is a patient outside CM: a file
+  passes over their orders (counted, never shown).
 - Each ``OBR`` is one ``LabReport``: accession ``OBR-3`` (filler order number), else
   ``OBR-2`` (placer); collected ``SPM-17`` when present, else ``OBR-7``.
 - Each ``OBX`` after it (before ``SPM``) is one ``ReportedAnalyte``: ``OBX-3`` through the
@@ -86,6 +88,14 @@ class _Refused(Exception):
         self.line = line
 
 
+class _NotInCM(_Refused):
+    """A PID the mapping's ``[identity]`` names no participant for: a patient outside CM.
+    A file skips their orders; one message alone (the listener's) is refused as before."""
+
+    orders = 1
+    """The orders passed over (a PID without one still counts once)."""
+
+
 @attrs.frozen
 class _Segment:
     line: int | None
@@ -100,7 +110,10 @@ class _Segment:
 def read_hl7_messages(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabMessage | BadRow]:
     """Stream the ``ORU^R01`` messages of an HL7 v2 file, each as a ``LabMessage`` (position
     ``line N``, the line of its ``MSH``) or, when it cannot be read, a ``BadRow`` naming the
-    line of the segment at fault and the one thing wrong.
+    line of the segment at fault and the one thing wrong. The orders of a PID without the
+    configured identifier, or with one the ``ids`` map does not list (a patient outside
+    CM), are passed over unread and counted in ``LabMessage.not_in_cm`` (a message may
+    hold only those); ``parse_oru`` refuses a message that holds nothing else.
 
     ``source`` names the file. Raises ``InvalidInput`` at once when ``lab_map`` has no
     ``[identity] assigning_authority``. Rules: docs/design.md section 3.11.
@@ -121,6 +134,8 @@ def _read(file: IO[str], lab_map: LabMap) -> Iterator[LabMessage | BadRow]:
         start = segments[0].line
         try:
             yield _message(segments, lab_map, f"line {start}")
+        except _NotInCM as outside:
+            yield LabMessage((), f"line {start}", not_in_cm=outside.orders)
         except _Refused as refused:
             yield BadRow(refused.line or start or 1, refused.problem)
 
@@ -255,9 +270,16 @@ def _message(segments: list[_Segment], lab_map: LabMap, position: str) -> LabMes
         except _Refused as refused:
             raise _Refused(refused.problem, segment.line) from None
     reports = reader.reports()
+    if not reports and reader.outside is not None:
+        raise reader.outside
     if not reports:
         raise _Refused("no OBR with an analyte result: nothing to apply", segments[0].line)
-    return LabMessage(reports=reports, position=position, control_id=_field(msh, 10) or None)
+    return LabMessage(
+        reports=reports,
+        position=position,
+        control_id=_field(msh, 10) or None,
+        not_in_cm=reader.not_in_cm,
+    )
 
 
 @attrs.define
@@ -294,10 +316,22 @@ class _Reader:
     lab_map: LabMap
     participant: str | None = None
     orders: list[_Order] = attrs.field(factory=list)
+    outside: _NotInCM | None = None
+    """The last PID names a patient outside CM: their segments are passed over unread."""
+    not_in_cm: int = 0
+    """The orders (OBR) of patients outside CM passed over."""
 
     def read(self, name: str, segment: Any) -> None:
         if name == "PID":
-            self.participant = _participant(segment, self.lab_map)
+            try:
+                self.participant, self.outside = _participant(segment, self.lab_map), None
+            except _NotInCM as outside:
+                self.participant, self.outside = None, outside
+        elif self.outside is not None:
+            if name == "OBR":
+                self.not_in_cm += 1
+                self.outside.orders = self.not_in_cm
+            # Nothing else of a patient outside CM is read.
         elif name == "OBR":
             self.orders.append(self._order(segment))
         elif name == "SPM":
@@ -354,14 +388,14 @@ def _participant(pid: Any, lab_map: LabMap) -> str:
         if _field(pid, 3, 4, repeat) == authority
     ]
     if not found:
-        raise _Refused(f"PID-3 has no identifier with assigning authority {authority!r}")
+        raise _NotInCM(f"PID-3 has no identifier with assigning authority {authority!r}")
     if len(set(found)) > 1:
         raise _Refused(f"PID-3 has two identifiers with assigning authority {authority!r}")
     if not found[0]:
         raise _Refused(f"PID-3: the identifier with assigning authority {authority!r} is empty")
     participant = lab_map.identity.participant_for(found[0])
     if participant is None:
-        raise _Refused(
+        raise _NotInCM(
             f"PID-3: the identifier with assigning authority {authority!r} is not in the"
             f" ids file of {lab_map.source}"
         )

@@ -4,7 +4,8 @@ The header must hold every column the mapping names (others are ignored). Each r
 becomes a ``LabRow`` in the shipped vocabulary, or a ``BadRow`` naming its line and
 the one thing wrong with it. Rows with every field empty (what Excel leaves after the
 data, ``,,,,``) are skipped, as are rows whose analyte the mapping ignores and, with
-a status column, rows that are not final.
+a status column, rows that are not final. With ``[identity] ids`` the participant column
+is the lab's patient identifier, and rows of patients it does not list are not in CM.
 """
 
 from __future__ import annotations
@@ -37,10 +38,26 @@ class LabRow:
     result: LabResult
 
 
-def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRow | BadRow]:
+@attrs.frozen
+class NotInCM:
+    """A row about a patient the mapping's ``[identity] ids`` does not list: someone the
+    lab serves who is not in contingency management. Skipped and counted; nothing of it
+    is kept or shown."""
+
+    line: int
+    specimen: str
+    """The accession, to count the specimen once."""
+
+
+def read_lab_file(
+    file: IO[str], lab_map: LabMap, source: str
+) -> Iterator[LabRow | BadRow | NotInCM]:
     """Stream the rows of a lab export through ``lab_map``.
 
-    A bad row is yielded as ``BadRow`` so the rows before it can still be applied.
+    The participant column holds the participant id, or, with ``[identity] ids``, the
+    lab's patient identifier that file maps to one; a row whose identifier it does not
+    list is ``NotInCM``. A bad row is yielded as ``BadRow`` (naming its specimen when the
+    row says) so the other specimens can still be applied.
     Raises ``InvalidInput`` at once for a header without a mapped column. Rules:
     docs/design.md section 3.6.
     """
@@ -70,7 +87,7 @@ def read_lab_file(file: IO[str], lab_map: LabMap, source: str) -> Iterator[LabRo
 
 def _row(
     fields: list[str], where: dict[str, int], lab_map: LabMap, line: int
-) -> LabRow | BadRow | None:
+) -> LabRow | BadRow | NotInCM | None:
     if len(fields) <= max(where.values()):
         return BadRow(
             line, f"expected at least {max(where.values()) + 1} fields, got {len(fields)}"
@@ -85,11 +102,19 @@ def _row(
     analyte = lab_map.analyte_of(analyte_word)
     if analyte == IGNORE:
         return None
+    for column in (lab_map.participant, lab_map.specimen):
+        if not field(column):
+            return BadRow(line, f"{column} is empty")
+    participant = lab_map.identity.participant_for(field(lab_map.participant))
+    if participant is None:
+        return NotInCM(line, field(lab_map.specimen))
+    specimen = (participant, field(lab_map.specimen))
     if analyte is None:
         return BadRow(
             line,
             f"{lab_map.analyte} {analyte_word[:40]!r} is not a known analyte or LOINC code;"
             f" map it in [analytes] of {lab_map.source}",
+            specimen,
         )
     result_word = field(lab_map.result)
     result = lab_map.result_of(result_word)
@@ -98,18 +123,16 @@ def _row(
             line,
             f"{lab_map.result} {result_word[:40]!r} is not a known result;"
             f" map it in [results] of {lab_map.source}",
+            specimen,
         )
-    for column in (lab_map.participant, lab_map.specimen):
-        if not field(column):
-            return BadRow(line, f"{column} is empty")
     try:
         collected = parse_collected(field(lab_map.collected), lab_map)
     except InvalidInput as error:
-        return BadRow(line, str(error))
+        return BadRow(line, str(error), specimen)
     return LabRow(
         line=line,
-        participant=field(lab_map.participant),
-        specimen=field(lab_map.specimen),
+        participant=participant,
+        specimen=specimen[1],
         collected=collected,
         analyte=analyte,
         result=result,

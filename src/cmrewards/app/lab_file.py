@@ -42,6 +42,9 @@ class BadRow:
 
     line: int
     problem: str
+    specimen: tuple[str, str] | None = None
+    """In a lab export, the specimen (participant, accession) the row belongs to, when it
+    says: the specimen is refused with it."""
 
 
 @attrs.frozen

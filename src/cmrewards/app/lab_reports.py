@@ -16,7 +16,8 @@ now stands, and the specimen's outcome for it follows (docs/design.md section 3.
 Each report is keyed by its accession and a digest of its normalized content
 (``lab:ACC:DIGEST``, in the program's scope), so the same report again is a replay that
 writes nothing, whenever it comes. A refusal rolls its whole message back; in a bulk
-import, the messages before it stay and rerunning resumes.
+import each message is its own unit of work, so the others are applied, the refusal is
+listed, and rerunning tries it again (docs/design.md section 3.13).
 """
 
 from __future__ import annotations
@@ -80,10 +81,16 @@ class ReportResult:
     voided: tuple[int, ...]
     """Outcome ids voided: the specimen decides nothing for their target any more."""
     pending: bool
-    """A target the report's targets include is still undecided."""
+    """A target the report decides is undecided and waits for a final result
+    (``waits_for_final``)."""
     collected_at: dt.datetime
     replayed: bool = False
     """The same report was applied before: nothing was written."""
+
+    @property
+    def wrote_nothing(self) -> bool:
+        """Every analyte it reports stood already, and no outcome changed."""
+        return not (self.stored or self.recorded or self.corrected or self.voided)
 
 
 @attrs.frozen
@@ -101,8 +108,29 @@ class LabMessageResult:
 
 
 @attrs.frozen
+class Refusal:
+    """A unit of a lab import (a message, or one specimen of a lab export) that was refused:
+    nothing of it was written, and running the import again tries it again."""
+
+    at: str
+    """Where: ``line 12`` (the row or segment at fault, else where the message starts)."""
+    line: int | None
+    """That line; None for a message from a stream without lines."""
+    error: str
+    """One line, ``line 12: reason``, naming no person's details."""
+    error_type: str
+    """The class of the error (``NotFound``, ``InvalidInput`` ...)."""
+    exit_code: int
+    """The CLI exit code of that error."""
+
+
+@attrs.frozen
 class LabImportReport:
-    """What a lab-results import did (a lab export, or a stream of messages)."""
+    """What a lab-results import did (a lab export, or a stream of messages).
+
+    Each unit (a message; a lab export's specimen) is applied, replayed, refused, or
+    skipped as not in CM; a refusal does not stop the rest (docs/decisions.md, "A lab
+    file's units are applied one by one")."""
 
     rows: int
     """Analyte reports applied: stored now or found standing already."""
@@ -112,24 +140,26 @@ class LabImportReport:
     """Analyte reports that wrote nothing: the same result again, or a report applied
     before."""
     specimens: int
-    """Reports (specimens) applied."""
+    """Distinct specimens (accessions) in the units applied or replayed: a specimen
+    reported twice (a final, then its amendment) counts once."""
     outcomes: int
     """Outcomes recorded by this import (a specimen deciding a target)."""
     pending: int
-    """Specimens this import applied that still wait for a required analyte of some
-    target (a replayed report, which wrote nothing, is not counted)."""
+    """Specimens this import wrote to that still wait for a final result: a target's
+    required analyte has none yet (nothing reported, or only a preliminary). A withdrawn
+    result waits for nothing, and a replayed report, which wrote nothing, is not counted."""
     failed_line: int | None = None
-    """The line of the first bad row or message; None when every one was applied (or the
-    message that stopped it has no line)."""
+    """The line of the first refusal (``refused[0]``); None when nothing was refused."""
     error: str | None = None
+    """The first refusal's one-line error."""
     error_type: str | None = None
     exit_code: int = 0
-    """The CLI exit code of the error that stopped the import (0 when complete)."""
+    """The first refusal's CLI exit code (0 when nothing was refused)."""
     last_day: dt.date | None = None
     """The latest collection date among the specimens applied, each in its program's zone:
     the day ``import --close`` closes the calendar through. None when none was applied."""
     messages: int = 0
-    """Messages applied (0 for a lab export, which has rows)."""
+    """Messages applied or replayed (0 for a lab export, which has rows)."""
     preliminary: int = 0
     """Preliminary analyte reports stored."""
     corrected: int = 0
@@ -137,11 +167,23 @@ class LabImportReport:
     voided: int = 0
     """Outcomes voided by a withdrawn result."""
     failed_at: str | None = None
-    """Where the import stopped: ``line 12`` (a row, or a message's position)."""
+    """Where the first refusal is: ``line 12``."""
+    applied: int = 0
+    """Units that wrote something: messages, or a lab export's specimens."""
+    replayed_units: int = 0
+    """Units that were applied before, or said only what stood already: nothing of their
+    results or outcomes written."""
+    refused: tuple[Refusal, ...] = ()
+    """Every unit refused, in file order (by line)."""
+    not_in_cm: int = 0
+    """Reports (a lab export's specimens) about a patient the mapping's ``[identity]
+    ids`` (or, for HL7 and FHIR, its identifier) names no participant for: skipped, not
+    refused, and nothing of theirs is shown."""
 
     @property
     def complete(self) -> bool:
-        return self.failed_at is None
+        """Nothing was refused."""
+        return not self.refused
 
 
 # --- one message, one transaction -------------------------------------------------------
@@ -355,7 +397,7 @@ def _decide(
     pending = False
     for target in deciding:
         verdict = specimen_verdict(target.analytes, values)
-        pending = pending or verdict is None
+        pending = pending or (verdict is None and waits_for_final(target, standing))
         key = outcome_key(accession, target)
         # Every outcome a specimen decides is recorded under its key: an unused key means
         # none was, and the history need not be read (a lab export's common case).
@@ -384,6 +426,13 @@ def _decide(
             correct_recorded(work, tx, live, verdict, reason=reason, actor=actor)
             (voided if verdict is None else corrected).append(live.id)
     return _Decided(tuple(recorded), tuple(corrected), tuple(voided), pending)
+
+
+def waits_for_final(target: Target, standing: dict[str, AnalyteReading]) -> bool:
+    """An undecided specimen still waits for a final result for ``target``: no analyte it
+    requires is withdrawn (entered in error, cancelled), so one it lacks, or holds only a
+    preliminary result for, may yet come. A withdrawn result waits for nothing."""
+    return not any(name in standing and standing[name].status.withdrawn for name in target.analytes)
 
 
 def _outcomes_of(
@@ -455,6 +504,15 @@ class Unit:
     """The line the message starts on, when it has one."""
     weight: int = 1
     """What it counts for in a chunk (a lab export counts rows)."""
+    problem: str | None = None
+    """Why it cannot be read (a reader's ``BadRow``): refused without being applied."""
+
+
+def unreadable(bad: BadRow, weight: int = 1) -> Unit:
+    """A reader's ``BadRow`` as a unit that is refused in its turn."""
+    return Unit(
+        LabMessage((), f"line {bad.line}"), line=bad.line, weight=weight, problem=bad.problem
+    )
 
 
 @attrs.define
@@ -465,20 +523,38 @@ class _Tally:
     rows: int = 0
     stored: int = 0
     replayed: int = 0
-    specimens: int = 0
     outcomes: int = 0
-    pending: int = 0
     messages: int = 0
     preliminary: int = 0
     corrected: int = 0
     voided: int = 0
+    applied: int = 0
+    replayed_units: int = 0
+    not_in_cm: int = 0
     last_day: dt.date | None = None
+    specimens: set[tuple[str, str]] = attrs.field(factory=set)
+    waiting: dict[tuple[str, str], bool] = attrs.field(factory=dict)
+    """Each specimen written to: whether its latest report left it waiting."""
+    refused: list[Refusal] = attrs.field(factory=list)
+
+    def copy(self) -> _Tally:
+        return attrs.evolve(
+            self,
+            specimens=set(self.specimens),
+            waiting=dict(self.waiting),
+            refused=list(self.refused),
+        )
 
     def add(self, result: LabMessageResult, program_zone: Callable[[str], str]) -> None:
         self.messages += 1
+        if all(r.replayed or r.wrote_nothing for r in result.reports):
+            self.replayed_units += 1
+        else:
+            self.applied += 1
         for report in result.reports:
             self.rows += report.analytes
-            self.specimens += 1
+            specimen = (report.participant, report.accession)
+            self.specimens.add(specimen)
             # A replayed specimen counts for the day too: rerunning `import --close`
             # closes through the same day.
             day = local_date(report.collected_at, program_zone(report.participant))
@@ -492,7 +568,14 @@ class _Tally:
             self.outcomes += len(report.recorded)
             self.corrected += len(report.corrected)
             self.voided += len(report.voided)
-            self.pending += report.pending
+            self.waiting[specimen] = report.pending
+
+    def refuse(self, error: CMRewardsError | str, error_type: str = "InvalidInput") -> None:
+        """Count the unit at ``at`` refused, for ``error`` (a reader's problem, or a
+        refusal), in one line."""
+        kind = error_type if isinstance(error, str) else type(error).__name__
+        code = InvalidInput.exit_code if isinstance(error, str) else error.exit_code
+        self.refused.append(Refusal(self.at, self.line, f"{self.at}: {error}", kind, code))
 
 
 def import_units(
@@ -506,29 +589,30 @@ def import_units(
     source: str = "report",
 ) -> LabImportReport:
     """Apply messages in order, several per transaction (about ``chunk_size`` in weight),
-    stopping at the first bad one; see ``Clinic.import_lab_messages``."""
+    each its own unit of work: a refused one is counted and the rest go on; see
+    ``Clinic.import_lab_messages``."""
     if chunk_size < 1:
         raise InvalidInput("chunk size must be at least 1")
     tally = _Tally()
-    for chunk, bad in _chunks(units, chunk_size):
-        start = attrs.evolve(tally)
-        failure = None if not chunk else _apply_chunk(work, chunk, actor, targets, tally, source)
-        if failure is not None:
-            # The refused message may have written part of itself: roll the chunk back
-            # and apply the messages before it again, so that they alone are committed.
-            index, error = failure
-            where = (tally.at, tally.line)
-            tally = start
-            if index:
-                again = _apply_chunk(work, chunk[:index], actor, targets, tally, source)
-                assert again is None, "a message applied once applies again"
-            if progress is not None and index:
-                progress(sum(u.weight for u in chunk[:index]))
-            return _report(tally, where, error)
-        if progress is not None:
-            progress(sum(u.weight for u in chunk))
-        if bad is not None:
-            return _report(tally, (f"line {bad.line}", bad.line), InvalidInput(bad.problem))
+    for chunk in _chunks(units, chunk_size):
+        while chunk:
+            start = tally.copy()
+            failure = _apply_chunk(work, chunk, actor, targets, tally, source)
+            if failure is None:
+                done, chunk = chunk, []
+            else:
+                # The refused message may have written part of itself: the chunk was
+                # rolled back; apply the messages before it again, so that they alone are
+                # committed, and go on after it.
+                index, refusal = failure
+                tally = start
+                if index:
+                    again = _apply_chunk(work, chunk[:index], actor, targets, tally, source)
+                    assert again is None, "a message applied once applies again"
+                tally.refused.append(refusal)
+                done, chunk = chunk[: index + 1], chunk[index + 1 :]
+            if progress is not None:
+                progress(sum(u.weight for u in done))
     return _report(tally)
 
 
@@ -543,9 +627,10 @@ def _apply_chunk(
     targets: Sequence[str],
     tally: _Tally,
     source: str,
-) -> tuple[int, CMRewardsError] | None:
-    """Apply ``chunk`` in one transaction; on a refusal, roll it all back and say which."""
-    failure: tuple[int, CMRewardsError] | None = None
+) -> tuple[int, Refusal] | None:
+    """Apply ``chunk`` in one transaction; on a refusal, roll it all back and say which
+    unit and why."""
+    failure: tuple[int, Refusal] | None = None
     try:
         with work.write(actor, Action.RECORD) as direct:
             tx = BufferedTx(direct)
@@ -559,6 +644,12 @@ def _apply_chunk(
 
             for index, unit in enumerate(chunk):
                 tally.at, tally.line = unit.message.position, unit.line
+                tally.not_in_cm += unit.message.not_in_cm
+                if unit.problem is not None:
+                    tally.refuse(unit.problem)  # unreadable: nothing of it to apply
+                    continue
+                if not unit.message.reports:
+                    continue  # every report of it is about a patient not in CM
 
                 def mark(i: int, unit: Unit = unit) -> None:
                     if unit.lines:
@@ -568,7 +659,8 @@ def _apply_chunk(
                 try:
                     result = _apply_message(work, tx, unit.message, actor, targets, mark, source)
                 except CMRewardsError as error:
-                    failure = (index, error)
+                    tally.refuse(error)
+                    failure = (index, tally.refused.pop())
                     raise _Refused from error
                 tally.add(result, zone_of)
             tx.flush()
@@ -577,51 +669,47 @@ def _apply_chunk(
     return None
 
 
-def _chunks(
-    units: Iterable[Unit | BadRow], size: int
-) -> Iterator[tuple[list[Unit], BadRow | None]]:
-    """Chunks of about ``size`` in weight; the first bad one ends the last chunk."""
+def _chunks(units: Iterable[Unit | BadRow], size: int) -> Iterator[list[Unit]]:
+    """Chunks of about ``size`` in weight, a reader's ``BadRow`` as a unit refused in turn."""
     chunk: list[Unit] = []
     weight = 0
-    for unit in units:
-        if isinstance(unit, BadRow):
-            yield chunk, unit
-            return
+    for item in units:
+        unit = unreadable(item) if isinstance(item, BadRow) else item
         chunk.append(unit)
         weight += unit.weight
         if weight >= size:
-            yield chunk, None
+            yield chunk
             chunk, weight = [], 0
     if chunk:
-        yield chunk, None
+        yield chunk
 
 
-def _report(
-    tally: _Tally,
-    where: tuple[str, int | None] | None = None,
-    error: CMRewardsError | None = None,
-) -> LabImportReport:
-    failed: dict[str, Any] = {}
-    if where is not None and error is not None:
-        at, line = where
-        failed = {
-            "failed_at": at,
-            "failed_line": line,
-            "error": f"{at}: {error}",
-            "error_type": type(error).__name__,
-            "exit_code": error.exit_code,
+def _report(tally: _Tally) -> LabImportReport:
+    refused = tuple(sorted(tally.refused, key=lambda r: (r.line is None, r.line or 0)))
+    first: dict[str, Any] = {}
+    if refused:
+        first = {
+            "failed_at": refused[0].at,
+            "failed_line": refused[0].line,
+            "error": refused[0].error,
+            "error_type": refused[0].error_type,
+            "exit_code": refused[0].exit_code,
         }
     return LabImportReport(
         rows=tally.rows,
         stored=tally.stored,
         replayed=tally.replayed,
-        specimens=tally.specimens,
+        specimens=len(tally.specimens),
         outcomes=tally.outcomes,
-        pending=tally.pending,
+        pending=sum(tally.waiting.values()),
         last_day=tally.last_day,
         messages=tally.messages,
         preliminary=tally.preliminary,
         corrected=tally.corrected,
         voided=tally.voided,
-        **failed,
+        applied=tally.applied,
+        replayed_units=tally.replayed_units,
+        refused=refused,
+        not_in_cm=tally.not_in_cm,
+        **first,
     )

@@ -12,9 +12,10 @@ rerunning the import, or the next file completing a pending specimen, never reco
 twice. A specimen still missing a required analyte stays pending: its results wait in
 the store for the file that completes it.
 
-The first bad row stops the gathering, and the first refusal the applying: the report
-names the line, everything applied before it stays, and running the import again
-(after fixing the file) resumes it.
+Each specimen is its own unit of work (docs/design.md section 3.13): a bad row refuses its
+specimen (or itself, when it names none), a refusal while applying refuses the specimen,
+and the others are applied; the report lists each refusal by line. Running the import
+again (after fixing the file) replays what was applied and applies the rest.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from ..domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultStatus
 from ..errors import InvalidInput
-from .lab_export import LabRow
+from .lab_export import LabRow, NotInCM
 from .lab_file import BadRow
-from .lab_reports import LabImportReport, Unit, import_units
+from .lab_reports import LabImportReport, Unit, import_units, unreadable
 from .unit_of_work import UnitOfWork
 
 Specimen = list[LabRow]
@@ -33,7 +34,7 @@ Specimen = list[LabRow]
 
 def import_lab_results(
     work: UnitOfWork,
-    rows: Iterable[LabRow | BadRow],
+    rows: Iterable[LabRow | BadRow | NotInCM],
     *,
     actor: str,
     targets: Sequence[str] = (),
@@ -44,13 +45,9 @@ def import_lab_results(
     ``Clinic.import_lab_results``)."""
     if chunk_size < 1:
         raise InvalidInput("chunk size must be at least 1")
-    specimens, bad = _gather(rows)
-    units: list[Unit | BadRow] = [_unit(s) for s in specimens]
-    if bad is not None:
-        units.append(bad)
     return import_units(
         work,
-        units,
+        _gather(rows),
         actor=actor,
         targets=targets,
         chunk_size=chunk_size,
@@ -84,14 +81,36 @@ def _unit(rows: Specimen) -> Unit:
     )
 
 
-def _gather(rows: Iterable[LabRow | BadRow]) -> tuple[list[Specimen], BadRow | None]:
-    """The rows before the first bad one, as specimens in order of collection."""
+def _gather(rows: Iterable[LabRow | BadRow | NotInCM]) -> list[Unit]:
+    """The file's units: each specimen its own, in order of collection. A bad row that
+    names its specimen refuses the specimen (at the row's line; nothing of it is applied),
+    one that does not is refused alone; the specimens of patients not in CM are counted
+    once each."""
     specimens: dict[tuple[str, str], Specimen] = {}
+    bad: dict[tuple[str, str] | int, tuple[BadRow, int]] = {}
+    outside: dict[str, tuple[int, int]] = {}
     for row in rows:
-        if isinstance(row, BadRow):
-            return _in_clinical_order(specimens), row
-        specimens.setdefault((row.participant, row.specimen), []).append(row)
-    return _in_clinical_order(specimens), None
+        if isinstance(row, NotInCM):
+            line, weight = outside.get(row.specimen, (row.line, 0))
+            outside[row.specimen] = (line, weight + 1)
+        elif isinstance(row, BadRow):
+            key = row.specimen or row.line
+            first, weight = bad.get(key, (row, 0))
+            bad[key] = (first, weight + 1)
+        else:
+            specimens.setdefault((row.participant, row.specimen), []).append(row)
+    # A refused specimen counts its good rows too (for the progress bar), and applies none.
+    refused = [
+        unreadable(
+            first, weight + len(specimens.pop(key, ())) if isinstance(key, tuple) else weight
+        )
+        for key, (first, weight) in bad.items()
+    ]
+    skipped = [
+        Unit(LabMessage((), f"line {line}", not_in_cm=1), line=line, weight=weight)
+        for line, weight in outside.values()
+    ]
+    return [*refused, *skipped, *(_unit(s) for s in _in_clinical_order(specimens))]
 
 
 def _in_clinical_order(specimens: dict[tuple[str, str], Specimen]) -> list[Specimen]:

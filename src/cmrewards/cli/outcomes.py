@@ -417,40 +417,63 @@ def import_(
         closed = clinic.close_calendar(report.last_day, actor=actor)
 
     def text() -> str:
-        if isinstance(report, cmrewards.LabImportReport) and found.messages:
-            done = (
-                f"imported {plural(report.messages, 'message')}:"
-                f" {plural(report.stored, 'analyte result')} stored"
-                f" ({report.preliminary:,} preliminary), {report.replayed:,} already stored;"
-                f" {plural(report.specimens, 'specimen')},"
-                f" {plural(report.outcomes, 'outcome')} recorded, {report.corrected:,} corrected,"
-                f" {report.voided:,} voided, {plural(report.pending, 'specimen')} pending"
-            )
-        elif isinstance(report, cmrewards.LabImportReport):
-            done = (
-                f"imported {plural(report.stored, 'analyte result')}, skipped"
-                f" {report.replayed:,} already stored; {plural(report.specimens, 'specimen')},"
-                f" {plural(report.outcomes, 'outcome')} recorded,"
-                f" {plural(report.pending, 'specimen')} pending"
-            )
+        if isinstance(report, cmrewards.LabImportReport):
+            done = lab_import_summary(report, messages=found.messages)
         else:
             done = (
                 f"imported {plural(report.applied, 'row')},"
                 f" skipped {report.replayed:,} already applied"
             )
-        if not report.complete:
-            return f"{done}; stopped at {report.error}"
+            if not report.complete:
+                return f"{done}; stopped at {report.error}"
         return done if closed is None else f"{done}\n{describe_close(closed)}"
 
     # Running it again is safe: it skips every row applied and says how many.
     seen = Recorded(f"the import of {plural(report.rows, 'row')}", f"cmrewards import {csv_file}")
     data = report if closed is None else {"import": report, "close": closed}
     emit(settings, data, text, recorded=seen if report.rows else None)
+    if isinstance(report, cmrewards.LabImportReport) and report.refused:
+        # Each refused unit on its own line, where cron mails it; the rest was applied.
+        for refusal in report.refused:
+            click.echo(f"cmrewards: refused {refusal.error}", err=True)
+        unit = "message" if found.messages else "specimen"
+        click.echo(
+            f"cmrewards: {plural(len(report.refused), unit)} refused, nothing of"
+            f" {'it' if len(report.refused) == 1 else 'them'} written; fix and import again"
+            f"{' (the calendar was not closed)' if close_after else ''}",
+            err=True,
+        )
+        sys.exit(report.exit_code)
     if not report.complete:
         click.echo(f"cmrewards: import stopped at {report.error}", err=True)
         sys.exit(report.exit_code)
     if closed is not None:
         stopped(closed)
+
+
+def lab_import_summary(report: LabImportReport, *, messages: bool) -> str:
+    """One line on a lab file's import: its units (messages; a lab export's specimens)
+    applied, already applied and refused, the specimens not in CM it skipped, then what
+    the units wrote."""
+    units = (
+        f"{'messages' if messages else 'specimens'}: {report.applied:,} applied,"
+        f" {report.replayed_units:,} already applied, {len(report.refused):,} refused"
+    )
+    if messages:
+        return (
+            f"{units}; {plural(report.specimens, 'specimen')},"
+            f" {report.not_in_cm:,} not in CM (skipped);"
+            f" {plural(report.stored, 'analyte result')} stored"
+            f" ({report.preliminary:,} preliminary), {report.replayed:,} already stored;"
+            f" {plural(report.outcomes, 'outcome')} recorded, {report.corrected:,} corrected,"
+            f" {report.voided:,} voided, {plural(report.pending, 'specimen')} pending"
+        )
+    return (
+        f"{units}, {report.not_in_cm:,} not in CM (skipped);"
+        f" {plural(report.stored, 'analyte result')} stored, {report.replayed:,} already stored;"
+        f" {plural(report.outcomes, 'outcome')} recorded,"
+        f" {plural(report.pending, 'specimen')} pending"
+    )
 
 
 def _count_rows(path: str) -> int:

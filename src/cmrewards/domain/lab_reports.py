@@ -83,3 +83,6 @@ class LabMessage:
     """Where the message stands in its file or stream, for messages: ``line 12``."""
     control_id: str | None = None
     """The sender's id for the message (HL7 MSH-10), echoed in its acknowledgement."""
+    not_in_cm: int = 0
+    """Reports left out because the mapping's ``[identity]`` names no participant for
+    their patient (a patient the lab serves who is not in contingency management)."""
