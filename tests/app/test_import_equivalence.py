@@ -43,7 +43,7 @@ def new_clinic(path: str | None) -> Clinic:
 @st.composite
 def lab_files(draw: Callable[..., Any]) -> list[tuple[str, ...]]:
     """Rows mostly in clinical order, some late, some repeated, a few refused."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     day = 0
     for n in range(draw(st.integers(1, 40))):
         day = max(0, day + draw(st.sampled_from([1, 1, 2, 2, 3, 7, 0, -4, -10])))

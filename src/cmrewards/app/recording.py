@@ -642,6 +642,34 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
                 reads_of_a_record(ahead, person, row.target, None)
 
     tx.read_ahead(reads)
+    earliest = _earliest(tx, chunk)
+    if earliest is not None:
+        found = [p for p, person in people.items() if person is not None]
+        tx.prefetch_recent(found, earliest - RECENT)
+
+
+RECENT = dt.timedelta(days=15)
+"""How far before a chunk's earliest row its participants' outcomes are read at once: the
+calendar's attendance asks about the row's own program week (from a day before it) and,
+after an empty week, the weeks since; an older question is read when asked."""
+
+
+def _earliest(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> dt.datetime | None:
+    """The earliest clinical time of the chunk's rows that name a participant and a time
+    (the rest fail in their turn, or read for themselves)."""
+    times = []
+    for row in chunk:
+        if not isinstance(row, ImportRow) or not is_pseudonymous_id(row.participant):
+            continue
+        person = tx.participant(row.participant)
+        program = None if person is None else tx.program(person.program_id)
+        if program is None:
+            continue
+        try:
+            times.append(parse_when(row.at, program.timezone, "at"))
+        except InvalidInput:
+            continue
+    return min(times, default=None)
 
 
 def _chunk_keys(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
