@@ -38,7 +38,7 @@ from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_episodes, find_participant, find_program
 from ..store.port import ParticipantLookup, RecordTx
-from ..views.attendance import attendance_before
+from ..views.attendance import attendance_before, read_from
 from ..views.balance import balance_of
 from .corrections import add_correction
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -642,33 +642,29 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
                 reads_of_a_record(ahead, person, row.target, None)
 
     tx.read_ahead(reads)
-    earliest = _earliest(tx, chunk)
-    if earliest is not None:
-        found = [p for p, person in people.items() if person is not None]
-        tx.prefetch_recent(found, earliest - RECENT)
+    since = _attendance_from(tx, chunk)
+    if since is not None:
+        tx.prefetch_recent([p for p, person in people.items() if person is not None], since)
 
 
-RECENT = dt.timedelta(days=15)
-"""How far before a chunk's earliest row its participants' outcomes are read at once: the
-calendar's attendance asks about the row's own program week (from a day before it) and,
-after an empty week, the weeks since; an older question is read when asked."""
-
-
-def _earliest(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> dt.datetime | None:
-    """The earliest clinical time of the chunk's rows that name a participant and a time
-    (the rest fail in their turn, or read for themselves)."""
+def _attendance_from(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> dt.datetime | None:
+    """The earliest time the calendar's attendance of a chunk's row reads from when the
+    row's own week is what it asks about (``attendance.read_from``); rows without a
+    participant or a time fail in their turn, and a question further back (after an
+    empty week) is read when asked."""
     times = []
     for row in chunk:
         if not isinstance(row, ImportRow) or not is_pseudonymous_id(row.participant):
             continue
         person = tx.participant(row.participant)
         program = None if person is None else tx.program(person.program_id)
-        if program is None:
+        if person is None or program is None or not program.calendar:
             continue
         try:
-            times.append(parse_when(row.at, program.timezone, "at"))
+            at = parse_when(row.at, program.timezone, "at")
         except InvalidInput:
             continue
+        times.append(read_from(person, program, program_week(person.start, at, program.timezone)))
     return min(times, default=None)
 
 
