@@ -53,7 +53,7 @@ from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from .corrections import correct_recorded
 from .lab_file import BadRow
-from .recording import Details, apply_result
+from .recording import Details, apply_result, read_recent_ahead
 from .unit_of_work import UnitOfWork
 
 # --- what applying did ---------------------------------------------------------------
@@ -528,6 +528,8 @@ def _apply_chunk(
     try:
         with work.write(actor, Action.RECORD) as direct:
             tx = BufferedTx(direct)
+            read_recent_ahead(tx, [(r.participant, r.collected.isoformat())
+                                   for u in chunk for r in u.message.reports])  # fmt: skip
             zones: dict[str, str] = {}
 
             def zone_of(participant: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -642,30 +642,32 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
                 reads_of_a_record(ahead, person, row.target, None)
 
     tx.read_ahead(reads)
-    since = _attendance_from(tx, chunk)
-    if since is not None:
-        tx.prefetch_recent([p for p, person in people.items() if person is not None], since)
+    read_recent_ahead(tx, [(r.participant, r.at) for r in chunk if isinstance(r, ImportRow)])
 
 
-def _attendance_from(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> dt.datetime | None:
-    """The earliest time the calendar's attendance of a chunk's row reads from when the
-    row's own week is what it asks about (``attendance.read_from``); rows without a
-    participant or a time fail in their turn, and a question further back (after an
-    empty week) is read when asked."""
-    times = []
-    for row in chunk:
-        if not isinstance(row, ImportRow) or not is_pseudonymous_id(row.participant):
+def read_recent_ahead(tx: BufferedTx, visits: Sequence[tuple[str, str]]) -> None:
+    """Read at once the stored outcomes the calendar's attendance of a chunk's results
+    will ask about (``BufferedTx.prefetch_recent``): each participant's from the earliest
+    time any result's own week is read from (``attendance.read_from``). ``visits`` are
+    (participant, clinical time as ``parse_when`` reads it); one that names no participant
+    or no time fails in its turn, and a question further back (after an empty week) is
+    read when asked."""
+    people, times = [], []
+    for participant, when in visits:
+        if not is_pseudonymous_id(participant):
             continue
-        person = tx.participant(row.participant)
+        person = tx.participant(participant)
         program = None if person is None else tx.program(person.program_id)
         if person is None or program is None or not program.calendar:
             continue
         try:
-            at = parse_when(row.at, program.timezone, "at")
+            at = parse_when(when, program.timezone, "at")
         except InvalidInput:
             continue
+        people.append(participant)
         times.append(read_from(person, program, program_week(person.start, at, program.timezone)))
-    return min(times, default=None)
+    if times:
+        tx.prefetch_recent(sorted(set(people)), min(times))
 
 
 def _chunk_keys(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
