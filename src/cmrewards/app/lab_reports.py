@@ -46,14 +46,14 @@ from ..domain.schedules import Outcome
 from ..domain.settlement import effective_history
 from ..domain.specimens import AnalyteResult, specimen_verdict
 from ..domain.staff import Action
-from ..domain.validation import check_text
+from ..domain.validation import check_text, is_pseudonymous_id
 from ..errors import CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from .corrections import correct_recorded
 from .lab_file import BadRow
-from .recording import Details, apply_result, read_recent_ahead
+from .recording import Details, apply_result, read_recent_ahead, sendable
 from .unit_of_work import UnitOfWork
 
 # --- what applying did ---------------------------------------------------------------
@@ -528,8 +528,9 @@ def _apply_chunk(
     try:
         with work.write(actor, Action.RECORD) as direct:
             tx = BufferedTx(direct)
-            read_recent_ahead(tx, [(r.participant, r.collected.isoformat())
-                                   for u in chunk for r in u.message.reports])  # fmt: skip
+            reports = [r for u in chunk for r in u.message.reports]
+            tx.prefetch_keys(_chunk_keys(tx, reports, targets))
+            read_recent_ahead(tx, [(r.participant, r.collected.isoformat()) for r in reports])
             zones: dict[str, str] = {}
 
             def zone_of(participant: str) -> str:
@@ -556,6 +557,30 @@ def _apply_chunk(
     except _Refused:
         return failure
     return None
+
+
+def _chunk_keys(
+    tx: RecordTx, reports: Sequence[LabReport], target_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The keys a chunk's reports will look up (``apply_report``'s and each deciding
+    target's, ``outcome_key``), read in one query; a report that cannot be applied is
+    left to fail in its turn."""
+    keys = []
+    for report in reports:
+        if not (is_pseudonymous_id(report.participant) and sendable(report.accession)):
+            continue
+        person = tx.participant(report.participant)
+        program = None if person is None else tx.program(person.program_id)
+        if program is None:
+            continue
+        try:
+            collected = clinical_time(report.collected, program)
+            deciding = deciding_targets(program, target_ids)
+        except CMRewardsError:
+            continue
+        keys.append((program.id, f"lab:{report.accession}:{report_digest(report, collected)}"))
+        keys += [(program.id, outcome_key(report.accession, t)) for t in deciding]
+    return keys
 
 
 def _chunks(

@@ -95,14 +95,14 @@ def reads_of_a_record(tx: RecordTx, person: Participant, target: str, key: str |
     tx.program(program_id)
     tx.corrections(person.id)
     tx.write_offs(person.id)
-    if _sendable(target):
+    if sendable(target):
         tx.last_outcome_for(person.id, target)
         tx.schedule_state(person.id, target)
     tx.last_outcome()
     tx.last_transfer()
     tx.balance(program_id, ledger.available(person.id))
     tx.balance(program_id, ledger.held(person.id))
-    if key is not None and _sendable(key):
+    if key is not None and sendable(key):
         tx.idempotency(program_id, key)
 
 
@@ -114,7 +114,7 @@ def _participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
             tx.participant(participant)
 
 
-def _sendable(text: str) -> bool:
+def sendable(text: str) -> bool:
     """Whether ``text`` can be read ahead: what a server refuses (a NUL, text that is not
     UTF-8) is left to the write's own checks, which refuse it with a clear error."""
     try:

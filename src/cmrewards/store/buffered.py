@@ -65,7 +65,7 @@ class BufferedTx(RecordTx):
         self._balances_read: dict[AccountKey, int] = {}
         """Balances as the adapter had them before the pending transfers."""
         self._known_keys: dict[tuple[str, str], IdempotencyRecord | None] = {}
-        """Keys ``prefetch_keys`` looked up, found or not; dropped at flush."""
+        """Keys ``prefetch_keys`` or a lookup read, found or not; dropped at flush."""
         self._outcome_head: OutcomeRecord | None = _UNREAD
         self._transfer_head: Transfer | None = _UNREAD
         self._prize_head: Prize | None = _UNREAD
@@ -145,7 +145,7 @@ class BufferedTx(RecordTx):
 
     def prefetch_keys(self, keys: Sequence[tuple[str, str]]) -> None:
         """Look up a chunk's keys in one query, so each row's lookup is a dict read."""
-        self._known_keys = dict.fromkeys(keys)
+        self._known_keys.update(dict.fromkeys(keys))
         for record in self._tx.idempotency_many(keys):
             self._known_keys[record.scope, record.key] = record
 
@@ -155,7 +155,10 @@ class BufferedTx(RecordTx):
             return pending
         if (scope, key) in self._known_keys:
             return self._known_keys[scope, key]
-        return self._tx.idempotency(scope, key)
+        # Remembered until the flush: a lab report looks its keys up more than once, and
+        # only ``remember`` (pending, looked at first) writes one in the chunk.
+        found = self._known_keys[scope, key] = self._tx.idempotency(scope, key)
+        return found
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record
