@@ -53,7 +53,14 @@ from ..store.lookup import find_participant, find_program
 from ..store.port import RecordTx
 from .corrections import correct_recorded
 from .lab_file import BadRow
-from .recording import Details, apply_result, read_recent_ahead, sendable
+from .recording import (
+    Details,
+    apply_result,
+    read_participants,
+    read_recent_ahead,
+    reads_of_a_record,
+    sendable,
+)
 from .unit_of_work import UnitOfWork
 
 # --- what applying did ---------------------------------------------------------------
@@ -528,9 +535,7 @@ def _apply_chunk(
     try:
         with work.write(actor, Action.RECORD) as direct:
             tx = BufferedTx(direct)
-            reports = [r for u in chunk for r in u.message.reports]
-            tx.prefetch_keys(_chunk_keys(tx, reports, targets))
-            read_recent_ahead(tx, [(r.participant, r.collected.isoformat()) for r in reports])
+            _read_chunk_ahead(tx, [r for u in chunk for r in u.message.reports], targets)
             zones: dict[str, str] = {}
 
             def zone_of(participant: str) -> str:
@@ -557,6 +562,44 @@ def _apply_chunk(
     except _Refused:
         return failure
     return None
+
+
+def _read_chunk_ahead(
+    tx: BufferedTx, reports: Sequence[LabReport], target_ids: Sequence[str]
+) -> None:
+    """Read what a chunk's reports will read, as the outcome import does: their
+    participants, then their keys (one query), then each report's specimen and what
+    recording each deciding target reads (``reads_of_a_record``), and the recent outcomes
+    the calendar asks about (on PostgreSQL a few round trips a chunk instead of several a
+    report: issue 16)."""
+    named = sorted({r.participant for r in reports if is_pseudonymous_id(r.participant)})
+    tx.read_ahead(lambda ahead: read_participants(ahead, named))
+    # Read here, not while reading ahead.
+    people = {p: person for p in named if (person := tx.participant(p)) is not None}
+    programs = {p.program_id: tx.program(p.program_id) for p in people.values()}
+    tx.prefetch_keys(_chunk_keys(tx, reports, target_ids))
+
+    def reads(ahead: RecordTx) -> None:
+        for report in reports:
+            person = people.get(report.participant)
+            program = None if person is None else programs[person.program_id]
+            if person is None or program is None or not sendable(report.accession):
+                continue
+            ahead.specimen_results(person.id, report.accession)
+            ahead.specimen_revisions(person.id, report.accession)
+            for target in _deciding_or_none(program, target_ids):
+                reads_of_a_record(ahead, person, target.id, None)
+
+    tx.read_ahead(reads)
+    read_recent_ahead(tx, [(r.participant, r.collected.isoformat()) for r in reports])
+
+
+def _deciding_or_none(program: Program, target_ids: Sequence[str]) -> list[Target]:
+    """``deciding_targets``, or none where it refuses (the report fails in its turn)."""
+    try:
+        return deciding_targets(program, target_ids)
+    except CMRewardsError:
+        return []
 
 
 def _chunk_keys(

@@ -66,7 +66,9 @@ def record(
     note = check_text(note, "note")
     details = Details(check_visit_id(visit), check_specimen(specimen), note)
     request = record_request(participant, target, result, at, note, details)
-    with work.write(actor, Action.RECORD, lambda tx: _participants(tx, [participant])) as direct:
+    with work.write(
+        actor, Action.RECORD, lambda tx: read_participants(tx, [participant])
+    ) as direct:
         # Written as the import writes a chunk: every write held back to one batch at the
         # end, so the reads before it can all be read ahead (on PostgreSQL, a record is a
         # few round trips instead of twenty: issue 16).
@@ -106,7 +108,7 @@ def reads_of_a_record(tx: RecordTx, person: Participant, target: str, key: str |
         tx.idempotency(program_id, key)
 
 
-def _participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
+def read_participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
     """Read each participant, of the ids that can be one (``find_participant`` looks up
     no other: a NUL must be "no participant", not a value PostgreSQL refuses)."""
     for participant in ids:
@@ -632,7 +634,7 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
     round trips a chunk instead of several a row: issue 16)."""
     named = sorted({row.participant for row in chunk if isinstance(row, ImportRow)})
     named = [p for p in named if is_pseudonymous_id(p)]
-    tx.read_ahead(lambda ahead: _participants(ahead, named))
+    tx.read_ahead(lambda ahead: read_participants(ahead, named))
     people = {p: tx.participant(p) for p in named}  # read here, not while reading ahead
     tx.prefetch_keys(_chunk_keys(tx, chunk))
 
