@@ -4,7 +4,8 @@ The import reads ahead and batches per chunk (``store/buffered.py``); recording 
 a chunk of its own reads everything fresh and commits it alone. Hypothesis writes lab
 files with results in any clinical order (late rows fall back to the replay), replayed
 and conflicting keys, unknown targets and visits recorded twice, and imports each into
-two new clinics with the same clock and seeds: one in chunks, one row per chunk. The two
+two new clinics with the same clock and seeds: one in chunks, one row per chunk (in
+memory, on SQLite, and on PostgreSQL under ``scripts/with-postgres``). The two
 must report the same rows and the same stopping line, hold the same rows in every table
 (outcomes and transfers with their hashes, states, prizes, keys; the journal as the same
 entries, in an order that follows the chunking) and both ``verify`` clean.
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 import cmrewards
 from cmrewards import Clinic
 from cmrewards.app.lab_file import ImportReport, read_rows
+from support import postgres
 from support.cli import snapshot
 from support.clinics import START, FakeClock, visit
 
@@ -115,3 +117,24 @@ def test_on_sqlite_chunks_write_the_rows_single_rows_do(
     journals = [sorted(r[1:4] for r in t.pop("journal")) for t in tables]
     assert journals[0] == journals[1]
     assert tables[0] == tables[1]
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=lab_files(), chunk_size=st.integers(2, 50))
+def test_on_postgres_chunks_export_what_single_rows_do(
+    tmp_path_factory: Any, rows: list[tuple[str, ...]], chunk_size: int
+) -> None:
+    postgres.server()  # skips (or fails, when required) without a test server
+    folder = tmp_path_factory.mktemp("postgres")
+    lab = write_file(folder / "lab.csv", rows)
+    with (
+        postgres.database() as first,
+        postgres.database() as second,
+        new_clinic(first) as chunked,
+        new_clinic(second) as single,
+    ):
+        report = import_file(chunked, lab, chunk_size)
+        assert import_file(single, lab, 1) == report
+        assert chunked.verify().ok
+        assert single.verify().ok
+        assert exported(chunked, folder / "chunked") == exported(single, folder / "single")
