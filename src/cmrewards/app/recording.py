@@ -654,7 +654,7 @@ def read_recent_ahead(tx: BufferedTx, visits: Sequence[tuple[str, str]]) -> None
     (participant, clinical time as ``parse_when`` reads it); one that names no participant
     or no time fails in its turn, and a question further back (after an empty week) is
     read when asked."""
-    people, times = [], []
+    earliest: dict[str, tuple[dt.datetime, Participant, Program]] = {}
     for participant, when in visits:
         if not is_pseudonymous_id(participant):
             continue
@@ -666,10 +666,15 @@ def read_recent_ahead(tx: BufferedTx, visits: Sequence[tuple[str, str]]) -> None
             at = parse_when(when, program.timezone, "at")
         except InvalidInput:
             continue
-        people.append(participant)
-        times.append(read_from(person, program, program_week(person.start, at, program.timezone)))
+        if participant not in earliest or at < earliest[participant][0]:
+            earliest[participant] = at, person, program
+    # A participant's earliest result has the earliest week.
+    times = [
+        read_from(person, program, program_week(person.start, at, program.timezone))
+        for at, person, program in earliest.values()
+    ]
     if times:
-        tx.prefetch_recent(sorted(set(people)), min(times))
+        tx.prefetch_recent(sorted(earliest), min(times))
 
 
 def _chunk_keys(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:
