@@ -82,13 +82,13 @@ class BufferedTx(RecordTx):
         self._stored_last_for: dict[StateKey, OutcomeRecord | None] = {}
         self._stored_states: dict[StateKey, ScheduleState | None] = {}
         self._stored_caps: dict[tuple[str, str], int] = {}
+        """What the adapter held at the chunk's start, read once per participant and target
+        (issue 16: a read per row was most of the import's queries); pending writes are
+        laid over them."""
         self._recent_since: dt.datetime | None = None
         self._recent: dict[StateKey, list[OutcomeRecord]] = {}
         """Each prefetched participant's stored outcomes at or after ``_recent_since`` by
         target, in clinical order (``prefetch_recent``); an earlier ``since`` is read."""
-        """What the adapter held at the chunk's start, read once per participant and target
-        (issue 16: a read per row was most of the import's queries); pending writes are
-        laid over them."""
 
     def flush(self) -> None:
         """Write everything pending, one batch per table."""
