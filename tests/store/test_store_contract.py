@@ -811,6 +811,15 @@ class StoreContract:
             same_instant = at(1).astimezone(dt.timezone(dt.timedelta(hours=-8)))
             assert [written[2], written[3]] == tx.outcomes_at("P003", same_instant)
 
+    def test_outcomes_since_of_several_participants(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with clinic_store.read() as tx:
+            found = tx.outcomes_since_of(["P001", "P003", "P999", "P001"], at(1))
+            assert sorted(found, key=lambda r: r.id) == [written[0], *written[2:5]]
+            assert tx.outcomes_since_of(["P002"], at(3)) == [written[5]]
+            assert tx.outcomes_since_of(["P002"], at(3) + dt.timedelta(microseconds=1)) == []
+            assert tx.outcomes_since_of([], at(0)) == []
+
     def test_an_outcome_by_id_with_its_visit_and_specimen(self, clinic_store: Store) -> None:
         written = self._append_sample_outcomes(clinic_store)
         with clinic_store.write() as tx:
@@ -1759,6 +1768,7 @@ class ThroughImportChunks(StoreContract):
             assert record == chunk.last_outcome()
             assert record == chunk.last_outcome_for("P001", STIM)
             assert [record] == chunk.outcomes_at("P001", at(0))
+            assert [record] == chunk.outcomes_since_of(["P001"], at(0))
             assert chunk.balance(HIGGINS, available("P001")) == 10
             assert chunk.cap_usage("P001", "2027") == 100
             assert key == chunk.idempotency(HIGGINS, "k-1")
@@ -1774,6 +1784,24 @@ class ThroughImportChunks(StoreContract):
             assert record == chunk.last_outcome()
             assert chunk.balance(HIGGINS, available("P001")) == 10
             assert chunk.cap_usage("P001", "2027") == 100
+
+    def test_prefetched_outcomes_answer_each_row_s_attendance(self, clinic_store: Store) -> None:
+        written = self._append_sample_outcomes(clinic_store)
+        with self.adapter(clinic_store).write() as tx:
+            chunk = BufferedTx(tx)
+            chunk.prefetch_recent(["P001", "P003"], at(1))
+            (late,) = make_outcomes(
+                chunk.last_outcome(), [(HIGGINS, "P001", STIM, Outcome.MET, at(3))]
+            )
+            chunk.append_outcomes([late])
+            # From the prefetch, with the chunk's own writes in clinical order.
+            assert chunk.outcomes_since("P001", STIM, at(2)) == [written[0], late, written[4]]
+            assert chunk.outcomes_since("P003", SECONDARY, at(1)) == [written[3]]
+            # Before the prefetched window, or of another participant: read from the adapter.
+            assert chunk.outcomes_since("P002", STIM, at(0)) == [written[1], written[5]]
+            assert chunk.outcomes_since("P003", STIM, at(0)) == [written[2]]
+            chunk.flush()
+            assert chunk.outcomes_since("P001", STIM, at(2)) == [written[0], late, written[4]]
 
     def test_prefetched_keys_answer_each_row_s_lookup(self, clinic_store: Store) -> None:
         kept = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -38,7 +38,7 @@ from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_episodes, find_participant, find_program
 from ..store.port import ParticipantLookup, RecordTx
-from ..views.attendance import attendance_before
+from ..views.attendance import attendance_before, read_from
 from ..views.balance import balance_of
 from .corrections import add_correction
 from .lab_file import BadRow, ImportReport, ImportRow
@@ -66,7 +66,9 @@ def record(
     note = check_text(note, "note")
     details = Details(check_visit_id(visit), check_specimen(specimen), note)
     request = record_request(participant, target, result, at, note, details)
-    with work.write(actor, Action.RECORD, lambda tx: _participants(tx, [participant])) as direct:
+    with work.write(
+        actor, Action.RECORD, lambda tx: read_participants(tx, [participant])
+    ) as direct:
         # Written as the import writes a chunk: every write held back to one batch at the
         # end, so the reads before it can all be read ahead (on PostgreSQL, a record is a
         # few round trips instead of twenty: issue 16).
@@ -95,18 +97,18 @@ def reads_of_a_record(tx: RecordTx, person: Participant, target: str, key: str |
     tx.program(program_id)
     tx.corrections(person.id)
     tx.write_offs(person.id)
-    if _sendable(target):
+    if sendable(target):
         tx.last_outcome_for(person.id, target)
         tx.schedule_state(person.id, target)
     tx.last_outcome()
     tx.last_transfer()
     tx.balance(program_id, ledger.available(person.id))
     tx.balance(program_id, ledger.held(person.id))
-    if key is not None and _sendable(key):
+    if key is not None and sendable(key):
         tx.idempotency(program_id, key)
 
 
-def _participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
+def read_participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
     """Read each participant, of the ids that can be one (``find_participant`` looks up
     no other: a NUL must be "no participant", not a value PostgreSQL refuses)."""
     for participant in ids:
@@ -114,7 +116,7 @@ def _participants(tx: ParticipantLookup, ids: Iterable[str]) -> None:
             tx.participant(participant)
 
 
-def _sendable(text: str) -> bool:
+def sendable(text: str) -> bool:
     """Whether ``text`` can be read ahead: what a server refuses (a NUL, text that is not
     UTF-8) is left to the write's own checks, which refuse it with a clear error."""
     try:
@@ -632,7 +634,7 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
     round trips a chunk instead of several a row: issue 16)."""
     named = sorted({row.participant for row in chunk if isinstance(row, ImportRow)})
     named = [p for p in named if is_pseudonymous_id(p)]
-    tx.read_ahead(lambda ahead: _participants(ahead, named))
+    tx.read_ahead(lambda ahead: read_participants(ahead, named))
     people = {p: tx.participant(p) for p in named}  # read here, not while reading ahead
     tx.prefetch_keys(_chunk_keys(tx, chunk))
 
@@ -642,6 +644,37 @@ def _read_chunk_ahead(tx: BufferedTx, chunk: list[ImportRow | BadRow]) -> None:
                 reads_of_a_record(ahead, person, row.target, None)
 
     tx.read_ahead(reads)
+    read_recent_ahead(tx, [(r.participant, r.at) for r in chunk if isinstance(r, ImportRow)])
+
+
+def read_recent_ahead(tx: BufferedTx, visits: Sequence[tuple[str, str]]) -> None:
+    """Read at once the stored outcomes the calendar's attendance of a chunk's results
+    will ask about (``BufferedTx.prefetch_recent``): each participant's from the earliest
+    time any result's own week is read from (``attendance.read_from``). ``visits`` are
+    (participant, clinical time as ``parse_when`` reads it); one that names no participant
+    or no time fails in its turn, and a question further back (after an empty week) is
+    read when asked."""
+    earliest: dict[str, tuple[dt.datetime, Participant, Program]] = {}
+    for participant, when in visits:
+        if not is_pseudonymous_id(participant):
+            continue
+        person = tx.participant(participant)
+        program = None if person is None else tx.program(person.program_id)
+        if person is None or program is None or not program.calendar:
+            continue
+        try:
+            at = parse_when(when, program.timezone, "at")
+        except InvalidInput:
+            continue
+        if participant not in earliest or at < earliest[participant][0]:
+            earliest[participant] = at, person, program
+    # A participant's earliest result has the earliest week.
+    times = [
+        read_from(person, program, program_week(person.start, at, program.timezone))
+        for at, person, program in earliest.values()
+    ]
+    if times:
+        tx.prefetch_recent(sorted(earliest), min(times))
 
 
 def _chunk_keys(tx: RecordTx, chunk: list[ImportRow | BadRow]) -> list[tuple[str, str]]:

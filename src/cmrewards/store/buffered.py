@@ -65,7 +65,7 @@ class BufferedTx(RecordTx):
         self._balances_read: dict[AccountKey, int] = {}
         """Balances as the adapter had them before the pending transfers."""
         self._known_keys: dict[tuple[str, str], IdempotencyRecord | None] = {}
-        """Keys ``prefetch_keys`` looked up, found or not; dropped at flush."""
+        """Keys ``prefetch_keys`` or a lookup read, found or not; dropped at flush."""
         self._outcome_head: OutcomeRecord | None = _UNREAD
         self._transfer_head: Transfer | None = _UNREAD
         self._prize_head: Prize | None = _UNREAD
@@ -85,6 +85,10 @@ class BufferedTx(RecordTx):
         """What the adapter held at the chunk's start, read once per participant and target
         (issue 16: a read per row was most of the import's queries); pending writes are
         laid over them."""
+        self._recent_since: dt.datetime | None = None
+        self._recent: dict[StateKey, list[OutcomeRecord]] = {}
+        """Each prefetched participant's stored outcomes at or after ``_recent_since`` by
+        target, in clinical order (``prefetch_recent``); an earlier ``since`` is read."""
 
     def flush(self) -> None:
         """Write everything pending, one batch per table."""
@@ -141,7 +145,7 @@ class BufferedTx(RecordTx):
 
     def prefetch_keys(self, keys: Sequence[tuple[str, str]]) -> None:
         """Look up a chunk's keys in one query, so each row's lookup is a dict read."""
-        self._known_keys = dict.fromkeys(keys)
+        self._known_keys.update(dict.fromkeys(keys))
         for record in self._tx.idempotency_many(keys):
             self._known_keys[record.scope, record.key] = record
 
@@ -151,7 +155,10 @@ class BufferedTx(RecordTx):
             return pending
         if (scope, key) in self._known_keys:
             return self._known_keys[scope, key]
-        return self._tx.idempotency(scope, key)
+        # Remembered until the flush: a lab report looks its keys up more than once, and
+        # only ``remember`` (pending, looked at first) writes one in the chunk.
+        found = self._known_keys[scope, key] = self._tx.idempotency(scope, key)
+        return found
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._keys[record.scope, record.key] = record
@@ -180,6 +187,28 @@ class BufferedTx(RecordTx):
         ]
         return self._tx.outcomes_at(participant, occurred_at) + pending
 
+    def prefetch_recent(self, participants: Sequence[str], since: dt.datetime) -> None:
+        """Read the stored outcomes of ``participants`` at or after ``since`` in one query,
+        so each row's ``outcomes_since`` from then on is a list filter (the calendar's
+        attendance read a query a row: issue 16)."""
+        self._recent_since = since
+        self._recent = {(p, t): [] for p in participants for t in self._targets_of(p)}
+        found = self._tx.outcomes_since_of(participants, since)
+        for record in sorted(found, key=lambda r: (r.occurred_at, r.id)):
+            self._recent.setdefault((record.participant, record.target), []).append(record)
+
+    def outcomes_since_of(
+        self, participants: Sequence[str], since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        people = set(participants)
+        pending = [o for o in self._outcomes if o.participant in people and o.occurred_at >= since]
+        return self._tx.outcomes_since_of(participants, since) + pending
+
+    def _targets_of(self, participant: str) -> list[str]:
+        person = self.participant(participant)
+        program = None if person is None else self.program(person.program_id)
+        return [] if program is None else [t.id for t in program.targets]
+
     def outcomes_since(
         self, participant: str, target: str, since: dt.datetime
     ) -> list[OutcomeRecord]:
@@ -188,7 +217,13 @@ class BufferedTx(RecordTx):
             for o in self._outcomes_of.get(participant, ())
             if o.target == target and o.occurred_at >= since
         ]
-        stored = self._tx.outcomes_since(participant, target, since)
+        recent = self._recent.get((participant, target))
+        if recent is not None and self._recent_since is not None and since >= self._recent_since:
+            stored = [o for o in recent if o.occurred_at >= since]
+        else:
+            stored = self._tx.outcomes_since(participant, target, since)
+        if not pending:
+            return stored
         return sorted([*stored, *pending], key=lambda r: (r.occurred_at, r.id))
 
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:

@@ -234,6 +234,11 @@ class JournalingTx(Tx):
     ) -> list[OutcomeRecord]:
         return self._tx.outcomes_since(participant, target, since)
 
+    def outcomes_since_of(
+        self, participants: Sequence[str], since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        return self._tx.outcomes_since_of(participants, since)
+
     def schedule_state(self, participant: str, target: str) -> ScheduleState | None:
         return self._tx.schedule_state(participant, target)
 

@@ -330,6 +330,16 @@ class MemoryTx(Tx):
         )
         return sorted(found, key=lambda r: (r.occurred_at, r.id))
 
+    def outcomes_since_of(
+        self, participants: Sequence[str], since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        return [
+            record
+            for participant in dict.fromkeys(participants)
+            for i in self._s.outcomes_of.get(participant, ())
+            if (record := self._s.outcomes[i]).occurred_at >= since
+        ]
+
     def append_outcomes(self, records: Sequence[OutcomeRecord]) -> None:
         for record in records:
             self._insert("outcomes", record.id, record, "outcome id")

@@ -294,6 +294,21 @@ class SQLTx(Tx):
         )
         return [outcome_from_row(r) for r in rows]
 
+    def outcomes_since_of(
+        self, participants: Sequence[str], since: dt.datetime
+    ) -> list[OutcomeRecord]:
+        people = list(dict.fromkeys(participants))
+        found: list[OutcomeRecord] = []
+        for start in range(0, len(people), KEYS_PER_QUERY):
+            batch = people[start : start + KEYS_PER_QUERY]
+            marks = ", ".join(["?"] * len(batch))
+            found += self._every(
+                outcome_from_row,
+                f"SELECT * FROM outcomes WHERE participant IN ({marks}) AND occurred_at >= ?",
+                [*batch, to_utc_text(since)],
+            )
+        return found
+
     def outcomes_at(self, participant: str, occurred_at: dt.datetime) -> list[OutcomeRecord]:
         rows = self._all(
             "SELECT * FROM outcomes WHERE participant = ? AND occurred_at = ? ORDER BY id",

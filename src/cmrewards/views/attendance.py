@@ -45,11 +45,17 @@ def attendance_before(
     if since is None:
         return Attendance(week=previous)
     first_day = week_span(person.start, since)[0]
-    # A day early, then by local date: a zone's midnight can be skipped or doubled.
-    early = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(), zone(program.timezone))
     window = [
         (record.outcome, program_week(person.start, record.occurred_at, program.timezone))
-        for record in tx.outcomes_since(person.id, target.id, early)
+        for record in tx.outcomes_since(person.id, target.id, read_from(person, program, since))
         if local_date(record.occurred_at, program.timezone) >= first_day
     ]
     return Attendance.of(window, Attendance() if window else Attendance(week=previous))
+
+
+def read_from(person: Participant, program: Program, week: int) -> dt.datetime:
+    """The clinical time from which the results of program ``week`` on are read: a day
+    before its first local day (then kept by local date: a zone's midnight can be skipped
+    or doubled). The import reads each chunk's from its earliest row's week at once."""
+    first_day = week_span(person.start, week)[0]
+    return dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(), zone(program.timezone))
