@@ -36,7 +36,7 @@ from ..domain.results import (
     VerifyReport,
     VisitResult,
 )
-from ..domain.revisions import AnalyteReading, readings
+from ..domain.revisions import AnalyteReading, standing_readings
 from ..domain.schedules import Outcome
 from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
 from ..domain.staff import Role, Staff
@@ -664,16 +664,7 @@ class Clinic:
             person = find_participant(tx, participant)
             firsts = tx.analyte_results(person.id)
             revisions = tx.analyte_revisions(person.id)
-        specimens = dict.fromkeys([r.specimen for r in firsts] + [r.specimen for r in revisions])
-        standing = [
-            reading
-            for specimen in specimens
-            for reading in readings(
-                [r for r in firsts if r.specimen == specimen],
-                [r for r in revisions if r.specimen == specimen],
-            ).values()
-        ]
-        return sorted(standing, key=lambda r: r.collected_at)  # stable: arrival order kept
+        return standing_readings(firsts, revisions)
 
     def apply_lab_message(
         self, message: LabMessage, *, actor: str, targets: Sequence[str] = ()
@@ -752,10 +743,13 @@ class Clinic:
 
     def balance(self, participant: str) -> Balance:
         """The participant's points (available and held), their value in cents and the cap
-        left in cents (None without a cap), now.
+        left in cents (None without a cap), now; with the prizes still owed
+        (``prizes_owed``) and the accessions of specimens awaiting final results
+        (``awaiting_final``), in one snapshot that reads only those rows, whatever the
+        participant's history.
 
-        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.3
-        and 4.
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.3,
+        3.10 and 4.
         """
         return reads.balance(self._work, participant)
 

@@ -32,7 +32,6 @@ from ._shell import (
     typed_text,
 )
 from .calendar import describe_close, stopped
-from .lab_results import awaiting_final, awaiting_words
 
 if TYPE_CHECKING:
     from cmrewards import (
@@ -307,14 +306,12 @@ def _describe_draws(result: RecordResult) -> str:
 def balance(settings: Settings, participant: str) -> None:
     """A participant's points (total, held, available), the prizes they are owed, and the
     specimens awaiting final results (a preliminary result is shown, not paid)."""
-    clinic = settings.clinic()
-    result = clinic.balance(participant)
-    owed = _owed(clinic, participant)
-    waiting = awaiting_final(clinic.analyte_results(participant))
+    result = settings.clinic().balance(participant)
+    owed = list(result.prizes_owed or ())
+    waiting = result.awaiting_final or ()
     emit(
         settings,
-        cmrewards.to_json(result)
-        | {"prizes_owed": cmrewards.to_json(owed), "awaiting_final": waiting},
+        result,
         lambda: (
             f"{result.participant}: {describe_balance(result, owed).removeprefix('balance ')};"
             + (
@@ -322,7 +319,7 @@ def balance(settings: Settings, participant: str) -> None:
                 if result.cap_remaining_cents is None
                 else f" {money(result.cap_remaining_cents)} left under the cap"
             )
-            + (f"; {awaiting_words(waiting)}" if waiting else "")
+            + (f"; {plural(len(waiting), 'specimen')} awaiting final results" if waiting else "")
         ),
     )
 

@@ -249,6 +249,12 @@ class Specimens(SpecimenResults, Protocol):
         """In id order."""
         ...
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        """The participant's specimens with an analyte whose standing report is preliminary
+        (``domain/revisions.py`` ``awaiting_final``), in order of collection; what a
+        balance reads, so only those rows (one query in SQL)."""
+        ...
+
 
 # --- the ledger, append-only and hash-chained, with balances and cap usage ---------
 
@@ -296,6 +302,11 @@ class PrizeDraws(Protocol):
 class Prizes(PrizeDraws, Protocol):
     def prizes(self, participant: str | None = None) -> list[Prize]:
         """In id order."""
+        ...
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        """The participant's prizes still ``owed`` (not withdrawn), in id order; what a
+        balance reads, so only those rows."""
         ...
 
     def prize(self, prize_id: int) -> Prize | None: ...

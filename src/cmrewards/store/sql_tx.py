@@ -412,6 +412,25 @@ class SQLTx(Tx):
         )
         return 0 if row is None else int(row["points"])
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        # The standing report of an analyte is the latest revision of the row it revises
+        # (its first decisive result, or none yet: domain/revisions.py ``readings``); both
+        # lookups ride the UNIQUE and by-specimen indexes.
+        rows = self._all(
+            "SELECT v.specimen FROM analyte_revisions v LEFT JOIN analyte_results f"
+            " ON f.participant = v.participant AND f.specimen = v.specimen"
+            " AND f.analyte = v.analyte"
+            " WHERE v.participant = ? AND v.status = 'preliminary'"
+            " AND (v.revises = f.id OR (v.revises IS NULL AND f.id IS NULL))"
+            " AND NOT EXISTS (SELECT 1 FROM analyte_revisions w"
+            " WHERE w.participant = v.participant AND w.specimen = v.specimen"
+            " AND w.analyte = v.analyte AND w.id > v.id"
+            " AND (w.revises = f.id OR (w.revises IS NULL AND f.id IS NULL)))"
+            " GROUP BY v.specimen ORDER BY MIN(v.collected_at), MIN(v.id)",
+            [participant],
+        )
+        return [r["specimen"] for r in rows]
+
     def balances(self) -> dict[AccountKey, int]:
         return {
             (r["program_id"], r["account"]): r["points"]
@@ -427,6 +446,14 @@ class SQLTx(Tx):
             rows = self._all(f"{PRIZES_NOW} ORDER BY id")
         else:
             rows = self._all(f"{PRIZES_NOW} WHERE participant = ? ORDER BY id", [participant])
+        return [prize_from_row(r) for r in rows]
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        rows = self._all(
+            f"SELECT * FROM ({PRIZES_NOW} WHERE participant = ? AND status = 'owed') AS owed"
+            " WHERE reinstated IS NULL OR reinstated <> 0 ORDER BY id",
+            [participant],
+        )
         return [prize_from_row(r) for r in rows]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
