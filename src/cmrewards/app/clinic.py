@@ -117,8 +117,9 @@ class Clinic:
     server serves requests on threads: open one ``Clinic`` per request (``with
     cmrewards.open(url) as clinic: ...``) or one per worker thread (``threading.local``).
     Opening is cheap (about 2 ms for a SQLite file and 7 ms for a local PostgreSQL server;
-    README, "Embedding in a web server"); it waits while another terminal writes, as every
-    write does.
+    README, "Embedding in a web server"). Opening a database that has every migration
+    takes no lock, so it does not wait for another terminal's write; a write does, and
+    opening one that lacks a migration applies it under the writers' lock.
 
     **Values.** Ids are pseudonymous text ids; points are whole points; money is integer
     cents (``*_cents``); a clinical time is an aware datetime (returned in UTC) and a bare

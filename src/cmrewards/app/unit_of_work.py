@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -20,12 +19,15 @@ from ..domain.chain import canonical
 from ..domain.clock import Clock, system_clock
 from ..domain.json_form import to_json
 from ..domain.records import IdempotencyRecord
-from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
 from ..errors import IdempotencyConflict
-from ..store.journaling import JournalingTx
-from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
-from .holds import expire_overdue, held_long_enough
+
+if TYPE_CHECKING:
+    from ..domain.staff import Action
+    from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
+
+# What only a write needs (the journal, the holds, the actor's rights, the draws' seeds) is
+# imported by the first write: a command that only reads starts without it (issue 16).
 
 R = TypeVar("R")
 
@@ -55,6 +57,8 @@ def belongs_to(result: Any) -> str:
 
 def random_seed() -> int:
     """63 random bits from ``secrets``: nobody can choose a draw's result in advance."""
+    import secrets
+
     return secrets.randbits(63)
 
 
@@ -86,6 +90,9 @@ class UnitOfWork:
         them; a refused actor's unit rolls back, expiry included. ``ahead`` names reads
         the use case will make first, read ahead with the write's own (``read_ahead``).
         """
+        from ..domain.staff import authorise
+        from .holds import expire_overdue, held_long_enough
+
         now = self.clock()
 
         def first_reads(tx: WriteStart) -> None:
@@ -109,6 +116,8 @@ class UnitOfWork:
         yet) and ``expire`` (whose expiry is the point, not a first step). Like every
         write, it journals each record it writes that is not hash-chained itself, at
         ``now`` (the clock's time by default)."""
+        from ..store.journaling import JournalingTx
+
         with self.store.write() as raw:
             if ahead is not None:
                 raw.read_ahead(lambda tx: (tx.last_journal_entry(), ahead(tx)))

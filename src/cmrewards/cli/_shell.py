@@ -30,7 +30,6 @@ import click
 import cmrewards
 from cmrewards.errors import CMRewardsError, InvalidInput, NotFound, PermissionDenied
 
-from . import _session
 from ._ids import STAFF, suggestion
 
 if TYPE_CHECKING:
@@ -67,6 +66,8 @@ class Settings:
     def acting(self, ctx: click.Context, sensitive: bool) -> str:
         """Who this write runs as: the signed-in staff member (``--actor`` only asserts it)
         with the database's sign-in on, else ``--actor`` (``cli/_session.py``)."""
+        from . import _session  # a write's: a command that only reads starts without it
+
         clinic = self.clinic()
         actor = _session.acting(
             clinic,

@@ -31,7 +31,6 @@ from ._shell import (
     pass_settings,
     typed_text,
 )
-from .calendar import describe_close, stopped
 
 if TYPE_CHECKING:
     from cmrewards import (
@@ -369,6 +368,8 @@ def import_(
     (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
     HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
     `missed` for the owed samples without a result through the file's last day."""
+    from .calendar import describe_close, stopped  # --close's words: not every command's
+
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:
