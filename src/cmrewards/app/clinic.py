@@ -16,11 +16,14 @@ in the class docstring. ``tests/test_public_surface.py`` holds every public meth
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
+
+import attrs
 
 from ..domain.clock import Clock, system_clock
 from ..domain.lab_reports import LabMessage
@@ -320,6 +323,24 @@ class Clinic:
         database is not found in this one). Rules: docs/design.md section 2, "Sign-in".
         """
         return sign_in.session(self._work, token, os_user=os_user, location=location)
+
+    def with_session(self, token: str, *, os_user: str, location: str) -> Clinic:
+        """This clinic, for a host that signs staff in itself: every write of the ``Clinic``
+        returned checks, in its own transaction and before anything else, that sign-in is
+        off or that the session ``token`` opened may act now (as ``session`` checks it) and
+        is the actor's. A sign-out, an expiry or a policy change another terminal committed
+        a moment before is seen by the write itself. Reads are unchanged. Same database and
+        connection: closing either closes both. Reads nothing now.
+
+        Raises nothing of its own; each of the returned clinic's writes raises
+        ``PermissionDenied`` saying which check fails, having written nothing. Rules:
+        docs/design.md section 2, "Sign-in".
+        """
+        from .vouching import SessionVouch
+
+        bound = copy.copy(self)
+        bound._work = attrs.evolve(self._work, vouch=SessionVouch(token, os_user, location))
+        return bound
 
     def sign_out(self, token: str, *, os_user: str) -> Session:
         """End the session ``token`` opened (journaled) and return it.

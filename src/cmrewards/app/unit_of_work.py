@@ -25,6 +25,7 @@ from ..errors import IdempotencyConflict
 if TYPE_CHECKING:
     from ..domain.staff import Action
     from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
+    from .vouching import SessionVouch
 
 # What only a write needs (the journal, the holds, the actor's rights, the draws' seeds) is
 # imported by the first write: a command that only reads starts without it (issue 16).
@@ -73,6 +74,9 @@ class UnitOfWork:
     """A new seed for each outcome that earns prize-bowl draws; tests fix them."""
     pause: Callable[[float], None] = time.sleep
     """Waits that many seconds: the delay after a failed sign-in. Tests record it instead."""
+    vouch: SessionVouch | None = None
+    """The session the host signed its staff in with (``Clinic.with_session``): every
+    write checks it in its own transaction first. None: the host vouches for the actor."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """One consistent snapshot of the store; it writes nothing."""
@@ -96,17 +100,26 @@ class UnitOfWork:
         now = self.clock()
 
         def first_reads(tx: WriteStart) -> None:
+            if self.vouch is not None:
+                self.vouch.read_ahead(tx)
             tx.staff(actor)
             tx.open_redemptions(held_long_enough(now))
             if ahead is not None:
                 ahead(tx)
 
         with self.journaled(first_reads, now) as tx:
+            self.check_vouch(tx, actor, now)
             staff = tx.staff(actor)
             if staff is not None:
                 expire_overdue(tx, lambda: now, actor)
             authorise(staff, actor, action)
             yield tx
+
+    def check_vouch(self, tx: Tx, actor: str, now: dt.datetime) -> None:
+        """The host's session may act as ``actor`` (``vouching.py``), before anything is
+        written; nothing without a session. ``PermissionDenied`` otherwise."""
+        if self.vouch is not None:
+            self.vouch.check(tx, actor, now)
 
     @contextmanager
     def journaled(

@@ -69,13 +69,16 @@ class Settings:
         from . import _session  # a write's: a command that only reads starts without it
 
         clinic = self.clinic()
-        actor = _session.acting(
+        where = _session.location(self.db, clinic)
+        actor, token = _session.acting(
             clinic,
-            _session.location(self.db, clinic),
+            where,
             ctx.params.get("actor"),
             sensitive=sensitive,
             command=ctx.command_path.removeprefix("cmrewards "),
         )
+        if token is not None:  # the write checks the session in its own transaction
+            self._clinic = clinic.with_session(token, os_user=_session.os_user(), location=where)
         return _session.require_actor(ctx, actor)
 
     def clinic(self, *, create: bool = False) -> Clinic:
@@ -113,6 +116,9 @@ class CMRewardsCommand(click.Command):
                 ctx.params["actor"] = settings.acting(ctx, actor.sensitive)
             return super().invoke(ctx)
         except (NotFound, PermissionDenied) as error:
+            if isinstance(error, PermissionDenied) and str(error).endswith("sign in again"):
+                # The session, checked by the write (``Clinic.with_session``): say how.
+                raise PermissionDenied(f"{error} with 'cmrewards login'") from None
             hint = None if settings is None else suggestion(ctx, str(error), settings.clinic)
             if hint is None:
                 raise

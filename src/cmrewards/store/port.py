@@ -465,9 +465,10 @@ class RecordTx(
     writes: all an import chunk may call."""
 
 
-class WriteStart(RecordTx, Redemptions, Journal, Protocol):
+class WriteStart(RecordTx, Redemptions, Journal, SignIns, Protocol):
     """What a write reads ahead as it begins (``UnitOfWork.write``): the journal's head,
-    the actor, the holds that may expire, and the first reads of its use case."""
+    the host's session and the sign-in policy, the actor, the holds that may expire, and
+    the first reads of its use case."""
 
 
 class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):
