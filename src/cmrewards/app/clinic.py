@@ -26,10 +26,8 @@ from typing import TYPE_CHECKING, Self
 import attrs
 
 from ..domain.clock import Clock, system_clock
-from ..domain.lab_reports import LabMessage
 from ..domain.programs import Program
 from ..domain.records import Episode, Participant, Prize, Status
-from ..domain.redemption import CatalogItem, Redemption
 from ..domain.results import (
     Balance,
     CorrectionResult,
@@ -39,10 +37,7 @@ from ..domain.results import (
     VerifyReport,
     VisitResult,
 )
-from ..domain.revisions import AnalyteReading, standing_readings
 from ..domain.schedules import Outcome
-from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
-from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
 from .arguments import checked_arguments
@@ -51,6 +46,11 @@ from .unit_of_work import UnitOfWork, random_seed
 
 if TYPE_CHECKING:
     from ..domain.checkpoint import Checkpoint
+    from ..domain.lab_reports import LabMessage
+    from ..domain.redemption import CatalogItem, Redemption
+    from ..domain.revisions import AnalyteReading
+    from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
+    from ..domain.staff import Role, Staff
     from ..views.export import ExportManifest
     from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
@@ -93,18 +93,28 @@ else:
 __getattr__ = lazy_names(
     __name__,
     {
+        "AnalyteReading": "..domain.revisions",
         "BackupReport": ".backups",
         "BadRow": ".lab_file",
+        "CatalogItem": "..domain.redemption",
         "Checkpoint": "..domain.checkpoint",
         "CloseReport": ".closing",
         "ExportManifest": "..views.export",
         "ImportReport": ".lab_file",
         "ImportRow": ".lab_file",
         "LabImportReport": ".lab_reports",
+        "LabMessage": "..domain.lab_reports",
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
         "ProgramReport": "..views.program_report",
+        "Redemption": "..domain.redemption",
         "RedemptionResult": ".rewards",
+        "Role": "..domain.staff",
+        "Session": "..domain.sign_in",
+        "SignInEvent": "..domain.sign_in",
+        "SignInPolicy": "..domain.sign_in",
+        "SignedIn": "..domain.sign_in",
+        "Staff": "..domain.staff",
         "Statement": "..views.statement",
         "TargetPreview": "..views.preview",
     },
@@ -686,6 +696,8 @@ class Clinic:
             person = find_participant(tx, participant)
             firsts = tx.analyte_results(person.id)
             revisions = tx.analyte_revisions(person.id)
+        from ..domain.revisions import standing_readings
+
         return standing_readings(firsts, revisions)
 
     def apply_lab_message(

@@ -23,27 +23,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
-from ..domain.programs import Program
-from ..domain.records import (
-    Correction,
-    Episode,
-    IdempotencyRecord,
-    OutcomeRecord,
-    Participant,
-    Prize,
-    PrizeWithdrawal,
-    WriteOff,
-)
-from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..domain.revisions import AnalyteRevision
-from ..domain.schedules import ScheduleState
-from ..domain.sign_in import SignInEvent, StaffSecret
-from ..domain.specimens import AnalyteResult
-from ..domain.staff import Staff
+if TYPE_CHECKING:  # the roles' signatures only: a store imports what it converts
+    from ..domain.journal import JournalEntry
+    from ..domain.ledger import AccountKey, Transfer
+    from ..domain.programs import Program
+    from ..domain.records import (
+        Correction,
+        Episode,
+        IdempotencyRecord,
+        OutcomeRecord,
+        Participant,
+        Prize,
+        PrizeWithdrawal,
+        WriteOff,
+    )
+    from ..domain.redemption import (
+        CatalogItem,
+        PrizeFulfilment,
+        PrizeTrade,
+        Redemption,
+        StockMovement,
+    )
+    from ..domain.revisions import AnalyteRevision
+    from ..domain.schedules import ScheduleState
+    from ..domain.sign_in import SignInEvent, StaffSecret
+    from ..domain.specimens import AnalyteResult
+    from ..domain.staff import Staff
 
 __all__ = [
     "Catalog",

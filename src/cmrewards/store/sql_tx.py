@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..domain.clock import to_utc_text
-from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
@@ -25,18 +24,7 @@ from ..domain.records import (
     PrizeWithdrawal,
     WriteOff,
 )
-from ..domain.redemption import (
-    CatalogItem,
-    PrizeFulfilment,
-    PrizeTrade,
-    Redemption,
-    StockMovement,
-)
-from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
-from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
-from ..domain.specimens import AnalyteResult
-from ..domain.staff import Staff
 from .port import StateKey, Tx
 from .sql_rows import (
     ANALYTE_RESULT_COLUMNS,
@@ -88,6 +76,20 @@ from .sql_rows import (
     write_off_from_row,
     write_off_row,
 )
+
+if TYPE_CHECKING:  # records of rooms a balance never reads, imported where converted
+    from ..domain.journal import JournalEntry
+    from ..domain.redemption import (
+        CatalogItem,
+        PrizeFulfilment,
+        PrizeTrade,
+        Redemption,
+        StockMovement,
+    )
+    from ..domain.revisions import AnalyteRevision
+    from ..domain.sign_in import SignInEvent, StaffSecret
+    from ..domain.specimens import AnalyteResult
+    from ..domain.staff import Staff
 
 R = TypeVar("R")
 KEYS_PER_QUERY = 500
@@ -189,8 +191,7 @@ class SQLTx(Tx):
     def sign_in_policy(self) -> SignInEvent | None:
         return self._first(
             sign_in_from_row,
-            "SELECT * FROM sign_ins WHERE event = ? ORDER BY id DESC LIMIT 1",
-            [str(SignInEventKind.POLICY)],
+            "SELECT * FROM sign_ins WHERE event = 'policy' ORDER BY id DESC LIMIT 1",
         )
 
     def add_sign_ins(self, events: Sequence[SignInEvent]) -> None:
@@ -508,6 +509,8 @@ class SQLTx(Tx):
         )
 
     def prize_trades(self) -> list[PrizeTrade]:
+        from ..domain.redemption import PrizeTrade
+
         return [
             PrizeTrade(r["traded_prize"], r["new_prize"], r["actor"], utc_time(r["at"]))
             for r in self._all("SELECT * FROM prize_trades ORDER BY traded_prize")
