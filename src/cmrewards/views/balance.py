@@ -7,7 +7,7 @@ import datetime as dt
 import attrs
 
 from ..domain import ledger
-from ..domain.caps import cap_period
+from ..domain.cap_periods import cap_period
 from ..domain.earning import value_cents
 from ..domain.programs import Program
 from ..domain.records import Participant
