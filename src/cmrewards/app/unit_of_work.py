@@ -24,7 +24,7 @@ from ..errors import IdempotencyConflict
 
 if TYPE_CHECKING:
     from ..domain.staff import Action
-    from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
+    from ..store.port import IdempotencyCheck, RecordTx, SignIns, Store, Tx, WriteStart
     from .vouching import SessionVouch
 
 # What only a write needs (the journal, the holds, the actor's rights, the draws' seeds) is
@@ -115,7 +115,7 @@ class UnitOfWork:
             authorise(staff, actor, action)
             yield tx
 
-    def check_vouch(self, tx: Tx, actor: str, now: dt.datetime) -> None:
+    def check_vouch(self, tx: SignIns, actor: str, now: dt.datetime) -> None:
         """The host's session may act as ``actor`` (``vouching.py``), before anything is
         written; nothing without a session. ``PermissionDenied`` otherwise."""
         if self.vouch is not None:

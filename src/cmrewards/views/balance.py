@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 import attrs
 
@@ -12,7 +13,11 @@ from ..domain.earning import value_cents
 from ..domain.programs import Program
 from ..domain.records import Participant
 from ..domain.results import Balance
-from ..store.port import LedgerPosting, Tx
+from ..store.port import LedgerPosting, Prizes, Specimens
+
+
+class DeskReads(LedgerPosting, Prizes, Specimens, Protocol):
+    """What the desk's balance reads: the ledger, the prizes owed, the specimens waiting."""
 
 
 def balance_of(
@@ -37,7 +42,9 @@ def balance_of(
     )
 
 
-def balance_at_desk(tx: Tx, person: Participant, program: Program, now: dt.datetime) -> Balance:
+def balance_at_desk(
+    tx: DeskReads, person: Participant, program: Program, now: dt.datetime
+) -> Balance:
     """``balance_of`` with what the desk says beside it (``Clinic.balance``): the prizes
     still owed and the specimens awaiting final results, each read as only those rows, so
     the answer costs the same whatever the participant's history (issue 16)."""
