@@ -433,7 +433,7 @@ def reads_at_size(place: Place, transfers: int, small: int = 1000) -> tuple[floa
 
 def median_run(argv: list[str]) -> float:
     return statistics.median(
-        timed(lambda: subprocess.run(argv, check=True, capture_output=True)) for _ in range(5)
+        timed(lambda: subprocess.run(argv, check=True, capture_output=True)) for _ in range(10)
     )
 
 

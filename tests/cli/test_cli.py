@@ -1292,12 +1292,16 @@ def test_balance_imports_only_what_it_runs(tmp_path: Path) -> None:
     loaded = set(done.stderr.split())
     assert heavy(loaded) == set()
     commands = {name for name in loaded if name.startswith("cmrewards.cli.")}
-    # balance's own module, the shell, and lab_results: balance says when a specimen awaits
-    # its final results
-    own = ("_shell", "_session", "_ids", "_output", "_confirm", "outcomes", "calendar")
-    assert commands <= {f"cmrewards.cli.{m}" for m in (*own, "lab_results")}
+    # balance's own module and the shell; the session's module is a write's
+    own = ("_shell", "_ids", "_output", "_confirm", "outcomes")
+    assert commands <= {f"cmrewards.cli.{m}" for m in own}
     unused = {"closing", "corrections", "backups", "rewards", "specimens", "lab_reports", "migrate"}
     assert not loaded & {f"cmrewards.app.{m}" for m in unused}
+    # A read builds no record of the rooms it does not read, and nothing only a write needs
+    # (the journal, the holds, the draws' seeds: issue 16).
+    rooms = ("journal", "staff", "sign_in", "redemption", "lab_reports", "revisions", "specimens")
+    assert not loaded & {f"cmrewards.domain.{m}" for m in rooms}
+    assert not loaded & {"cmrewards.store.journaling", "cmrewards.app.holds", "secrets"}
 
 
 def tree(command: click.Command) -> dict[str, object] | None:

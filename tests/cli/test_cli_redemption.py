@@ -233,6 +233,8 @@ def test_redeem_request(shop_db: Path) -> None:
         "available_points": 95,
         "value_cents": 160 * 25,
         "cap_remaining_cents": None,
+        "prizes_owed": None,  # a write's result does not read them; ``balance`` does
+        "awaiting_final": None,
     }
     assert balance(shop_db) == (160, 95, 65)
 

@@ -389,3 +389,49 @@ def test_no_command_takes_a_secret_on_its_command_line() -> None:
     names = {str(p.name) for p in every_option(cli)}
     assert "actor" in names
     assert not {n for n in names if any(w in n for w in ("pass", "secret", "token", "pin"))}
+
+
+class CountedStore:
+    """A store that counts the transactions opened through it, reads and writes."""
+
+    def __init__(self, store: Any, opened: list[str]) -> None:
+        self._store = store
+        self._opened = opened
+        self.location = store.location
+
+    def read(self) -> Any:
+        self._opened.append("read")
+        return self._store.read()
+
+    def write(self) -> Any:
+        self._opened.append("write")
+        return self._store.write()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_signed_in_write_checks_the_session_in_its_own_transaction(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: no read transaction before the write to learn the policy and the session;
+    the write reads both itself, so a sign-out committed a moment before is refused by it."""
+    opened: list[str] = []
+    real_open = cmrewards.open
+
+    def counted(*args: Any, **options: Any) -> cmrewards.Clinic:
+        clinic = real_open(*args, **options)
+        return cmrewards.Clinic(CountedStore(clinic._store, opened))
+
+    desk.login(RECORDER)
+    monkeypatch.setattr(cmrewards, "open", counted)
+    desk.ok("redeem request P-1001 GC10")
+    assert opened == ["write"]
+    token = _session.token(os.path.realpath(desk.db))
+    assert token is not None
+    with real_open(desk.db) as elsewhere:  # another terminal signs the session out
+        elsewhere.sign_out(token, os_user=_session.os_user())
+    opened.clear()
+    message = desk.refused("redeem request P-1001 GC10")
+    assert message == f"{RECORDER}'s session was signed out: sign in again with 'cmrewards login'"
+    assert opened == ["write"]

@@ -542,20 +542,23 @@ def test_a_writer_waits_for_a_short_lock_instead_of_failing(
         store.close()
 
 
-def test_opening_while_another_terminal_writes_is_busy_not_damage(
+def test_opening_while_another_terminal_writes_reads_and_a_write_is_busy_not_damage(
     clinic_file: Path, locker: sqlite3.Connection
 ) -> None:
+    """A file with every migration opens without the writers' lock (issue 16): the desk
+    reads the committed state while another terminal writes; its own write waits, then
+    is ``Busy``."""
     locker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(cmrewards.Busy) as info:
-        SQLiteStore(clinic_file, busy_timeout_ms=100)
-    assert info.value.exit_code == 1
-    locker.execute("ROLLBACK")
     store = SQLiteStore(clinic_file, busy_timeout_ms=100)
     try:
         with store.read() as tx:
             assert tx.balance(HIGGINS, "available:P001") == 35
+        with pytest.raises(cmrewards.Busy) as info, store.write():
+            pass
+        assert info.value.exit_code == 1
     finally:
         store.close()
+        locker.execute("ROLLBACK")
 
 
 def test_a_truncated_file_is_refused_before_any_query_reaches_the_gap(

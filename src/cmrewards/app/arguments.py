@@ -41,12 +41,15 @@ def checked_arguments(cls: C) -> C:
 
 def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
     checks: dict[str, tuple[Check, str]] | None = None
-    positional = [p.name for p in inspect.signature(method).parameters.values()][1:]
+    positional: list[str] = []
 
     @functools.wraps(method)
     def wrapper(self: object, *args: object, **kwargs: object) -> Any:
-        nonlocal checks
-        if checks is None:  # the hints name classes imported after the class is defined
+        nonlocal checks, positional
+        # On the first call, not at import: the hints name classes imported after the
+        # class is defined, and a command calls two or three of a hundred methods.
+        if checks is None:
+            positional = [p.name for p in inspect.signature(method).parameters.values()][1:]
             checks = _checks_of(method)
         for name, value in (*zip(positional, args, strict=False), *kwargs.items()):
             found = checks.get(name)

@@ -16,17 +16,18 @@ in the class docstring. ``tests/test_public_surface.py`` holds every public meth
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+import attrs
+
 from ..domain.clock import Clock, system_clock
-from ..domain.lab_reports import LabMessage
 from ..domain.programs import Program
 from ..domain.records import Episode, Participant, Prize, Status
-from ..domain.redemption import CatalogItem, Redemption
 from ..domain.results import (
     Balance,
     CorrectionResult,
@@ -36,10 +37,7 @@ from ..domain.results import (
     VerifyReport,
     VisitResult,
 )
-from ..domain.revisions import AnalyteReading, readings
 from ..domain.schedules import Outcome
-from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
-from ..domain.staff import Role, Staff
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
 from .arguments import checked_arguments
@@ -48,6 +46,11 @@ from .unit_of_work import UnitOfWork, random_seed
 
 if TYPE_CHECKING:
     from ..domain.checkpoint import Checkpoint
+    from ..domain.lab_reports import LabMessage
+    from ..domain.redemption import CatalogItem, Redemption
+    from ..domain.revisions import AnalyteReading
+    from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
+    from ..domain.staff import Role, Staff
     from ..views.export import ExportManifest
     from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
@@ -90,19 +93,29 @@ else:
 __getattr__ = lazy_names(
     __name__,
     {
+        "AnalyteReading": "..domain.revisions",
         "BackupReport": ".backups",
         "BadRow": ".lab_file",
+        "CatalogItem": "..domain.redemption",
         "Checkpoint": "..domain.checkpoint",
         "CloseReport": ".closing",
         "ExportManifest": "..views.export",
         "ImportReport": ".lab_file",
         "ImportRow": ".lab_file",
         "LabImportReport": ".lab_reports",
+        "LabMessage": "..domain.lab_reports",
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
         "NotInCM": ".lab_export",
         "ProgramReport": "..views.program_report",
+        "Redemption": "..domain.redemption",
         "RedemptionResult": ".rewards",
+        "Role": "..domain.staff",
+        "Session": "..domain.sign_in",
+        "SignInEvent": "..domain.sign_in",
+        "SignInPolicy": "..domain.sign_in",
+        "SignedIn": "..domain.sign_in",
+        "Staff": "..domain.staff",
         "Statement": "..views.statement",
         "TargetPreview": "..views.preview",
     },
@@ -118,8 +131,9 @@ class Clinic:
     server serves requests on threads: open one ``Clinic`` per request (``with
     cmrewards.open(url) as clinic: ...``) or one per worker thread (``threading.local``).
     Opening is cheap (about 2 ms for a SQLite file and 7 ms for a local PostgreSQL server;
-    README, "Embedding in a web server"); it waits while another terminal writes, as every
-    write does.
+    README, "Embedding in a web server"). Opening a database that has every migration
+    takes no lock, so it does not wait for another terminal's write; a write does, and
+    opening one that lacks a migration applies it under the writers' lock.
 
     **Values.** Ids are pseudonymous text ids; points are whole points; money is integer
     cents (``*_cents``); a clinical time is an aware datetime (returned in UTC) and a bare
@@ -321,6 +335,24 @@ class Clinic:
         database is not found in this one). Rules: docs/design.md section 2, "Sign-in".
         """
         return sign_in.session(self._work, token, os_user=os_user, location=location)
+
+    def with_session(self, token: str, *, os_user: str, location: str) -> Clinic:
+        """This clinic, for a host that signs staff in itself: every write of the ``Clinic``
+        returned checks, in its own transaction and before anything else, that sign-in is
+        off or that the session ``token`` opened may act now (as ``session`` checks it) and
+        is the actor's. A sign-out, an expiry or a policy change another terminal committed
+        a moment before is seen by the write itself. Reads are unchanged. Same database and
+        connection: closing either closes both. Reads nothing now.
+
+        Raises nothing of its own; each of the returned clinic's writes raises
+        ``PermissionDenied`` saying which check fails, having written nothing. Rules:
+        docs/design.md section 2, "Sign-in".
+        """
+        from .vouching import SessionVouch
+
+        bound = copy.copy(self)
+        bound._work = attrs.evolve(self._work, vouch=SessionVouch(token, os_user, location))
+        return bound
 
     def sign_out(self, token: str, *, os_user: str) -> Session:
         """End the session ``token`` opened (journaled) and return it.
@@ -671,16 +703,9 @@ class Clinic:
             person = find_participant(tx, participant)
             firsts = tx.analyte_results(person.id)
             revisions = tx.analyte_revisions(person.id)
-        specimens = dict.fromkeys([r.specimen for r in firsts] + [r.specimen for r in revisions])
-        standing = [
-            reading
-            for specimen in specimens
-            for reading in readings(
-                [r for r in firsts if r.specimen == specimen],
-                [r for r in revisions if r.specimen == specimen],
-            ).values()
-        ]
-        return sorted(standing, key=lambda r: r.collected_at)  # stable: arrival order kept
+        from ..domain.revisions import standing_readings
+
+        return standing_readings(firsts, revisions)
 
     def apply_lab_message(
         self, message: LabMessage, *, actor: str, targets: Sequence[str] = ()
@@ -764,10 +789,13 @@ class Clinic:
 
     def balance(self, participant: str) -> Balance:
         """The participant's points (available and held), their value in cents and the cap
-        left in cents (None without a cap), now.
+        left in cents (None without a cap), now; with the prizes still owed
+        (``prizes_owed``) and the accessions of specimens awaiting final results
+        (``awaiting_final``), in one snapshot that reads only those rows, whatever the
+        participant's history.
 
-        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.3
-        and 4.
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md sections 3.3,
+        3.10 and 4.
         """
         return reads.balance(self._work, participant)
 

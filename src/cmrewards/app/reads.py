@@ -17,7 +17,7 @@ from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..views.balance import balance_of
+from ..views.balance import balance_at_desk, balance_of
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def balance(work: UnitOfWork, participant: str) -> Balance:
     """The participant's balance now (see ``Clinic.balance``)."""
     with work.read() as tx:
         person = find_participant(tx, participant)
-        return balance_of(tx, person, find_program(tx, person.program_id), work.clock())
+        return balance_at_desk(tx, person, find_program(tx, person.program_id), work.clock())
 
 
 def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:

@@ -236,6 +236,7 @@ def expire(work: UnitOfWork, *, actor: str) -> list[Redemption]:
     Not a ``write``: its first step would expire the holds and leave nothing to return.
     """
     with work.journaled() as tx:
+        work.check_vouch(tx, actor, work.clock())
         authorise(tx.staff(actor), actor, Action.EXPIRE)
         return expire_overdue(tx, work.clock, actor)
 

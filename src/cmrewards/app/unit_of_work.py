@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -20,12 +19,16 @@ from ..domain.chain import canonical
 from ..domain.clock import Clock, system_clock
 from ..domain.json_form import to_json
 from ..domain.records import IdempotencyRecord
-from ..domain.staff import Action, authorise
 from ..domain.validation import check_text
 from ..errors import IdempotencyConflict
-from ..store.journaling import JournalingTx
-from ..store.port import IdempotencyCheck, RecordTx, Store, Tx, WriteStart
-from .holds import expire_overdue, held_long_enough
+
+if TYPE_CHECKING:
+    from ..domain.staff import Action
+    from ..store.port import IdempotencyCheck, RecordTx, SignIns, Store, Tx, WriteStart
+    from .vouching import SessionVouch
+
+# What only a write needs (the journal, the holds, the actor's rights, the draws' seeds) is
+# imported by the first write: a command that only reads starts without it (issue 16).
 
 R = TypeVar("R")
 
@@ -55,6 +58,8 @@ def belongs_to(result: Any) -> str:
 
 def random_seed() -> int:
     """63 random bits from ``secrets``: nobody can choose a draw's result in advance."""
+    import secrets
+
     return secrets.randbits(63)
 
 
@@ -69,6 +74,9 @@ class UnitOfWork:
     """A new seed for each outcome that earns prize-bowl draws; tests fix them."""
     pause: Callable[[float], None] = time.sleep
     """Waits that many seconds: the delay after a failed sign-in. Tests record it instead."""
+    vouch: SessionVouch | None = None
+    """The session the host signed its staff in with (``Clinic.with_session``): every
+    write checks it in its own transaction first. None: the host vouches for the actor."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """One consistent snapshot of the store; it writes nothing."""
@@ -86,20 +94,32 @@ class UnitOfWork:
         them; a refused actor's unit rolls back, expiry included. ``ahead`` names reads
         the use case will make first, read ahead with the write's own (``read_ahead``).
         """
+        from ..domain.staff import authorise
+        from .holds import expire_overdue, held_long_enough
+
         now = self.clock()
 
         def first_reads(tx: WriteStart) -> None:
+            if self.vouch is not None:
+                self.vouch.read_ahead(tx)
             tx.staff(actor)
             tx.open_redemptions(held_long_enough(now))
             if ahead is not None:
                 ahead(tx)
 
         with self.journaled(first_reads, now) as tx:
+            self.check_vouch(tx, actor, now)
             staff = tx.staff(actor)
             if staff is not None:
                 expire_overdue(tx, lambda: now, actor)
             authorise(staff, actor, action)
             yield tx
+
+    def check_vouch(self, tx: SignIns, actor: str, now: dt.datetime) -> None:
+        """The host's session may act as ``actor`` (``vouching.py``), before anything is
+        written; nothing without a session. ``PermissionDenied`` otherwise."""
+        if self.vouch is not None:
+            self.vouch.check(tx, actor, now)
 
     @contextmanager
     def journaled(
@@ -109,6 +129,8 @@ class UnitOfWork:
         yet) and ``expire`` (whose expiry is the point, not a first step). Like every
         write, it journals each record it writes that is not hash-chained itself, at
         ``now`` (the clock's time by default)."""
+        from ..store.journaling import JournalingTx
+
         with self.store.write() as raw:
             if ahead is not None:
                 raw.read_ahead(lambda tx: (tx.last_journal_entry(), ahead(tx)))

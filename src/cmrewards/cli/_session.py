@@ -107,6 +107,14 @@ def save(where: str, signed: SignedIn) -> Path:
 def token(where: str) -> str | None:
     """The token of this OS user's session on ``where``, or None without one. A file
     another account owns, or one others can read, is refused: its token may be known."""
+    found = on_file(where)
+    return None if found is None else found[0]
+
+
+def on_file(where: str) -> tuple[str, str | None] | None:
+    """The token of this OS user's session on ``where`` and the staff id the file names
+    (None when it names none), or None without a session file; refused as ``token``
+    says. The staff id is only what the file says: the write checks the session."""
     path = session_file(where)
     try:
         status = path.stat()
@@ -120,10 +128,13 @@ def token(where: str) -> str | None:
             f"the session file {path} is not this OS user's alone; delete it and log in again"
         )
     try:
-        found = json.loads(text)["token"]
-    except (ValueError, KeyError, TypeError):
+        saved = json.loads(text)
+        found, staff = saved["token"], saved.get("staff")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return found if isinstance(found, str) else None
+    if not isinstance(found, str):
+        return None
+    return found, staff if isinstance(staff, str) else None
 
 
 def forget(where: str) -> None:
@@ -216,13 +227,28 @@ def signed_in(clinic: Clinic, where: str) -> Session | None:
 
 def acting(
     clinic: Clinic, where: str, asserted: str | None, *, sensitive: bool, command: str
-) -> str | None:
-    """The staff id a write runs as, or None when sign-in is off and ``--actor`` is missing
-    (the caller reports the missing option). Raises ``PermissionDenied`` when nobody may act
-    or ``--actor`` names someone else; nothing has been written then."""
+) -> tuple[str | None, str | None]:
+    """The staff id a write runs as (None when sign-in is off and ``--actor`` is missing:
+    the caller reports the missing option), and the token of the session the write must
+    check in its own transaction (``Clinic.with_session``; None without one). Raises
+    ``PermissionDenied`` when nobody may act or ``--actor`` names someone else; nothing has
+    been written then.
+
+    With a session file naming the actor, nothing is read here: the write itself checks
+    the policy and the session (issue 16). A sensitive act reads the policy first, to know
+    whether to ask for the passphrase again; so do the cases without a session.
+    """
+    found = on_file(where)
+    if (
+        found is not None
+        and not sensitive
+        and found[1] is not None
+        and asserted in (None, found[1])
+    ):
+        return found[1], found[0]
     rules = clinic.sign_in_policy()
     if not rules.required:
-        return asserted
+        return asserted, None
     session = signed_in(clinic, where)
     if session is not None:
         if asserted is not None and asserted != session.staff_id:
@@ -233,7 +259,7 @@ def acting(
         if sensitive and rules.confirm_sensitive:
             typed = passphrase(f"passphrase for {session.staff_id} ('{command}' asks again): ")
             clinic.confirm(session.staff_id, typed, os_user=os_user())
-        return session.staff_id
+        return session.staff_id, token(where)
     if asserted is None:
         raise PermissionDenied(
             f"nobody is signed in to {where} at OS user {os_user()}: run 'cmrewards login'"
@@ -245,7 +271,7 @@ def acting(
         )
     # A service account: its passphrase, for this one command (sensitive ones included).
     clinic.confirm(asserted, passphrase(""), os_user=os_user())
-    return asserted
+    return asserted, None
 
 
 def require_actor(ctx: click.Context, value: str | None) -> str:
@@ -260,6 +286,7 @@ __all__ = [
     "forget",
     "location",
     "new_passphrase",
+    "on_file",
     "os_user",
     "passphrase",
     "require_actor",

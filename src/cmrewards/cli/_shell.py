@@ -30,7 +30,6 @@ import click
 import cmrewards
 from cmrewards.errors import CMRewardsError, InvalidInput, NotFound, PermissionDenied
 
-from . import _session
 from ._ids import STAFF, suggestion
 
 if TYPE_CHECKING:
@@ -67,14 +66,19 @@ class Settings:
     def acting(self, ctx: click.Context, sensitive: bool) -> str:
         """Who this write runs as: the signed-in staff member (``--actor`` only asserts it)
         with the database's sign-in on, else ``--actor`` (``cli/_session.py``)."""
+        from . import _session  # a write's: a command that only reads starts without it
+
         clinic = self.clinic()
-        actor = _session.acting(
+        where = _session.location(self.db, clinic)
+        actor, token = _session.acting(
             clinic,
-            _session.location(self.db, clinic),
+            where,
             ctx.params.get("actor"),
             sensitive=sensitive,
             command=ctx.command_path.removeprefix("cmrewards "),
         )
+        if token is not None:  # the write checks the session in its own transaction
+            self._clinic = clinic.with_session(token, os_user=_session.os_user(), location=where)
         return _session.require_actor(ctx, actor)
 
     def clinic(self, *, create: bool = False) -> Clinic:
@@ -112,6 +116,9 @@ class CMRewardsCommand(click.Command):
                 ctx.params["actor"] = settings.acting(ctx, actor.sensitive)
             return super().invoke(ctx)
         except (NotFound, PermissionDenied) as error:
+            if isinstance(error, PermissionDenied) and str(error).endswith("sign in again"):
+                # The session, checked by the write (``Clinic.with_session``): say how.
+                raise PermissionDenied(f"{error} with 'cmrewards login'") from None
             hint = None if settings is None else suggestion(ctx, str(error), settings.clinic)
             if hint is None:
                 raise

@@ -2,7 +2,7 @@
 
 A preliminary result is shown but not paid (issue 13): the desk sees it here, with its
 status, before the final result decides the specimen. ``balance`` says how many specimens
-still wait for one (``awaiting_final``).
+still wait for one (``Balance.awaiting_final``).
 """
 
 from __future__ import annotations
@@ -11,26 +11,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-import cmrewards
-
 from ._ids import PARTICIPANT
-from ._output import Column, csv_option, emit_list, plural, when, when_iso
+from ._output import Column, csv_option, emit_list, when, when_iso
 from ._shell import Settings, cli, pass_settings
 
 if TYPE_CHECKING:
     from cmrewards import AnalyteReading
-
-
-def awaiting_final(readings: list[AnalyteReading]) -> list[str]:
-    """The specimens (accessions, in order of collection) with an analyte whose standing
-    result is still preliminary: shown, deciding nothing until the final one comes."""
-    waiting = [r.specimen for r in readings if r.status is cmrewards.ResultStatus.PRELIMINARY]
-    return list(dict.fromkeys(waiting))
-
-
-def awaiting_words(specimens: list[str]) -> str:
-    """``1 specimen awaiting final results``; empty when none is."""
-    return f"{plural(len(specimens), 'specimen')} awaiting final results" if specimens else ""
 
 
 def result_columns(timezone: str) -> list[Column[AnalyteReading]]:

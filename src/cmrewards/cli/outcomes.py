@@ -31,8 +31,6 @@ from ._shell import (
     pass_settings,
     typed_text,
 )
-from .calendar import describe_close, stopped
-from .lab_results import awaiting_final, awaiting_words
 
 if TYPE_CHECKING:
     from cmrewards import (
@@ -307,14 +305,12 @@ def _describe_draws(result: RecordResult) -> str:
 def balance(settings: Settings, participant: str) -> None:
     """A participant's points (total, held, available), the prizes they are owed, and the
     specimens awaiting final results (a preliminary result is shown, not paid)."""
-    clinic = settings.clinic()
-    result = clinic.balance(participant)
-    owed = _owed(clinic, participant)
-    waiting = awaiting_final(clinic.analyte_results(participant))
+    result = settings.clinic().balance(participant)
+    owed = list(result.prizes_owed or ())
+    waiting = result.awaiting_final or ()
     emit(
         settings,
-        cmrewards.to_json(result)
-        | {"prizes_owed": cmrewards.to_json(owed), "awaiting_final": waiting},
+        result,
         lambda: (
             f"{result.participant}: {describe_balance(result, owed).removeprefix('balance ')};"
             + (
@@ -322,7 +318,7 @@ def balance(settings: Settings, participant: str) -> None:
                 if result.cap_remaining_cents is None
                 else f" {money(result.cap_remaining_cents)} left under the cap"
             )
-            + (f"; {awaiting_words(waiting)}" if waiting else "")
+            + (f"; {plural(len(waiting), 'specimen')} awaiting final results" if waiting else "")
         ),
     )
 
@@ -372,6 +368,8 @@ def import_(
     (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
     HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
     `missed` for the owed samples without a result through the file's last day."""
+    from .calendar import describe_close, stopped  # --close's words: not every command's
+
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:

@@ -17,40 +17,13 @@ import attrs
 
 from ..errors import CapExceeded
 from .bowl import largest_fitting
-from .clock import local_date
+from .cap_periods import cap_period as cap_period  # re-exported: where callers look
+from .cap_periods import next_cap_period_start as next_cap_period_start
+from .cap_periods import period_label as period_label
 from .earning import value_cents
 from .ledger import Movement, Transfer
 from .money import format_cents
 from .programs import BowlCategory, CapPeriod, MaximumEarnings, Program
-
-
-def cap_period(program: Program, start: dt.date, at: dt.datetime) -> str:
-    """The cap period an award at clinical time ``at`` falls in: ``2027`` or ``enrolment-2``."""
-    day = local_date(at, program.timezone)
-    if program.cap_period is CapPeriod.CALENDAR_YEAR:
-        return str(day.year)
-    years = day.year - start.year - ((day.month, day.day) < (start.month, start.day))
-    return f"enrolment-{years + 1}"
-
-
-def next_cap_period_start(program: Program, start: dt.date, at: dt.datetime) -> dt.date:
-    """The first day of the cap period after the one clinical time ``at`` falls in: the
-    next 1 January, or the next anniversary of ``start`` (a 29 February start renews on
-    1 March in other years, as ``cap_period`` counts it)."""
-    day = local_date(at, program.timezone)
-    if program.cap_period is CapPeriod.CALENDAR_YEAR:
-        return dt.date(day.year + 1, 1, 1)
-    years = day.year - start.year - ((day.month, day.day) < (start.month, start.day))
-    year = start.year + years + 1
-    try:
-        return start.replace(year=year)
-    except ValueError:
-        return dt.date(year, 3, 1)
-
-
-def period_label(period: str) -> str:
-    """A cap period as staff read it: ``2027``, or ``enrolment year 2``."""
-    return period.replace("enrolment-", "enrolment year ")
 
 
 @attrs.frozen

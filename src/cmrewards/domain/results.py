@@ -9,7 +9,7 @@ import attrs
 from .checkpoint import ChainHead, Checkpoint
 from .ledger import Transfer
 from .problems import Problem
-from .records import Correction
+from .records import Correction, Prize
 from .schedules import Outcome
 
 
@@ -56,6 +56,15 @@ class Balance:
     """``points`` at the program's point value."""
     cap_remaining_cents: int | None
     """What may still be awarded this cap period; None when the program has no cap."""
+    prizes_owed: tuple[Prize, ...] | None = attrs.field(default=None, eq=False)
+    """The prizes won and not yet handed over, traded or withdrawn, in the order they were
+    won. ``Clinic.balance`` reads them; None in a write's result, which does not. Not
+    compared: a write's result equals the balance read right after it."""
+    awaiting_final: tuple[str, ...] | None = attrs.field(default=None, eq=False)
+    """The specimens (accessions, in order of collection) with an analyte whose standing
+    result is preliminary: shown, paying nothing until the final one comes (issue 13).
+    ``Clinic.balance`` reads them; None in a write's result, which does not. Not
+    compared, as ``prizes_owed``."""
 
 
 @attrs.frozen

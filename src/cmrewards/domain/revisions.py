@@ -118,6 +118,34 @@ def readings(
     return standing
 
 
+def standing_readings(
+    results: Iterable[AnalyteResult], revisions: Iterable[AnalyteRevision]
+) -> list[AnalyteReading]:
+    """Each analyte of each specimen of one participant as it stands: specimens in order of
+    collection (ties in the order their first row was stored), analytes in the order they
+    arrived (``Clinic.analyte_results``)."""
+    firsts = list(results)
+    later = list(revisions)
+    specimens = dict.fromkeys([r.specimen for r in firsts] + [r.specimen for r in later])
+    standing = [
+        reading
+        for specimen in specimens
+        for reading in readings(
+            [r for r in firsts if r.specimen == specimen],
+            [r for r in later if r.specimen == specimen],
+        ).values()
+    ]
+    return sorted(standing, key=lambda r: r.collected_at)  # stable: arrival order kept
+
+
+def awaiting_final(standing: Iterable[AnalyteReading]) -> list[str]:
+    """The specimens (accessions, in the order of ``standing``) with an analyte whose
+    standing report is preliminary: shown, deciding nothing until a final one comes
+    (issue 13). The stores answer the same with one query (``Specimens.awaiting_final``)."""
+    waiting = [r.specimen for r in standing if r.status is ResultStatus.PRELIMINARY]
+    return list(dict.fromkeys(waiting))
+
+
 def decided(standing: dict[str, AnalyteReading]) -> dict[str, LabResult]:
     """The analytes whose value decides (final or corrected), for ``specimen_verdict``."""
     return {a: r.result for a, r in standing.items() if r.decides and r.result is not None}

@@ -260,6 +260,9 @@ class JournalingTx(Tx):
     def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
         return self._tx.analyte_revisions(participant)
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        return self._tx.awaiting_final(participant)
+
     def schedule_states(self) -> dict[StateKey, ScheduleState]:
         return self._tx.schedule_states()
 
@@ -295,6 +298,9 @@ class JournalingTx(Tx):
 
     def prizes(self, participant: str | None = None) -> list[Prize]:
         return self._tx.prizes(participant)
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        return self._tx.owed_prizes(participant)
 
     def prize(self, prize_id: int) -> Prize | None:
         return self._tx.prize(prize_id)

@@ -38,7 +38,7 @@ from ..domain.records import (
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..domain.revisions import AnalyteRevision
+from ..domain.revisions import AnalyteRevision, awaiting_final, standing_readings
 from ..domain.schedules import ScheduleState
 from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
 from ..domain.specimens import AnalyteResult
@@ -392,6 +392,12 @@ class MemoryTx(Tx):
             r for r in self._s.analyte_revisions.values() if participant in (None, r.participant)
         ]
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        standing = standing_readings(
+            self.analyte_results(participant), self.analyte_revisions(participant)
+        )
+        return awaiting_final(standing)
+
     def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
         for revision in revisions:
             if revision.revises is not None and revision.revises not in self._s.analyte_results:
@@ -456,6 +462,9 @@ class MemoryTx(Tx):
         if participant is None:
             return list(self._s.prizes.values())
         return [self._s.prizes[i] for i in self._s.prizes_of.get(participant, ())]
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        return [p for p in self.prizes(participant) if p.status == "owed"]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
         for prize in prizes:

@@ -23,28 +23,35 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..domain.chain import ChainLink
-from ..domain.journal import JournalEntry
-from ..domain.ledger import AccountKey, Transfer
-from ..domain.programs import Program
-from ..domain.records import (
-    Correction,
-    Episode,
-    IdempotencyRecord,
-    OutcomeRecord,
-    Participant,
-    Prize,
-    PrizeWithdrawal,
-    WriteOff,
-)
-from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
-from ..domain.revisions import AnalyteRevision
-from ..domain.schedules import ScheduleState
-from ..domain.sign_in import SignInEvent, StaffSecret
-from ..domain.specimens import AnalyteResult
-from ..domain.staff import Staff
+if TYPE_CHECKING:  # the roles' signatures only: a store imports what it converts
+    from ..domain.chain import ChainLink
+    from ..domain.journal import JournalEntry
+    from ..domain.ledger import AccountKey, Transfer
+    from ..domain.programs import Program
+    from ..domain.records import (
+        Correction,
+        Episode,
+        IdempotencyRecord,
+        OutcomeRecord,
+        Participant,
+        Prize,
+        PrizeWithdrawal,
+        WriteOff,
+    )
+    from ..domain.redemption import (
+        CatalogItem,
+        PrizeFulfilment,
+        PrizeTrade,
+        Redemption,
+        StockMovement,
+    )
+    from ..domain.revisions import AnalyteRevision
+    from ..domain.schedules import ScheduleState
+    from ..domain.sign_in import SignInEvent, StaffSecret
+    from ..domain.specimens import AnalyteResult
+    from ..domain.staff import Staff
 
 __all__ = [
     "Catalog",
@@ -263,6 +270,12 @@ class Specimens(SpecimenResults, Protocol):
         """In id order."""
         ...
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        """The participant's specimens with an analyte whose standing report is preliminary
+        (``domain/revisions.py`` ``awaiting_final``), in order of collection; what a
+        balance reads, so only those rows (one query in SQL)."""
+        ...
+
 
 # --- the ledger, append-only and hash-chained, with balances and cap usage ---------
 
@@ -314,6 +327,11 @@ class PrizeDraws(Protocol):
 class Prizes(PrizeDraws, Protocol):
     def prizes(self, participant: str | None = None) -> list[Prize]:
         """In id order."""
+        ...
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        """The participant's prizes still ``owed`` (not withdrawn), in id order; what a
+        balance reads, so only those rows."""
         ...
 
     def prize(self, prize_id: int) -> Prize | None: ...
@@ -476,9 +494,10 @@ class RecordTx(
     writes: all an import chunk may call."""
 
 
-class WriteStart(RecordTx, Redemptions, Journal, Protocol):
+class WriteStart(RecordTx, Redemptions, Journal, SignIns, Protocol):
     """What a write reads ahead as it begins (``UnitOfWork.write``): the journal's head,
-    the actor, the holds that may expire, and the first reads of its use case."""
+    the host's session and the sign-in policy, the actor, the holds that may expire, and
+    the first reads of its use case."""
 
 
 class HoldRelease(ProgramLookup, Redemptions, LedgerPosting, Catalog, Protocol):

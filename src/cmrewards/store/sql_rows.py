@@ -10,15 +10,13 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from ..domain.analytes import LabResult
 from ..domain.chain import ChainLink
 from ..domain.clock import from_utc_text, to_utc_text
-from ..domain.journal import JournalEntry
-from ..domain.lab_reports import ResultStatus
 from ..domain.ledger import Movement, Transfer
 from ..domain.programs import Program, program_from_dict
 from ..domain.records import (
@@ -34,20 +32,20 @@ from ..domain.records import (
     Status,
     WriteOff,
 )
-from ..domain.redemption import (
-    CatalogItem,
-    PrizeFulfilment,
-    Redemption,
-    RedemptionStatus,
-    StockMovement,
-    StockReason,
-)
-from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import Outcome, ScheduleState
-from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
-from ..domain.specimens import AnalyteResult
-from ..domain.staff import Role, Staff
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ..domain.journal import JournalEntry
+    from ..domain.redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
+    from ..domain.revisions import AnalyteRevision
+    from ..domain.sign_in import SignInEvent, StaffSecret
+    from ..domain.specimens import AnalyteResult
+    from ..domain.staff import Staff
+
+# The records of the journal, staff, sign-in, redemption and lab rooms are imported by
+# their converters, on first use: opening a database and reading a balance builds none of
+# their classes (issue 16, CLI start-up).
 
 
 class Row(Protocol):
@@ -75,6 +73,8 @@ def utc_time(text: str) -> dt.datetime:
 
 
 def journal_from_row(row: Row) -> JournalEntry:
+    from ..domain.journal import JournalEntry
+
     return JournalEntry(
         id=row["id"],
         kind=row["kind"],
@@ -87,6 +87,8 @@ def journal_from_row(row: Row) -> JournalEntry:
 
 
 def staff_from_row(row: Row) -> Staff:
+    from ..domain.staff import Role, Staff
+
     return Staff(
         id=row["id"],
         role=Role(row["role"]),
@@ -97,6 +99,8 @@ def staff_from_row(row: Row) -> Staff:
 
 
 def secret_from_row(row: Row) -> StaffSecret:
+    from ..domain.sign_in import StaffSecret
+
     return StaffSecret(
         staff_id=row["staff_id"],
         hash=row["hash"],
@@ -113,6 +117,8 @@ SECRET_COLUMNS = ("staff_id", "hash", "set_at", "set_by")
 
 
 def sign_in_from_row(row: Row) -> SignInEvent:
+    from ..domain.sign_in import SignInEvent, SignInEventKind
+
     expires = row["expires_at"]
     return SignInEvent(
         id=row["id"],
@@ -430,6 +436,8 @@ def maybe_text(value: dt.datetime | None) -> str | None:
 
 
 def item_from_row(row: Row) -> CatalogItem:
+    from ..domain.redemption import CatalogItem
+
     return CatalogItem(
         sku=row["sku"],
         name=row["name"],
@@ -443,6 +451,8 @@ def item_from_row(row: Row) -> CatalogItem:
 
 
 def movement_from_row(row: Row) -> StockMovement:
+    from ..domain.redemption import StockMovement, StockReason
+
     return StockMovement(
         id=row["id"],
         sku=row["sku"],
@@ -458,6 +468,8 @@ REDEMPTION_TIMES = ("requested_at", "approved_at", "fulfilled_at", "closed_at")
 
 
 def redemption_from_row(row: Row) -> Redemption:
+    from ..domain.redemption import Redemption, RedemptionStatus
+
     fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (Row)
     for key in REDEMPTION_TIMES:
         fields[key] = maybe_time(fields[key])
@@ -474,6 +486,8 @@ def redemption_row(redemption: Redemption) -> dict[str, Any]:
 
 
 def fulfilment_from_row(row: Row) -> PrizeFulfilment:
+    from ..domain.redemption import PrizeFulfilment
+
     return PrizeFulfilment(
         prize_id=row["prize_id"],
         sku=row["sku"],
@@ -484,6 +498,8 @@ def fulfilment_from_row(row: Row) -> PrizeFulfilment:
 
 
 def analyte_result_from_row(row: Row) -> AnalyteResult:
+    from ..domain.specimens import AnalyteResult
+
     return AnalyteResult(
         id=row["id"],
         program_id=row["program_id"],
@@ -525,6 +541,9 @@ ANALYTE_RESULT_COLUMNS = (
 
 
 def analyte_revision_from_row(row: Row) -> AnalyteRevision:
+    from ..domain.lab_reports import ResultStatus
+    from ..domain.revisions import AnalyteRevision
+
     return AnalyteRevision(
         id=row["id"],
         program_id=row["program_id"],

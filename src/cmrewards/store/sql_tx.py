@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..domain.chain import ChainLink
 from ..domain.clock import to_utc_text
-from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
 from ..domain.records import (
@@ -26,18 +25,7 @@ from ..domain.records import (
     PrizeWithdrawal,
     WriteOff,
 )
-from ..domain.redemption import (
-    CatalogItem,
-    PrizeFulfilment,
-    PrizeTrade,
-    Redemption,
-    StockMovement,
-)
-from ..domain.revisions import AnalyteRevision
 from ..domain.schedules import ScheduleState
-from ..domain.sign_in import SignInEvent, SignInEventKind, StaffSecret
-from ..domain.specimens import AnalyteResult
-from ..domain.staff import Staff
 from .port import StateKey, Tx
 from .sql_rows import (
     ANALYTE_RESULT_COLUMNS,
@@ -93,6 +81,20 @@ from .sql_rows import (
     write_off_from_row,
     write_off_row,
 )
+
+if TYPE_CHECKING:  # records of rooms a balance never reads, imported where converted
+    from ..domain.journal import JournalEntry
+    from ..domain.redemption import (
+        CatalogItem,
+        PrizeFulfilment,
+        PrizeTrade,
+        Redemption,
+        StockMovement,
+    )
+    from ..domain.revisions import AnalyteRevision
+    from ..domain.sign_in import SignInEvent, StaffSecret
+    from ..domain.specimens import AnalyteResult
+    from ..domain.staff import Staff
 
 R = TypeVar("R")
 KEYS_PER_QUERY = 500
@@ -194,8 +196,7 @@ class SQLTx(Tx):
     def sign_in_policy(self) -> SignInEvent | None:
         return self._first(
             sign_in_from_row,
-            "SELECT * FROM sign_ins WHERE event = ? ORDER BY id DESC LIMIT 1",
-            [str(SignInEventKind.POLICY)],
+            "SELECT * FROM sign_ins WHERE event = 'policy' ORDER BY id DESC LIMIT 1",
         )
 
     def add_sign_ins(self, events: Sequence[SignInEvent]) -> None:
@@ -439,6 +440,25 @@ class SQLTx(Tx):
         )
         return 0 if row is None else int(row["points"])
 
+    def awaiting_final(self, participant: str) -> list[str]:
+        # The standing report of an analyte is the latest revision of the row it revises
+        # (its first decisive result, or none yet: domain/revisions.py ``readings``); both
+        # lookups ride the UNIQUE and by-specimen indexes.
+        rows = self._all(
+            "SELECT v.specimen FROM analyte_revisions v LEFT JOIN analyte_results f"
+            " ON f.participant = v.participant AND f.specimen = v.specimen"
+            " AND f.analyte = v.analyte"
+            " WHERE v.participant = ? AND v.status = 'preliminary'"
+            " AND (v.revises = f.id OR (v.revises IS NULL AND f.id IS NULL))"
+            " AND NOT EXISTS (SELECT 1 FROM analyte_revisions w"
+            " WHERE w.participant = v.participant AND w.specimen = v.specimen"
+            " AND w.analyte = v.analyte AND w.id > v.id"
+            " AND (w.revises = f.id OR (w.revises IS NULL AND f.id IS NULL)))"
+            " GROUP BY v.specimen ORDER BY MIN(v.collected_at), MIN(v.id)",
+            [participant],
+        )
+        return [r["specimen"] for r in rows]
+
     def balances(self) -> dict[AccountKey, int]:
         return {
             (r["program_id"], r["account"]): r["points"]
@@ -454,6 +474,14 @@ class SQLTx(Tx):
             rows = self._all(f"{PRIZES_NOW} ORDER BY id")
         else:
             rows = self._all(f"{PRIZES_NOW} WHERE participant = ? ORDER BY id", [participant])
+        return [prize_from_row(r) for r in rows]
+
+    def owed_prizes(self, participant: str) -> list[Prize]:
+        rows = self._all(
+            f"SELECT * FROM ({PRIZES_NOW} WHERE participant = ? AND status = 'owed') AS owed"
+            " WHERE reinstated IS NULL OR reinstated <> 0 ORDER BY id",
+            [participant],
+        )
         return [prize_from_row(r) for r in rows]
 
     def add_prizes(self, prizes: Sequence[Prize]) -> None:
@@ -508,6 +536,8 @@ class SQLTx(Tx):
         )
 
     def prize_trades(self) -> list[PrizeTrade]:
+        from ..domain.redemption import PrizeTrade
+
         return [
             PrizeTrade(r["traded_prize"], r["new_prize"], r["actor"], utc_time(r["at"]))
             for r in self._all("SELECT * FROM prize_trades ORDER BY traded_prize")

@@ -8,6 +8,7 @@ The file is created mode 0600, in WAL mode with ``synchronous=FULL``.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -46,13 +47,16 @@ class SQLiteStore:
         conn.row_factory = sqlite3.Row
         self._conn = conn
         try:
-            self._configure(busy_timeout_ms)
-            self._migrate()
+            if not set(KNOWN) <= set(self._configure(busy_timeout_ms)):
+                self._migrate()
         except BaseException:
             conn.close()
             raise
 
-    def _configure(self, busy_timeout_ms: int) -> None:
+    def _configure(self, busy_timeout_ms: int) -> list[str]:
+        """Set the connection's pragmas and return the migrations applied. A file that has
+        them all is opened without the writers' lock (every command of the CLI opens one,
+        a read included: issue 16); a missing one is applied under it (``_migrate``)."""
         with _translated_errors(self.location):
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -60,8 +64,9 @@ class SQLiteStore:
             self._conn.execute("PRAGMA recursive_triggers = ON")
             self._conn.execute("PRAGMA synchronous = FULL")
             # Refuse a foreign or newer file before anything (WAL included) changes it.
-            self._check_schema()
+            applied = self._check_schema()
             self._conn.execute("PRAGMA journal_mode = WAL")
+            return applied
 
     def _migrate(self) -> None:
         with self._transaction(immediate=True):
@@ -204,8 +209,11 @@ def _statements_runner(statements: tuple[str, ...]) -> Callable[[Database], None
     return run
 
 
-_GUARDS = schema.guards(statement for m in MIGRATIONS for statement in m.sqlite)
-"""Every trigger the migrations create, as SQLite keeps its statement."""
+@functools.cache
+def _guards() -> dict[str, str]:
+    """Every trigger the migrations create, as SQLite keeps its statement (parsed when
+    ``integrity_problems`` first asks, not at every open)."""
+    return schema.guards(statement for m in MIGRATIONS for statement in m.sqlite)
 
 
 def _guard_problems(found: dict[str, tuple[str, str]]) -> list[str]:
@@ -215,7 +223,7 @@ def _guard_problems(found: dict[str, tuple[str, str]]) -> list[str]:
     (a WHEN that never holds, a body that does nothing), which changes its statement.
     """
     problems = []
-    for name, statement in sorted(_GUARDS.items()):
+    for name, statement in sorted(_guards().items()):
         table_and_sql = found.pop(name, None)
         if table_and_sql is None:
             problems.append(f"the guard trigger {name} was dropped")

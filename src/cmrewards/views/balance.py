@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
+
+import attrs
 
 from ..domain import ledger
-from ..domain.caps import cap_period
+from ..domain.cap_periods import cap_period
 from ..domain.earning import value_cents
 from ..domain.programs import Program
 from ..domain.records import Participant
 from ..domain.results import Balance
-from ..store.port import LedgerPosting
+from ..store.port import LedgerPosting, Prizes, Specimens
+
+
+class DeskReads(LedgerPosting, Prizes, Specimens, Protocol):
+    """What the desk's balance reads: the ledger, the prizes owed, the specimens waiting."""
 
 
 def balance_of(
     tx: LedgerPosting, person: Participant, program: Program, now: dt.datetime
 ) -> Balance:
+    """The points and the cap left, as every write's result carries them (a few reads, none
+    growing with the participant's history)."""
     available = tx.balance(program.id, ledger.available(person.id))
     held = tx.balance(program.id, ledger.held(person.id))
     cap_remaining = None
@@ -30,4 +39,17 @@ def balance_of(
         available_points=available,
         value_cents=value_cents(program, available + held),
         cap_remaining_cents=cap_remaining,
+    )
+
+
+def balance_at_desk(
+    tx: DeskReads, person: Participant, program: Program, now: dt.datetime
+) -> Balance:
+    """``balance_of`` with what the desk says beside it (``Clinic.balance``): the prizes
+    still owed and the specimens awaiting final results, each read as only those rows, so
+    the answer costs the same whatever the participant's history (issue 16)."""
+    return attrs.evolve(
+        balance_of(tx, person, program, now),
+        prizes_owed=tuple(tx.owed_prizes(person.id)),
+        awaiting_final=tuple(tx.awaiting_final(person.id)),
     )
