@@ -29,6 +29,16 @@ class FakeClock:
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
 
+    @contextmanager
+    def at(self, when: dt.datetime) -> Iterator[None]:
+        """The clock at ``when`` inside the block, back where it was after: staff acting on
+        an earlier day (an episode ended before the next one starts)."""
+        now, self.now = self.now, when
+        try:
+            yield
+        finally:
+            self.now = now
+
 
 def visit(day: int, hour: int = 9) -> dt.datetime:
     """Clinical time ``day`` days after START, at ``hour`` UTC."""
