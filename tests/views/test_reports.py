@@ -128,9 +128,8 @@ def rec(
 
 def last_transfer_id(clinic: Clinic, participant: str) -> int:
     """The id of the participant's latest transfer, from their history."""
-    ref = clinic.history(participant)[-1].ref
-    assert ref.startswith("transfer:")
-    return int(ref.removeprefix("transfer:"))
+    refs = [e.ref for e in clinic.history(participant) if e.ref.startswith("transfer:")]
+    return max(int(ref.removeprefix("transfer:")) for ref in refs)
 
 
 def build_higgins(clinic: Clinic) -> None:
