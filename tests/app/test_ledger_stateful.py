@@ -51,7 +51,7 @@ from cmrewards import (
 )
 from cmrewards.domain.ledger import Movement
 from cmrewards.domain.schedules import ScheduleState, advance
-from support.clinics import database_location, on_every_store
+from support.clinics import available_now, database_location, on_every_store
 from support.stored_tables import open_tables
 
 PROGRAM = "higgins-vbrt"
@@ -665,10 +665,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert all(e.available_points >= 0 for e in entries), entries
             # Listed in clinical order; the balance now is the one of the last transfer.
             assert [e.occurred_at for e in entries] == sorted(e.occurred_at for e in entries)
-            transfers = [e for e in entries if e.ref.startswith("transfer:")]
-            last = max(transfers, key=lambda e: int(e.ref.split(":")[1]), default=None)
-            now = last.available_points if last is not None else 0
-            assert now == self.accounts[available(participant)]
+            assert available_now(entries) == self.accounts[available(participant)]
 
 
 TestLedgerMemory, TestLedgerSQLite, TestLedgerPostgres = on_every_store(
