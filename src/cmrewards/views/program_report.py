@@ -84,7 +84,8 @@ class ProgramReport:
     withdrawn: int
     targets: tuple[TargetSummary, ...]
     longest_abstinence: dict[str, int]
-    """Per participant: the longest run of consecutive ``met`` on the primary target."""
+    """Per participant: the longest run of consecutive ``met`` on the primary target, in
+    the samples the calendar asked for (``statement.longest_abstinence``)."""
     lda_mean_tenths: int
     """Mean longest duration of abstinence, in tenths of an opportunity (e.g. 72 = 7.2)."""
     lda_median_tenths: int

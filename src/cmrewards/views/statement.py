@@ -112,7 +112,8 @@ class EpisodeSummary:
     earned_cents: int
     """What its results give now, points at their program's value plus prizes."""
     longest_streak: int
-    """Longest run of consecutive ``met`` on its program's primary target."""
+    """Longest run of consecutive ``met`` on its program's primary target, in the samples
+    the calendar asked for (``longest_abstinence``)."""
 
 
 @attrs.frozen
@@ -131,7 +132,8 @@ class Statement:
     balance: Balance
     lines: tuple[StatementLine, ...]
     longest_streak: int
-    """Longest run of consecutive ``met`` on the primary target (the abstinence measure)."""
+    """Longest run of consecutive ``met`` on the primary target (the abstinence measure),
+    in the samples the calendar asked for (``longest_abstinence``)."""
     resets: int
     """Runs lost (lines with ``reset``)."""
     recoveries: int
