@@ -244,7 +244,9 @@ def a_day_of_everything() -> list[object]:
     out += [clinic.enroll("P-1", "stim", start=START, actor=ADMIN)]
     out += [clinic.enroll("P-2", "petry-fishbowl", start=START, actor=ADMIN)]
     out += [clinic.enroll("P-3", "stim", start=START, actor=ADMIN)]
-    out += [clinic.withdraw("P-3", actor=ADMIN), clinic.participant("P-1"), clinic.participants()]
+    with clock.at(visit(0)):  # withdrawn on their first day, before the next episode
+        out += [clinic.withdraw("P-3", actor=ADMIN)]
+    out += [clinic.participant("P-1"), clinic.participants()]
     # P-3 comes back: their second episode.
     out += [clinic.enroll("P-3", "stim", start=START + dt.timedelta(days=1), actor=ADMIN)]
     out += [clinic.episodes("P-3")]

@@ -871,17 +871,17 @@ def test_reverse_needs_a_reason(higgins: Clinic) -> None:
 
 
 def _assert_history_consistent(clinic: Clinic, participant: str) -> None:
-    """In the order recorded, running balances never negative, ending at the balance."""
+    """Listed in clinical order; each line's balance the ledger's once it was entered: the
+    transfers, taken in ledger order, run from zero to the balance and never below it."""
     entries = clinic.history(participant)
-    recorded = [e.recorded_at for e in entries]
-    assert recorded == sorted(recorded)
-    for kind in ("outcome", "transfer"):
-        ids = [int(e.ref.split(":")[1]) for e in entries if e.ref.startswith(f"{kind}:")]
-        assert ids == sorted(ids)
+    clinical = [e.occurred_at for e in entries]
+    assert clinical == sorted(clinical)
+    assert all(e.available_points >= 0 and e.held_points >= 0 for e in entries), entries
     available = held = 0
-    for entry in entries:
-        assert entry.available_points >= 0, entry
-        assert entry.held_points >= 0, entry
+    for entry in sorted(
+        (e for e in entries if e.ref.startswith("transfer:")),
+        key=lambda e: int(e.ref.split(":")[1]),
+    ):
         assert entry.available_points + entry.held_points == available + held + entry.points
         available, held = entry.available_points, entry.held_points
     balance = clinic.balance(participant)
@@ -933,12 +933,11 @@ def test_history_runs_through_every_movement_in_order(higgins: Clinic, clock: Fa
         ("adjustment-down", -30, 15, "transfer:4"),
         ("reversal", -10, 5, "transfer:5"),
     ]
-    assert [(e.kind, e.points, e.available_points, e.ref) for e in entries] == expected
-    assert [e.detail for e in entries][:3] == [
-        f"{TARGET}: met",
-        f"{TARGET} met",
-        "attendance bonus",
-    ]
+    # Listed by clinical time: the two results (days 0 and 1) before what was done by hand
+    # after them; each balance is the one the ledger held once the line was entered.
+    by_clinical_time = [expected[i] for i in (0, 1, 3, 4, 2, 5, 6)]
+    assert [(e.kind, e.points, e.available_points, e.ref) for e in entries] == by_clinical_time
+    assert [e.detail for e in entries][:3] == [f"{TARGET}: met", f"{TARGET} met", f"{TARGET}: met"]
     assert {e.actor for e in entries} == {ADMIN}
     _assert_history_consistent(higgins, "P001")
 

@@ -82,7 +82,7 @@ from cmrewards.domain.schedules import (
     StepBy,
     advance,
 )
-from support.clinics import FakeClock, database_location, on_every_store
+from support.clinics import FakeClock, available_now, database_location, on_every_store
 from support.stored_tables import open_tables
 
 ADMIN = "admin-1"
@@ -705,7 +705,8 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         program = program_of(participant)
         zone = ZoneInfo(program.timezone)
         start = (self.time.astimezone(zone) + dt.timedelta(days=days)).date()
-        self.clinic.withdraw(participant, actor=ADMIN)
+        with self.clock.at(self.time):  # withdrawn at the latest visit: before ``start``
+            self.clinic.withdraw(participant, actor=ADMIN)
         again = self.clinic.enroll(participant, program.id, start=start, actor=ADMIN)
         assert again.episode >= 2
         assert again.first_start == STARTS[participant]
@@ -1012,8 +1013,8 @@ class DrawsAndCapsMachine(RuleBasedStateMachine):
         for participant in PRIZE_PEOPLE + POINTS_PEOPLE:
             entries = self.clinic.history(participant)
             assert all(e.available_points >= 0 for e in entries), entries
-            last = entries[-1].available_points if entries else 0
-            assert last == self.accounts[f"available:{participant}"]
+            assert [e.occurred_at for e in entries] == sorted(e.occurred_at for e in entries)
+            assert available_now(entries) == self.accounts[f"available:{participant}"]
 
     @invariant()
     def seeds_are_stored_with_their_outcomes(self) -> None:

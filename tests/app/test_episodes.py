@@ -35,10 +35,11 @@ def day(n: int) -> dt.date:
 # --- enrolling again ------------------------------------------------------------------------
 
 
-def test_a_returning_person_starts_a_fresh_schedule(higgins: Clinic) -> None:
+def test_a_returning_person_starts_a_fresh_schedule(higgins: Clinic, clock: FakeClock) -> None:
     first = [record(higgins, "P001", d) for d in (0, 2, 4, 7)]
     assert points(first) == [10, 15, 60, 25]
-    ended = higgins.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        ended = higgins.withdraw("P001", actor=ADMIN)
     assert ended.ended_at is not None
     assert ended.ended_by == ADMIN
     again = higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
@@ -58,6 +59,7 @@ def test_a_returning_person_starts_a_fresh_schedule(higgins: Clinic) -> None:
 
 def test_every_episode_is_listed_and_kept(higgins: Clinic, clock: FakeClock) -> None:
     record(higgins, "P001", 0)
+    clock.now = visit(19)
     higgins.complete("P001", actor=ADMIN)
     clock.advance(days=1)
     higgins.enroll("P001", HIGGINS, start=day(20), actor="admin-1")
@@ -73,10 +75,11 @@ def test_every_episode_is_listed_and_kept(higgins: Clinic, clock: FakeClock) -> 
         higgins.episodes("P404")
 
 
-def test_an_active_episode_is_not_enrolled_again(higgins: Clinic) -> None:
+def test_an_active_episode_is_not_enrolled_again(higgins: Clinic, clock: FakeClock) -> None:
     with pytest.raises(AlreadyExists, match="already enrolled in higgins-vbrt"):
         higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
-    higgins.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        higgins.withdraw("P001", actor=ADMIN)
     higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
     before = higgins.episodes("P001")
     with pytest.raises(AlreadyExists, match=r"\(active, episode 2\)"):
@@ -84,10 +87,11 @@ def test_an_active_episode_is_not_enrolled_again(higgins: Clinic) -> None:
     assert before == higgins.episodes("P001")
 
 
-def test_the_next_episode_starts_after_the_last_result(higgins: Clinic) -> None:
+def test_the_next_episode_starts_after_the_last_result(higgins: Clinic, clock: FakeClock) -> None:
     record(higgins, "P001", 0)
     record(higgins, "P001", 9)
-    higgins.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(9, hour=17)):
+        higgins.withdraw("P001", actor=ADMIN)
     for start in (day(1), day(5), day(9)):
         with pytest.raises(InvalidInput, match=f"last result, on {day(9)} \\(outcome"):
             higgins.enroll("P001", HIGGINS, start=start, actor=ADMIN)
@@ -96,9 +100,25 @@ def test_the_next_episode_starts_after_the_last_result(higgins: Clinic) -> None:
     assert higgins.verify().ok
 
 
-def test_no_results_are_recorded_into_an_ended_episode(higgins: Clinic) -> None:
+def test_the_next_episode_does_not_start_before_the_last_one_ended(
+    higgins: Clinic, clock: FakeClock
+) -> None:
     record(higgins, "P001", 0)
-    higgins.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        higgins.withdraw("P001", actor=ADMIN)
+    before = (higgins.episodes("P001"), higgins.history("P001"), higgins.participants())
+    for start in (day(1), day(19)):
+        with pytest.raises(InvalidTransition, match=f"ended, on {day(20)} \\(withdrawn\\)"):
+            higgins.enroll("P001", HIGGINS, start=start, actor=ADMIN)
+    assert before == (higgins.episodes("P001"), higgins.history("P001"), higgins.participants())
+    assert higgins.enroll("P001", HIGGINS, start=day(20), actor=ADMIN).episode == 2
+    assert higgins.verify().ok
+
+
+def test_no_results_are_recorded_into_an_ended_episode(higgins: Clinic, clock: FakeClock) -> None:
+    record(higgins, "P001", 0)
+    with clock.at(visit(1)):
+        higgins.withdraw("P001", actor=ADMIN)
     with pytest.raises(InvalidTransition, match="is withdrawn"):
         record(higgins, "P001", 3)
     higgins.enroll("P001", HIGGINS, start=day(20), actor=ADMIN)
@@ -108,9 +128,12 @@ def test_no_results_are_recorded_into_an_ended_episode(higgins: Clinic) -> None:
     assert sum(e.kind == "outcome" for e in higgins.history("P001")) == 1
 
 
-def test_a_correction_in_an_ended_episode_settles_that_episode_only(higgins: Clinic) -> None:
+def test_a_correction_in_an_ended_episode_settles_that_episode_only(
+    higgins: Clinic, clock: FakeClock
+) -> None:
     first = [record(higgins, "P001", d) for d in (0, 2, 4)]
-    higgins.complete("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        higgins.complete("P001", actor=ADMIN)
     higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
     second = [record(higgins, "P001", d) for d in (30, 32)]
     assert points(second) == [10, 15]
@@ -128,10 +151,11 @@ def test_a_correction_in_an_ended_episode_settles_that_episode_only(higgins: Cli
 # --- another program -------------------------------------------------------------------------
 
 
-def test_another_program_once_the_old_points_are_spent(higgins: Clinic) -> None:
+def test_another_program_once_the_old_points_are_spent(higgins: Clinic, clock: FakeClock) -> None:
     higgins.add_program(cmrewards.load_preset("va-prize-cm"), actor=ADMIN)
     record(higgins, "P001", 0)
-    higgins.complete("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        higgins.complete("P001", actor=ADMIN)
     with pytest.raises(InvalidTransition, match="still has 10 points in higgins-vbrt"):
         higgins.enroll("P001", "va-prize-cm", start=day(30), actor=ADMIN)
     higgins.adjust("P001", -10, reason="handed over as a gift card", actor=ADMIN)
@@ -177,7 +201,8 @@ def test_a_new_episode_does_not_start_the_cap_again(
     any_clinic.enroll("P001", program.id, start=START, actor=ADMIN)
     first = [record(any_clinic, "P001", d) for d in range(0, 20, 2)]
     assert sum(points(first)) == 500  # $500 in episode 1
-    any_clinic.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(30)):
+        any_clinic.withdraw("P001", actor=ADMIN)
     # Two months later, in the same program: only $99 of the $599 is left.
     any_clinic.enroll("P001", program.id, start=day(60), actor=ADMIN)
     second = [record(any_clinic, "P001", d) for d in (60, 62, 64)]
@@ -197,10 +222,11 @@ def test_a_new_episode_does_not_start_the_cap_again(
 # --- what staff see ----------------------------------------------------------------------------
 
 
-def test_history_statement_and_report_show_the_episodes(higgins: Clinic) -> None:
+def test_history_statement_and_report_show_the_episodes(higgins: Clinic, clock: FakeClock) -> None:
     record(higgins, "P001", 0)
     record(higgins, "P001", 2, "not_met")
-    higgins.withdraw("P001", actor=ADMIN)
+    with clock.at(visit(20)):
+        higgins.withdraw("P001", actor=ADMIN)
     higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
     record(higgins, "P001", 30)
     history = higgins.history("P001")

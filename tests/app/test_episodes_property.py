@@ -79,12 +79,14 @@ def states(clinic: Clinic, who: str) -> dict[str, object]:
 def check_fresh_start(
     program_id: str, first: list[Result], second: list[Result], fixes: list[Fix]
 ) -> None:
-    clinic = cmrewards.open(None, clock=FakeClock(NOW), seeds=iter(range(1, 10**6)).__next__)
+    clock = FakeClock(NOW)
+    clinic = cmrewards.open(None, clock=clock, seeds=iter(range(1, 10**6)).__next__)
     clinic.init(ADMIN)
     clinic.add_program(cmrewards.load_preset(program_id), actor=ADMIN)
     clinic.enroll("P001", program_id, start=START, actor=ADMIN)
     record_all(clinic, "P001", first)
-    clinic.complete("P001", actor=ADMIN)
+    with clock.at(visit(SECOND - 1, hour=23)):  # ended before the next episode starts
+        clinic.complete("P001", actor=ADMIN)
     clinic.enroll("P001", program_id, start=visit(SECOND).date(), actor=ADMIN)
     record_all(clinic, "P001", second)
     clinic.enroll("P002", program_id, start=visit(SECOND).date(), actor=ADMIN)

@@ -18,6 +18,7 @@ import pytest
 import cmrewards
 from cmrewards import Clinic, LabImportReport
 from support.clinics import FakeClock, database_location
+from support.panels import NINE_PANEL_ANALYTES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 DOCUMENTS = [
@@ -58,17 +59,7 @@ PROGRAM = cmrewards.program_from_dict(
             },
             {
                 "id": "drug-free",
-                "analytes": [
-                    "amphetamine",
-                    "barbiturates",
-                    "benzodiazepines",
-                    "cocaine",
-                    "cannabinoids",
-                    "methadone",
-                    "opiates",
-                    "oxycodone",
-                    "phencyclidine",
-                ],
+                "analytes": list(NINE_PANEL_ANALYTES),
                 "schedule": {"kind": "escalating", "award": "points", "start": 20, "step": 10},
             },
         ],

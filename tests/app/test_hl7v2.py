@@ -24,6 +24,7 @@ from cmrewards import (
     parse_oru,
     read_hl7_messages,
 )
+from support.panels import NINE_PANEL_ANALYTES
 
 HL7 = Path(__file__).parents[1] / "fixtures" / "hl7"
 LAB = cmrewards.load_lab_map(HL7 / "lab.toml")
@@ -86,19 +87,6 @@ def results(message: LabMessage) -> dict[str, tuple[LabResult | None, ResultStat
     return {a.analyte: (a.result, a.status) for a in report.analytes}
 
 
-NINE = (
-    "amphetamine",
-    "barbiturates",
-    "benzodiazepines",
-    "cocaine",
-    "cannabinoids",
-    "methadone",
-    "opiates",
-    "oxycodone",
-    "phencyclidine",
-)
-
-
 def test_a_nine_panel_final_reads_as_one_report_of_nine_analytes() -> None:
     (message,) = read_file("nine_panel_final.hl7")
     (report,) = message.reports
@@ -107,7 +95,7 @@ def test_a_nine_panel_final_reads_as_one_report_of_nine_analytes() -> None:
     assert report.participant == "P-1001"
     assert report.accession == "ACC-1001-01"  # OBR-3, the filler's number, not OBR-2's
     assert report.collected == dt.datetime(2026, 3, 2, 9, 15, tzinfo=CST)
-    expected = dict.fromkeys(NINE, (LabResult.NEGATIVE, ResultStatus.FINAL))
+    expected = dict.fromkeys(NINE_PANEL_ANALYTES, (LabResult.NEGATIVE, ResultStatus.FINAL))
     expected["cannabinoids"] = (LabResult.POSITIVE, ResultStatus.FINAL)
     assert expected == results(message)  # creatinine is mapped "ignore"
 

@@ -51,7 +51,7 @@ from cmrewards import (
 )
 from cmrewards.domain.ledger import Movement
 from cmrewards.domain.schedules import ScheduleState, advance
-from support.clinics import database_location, on_every_store
+from support.clinics import available_now, database_location, on_every_store
 from support.stored_tables import open_tables
 
 PROGRAM = "higgins-vbrt"
@@ -663,8 +663,9 @@ class LedgerMachine(RuleBasedStateMachine):
         for participant in PARTICIPANTS:
             entries = self.clinic.history(participant)
             assert all(e.available_points >= 0 for e in entries), entries
-            last = entries[-1].available_points if entries else 0
-            assert last == self.accounts[available(participant)]
+            # Listed in clinical order; the balance now is the one of the last transfer.
+            assert [e.occurred_at for e in entries] == sorted(e.occurred_at for e in entries)
+            assert available_now(entries) == self.accounts[available(participant)]
 
 
 TestLedgerMemory, TestLedgerSQLite, TestLedgerPostgres = on_every_store(

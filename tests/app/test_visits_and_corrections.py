@@ -167,6 +167,38 @@ def test_a_result_for_the_wrong_participant_is_voided_and_recorded_again(clinic:
     assert clinic.verify().ok
 
 
+def test_history_lists_a_late_void_beside_the_result_it_voids(
+    clinic: Clinic, clock: FakeClock
+) -> None:
+    assert [met(clinic, d) for d in (0, 2, 4)] == [10, 15, 60]
+    clock.advance(days=3)
+    first = clinic.history("P001")[0]
+    clinic.void(int(first.ref.split(":")[1]), reason="wrong chart", actor=ADMIN)
+    history = clinic.history("P001")
+    # By clinical time, ties in entry order: the void and the take-back it settles stand
+    # with day 0's result, not after day 4's; the later days' settlements with theirs.
+    assert [(e.kind, e.occurred_at) for e in history] == [
+        ("outcome", visit(0)),
+        ("award", visit(0)),
+        ("void", visit(0)),
+        ("adjustment-down", visit(0)),
+        ("outcome", visit(2)),
+        ("award", visit(2)),
+        ("adjustment-down", visit(2)),
+        ("outcome", visit(4)),
+        ("award", visit(4)),
+        ("bonus", visit(4)),
+        ("adjustment-down", visit(4)),
+    ]
+    void = history[2]
+    assert (void.recorded_at, void.detail) == (clock.now, "outcome 1 voided: wrong chart")
+    # Each balance is the ledger's once the line was entered: the void's is that of the
+    # last result before it was entered; the last take-back's is the balance now.
+    assert (void.available_points, history[-1].available_points) == (85, 25)
+    assert clinic.balance("P001").points == 25
+    assert clinic.verify().ok
+
+
 def test_correction_refusals_say_why(clinic: Clinic) -> None:
     met(clinic, 0)
     with pytest.raises(InvalidTransition, match="is already met"):

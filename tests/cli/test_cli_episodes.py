@@ -16,8 +16,11 @@ ADMIN = "admin-1"
 STIM = "stimulant-negative"
 TODAY = dt.datetime.now(dt.UTC).date()
 START = TODAY - dt.timedelta(weeks=8)
-AGAIN = START + dt.timedelta(days=30)
-"""The second episode's start."""
+AGAIN = TODAY
+"""The second episode's start: the day the first ended (the fixture's withdrawal), as
+episodes may not overlap."""
+AGAIN_AT = f"{AGAIN}T00:00:00+00:00"
+"""A time in the second episode that is never in the future."""
 
 
 def at_day(day: int) -> str:
@@ -80,7 +83,7 @@ def test_participant_list_is_an_aligned_table_and_a_csv(db: Path) -> None:
 
 def test_history_statement_and_report_show_the_episodes(db: Path) -> None:
     ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}")
-    ok(db, f"record P001 --target {STIM} --outcome met --at {at_day(31)} --actor {ADMIN}")
+    ok(db, f"record P001 --target {STIM} --outcome met --at {AGAIN_AT} --actor {ADMIN}")
     history = ok(db, "history P001", json_output=False)
     assert f"episode 2 in higgins-vbrt from {AGAIN}" in history
     outcomes = [line.split() for line in history.splitlines() if " outcome " in line]
@@ -108,6 +111,13 @@ def test_refusals_write_nothing(db: Path) -> None:
     )
     message = assert_error(too_early, 2)["message"]
     assert "must be after P001's last result" in message
+    assert snapshot(db) == before
+    # After the last result but before the day the first episode ended: they would overlap.
+    overlap = invoke(db, f"enroll P001 --program higgins-vbrt --start {at_day(30)[:10]}"
+                         f" --actor {ADMIN}")  # fmt: skip
+    message = assert_error(overlap, 1)["message"]
+    assert f"is before P001's episode 1 ended, on {TODAY} (withdrawn)" in message
+    assert "\n" not in message
     assert snapshot(db) == before
     ok(db, f"enroll P001 --program higgins-vbrt --start {AGAIN} --actor {ADMIN}")
     before = snapshot(db)

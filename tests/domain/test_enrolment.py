@@ -25,8 +25,8 @@ def enrolled(start: dt.date | None = None) -> Participant:
     return enrolment(None, "P001", PROGRAM, start=start, now=NOW, actor="admin-1")
 
 
-def withdrawn() -> Participant:
-    return ended(enrolled(), Status.WITHDRAWN, NOW + dt.timedelta(days=20), "admin-2")
+def withdrawn(at: dt.datetime = NOW) -> Participant:
+    return ended(enrolled(), Status.WITHDRAWN, at, "admin-2")
 
 
 def result_at(at: dt.datetime) -> OutcomeRecord:
@@ -131,6 +131,30 @@ def test_the_next_episode_starts_after_the_one_before() -> None:
             again(withdrawn(), start)
 
 
+def test_the_next_episode_does_not_start_before_the_one_before_ended() -> None:
+    # Withdrawn at 03:00 UTC on 21 June: still 20 June in Chicago, the program's zone.
+    left = withdrawn(NOW + dt.timedelta(days=20))
+    last = result_at(dt.datetime(2027, 6, 10, 4, 0, tzinfo=dt.UTC))
+    for start in (dt.date(2027, 6, 10), dt.date(2027, 6, 19)):
+        message = r"before P001's episode 1 ended, on 2027-06-20 \(withdrawn\): episodes may not"
+        with pytest.raises(InvalidTransition, match=message):
+            again(left, start, last=last)
+    # A result on or before the start is the sharper refusal, and is said first.
+    with pytest.raises(InvalidInput, match="last result, on 2027-06-09"):
+        again(left, dt.date(2027, 6, 9), last=last)
+    # Taken back the day they left, or any day after.
+    assert dt.date(2027, 6, 20) == again(left, dt.date(2027, 6, 20), last=last).start
+    # The day it ended is read in the ended episode's program's zone, when it is another.
+    with pytest.raises(InvalidTransition, match="ended, on 2027-06-21"):
+        enrolment(
+            left, "P001", PROGRAM, start=dt.date(2027, 6, 20), now=LATER, actor="admin-1",
+            ended_zone="Asia/Tokyo",
+        )  # fmt: skip
+    # An episode ended before episodes were recorded has no end time to compare.
+    unrecorded = attrs.evolve(left, ended_at=None)
+    assert dt.date(2027, 6, 11) == again(unrecorded, dt.date(2027, 6, 11), last=last).start
+
+
 def test_another_program_only_once_the_old_one_s_points_are_gone() -> None:
     with pytest.raises(InvalidTransition, match="still has 40 points in petry-fishbowl"):
         again(withdrawn(), dt.date(2027, 8, 1), program=OTHER, points=40)
@@ -160,7 +184,7 @@ def test_an_episode_record_is_the_participant_as_enrolled_then() -> None:
             status=Status.WITHDRAWN,
             enrolled_at=NOW,
             enrolled_by="admin-1",
-            ended_at=NOW + dt.timedelta(days=20),
+            ended_at=NOW,
             ended_by="admin-2",
         )
         == first

@@ -319,10 +319,17 @@ def populate(clinic: Clinic) -> None:
     clinic.correct(outcome_id(clinic, "F001", 0), "not_met", reason="confirmed", actor=ADMIN)
     assert any(p.status == "withdrawn" for p in clinic.prizes("F001")), clinic.prizes("F001")
     # Episodes: H002 completes, comes back to the same program and meets again (its first
-    # episode is kept in past_episodes); it completes again below.
+    # episode is kept in past_episodes); it completes again below. It comes back the day it
+    # completed (the clock's), as episodes may not overlap.
     clinic.complete("H002", actor=ADMIN)
-    clinic.enroll("H002", "higgins-vbrt", start=visit(40).date(), actor=ADMIN)
-    clinic.record("H002", STIM, "met", actor="rec-1", at=visit(40))
+    back = clinic.enroll("H002", "higgins-vbrt", actor=ADMIN)
+    clinic.record(
+        "H002",
+        STIM,
+        "met",
+        actor="rec-1",
+        at=dt.datetime.combine(back.start, dt.time(0), tzinfo=dt.UTC),
+    )
     # The last outcome is a reset whose copy would change nothing (the forge-chained case),
     # but whose removal would.
     clinic.record("C002", STIM, "not_met", actor="rec-1", at=visit(4, 16))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine
 
+from cmrewards import HistoryEntry
 from support import postgres as postgres_support
 
 START = dt.date(2027, 1, 4)
@@ -29,6 +30,16 @@ class FakeClock:
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
 
+    @contextmanager
+    def at(self, when: dt.datetime) -> Iterator[None]:
+        """The clock at ``when`` inside the block, back where it was after: staff acting on
+        an earlier day (an episode ended before the next one starts)."""
+        now, self.now = self.now, when
+        try:
+            yield
+        finally:
+            self.now = now
+
 
 def visit(day: int, hour: int = 9) -> dt.datetime:
     """Clinical time ``day`` days after START, at ``hour`` UTC."""
@@ -46,6 +57,21 @@ def sample_day(n: int, per_week: int = 3) -> int:
     """The day, counted from START, of sample ``n`` (0-based) of a protocol that owes
     ``per_week`` samples a week: every one an owed sample, none extra (docs/design.md 3.8)."""
     return 7 * (n // per_week) + SAMPLE_DAYS[per_week][n % per_week]
+
+
+def entered_last(entries: Sequence[HistoryEntry]) -> HistoryEntry | None:
+    """The line of a history whose balance is the balance now: the transfer entered last
+    (the highest id); None without transfers. History lists lines by clinical time, each
+    with the balance once it was entered, so its last line need not be the latest
+    (docs/decisions.md, "History order")."""
+    transfers = [e for e in entries if e.ref.startswith("transfer:")]
+    return max(transfers, key=lambda e: int(e.ref.removeprefix("transfer:")), default=None)
+
+
+def available_now(entries: Sequence[HistoryEntry]) -> int:
+    """The available points a history says the participant has now."""
+    last = entered_last(entries)
+    return 0 if last is None else last.available_points
 
 
 STORES = ("memory", "sqlite", "postgres")

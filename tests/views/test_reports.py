@@ -128,9 +128,8 @@ def rec(
 
 def last_transfer_id(clinic: Clinic, participant: str) -> int:
     """The id of the participant's latest transfer, from their history."""
-    ref = clinic.history(participant)[-1].ref
-    assert ref.startswith("transfer:")
-    return int(ref.removeprefix("transfer:"))
+    refs = [e.ref for e in clinic.history(participant) if e.ref.startswith("transfer:")]
+    return max(int(ref.removeprefix("transfer:")) for ref in refs)
 
 
 def build_higgins(clinic: Clinic) -> None:
@@ -592,6 +591,7 @@ id = "lenient"
 name = "Missed samples do not reset the schedule"
 [[targets]]
 id = "stimulant-negative"
+per_week = 3  # Monday, Wednesday, Friday: each result is an owed sample, none extra
 reset_on = ["not_met", "invalid"]
 schedule = { kind = "escalating", award = "points", start = 10, step = 5 }
 """
@@ -603,6 +603,28 @@ def test_excused_neither_breaks_nor_extends_the_run(higgins: Clinic) -> None:
         rec(higgins, "P001", STIM, outcome, visit(day))
     assert one_report(higgins, "higgins-vbrt").longest_abstinence == {"P001": 3}
     assert higgins.statement("P001").longest_streak == 3
+
+
+def test_an_extra_sample_neither_lengthens_nor_breaks_the_run(higgins: Clinic) -> None:
+    # Week 1 owes three samples (Mon, Wed, Fri): a fourth on Saturday is extra, met or not;
+    # week 2's Monday is not met. The run is the three owed negatives, not four.
+    for day in (0, 2, 4):
+        rec(higgins, "P001", STIM, "met", visit(day))
+    extra = higgins.record("P001", STIM, "met", at=visit(5), actor=ADMIN)
+    assert extra.award.note == "extra sample: week 1 owes 3 samples"
+    rec(higgins, "P001", STIM, "not_met", visit(7))
+    assert one_report(higgins, "higgins-vbrt").longest_abstinence == {"P001": 3}
+    statement = higgins.statement("P001")
+    assert (statement.longest_streak, statement.episodes[0].longest_streak) == (3, 3)
+    # An extra positive at a second visit on Friday does not break it either: it is not a
+    # scheduled sample.
+    higgins.enroll("P002", "higgins-vbrt", start=START, actor=ADMIN)
+    for day in (0, 2, 4):
+        rec(higgins, "P002", STIM, "met", visit(day))
+    higgins.record("P002", STIM, "not_met", at=visit(4, 15), actor=ADMIN, visit="V-4b")
+    rec(higgins, "P002", STIM, "met", visit(7))
+    assert one_report(higgins, "higgins-vbrt").longest_abstinence == {"P001": 3, "P002": 4}
+    assert higgins.statement("P002").longest_streak == 4
 
 
 def test_invalid_breaks_the_run(higgins: Clinic) -> None:

@@ -800,10 +800,12 @@ class Clinic:
         return reads.balance(self._work, participant)
 
     def history(self, participant: str) -> list[HistoryEntry]:
-        """Outcomes and transfers in the order they were recorded, each with its change in
-        points and the available and held points after it.
+        """Outcomes, transfers, corrections and write-offs by the clinical time each is about,
+        ties in the order they were entered, each with its change in points and the available
+        and held points once it was entered (the line entered last holds the balance now).
 
-        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 4.
+        Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 4;
+        the order: docs/decisions.md, "History order".
         """
         return reads.history(self._work, participant)
 

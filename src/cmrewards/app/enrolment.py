@@ -49,6 +49,7 @@ def enroll(
             actor=actor,
             last_result=max(outcomes, key=clinical_order, default=None),
             points_left=_points_left(tx, existing),
+            ended_zone=find_program(tx, existing.program_id).timezone,
         )
         _start_next_episode(tx, existing, record, {o.target for o in outcomes})
         return record

@@ -36,7 +36,7 @@ def balance(work: UnitOfWork, participant: str) -> Balance:
 
 
 def history(work: UnitOfWork, participant: str) -> list[HistoryEntry]:
-    """Outcomes and transfers in ledger order (see ``Clinic.history``)."""
+    """Outcomes and transfers by clinical time (see ``Clinic.history``)."""
     from ..views.history import history_entries, notes_of
     from ..views.replay import replay_outcomes
 

@@ -522,7 +522,8 @@ def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[His
 @csv_option()
 @pass_settings
 def history(settings: Settings, participant: str) -> None:
-    """Every outcome and transfer, with the running balance (times in the program's zone)."""
+    """Every outcome and transfer by clinical time, with the balance once each was entered
+    (times in the program's zone)."""
     clinic = settings.clinic()
     entries = clinic.history(participant)
     # A person enrolled more than once: each result says which episode it is in.

@@ -3,7 +3,8 @@
 The rules are in docs/decisions.md ("Identities and enrolment", "Episodes"): a
 pseudonymous id is enrolled again only after its current episode ended, and the new
 episode starts after every result already recorded for the person, so a result's
-clinical date says which episode it is in (``domain/episodes.py``).
+clinical date says which episode it is in (``domain/episodes.py``), and not before the
+day the episode before it ended, so two episodes never overlap.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def enrolment(
     actor: str,
     last_result: OutcomeRecord | None = None,
     points_left: int = 0,
+    ended_zone: str | None = None,
 ) -> Participant:
     """The active episode of ``participant`` in ``program`` that ``actor`` starts at ``now``.
 
@@ -35,7 +37,8 @@ def enrolment(
     participant's stored (current) episode, if any; the new one is then its next
     episode, under ``check_enrol_again``: ``last_result`` is the person's latest result
     in clinical time, ``points_left`` what they still hold (available and held) in the
-    ended episode's program.
+    ended episode's program, ``ended_zone`` that program's time zone (default: ``program``'s),
+    in which the day it ended is read.
     """
     day = start or local_date(now, program.timezone)
     if existing is None:
@@ -47,7 +50,9 @@ def enrolment(
             enrolled_at=now,
             enrolled_by=actor,
         )
-    check_enrol_again(existing, program, day, last_result, points_left)
+    check_enrol_again(
+        existing, program, day, last_result, points_left, ended_zone or program.timezone
+    )
     return Participant(
         id=participant,
         program_id=program.id,
@@ -66,6 +71,7 @@ def check_enrol_again(
     start: dt.date,
     last_result: OutcomeRecord | None,
     points_left: int,
+    ended_zone: str,
 ) -> None:
     """A person may start a new episode on ``start`` in ``program`` when:
 
@@ -74,6 +80,10 @@ def check_enrol_again(
     - ``start`` is after the current episode's start and after the local date (in
       ``program``'s zone) of their latest result, ``InvalidInput`` otherwise: which
       episode a result is in follows from its date alone;
+    - ``start`` is not before the local date (in ``ended_zone``, the ended episode's program's
+      zone) the current episode ended on, ``InvalidTransition`` otherwise: episodes do not
+      overlap (the same day is allowed: discharged and taken back that day). An episode
+      ended before episodes were recorded has no end time, and is not checked;
     - in another program, no points are left in the old one (``InvalidTransition``):
       a point is worth what its program says, so points do not move between programs.
     """
@@ -94,6 +104,13 @@ def check_enrol_again(
             raise InvalidInput(
                 f"start {start} must be after {who}'s last result, on {last_day} (outcome"
                 f" {last_result.id}): a new episode starts after the results of the one before"
+            )
+    if existing.ended_at is not None:
+        end_day = local_date(existing.ended_at, ended_zone)
+        if start < end_day:
+            raise InvalidTransition(
+                f"start {start} is before {who}'s episode {existing.episode} ended, on"
+                f" {end_day} ({existing.status}): episodes may not overlap"
             )
     if program.id != existing.program_id and points_left:
         raise InvalidTransition(

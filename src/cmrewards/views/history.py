@@ -1,6 +1,12 @@
-"""A participant's history: outcomes, corrections and transfers in ledger order, with
-running balances; each correction and void is a line with who and why, and each
-settlement's transfers name it as their cause, each write-off follows them."""
+"""A participant's history: outcomes, corrections and transfers in clinical order, each
+with the balance the ledger held once it was entered; each correction and void is a line
+with who and why, and each settlement's transfers name it as their cause, each write-off
+follows them.
+
+Lines are put in entry order first (which also gives each its balance), then listed by
+the clinical time each is about, ties in entry order (docs/decisions.md, "History
+order"): a late result, a void or a correction stands beside the results of its day,
+not after everything recorded before it."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
+from ..domain.clock import zone
 from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
 from ..domain.records import Correction, OutcomeRecord, WriteOff
@@ -25,11 +32,32 @@ def history_entries(
     notes: Mapping[int, str] = MappingProxyType({}),
     episodes: Episodes | None = None,
 ) -> list[HistoryEntry]:
-    """A participant's outcomes, corrections and transfers in ledger order, with running
-    balances; write-offs after the transfers of the settlement that made them. ``notes``
-    says, by outcome id, why an outcome did not pay or what broke the run before it
-    (``notes_of``). Given the person's ``episodes``, each outcome line names its episode and
-    each later episode's enrolment is a line of its own, where it was recorded."""
+    """A participant's outcomes, corrections and transfers by clinical time, ties in entry
+    order; each line's ``available_points`` and ``held_points`` are the balance once it
+    was entered (so the latest entered line's is the balance now), and its ``occurred_at``
+    the clinical time it is about: a correction's or write-off's is its outcome's, a later
+    episode's line is at local midnight of its start. Write-offs follow the transfers of
+    the settlement that made them. ``notes`` says, by outcome id, why an outcome did not pay
+    or what broke the run before it (``notes_of``). Given the person's ``episodes``, each
+    outcome line names its episode and each later episode's enrolment is a line of its own.
+    """
+    entered = _entry_order(participant, outcomes, transfers, corrections, write_offs, notes,
+                           episodes)  # fmt: skip
+    order = sorted(range(len(entered)), key=lambda i: (entered[i].occurred_at, i))
+    return [entered[i] for i in order]
+
+
+def _entry_order(
+    participant: str,
+    outcomes: list[OutcomeRecord],
+    transfers: list[Transfer],
+    corrections: Sequence[Correction],
+    write_offs: Sequence[WriteOff],
+    notes: Mapping[int, str],
+    episodes: Episodes | None,
+) -> list[HistoryEntry]:
+    """Every line in the order it was entered, each with the balance after it."""
+    clinical = {o.id: o.occurred_at for o in outcomes}
     points = Points()
     entries = []
     events = _with_corrections(_ledger_order(outcomes, transfers), corrections, write_offs)
@@ -37,7 +65,7 @@ def history_entries(
         events = _with_episodes(events, episodes)
     for event in events:
         if isinstance(event, Correction | WriteOff):
-            entries.append(_note(event, points))
+            entries.append(_note(event, points, clinical[event.outcome_id]))
             continue
         if isinstance(event, Enrolled):
             entries.append(_enrolment(event, points))
@@ -81,12 +109,13 @@ def notes_of(replayed: Iterable[Replayed]) -> dict[int, str]:
     return {r.record.id: r.earning.note for r in replayed if r.earning.note}
 
 
-def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
-    """A line that moves no points: a correction, a void or a write-off."""
+def _note(event: Correction | WriteOff, points: Points, about: dt.datetime) -> HistoryEntry:
+    """A line that moves no points: a correction, a void or a write-off, listed at
+    ``about``, the clinical time of the outcome it is about."""
     if isinstance(event, Correction):
         what = "voided" if event.outcome is None else f"corrected to {event.outcome}"
         return HistoryEntry(
-            occurred_at=event.recorded_at,
+            occurred_at=about,
             recorded_at=event.recorded_at,
             kind=str(event.kind),
             detail=f"outcome {event.outcome_id} {what}: {event.reason}",
@@ -100,7 +129,7 @@ def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
         f"prize {event.prize_id}" if event.prize_id is not None else f"{event.points:,} points"
     )
     return HistoryEntry(
-        occurred_at=event.at,
+        occurred_at=about,
         recorded_at=event.at,
         kind="write-off",
         detail=f"{written} of outcome {event.outcome_id} written off ({event.cause}):"
@@ -114,10 +143,11 @@ def _note(event: Correction | WriteOff, points: Points) -> HistoryEntry:
 
 
 def _enrolment(episode: Enrolled, points: Points) -> HistoryEntry:
-    """The line of a later episode's enrolment."""
+    """The line of a later episode's enrolment, listed at the start of its first day."""
     person = episode.person
+    start = dt.datetime.combine(person.start, dt.time(0), tzinfo=zone(episode.program.timezone))
     return HistoryEntry(
-        occurred_at=person.enrolled_at,
+        occurred_at=start.astimezone(dt.UTC),
         recorded_at=person.enrolled_at,
         kind="episode",
         detail=f"episode {person.episode} in {person.program_id} from {person.start}",

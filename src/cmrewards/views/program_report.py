@@ -24,7 +24,15 @@ from ..domain.episodes import Episodes
 from ..domain.ledger import REDEEMED, Movement, Transfer
 from ..domain.money import divide_cents
 from ..domain.programs import Program
-from ..domain.records import Episode, OutcomeRecord, Participant, Prize, PrizeStatus, Status
+from ..domain.records import (
+    Correction,
+    Episode,
+    OutcomeRecord,
+    Participant,
+    Prize,
+    PrizeStatus,
+    Status,
+)
 from ..domain.schedules import Outcome
 from ..domain.settlement import effective_history
 from ..store.port import (
@@ -37,7 +45,7 @@ from ..store.port import (
     Programs,
     Settlements,
 )
-from .replay import Awards, reversed_ids
+from .replay import Awards, Replayed, replay_outcomes, reversed_ids
 from .statement import longest_abstinence
 
 
@@ -76,7 +84,8 @@ class ProgramReport:
     withdrawn: int
     targets: tuple[TargetSummary, ...]
     longest_abstinence: dict[str, int]
-    """Per participant: the longest run of consecutive ``met`` on the primary target."""
+    """Per participant: the longest run of consecutive ``met`` on the primary target, in
+    the samples the calendar asked for (``statement.longest_abstinence``)."""
     lda_mean_tenths: int
     """Mean longest duration of abstinence, in tenths of an opportunity (e.g. 72 = 7.2)."""
     lda_median_tenths: int
@@ -125,11 +134,10 @@ def program_report(
     # Each person once, as their latest episode in the program left them.
     people = list({e.person.id: e.person for e in mine}.values())
     corrections = [c for c in tx.corrections() if c.program_id == program.id]
+    records = [o for o in tx.outcomes() if o.program_id == program.id]
     outcomes = [
         attrs.evolve(e.record, outcome=e.outcome)
-        for e in effective_history(
-            (o for o in tx.outcomes() if o.program_id == program.id), corrections
-        )
+        for e in effective_history(records, corrections)
         if e.outcome is not None and _within(e.record.occurred_at, program, since, until)
     ]
     transfers = [t for t in tx.transfers() if t.program_id == program.id]
@@ -164,7 +172,7 @@ def program_report(
     held = sum(v for a, v in balances.items() if a.startswith("held:"))
     available = sum(v for a, v in balances.items() if a.startswith("available:"))
     owed_cents = sum(p.value_cents for p in all_prizes if p.status is PrizeStatus.OWED)
-    lda = _longest_abstinence(program, people, outcomes, everyone)
+    lda = _longest_abstinence(program, people, records, corrections, everyone, (since, until))
     runs = sorted(lda.values())
     awarded_cents = value_cents(program, awarded) + won_cents
     return ProgramReport(
@@ -264,20 +272,35 @@ def _target_summary(target: str, outcomes: list[OutcomeRecord]) -> TargetSummary
 def _longest_abstinence(
     program: Program,
     people: list[Participant],
-    outcomes: list[OutcomeRecord],
+    records: list[OutcomeRecord],
+    corrections: list[Correction],
     everyone: dict[str, Episodes],
+    period: tuple[dt.date | None, dt.date | None],
 ) -> dict[str, int]:
-    """Per participant, the longest run in any one of their episodes: a run does not carry
-    from one enrolment into the next."""
+    """Per participant, the longest run among the primary target's results in ``period`` in
+    any one of their episodes in ``program`` (a run does not carry from one enrolment into
+    the next). Each person's ``records`` (the program's, with its ``corrections``) are
+    replayed to know which results the calendar asked for (``statement.longest_abstinence``)."""
     primary = program.primary_target.id
-    results: dict[tuple[str, int], list[Outcome]] = {(p.id, p.episode): [] for p in people}
-    for record in outcomes:
-        if record.target == primary:
-            episode = everyone[record.participant].of_outcome(record).number
-            results.setdefault((record.participant, episode), []).append(record.outcome)
+    mine: dict[str, list[OutcomeRecord]] = {p.id: [] for p in people}
+    for record in records:
+        mine.setdefault(record.participant, []).append(record)
+    corrected: dict[str, list[Correction]] = defaultdict(list)
+    for correction in corrections:
+        corrected[correction.participant].append(correction)
     longest: dict[str, int] = {}
-    for (who, _), found in sorted(results.items()):
-        longest[who] = max(longest.get(who, 0), longest_abstinence(found))
+    for who, theirs in sorted(mine.items()):
+        episodes = everyone[who]
+        runs: dict[int, list[Replayed]] = defaultdict(list)
+        for result in replay_outcomes(episodes, theirs, corrected[who]):
+            episode = episodes.of_outcome(result.record)
+            if (
+                result.record.target == primary
+                and episode.program.id == program.id
+                and _within(result.record.occurred_at, program, *period)
+            ):
+                runs[episode.number].append(result)
+        longest[who] = max((longest_abstinence(run) for run in runs.values()), default=0)
     return longest
 
 

@@ -25,7 +25,7 @@ import attrs
 from ..domain.calendar import FIRST_RESULT, Attendance
 from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import program_week
-from ..domain.earning import Earning, value_cents
+from ..domain.earning import Earning, Unpaid, value_cents
 from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Transfer
 from ..domain.programs import Program
@@ -112,7 +112,8 @@ class EpisodeSummary:
     earned_cents: int
     """What its results give now, points at their program's value plus prizes."""
     longest_streak: int
-    """Longest run of consecutive ``met`` on its program's primary target."""
+    """Longest run of consecutive ``met`` on its program's primary target, in the samples
+    the calendar asked for (``longest_abstinence``)."""
 
 
 @attrs.frozen
@@ -131,7 +132,8 @@ class Statement:
     balance: Balance
     lines: tuple[StatementLine, ...]
     longest_streak: int
-    """Longest run of consecutive ``met`` on the primary target (the abstinence measure)."""
+    """Longest run of consecutive ``met`` on the primary target (the abstinence measure),
+    in the samples the calendar asked for (``longest_abstinence``)."""
     resets: int
     """Runs lost (lines with ``reset``)."""
     recoveries: int
@@ -168,7 +170,7 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
     write_offs = tx.write_offs(person.id)
     replayed = replay_outcomes(episodes, outcomes, corrections)
     lines = _lines(episodes, replayed, corrections, transfers, write_offs, prizes)
-    summaries = tuple(_summary(e, lines) for e in episodes.all)
+    summaries = tuple(_summary(e, lines, replayed) for e in episodes.all)
     # Progress is the current episode's: its program, from its start.
     now_on = [r for r in replayed if episodes.of_outcome(r.record).number == person.episode]
     states, attendance = _standing(program, person, now_on)
@@ -215,9 +217,16 @@ def statement_of(tx: StatementReads, episodes: Episodes, now: dt.datetime) -> St
     )
 
 
-def _summary(episode: Enrolled, lines: list[StatementLine]) -> EpisodeSummary:
+def _summary(
+    episode: Enrolled, lines: list[StatementLine], replayed: list[Replayed]
+) -> EpisodeSummary:
+    """One episode's totals; ``lines`` are ``replayed``'s, one for one."""
     mine = [line for line in lines if line.episode == episode.number]
     primary = episode.program.primary_target.id
+    results = [
+        r for line, r in zip(lines, replayed, strict=True)
+        if line.episode == episode.number and line.target == primary
+    ]  # fmt: skip
     person = episode.person
     return EpisodeSummary(
         number=episode.number,
@@ -227,7 +236,7 @@ def _summary(episode: Enrolled, lines: list[StatementLine]) -> EpisodeSummary:
         ended_at=person.ended_at,
         results=len(mine),
         earned_cents=sum(line.value_cents for line in mine),
-        longest_streak=longest_abstinence(line.outcome for line in mine if line.target == primary),
+        longest_streak=longest_abstinence(results),
     )
 
 
@@ -310,16 +319,24 @@ def _standing(
     return states, attendance
 
 
-def longest_abstinence(outcomes: Iterable[Outcome]) -> int:
-    """The longest run of consecutive ``met`` (the standard CM outcome measure).
+UNSCHEDULED = frozenset({Unpaid.EXTRA, Unpaid.OUTSIDE})
+"""Results the protocol's calendar did not ask for: a sample beyond what its week owes, or
+one outside the target's phases. They are not part of the abstinence measure."""
 
-    An excused result neither breaks nor extends it; every other result breaks it,
-    whatever the program's ``reset_on`` says about payment.
+
+def longest_abstinence(results: Iterable[Replayed]) -> int:
+    """The longest run of consecutive ``met`` among one target's replayed ``results`` (in
+    clinical order): the standard CM outcome measure, in scheduled samples.
+
+    An excused result, or one the calendar did not ask for (``UNSCHEDULED``: an extra
+    sample, a result outside the phases), neither breaks nor extends it; every other
+    result breaks it, whatever the program's ``reset_on`` says about payment
+    (docs/decisions.md, "Reports").
     """
     longest = run = 0
-    for outcome in outcomes:
-        if outcome is Outcome.EXCUSED:
+    for result in results:
+        if result.outcome is Outcome.EXCUSED or result.earning.unpaid in UNSCHEDULED:
             continue
-        run = run + 1 if outcome is Outcome.MET else 0
+        run = run + 1 if result.outcome is Outcome.MET else 0
         longest = max(longest, run)
     return longest
