@@ -135,7 +135,8 @@ def staff_list(settings: Settings) -> None:
 @csv_option()
 @pass_settings
 def presets(settings: Settings) -> None:
-    """List the shipped programs and what each can pay one participant."""
+    """List the shipped programs and what each can pay one participant: the points and
+    draws when every sample is negative, their expected dollars, and that with the cap."""
     shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
     maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
     capped = {name: cmrewards.capped_maximum(p, maxima[name]) for name, p in shipped}
@@ -147,7 +148,19 @@ def presets(settings: Settings) -> None:
     columns: list[Column[tuple[str, cmrewards.Program]]] = [
         Column("preset", lambda shipped: shipped[0]),
         Column("name", lambda shipped: shipped[1].name),
-        Column("every sample negative pays", lambda shipped: _paid(maxima[shipped[0]])),
+        # Points and draws apart, so that each CSV cell is a plain count.
+        Column(
+            "points",
+            lambda shipped: f"{maxima[shipped[0]].points:,}",
+            right=True,
+            csv=lambda shipped: maxima[shipped[0]].points,
+        ),
+        Column(
+            "draws",
+            lambda shipped: f"{maxima[shipped[0]].draws:,}",
+            right=True,
+            csv=lambda shipped: maxima[shipped[0]].draws,
+        ),
         Column(
             "expected",
             lambda shipped: money(maxima[shipped[0]].value_cents),
@@ -163,11 +176,6 @@ def presets(settings: Settings) -> None:
         ),
     ]
     emit_list(settings, rows, columns, shipped, empty="no presets")
-
-
-def _paid(most: cmrewards.MaximumEarnings) -> str:
-    parts = [plural(most.points, "point")] if most.points else []
-    return ", ".join(parts + ([plural(most.draws, "draw")] if most.draws or not parts else []))
 
 
 @cli.group()
