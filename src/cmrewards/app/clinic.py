@@ -117,7 +117,7 @@ class Clinic:
     server serves requests on threads: open one ``Clinic`` per request (``with
     cmrewards.open(url) as clinic: ...``) or one per worker thread (``threading.local``).
     Opening is cheap (about 2 ms for a SQLite file and 7 ms for a local PostgreSQL server;
-    README, "Embedding in a web server"); it waits while another terminal writes, as every
+    README, "Threads and web servers"); it waits while another terminal writes, as every
     write does.
 
     **Values.** Ids are pseudonymous text ids; points are whole points; money is integer

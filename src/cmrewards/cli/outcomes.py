@@ -342,8 +342,8 @@ def preview(settings: Settings, participant: str) -> None:
     "--map",
     "map_file",
     metavar="MAP.toml",
-    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages which"
-    " identifier is the participant.",
+    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages and"
+    " FHIR resources which identifier is the participant.",
 )
 @actor_option()
 @click.option(
@@ -369,9 +369,10 @@ def import_(
     close_after: bool,
 ) -> None:
     """Record a file of results, its format told from its content: a CSV of outcomes
-    (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
-    HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
-    `missed` for the owed samples without a result through the file's last day."""
+    (participant,target,outcome,at,key,note), with --map a lab export of analyte results,
+    HL7 v2 ORU^R01 messages or FHIR R4 JSON / NDJSON (Observations, DiagnosticReports, a
+    Bundle); safe to rerun. With --close, once every row is in, record `missed` for the
+    owed samples without a result through the file's last day."""
     clinic = settings.clinic()
     lab_map = cmrewards.load_lab_map(map_file) if map_file is not None else None
     with _reading(csv_file), open(csv_file, encoding="utf-8-sig", newline="") as file:

@@ -121,7 +121,8 @@ def format_when(value: dt.datetime, timezone: str) -> str:
     zone has no abbreviation).
 
     Every time the CLI prints, and every refusal that names a time, goes through this one
-    function (docs/decisions.md, "Times at the front desk"); JSON keeps UTC instants.
+    function (docs/decisions.md, "The front desk: Times in the program's zone"); JSON keeps
+    UTC instants.
     Raises ``InvalidInput`` for an unknown time zone.
     """
     local = value.astimezone(zone(timezone))
