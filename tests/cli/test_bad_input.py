@@ -519,6 +519,8 @@ WITH_CHOICE: dict[tuple[str, ...], dict[str, tuple[set[str], set[str]]]] = {
         "target": ({"outcome"}, {"not_met", "missed", "excused", "invalid"}),
         "met": (set(), {"outcome", "specimen", "not_met", "missed", "excused", "invalid"}),
     },
+    # A preset in UTC only by default needs the clinic's zone (a program file names one).
+    ("program", "add"): {"preset_name": ({"timezone"}, set())},
 }
 """For a choice of an exclusive pair: the options it needs, and those it rules out."""
 ALWAYS = {("demo",): "demo_db"}
@@ -1055,8 +1057,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder --actor {ADMIN}",
         f"staff add {CLINICIAN} --role clinician --actor {ADMIN}",
-        f"program add --preset higgins-vbrt --actor {ADMIN}",
-        f"program add --preset petry-fishbowl --actor {ADMIN}",
+        f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}",
+        f"program add --preset petry-fishbowl --timezone UTC --actor {ADMIN}",
         f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}",
         f"enroll P002 --program petry-fishbowl --start {START} --actor {ADMIN}",
         f"enroll P003 --program higgins-vbrt --start {START} --actor {ADMIN}",

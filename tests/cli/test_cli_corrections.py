@@ -38,7 +38,7 @@ def db(tmp_path: Path) -> Path:
     ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
     for preset, who in (("higgins-vbrt", "P001"), ("petry-fishbowl", "F001")):
-        ok(path, f"program add --preset {preset} --actor {ADMIN}")
+        ok(path, f"program add --preset {preset} --timezone UTC --actor {ADMIN}")
         ok(path, f"enroll {who} --program {preset} --start {START} --actor {ADMIN}")
     return path
 

@@ -29,7 +29,7 @@ def db(tmp_path: Path) -> Path:
     """P001 on higgins-vbrt from START, two negatives, withdrawn."""
     path = tmp_path / "clinic.db"
     ok(path, f"init --admin {ADMIN} --no-sign-in")
-    ok(path, f"program add --preset higgins-vbrt --actor {ADMIN}")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
     ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
     for day in (0, 2):
         ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(day)} --actor {ADMIN}")
@@ -55,7 +55,7 @@ def test_enrolling_a_returning_person_says_which_episode(db: Path) -> None:
     assert f"episode 2  higgins-vbrt  from {AGAIN}  active (enrolled by admin-1)" in text
     table = ok(db, "participant list --program higgins-vbrt", json_output=False)
     assert table.splitlines()[1].split() == ["P001", "2", "higgins-vbrt", str(AGAIN), "active"]
-    ok(db, f"program add --preset va-prize-cm --actor {ADMIN}")
+    ok(db, f"program add --preset va-prize-cm --timezone UTC --actor {ADMIN}")
     empty = ok(db, "participant list --program va-prize-cm", json_output=False)
     assert empty == "no participants\n"
     unknown = assert_error(invoke(db, "participant list --program other"), 1)

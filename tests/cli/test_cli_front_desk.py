@@ -377,7 +377,7 @@ def test_one_of_anything_is_singular(db: Path, tmp_path: Path) -> None:
 def test_verify_counts_agree(tmp_path: Path) -> None:
     db = tmp_path / "one.db"
     ok(db, f"init --admin {ADMIN} --no-sign-in")
-    ok(db, f"program add --preset higgins-vbrt --actor {ADMIN}")
+    ok(db, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
     ok(db, f"enroll P-1 --program higgins-vbrt --start {START} --actor {ADMIN}")
     ok(db, f"record P-1 --outcome met --at {START}T09:00 --actor {ADMIN}")
     assert text(db, "verify").startswith("OK: 1 outcome, 1 transfer, 1 participant checked")
@@ -401,7 +401,7 @@ def test_a_cost_per_participant_is_rounded_half_to_even(tmp_path: Path) -> None:
     program = tmp_path / "dollars.toml"
     program.write_text(A_DOLLAR_A_POINT, encoding="utf-8")
     ok(db, f"init --admin {ADMIN} --no-sign-in")
-    ok(db, f"program add --file {program} --actor {ADMIN}")
+    ok(db, f"program add --file {program} --timezone UTC --actor {ADMIN}")
     for participant in ("A", "B", "C"):
         ok(db, f"enroll {participant} --program dollars --start {START} --actor {ADMIN}")
     ok(db, f"record A --outcome met --at {START}T10:00 --actor {ADMIN}")

@@ -121,7 +121,7 @@ def db(tmp_path: Path) -> Path:
     """
     path = tmp_path / "clinic.db"
     ok(path, f"init --admin {ADMIN} --no-sign-in")
-    ok(path, f"program add --preset {PROGRAM} --actor {ADMIN}")
+    ok(path, f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}")
     for participant in ("P001", "P002"):
         ok(path, f"enroll {participant} --program {PROGRAM} --start {START} --actor {ADMIN}")
     for day, outcome in zip((0, 2, 4, 7, 9), ("met", "met", "met", "not_met", "met"), strict=True):

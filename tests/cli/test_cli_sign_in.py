@@ -343,7 +343,7 @@ def test_a_database_from_before_sign_in_keeps_working_until_an_admin_turns_it_on
         clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
     desk = Desk(db, monkeypatch)
     assert desk.ok("sign-in status")["policy"]["required"] is False
-    desk.ok(f"program add --preset higgins-vbrt --actor {ADMIN}")
+    desk.ok(f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
     assert desk.refused(f"login {ADMIN}").startswith("sign-in is off for ")
     stored = desk.ok(f"sign-in on --session-hours 4 --attempts 3 --actor {ADMIN}", new=ADMIN)
     assert (stored["required"], stored["session_minutes"], stored["attempts"]) == (True, 240, 3)

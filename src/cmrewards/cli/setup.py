@@ -189,7 +189,11 @@ def program() -> None:
 )
 @click.option("--file", "file_path", help="A program TOML file.")
 @click.option("--id", "program_id", help="Store under this id instead of the file's.")
-@click.option("--timezone", help="The clinic's IANA time zone, e.g. America/Chicago.")
+@click.option(
+    "--timezone",
+    help="The clinic's IANA time zone, e.g. America/Chicago (required unless the file names a"
+    " zone other than UTC; give UTC to mean it).",
+)
 @actor_option()
 @pass_settings
 def program_add(
@@ -200,7 +204,10 @@ def program_add(
     timezone: str | None,
     actor: str,
 ) -> None:
-    """Add a program from a preset or a TOML file."""
+    """Add a program from a preset or a TOML file, in the clinic's time zone: --timezone,
+    else the zone the file names. A program in UTC only by default (most presets, a file
+    without `timezone`) is refused: its clinical days would end at UTC midnight, and a
+    program never changes."""
     if (preset_name is None) == (file_path is None):
         raise click.UsageError("give exactly one of --preset NAME or --file PATH")
     loaded = (
@@ -208,6 +215,13 @@ def program_add(
         if preset_name
         else cmrewards.load_program_file(str(file_path))
     )
+    if timezone is None and loaded.timezone == "UTC":
+        source = f"preset {preset_name}" if preset_name else str(file_path)
+        raise click.UsageError(
+            f"{source} would keep its clinical days in UTC: give --timezone with the"
+            " clinic's zone (e.g. America/Chicago), or --timezone UTC to mean it;"
+            " a program never changes"
+        )
     if program_id is not None or timezone is not None:
         overrides = {
             "id": loaded.id if program_id is None else program_id,
@@ -217,7 +231,8 @@ def program_add(
         loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
     seen = Recorded(f"program {stored.id}", f"cmrewards program show {stored.id}")
-    emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}", recorded=seen)
+    said = f"added program {stored.id}: {stored.name}, in {stored.timezone}"
+    emit(settings, stored.to_dict(), said, recorded=seen)
 
 
 PROGRAM_COLUMNS: list[Column[cmrewards.Program]] = [
