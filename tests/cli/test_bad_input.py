@@ -318,6 +318,7 @@ KIND: dict[str, str | Ints] = {
     "over_cap": "flag",
     "against": "checkpoint",
     "through": "date",
+    "on": "date",
     "day": "day",
     "close_after": "flag",
     "backup_file": "new-file",
@@ -393,6 +394,7 @@ PLAUSIBLE: dict[str, str] = {
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
     "through": str(TODAY - dt.timedelta(days=1)),
+    "on": str(TODAY),  # the day an episode ends: today is after every result
     "session_hours": "8",
     "attempts": "5",
     "lockout_minutes": "15",

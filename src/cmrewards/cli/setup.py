@@ -423,22 +423,31 @@ def participant_show(settings: Settings, participant: str) -> None:
 def _end_command(name: str, verb: str, doc: str) -> None:
     @cli.command(name, help=f"{doc} Asks first (or --yes).")
     @click.argument("participant", type=PARTICIPANT)
+    @click.option(
+        "--on",
+        "on",
+        metavar="DATE",
+        help="The day it ended, YYYY-MM-DD (default: now); not before their last result.",
+    )
     @actor_option()
     @yes_option()
     @pass_settings
-    def end(settings: Settings, participant: str, actor: str, yes: bool) -> None:
+    def end(settings: Settings, participant: str, on: str | None, actor: str, yes: bool) -> None:
+        day = cmrewards.parse_date(on, "--on") if on is not None else None
         clinic = settings.clinic()
         confirm(
             yes,
             lambda: (
-                f"mark {participant} {verb} in {clinic.participant(participant).program_id}:"
+                f"mark {participant} {verb}{'' if day is None else f' on {day}'} in"
+                f" {clinic.participant(participant).program_id}:"
                 " no more outcomes can be recorded until they are enrolled again"
                 " (a new episode)"
             ),
         )
-        record = getattr(clinic, name)(participant, actor=actor)
+        record = getattr(clinic, name)(participant, on=day, actor=actor)
         seen = Recorded(f"{record.id} {verb}", f"cmrewards statement {record.id}")
-        emit(settings, record, f"{record.id} {verb}", recorded=seen)
+        said = f"{record.id} {verb}" + ("" if day is None else f" on {day}")
+        emit(settings, record, said, recorded=seen)
 
 
 _end_command(
