@@ -139,7 +139,8 @@ def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> No
     for day, said in refusals.items():
         before = snapshot(path)
         error = assert_error(invoke(path, f"withdraw P001 --on {day} --actor {ADMIN} --yes"), 2)
-        assert f"the end date {day} " in error["message"] and said in error["message"]
+        assert f"the end date {day} " in error["message"]
+        assert said in error["message"]
         assert snapshot(path) == before
     bad = assert_error(invoke(path, f"withdraw P001 --on 10/01 --actor {ADMIN} --yes"), 2)
     assert bad["message"].startswith("--on '10/01' is not a date")
