@@ -157,6 +157,27 @@ def test_correct_and_void_settle_and_show_who_and_why(db: Path) -> None:
     assert ok(db, "verify")["ok"] is True
 
 
+def test_a_take_back_is_shown_as_one_not_as_the_recorder_s_hand_adjustment(db: Path) -> None:
+    """Newcomer finding 7: points a settlement took back were listed as
+    ``adjustment-down ... by rec-01`` although recorders cannot adjust."""
+    record(db, 0)
+    record(db, 4)  # the second negative in a row: 15 points
+    late = record(db, 2, "not_met")  # late, and positive: outcome 2 was a first negative
+    assert late["settlement"]["taken_back_points"] == 5
+    (taken,) = [e for e in ok(db, "history P001") if e["kind"] == "taken-back"]
+    assert (taken["points"], taken["actor"]) == (-5, RECORDER)
+    assert taken["detail"] == f"{STIM} taken back for outcome 2, settling outcome 3"
+    assert taken["occurred_at"] < taken["recorded_at"]  # the result's time, then the write's
+    text = invoke(db, "statement P001", json_output=False).stdout
+    assert "adjustment-down" not in text
+    (line,) = [line for line in text.splitlines() if line.startswith("taken back")]
+    assert line.startswith(f"taken back -5 points for {START + dt.timedelta(days=4)} 09:30 UTC,")
+    assert line.endswith(
+        f"(rec-01 ran the write): {STIM} taken back for outcome 2, settling outcome 3"
+    )
+    assert f"written {TODAY}" in line
+
+
 def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:
     for day in (0, 2, 4):
         record(db, day)

@@ -219,6 +219,14 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
                 f"{e.kind} {sign}{plural(abs(e.points), 'point')} on"
                 f" {when(e.occurred_at, made.timezone)} by {e.actor}: {e.detail}"
             )
+        elif e.kind == "taken-back":
+            # Not a hand adjustment: the settlement of someone's write took it back. When
+            # it was written and whose write it settled, beside the result's time.
+            lines.append(
+                f"taken back -{plural(abs(e.points), 'point')} for"
+                f" {when(e.occurred_at, made.timezone)}, written"
+                f" {when(e.recorded_at, made.timezone)} ({e.actor} ran the write): {e.detail}"
+            )
     for c in made.corrections:
         what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
         lines.append(f"correction #{c.id}: outcome {c.outcome_id} {what} by {c.actor}: {c.reason}")
