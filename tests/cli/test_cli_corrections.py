@@ -178,6 +178,30 @@ def test_a_take_back_is_shown_as_one_not_as_the_recorder_s_hand_adjustment(db: P
     assert f"written {TODAY}" in line
 
 
+def test_a_dependent_target_s_draws_paid_later_are_said_at_the_desk(db: Path) -> None:
+    """Newcomer finding 4: the secondary target's draws, paid once the stimulant result
+    came, were printed as "nothing to pay or take back"; each settlement line says what
+    it paid, each draw and what it won, as ``record`` does for its own outcome."""
+    at = at_day(3)
+    line = f"record F001 --outcome met --at {at} --actor {RECORDER}"
+    first = ok(db, f"{line} --target {SECONDARY}", json_output=False)
+    assert "not paid: required target not met at this visit" in first
+    said = ok(db, f"{line} --target {STIM} --key LAB-9", json_output=False).splitlines()
+    (settled,) = [s for s in said if s.startswith("settled outcome 1: ")]
+    assert "nothing to pay" not in settled
+    data = ok(db, f"{line} --target {STIM} --key LAB-9")  # the replay: what the write returned
+    settlement = data["settlement"]
+    assert settlement["outcomes"] == [1]
+    assert settlement["draws"] >= 1
+    assert len(settlement["slips"]) == settlement["draws"]
+    assert settled.startswith(f"settled outcome 1: {settlement['draws']} draw")
+    for prize in settlement["prizes"]:
+        assert f"prize #{prize['id']} {prize['category']}" in settled
+    empty = [slip for slip in settlement["slips"] if slip == "good-job"]
+    if empty:
+        assert f"{len(empty)} good-job" in settled
+
+
 def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:
     for day in (0, 2, 4):
         record(db, day)

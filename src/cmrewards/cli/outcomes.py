@@ -43,9 +43,7 @@ if TYPE_CHECKING:
         ImportReport,
         LabImportReport,
         Prize,
-        PrizeWon,
         RecordResult,
-        Settlement,
         TransferResult,
         VerifyReport,
         VisitResult,
@@ -185,34 +183,6 @@ def _describe_visit(visited: VisitResult, clinic: Clinic) -> str:
     return "\n".join(lines)
 
 
-def _describe_settlement(settlement: Settlement) -> str:
-    parts = []
-    if settlement.paid_points:
-        parts.append(f"+{plural(settlement.paid_points, 'point')}")
-    if settlement.taken_back_points:
-        parts.append(f"-{plural(settlement.taken_back_points, 'point')} taken back")
-    if settlement.written_off_points:
-        parts.append(
-            f"{plural(settlement.written_off_points, 'point')} written off (already spent)"
-        )
-    if settlement.prizes:
-        parts.append(f"won {_prizes_won(settlement.prizes)}")
-    if settlement.prizes_withdrawn:
-        parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
-    if settlement.prizes_written_off:
-        parts.append(
-            f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
-        )
-    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
-    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
-    return f"settled {noun} {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
-
-
-def _prizes_won(prizes: tuple[PrizeWon, ...]) -> str:
-    """``prize #12 small ($1.00), prize #13 large ($20.00)``: what to hand over, and its id."""
-    return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
-
-
 def describe_balance(balance: Balance, owed: list[Prize]) -> str:
     """``balance 10 points ($2.50), 10 available``, with held points and owed prizes when
     there are any: what a participant asks at the desk. A prize program's participant
@@ -278,28 +248,17 @@ def _describe_result(result: RecordResult) -> list[str]:
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
     if result.settlement is not None:
-        lines.append(_describe_settlement(result.settlement))
+        from ._settled import describe_settlement  # not on balance's path (issue 16)
+
+        lines.append(describe_settlement(result.settlement))
     return lines
 
 
 def _describe_draws(result: RecordResult) -> str:
-    """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
-    staff hand it over by, and the slips that won nothing."""
-    drawn = plural(result.award.draws, "draw")
-    unmatched = list(result.award.slips)
-    for prize in result.prizes:
-        if prize.category in unmatched:
-            unmatched.remove(prize.category)
-    empty = len(result.award.slips) - len(result.prizes)
-    if len(unmatched) == empty:
-        counts: dict[str, int] = {}
-        for slip in unmatched:
-            counts[slip] = counts.get(slip, 0) + 1
-        nothing = [f"{n} {slip}" for slip, n in counts.items()]
-    else:  # a prize cut to fit the cap is not the slip drawn: count what won nothing
-        nothing = [f"{empty} without a prize"] if empty else []
-    won = [f"won {_prizes_won(result.prizes)}"] if result.prizes else []
-    return f"{drawn}: {'; '.join(won + nothing)}" if won or nothing else drawn
+    """What one result's draws won (``_settled.drawn``)."""
+    from ._settled import drawn
+
+    return drawn(result.award.draws, result.award.slips, result.prizes)
 
 
 @cli.command()
@@ -615,12 +574,14 @@ def void(
 
 
 def _describe_correction(result: CorrectionResult) -> str:
+    from ._settled import describe_settlement
+
     c = result.correction
     what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
         f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
-        f"{_describe_settlement(result.settlement)}\n"
+        f"{describe_settlement(result.settlement)}\n"
         f"{result.balance.participant}: {describe_balance(result.balance, [])}"
     )
 

@@ -87,6 +87,14 @@ class Settlement:
     """Owed prizes no longer earned."""
     prizes_written_off: tuple[int, ...] = ()
     """Prizes no longer earned but already handed over or traded: written off."""
+    draws: int = 0
+    """Prize-bowl draws the settled outcomes now earn and did not before (a dependent
+    target paid once its required one is met), whatever they won."""
+    slips: tuple[str, ...] = ()
+    """The category each of those draws drew, ``good-job`` included (``prizes`` names the
+    prizes they won)."""
+    draws_taken_back: int = 0
+    """Draws the settled outcomes no longer earn (their owed prizes are ``prizes_withdrawn``)."""
 
     @property
     def points(self) -> int:
