@@ -164,7 +164,9 @@ class HistoryEntry:
     occurred_at: dt.datetime
     recorded_at: dt.datetime
     kind: str
-    """``outcome`` or a ledger movement (``award``, ``bonus``, ``hold``, …)."""
+    """``outcome`` or a ledger movement (``award``, ``bonus``, ``hold``, …); ``taken-back``
+    for points a settlement took back (stored as an ``adjustment-down`` naming the outcome
+    it settles), so that only an admin's adjustment reads ``adjustment-down``."""
     detail: str
     """``stimulant-negative: met``, or the transfer's reason."""
     points: int
