@@ -313,7 +313,7 @@ def test_a_program_in_utc_only_by_default_is_refused_until_timezone_says(
     its clinical days in UTC, and a program never changes."""
     file = tmp_path / "no-zone.toml"
     file.write_text(CAPPED_PROGRAM, encoding="utf-8")  # it names no zone
-    line = f"program add {source.format(file=q(str(file)))} --actor {ADMIN}"
+    line = f"program add {source.format(file=q(file))} --actor {ADMIN}"
     before = snapshot(clinic_db)
     error = assert_error(invoke(clinic_db, line), 2)
     assert (
