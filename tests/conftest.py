@@ -21,8 +21,8 @@ def no_actor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CMREWARDS_ACTOR", raising=False)
 
 
-# The documented test cost (README, "Sign-in"): the cheapest Argon2id and millisecond delays,
-# here and in every command and example the tests start as a process.
+# The documented test cost (README, "Who is at the keyboard"): the cheapest Argon2id and
+# millisecond delays, here and in every command and example the tests start as a process.
 os.environ["CMREWARDS_PASSPHRASE_COST"] = "test"
 
 SECRET_VARIABLES = (

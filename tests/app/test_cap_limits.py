@@ -258,7 +258,7 @@ def test_a_reversal_never_gives_back_what_a_settlement_took(any_clinic: Clinic) 
     (take_back,) = [
         e
         for e in any_clinic.history("P001")
-        if e.kind == "adjustment-down" and e.detail.endswith("for outcome 2")
+        if e.kind == "taken-back" and "taken back for outcome 2," in e.detail
     ]
     award_of_2 = [e for e in any_clinic.history("P001") if e.kind == "award"][1]
     with pytest.raises(InvalidTransition, match="which now gives 10; correct or void"):

@@ -318,6 +318,7 @@ KIND: dict[str, str | Ints] = {
     "over_cap": "flag",
     "against": "checkpoint",
     "through": "date",
+    "on": "date",
     "day": "day",
     "close_after": "flag",
     "backup_file": "new-file",
@@ -393,6 +394,7 @@ PLAUSIBLE: dict[str, str] = {
     "preset_name": "va-prize-cm",
     "timezone": "America/Chicago",
     "through": str(TODAY - dt.timedelta(days=1)),
+    "on": str(TODAY),  # the day an episode ends: today is after every result
     "session_hours": "8",
     "attempts": "5",
     "lockout_minutes": "15",
@@ -519,6 +521,8 @@ WITH_CHOICE: dict[tuple[str, ...], dict[str, tuple[set[str], set[str]]]] = {
         "target": ({"outcome"}, {"not_met", "missed", "excused", "invalid"}),
         "met": (set(), {"outcome", "specimen", "not_met", "missed", "excused", "invalid"}),
     },
+    # A preset in UTC only by default needs the clinic's zone (a program file names one).
+    ("program", "add"): {"preset_name": ({"timezone"}, set())},
 }
 """For a choice of an exclusive pair: the options it needs, and those it rules out."""
 ALWAYS = {("demo",): "demo_db"}
@@ -1055,8 +1059,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"init --admin {ADMIN} --no-sign-in",
         f"staff add {RECORDER} --role recorder --actor {ADMIN}",
         f"staff add {CLINICIAN} --role clinician --actor {ADMIN}",
-        f"program add --preset higgins-vbrt --actor {ADMIN}",
-        f"program add --preset petry-fishbowl --actor {ADMIN}",
+        f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}",
+        f"program add --preset petry-fishbowl --timezone UTC --actor {ADMIN}",
         f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}",
         f"enroll P002 --program petry-fishbowl --start {START} --actor {ADMIN}",
         f"enroll P003 --program higgins-vbrt --start {START} --actor {ADMIN}",

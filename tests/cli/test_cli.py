@@ -202,7 +202,7 @@ def clinic_db(tmp_path: Path) -> Path:
     db = tmp_path / "clinic.db"
     ok(db, f"init --admin {ADMIN} --no-sign-in")
     ok(db, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
-    ok(db, f"program add --preset {PROGRAM} --actor {ADMIN}")
+    ok(db, f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}")
     ok(db, f"enroll {PARTICIPANT} --program {PROGRAM} --start {START} --actor {ADMIN}")
     return db
 
@@ -317,8 +317,35 @@ def test_presets_lists_the_shipped_programs_with_their_maximum(clinic_db: Path) 
     assert "$997.50" in text.stdout
 
 
+@pytest.mark.parametrize("source", ["--preset va-prize-cm", "--file {file}"])
+def test_a_program_in_utc_only_by_default_is_refused_until_timezone_says(
+    clinic_db: Path, tmp_path: Path, source: str
+) -> None:
+    """Newcomer finding 10: ``--preset higgins-vbrt`` without ``--timezone`` silently kept
+    its clinical days in UTC, and a program never changes."""
+    file = tmp_path / "no-zone.toml"
+    file.write_text(CAPPED_PROGRAM, encoding="utf-8")  # it names no zone
+    line = f"program add {source.format(file=q(file))} --actor {ADMIN}"
+    before = snapshot(clinic_db)
+    error = assert_error(invoke(clinic_db, line), 2)
+    assert (
+        "would keep its clinical days in UTC: give --timezone with the clinic's zone"
+        in (error["message"])
+    )
+    assert snapshot(clinic_db) == before
+    said = invoke(clinic_db, f"{line} --timezone America/Denver", json_output=False)
+    assert said.exit_code == 0, said.stderr
+    assert said.stdout.startswith("added program ")
+    assert said.stdout.rstrip().endswith(", in America/Denver")
+
+
+def test_a_program_file_naming_its_zone_needs_no_timezone(clinic_db: Path) -> None:
+    added = ok(clinic_db, f"program add --preset ca-recovery-incentives --actor {ADMIN}")
+    assert added["timezone"] == "America/Los_Angeles"
+
+
 def test_program_add_list_and_show(clinic_db: Path) -> None:
-    added = ok(clinic_db, f"program add --preset va-prize-cm --actor {ADMIN}")
+    added = ok(clinic_db, f"program add --preset va-prize-cm --timezone UTC --actor {ADMIN}")
     assert (added["id"], added["timezone"]) == ("va-prize-cm", "UTC")
     assert [t["id"] for t in added["targets"]] == [TARGET]
     assert [p["id"] for p in ok(clinic_db, "program list")] == [PROGRAM, "va-prize-cm"]
@@ -574,9 +601,9 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
 
     # Two samples a week are owed: the third is in the next week.
     day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 8))
-    bare_date = record_at(day1.isoformat())
-    assert bare_date["occurred_at"] == stored(day1)
-    assert bare_date["occurred_at"][11:] in {"05:00:00.000000Z", "06:00:00.000000Z"}
+    bare_date = record_at(day1.isoformat())  # noon, as an excused absence (finding 10)
+    assert bare_date["occurred_at"] == stored(day1, 12)
+    assert bare_date["occurred_at"][11:] in {"17:00:00.000000Z", "18:00:00.000000Z"}
     assert record_at(f"{day2}T09:30")["occurred_at"] == stored(day2, 9, 30)
     with_offset = record_at(f"{day3}T09:30:00Z")
     assert with_offset["occurred_at"] == f"{day3}T09:30:00.000000Z"
@@ -609,7 +636,7 @@ def test_record_reads_once_to_learn_the_zone_then_writes_once(
 
 def test_record_is_cut_to_the_cap(clinic_db: Path, tmp_path: Path) -> None:
     path = write_program(tmp_path, CAPPED_PROGRAM)
-    ok(clinic_db, f"program add --file {q(path)} --actor {ADMIN}")
+    ok(clinic_db, f"program add --file {q(path)} --timezone UTC --actor {ADMIN}")
     ok(clinic_db, f"enroll P200 --program capped --start {START} --actor {ADMIN}")
 
     def record_on(day: int) -> Any:
@@ -814,7 +841,7 @@ def test_init_through_the_environment(tmp_path: Path) -> None:
         "verify",
         "staff list",
         f"staff add {RECORDER} --role recorder --actor {ADMIN}",
-        f"program add --preset {PROGRAM} --actor {ADMIN}",
+        f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}",
         record_cmd(),
     ],
 )
@@ -957,7 +984,7 @@ REFUSED = [
         id="recorder-deactivates",
     ),
     pytest.param(
-        f"program add --preset va-prize-cm --actor {RECORDER}",
+        f"program add --preset va-prize-cm --timezone UTC --actor {RECORDER}",
         "PermissionDenied",
         id="recorder-adds-program",
     ),
@@ -1040,7 +1067,9 @@ REFUSED = [
         f"staff add {RECORDER} --role admin --actor {ADMIN}", "AlreadyExists", id="staff-exists"
     ),
     pytest.param(
-        f"program add --preset {PROGRAM} --actor {ADMIN}", "AlreadyExists", id="program-exists"
+        f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}",
+        "AlreadyExists",
+        id="program-exists",
     ),
     pytest.param(
         f"enroll {PARTICIPANT} --program {PROGRAM} --actor {ADMIN}",
@@ -1273,7 +1302,9 @@ def test_balance_imports_only_what_it_runs(tmp_path: Path) -> None:
     reads it makes: no other command's module, no use case it does not call (issue 16)."""
     db = tmp_path / "c.db"
     setup = [["init", "--admin", "admin-1", "--no-sign-in"]]
-    setup += [["program", "add", "--preset", "higgins-vbrt", "--actor", "admin-1"]]
+    setup += [
+        ["program", "add", "--preset", "higgins-vbrt", "--timezone", "UTC", "--actor", "admin-1"]
+    ]
     setup += [["enroll", "P-1", "--program", "higgins-vbrt", "--actor", "admin-1"]]
     for args in setup:
         result = CliRunner().invoke(cli, ["--db", str(db), *args])

@@ -18,7 +18,7 @@ from support.cli import assert_error, invoke, ok, text
 
 SETUP = [
     "init --admin admin-1 --no-sign-in",
-    "program add --preset higgins-vbrt --actor admin-1",
+    "program add --preset higgins-vbrt --timezone UTC --actor admin-1",
     "enroll P001 --program higgins-vbrt --start 2026-01-05 --actor admin-1",
     "record P001 --target stimulant-negative --outcome met --at 2026-01-05T09:00Z"
     " --actor admin-1 --note 'clean sample'",

@@ -43,7 +43,7 @@ def db(tmp_path: Path) -> Path:
     )
     ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
-    ok(path, f"program add --file {program} --actor {ADMIN}")
+    ok(path, f"program add --file {program} --timezone UTC --actor {ADMIN}")
     ok(path, f"enroll P001 --program twice --start {START} --actor {ADMIN}")
     return path
 

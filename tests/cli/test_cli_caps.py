@@ -45,7 +45,7 @@ def db(tmp_path: Path) -> Path:
     program.write_text(CAPPED_TOML, encoding="utf-8")
     ok(path, f"init --admin {ADMIN} --no-sign-in")
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
-    ok(path, f"program add --file {program} --actor {ADMIN}")
+    ok(path, f"program add --file {program} --timezone UTC --actor {ADMIN}")
     ok(path, f"enroll P-1001 --program capped --start {START} --actor {ADMIN}")
     for day in (0, 3, 7, 10):  # two samples in each of the first two program weeks
         at = f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
@@ -135,7 +135,7 @@ def test_a_calendar_year_cap_says_an_enrolment_can_span_two(tmp_path: Path) -> N
     program = tmp_path / "calendar.toml"
     program.write_text(CAPPED_TOML.replace("enrollment-year", "calendar-year"), encoding="utf-8")
     ok(path, f"init --admin {ADMIN} --no-sign-in")
-    ok(path, f"program add --file {program} --actor {ADMIN}")
+    ok(path, f"program add --file {program} --timezone UTC --actor {ADMIN}")
     assert text(path, "program show capped").splitlines()[-1] == (
         "at most $50.00 per participant per calendar year (the schedule alone would pay"
         " $240.00; capped at $50.00 per calendar year; an enrolment can span 2 calendar"

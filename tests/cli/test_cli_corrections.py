@@ -38,7 +38,7 @@ def db(tmp_path: Path) -> Path:
     ok(path, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(path, f"staff add {CLINICIAN} --role clinician --actor {ADMIN}")
     for preset, who in (("higgins-vbrt", "P001"), ("petry-fishbowl", "F001")):
-        ok(path, f"program add --preset {preset} --actor {ADMIN}")
+        ok(path, f"program add --preset {preset} --timezone UTC --actor {ADMIN}")
         ok(path, f"enroll {who} --program {preset} --start {START} --actor {ADMIN}")
     return path
 
@@ -155,6 +155,51 @@ def test_correct_and_void_settle_and_show_who_and_why(db: Path) -> None:
     text = invoke(db, "statement P001", json_output=False).stdout
     assert "correction #1: outcome 2 corrected to met by clin-01: lab retest negative" in text
     assert ok(db, "verify")["ok"] is True
+
+
+def test_a_take_back_is_shown_as_one_not_as_the_recorder_s_hand_adjustment(db: Path) -> None:
+    """Newcomer finding 7: points a settlement took back were listed as
+    ``adjustment-down ... by rec-01`` although recorders cannot adjust."""
+    record(db, 0)
+    record(db, 4)  # the second negative in a row: 15 points
+    late = record(db, 2, "not_met")  # late, and positive: outcome 2 was a first negative
+    assert late["settlement"]["taken_back_points"] == 5
+    (taken,) = [e for e in ok(db, "history P001") if e["kind"] == "taken-back"]
+    assert (taken["points"], taken["actor"]) == (-5, RECORDER)
+    assert taken["detail"] == f"{STIM} taken back for outcome 2, settling outcome 3"
+    assert taken["occurred_at"] < taken["recorded_at"]  # the result's time, then the write's
+    text = invoke(db, "statement P001", json_output=False).stdout
+    assert "adjustment-down" not in text
+    (line,) = [line for line in text.splitlines() if line.startswith("taken back")]
+    assert line.startswith(f"taken back -5 points for {START + dt.timedelta(days=4)} 09:30 UTC,")
+    assert line.endswith(
+        f"(rec-01 ran the write): {STIM} taken back for outcome 2, settling outcome 3"
+    )
+    assert f"written {TODAY}" in line
+
+
+def test_a_dependent_target_s_draws_paid_later_are_said_at_the_desk(db: Path) -> None:
+    """Newcomer finding 4: the secondary target's draws, paid once the stimulant result
+    came, were printed as "nothing to pay or take back"; each settlement line says what
+    it paid, each draw and what it won, as ``record`` does for its own outcome."""
+    at = at_day(3)
+    line = f"record F001 --outcome met --at {at} --actor {RECORDER}"
+    first = ok(db, f"{line} --target {SECONDARY}", json_output=False)
+    assert "not paid: required target not met at this visit" in first
+    said = ok(db, f"{line} --target {STIM} --key LAB-9", json_output=False).splitlines()
+    (settled,) = [s for s in said if s.startswith("settled outcome 1: ")]
+    assert "nothing to pay" not in settled
+    data = ok(db, f"{line} --target {STIM} --key LAB-9")  # the replay: what the write returned
+    settlement = data["settlement"]
+    assert settlement["outcomes"] == [1]
+    assert settlement["draws"] >= 1
+    assert len(settlement["slips"]) == settlement["draws"]
+    assert settled.startswith(f"settled outcome 1: {settlement['draws']} draw")
+    for prize in settlement["prizes"]:
+        assert f"prize #{prize['id']} {prize['category']}" in settled
+    empty = [slip for slip in settlement["slips"] if slip == "good-job"]
+    if empty:
+        assert f"{len(empty)} good-job" in settled
 
 
 def test_a_write_off_shows_on_the_statement_and_in_the_report(db: Path) -> None:

@@ -153,7 +153,7 @@ def test_any_failure_after_the_commit_says_the_write_was_recorded(
     runner = CliRunner()
     for line in (
         ["init", "--admin", ADMIN, "--no-sign-in"],
-        ["program", "add", "--preset", "higgins-vbrt", "--actor", ADMIN],
+        ["program", "add", "--preset", "higgins-vbrt", "--timezone", "UTC", "--actor", ADMIN],
         ["enroll", "P-1", "--program", "higgins-vbrt", "--start", "2026-01-05", "--actor", ADMIN],
     ):
         assert runner.invoke(cli, ["--db", db, *line]).exit_code == 0

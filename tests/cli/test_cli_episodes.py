@@ -32,7 +32,7 @@ def db(tmp_path: Path) -> Path:
     """P001 on higgins-vbrt from START, two negatives, withdrawn."""
     path = tmp_path / "clinic.db"
     ok(path, f"init --admin {ADMIN} --no-sign-in")
-    ok(path, f"program add --preset higgins-vbrt --actor {ADMIN}")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
     ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
     for day in (0, 2):
         ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(day)} --actor {ADMIN}")
@@ -58,7 +58,7 @@ def test_enrolling_a_returning_person_says_which_episode(db: Path) -> None:
     assert f"episode 2  higgins-vbrt  from {AGAIN}  active (enrolled by admin-1)" in text
     table = ok(db, "participant list --program higgins-vbrt", json_output=False)
     assert table.splitlines()[1].split() == ["P001", "2", "higgins-vbrt", str(AGAIN), "active"]
-    ok(db, f"program add --preset va-prize-cm --actor {ADMIN}")
+    ok(db, f"program add --preset va-prize-cm --timezone UTC --actor {ADMIN}")
     empty = ok(db, "participant list --program va-prize-cm", json_output=False)
     assert empty == "no participants\n"
     unknown = assert_error(invoke(db, "participant list --program other"), 1)
@@ -130,3 +130,32 @@ def test_refusals_write_nothing(db: Path) -> None:
     assert "an ended episode takes no new results" in assert_error(late, 2)["message"]
     assert_error(invoke(db, "participant show P404"), 1)
     assert snapshot(db) == before
+
+
+def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> None:
+    """Newcomer finding 10: ``withdraw`` took no date, so an episode ended today although
+    the person left weeks ago and their next episode had started."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
+    ok(path, f"program add --preset higgins-vbrt --timezone America/Chicago --actor {ADMIN}")
+    ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
+    ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(2)} --actor {ADMIN}")
+    left = START + dt.timedelta(days=10)
+    refusals = {
+        START + dt.timedelta(days=1): "is before P001's last result, on",
+        START - dt.timedelta(days=1): "is before the start of P001's episode 1",
+        TODAY + dt.timedelta(days=2): "is after today",
+    }
+    for day, said in refusals.items():
+        before = snapshot(path)
+        error = assert_error(invoke(path, f"withdraw P001 --on {day} --actor {ADMIN} --yes"), 2)
+        assert f"the end date {day} " in error["message"]
+        assert said in error["message"]
+        assert snapshot(path) == before
+    bad = assert_error(invoke(path, f"withdraw P001 --on 10/01 --actor {ADMIN} --yes"), 2)
+    assert bad["message"].startswith("--on '10/01' is not a date")
+    text = ok(path, f"withdraw P001 --on {left} --actor {ADMIN} --yes", json_output=False)
+    assert text == f"P001 withdrawn on {left}\n"
+    shown = ok(path, "participant show P001")
+    assert shown[0]["ended_at"].startswith(f"{left}T1")  # noon in Chicago: 17:00 or 18:00 UTC
+    assert f"ended {left} by {ADMIN}" in ok(path, "participant show P001", json_output=False)

@@ -25,7 +25,7 @@ SESSION = [
     "init --admin admin-1 --no-sign-in",
     "staff add rec-01 --role recorder --actor admin-1",
     "staff add clin-01 --role clinician --actor admin-1",
-    "program add --preset higgins-vbrt --actor admin-1",
+    "program add --preset higgins-vbrt --timezone UTC --actor admin-1",
     "enroll P001 --program higgins-vbrt --start 2026-01-05 --actor admin-1",
     "record P001 --target stimulant-negative --outcome met --at 2026-01-05T09:00Z"
     " --actor rec-01 --key LAB-1",

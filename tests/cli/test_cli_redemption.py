@@ -111,7 +111,7 @@ def shop_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(db, f"staff add {RECORDER} --role recorder --actor {ADMIN}")
     ok(db, f"staff add {CLIN} --role clinician --actor {ADMIN}")
     ok(db, f"staff add {CLIN2} --role clinician --actor {ADMIN}")
-    ok(db, f"program add --preset {PROGRAM} --actor {ADMIN}")
+    ok(db, f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}")
     for participant in ("P001", "P002"):
         ok(db, f"enroll {participant} --program {PROGRAM} --start {START} --actor {ADMIN}")
     assert (
@@ -383,7 +383,7 @@ def test_any_write_expires_an_overdue_hold(shop_db: Path) -> None:
 @pytest.fixture
 def prize_db(shop_db: Path) -> tuple[Path, dict[str, Any]]:
     """``shop_db`` with F001 on petry-fishbowl, who has won prizes (seeds injected)."""
-    ok(shop_db, f"program add --preset petry-fishbowl --actor {ADMIN}")
+    ok(shop_db, f"program add --preset petry-fishbowl --timezone UTC --actor {ADMIN}")
     ok(shop_db, f"enroll F001 --program petry-fishbowl --start {START} --actor {ADMIN}")
     ok(shop_db, f"catalog add BIG --name 'Big prize' --cost 0 --stock 1 --category large"
                 f" --actor {ADMIN}")  # fmt: skip

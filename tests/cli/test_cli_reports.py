@@ -121,7 +121,7 @@ def db(tmp_path: Path) -> Path:
     """
     path = tmp_path / "clinic.db"
     ok(path, f"init --admin {ADMIN} --no-sign-in")
-    ok(path, f"program add --preset {PROGRAM} --actor {ADMIN}")
+    ok(path, f"program add --preset {PROGRAM} --timezone UTC --actor {ADMIN}")
     for participant in ("P001", "P002"):
         ok(path, f"enroll {participant} --program {PROGRAM} --start {START} --actor {ADMIN}")
     for day, outcome in zip((0, 2, 4, 7, 9), ("met", "met", "met", "not_met", "met"), strict=True):
@@ -180,6 +180,22 @@ HIGGINS_REPORT = {
     "over_cap_grants": [],
     "over_cap_points": 0,
     "over_cap_cents": 0,
+    "adjusted_points": 0,
+    "adjusted_cents": 0,
+    "as_of_now": [
+        "enrolled",
+        "active",
+        "completed",
+        "withdrawn",
+        "episodes",
+        "returning",
+        "points_held",
+        "points_redeemed",
+        "points_outstanding",
+        "outstanding_cents",
+        "cap_hits",
+        "low_stock",
+    ],
 }
 
 
@@ -198,12 +214,44 @@ def test_report_text(db: Path) -> None:
         "  participants  2 enrolled: 2 active, 0 completed, 0 withdrawn",
         f"  {TARGET:<22} 5 recorded, 4 met (80.0 %)",
         "  abstinence    longest run mean 1.5, median 1.5 samples",
-        "  points        95 awarded, 0 held, 0 redeemed, 95 outstanding",
-        "  cost          $23.75 awarded, $23.75 outstanding, $11.88 per participant",
+        "  points        95 awarded, +0 adjusted, 0 held, 0 redeemed, 95 outstanding",
+        "  cost          $23.75 awarded, $0.00 adjusted, $23.75 outstanding;"
+        " $11.88 awarded per participant",
         "  caps          no participant reached the cap",
     ]:
         assert expected in lines
     assert not any(line.startswith("  budget") for line in lines)
+
+
+def test_a_report_over_a_range_says_which_figures_are_now_and_counts_adjustments(
+    db: Path,
+) -> None:
+    """Newcomer finding 6: a range's report mixed today's balances and statuses under the
+    range's heading, and left a hand adjustment out of the cost lines."""
+    ok(db, f"adjust P002 --points 2400 --reason 'carried over' --actor {ADMIN}")
+    ok(db, f"withdraw P001 --actor {ADMIN} --yes")
+    first = START + dt.timedelta(days=3)
+    lines = text(db, f"report --since {first} --until {TODAY}").splitlines()
+    assert lines[0].endswith(f"({first} to {TODAY})")
+    assert "  participants  2 enrolled: 1 active, 0 completed, 1 withdrawn (as of now)" in lines
+    # In the range: 20+40 and 10 (the reset pays 0) = 70 awarded; the 2,400 adjusted.
+    assert (
+        "  points        70 awarded, +2,400 adjusted; as of now 0 held, 0 redeemed,"
+        " 2,495 outstanding"
+    ) in lines
+    assert (
+        "  cost          $17.50 awarded, $600.00 adjusted; as of now $623.75 outstanding;"
+        " $8.75 awarded per participant"
+    ) in lines
+    assert "  caps          no participant reached the cap (as of now)" in lines
+    (report,) = ok(db, f"report --since {first}")
+    assert (report["adjusted_points"], report["adjusted_cents"]) == (2400, 60000)
+    assert {"points_outstanding", "withdrawn"} <= set(report["as_of_now"])
+    assert "points_awarded" not in report["as_of_now"]
+    whole = text(db, "report").splitlines()
+    assert "  points        95 awarded, +2,400 adjusted, 0 held, 0 redeemed, 2,495 outstanding" in (
+        whole
+    )
 
 
 def test_report_of_every_program(la_db: Path) -> None:

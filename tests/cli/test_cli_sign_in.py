@@ -173,7 +173,7 @@ def test_a_sensitive_act_asks_for_the_passphrase_again(desk: Desk) -> None:
     assert len(after["sign_ins"]) == len(before["sign_ins"]) + 1  # the failure, journaled
     assert (
         "no passphrase"
-        in assert_error(desk.run("adjust P-1001 --points 5 --reason x"), 1)["message"]
+        in assert_error(desk.run("adjust P-1001 --points 5 --reason x"), 2)["message"]
     )
     desk.ok("adjust P-1001 --points 5 --reason x", ADMIN)
     # Not sensitive: recording asks nothing more than the session.
@@ -183,6 +183,40 @@ def test_a_sensitive_act_asks_for_the_passphrase_again(desk: Desk) -> None:
     desk.login(ADMIN)
     desk.ok("sign-in on --no-confirm-sensitive", ADMIN)
     desk.ok("adjust P-1001 --points 5 --reason x")
+
+
+@pytest.mark.parametrize(
+    ("command", "who", "variable"),
+    [
+        (f"login {ADMIN}", None, "CMREWARDS_PASSPHRASE"),
+        ("adjust P-1001 --points 5 --reason x", None, "CMREWARDS_PASSPHRASE"),  # asked again
+        (f"staff passwd {RECORDER}", ADMIN, "CMREWARDS_NEW_PASSPHRASE"),
+    ],
+)
+def test_a_secret_missing_without_a_terminal_is_one_usage_error_naming_both_variables(
+    desk: Desk, command: str, who: str | None, variable: str
+) -> None:
+    """Newcomer finding 11: ``init`` and ``login`` said it differently, with different exit
+    codes, and neither named both ways to give the secret."""
+    desk.login(ADMIN)
+    before = snapshot(desk.db)
+    message = assert_error(desk.run(command, who), 2)["message"]
+    assert f"set {variable}_FILE to an owner-only file" in message
+    assert f"or {variable} to the passphrase itself; nothing was written" in message
+    assert snapshot(desk.db) == before
+
+
+def test_init_without_a_terminal_or_a_new_passphrase_is_the_same_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "fresh.db"
+    monkeypatch.delenv("CMREWARDS_NEW_PASSPHRASE", raising=False)
+    message = assert_error(invoke(db, f"init --admin {ADMIN}"), 2)["message"]
+    assert message == (
+        f"no new passphrase for {ADMIN}: type it at a terminal, or set"
+        " CMREWARDS_NEW_PASSPHRASE_FILE to an owner-only file that holds it, or"
+        " CMREWARDS_NEW_PASSPHRASE to the passphrase itself; nothing was written"
+    )
 
 
 def test_a_session_expires(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,7 +343,7 @@ def test_a_database_from_before_sign_in_keeps_working_until_an_admin_turns_it_on
         clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
     desk = Desk(db, monkeypatch)
     assert desk.ok("sign-in status")["policy"]["required"] is False
-    desk.ok(f"program add --preset higgins-vbrt --actor {ADMIN}")
+    desk.ok(f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
     assert desk.refused(f"login {ADMIN}").startswith("sign-in is off for ")
     stored = desk.ok(f"sign-in on --session-hours 4 --attempts 3 --actor {ADMIN}", new=ADMIN)
     assert (stored["required"], stored["session_minutes"], stored["attempts"]) == (True, 240, 3)

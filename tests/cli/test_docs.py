@@ -49,6 +49,29 @@ def test_every_command_appears_in_the_readme(name: str) -> None:
     assert any(mention in readme for mention in mentions), f"README.md never mentions {name!r}"
 
 
+def test_import_help_names_every_format_it_reads() -> None:
+    """Newcomer finding 12: ``import --help`` never said it reads FHIR."""
+    result = CliRunner().invoke(cli, ["import", "--help"], prog_name="cmrewards")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    for kind in ("CSV of outcomes", "lab export", "HL7 v2", "FHIR R4"):
+        assert kind in said, kind
+
+
+def test_readme_lists_every_error_the_library_raises() -> None:
+    """Newcomer finding 12: the README's list of errors left out ``CapExceeded``."""
+    import cmrewards.errors as errors
+
+    readme = README.read_text(encoding="utf-8")
+    raised = [
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.CMRewardsError)
+    ]
+    assert len(raised) > 10
+    assert [name for name in raised if f"{name}`" not in readme] == []
+
+
 def test_help_lists_every_top_level_command() -> None:
     result = CliRunner().invoke(cli, ["--help"], prog_name="cmrewards")
     assert result.exit_code == 0, result.stderr
@@ -99,6 +122,54 @@ def test_every_design_citation_names_a_section_of_docs_design_md() -> None:
     assert len(cited) > 30
     missing = sorted({(name, section) for name, section in cited if section not in sections})
     assert not missing, f"citations of sections docs/design.md lacks: {missing}"
+
+
+NAMED = re.compile(r'(README|docs/decisions\.md)(?:\.md)?(?: says)?,? \(?(?:section )?"([^"]+)"')
+"""``README, "Who is at the keyboard"``, ``docs/decisions.md, "Episodes"``: a part named by
+its title (``"Ledger: Reversal"`` is an entry of a section)."""
+
+
+def named_parts() -> Iterator[tuple[str, str, str]]:
+    """(file, document, name) for every part of README.md or docs/decisions.md named by its
+    title in the code, the tests or the documents themselves."""
+    files = [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    files += [README, *(ROOT / "docs").glob("*.md")]
+    for path in sorted(files):
+        for match in NAMED.finditer(path.read_text(encoding="utf-8")):
+            document = "README.md" if match.group(1) == "README" else match.group(1)
+            name = " ".join(match.group(2).replace("#", " ").split())  # wrapped over lines
+            yield path.name, document, name
+
+
+def titles(document: str) -> list[str]:
+    """A document's headings and its bold entries (``- **Reversals stay outside**``)."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    headings = re.findall(r"^#{1,4} (.+)$", text, re.MULTILINE)
+    return [*headings, *re.findall(r"\*\*([^*]+)\*\*", text)]
+
+
+def names_a_part(name: str, document: str) -> bool:
+    """A heading or bold entry starts with the name (``"Backups"`` names "Backups and the
+    restore drill"); ``"Section: Entry"`` names an entry under a heading."""
+    known = [title.lower().lstrip("`") for title in titles(document)]
+    parts = [part.strip().lower() for part in name.split(":")]
+    return all(any(title.startswith(part) for title in known) for part in parts)
+
+
+def test_every_readme_or_decisions_part_named_by_its_title_exists() -> None:
+    """Newcomer finding 12: ``help(cmrewards.Clinic)`` sent readers to a README section
+    ("Embedding in a web server") that does not exist."""
+    named = list(named_parts())
+    assert len(named) > 20
+    missing = sorted({n for n in named if not names_a_part(n[2], n[1])})
+    assert not missing, f"parts named by a title no heading or entry has: {missing}"
+
+
+def test_a_missing_title_is_found() -> None:
+    assert names_a_part("Who is at the keyboard", "README.md")
+    assert names_a_part("Backups", "README.md")
+    assert not names_a_part("Embedding in a web server", "README.md")
+    assert not names_a_part("Episodes: no such entry", "docs/decisions.md")
 
 
 def test_no_comment_cites_the_design_contract_outside_the_repository() -> None:

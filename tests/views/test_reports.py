@@ -287,6 +287,8 @@ def test_higgins_report(clinic: Clinic) -> None:
         budget_remaining_cents=None,
         cap_hits=0,  # no cap
         low_stock=LOW_STOCK,
+        adjusted_points=20,  # the money adds up: 720 + 20 = 100 redeemed + 640 outstanding
+        adjusted_cents=500,
     )
 
 

@@ -131,7 +131,7 @@ class Clinic:
     server serves requests on threads: open one ``Clinic`` per request (``with
     cmrewards.open(url) as clinic: ...``) or one per worker thread (``threading.local``).
     Opening is cheap (about 2 ms for a SQLite file and 7 ms for a local PostgreSQL server;
-    README, "Embedding in a web server"). Opening a database that has every migration
+    README, "Threads and web servers"). Opening a database that has every migration
     takes no lock, so it does not wait for another terminal's write; a write does, and
     opening one that lacks a migration applies it under the writers' lock.
 
@@ -415,26 +415,34 @@ class Clinic:
         """
         return enrolment.enroll(self._work, participant, program_id, start=start, actor=actor)
 
-    def withdraw(self, participant: str, *, actor: str) -> Participant:
+    def withdraw(self, participant: str, *, on: dt.date | None = None, actor: str) -> Participant:
         """End an active enrolment as withdrawn and return it. Admin only. No more outcomes
         are recorded until the person is enrolled again (their next episode); corrections and
-        redemptions remain possible.
+        redemptions remain possible. ``on`` is the clinical date it ended (``ended_at`` noon
+        that day in the program's zone; now when today); None means now.
 
         Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
-        enrolment has ended; ``PermissionDenied`` unless the actor is an active admin.
-        Rules: docs/design.md section 2.
+        enrolment has ended; ``InvalidInput`` for an ``on`` after today, before the
+        episode's start or before the person's last result; ``PermissionDenied`` unless the
+        actor is an active admin. Rules: docs/design.md section 2; docs/decisions.md,
+        "Episodes: An episode ends on a date".
         """
-        return enrolment.end_enrolment(self._work, participant, Status.WITHDRAWN, actor=actor)
+        return enrolment.end_enrolment(
+            self._work, participant, Status.WITHDRAWN, on=on, actor=actor
+        )
 
-    def complete(self, participant: str, *, actor: str) -> Participant:
+    def complete(self, participant: str, *, on: dt.date | None = None, actor: str) -> Participant:
         """End an active enrolment as completed and return it. Admin only; final, like
-        ``withdraw``.
+        ``withdraw``, and ``on`` as there.
 
         Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
-        enrolment has ended; ``PermissionDenied`` unless the actor is an active admin.
-        Rules: docs/design.md section 2.
+        enrolment has ended; ``InvalidInput`` for an ``on`` as ``withdraw`` says;
+        ``PermissionDenied`` unless the actor is an active admin. Rules: docs/design.md
+        section 2.
         """
-        return enrolment.end_enrolment(self._work, participant, Status.COMPLETED, actor=actor)
+        return enrolment.end_enrolment(
+            self._work, participant, Status.COMPLETED, on=on, actor=actor
+        )
 
     def participant(self, participant: str) -> Participant:
         """The participant with their current enrolment (episode): program, start date,

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ..domain import ledger
 from ..domain.clock import require_date_in_range
-from ..domain.enrolment import ended, enrolment
+from ..domain.enrolment import end_time, ended, enrolment
 from ..domain.records import Episode, Participant, Status
 from ..domain.schedules import ScheduleState
 from ..domain.settlement import clinical_order
@@ -93,9 +93,25 @@ def episodes(work: UnitOfWork, participant: str) -> list[Episode]:
         return [*tx.past_episodes(person.id), person.as_episode()]
 
 
-def end_enrolment(work: UnitOfWork, participant: str, status: Status, *, actor: str) -> Participant:
-    """End the current episode as ``status`` (see ``Clinic.withdraw``, ``Clinic.complete``)."""
+def end_enrolment(
+    work: UnitOfWork,
+    participant: str,
+    status: Status,
+    *,
+    on: dt.date | None = None,
+    actor: str,
+) -> Participant:
+    """End the current episode as ``status``, now or on the date ``on`` (see
+    ``Clinic.withdraw``, ``Clinic.complete``)."""
+    if on is not None:
+        require_date_in_range(on, "the end date")
     with work.write(actor, Action.ENROL) as tx:
-        record = ended(find_participant(tx, participant), status, work.clock(), actor)
+        person = find_participant(tx, participant)
+        at = work.clock()
+        if on is not None:
+            program = find_program(tx, person.program_id)
+            last = max(tx.outcomes(person.id), key=clinical_order, default=None)
+            at = end_time(person, program, on, at, last)
+        record = ended(person, status, at, actor)
         tx.update_participant(record)
         return record

@@ -37,7 +37,7 @@ Handler = Callable[[str], str]
 
 MLLP_HOST = "127.0.0.1"
 """Loopback: a lab interface on another machine reaches the listener through a tunnel or
-an interface engine, never an open port (docs/decisions.md, "The listener")."""
+an interface engine, never an open port (docs/decisions.md, "The MLLP listener")."""
 MLLP_PORT = 2575
 """The port IANA registered for HL7 over MLLP."""
 MAX_MESSAGE_BYTES = 1 << 20

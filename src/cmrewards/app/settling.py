@@ -89,6 +89,7 @@ def settle(
     plans: dict[int, Plan] = {}
     won: dict[int, tuple[Prize, ...]] = {}
     summary = _Summary()
+    drawn_before = {i: r.earning.draws for i, r in by_id(before).items()}
     for outcome_id in _to_settle(episodes, history, before, after, paid):
         record = records[outcome_id]
         program = episodes.of_outcome(record).program
@@ -104,6 +105,8 @@ def settle(
             remaining,
         )
         plans[outcome_id] = settled
+        if outcome_id != own:
+            summary.count_draws(drawn_before.get(outcome_id, 0), settled)
         won[outcome_id], kept = _apply(
             tx, now, program, person, record, settled, cause, actor, outcome_id == own,
             summary if outcome_id != own else _Summary(),
@@ -191,6 +194,19 @@ class _Summary:
     prizes: list[PrizeWon] = attrs.Factory(list)
     withdrawn: list[int] = attrs.Factory(list)
     prizes_written_off: list[int] = attrs.Factory(list)
+    draws: int = 0
+    slips: list[str] = attrs.Factory(list)
+    draws_taken_back: int = 0
+
+    def count_draws(self, before: int, settled: Plan) -> None:
+        """The draws one outcome's settlement pays or takes back: its slips (cap applied)
+        beyond the ``before`` it earned, or how many fewer it earns now."""
+        slips = settled.payout.slips
+        if len(slips) > before:
+            self.draws += len(slips) - before
+            self.slips += [slip.category for slip in slips[before:]]
+        else:
+            self.draws_taken_back += before - len(slips)
 
     def settlement(self, cause: str, outcomes: list[int]) -> Settlement:
         return Settlement(
@@ -202,6 +218,9 @@ class _Summary:
             prizes=tuple(self.prizes),
             prizes_withdrawn=tuple(self.withdrawn),
             prizes_written_off=tuple(self.prizes_written_off),
+            draws=self.draws,
+            slips=tuple(self.slips),
+            draws_taken_back=self.draws_taken_back,
         )
 
 

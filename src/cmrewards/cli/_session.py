@@ -184,10 +184,7 @@ def passphrase(prompt: str) -> str:
     if given is not None:
         return given
     if not _at_a_terminal():
-        raise PermissionDenied(
-            f"no passphrase: type it at a terminal, or set {PASSPHRASE}_FILE to an owner-only"
-            " file that holds it"
-        )
+        raise _no_secret("no passphrase", PASSPHRASE)
     return ask(prompt)
 
 
@@ -198,14 +195,21 @@ def new_passphrase(whose: str) -> str:
     if given is not None:
         return given
     if not _at_a_terminal():
-        raise InvalidInput(
-            f"no new passphrase for {whose}: type it at a terminal, or set"
-            f" {NEW_PASSPHRASE}_FILE to an owner-only file that holds it"
-        )
+        raise _no_secret(f"no new passphrase for {whose}", NEW_PASSPHRASE)
     first = ask(f"new passphrase for {whose} (8 or more characters): ")
     if ask("the same again: ") != first:
         raise InvalidInput("the two passphrases differ; nothing was written")
     return first
+
+
+def _no_secret(what: str, variable: str) -> InvalidInput:
+    """A secret asked for with no terminal to type it at: a usage problem (exit 2), the same
+    for every secret, naming both ways to give it (docs/decisions.md, "Sign-in: A missing
+    secret")."""
+    return InvalidInput(
+        f"{what}: type it at a terminal, or set {variable}_FILE to an owner-only file that"
+        f" holds it, or {variable} to the passphrase itself; nothing was written"
+    )
 
 
 # --- who acts -----------------------------------------------------------------------

@@ -106,6 +106,8 @@ def excuse(
 
 
 def _describe_excuse(result: VisitResult) -> str:
+    from ._settled import describe_settlement, says_something  # not on balance's path
+
     lines = [f"{result.participant} excused on {result.visit}:"]
     for one in result.results:
         line = f"  {one.target}: {one.outcome}"
@@ -113,8 +115,8 @@ def _describe_excuse(result: VisitResult) -> str:
             line += " (already recorded; nothing written)"
         if one.replaced:
             line += f", replaces missed outcome {', '.join(str(i) for i in one.replaced)}"
-        if one.settlement is not None and one.settlement.points:
-            line += f", settled {one.settlement.points:+,d} points"
+        if one.settlement is not None and says_something(one.settlement):
+            line += f"; {describe_settlement(one.settlement)}"
         lines.append(line)
     balance = result.balance
     lines.append(

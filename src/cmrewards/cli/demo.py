@@ -26,6 +26,8 @@ import cmrewards
 from cmrewards.errors import AlreadyExists, InvalidInput
 
 VISIT_DAYS = (0, 2, 4, 7, 9, 11, 14, 16, 18)
+DEMO_ZONE = "America/Chicago"
+"""The demo clinic's zone: every program is added in its clinic's zone."""
 """Monday, Wednesday and Friday of three weeks: the Higgins three-samples-a-week rhythm."""
 
 RESULTS = {
@@ -72,7 +74,8 @@ def _tour(demo: _Demo, now: dt.datetime) -> None:
     demo.step("Shipped protocols, with what each can pay one participant.", "presets")
     demo.step(
         "The admin adopts the Higgins voucher protocol.",
-        "program", "add", "--preset", "higgins-vbrt", "--actor", "admin-1",
+        "program", "add", "--preset", "higgins-vbrt", "--timezone", DEMO_ZONE,
+        "--actor", "admin-1",
     )  # fmt: skip
     for participant in RESULTS:
         demo.quiet(
@@ -162,7 +165,8 @@ def _prize_clinic(demo: _Demo, start: dt.date) -> None:
     """The same clinic runs the VA prize-bowl protocol for a second group."""
     demo.step(
         "The clinic also runs the VA prize protocol: draws from a 500-slip bowl.",
-        "program", "add", "--preset", "va-prize-cm", "--actor", "admin-1",
+        "program", "add", "--preset", "va-prize-cm", "--timezone", DEMO_ZONE,
+        "--actor", "admin-1",
     )  # fmt: skip
     demo.quiet(
         "enroll", "P-2001", "--program", "va-prize-cm", "--start", start.isoformat(),
@@ -276,7 +280,8 @@ def _first_visits(excerpt: Path, lab: Path) -> dict[str, dt.date]:
 
 
 def _at(start: dt.date, day: int) -> str:
-    return f"{start + dt.timedelta(days=day)}T09:30:00+00:00"
+    """A visit at 09:30 in the clinic's zone, as the front desk types it."""
+    return f"{start + dt.timedelta(days=day)} 09:30"
 
 
 class _Demo:

@@ -41,9 +41,7 @@ if TYPE_CHECKING:
         ImportReport,
         LabImportReport,
         Prize,
-        PrizeWon,
         RecordResult,
-        Settlement,
         TransferResult,
         VerifyReport,
         VisitResult,
@@ -140,7 +138,8 @@ def record(
     when = None
     if at is not None:
         # A time without an offset is the clinic's: one read learns the participant's zone.
-        when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
+        zone = clinic.timezone(participant)
+        when = cmrewards.parse_when(at, zone, "--at", now=dt.datetime.now(dt.UTC))
     if not single:
         visited = clinic.record_visit(
             participant, results, at=when, visit=visit, actor=actor, key=key, note=note
@@ -180,34 +179,6 @@ def _describe_visit(visited: VisitResult, clinic: Clinic) -> str:
         lines += ["  " + line for line in _describe_result(r)]
     lines.append(describe_balance(visited.balance, _owed(clinic, visited.participant)))
     return "\n".join(lines)
-
-
-def _describe_settlement(settlement: Settlement) -> str:
-    parts = []
-    if settlement.paid_points:
-        parts.append(f"+{plural(settlement.paid_points, 'point')}")
-    if settlement.taken_back_points:
-        parts.append(f"-{plural(settlement.taken_back_points, 'point')} taken back")
-    if settlement.written_off_points:
-        parts.append(
-            f"{plural(settlement.written_off_points, 'point')} written off (already spent)"
-        )
-    if settlement.prizes:
-        parts.append(f"won {_prizes_won(settlement.prizes)}")
-    if settlement.prizes_withdrawn:
-        parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
-    if settlement.prizes_written_off:
-        parts.append(
-            f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
-        )
-    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
-    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
-    return f"settled {noun} {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
-
-
-def _prizes_won(prizes: tuple[PrizeWon, ...]) -> str:
-    """``prize #12 small ($1.00), prize #13 large ($20.00)``: what to hand over, and its id."""
-    return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
 
 
 def describe_balance(balance: Balance, owed: list[Prize]) -> str:
@@ -275,28 +246,17 @@ def _describe_result(result: RecordResult) -> list[str]:
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
     if result.settlement is not None:
-        lines.append(_describe_settlement(result.settlement))
+        from ._settled import describe_settlement  # not on balance's path (issue 16)
+
+        lines.append(describe_settlement(result.settlement))
     return lines
 
 
 def _describe_draws(result: RecordResult) -> str:
-    """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
-    staff hand it over by, and the slips that won nothing."""
-    drawn = plural(result.award.draws, "draw")
-    unmatched = list(result.award.slips)
-    for prize in result.prizes:
-        if prize.category in unmatched:
-            unmatched.remove(prize.category)
-    empty = len(result.award.slips) - len(result.prizes)
-    if len(unmatched) == empty:
-        counts: dict[str, int] = {}
-        for slip in unmatched:
-            counts[slip] = counts.get(slip, 0) + 1
-        nothing = [f"{n} {slip}" for slip, n in counts.items()]
-    else:  # a prize cut to fit the cap is not the slip drawn: count what won nothing
-        nothing = [f"{empty} without a prize"] if empty else []
-    won = [f"won {_prizes_won(result.prizes)}"] if result.prizes else []
-    return f"{drawn}: {'; '.join(won + nothing)}" if won or nothing else drawn
+    """What one result's draws won (``_settled.drawn``)."""
+    from ._settled import drawn
+
+    return drawn(result.award.draws, result.award.slips, result.prizes)
 
 
 @cli.command()
@@ -338,8 +298,8 @@ def preview(settings: Settings, participant: str) -> None:
     "--map",
     "map_file",
     metavar="MAP.toml",
-    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages which"
-    " identifier is the participant.",
+    help="A lab's mapping file: the columns of its CSV export, or for HL7 v2 messages and"
+    " FHIR resources which identifier is the participant.",
 )
 @actor_option()
 @click.option(
@@ -365,9 +325,10 @@ def import_(
     close_after: bool,
 ) -> None:
     """Record a file of results, its format told from its content: a CSV of outcomes
-    (participant,target,outcome,at,key,note), with --map a lab export of analyte results or
-    HL7 v2 ORU^R01 messages; safe to rerun. With --close, once every row is in, record
-    `missed` for the owed samples without a result through the file's last day."""
+    (participant,target,outcome,at,key,note), with --map a lab export of analyte results,
+    HL7 v2 ORU^R01 messages or FHIR R4 JSON / NDJSON (Observations, DiagnosticReports, a
+    Bundle); safe to rerun. With --close, once every row is in, record `missed` for the
+    owed samples without a result through the file's last day."""
     from .calendar import describe_close, stopped  # --close's words: not every command's
 
     clinic = settings.clinic()
@@ -635,12 +596,14 @@ def void(
 
 
 def _describe_correction(result: CorrectionResult) -> str:
+    from ._settled import describe_settlement
+
     c = result.correction
     what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
         f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
-        f"{_describe_settlement(result.settlement)}\n"
+        f"{describe_settlement(result.settlement)}\n"
         f"{result.balance.participant}: {describe_balance(result.balance, [])}"
     )
 

@@ -48,10 +48,13 @@ def report(
 
 def _describe_report(r: ProgramReport, timezone: str) -> str:
     period = f"{r.since or 'start'} to {r.until or 'today'}"
+    # With a range, the figures that are the record as it stands say so (r.as_of_now).
+    ranged = r.since is not None or r.until is not None
+    now = " (as of now)" if ranged else ""
     lines = [
         f"{r.program_id}: {r.name} ({period})",
         f"  participants  {r.enrolled:,} enrolled: {r.active:,} active, {r.completed:,} completed,"
-        f" {r.withdrawn:,} withdrawn",
+        f" {r.withdrawn:,} withdrawn{now}",
     ]
     if r.episodes > r.enrolled or r.returning:
         people = "participant" if r.returning == 1 else "participants"
@@ -67,10 +70,14 @@ def _describe_report(r: ProgramReport, timezone: str) -> str:
     lines += [
         f"  abstinence    longest run mean {r.lda_mean_tenths / 10:.1f},"
         f" median {r.lda_median_tenths / 10:.1f} samples",
-        f"  points        {r.points_awarded:,} awarded, {r.points_held:,} held,"
-        f" {r.points_redeemed:,} redeemed, {r.points_outstanding:,} outstanding",
-        f"  cost          {money(r.awarded_cents)} awarded, {money(r.outstanding_cents)}"
-        f" outstanding, {money(r.cost_per_participant_cents)} per participant",
+        f"  points        {r.points_awarded:,} awarded, {r.adjusted_points:+,} adjusted"
+        + ("; as of now " if ranged else ", ")
+        + f"{r.points_held:,} held, {r.points_redeemed:,} redeemed,"
+        f" {r.points_outstanding:,} outstanding",
+        f"  cost          {money(r.awarded_cents)} awarded, {money(r.adjusted_cents)} adjusted"
+        + ("; as of now " if ranged else ", ")
+        + f"{money(r.outstanding_cents)} outstanding;"
+        f" {money(r.cost_per_participant_cents)} awarded per participant",
     ]
     if r.prizes_won:
         won = ", ".join(f"{n} {c}" for c, n in r.prizes_won.items())
@@ -87,9 +94,9 @@ def _describe_report(r: ProgramReport, timezone: str) -> str:
             " (corrected awards already spent or handed over)"
         )
     lines.append(
-        f"  caps          {plural(r.cap_hits, 'participant-period')} reached the cap"
+        f"  caps          {plural(r.cap_hits, 'participant-period')} reached the cap{now}"
         if r.cap_hits
-        else "  caps          no participant reached the cap"
+        else f"  caps          no participant reached the cap{now}"
     )
     if r.over_cap_grants:
         lines.append(
@@ -98,7 +105,7 @@ def _describe_report(r: ProgramReport, timezone: str) -> str:
         )
         lines += [f"    {_describe_grant(g, timezone)}" for g in r.over_cap_grants]
     if r.low_stock:
-        lines.append(f"  low stock     {', '.join(r.low_stock)}")
+        lines.append(f"  low stock     {', '.join(r.low_stock)}{now}")
     return "\n".join(lines)
 
 
@@ -218,6 +225,14 @@ def _describe_statement(made: Statement, html_file: str | None) -> str:
             lines.append(
                 f"{e.kind} {sign}{plural(abs(e.points), 'point')} on"
                 f" {when(e.occurred_at, made.timezone)} by {e.actor}: {e.detail}"
+            )
+        elif e.kind == "taken-back":
+            # Not a hand adjustment: the settlement of someone's write took it back. When
+            # it was written and whose write it settled, beside the result's time.
+            lines.append(
+                f"taken back -{plural(abs(e.points), 'point')} for"
+                f" {when(e.occurred_at, made.timezone)}, written"
+                f" {when(e.recorded_at, made.timezone)} ({e.actor} ran the write): {e.detail}"
             )
     for c in made.corrections:
         what = "voided" if c.outcome is None else f"corrected to {c.outcome}"

@@ -139,7 +139,8 @@ def staff_list(settings: Settings) -> None:
 @csv_option()
 @pass_settings
 def presets(settings: Settings) -> None:
-    """List the shipped programs and what each can pay one participant."""
+    """List the shipped programs and what each can pay one participant: the points and
+    draws when every sample is negative, their expected dollars, and that with the cap."""
     shipped = [(name, cmrewards.load_preset(name)) for name in cmrewards.preset_names()]
     maxima = {name: cmrewards.maximum_earnings(program) for name, program in shipped}
     capped = {name: cmrewards.capped_maximum(p, maxima[name]) for name, p in shipped}
@@ -151,7 +152,19 @@ def presets(settings: Settings) -> None:
     columns: list[Column[tuple[str, cmrewards.Program]]] = [
         Column("preset", lambda shipped: shipped[0]),
         Column("name", lambda shipped: shipped[1].name),
-        Column("every sample negative pays", lambda shipped: _paid(maxima[shipped[0]])),
+        # Points and draws apart, so that each CSV cell is a plain count.
+        Column(
+            "points",
+            lambda shipped: f"{maxima[shipped[0]].points:,}",
+            right=True,
+            csv=lambda shipped: maxima[shipped[0]].points,
+        ),
+        Column(
+            "draws",
+            lambda shipped: f"{maxima[shipped[0]].draws:,}",
+            right=True,
+            csv=lambda shipped: maxima[shipped[0]].draws,
+        ),
         Column(
             "expected",
             lambda shipped: money(maxima[shipped[0]].value_cents),
@@ -169,11 +182,6 @@ def presets(settings: Settings) -> None:
     emit_list(settings, rows, columns, shipped, empty="no presets")
 
 
-def _paid(most: cmrewards.MaximumEarnings) -> str:
-    parts = [plural(most.points, "point")] if most.points else []
-    return ", ".join(parts + ([plural(most.draws, "draw")] if most.draws or not parts else []))
-
-
 @cli.group()
 def program() -> None:
     """Define programs (CM protocols)."""
@@ -185,7 +193,11 @@ def program() -> None:
 )
 @click.option("--file", "file_path", help="A program TOML file.")
 @click.option("--id", "program_id", help="Store under this id instead of the file's.")
-@click.option("--timezone", help="The clinic's IANA time zone, e.g. America/Chicago.")
+@click.option(
+    "--timezone",
+    help="The clinic's IANA time zone, e.g. America/Chicago (required unless the file names a"
+    " zone other than UTC; give UTC to mean it).",
+)
 @actor_option()
 @pass_settings
 def program_add(
@@ -196,7 +208,10 @@ def program_add(
     timezone: str | None,
     actor: str,
 ) -> None:
-    """Add a program from a preset or a TOML file."""
+    """Add a program from a preset or a TOML file, in the clinic's time zone: --timezone,
+    else the zone the file names. A program in UTC only by default (most presets, a file
+    without `timezone`) is refused: its clinical days would end at UTC midnight, and a
+    program never changes."""
     if (preset_name is None) == (file_path is None):
         raise click.UsageError("give exactly one of --preset NAME or --file PATH")
     loaded = (
@@ -204,6 +219,13 @@ def program_add(
         if preset_name
         else cmrewards.load_program_file(str(file_path))
     )
+    if timezone is None and loaded.timezone == "UTC":
+        source = f"preset {preset_name}" if preset_name else str(file_path)
+        raise click.UsageError(
+            f"{source} would keep its clinical days in UTC: give --timezone with the"
+            " clinic's zone (e.g. America/Chicago), or --timezone UTC to mean it;"
+            " a program never changes"
+        )
     if program_id is not None or timezone is not None:
         overrides = {
             "id": loaded.id if program_id is None else program_id,
@@ -213,7 +235,8 @@ def program_add(
         loaded = cmrewards.program_from_dict(loaded.to_dict() | overrides, "command line")
     stored = settings.clinic().add_program(loaded, actor=actor)
     seen = Recorded(f"program {stored.id}", f"cmrewards program show {stored.id}")
-    emit(settings, stored.to_dict(), f"added program {stored.id}: {stored.name}", recorded=seen)
+    said = f"added program {stored.id}: {stored.name}, in {stored.timezone}"
+    emit(settings, stored.to_dict(), said, recorded=seen)
 
 
 PROGRAM_COLUMNS: list[Column[cmrewards.Program]] = [
@@ -404,22 +427,31 @@ def participant_show(settings: Settings, participant: str) -> None:
 def _end_command(name: str, verb: str, doc: str) -> None:
     @cli.command(name, help=f"{doc} Asks first (or --yes).")
     @click.argument("participant", type=PARTICIPANT)
+    @click.option(
+        "--on",
+        "on",
+        metavar="DATE",
+        help="The day it ended, YYYY-MM-DD (default: now); not before their last result.",
+    )
     @actor_option()
     @yes_option()
     @pass_settings
-    def end(settings: Settings, participant: str, actor: str, yes: bool) -> None:
+    def end(settings: Settings, participant: str, on: str | None, actor: str, yes: bool) -> None:
+        day = cmrewards.parse_date(on, "--on") if on is not None else None
         clinic = settings.clinic()
         confirm(
             yes,
             lambda: (
-                f"mark {participant} {verb} in {clinic.participant(participant).program_id}:"
+                f"mark {participant} {verb}{'' if day is None else f' on {day}'} in"
+                f" {clinic.participant(participant).program_id}:"
                 " no more outcomes can be recorded until they are enrolled again"
                 " (a new episode)"
             ),
         )
-        record = getattr(clinic, name)(participant, actor=actor)
+        record = getattr(clinic, name)(participant, on=day, actor=actor)
         seen = Recorded(f"{record.id} {verb}", f"cmrewards statement {record.id}")
-        emit(settings, record, f"{record.id} {verb}", recorded=seen)
+        said = f"{record.id} {verb}" + ("" if day is None else f" on {day}")
+        emit(settings, record, said, recorded=seen)
 
 
 _end_command(

@@ -14,7 +14,7 @@ import datetime as dt
 import attrs
 
 from ..errors import AlreadyExists, InvalidInput, InvalidTransition
-from .clock import local_date
+from .clock import clinical_noon, local_date
 from .programs import Program
 from .records import OutcomeRecord, Participant, Status
 
@@ -117,6 +117,39 @@ def check_enrol_again(
             f"{who} still has {points_left:,} points in {existing.program_id}; redeem or adjust"
             f" them before an episode in {program.id} (points do not move between programs)"
         )
+
+
+def end_time(
+    record: Participant,
+    program: Program,
+    on: dt.date | None,
+    now: dt.datetime,
+    last_result: OutcomeRecord | None,
+) -> dt.datetime:
+    """When ``record``'s current episode ends: ``now``, or on the clinical date ``on`` (noon
+    there, as any date given without a time; now when ``on`` is today). ``on`` may not be
+    before the episode's start or the local date of the person's latest result, nor after
+    today (``InvalidInput``): the episode holds its results, and the end is a fact, not a
+    plan."""
+    if on is None:
+        return now
+    who, timezone = record.id, program.timezone
+    today = local_date(now, timezone)
+    if on > today:
+        raise InvalidInput(f"the end date {on} is after today ({today}) in {timezone}")
+    if on < record.start:
+        raise InvalidInput(
+            f"the end date {on} is before the start of {who}'s episode {record.episode}"
+            f" ({record.start})"
+        )
+    if last_result is not None:
+        last_day = local_date(last_result.occurred_at, timezone)
+        if on < last_day:
+            raise InvalidInput(
+                f"the end date {on} is before {who}'s last result, on {last_day} (outcome"
+                f" {last_result.id}): an episode ends after its results"
+            )
+    return now if on == today else clinical_noon(on, timezone)
 
 
 def ended(record: Participant, status: Status, at: dt.datetime, actor: str) -> Participant:

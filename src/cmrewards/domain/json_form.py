@@ -4,7 +4,7 @@ One conversion for everything that leaves the library as JSON: the CLI's ``--jso
 the export's JSON files, an embedder's web response, and the stored result of an
 idempotent write (so a replay returns exactly what the first call returned).
 
-The form (docs/decisions.md, "JSON for embedders"): a record is an object of its fields
+The form (docs/decisions.md, "Embedding: Datetimes stay UTC"): a record is an object of its fields
 (plus the few derived values it names in ``__json_extra__``, such as a schedule's
 ``kind``); an enum is its value; a datetime is ISO 8601 text in UTC with the ``Z``
 designator and microseconds (``2026-01-05T15:30:00.000000Z``), except a wall-clock time

@@ -96,6 +96,14 @@ class Settlement:
     """Owed prizes no longer earned."""
     prizes_written_off: tuple[int, ...] = ()
     """Prizes no longer earned but already handed over or traded: written off."""
+    draws: int = 0
+    """Prize-bowl draws the settled outcomes now earn and did not before (a dependent
+    target paid once its required one is met), whatever they won."""
+    slips: tuple[str, ...] = ()
+    """The category each of those draws drew, ``good-job`` included (``prizes`` names the
+    prizes they won)."""
+    draws_taken_back: int = 0
+    """Draws the settled outcomes no longer earn (their owed prizes are ``prizes_withdrawn``)."""
 
     @property
     def points(self) -> int:
@@ -165,7 +173,9 @@ class HistoryEntry:
     occurred_at: dt.datetime
     recorded_at: dt.datetime
     kind: str
-    """``outcome`` or a ledger movement (``award``, ``bonus``, ``hold``, …)."""
+    """``outcome`` or a ledger movement (``award``, ``bonus``, ``hold``, …); ``taken-back``
+    for points a settlement took back (stored as an ``adjustment-down`` naming the outcome
+    it settles), so that only an admin's adjustment reads ``adjustment-down``."""
     detail: str
     """``stimulant-negative: met``, or the transfer's reason."""
     points: int

@@ -33,7 +33,8 @@ def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) 
         except ImportError:
             raise InvalidInput(
                 "a postgresql:// database needs the postgres extra:"
-                " pip install 'cmrewards[postgres]'"
+                " pip install 'cmrewards[postgres]' (from a checkout:"
+                " .venv/bin/pip install -e '.[postgres]')"
             ) from None
         return PostgresStore(location, create=create)
     path = Path(location)

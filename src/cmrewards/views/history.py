@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from ..domain.clock import zone
 from ..domain.episodes import Enrolled, Episodes
-from ..domain.ledger import Transfer
+from ..domain.ledger import Movement, Transfer
 from ..domain.records import Correction, OutcomeRecord, WriteOff
 from ..domain.refs import Ref, RefKind, id_of
 from ..domain.results import HistoryEntry
@@ -88,12 +88,13 @@ def _entry_order(
             )
             continue
         before, points = points, points.after(event, participant)
+        taken = is_taken_back(event)
         entries.append(
             HistoryEntry(
                 occurred_at=event.occurred_at,
                 recorded_at=event.recorded_at,
-                kind=str(event.kind),
-                detail=event.reason,
+                kind=TAKEN_BACK if taken else str(event.kind),
+                detail=f"{event.reason}, settling {_words(event.cause)}" if taken else event.reason,
                 points=points.total - before.total,
                 available_points=points.available,
                 held_points=points.held,
@@ -102,6 +103,23 @@ def _entry_order(
             )
         )
     return entries
+
+
+TAKEN_BACK = "taken-back"
+"""The history kind of points a settlement took back after a correction, a void, a late
+result or a close: stored as an ``adjustment-down`` transfer naming the outcome it
+settles, shown for what it is, not as a hand adjustment by whoever ran the write."""
+
+
+def is_taken_back(transfer: Transfer) -> bool:
+    """Whether ``transfer`` is a settlement's take-back: an ``adjustment-down`` with the
+    outcome it settles (``Transfer.settles``); an admin's adjustment never has one."""
+    return transfer.kind is Movement.ADJUSTMENT_DOWN and transfer.settles is not None
+
+
+def _words(cause: str | None) -> str:
+    """``correction:2`` as ``correction 2``: the write whose settlement it was."""
+    return "an earlier write" if cause is None else cause.replace(":", " ", 1)
 
 
 def notes_of(replayed: Iterable[Replayed]) -> dict[int, str]:

@@ -70,6 +70,24 @@ class TargetSummary:
     """Share of opportunities met, in thousandths (e.g. 625 = 62.5 %)."""
 
 
+AS_OF_NOW = (
+    "enrolled",
+    "active",
+    "completed",
+    "withdrawn",
+    "episodes",
+    "returning",
+    "points_held",
+    "points_redeemed",
+    "points_outstanding",
+    "outstanding_cents",
+    "cap_hits",
+    "low_stock",
+)
+"""A report's figures that are the record as it stands, not the period's: the status of
+each participant, the balances and what is owed, caps reached and stock."""
+
+
 @attrs.frozen
 class ProgramReport:
     """One program's month (or any period) on one page."""
@@ -124,6 +142,14 @@ class ProgramReport:
     """Points of the grants over the cap that stand (not reversed)."""
     over_cap_cents: int = 0
     """What those grants paid past the cap: the sum of their ``over_cents``."""
+    adjusted_points: int = 0
+    """Admins' hand adjustments in the period, net (up less down; reversed ones left out,
+    a settlement's take-back is in ``points_awarded``): what ``awarded`` leaves out."""
+    adjusted_cents: int = 0
+    """Those points at their value."""
+    as_of_now: tuple[str, ...] = AS_OF_NOW
+    """The fields that are as of now, whatever ``since``/``until`` say; every other figure
+    is for the period (docs/decisions.md, "Reports: Period and now")."""
 
 
 def program_report(
@@ -175,6 +201,15 @@ def program_report(
     lda = _longest_abstinence(program, people, records, corrections, everyone, (since, until))
     runs = sorted(lda.values())
     awarded_cents = value_cents(program, awarded) + won_cents
+    adjusted = sum(
+        t.amount if t.kind is Movement.ADJUSTMENT_UP else -t.amount
+        for t in transfers
+        if t.kind in (Movement.ADJUSTMENT_UP, Movement.ADJUSTMENT_DOWN)
+        and t.settles is None
+        and t.cause is None  # by hand: neither a settlement's nor a redemption's
+        and t.id not in undone
+        and _within(t.occurred_at, program, since, until)
+    )
     return ProgramReport(
         program_id=program.id,
         name=program.name,
@@ -213,6 +248,8 @@ def program_report(
         over_cap_grants=grants,
         over_cap_points=sum(g.points for g in grants if not g.reversed),
         over_cap_cents=sum(g.over_cents for g in grants if not g.reversed),
+        adjusted_points=adjusted,
+        adjusted_cents=value_cents(program, adjusted),
     )
 
 

@@ -56,6 +56,7 @@ OUTCOME_LABELS = {
 MOVEMENT_LABELS = {
     "adjustment-up": "adjustment (added)",
     "adjustment-down": "adjustment (removed)",
+    "taken-back": "taken back after a correction or close",
     "hold": "held for a request",
     "release": "hold released",
     "spend": "spent on an item",

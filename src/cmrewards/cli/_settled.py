@@ -1,0 +1,83 @@
+"""What a settlement paid or took back, in the words ``record`` uses for its own outcome:
+shared by ``record``, ``correct``/``void``, ``import`` and ``excuse``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._output import plural
+from ._shell import money
+
+if TYPE_CHECKING:
+    from cmrewards import PrizeWon, Settlement
+
+
+def says_something(settlement: Settlement) -> bool:
+    """Whether the settlement paid, took back, drew or withdrew anything."""
+    return bool(
+        settlement.paid_points
+        or settlement.taken_back_points
+        or settlement.written_off_points
+        or settlement.draws
+        or settlement.draws_taken_back
+        or settlement.prizes
+        or settlement.prizes_withdrawn
+        or settlement.prizes_written_off
+    )
+
+
+def describe_settlement(settlement: Settlement) -> str:
+    """``settled outcomes 6, 7: +75 points, 2 draws: won prize #4 small ($1.00); 1 good-job``:
+    what a write's settlement of other outcomes paid or took back, as ``record`` says what
+    its own outcome paid (each draw and what it won)."""
+    parts = []
+    if settlement.paid_points:
+        parts.append(f"+{plural(settlement.paid_points, 'point')}")
+    if settlement.taken_back_points:
+        parts.append(f"-{plural(settlement.taken_back_points, 'point')} taken back")
+    if settlement.written_off_points:
+        parts.append(
+            f"{plural(settlement.written_off_points, 'point')} written off (already spent)"
+        )
+    if settlement.draws:
+        # As ``record`` says its own: each draw, what it won, and the slips that won nothing.
+        parts.append(drawn(settlement.draws, settlement.slips, settlement.prizes))
+    elif settlement.prizes:
+        parts.append(f"won {prizes_won(settlement.prizes)}")
+    if settlement.draws_taken_back:
+        parts.append(f"-{plural(settlement.draws_taken_back, 'draw')} no longer earned")
+    if settlement.prizes_withdrawn:
+        parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
+    if settlement.prizes_written_off:
+        parts.append(
+            f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
+        )
+    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
+    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
+    return f"settled {noun} {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
+
+
+def prizes_won(prizes: Sequence[PrizeWon]) -> str:
+    """``prize #12 small ($1.00), prize #13 large ($20.00)``: what to hand over, and its id."""
+    return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
+
+
+def drawn(draws: int, slips: Sequence[str], prizes: Sequence[PrizeWon]) -> str:
+    """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
+    staff hand it over by, and the slips that won nothing."""
+    drawn = plural(draws, "draw")
+    unmatched = list(slips)
+    for prize in prizes:
+        if prize.category in unmatched:
+            unmatched.remove(prize.category)
+    empty = max(len(slips) - len(prizes), 0)
+    if len(unmatched) == empty:
+        counts: dict[str, int] = {}
+        for slip in unmatched:
+            counts[slip] = counts.get(slip, 0) + 1
+        nothing = [f"{n} {slip}" for slip, n in counts.items()]
+    else:  # a prize cut to fit the cap is not the slip drawn: count what won nothing
+        nothing = [f"{empty} without a prize"] if empty else []
+    won = [f"won {prizes_won(prizes)}"] if prizes else []
+    return f"{drawn}: {'; '.join(won + nothing)}" if won or nothing else drawn
