@@ -357,6 +357,15 @@ def test_five_failures_in_a_row_lock_out_a_right_passphrase_between_ends_the_run
         assert "more and they are" in wrong(desk, "expire --actor lab-import")
     desk.ok("expire --actor lab-import", "lab-import")
     assert wrong(desk, "expire --actor lab-import").endswith("(4 more and they are locked out)")
+    # Locked out (README): refused even with its own passphrase, until an admin sets the
+    # same secret again.
+    for _ in range(4):
+        wrong(desk, "expire --actor lab-import")
+    locked = assert_error(desk.run("expire --actor lab-import", "lab-import"), 1)["message"]
+    assert locked.startswith("lab-import is locked out after 5 failed attempts until ")
+    desk.login(ADMIN)
+    desk.ok("staff passwd lab-import", ADMIN, new="lab-import")
+    desk.ok("expire --actor lab-import", "lab-import")
 
 
 def test_a_database_from_before_sign_in_keeps_working_until_an_admin_turns_it_on(
