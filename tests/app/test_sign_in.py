@@ -82,6 +82,32 @@ def test_failures_spread_over_a_shift_never_add_up(
     assert "locked-out" not in kinds(clinic)
 
 
+@pytest.mark.parametrize("right_by", ["confirm", "sign_in"])
+def test_a_right_passphrase_ends_the_run_of_failures(
+    clinic: Clinic, pauses: list[float], right_by: str
+) -> None:
+    """Five failures *in a row* lock out: a right passphrase between them, at sign-in or
+    confirmed again (a sensitive act, a service account's command), starts the count over."""
+    for left in (4, 3, 2, 1):
+        with pytest.raises(cmrewards.PermissionDenied, match=f"{left} more and they are locked"):
+            clinic.confirm(RECORDER, "a wrong guess", os_user="desk")
+    if right_by == "confirm":
+        assert clinic.confirm(RECORDER, RIGHT, os_user="desk").id == RECORDER
+    else:
+        clinic.sign_in(RECORDER, RIGHT, os_user="desk", location=WHERE)
+    with pytest.raises(cmrewards.PermissionDenied, match="4 more and they are locked"):
+        clinic.confirm(RECORDER, "a wrong guess", os_user="desk")
+    ended = "confirmed" if right_by == "confirm" else "signed-in"
+    assert kinds(clinic) == ["passphrase-set", *["failed"] * 4, ended, "failed"]
+    assert pauses[-1] == 0.0  # the delay starts over too
+    assert clinic.verify().ok
+
+
+def test_a_right_passphrase_with_no_failures_to_end_writes_nothing(clinic: Clinic) -> None:
+    assert clinic.confirm(RECORDER, RIGHT, os_user="desk").id == RECORDER
+    assert kinds(clinic) == ["passphrase-set"]
+
+
 def test_a_new_passphrase_ends_a_lock_out(clinic: Clinic) -> None:
     for _ in range(5):
         with pytest.raises(cmrewards.PermissionDenied):

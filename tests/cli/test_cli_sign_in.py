@@ -133,20 +133,24 @@ def test_a_recorder_cannot_act_as_an_admin_whatever_actor_says(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk.login(RECORDER)
-    message = desk.refused(f"adjust P-1001 --points 500 --reason x --actor {ADMIN}", RECORDER)
+    message = desk.refused(f"adjust P-1001 --points 500 --reason x --actor {ADMIN}")
     assert message == (
         f"--actor {ADMIN} is not who is signed in here ({RECORDER}): log in as {ADMIN} to act"
         " as them; nothing was written"
     )
     monkeypatch.setenv("CMREWARDS_ACTOR", ADMIN)
-    assert desk.refused("adjust P-1001 --points 500 --reason x", RECORDER) == message
+    assert desk.refused("adjust P-1001 --points 500 --reason x") == message
     monkeypatch.delenv("CMREWARDS_ACTOR")
     message = desk.refused("adjust P-1001 --points 500 --reason x", RECORDER)
     assert message == f"'{RECORDER}' is a recorder; a recorder may not adjust balances"
-    # The admin's passphrase typed at the recorder's session changes nothing either.
-    assert "not who is signed in" in desk.refused(
-        f"adjust P-1001 --points 500 --reason x --actor {ADMIN}", ADMIN
+    # A recorder's passphrase given for --actor admin-1 is checked as the admin's: wrong
+    # (a failure of the admin's, journaled), and nothing else is written.
+    before = snapshot(desk.db)
+    error = assert_error(
+        desk.run(f"adjust P-1001 --points 500 --reason x --actor {ADMIN}", RECORDER), 1
     )
+    assert error["message"] == f"wrong passphrase for {ADMIN} (4 more and they are locked out)"
+    assert snapshot(desk.db)["transfers"] == before["transfers"]
 
 
 def test_separation_of_duties_holds_between_two_signed_in_clinicians(desk: Desk) -> None:
@@ -155,7 +159,7 @@ def test_separation_of_duties_holds_between_two_signed_in_clinicians(desk: Desk)
     desk.login(CLIN)
     approved = desk.ok("redeem approve 1", CLIN)
     assert approved["redemption"]["approved_by"] == CLIN
-    message = desk.refused(f"redeem fulfil 1 --actor {CLIN2}", CLIN)
+    message = desk.refused(f"redeem fulfil 1 --actor {CLIN2}")
     assert message.startswith(f"--actor {CLIN2} is not who is signed in here ({CLIN})")
     assert "separates duties" in desk.refused("redeem fulfil 1", CLIN)
     desk.login(CLIN2)
@@ -332,6 +336,70 @@ def test_a_service_account_signs_each_command_in_from_an_owner_only_file(
         "wrong passphrase for lab-import"
         in assert_error(desk.run("expire --actor lab-import"), 1)["message"]
     )
+
+
+def test_a_service_account_acts_whoever_is_signed_in_here(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly job runs at an OS user where an admin is signed in: ``--actor`` with its
+    own passphrase acts as the service account, and the admin's session is neither used
+    nor touched. ``--actor`` with no passphrase is still only an assertion, refused."""
+    desk.ok("staff add lab-import --role recorder")
+    desk.ok("staff passwd lab-import", ADMIN, new="lab-import")
+    session = _session.session_file(str(desk.db.resolve())).read_text(encoding="utf-8")
+    admin_events = desk.ok(f"sign-in log --staff {ADMIN}")
+    assert desk.refused("redeem request P-1001 GC10 --actor lab-import").startswith(
+        f"--actor lab-import is not who is signed in here ({ADMIN})"
+    )
+    secret = tmp_path / "lab-import.secret"
+    secret.write_text(PASSPHRASES["lab-import"] + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    monkeypatch.setenv("CMREWARDS_PASSPHRASE_FILE", str(secret))
+    requested = desk.ok("redeem request P-1001 GC10 --actor lab-import")
+    assert requested["redemption"]["requested_by"] == "lab-import"
+    desk.ok("expire --actor lab-import")
+    monkeypatch.delenv("CMREWARDS_PASSPHRASE_FILE")
+    assert desk.ok(f"sign-in log --staff {ADMIN}") == admin_events
+    assert _session.session_file(str(desk.db.resolve())).read_text(encoding="utf-8") == session
+    # The session still acts as the admin, and only as the admin.
+    assert desk.ok("redeem request P-1001 GC10")["redemption"]["requested_by"] == ADMIN
+
+
+def wrong(desk: Desk, command: str) -> str:
+    """A wrong passphrase given for ``command``: exit 1, one line; its message."""
+    message: str = assert_error(desk.run(command, "a wrong guess"), 1)["message"]
+    return message
+
+
+def test_five_failures_in_a_row_lock_out_a_right_passphrase_between_ends_the_run(
+    desk: Desk,
+) -> None:
+    """A sensitive act's confirmation, like a login, ends the run of failures (journaled
+    as ``confirmed``); so does a service account's right passphrase."""
+    desk.login(ADMIN)
+    adjust = "adjust P-1001 --points 1 --reason x"
+    for _ in range(4):
+        assert "more and they are locked out" in wrong(desk, adjust)
+    desk.ok(adjust, ADMIN)
+    assert wrong(desk, adjust).endswith("(4 more and they are locked out)")
+    events = [e["event"] for e in desk.ok(f"sign-in log --staff {ADMIN}")]
+    assert events[-6:] == ["failed"] * 4 + ["confirmed", "failed"]
+    desk.ok("staff add lab-import --role recorder")
+    desk.ok("staff passwd lab-import", ADMIN, new="lab-import")
+    desk.ok("logout")
+    for _ in range(4):
+        assert "more and they are" in wrong(desk, "expire --actor lab-import")
+    desk.ok("expire --actor lab-import", "lab-import")
+    assert wrong(desk, "expire --actor lab-import").endswith("(4 more and they are locked out)")
+    # Locked out (README): refused even with its own passphrase, until an admin sets the
+    # same secret again.
+    for _ in range(4):
+        wrong(desk, "expire --actor lab-import")
+    locked = assert_error(desk.run("expire --actor lab-import", "lab-import"), 1)["message"]
+    assert locked.startswith("lab-import is locked out after 5 failed attempts until ")
+    desk.login(ADMIN)
+    desk.ok("staff passwd lab-import", ADMIN, new="lab-import")
+    desk.ok("expire --actor lab-import", "lab-import")
 
 
 def test_a_database_from_before_sign_in_keeps_working_until_an_admin_turns_it_on(

@@ -81,6 +81,10 @@ RELEASED = {
         "03f32ba20204aec8c163393114f3163133a30ded44bf114aa2c0c7b58d0fb148",
         "ff78d8e45825ca0372ffc10ea59cbb73cb70be207dc220523d48a72c0da4b4c3",
     ),
+    "0012_sign_in_confirmed": (
+        "a434badac8f1f4972459df8c3d638795b22e369ec6b4e04f7220decd49b96e02",
+        "52f33f9f298e45126587a96d420b3c7b46d814a1123d137d6e765037aadab1c2",
+    ),
 }
 """Each released migration's (SQLite, PostgreSQL) digest: sha256 of its statements
 joined by NUL, exactly as the runner executes them."""
@@ -301,3 +305,48 @@ def test_the_lab_feed_role_joins_a_database_written_before_it(
             assert [s.id for s in before] == ["admin-1", "rec-1"]
             assert [e.kind for e in clinic.history("P1")][:1] == ["outcome"]
             assert clinic.verify().ok
+
+
+# --- 0012: the confirmed sign-in event on a database written before it ----------------------
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_the_confirmed_event_joins_a_database_written_before_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str
+) -> None:
+    """The sign-in log keeps its rows, ids and append-only guard through the rebuild, and
+    then takes ``confirmed`` (which ends a run of failures)."""
+    import cmrewards
+    from cmrewards.store import postgres, sqlite
+
+    earlier = MIGRATIONS[: KNOWN.index("0012_sign_in_confirmed")]
+    module = sqlite if engine == "sqlite" else postgres
+    right = "correct horse battery"
+    with contextlib.ExitStack() as stack:
+        where = (
+            str(tmp_path / "clinic.db")
+            if engine == "sqlite"
+            else stack.enter_context(postgres_support.database())
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(module, "MIGRATIONS", earlier)
+            patched.setattr(module, "KNOWN", [m.name for m in earlier])
+            with cmrewards.open(where, clock=FakeClock()) as clinic:
+                clinic.init("admin-1", passphrase=right)
+                with pytest.raises(cmrewards.PermissionDenied, match="4 more"):
+                    clinic.confirm("admin-1", "a wrong guess", os_user="desk")
+                before = clinic.sign_ins()
+        with cmrewards.open(where, clock=FakeClock()) as clinic:
+            assert clinic.sign_ins() == before
+            clinic.confirm("admin-1", right, os_user="desk")
+            after = clinic.sign_ins()
+            assert after[:-1] == before
+            assert after[-1].event is SignInEventKind.CONFIRMED
+            assert after[-1].id == before[-1].id + 1
+            assert clinic.verify().ok
+    if engine == "sqlite":  # PostgreSQL's guard is not rebuilt: only its CHECK changes
+        with contextlib.closing(sqlite3.connect(where)) as raw:
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                raw.execute("DELETE FROM sign_ins")
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                raw.execute("UPDATE sign_ins SET detail = 'x'")

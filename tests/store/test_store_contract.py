@@ -623,20 +623,21 @@ class StoreContract:
         failed = sign_in_event(3, ADMIN, SignInEventKind.FAILED)
         closed = sign_in_event(4, RECORDER, SignInEventKind.SIGNED_OUT, session="ab" * 32)
         later = sign_in_event(5, ADMIN, SignInEventKind.POLICY, detail='{"required": false}')
+        confirmed = sign_in_event(6, ADMIN, SignInEventKind.CONFIRMED)
         with clinic_store.read() as tx:
             assert tx.last_sign_in() is None
             assert tx.sign_in_policy() is None
         with clinic_store.write() as tx:
             tx.add_sign_ins([opened, policy])
-            tx.add_sign_ins([failed, closed, later])
+            tx.add_sign_ins([failed, closed, later, confirmed])
         with clinic_store.read() as tx:
-            assert tx.sign_ins() == [opened, policy, failed, closed, later]
+            assert tx.sign_ins() == [opened, policy, failed, closed, later, confirmed]
             assert tx.sign_ins(RECORDER) == [opened, closed]
-            assert tx.sign_ins(ADMIN) == [policy, failed, later]
+            assert tx.sign_ins(ADMIN) == [policy, failed, later, confirmed]
             assert tx.session_events("ab" * 32) == [opened, closed]
             assert tx.session_events("cd" * 32) == []
             assert tx.sign_in_policy() == later
-            assert tx.last_sign_in() == later
+            assert tx.last_sign_in() == confirmed
 
     def test_a_sign_in_id_is_used_once(self, clinic_store: Store) -> None:
         with clinic_store.write() as tx:

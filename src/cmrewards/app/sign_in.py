@@ -93,11 +93,15 @@ def _next(tx: SignIns, after: SignInEvent | None = None) -> int:
     return next_id(after or tx.last_sign_in())
 
 
-def check(work: UnitOfWork, staff_id: str, passphrase: str, *, os_user: str) -> Staff:
+def check(
+    work: UnitOfWork, staff_id: str, passphrase: str, *, os_user: str, ends_run: bool = True
+) -> Staff:
     """The staff member, once ``passphrase`` is theirs; a failure is counted, journaled and
-    slowed, and enough of them lock the member out (see ``Clinic.confirm``).
+    slowed, and enough of them in a row lock the member out (see ``Clinic.confirm``).
 
-    A success writes nothing: a sensitive act confirmed this way is recorded as itself.
+    A success after failures ends their run with a journaled ``confirmed`` event (its own
+    transaction); a success with none to end writes nothing, the act it confirms being
+    the record. ``ends_run=False`` leaves that to the caller's own event (a sign-in's).
     """
     check_id(staff_id, "staff id")
     check_text(os_user, "OS user", required=True)
@@ -117,6 +121,8 @@ def check(work: UnitOfWork, staff_id: str, passphrase: str, *, os_user: str) -> 
     failures = recent_failures(events, now, rules)
     work.pause(failure_delay(failures) * _delay_unit())
     if _matches(secret, passphrase):
+        if failures and ends_run:
+            _record_confirmed(work, staff_id, os_user)
         return staff
     _record_failure(work, staff_id, failures + 1, rules, os_user)
     left = rules.attempts - failures - 1
@@ -136,6 +142,15 @@ def _standing(
     if not staff.active:
         raise PermissionDenied(f"staff member {staff_id!r} is no longer active")
     return staff, tx.staff_secret(staff_id), tx.sign_ins(staff_id), policy_from(tx.sign_in_policy())
+
+
+def _record_confirmed(work: UnitOfWork, staff_id: str, os_user: str) -> None:
+    """A right passphrase after failures, in its own transaction: the run of failures is
+    over even when the act it was asked for is then refused."""
+    with work.journaled() as tx:
+        tx.add_sign_ins(
+            [SignInEvent(_next(tx), staff_id, SignInEventKind.CONFIRMED, work.clock(), os_user)]
+        )
 
 
 def _record_failure(
@@ -170,7 +185,7 @@ def sign_in(
     """Open a session for ``staff_id`` at ``os_user`` on ``location`` (see
     ``Clinic.sign_in``)."""
     check_text(location, "database location", required=True)
-    staff = check(work, staff_id, passphrase, os_user=os_user)
+    staff = check(work, staff_id, passphrase, os_user=os_user, ends_run=False)
     token = secrets.token_urlsafe(32)
     with work.journaled() as tx:
         now = work.clock()

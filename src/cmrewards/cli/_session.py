@@ -11,13 +11,14 @@ member it signed in itself (README, "Who is at the keyboard"):
   copied to another account or used on another database is refused.
 - A **service account** (a nightly import): no session; ``--actor`` names it and its
   passphrase comes from ``CMREWARDS_PASSPHRASE_FILE`` (an owner-only file) or
-  ``CMREWARDS_PASSPHRASE``, never the command line, checked for that one command.
+  ``CMREWARDS_PASSPHRASE``, never the command line, checked for that one command, whoever
+  else is signed in at this OS user (their session is neither used nor touched).
 
-``--actor`` (or ``CMREWARDS_ACTOR``) then only asserts who is signed in: another id is
-refused before anything is read or written. A sensitive act (adjust, reverse, approve,
-fulfil, correct, void) asks for the signed-in member's passphrase again, as a point-of-sale
-manager override does, unless the policy says otherwise. With sign-in off (a database from
-before it) ``--actor`` names the actor, as it always did.
+``--actor`` (or ``CMREWARDS_ACTOR``) without a passphrase then only asserts who is signed
+in: another id is refused before anything is read or written. A sensitive act (adjust,
+reverse, approve, fulfil, correct, void) asks for the signed-in member's passphrase again,
+as a point-of-sale manager override does, unless the policy says otherwise. With sign-in
+off (a database from before it) ``--actor`` names the actor, as it always did.
 
 A passphrase is read with ``getpass`` on a terminal, else from those variables (the
 ``NEW`` ones for a new passphrase); it never appears in argv, output or an error.
@@ -241,8 +242,14 @@ def acting(
     With a session file naming the actor, nothing is read here: the write itself checks
     the policy and the session (issue 16). A sensitive act reads the policy first, to know
     whether to ask for the passphrase again; so do the cases without a session.
+
+    ``--actor X`` with a passphrase in ``CMREWARDS_PASSPHRASE_FILE``/``CMREWARDS_PASSPHRASE``
+    is a service account's command when no session here is X's: it acts as X on X's
+    passphrase, and another member's session at this OS user is neither used nor touched
+    (docs/decisions.md, "A service account beside a session").
     """
-    found = on_file(where)
+    service = asserted is not None and _from_environment(PASSPHRASE) is not None
+    found = _beside(where) if service else on_file(where)
     if (
         found is not None
         and not sensitive
@@ -253,6 +260,8 @@ def acting(
     rules = clinic.sign_in_policy()
     if not rules.required:
         return asserted, None
+    if service and asserted is not None and (found is None or found[1] != asserted):
+        return _service(clinic, asserted)
     session = signed_in(clinic, where)
     if session is not None:
         if asserted is not None and asserted != session.staff_id:
@@ -273,7 +282,21 @@ def acting(
             f"{asserted} is not signed in to {where} at OS user {os_user()}: run"
             f" 'cmrewards login {asserted}' (a script gives {PASSPHRASE}_FILE instead)"
         )
-    # A service account: its passphrase, for this one command (sensitive ones included).
+    return _service(clinic, asserted)
+
+
+def _beside(where: str) -> tuple[str, str | None] | None:
+    """The session file a service account's command looks at only to see whether it is
+    the account's own; one it may not read is another's, and left alone."""
+    try:
+        return on_file(where)
+    except PermissionDenied:
+        return None
+
+
+def _service(clinic: Clinic, asserted: str) -> tuple[str, None]:
+    """A service account: its passphrase checked for this one command (sensitive ones
+    included), with no session."""
     clinic.confirm(asserted, passphrase(""), os_user=os_user())
     return asserted, None
 

@@ -288,7 +288,8 @@ def _policy(event: SignInEvent) -> dict[str, object]:
 @click.option("--staff", "staff_id", type=STAFF, help="Only this staff member's events.")
 @pass_settings
 def sign_in_log(settings: Settings, staff_id: str | None) -> None:
-    """Every sign-in, failure, lock-out, sign-out, new passphrase and policy, oldest first."""
+    """Every sign-in, failure, confirmation, lock-out, sign-out, new passphrase and policy,
+    oldest first."""
     events = settings.clinic().sign_ins(staff_id)
     emit_list(settings, events, SIGN_IN_COLUMNS, events, empty="no sign-in events yet")
 

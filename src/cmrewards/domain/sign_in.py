@@ -39,6 +39,9 @@ class SignInEventKind(enum.StrEnum):
     """A new passphrase hash; ``detail`` is who set it. It ends a lock-out."""
     POLICY = "policy"
     """An admin set the policy; ``detail`` is the policy as JSON."""
+    CONFIRMED = "confirmed"
+    """A right passphrase checked again, for a sensitive act or a service account's
+    command, after failures: it ends their run (sign-in's own success is ``SIGNED_IN``)."""
 
 
 @attrs.frozen
@@ -90,7 +93,8 @@ class SignInPolicy:
     """Each CLI write names the signed-in staff member; ``--actor`` only asserts it."""
     session_minutes: int = DEFAULT_SESSION_MINUTES
     attempts: int = DEFAULT_ATTEMPTS
-    """Failures in a row (within ``lockout_minutes``) that lock a staff member out."""
+    """Failures in a row (within ``lockout_minutes``, with no right passphrase between
+    them) that lock a staff member out."""
     lockout_minutes: int = DEFAULT_LOCKOUT_MINUTES
     confirm_sensitive: bool = True
     """Adjust, reverse, approve, fulfil, correct and void ask for the passphrase again."""
@@ -151,16 +155,18 @@ def token_digest(token: str) -> str:
 def _resets(event: SignInEvent) -> bool:
     return event.event in (
         SignInEventKind.SIGNED_IN,
+        SignInEventKind.CONFIRMED,
         SignInEventKind.PASSPHRASE_SET,
         SignInEventKind.LOCKED_OUT,
     )
 
 
 def recent_failures(events: Sequence[SignInEvent], now: dt.datetime, policy: SignInPolicy) -> int:
-    """A staff member's failures in a row: since their last sign-in, new passphrase or
+    """A staff member's failures in a row: since their last right passphrase (a sign-in, or
+    one confirmed for a sensitive act or a service account's command), new passphrase or
     lock-out, and within the last ``lockout_minutes`` (``events`` are theirs, oldest first).
-    A passphrase confirmed for a sensitive act writes nothing, so a typo now and then over a
-    shift never adds up to a lock-out; a burst of guesses does."""
+    So a typo now and then over a shift never adds up to a lock-out; a burst of guesses
+    does."""
     window = now - dt.timedelta(minutes=policy.lockout_minutes)
     count = 0
     for event in reversed(events):

@@ -64,6 +64,11 @@ MIGRATIONS = (
         tuple(schema.LAB_FEED_ROLE),
         tuple(postgres_schema.LAB_FEED_ROLE),
     ),
+    Migration(
+        "0012_sign_in_confirmed",
+        tuple(schema.SIGN_IN_CONFIRMED),
+        tuple(postgres_schema.SIGN_IN_CONFIRMED),
+    ),
 )
 
 KNOWN = [migration.name for migration in MIGRATIONS]

@@ -28,6 +28,7 @@ from .schema import (
     OUTCOMES_CHECK,
     RESULT_STATUSES_CHECK,
     SIGN_IN_EVENTS_CHECK,
+    SIGN_IN_EVENTS_CONFIRMED_CHECK,
     STAFF_ROLES_CHECK,
 )
 
@@ -555,4 +556,12 @@ LAB_FEED_ROLE = [
     # constraint keeps the name PostgreSQL gave it in 0001.
     "ALTER TABLE staff DROP CONSTRAINT staff_role_check",
     f"ALTER TABLE staff ADD CONSTRAINT staff_role_check CHECK (role IN {STAFF_ROLES_CHECK})",
+]
+
+SIGN_IN_CONFIRMED = [
+    # 'confirmed' joins the sign-in events' CHECK list (schema.SIGN_IN_CONFIRMED); the
+    # constraint keeps the name PostgreSQL gave it in staff_secrets.
+    "ALTER TABLE sign_ins DROP CONSTRAINT sign_ins_event_check",
+    "ALTER TABLE sign_ins ADD CONSTRAINT sign_ins_event_check"
+    f" CHECK (event IN {SIGN_IN_EVENTS_CONFIRMED_CHECK})",
 ]

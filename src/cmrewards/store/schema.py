@@ -473,3 +473,37 @@ LAB_FEED_ROLE = [
     " SELECT row, id, role, active, added_at, added_by FROM staff_before_lab_feed ORDER BY row",
     "DROP TABLE staff_before_lab_feed",
 ]
+
+SIGN_IN_EVENTS_CONFIRMED_CHECK = (
+    "('signed-in', 'signed-out', 'failed', 'locked-out', 'passphrase-set', 'policy', 'confirmed')"
+)
+"""The sign-in events' CHECK list since sign_in_confirmed (both engines)."""
+
+SIGN_IN_CONFIRMED = [
+    # 'confirmed' (a passphrase checked again, for a sensitive act or a service account's
+    # command, ending a run of failures) joins the sign-in events' CHECK list. SQLite
+    # cannot change a CHECK in place, so the append-only table is rebuilt with its rows,
+    # its indexes and its triggers (nothing refers to it; a dropped table's triggers
+    # fire no more, so the copy's deletion is not refused).
+    "CREATE TABLE sign_ins_before_confirmed AS SELECT * FROM sign_ins",
+    "DROP TABLE sign_ins",
+    f"""CREATE TABLE sign_ins (
+            id INTEGER PRIMARY KEY,
+            staff_id TEXT NOT NULL REFERENCES staff(id),
+            event TEXT NOT NULL CHECK (event IN {SIGN_IN_EVENTS_CONFIRMED_CHECK}),
+            at TEXT NOT NULL,
+            os_user TEXT,
+            location TEXT,
+            session TEXT,
+            expires_at TEXT,
+            detail TEXT
+        ) STRICT""",
+    "INSERT INTO sign_ins (id, staff_id, event, at, os_user, location, session, expires_at,"
+    " detail) SELECT id, staff_id, event, at, os_user, location, session, expires_at, detail"
+    " FROM sign_ins_before_confirmed ORDER BY id",
+    "DROP TABLE sign_ins_before_confirmed",
+    "CREATE INDEX sign_ins_by_staff ON sign_ins (staff_id, id)",
+    "CREATE INDEX sign_ins_by_session ON sign_ins (session, id)",
+    "CREATE INDEX sign_ins_by_event ON sign_ins (event, id)",
+    *_append_only("sign_ins"),
+]
