@@ -601,9 +601,9 @@ def test_record_at_without_offset_is_read_in_the_program_zone(
 
     # Two samples a week are owed: the third is in the next week.
     day1, day2, day3 = (START + dt.timedelta(days=n) for n in (1, 2, 8))
-    bare_date = record_at(day1.isoformat())  # noon, as an excused absence (finding 10)
-    assert bare_date["occurred_at"] == stored(day1, 12)
-    assert bare_date["occurred_at"][11:] in {"17:00:00.000000Z", "18:00:00.000000Z"}
+    bare_date = record_at(day1.isoformat())
+    assert bare_date["occurred_at"] == stored(day1)
+    assert bare_date["occurred_at"][11:] in {"05:00:00.000000Z", "06:00:00.000000Z"}
     assert record_at(f"{day2}T09:30")["occurred_at"] == stored(day2, 9, 30)
     with_offset = record_at(f"{day3}T09:30:00Z")
     assert with_offset["occurred_at"] == f"{day3}T09:30:00.000000Z"

@@ -577,7 +577,7 @@ def _import_row(
         raise InvalidInput(row.problem)
     person = find_participant(tx, row.participant)
     program = find_program(tx, person.program_id)
-    at = parse_when(row.at, program.timezone, "at", now=work.clock())
+    at = parse_when(row.at, program.timezone, "at")
     outcome: Outcome = choice(Outcome, row.outcome, "outcome")
     note = check_text(row.note, "note")
     details = Details(note=note)

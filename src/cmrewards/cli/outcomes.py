@@ -138,8 +138,7 @@ def record(
     when = None
     if at is not None:
         # A time without an offset is the clinic's: one read learns the participant's zone.
-        zone = clinic.timezone(participant)
-        when = cmrewards.parse_when(at, zone, "--at", now=dt.datetime.now(dt.UTC))
+        when = cmrewards.parse_when(at, clinic.timezone(participant), "--at")
     if not single:
         visited = clinic.record_visit(
             participant, results, at=when, visit=visit, actor=actor, key=key, note=note

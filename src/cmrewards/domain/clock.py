@@ -84,21 +84,18 @@ def require_date_in_range(day: dt.date, what: str) -> dt.date:
     return day
 
 
-def parse_when(
-    text: str, timezone: str, what: str = "time", *, now: dt.datetime | None = None
-) -> dt.datetime:
+def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
     """Parse a staff-typed time: ISO 8601 with or without offset, or a bare date.
 
-    A time without an offset is read in the clinic's time zone: that is what the person at
-    the front desk means. A bare date is that day at noon there (``clinical_noon``), or
-    ``now`` when the date is today and noon is still ahead, as an excused absence is.
-    Returns an aware datetime. Raises ``InvalidInput`` naming ``what`` for text that is no
-    time, or an unknown zone.
+    A time without an offset, or a bare date (midnight), is read in the clinic's
+    time zone: that is what the person at the front desk means. Returns an aware datetime.
+    Raises ``InvalidInput`` naming ``what`` for text that is no time, or an unknown zone.
     """
     raw = text.strip()
     try:
         if len(raw) == 10:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(raw), NOON)
+            day = dt.date.fromisoformat(raw)
+            parsed = dt.datetime(day.year, day.month, day.day)
         else:
             parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -107,22 +104,7 @@ def parse_when(
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(timezone))
-    if len(raw) == 10 and now is not None and parsed.date() == local_date(now, timezone):
-        parsed = min(parsed, now)  # today, typed in the morning; a later day stays ahead
     return require_aware(parsed, what)
-
-
-def clinical_noon(day: dt.date, timezone: str) -> dt.datetime:
-    """Noon of ``day`` in ``timezone``, in UTC: the time of a day given without one (a bare
-    date typed at ``--at``, an excused absence without a visit that day). Noon, not
-    midnight: it is inside the clinical day whatever the zone's offset or daylight-saving
-    shift, and midnight is the edge two days share (docs/decisions.md, "Recording outcomes:
-    A date without a time"). Raises ``InvalidInput`` for an unknown zone."""
-    return dt.datetime.combine(day, NOON, zone(timezone)).astimezone(dt.UTC)
-
-
-NOON = dt.time(12)
-"""The time of a clinical day given as a date alone (``clinical_noon``)."""
 
 
 def local_date(value: dt.datetime, timezone: str) -> dt.date:
