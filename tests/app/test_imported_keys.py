@@ -5,6 +5,7 @@ and ``verify`` passes; keys stored whole by earlier versions replay as they did.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 import cmrewards
 from cmrewards import Clinic
 from cmrewards.errors import IdempotencyConflict
-from support.clinics import visit
+from support.clinics import FakeClock, visit
 
 STIM = "stimulant-negative"
 
@@ -53,3 +54,24 @@ def test_a_key_recorded_by_hand_keeps_its_whole_result(higgins: Clinic) -> None:
     assert again.outcome_id == first.outcome_id
     assert again.replayed
     assert (again.award, again.balance) == (first.award, first.balance)
+
+
+def test_a_file_with_a_bare_date_rerun_later_that_day_is_the_same_request(
+    higgins: Clinic, clock: FakeClock
+) -> None:
+    """A bare date means the start of its day, whatever the clock says: the time is part of
+    the key's request, so a nightly file re-sent at noon replays instead of conflicting."""
+    day = visit(3).date()
+    file = f"participant,target,outcome,at,key,note\nP001,{STIM},met,{day},LAB-9,\n"
+
+    def run() -> cmrewards.ImportReport:
+        rows = cmrewards.read_rows(io.StringIO(file), "lab.csv")
+        return higgins.import_outcomes(rows, actor="admin-1")
+
+    clock.now = visit(3, hour=8)
+    assert run().applied == 1
+    clock.advance(hours=5)
+    again = run()
+    assert (again.applied, again.replayed) == (0, 1)
+    midnight = dt.datetime.combine(day, dt.time(0), dt.UTC)  # higgins-vbrt's zone is UTC
+    assert [h.occurred_at for h in higgins.history("P001") if h.kind == "outcome"] == [midnight]

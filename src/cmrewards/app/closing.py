@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..domain.calendar import owed
-from ..domain.clock import local_date, program_week, require_date_in_range, zone
+from ..domain.clock import clinical_noon, local_date, program_week, require_date_in_range
 from ..domain.closing import (
     WeekResults,
     last_instant,
@@ -306,8 +306,7 @@ def _excused_at(
     ]
     if same_day:
         return min(same_day)
-    noon = dt.datetime.combine(day, dt.time(12), zone(program.timezone)).astimezone(dt.UTC)
-    return min(noon, now)
+    return min(clinical_noon(day, program.timezone), now)
 
 
 def _excusable(

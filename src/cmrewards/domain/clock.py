@@ -107,6 +107,14 @@ def parse_when(text: str, timezone: str, what: str = "time") -> dt.datetime:
     return require_aware(parsed, what)
 
 
+def clinical_noon(day: dt.date, timezone: str) -> dt.datetime:
+    """Noon of ``day`` in ``timezone``, in UTC: where an act dated by its day alone stands
+    (an excused absence without a visit that day, an episode ended ``--on`` a past day).
+    Noon, not midnight: inside the clinical day whatever the zone's offset or daylight-saving
+    shift. Raises ``InvalidInput`` for an unknown zone."""
+    return dt.datetime.combine(day, dt.time(12), zone(timezone)).astimezone(dt.UTC)
+
+
 def local_date(value: dt.datetime, timezone: str) -> dt.date:
     """The clinical date of an aware datetime in ``timezone`` (an IANA zone name).
 
