@@ -392,6 +392,8 @@ def test_withdraw_then_recording_is_refused(higgins: Clinic) -> None:
         higgins.withdraw("P001", actor=ADMIN)
     with pytest.raises(InvalidTransition):
         higgins.complete("P001", actor=ADMIN)
+    with pytest.raises(InvalidTransition):  # ended already: not "before the last result"
+        higgins.withdraw("P001", on=START - dt.timedelta(days=1), actor=ADMIN)
     assert snapshot(higgins) == before
     assert higgins.balance("P001").points == 10  # earned points stay with the participant
 

@@ -108,10 +108,10 @@ def end_enrolment(
     with work.write(actor, Action.ENROL) as tx:
         person = find_participant(tx, participant)
         at = work.clock()
+        record = ended(person, status, at, actor)  # an ended episode is refused first
         if on is not None:
             program = find_program(tx, person.program_id)
             last = max(tx.outcomes(person.id), key=clinical_order, default=None)
-            at = end_time(person, program, on, at, last)
-        record = ended(person, status, at, actor)
+            record = ended(person, status, end_time(person, program, on, at, last), actor)
         tx.update_participant(record)
         return record
