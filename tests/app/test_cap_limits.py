@@ -330,40 +330,6 @@ def copy_columns(conn: sqlite3.Connection, table: str) -> None:
     conn.execute(f"INSERT INTO main.{table} ({listed}) SELECT {listed} FROM now.{table}")
 
 
-def spent_then_voided(clinic: Clinic) -> None:
-    """Three negatives ($30 of the $50 cap), $25 spent, then the third voided: $5 of its
-    $10 taken back from what is available, $5 written off (spent)."""
-    outcomes = [met(clinic, d) for d in (0, 1, 2)]
-    clinic.adjust("P-1001", -25, reason="spent at the front desk", actor=ADMIN)
-    voided = clinic.void(outcomes[2], reason="wrong chart", actor=ADMIN)
-    assert (voided.settlement.taken_back_points, voided.settlement.written_off_points) == (5, 5)
-
-
-def test_a_write_off_keeps_the_cap_room_it_used(capped: Clinic) -> None:
-    """What was written off was given (spent): it stays counted, so the cap does not pay
-    the same room twice. Only the $5 taken back comes back."""
-    spent_then_voided(capped)
-    assert used(capped) == 2500
-    # $25 left: two more negatives pay $10 each, the third is cut to $5.
-    paid = [capped.record("P-1001", TARGET, "met", actor=ADMIN, at=visit(d)) for d in (3, 4, 5)]
-    assert [r.award.points for r in paid] == [10, 10, 5]
-    assert used(capped) == CAP
-    clean(capped)
-
-
-def test_a_cap_usage_that_gave_write_offs_back_still_verifies(capped: Clinic) -> None:
-    """A file written before kept no write-off in its cap usage; the same history with
-    either usage verifies, and any other is a problem."""
-    spent_then_voided(capped)
-    with capped._store.write() as tx:  # the older rule: the $5 written off given back too
-        tx.add_cap_usage("P-1001", "2027", -500)
-    clean(capped)
-    with capped._store.write() as tx:
-        tx.add_cap_usage("P-1001", "2027", -300)
-    messages = [p.message for p in capped.verify().problems]
-    assert messages == ["cap usage of P-1001 in 2027 is 1700 cents but its awards add up to 2500"]
-
-
 def test_a_write_off_of_reversed_points_written_before_still_verifies(clock: FakeClock) -> None:
     """Before settlements were bounded by reversals, voiding an outcome whose award an
     admin had reversed took the points back again and wrote them off: such a record is

@@ -284,9 +284,14 @@ class CapLimitsMachine(RuleBasedStateMachine):
             paid[participant, period] += value if to_them else -value
             if t["over_cap_cents"] is not None and t["id"] not in undone:
                 granted[participant, period] += t["over_cap_cents"]
-        # A write-off is what a settlement could not take back because it was spent: it was
-        # given, so it stays in what was paid (docs/decisions.md, "Cap usage is what was
-        # given"), and the award it came from is counted in full.
+        # A write-off is what a settlement could not take back (the points were gone): the
+        # outcome no longer gives it, so it leaves the outcome's period (docs/decisions.md,
+        # "Cap usage follows what each outcome gives net of take-backs and write-offs").
+        clinical = {o["id"]: o["occurred_at"] for o in self.tables.rows("outcomes")}
+        for w in self.tables.rows("write_offs"):
+            program = PROGRAMS[w["participant"]]
+            period = period_of(program, utc(clinical[w["outcome_id"]]))
+            paid[w["participant"], period] -= w["value_cents"]
         withdrawn: dict[int, bool] = {}
         for w in sorted(self.tables.rows("prize_withdrawals"), key=lambda w: w["id"]):
             withdrawn[w["prize_id"]] = not w["reinstated"]

@@ -6,8 +6,6 @@ before, and for each outcome whose earning changed pays or takes back the differ
 ``available`` to the funding account (``adjustment-down``), a write-off for what
 ``available`` cannot cover, new prizes from the outcome's seed, and withdrawals or
 write-offs of prizes no longer earned. Every transfer's cause is the triggering record.
-What is written off was spent or handed over: it stays counted in the cap usage
-(docs/decisions.md, "Cap usage is what was given").
 """
 
 from __future__ import annotations
@@ -107,12 +105,12 @@ def settle(
         plans[outcome_id] = settled
         if outcome_id != own:
             summary.count_draws(drawn_before.get(outcome_id, 0), settled)
-        won[outcome_id], kept = _apply(
+        won[outcome_id] = _apply(
             tx, now, program, person, record, settled, cause, actor, outcome_id == own,
             summary if outcome_id != own else _Summary(),
         )  # fmt: skip
-        if program.cap_cents is not None and settled.cap_change_cents + kept:
-            tx.add_cap_usage(person.id, period, settled.cap_change_cents + kept)
+        if program.cap_cents is not None and settled.cap_change_cents:
+            tx.add_cap_usage(person.id, period, settled.cap_change_cents)
     return Settled(plans, won, summary.settlement(cause, [i for i in plans if i != own]))
 
 
@@ -137,9 +135,9 @@ def settle_in_order(
     tx.put_schedule_states([((person.id, record.target), new.earning.step.state)])
     settled = plan(program, record.id, new, Paid(), remaining)
     cause = Ref.to(RefKind.OUTCOME, record.id)
-    prizes, kept = _apply(tx, now, program, person, record, settled, cause, actor, True, _Summary())
-    if program.cap_cents is not None and settled.cap_change_cents + kept:
-        tx.add_cap_usage(person.id, period, settled.cap_change_cents + kept)
+    prizes = _apply(tx, now, program, person, record, settled, cause, actor, True, _Summary())
+    if program.cap_cents is not None and settled.cap_change_cents:
+        tx.add_cap_usage(person.id, period, settled.cap_change_cents)
     return Settled({record.id: settled}, {record.id: prizes}, _Summary().settlement(cause, []))
 
 
@@ -235,11 +233,8 @@ def _apply(
     actor: str,
     own: bool,
     summary: _Summary,
-) -> tuple[tuple[Prize, ...], int]:
-    """Write one outcome's plan; return the prizes it won, and the cents it wrote off: the
-    plan's ``cap_change_cents`` gave them back, but they were spent or handed over, so the
-    cap usage keeps them."""
-    kept = 0
+) -> tuple[Prize, ...]:
+    """Write one outcome's plan; return the prizes it won."""
     target, at = record.target, record.occurred_at
     settles = None if own else record.id
     credits = (
@@ -264,7 +259,7 @@ def _apply(
             summary.taken += taken
         rest = settled.take_back - taken
         if rest:
-            kept += _write_off(tx, now, program, person, record, rest, None, cause, actor)
+            _write_off(tx, now, program, person, record, rest, None, cause, actor)
             summary.written_off += rest
     prizes = [
         Prize(
@@ -294,11 +289,11 @@ def _apply(
         tx.add_prize_withdrawals(withdrawals)
     for prize in settled.remove:
         if prize.status is not PrizeStatus.OWED:
-            kept += _write_off(tx, now, program, person, record, 0, prize, cause, actor)
+            _write_off(tx, now, program, person, record, 0, prize, cause, actor)
             summary.prizes_written_off.append(prize.id)
     gained = (*prizes, *(attrs.evolve(p, status=PrizeStatus.OWED) for p in settled.reinstate))
     summary.prizes += [PrizeWon(p.id, p.category, p.value_cents) for p in gained]
-    return gained, kept
+    return gained
 
 
 def _for(reason: str, record: OutcomeRecord, own: bool) -> str:
@@ -315,8 +310,7 @@ def _write_off(
     prize: Prize | None,
     cause: str,
     actor: str,
-) -> int:
-    """Write off ``points`` or ``prize`` of ``record``'s outcome; return its value in cents."""
+) -> None:
     value = prize.value_cents if prize is not None else points * program.point_value_cents
     tx.add_write_offs(
         [
@@ -334,7 +328,6 @@ def _write_off(
             )
         ]
     )
-    return value
 
 
 def award_of(settled: Plan) -> Award:

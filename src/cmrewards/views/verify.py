@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate
 from typing import Protocol
 
 import attrs
@@ -367,11 +366,9 @@ class _History:
                 yield Problem(Check.SETTLEMENT, ref, message)
 
     def cap_problems(self, cached: dict[tuple[str, str], int]) -> Iterable[Problem]:
-        """Cap usage is the value of awards that still stand plus prizes won (written-off
-        points and prizes included: they were given), plus what counted adjustments hold,
-        per period; no period is past the cap by more than what admins granted over it (and
-        did not reverse). A file written before write-offs stayed counted may hold a usage
-        that gave back its first write-offs of the period, and is accepted.
+        """Cap usage is the value of awards that still stand plus prizes won, plus what
+        counted adjustments hold, per period; no period is past the cap by more than what
+        admins granted over it (and did not reverse).
 
         It is kept only for programs with a cap.
         """
@@ -402,7 +399,10 @@ class _History:
             program = self.programs[transfer.program_id]
             cents = sign * value_cents(program, transfer.amount)
             count(transfer.participant, program.id, transfer.occurred_at, cents)
-        given_back = self._written_off_by_period()
+        outcomes = {o.id: o for o in self.outcomes}
+        for write_off in self.write_offs:
+            at = outcomes[write_off.outcome_id].occurred_at
+            count(write_off.participant, write_off.program_id, at, -write_off.value_cents)
         for prize in self.prizes:
             # A prize received in a trade was paid for by the prizes traded for it.
             drawn = prize.outcome_id is not None and prize.status is not PrizeStatus.WITHDRAWN
@@ -410,43 +410,22 @@ class _History:
                 count(prize.participant, prize.program_id, prize.won_at, prize.value_cents)
         for key in sorted(set(used) | {k for k, v in cached.items() if v}):
             participant = Ref(RefKind.PARTICIPANT, key[0])
-            counted = used.get(key, 0)
-            # A file written before kept no write-off in its cap usage: its first ones (by
-            # id) in a period may have given their value back.
-            back = accumulate(given_back.get(key, ()), initial=0)
-            if cached.get(key, 0) in {counted - cents for cents in back}:
-                counted = cached.get(key, 0)
-            else:
+            if used.get(key, 0) != cached.get(key, 0):
                 yield Problem(
                     Check.CAP,
                     participant,
                     f"cap usage of {key[0]} in {key[1]} is {cached.get(key, 0)} cents but its"
-                    f" awards add up to {counted}",
+                    f" awards add up to {used.get(key, 0)}",
                 )
             cap = caps.get(key)
-            if cap is not None and counted > cap + granted.get(key, 0):
+            if cap is not None and used.get(key, 0) > cap + granted.get(key, 0):
                 over = f" and the {granted[key]} granted over it" if granted.get(key) else ""
                 yield Problem(
                     Check.CAP,
                     participant,
-                    f"{key[0]} was awarded {counted} cents in {key[1]}, over the cap of"
+                    f"{key[0]} was awarded {used[key]} cents in {key[1]}, over the cap of"
                     f" {cap}{over}",
                 )
-
-    def _written_off_by_period(self) -> dict[tuple[str, str], list[int]]:
-        """The cents of each write-off of a capped program, in id order, by (participant,
-        cap period of its outcome)."""
-        outcomes = {o.id: o for o in self.outcomes}
-        found: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for write_off in sorted(self.write_offs, key=lambda w: w.id):
-            person = self.people[write_off.participant]
-            program = self.programs[write_off.program_id]
-            if program.cap_cents is not None:
-                at = outcomes[write_off.outcome_id].occurred_at
-                found[person.id, cap_period(program, person.cap_start, at)].append(
-                    write_off.value_cents
-                )
-        return found
 
     def _adjustment_problems(
         self, used: dict[tuple[str, str], int], granted: dict[tuple[str, str], int]
