@@ -181,14 +181,14 @@ def test_history_lists_a_late_void_beside_the_result_it_voids(
         ("outcome", visit(0)),
         ("award", visit(0)),
         ("void", visit(0)),
-        ("adjustment-down", visit(0)),
+        ("taken-back", visit(0)),
         ("outcome", visit(2)),
         ("award", visit(2)),
-        ("adjustment-down", visit(2)),
+        ("taken-back", visit(2)),
         ("outcome", visit(4)),
         ("award", visit(4)),
         ("bonus", visit(4)),
-        ("adjustment-down", visit(4)),
+        ("taken-back", visit(4)),
     ]
     void = history[2]
     assert (void.recorded_at, void.detail) == (clock.now, "outcome 1 voided: wrong chart")
