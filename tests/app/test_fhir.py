@@ -487,16 +487,22 @@ def test_a_bundle_leaves_out_the_reports_of_patients_outside_cm() -> None:
     )
     assert [(len(m.reports), m.not_in_cm) for m in found if isinstance(m, LabMessage)] == [(1, 1)]
     assert "MRN" not in repr(found)
-    # A subject with no identifier of the system and no Patient to look it up in is a fault.
-    assert fault(observation(subject=outside)).problem.startswith("Observation.subject: has no")
+    # Named only by another system's identifier (another clinic's MRN), as an HL7 PID
+    # without the CM assigning authority is: outside CM too.
+    assert read(observation(subject=outside)) == [LabMessage((), "line 1", not_in_cm=1)]
 
 
 def test_a_subject_without_the_system_is_refused_without_its_content() -> None:
-    subject = {"identifier": {"system": "urn:mrn", "value": "MRN-77"}, "display": "Doe, Jane"}
+    subject = {"reference": "Patient/elsewhere", "display": "Doe, Jane"}
     problem = fault(observation(subject=subject)).problem
     assert problem.startswith(f"Observation.subject: has no identifier with system {SYSTEM}")
-    assert "MRN-77" not in problem
+    assert "elsewhere" not in problem
     assert "Doe" not in problem
+    alone = {"identifier": {"system": "urn:mrn", "value": "MRN-77"}, "display": "Doe, Jane"}
+    with pytest.raises(InvalidInput) as refused:  # a document sent alone is refused
+        cmrewards.parse_fhir_message(json.dumps(observation(subject=alone)), mapping(), "r 1")
+    assert "MRN-77" not in str(refused.value)
+    assert "Doe" not in str(refused.value)
     group = {"resourceType": "Group", "id": "g1"}
     assert fault(bundle(group, observation(subject={"reference": "Group/g1"}))).problem == (
         "Bundle.entry[1].resource.subject: must be a Patient, not a Group"

@@ -566,7 +566,14 @@ def test_an_id_that_exists_is_not_corrected(db: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["balance 'Jane Doe'", "staff passwd 'Jane Doe'", "redeem request P-1001 'GIFT CARD'"],
+    [
+        "balance 'Jane Doe'",
+        "staff passwd 'Jane Doe'",
+        "redeem request P-1001 'GIFT CARD'",
+        "enroll 'Jane Doe' --program higgins-vbrt",  # a new id is checked as much
+        "staff add 'Jane Doe' --role recorder",
+        "participant show 'Jane Doe'",
+    ],
 )
 def test_a_name_typed_where_an_id_belongs_is_a_usage_error(db: Path, command: str) -> None:
     """Not "no participant": a name is never an id, so nothing is opened to look for it."""

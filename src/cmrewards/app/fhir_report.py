@@ -214,6 +214,14 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
         value = identifier.text("value", required=True)
     else:
         patient = document.resolve(subject, source)
+        if patient is None and identifier is not None:
+            # Named by another system's identifier alone (another clinic's MRN): not in CM.
+            raise NotInCM(
+                subject.path,
+                f"its identifier is not of system {system} ([identity] system of"
+                f" {lab_map.source})",
+                subject.line,
+            )
         if patient is None:
             raise subject.fail(
                 f"has no identifier with system {system} ([identity] system of"

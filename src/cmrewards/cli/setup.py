@@ -85,7 +85,7 @@ def staff() -> None:
 
 
 @staff.command("add")
-@click.argument("staff_id")
+@click.argument("staff_id", type=STAFF)
 @click.option(
     "--role",
     required=True,
@@ -352,7 +352,7 @@ def _redemption_rules(shown: cmrewards.Program) -> list[str]:
 
 
 @cli.command()
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @click.option("--program", "program_id", required=True, type=PROGRAM, help="Program id.")
 @click.option("--start", help="Enrolment date YYYY-MM-DD (default: today in the clinic's zone).")
 @actor_option()
@@ -401,7 +401,7 @@ def participant_list(settings: Settings, program_id: str | None) -> None:
 
 
 @participant.command("show")
-@click.argument("participant")
+@click.argument("participant", type=PARTICIPANT)
 @pass_settings
 def participant_show(settings: Settings, participant: str) -> None:
     """One participant's episodes: program, start, status, who enrolled and ended each."""
