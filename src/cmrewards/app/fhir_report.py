@@ -218,8 +218,7 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
             # Named by another system's identifier alone (another clinic's MRN): not in CM.
             raise NotInCM(
                 subject.path,
-                f"its identifier is not of system {system} ([identity] system of"
-                f" {lab_map.source})",
+                f"its identifier is not of system {system} ([identity] system of {lab_map.source})",
                 subject.line,
             )
         if patient is None:
