@@ -22,8 +22,9 @@ RECORDING_CALLS = frozenset(name for name in dir(RecordTx) if not name.startswit
 """What ``BufferedTx`` answers: the calls recording an outcome makes."""
 
 
-class _Wrapped:
-    """A store that is its adapter but for what ``write`` yields."""
+class WrappedStore:
+    """A store that is its adapter but for what a subclass changes (``write`` here; a
+    counting store's ``read``)."""
 
     def __init__(self, adapter: Store) -> None:
         self.adapter = adapter
@@ -39,7 +40,7 @@ class _Wrapped:
         self.adapter.close()
 
 
-class JournalingStore(_Wrapped):
+class JournalingStore(WrappedStore):
     """Each write through ``JournalingTx``, as every ``Clinic`` write runs."""
 
     @contextmanager
@@ -48,7 +49,7 @@ class JournalingStore(_Wrapped):
             yield JournalingTx(tx, JOURNALED_AT)
 
 
-class ImportChunkStore(_Wrapped):
+class ImportChunkStore(WrappedStore):
     """Each write as an import chunk: ``BufferedTx`` over the adapter's unit of work,
     flushed when the block ends (a block that raises leaves the adapter to roll back)."""
 

@@ -33,6 +33,7 @@ from cmrewards import (
 )
 from cmrewards.store.port import Store, Tx
 from support.clinics import START, FakeClock, visit
+from support.wrapped_stores import WrappedStore
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_PROGRAM = cmrewards.load_program_file(ROOT / "examples" / "ctn0094-program.toml")
@@ -117,27 +118,20 @@ def add_cabinet(clinic: Clinic) -> None:
 # --- flat: the reads of a balance do not grow with history ---------------------------------
 
 
-class CountingStore:
+class CountingStore(WrappedStore):
     """A store whose read snapshots count each call and the rows it returned."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.location = store.location
+        super().__init__(store)
         self.reads: list[tuple[str, int]] = []
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with self.store.read() as tx:
+        with self.adapter.read() as tx:
             yield Counted(tx, self.reads)
 
     def write(self) -> AbstractContextManager[Tx]:
-        return self.store.write()
-
-    def integrity_problems(self) -> list[str]:
-        return self.store.integrity_problems()
-
-    def close(self) -> None:
-        self.store.close()
+        return self.adapter.write()
 
 
 class Counted:

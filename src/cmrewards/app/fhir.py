@@ -48,7 +48,7 @@ from typing import IO
 from ..domain.lab_map import LabMap
 from ..domain.lab_reports import LabMessage, LabReport
 from ..errors import InvalidInput
-from .fhir_json import Document, Fault, Node, NotInCM, Resource, resource_of
+from .fhir_json import Document, Fault, Node, Resource, SubjectNotInCM, resource_of
 from .fhir_report import Unit, report_of
 from .lab_file import BadRow
 
@@ -157,11 +157,11 @@ def _document(
         )
     document = Document(resources)
     reports: list[LabReport] = []
-    outside: list[NotInCM] = []
+    outside: list[SubjectNotInCM] = []
     for unit in _units(document):
         try:
             report = report_of(unit, document, lab_map)
-        except NotInCM as skipped:
+        except SubjectNotInCM as skipped:
             outside.append(skipped)
             continue
         if report is not None:
@@ -218,7 +218,7 @@ def _ndjson(numbered: list[tuple[int, str]], lab_map: LabMap) -> Iterator[LabMes
                 message = LabMessage(() if report is None else (report,), f"line {number}")
             else:
                 message = _document(item, lab_map, number)
-        except NotInCM:
+        except SubjectNotInCM:
             message = LabMessage((), f"line {number}", not_in_cm=1)
         except Fault as fault:
             yield BadRow(fault.line, str(fault))

@@ -31,7 +31,7 @@ class Fault(InvalidInput):
         self.line = line
 
 
-class NotInCM(Fault):
+class SubjectNotInCM(Fault):
     """A report's subject the mapping's ``[identity]`` names no participant for: a patient
     outside CM. A file skips the report; one document alone is refused with it."""
 

@@ -18,7 +18,7 @@ from ..domain.analytes import LabResult
 from ..domain.lab_map import IGNORE, LabMap
 from ..domain.lab_reports import LabReport, ReportedAnalyte, ResultStatus
 from ..errors import InvalidInput
-from .fhir_json import Document, Fault, Node, NotInCM, Resource, date_time, specimen_id
+from .fhir_json import Document, Fault, Node, Resource, SubjectNotInCM, date_time, specimen_id
 
 LOINC = "http://loinc.org"
 
@@ -230,7 +230,7 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
             raise subject.fail(f"must be a Patient, not a {patient.type}")
         value = _patient_identifier(patient, str(system))
         if value is None:
-            raise NotInCM(
+            raise SubjectNotInCM(
                 patient.node.path,
                 f"no identifier has system {system} ([identity] system of {lab_map.source})",
                 patient.node.line,
@@ -238,7 +238,7 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
     participant = lab_map.identity.participant_for(str(value))
     if participant is None:
         # The identifier may be a medical record number: it is not echoed.
-        raise NotInCM(
+        raise SubjectNotInCM(
             subject.path,
             f"the participant's identifier (system {system}) is not in the ids file of"
             f" {lab_map.source}",

@@ -20,9 +20,10 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     """Everything: staff, programs, enrolment, the catalog, adjustments, reversals, voids."""
     LAB_FEED = "lab-feed"
-    """A service account for the lab's feed (``listen``, the nightly import): records
-    results and applies the lab's own corrections and withdrawals of decided results;
-    nothing by hand (docs/decisions.md, "Who may change a result through a lab message")."""
+    """A service account for the lab's feed (``listen``, the nightly import): reads,
+    records outcomes and applies a lab's changes to decided results (corrections and
+    withdrawals); it may not adjust, redeem, correct or void by hand (docs/decisions.md,
+    "Who may change a result through a lab message")."""
 
 
 class Action(enum.StrEnum):
