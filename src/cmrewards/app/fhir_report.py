@@ -216,7 +216,7 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
         patient = document.resolve(subject, source)
         if patient is None and identifier is not None:
             # Named by another system's identifier alone (another clinic's MRN): not in CM.
-            raise NotInCM(
+            raise SubjectNotInCM(
                 subject.path,
                 f"its identifier is not of system {system} ([identity] system of {lab_map.source})",
                 subject.line,
