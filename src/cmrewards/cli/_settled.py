@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from cmrewards import Settlement
+
 from ._output import plural
 from ._shell import money
 
 if TYPE_CHECKING:
-    from cmrewards import PrizeWon, Settlement
+    from cmrewards import PrizeWon
 
 
 def says_something(settlement: Settlement) -> bool:
@@ -31,6 +33,14 @@ def describe_settlement(settlement: Settlement) -> str:
     """``settled outcomes 6, 7: +75 points, 2 draws: won prize #4 small ($1.00); 1 good-job``:
     what a write's settlement of other outcomes paid or took back, as ``record`` says what
     its own outcome paid (each draw and what it won)."""
+    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
+    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
+    return f"settled {noun} {changed}: {settled_parts(settlement)}"
+
+
+def settled_parts(settlement: Settlement) -> str:
+    """``+75 points, -5 points taken back, 2 draws: ...``: what a settlement paid, took
+    back, drew and withdrew; ``nothing to pay or take back`` when nothing."""
     parts = []
     if settlement.paid_points:
         parts.append(f"+{plural(settlement.paid_points, 'point')}")
@@ -53,9 +63,24 @@ def describe_settlement(settlement: Settlement) -> str:
         parts.append(
             f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
         )
-    changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
-    noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
-    return f"settled {noun} {changed}: {', '.join(parts) or 'nothing to pay or take back'}"
+    return ", ".join(parts) or "nothing to pay or take back"
+
+
+def combined(settlements: Sequence[Settlement], cause: str) -> Settlement:
+    """One settlement summing ``settlements`` (several participants' in one ``close``)."""
+    return Settlement(
+        cause=cause,
+        outcomes=tuple(i for s in settlements for i in s.outcomes),
+        paid_points=sum(s.paid_points for s in settlements),
+        taken_back_points=sum(s.taken_back_points for s in settlements),
+        written_off_points=sum(s.written_off_points for s in settlements),
+        prizes=tuple(p for s in settlements for p in s.prizes),
+        prizes_withdrawn=tuple(p for s in settlements for p in s.prizes_withdrawn),
+        prizes_written_off=tuple(p for s in settlements for p in s.prizes_written_off),
+        draws=sum(s.draws for s in settlements),
+        slips=tuple(slip for s in settlements for slip in s.slips),
+        draws_taken_back=sum(s.draws_taken_back for s in settlements),
+    )
 
 
 def prizes_won(prizes: Sequence[PrizeWon]) -> str:
