@@ -12,7 +12,7 @@ from ._output import plural
 from ._shell import money
 
 if TYPE_CHECKING:
-    from cmrewards import PrizeWon
+    from cmrewards import Prize, PrizeWon
 
 
 def says_something(settlement: Settlement) -> bool:
@@ -29,16 +29,17 @@ def says_something(settlement: Settlement) -> bool:
     )
 
 
-def describe_settlement(settlement: Settlement) -> str:
+def describe_settlement(settlement: Settlement, withdrawn: Sequence[Prize] = ()) -> str:
     """``settled outcomes 6, 7: +75 points, 2 draws: won prize #4 small ($1.00); 1 good-job``:
     what a write's settlement of other outcomes paid or took back, as ``record`` says what
-    its own outcome paid (each draw and what it won)."""
+    its own outcome paid (each draw and what it won). The owed prizes it withdrew are
+    named when ``withdrawn`` holds them (the participant's prizes), else counted."""
     changed = ", ".join(str(i) for i in settlement.outcomes) or "none"
     noun = "outcome" if len(settlement.outcomes) == 1 else "outcomes"
-    return f"settled {noun} {changed}: {settled_parts(settlement)}"
+    return f"settled {noun} {changed}: {settled_parts(settlement, withdrawn)}"
 
 
-def settled_parts(settlement: Settlement) -> str:
+def settled_parts(settlement: Settlement, withdrawn: Sequence[Prize] = ()) -> str:
     """``+75 points, -5 points taken back, 2 draws: ...``: what a settlement paid, took
     back, drew and withdrew; ``nothing to pay or take back`` when nothing."""
     parts = []
@@ -58,7 +59,11 @@ def settled_parts(settlement: Settlement) -> str:
     if settlement.draws_taken_back:
         parts.append(f"-{plural(settlement.draws_taken_back, 'draw')} no longer earned")
     if settlement.prizes_withdrawn:
-        parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
+        named = [p for p in withdrawn if p.id in settlement.prizes_withdrawn]
+        if len(named) == len(settlement.prizes_withdrawn):
+            parts.append(f"withdrew {prizes_won(named)}")
+        else:
+            parts.append(f"{plural(len(settlement.prizes_withdrawn), 'owed prize')} withdrawn")
     if settlement.prizes_written_off:
         parts.append(
             f"{plural(len(settlement.prizes_written_off), 'prize')} written off (handed over)"
@@ -83,7 +88,7 @@ def combined(settlements: Sequence[Settlement], cause: str) -> Settlement:
     )
 
 
-def prizes_won(prizes: Sequence[PrizeWon]) -> str:
+def prizes_won(prizes: Sequence[PrizeWon | Prize]) -> str:
     """``prize #12 small ($1.00), prize #13 large ($20.00)``: what to hand over, and its id."""
     return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
 

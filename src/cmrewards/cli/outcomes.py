@@ -574,7 +574,7 @@ def correct(
     at it, and every award it changes is settled. Asks first (or --yes)."""
     confirm(yes, f"correct outcome {outcome_id} to {outcome} and settle every award it changes")
     result = settings.clinic().correct(outcome_id, outcome, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_correction(result))
+    emit(settings, result, lambda: _describe_correction(result, settings.clinic()))
 
 
 @cli.command()
@@ -591,19 +591,24 @@ def void(
     Asks first (or --yes)."""
     confirm(yes, f"void outcome {outcome_id}: it will count for nothing, awards settled")
     result = settings.clinic().void(outcome_id, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_correction(result))
+    emit(settings, result, lambda: _describe_correction(result, settings.clinic()))
 
 
-def _describe_correction(result: CorrectionResult) -> str:
+def _describe_correction(result: CorrectionResult, clinic: Clinic) -> str:
     from ._settled import describe_settlement
+
+    # The settlement carries the withdrawn prizes' ids: name them, as the prizes won are.
+    participant = result.balance.participant
+    withdrawn = clinic.prizes(participant) if result.settlement.prizes_withdrawn else []
 
     c = result.correction
     what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
         f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
-        f"{describe_settlement(result.settlement)}\n"
-        f"{result.balance.participant}: {describe_balance(result.balance, [])}"
+        f"{describe_settlement(result.settlement, withdrawn)}\n"
+        f"{participant}:"
+        f" {describe_balance(result.balance, list(result.balance.prizes_owed or ()))}"
     )
 
 
