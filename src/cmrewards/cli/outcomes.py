@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         LabImportReport,
         Prize,
         RecordResult,
+        Refusal,
         TransferResult,
         VerifyReport,
         VisitResult,
@@ -397,7 +398,8 @@ def import_(
         unit = "message" if found.messages else "specimen"
         click.echo(
             f"cmrewards: {plural(len(report.refused), unit)} refused, nothing of"
-            f" {'it' if len(report.refused) == 1 else 'them'} written; fix and import again"
+            f" {'it' if len(report.refused) == 1 else 'them'} written;"
+            f" {_retry(report.refused, unit)}"
             f"{' (the calendar was not closed)' if close_after else ''}",
             err=True,
         )
@@ -592,6 +594,20 @@ def void(
     confirm(yes, f"void outcome {outcome_id}: it will count for nothing, awards settled")
     result = settings.clinic().void(outcome_id, reason=reason, actor=actor, key=key)
     emit(settings, result, lambda: _describe_correction(result, settings.clinic()))
+
+
+def _retry(refused: Sequence[Refusal], unit: str) -> str:
+    """What to do about refused units: a permission refusal is not mended by editing the
+    file but by importing it as someone who may apply it (decisions.md)."""
+    denied = sum(1 for r in refused if r.error_type == "PermissionDenied")
+    if denied == len(refused):
+        return f"import {'it' if denied == 1 else 'them'} again as an admin or a lab-feed account"
+    if not denied:
+        return "fix and import again"
+    return (
+        "fix and import again, as an admin or a lab-feed account for the"
+        f" {plural(denied, unit)} not permitted"
+    )
 
 
 def _describe_correction(result: CorrectionResult, clinic: Clinic) -> str:
