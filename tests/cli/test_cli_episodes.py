@@ -159,3 +159,36 @@ def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> No
     shown = ok(path, "participant show P001")
     assert shown[0]["ended_at"].startswith(f"{left}T1")  # noon in Chicago: 17:00 or 18:00 UTC
     assert f"ended {left} by {ADMIN}" in ok(path, "participant show P001", json_output=False)
+
+
+def test_a_mistyped_start_year_is_refused_and_the_right_date_enrols(tmp_path: Path) -> None:
+    """A start a year ahead (a mistyped year) is refused in one line, exit 2, nothing
+    written, so the right date enrols at once; a start within a month is a booking, and
+    that episode cannot be withdrawn (nor completed) before its first day: it would end
+    before it starts."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
+    typo = TODAY + dt.timedelta(days=365)
+    before = snapshot(path)
+    error = assert_error(
+        invoke(path, f"enroll Z-2 --program higgins-vbrt --start {typo} --actor {ADMIN}"), 2
+    )
+    assert error["message"] == (
+        f"start {typo} is more than 31 days after today ({TODAY}) in UTC:"
+        " enrol closer to the first visit"
+    )
+    assert snapshot(path) == before
+    ok(path, f"enroll Z-2 --program higgins-vbrt --start {TODAY} --actor {ADMIN}")
+    assert ok(path, "participant show Z-2")[-1]["start"] == str(TODAY)
+
+    booked = TODAY + dt.timedelta(days=31)
+    ok(path, f"enroll Z-3 --program higgins-vbrt --start {booked} --actor {ADMIN}")
+    before = snapshot(path)
+    for command in ("withdraw", "complete"):
+        error = assert_error(invoke(path, f"{command} Z-3 --actor {ADMIN} --yes"), 1)
+        assert error["message"] == (
+            f"Z-3's episode 1 has not started (it starts on {booked}, today is {TODAY} in"
+            f" UTC); it can be ended from {booked}"
+        )
+    assert snapshot(path) == before

@@ -18,6 +18,10 @@ from .clock import clinical_noon, local_date
 from .programs import Program
 from .records import OutcomeRecord, Participant, Status
 
+START_AHEAD_DAYS = 31
+"""How far ahead an enrolment may start: a month's booking; a later date is most likely a
+mistyped year, and an episode not started cannot be ended (docs/decisions.md)."""
+
 
 def enrolment(
     existing: Participant | None,
@@ -33,14 +37,21 @@ def enrolment(
 ) -> Participant:
     """The active episode of ``participant`` in ``program`` that ``actor`` starts at ``now``.
 
-    ``start`` defaults to today in the program's time zone. ``existing`` is the
+    ``start`` defaults to today in the program's time zone; more than ``START_AHEAD_DAYS``
+    after today it is ``InvalidInput``. ``existing`` is the
     participant's stored (current) episode, if any; the new one is then its next
     episode, under ``check_enrol_again``: ``last_result`` is the person's latest result
     in clinical time, ``points_left`` what they still hold (available and held) in the
     ended episode's program, ``ended_zone`` that program's time zone (default: ``program``'s),
     in which the day it ended is read.
     """
-    day = start or local_date(now, program.timezone)
+    today = local_date(now, program.timezone)
+    day = start or today
+    if day > today + dt.timedelta(days=START_AHEAD_DAYS):
+        raise InvalidInput(
+            f"start {day} is more than {START_AHEAD_DAYS} days after today ({today}) in"
+            f" {program.timezone}: enrol closer to the first visit"
+        )
     if existing is None:
         return Participant(
             id=participant,
@@ -127,14 +138,22 @@ def end_time(
     last_result: OutcomeRecord | None,
 ) -> dt.datetime:
     """When ``record``'s current episode ends: ``now``, or on the clinical date ``on`` (noon
-    there, as any date given without a time; now when ``on`` is today). ``on`` may not be
-    before the episode's start or the local date of the person's latest result, nor after
+    there, as any date given without a time; now when ``on`` is today). An episode that
+    has not started yet is ``InvalidTransition`` (it would end before it starts). ``on``
+    may not be before the episode's start or the local date of the person's latest result, nor after
     today (``InvalidInput``): the episode holds its results, and the end is a fact, not a
     plan."""
-    if on is None:
-        return now
     who, timezone = record.id, program.timezone
     today = local_date(now, timezone)
+    if today < record.start:
+        # Ending it now would store an end before its start (and ``on`` may not be in the
+        # future): a booked episode is ended once its first day has come.
+        raise InvalidTransition(
+            f"{who}'s episode {record.episode} has not started (it starts on {record.start},"
+            f" today is {today} in {timezone}); it can be ended from {record.start}"
+        )
+    if on is None:
+        return now
     if on > today:
         raise InvalidInput(f"the end date {on} is after today ({today}) in {timezone}")
     if on < record.start:
