@@ -93,7 +93,7 @@ def test_the_next_episode_starts_after_the_last_result(higgins: Clinic, clock: F
     with clock.at(visit(9, hour=17)):
         higgins.withdraw("P001", actor=ADMIN)
     for start in (day(1), day(5), day(9)):
-        with pytest.raises(InvalidInput, match=f"last result, on {day(9)} \\(outcome"):
+        with pytest.raises(InvalidTransition, match=f"last result, on {day(9)} \\(outcome"):
             higgins.enroll("P001", HIGGINS, start=start, actor=ADMIN)
     assert [e.number for e in higgins.episodes("P001")] == [1]
     assert higgins.enroll("P001", HIGGINS, start=day(10), actor=ADMIN).episode == 2

@@ -109,7 +109,7 @@ def test_refusals_write_nothing(db: Path) -> None:
     too_early = invoke(
         db, f"enroll P001 --program higgins-vbrt --start {second_visit} --actor {ADMIN}"
     )
-    message = assert_error(too_early, 2)["message"]
+    message = assert_error(too_early, 1)["message"]
     assert "must be after P001's last result" in message
     assert snapshot(db) == before
     # After the last result but before the day the first episode ended: they would overlap.
@@ -141,14 +141,17 @@ def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> No
     ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
     ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(2)} --actor {ADMIN}")
     left = START + dt.timedelta(days=10)
+    # A date that contradicts the record is a refused transition (exit 1); one out of
+    # range is input (exit 2), as for enrol (docs/decisions.md).
     refusals = {
-        START + dt.timedelta(days=1): "is before P001's last result, on",
-        START - dt.timedelta(days=1): "is before the start of P001's episode 1",
-        TODAY + dt.timedelta(days=2): "is after today",
+        START + dt.timedelta(days=1): ("is before P001's last result, on", 1),
+        START - dt.timedelta(days=1): ("is before the start of P001's episode 1", 1),
+        TODAY + dt.timedelta(days=2): ("is after today", 2),
     }
-    for day, said in refusals.items():
+    for day, (said, code) in refusals.items():
         before = snapshot(path)
-        error = assert_error(invoke(path, f"withdraw P001 --on {day} --actor {ADMIN} --yes"), 2)
+        command = f"withdraw P001 --on {day} --actor {ADMIN} --yes"
+        error = assert_error(invoke(path, command), code)
         assert f"the end date {day} " in error["message"]
         assert said in error["message"]
         assert snapshot(path) == before

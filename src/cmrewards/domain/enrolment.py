@@ -89,8 +89,9 @@ def check_enrol_again(
     - their current episode ended (withdrawn or completed); an active one is
       ``AlreadyExists``, as a second enrolment always was;
     - ``start`` is after the current episode's start and after the local date (in
-      ``program``'s zone) of their latest result, ``InvalidInput`` otherwise: which
-      episode a result is in follows from its date alone;
+      ``program``'s zone) of their latest result, ``InvalidTransition`` otherwise (a date
+      that contradicts the record, exit 1, as an overlap): which episode a result is in
+      follows from its date alone;
     - ``start`` is not before the local date (in ``ended_zone``, the ended episode's program's
       zone) the current episode ended on, ``InvalidTransition`` otherwise: episodes do not
       overlap (the same day is allowed: discharged and taken back that day). An episode
@@ -105,14 +106,14 @@ def check_enrol_again(
             f" episode {existing.episode}); withdraw or complete it before enrolling again"
         )
     if start <= existing.start:
-        raise InvalidInput(
+        raise InvalidTransition(
             f"start {start} must be after the start of {who}'s episode {existing.episode}"
             f" ({existing.start})"
         )
     if last_result is not None:
         last_day = local_date(last_result.occurred_at, program.timezone)
         if start <= last_day:
-            raise InvalidInput(
+            raise InvalidTransition(
                 f"start {start} must be after {who}'s last result, on {last_day} (outcome"
                 f" {last_result.id}): a new episode starts after the results of the one before"
             )
@@ -139,10 +140,10 @@ def end_time(
 ) -> dt.datetime:
     """When ``record``'s current episode ends: ``now``, or on the clinical date ``on`` (noon
     there, as any date given without a time; now when ``on`` is today). An episode that
-    has not started yet is ``InvalidTransition`` (it would end before it starts). ``on``
-    may not be before the episode's start or the local date of the person's latest result, nor after
-    today (``InvalidInput``): the episode holds its results, and the end is a fact, not a
-    plan."""
+    has not started yet is ``InvalidTransition`` (it would end before it starts), as is an
+    ``on`` before the episode's start or the local date of the person's latest result (a
+    date that contradicts the record); an ``on`` after today is ``InvalidInput`` (out of
+    range): the episode holds its results, and the end is a fact, not a plan."""
     who, timezone = record.id, program.timezone
     today = local_date(now, timezone)
     if today < record.start:
@@ -157,14 +158,14 @@ def end_time(
     if on > today:
         raise InvalidInput(f"the end date {on} is after today ({today}) in {timezone}")
     if on < record.start:
-        raise InvalidInput(
+        raise InvalidTransition(
             f"the end date {on} is before the start of {who}'s episode {record.episode}"
             f" ({record.start})"
         )
     if last_result is not None:
         last_day = local_date(last_result.occurred_at, timezone)
         if on < last_day:
-            raise InvalidInput(
+            raise InvalidTransition(
                 f"the end date {on} is before {who}'s last result, on {last_day} (outcome"
                 f" {last_result.id}): an episode ends after its results"
             )
