@@ -195,3 +195,18 @@ def test_a_mistyped_start_year_is_refused_and_the_right_date_enrols(tmp_path: Pa
             f" UTC); it can be ended from {booked}"
         )
     assert snapshot(path) == before
+
+
+def test_withdraw_and_complete_without_on_say_the_day(tmp_path: Path) -> None:
+    """As ``--on DATE`` says its day, ending an episode now says today's, in the program's
+    zone (UTC here)."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
+    for who in ("Z-1", "Z-2"):
+        ok(path, f"enroll {who} --program higgins-vbrt --start {START} --actor {ADMIN}")
+    today = dt.datetime.now(dt.UTC).date()  # not TODAY: the test may run across midnight
+    said = ok(path, f"withdraw Z-1 --actor {ADMIN} --yes", json_output=False)
+    assert said in (f"Z-1 withdrawn on {today}\n", f"Z-1 withdrawn on {TODAY}\n")
+    said = ok(path, f"complete Z-2 --actor {ADMIN} --yes", json_output=False)
+    assert said in (f"Z-2 completed on {today}\n", f"Z-2 completed on {TODAY}\n")
