@@ -241,7 +241,9 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"not paid: {award.note}")
     elif award.note:
         parts.append(award.note)
-    if award.capped:
+    if award.capped and not (award.points or award.bonus_points or award.draws):
+        parts.append("nothing paid: the annual cap is used up")
+    elif award.capped:
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
