@@ -161,6 +161,15 @@ def test_the_help_names_the_formats(db: Path) -> None:
     result = invoke(db, "import --help", json_output=False)
     assert "HL7 v2" in result.stdout
     assert "FILE" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "goes on past a unit it refuses" in said
+    assert "exits non-zero" in said
+
+
+def test_report_help_says_what_is_as_of_now(db: Path) -> None:
+    said = " ".join(invoke(db, "report --help", json_output=False).stdout.split())
+    assert "is as of now" in said
+    assert "results, awards, adjustments and prizes are the range's" in said
 
 
 FHIR = ROOT / "tests" / "fixtures" / "fhir"

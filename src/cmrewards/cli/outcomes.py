@@ -330,7 +330,11 @@ def import_(
     (participant,target,outcome,at,key,note), with --map a lab export of analyte results,
     HL7 v2 ORU^R01 messages or FHIR R4 JSON / NDJSON (Observations, DiagnosticReports, a
     Bundle); safe to rerun. With --close, once every row is in, record `missed` for the
-    owed samples without a result through the file's last day."""
+    owed samples without a result through the file's last day.
+
+    A lab file (--map) goes on past a unit it refuses (a specimen or message: nothing of
+    it written), says each on stderr and exits non-zero; fix it and import again, and the
+    rest is skipped as already applied. A CSV of outcomes stops at its first bad row."""
     from .calendar import describe_close, stopped  # --close's words: not every command's
 
     clinic = settings.clinic()
