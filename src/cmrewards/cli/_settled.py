@@ -1,5 +1,5 @@
 """What a settlement paid or took back, in the words ``record`` uses for its own outcome:
-shared by ``record``, ``correct``/``void``, ``import`` and ``excuse``."""
+shared by ``record``, ``correct``/``void``, ``import``, ``excuse`` and ``close``."""
 
 from __future__ import annotations
 
