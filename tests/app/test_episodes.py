@@ -93,7 +93,7 @@ def test_the_next_episode_starts_after_the_last_result(higgins: Clinic, clock: F
     with clock.at(visit(9, hour=17)):
         higgins.withdraw("P001", actor=ADMIN)
     for start in (day(1), day(5), day(9)):
-        with pytest.raises(InvalidInput, match=f"last result, on {day(9)} \\(outcome"):
+        with pytest.raises(InvalidTransition, match=f"last result, on {day(9)} \\(outcome"):
             higgins.enroll("P001", HIGGINS, start=start, actor=ADMIN)
     assert [e.number for e in higgins.episodes("P001")] == [1]
     assert higgins.enroll("P001", HIGGINS, start=day(10), actor=ADMIN).episode == 2
@@ -249,3 +249,22 @@ def test_history_statement_and_report_show_the_episodes(higgins: Clinic, clock: 
     (report,) = higgins.report(HIGGINS)
     assert (report.enrolled, report.episodes, report.returning) == (1, 2, 1)
     assert report.longest_abstinence == {"P001": 1}
+
+
+def test_a_booked_episode_ends_only_from_its_first_day(higgins: Clinic, clock: FakeClock) -> None:
+    """A start more than 31 days ahead is refused (a mistyped year); one within a month
+    is a booking, which cannot be ended before its first day (it would end before it
+    starts) and is withdrawn as any other from that day."""
+    with clock.at(visit(40)), pytest.raises(InvalidInput, match="more than 31 days after"):
+        higgins.enroll("P009", HIGGINS, start=day(72), actor=ADMIN)
+    with clock.at(visit(40)):
+        higgins.enroll("P009", HIGGINS, start=day(71), actor=ADMIN)
+        for end in (higgins.withdraw, higgins.complete):
+            with pytest.raises(InvalidTransition, match="has not started"):
+                end("P009", actor=ADMIN)
+    with clock.at(visit(71)):
+        ended = higgins.withdraw("P009", actor=ADMIN)
+    assert ended.ended_at is not None
+    assert ended.ended_at.date() >= ended.start
+    report = higgins.verify()
+    assert report.ok, report.problems

@@ -339,6 +339,20 @@ def test_a_program_in_utc_only_by_default_is_refused_until_timezone_says(
     assert said.stdout.rstrip().endswith(", in America/Denver")
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("utc", "UTC"), ("america/chicago", "America/Chicago")]
+)
+def test_a_time_zone_typed_in_the_wrong_case_says_its_spelling(
+    clinic_db: Path, typed: str, meant: str
+) -> None:
+    """Zone names are case-sensitive: the refusal names the one that differs only in case."""
+    before = snapshot(clinic_db)
+    line = f"program add --preset va-prize-cm --timezone {typed} --actor {ADMIN}"
+    error = assert_error(invoke(clinic_db, line), 2)
+    assert error["message"].endswith(f"unknown time zone {typed!r}; did you mean {meant}?")
+    assert snapshot(clinic_db) == before
+
+
 def test_a_program_file_naming_its_zone_needs_no_timezone(clinic_db: Path) -> None:
     added = ok(clinic_db, f"program add --preset ca-recovery-incentives --actor {ADMIN}")
     assert added["timezone"] == "America/Los_Angeles"

@@ -79,8 +79,38 @@ def test_close_in_words(db: Path) -> None:
     assert text(db, f"close --through {date(13)} --actor {RECORDER}") == (
         f"closed 1 participant through {date(13)}: 2 samples recorded missed"
         f" ({STIM} 2) in 2 participant-weeks\n"
-        "awards after the missed samples settled: 5 points taken back, 0 written off"
-        " (already spent)\n"
+        "awards after the missed samples settled: -5 points taken back\n"
+    )
+
+
+def test_close_in_words_says_what_it_paid_too() -> None:
+    """A missed sample that both pays (a dependent target now met) and takes back says
+    both, in the words every settlement line uses, summed over the participants."""
+    from cmrewards import ClosedParticipant, CloseReport, PrizeWon, Settlement
+    from cmrewards.cli.calendar import describe_close
+
+    def closed(who: str, settlement: Settlement) -> ClosedParticipant:
+        return ClosedParticipant(who, "twice", {STIM: 1}, (2,), (9,), settlement)
+
+    report = CloseReport(
+        through=date(20),
+        participants=2,
+        missed={STIM: 2},
+        weeks=2,
+        closed=(
+            closed("P-A", Settlement("close", (4,), paid_points=35, taken_back_points=50)),
+            closed(
+                "P-B",
+                Settlement(
+                    "close", (7,), draws=1, slips=("small",), prizes=(PrizeWon(6, "small", 100),)
+                ),
+            ),
+        ),
+        skipped_programs=(),
+    )
+    assert describe_close(report).splitlines()[1] == (
+        "awards after the missed samples settled: +35 points, -50 points taken back,"
+        " 1 draw: won prize #6 small ($1.00)"
     )
 
 

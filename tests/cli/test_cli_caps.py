@@ -53,6 +53,20 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
+def test_a_result_the_cap_pays_nothing_for_says_so(db: Path) -> None:
+    """The fifth $10 fills the $50 cap; the sixth is met and pays nothing, and says that
+    rather than "cut to the annual cap", which reads as a smaller payment."""
+    said = []
+    for day in (14, 17):
+        at = f"{START + dt.timedelta(days=day)}T09:30:00+00:00"
+        line = f"record P-1001 --target {TARGET} --outcome met --at {at} --actor {ADMIN}"
+        said.append(text(db, line).splitlines()[0])
+    assert said == [
+        f"P-1001 {TARGET}: met — +10 points",
+        f"P-1001 {TARGET}: met — nothing paid: the annual cap is used up",
+    ]
+
+
 ADJUST = 'adjust P-1001 --points 40 --reason "make-up for the lab outage, approved by J."'
 
 

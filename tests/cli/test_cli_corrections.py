@@ -251,3 +251,41 @@ def test_a_voided_outcome_is_not_corrected_again(db: Path) -> None:
         invoke(db, f"correct 1 --outcome not_met --reason x --actor {ADMIN} --yes"), 1
     )["message"]
     assert "was voided by correction 1; record the right result instead" in message
+
+
+def test_a_void_names_the_prizes_it_withdrew_and_says_the_prizes_still_owed(
+    db: Path, tmp_path: Path
+) -> None:
+    """As the reverse correction names the prizes it wins: each owed prize withdrawn is
+    named with its id, and the balance line says the prizes still owed, as ``balance``.
+    Every slip of this bowl wins, so what is withdrawn does not depend on the draws."""
+    program = tmp_path / "sure.toml"
+    program.write_text(
+        'id = "sure"\nname = "Every slip wins"\nweeks = 12\ntimezone = "UTC"\n\n'
+        f'[[targets]]\nid = "{STIM}"\nper_week = 2\nschedule = {{ kind = "escalating",'
+        ' award = "draws", start = 1, step = 1, step_by = "week", max = 12 }\n\n'
+        '[[bowl]]\ncategory = "small"\nslips = 10\nvalue_cents = 100\n'
+    )
+    ok(db, f"program add --file {program} --timezone UTC --actor {ADMIN}")
+    ok(db, f"enroll F002 --program sure --start {START} --actor {ADMIN}")
+    ids = []
+    for day in (0, 3, 7, 10, 14, 17, 21):
+        met = f"record F002 --target {STIM} --outcome met --at {at_day(day)} --actor {RECORDER}"
+        ids.append(ok(db, met)["outcome_id"])
+    ok(db, f"void {ids[0]} --reason 'entered in error' --actor {ADMIN} --yes")
+    before = {p["id"]: p for p in ok(db, "prize list F002")}
+    result = invoke(
+        db, f"void {ids[1]} --reason 'entered in error' --actor {ADMIN} --yes", json_output=False
+    )
+    assert result.exit_code == 0, result.output
+    _, settled, balance_line = result.stdout.splitlines()
+    after = ok(db, "prize list F002")
+    gone = [p for p in after if p["status"] == "withdrawn" and before[p["id"]]["status"] == "owed"]
+    owed = [p for p in after if p["status"] == "owed"]
+    assert gone, "the reset withdraws the prizes of the draws it takes back"
+    assert owed, "not those of the draws still earned"
+    named = ", ".join(f"prize #{p['id']} small ($1.00)" for p in gone)
+    assert settled.endswith(f"draws no longer earned, withdrew {named}")
+    desk = invoke(db, "balance F002", json_output=False).stdout
+    assert balance_line == "F002: balance " + desk.removeprefix("F002: ").split("; no cap")[0]
+    assert f"{len(owed)} prize{'s' if len(owed) > 1 else ''} owed (" in balance_line

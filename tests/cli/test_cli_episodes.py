@@ -109,7 +109,7 @@ def test_refusals_write_nothing(db: Path) -> None:
     too_early = invoke(
         db, f"enroll P001 --program higgins-vbrt --start {second_visit} --actor {ADMIN}"
     )
-    message = assert_error(too_early, 2)["message"]
+    message = assert_error(too_early, 1)["message"]
     assert "must be after P001's last result" in message
     assert snapshot(db) == before
     # After the last result but before the day the first episode ended: they would overlap.
@@ -141,14 +141,17 @@ def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> No
     ok(path, f"enroll P001 --program higgins-vbrt --start {START} --actor {ADMIN}")
     ok(path, f"record P001 --target {STIM} --outcome met --at {at_day(2)} --actor {ADMIN}")
     left = START + dt.timedelta(days=10)
+    # A date that contradicts the record is a refused transition (exit 1); one out of
+    # range is input (exit 2), as for enrol (docs/decisions.md).
     refusals = {
-        START + dt.timedelta(days=1): "is before P001's last result, on",
-        START - dt.timedelta(days=1): "is before the start of P001's episode 1",
-        TODAY + dt.timedelta(days=2): "is after today",
+        START + dt.timedelta(days=1): ("is before P001's last result, on", 1),
+        START - dt.timedelta(days=1): ("is before the start of P001's episode 1", 1),
+        TODAY + dt.timedelta(days=2): ("is after today", 2),
     }
-    for day, said in refusals.items():
+    for day, (said, code) in refusals.items():
         before = snapshot(path)
-        error = assert_error(invoke(path, f"withdraw P001 --on {day} --actor {ADMIN} --yes"), 2)
+        command = f"withdraw P001 --on {day} --actor {ADMIN} --yes"
+        error = assert_error(invoke(path, command), code)
         assert f"the end date {day} " in error["message"]
         assert said in error["message"]
         assert snapshot(path) == before
@@ -159,3 +162,51 @@ def test_withdraw_on_a_past_date_ends_the_episode_that_day(tmp_path: Path) -> No
     shown = ok(path, "participant show P001")
     assert shown[0]["ended_at"].startswith(f"{left}T1")  # noon in Chicago: 17:00 or 18:00 UTC
     assert f"ended {left} by {ADMIN}" in ok(path, "participant show P001", json_output=False)
+
+
+def test_a_mistyped_start_year_is_refused_and_the_right_date_enrols(tmp_path: Path) -> None:
+    """A start a year ahead (a mistyped year) is refused in one line, exit 2, nothing
+    written, so the right date enrols at once; a start within a month is a booking, and
+    that episode cannot be withdrawn (nor completed) before its first day: it would end
+    before it starts."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
+    typo = TODAY + dt.timedelta(days=365)
+    before = snapshot(path)
+    error = assert_error(
+        invoke(path, f"enroll Z-2 --program higgins-vbrt --start {typo} --actor {ADMIN}"), 2
+    )
+    assert error["message"] == (
+        f"start {typo} is more than 31 days after today ({TODAY}) in UTC:"
+        " enrol closer to the first visit"
+    )
+    assert snapshot(path) == before
+    ok(path, f"enroll Z-2 --program higgins-vbrt --start {TODAY} --actor {ADMIN}")
+    assert ok(path, "participant show Z-2")[-1]["start"] == str(TODAY)
+
+    booked = TODAY + dt.timedelta(days=31)
+    ok(path, f"enroll Z-3 --program higgins-vbrt --start {booked} --actor {ADMIN}")
+    before = snapshot(path)
+    for command in ("withdraw", "complete"):
+        error = assert_error(invoke(path, f"{command} Z-3 --actor {ADMIN} --yes"), 1)
+        assert error["message"] == (
+            f"Z-3's episode 1 has not started (it starts on {booked}, today is {TODAY} in"
+            f" UTC); it can be ended from {booked}"
+        )
+    assert snapshot(path) == before
+
+
+def test_withdraw_and_complete_without_on_say_the_day(tmp_path: Path) -> None:
+    """As ``--on DATE`` says its day, ending an episode now says today's, in the program's
+    zone (UTC here)."""
+    path = tmp_path / "clinic.db"
+    ok(path, f"init --admin {ADMIN} --no-sign-in")
+    ok(path, f"program add --preset higgins-vbrt --timezone UTC --actor {ADMIN}")
+    for who in ("Z-1", "Z-2"):
+        ok(path, f"enroll {who} --program higgins-vbrt --start {START} --actor {ADMIN}")
+    today = dt.datetime.now(dt.UTC).date()  # not TODAY: the test may run across midnight
+    said = ok(path, f"withdraw Z-1 --actor {ADMIN} --yes", json_output=False)
+    assert said in (f"Z-1 withdrawn on {today}\n", f"Z-1 withdrawn on {TODAY}\n")
+    said = ok(path, f"complete Z-2 --actor {ADMIN} --yes", json_output=False)
+    assert said in (f"Z-2 completed on {today}\n", f"Z-2 completed on {TODAY}\n")

@@ -142,7 +142,10 @@ def test_a_recorder_s_file_may_not_withdraw_a_decided_result(db: Path) -> None:
         r" written",
         message,
     ), message
-    assert summary == "cmrewards: 1 message refused, nothing of it written; fix and import again"
+    assert summary == (
+        "cmrewards: 1 message refused, nothing of it written;"
+        " import it again as an admin or a lab-feed account"
+    )
     assert result.stdout.startswith("messages: 1 applied, 0 already applied, 1 refused;")
     assert ok(db, "balance P-1001")["points"] == 10
     before = snapshot(db)
@@ -158,6 +161,15 @@ def test_the_help_names_the_formats(db: Path) -> None:
     result = invoke(db, "import --help", json_output=False)
     assert "HL7 v2" in result.stdout
     assert "FILE" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "goes on past a unit it refuses" in said
+    assert "exits non-zero" in said
+
+
+def test_report_help_says_what_is_as_of_now(db: Path) -> None:
+    said = " ".join(invoke(db, "report --help", json_output=False).stdout.split())
+    assert "is as of now" in said
+    assert "results, awards, adjustments and prizes are the range's" in said
 
 
 FHIR = ROOT / "tests" / "fixtures" / "fhir"
@@ -190,3 +202,19 @@ def test_a_fhir_export_is_told_by_its_content_and_gives_the_hl7_record(
 
 def test_fhir_without_a_mapping_is_a_usage_error(db: Path) -> None:
     assert_error(invoke(db, f"import {FHIR / 'results.ndjson'} --actor feed-01"), 2)
+
+
+def test_a_file_refused_for_permission_and_for_a_fault_says_both(db: Path, tmp_path: Path) -> None:
+    """One message not permitted (a recorder withdrawing a decided result) and one that
+    cannot be read: the closing line says to fix the file and to import the one not
+    permitted as an admin or a lab-feed account."""
+    bad = (HL7 / "nine_panel_final.hl7").read_bytes().decode()
+    bad = bad.replace("19359-9^Cocaine", "ZZ-9^Cocaine")
+    both = tmp_path / "both.hl7"
+    both.write_bytes((HL7 / "entered_in_error.hl7").read_bytes() + bad.encode())
+    result = invoke(db, f"import {both} --map {MAP} --actor rec-01", json_output=False)
+    assert result.exit_code != 0
+    assert result.stderr.splitlines()[-1] == (
+        "cmrewards: 2 messages refused, nothing of them written; fix and import again,"
+        " as an admin or a lab-feed account for the 1 message not permitted"
+    )

@@ -12,7 +12,7 @@ from cmrewards.domain.enrolment import ended, enrolment
 from cmrewards.domain.programs import Program, load_preset
 from cmrewards.domain.records import Episode, OutcomeRecord, Participant, Status
 from cmrewards.domain.schedules import Outcome
-from cmrewards.errors import AlreadyExists, InvalidInput, InvalidTransition
+from cmrewards.errors import AlreadyExists, InvalidTransition
 
 PROGRAM = attrs.evolve(load_preset("petry-fishbowl"), timezone="America/Chicago")
 OTHER = attrs.evolve(load_preset("va-prize-cm"), timezone="America/Chicago")
@@ -120,14 +120,14 @@ def test_the_next_episode_starts_after_the_last_result_in_the_programs_zone() ->
     # 04:00 UTC on 10 June is still 9 June in Chicago.
     last = result_at(dt.datetime(2027, 6, 10, 4, 0, tzinfo=dt.UTC))
     for start in (dt.date(2027, 6, 1), dt.date(2027, 6, 9)):
-        with pytest.raises(InvalidInput, match=r"last result, on 2027-06-09 \(outcome 7\)"):
+        with pytest.raises(InvalidTransition, match=r"last result, on 2027-06-09 \(outcome 7\)"):
             again(withdrawn(), start, last=last)
     assert dt.date(2027, 6, 10) == again(withdrawn(), dt.date(2027, 6, 10), last=last).start
 
 
 def test_the_next_episode_starts_after_the_one_before() -> None:
     for start in (dt.date(2027, 5, 30), dt.date(2027, 5, 31)):
-        with pytest.raises(InvalidInput, match="after the start of P001's episode 1"):
+        with pytest.raises(InvalidTransition, match="after the start of P001's episode 1"):
             again(withdrawn(), start)
 
 
@@ -140,7 +140,7 @@ def test_the_next_episode_does_not_start_before_the_one_before_ended() -> None:
         with pytest.raises(InvalidTransition, match=message):
             again(left, start, last=last)
     # A result on or before the start is the sharper refusal, and is said first.
-    with pytest.raises(InvalidInput, match="last result, on 2027-06-09"):
+    with pytest.raises(InvalidTransition, match="last result, on 2027-06-09"):
         again(left, dt.date(2027, 6, 9), last=last)
     # Taken back the day they left, or any day after.
     assert dt.date(2027, 6, 20) == again(left, dt.date(2027, 6, 20), last=last).start

@@ -544,6 +544,9 @@ def test_bad_value_messages_say_what_is_wrong() -> None:
     assert invalid(program_text(top='timezone = "Mars/Olympus_Mons"')) == (
         "stim.toml: timezone: unknown time zone 'Mars/Olympus_Mons'"
     )
+    assert invalid(program_text(top='timezone = "europe/london"')) == (
+        "stim.toml: timezone: unknown time zone 'europe/london'; did you mean Europe/London?"
+    )
     assert invalid(program_text(schedule=f"{SCHEDULE}, max = 5")) == (
         "stim.toml: targets[0].schedule.max: must be at least start (10)"
     )

@@ -407,9 +407,11 @@ class Clinic:
         every episode.
 
         Raises ``AlreadyExists`` while the current episode is active; ``InvalidInput`` for a
-        start on or before the previous episode's start or the person's last result, a
-        malformed id or a start out of range; ``InvalidTransition`` for another program while
-        points are left in the old one; ``NotFound`` for an unknown program;
+        malformed id, a start out of range or more than 31 days after today (a mistyped
+        year: ``enrolment.START_AHEAD_DAYS``); ``InvalidTransition`` for a start on or
+        before the previous episode's start or the person's last result, or before the
+        previous episode ended (a date that contradicts the record), and for another
+        program while points are left in the old one; ``NotFound`` for an unknown program;
         ``PermissionDenied`` unless the actor is an active admin. Rules: docs/design.md
         section 2 ("Episodes") and docs/decisions.md, "Episodes".
         """
@@ -422,8 +424,9 @@ class Clinic:
         that day in the program's zone; now when today); None means now.
 
         Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
-        enrolment has ended; ``InvalidInput`` for an ``on`` after today, before the
-        episode's start or before the person's last result; ``PermissionDenied`` unless the
+        enrolment has ended or has not started yet (its start is after today), or for an
+        ``on`` before the episode's start or the person's last result; ``InvalidInput``
+        for an ``on`` after today; ``PermissionDenied`` unless the
         actor is an active admin. Rules: docs/design.md section 2; docs/decisions.md,
         "Episodes: An episode ends on a date".
         """
@@ -436,7 +439,8 @@ class Clinic:
         ``withdraw``, and ``on`` as there.
 
         Raises ``NotFound`` for an unknown participant; ``InvalidTransition`` when the
-        enrolment has ended; ``InvalidInput`` for an ``on`` as ``withdraw`` says;
+        enrolment has ended or has not started yet; ``InvalidInput`` for an ``on`` as
+        ``withdraw`` says;
         ``PermissionDenied`` unless the actor is an active admin. Rules: docs/design.md
         section 2.
         """

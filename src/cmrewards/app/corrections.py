@@ -46,7 +46,7 @@ from ..domain.staff import Action, authorise
 from ..domain.validation import check_text, choice, is_row_id
 from ..errors import NotFound
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..store.port import Corrections, HoldRelease, LedgerPosting, RecordTx
+from ..store.port import Corrections, HoldRelease, LedgerPosting, Prizes, RecordTx
 from ..views.balance import balance_of
 from .postings import move_stock, transfer
 from .settling import settle
@@ -286,8 +286,18 @@ def correct(
             key,
             request,
             lambda data: attrs.evolve(from_json(CorrectionResult, data), replayed=True),
-            lambda: correct_recorded(work, tx, record, wanted, reason=reason_text, actor=actor),
+            lambda: _with_prizes_owed(
+                tx, correct_recorded(work, tx, record, wanted, reason=reason_text, actor=actor)
+            ),
         )
+
+
+def _with_prizes_owed(tx: Prizes, result: CorrectionResult) -> CorrectionResult:
+    """``result`` with the prizes still owed, read in its own transaction: a correction
+    may withdraw some, and its balance line says what ``balance`` says (decisions.md).
+    Only the owed rows, as ``balance`` reads them; lab corrections (bulk) skip it."""
+    owed = tuple(tx.owed_prizes(result.balance.participant))
+    return attrs.evolve(result, balance=attrs.evolve(result.balance, prizes_owed=owed))
 
 
 def correct_recorded(

@@ -109,9 +109,10 @@ def end_enrolment(
         person = find_participant(tx, participant)
         at = work.clock()
         record = ended(person, status, at, actor)  # an ended episode is refused first
+        program = find_program(tx, person.program_id)
+        last = None
         if on is not None:
-            program = find_program(tx, person.program_id)
             last = max(tx.outcomes(person.id), key=clinical_order, default=None)
-            record = ended(person, status, end_time(person, program, on, at, last), actor)
+        record = ended(person, status, end_time(person, program, on, at, last), actor)
         tx.update_participant(record)
         return record

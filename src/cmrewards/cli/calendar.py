@@ -57,17 +57,16 @@ def describe_close(report: CloseReport) -> str:
     missed = f"{plural(report.samples, 'sample')} recorded missed"
     if per_target:
         missed += f" ({per_target})"
-    taken = sum(c.settlement.taken_back_points for c in report.closed if c.settlement)
-    written_off = sum(c.settlement.written_off_points for c in report.closed if c.settlement)
+    from ._settled import combined, says_something, settled_parts  # not on balance's path
+
+    settled = combined([c.settlement for c in report.closed if c.settlement], "close")
     lines = [
         f"closed {plural(report.participants, 'participant')} through {report.through}:"
         f" {missed} in {plural(report.weeks, 'participant-week')}"
     ]
-    if taken or written_off:
-        lines.append(
-            f"awards after the missed samples settled: {taken:,} points taken back,"
-            f" {written_off:,} written off (already spent)"
-        )
+    if says_something(settled):
+        # In the words every other settlement line uses: paid, taken back, draws, prizes.
+        lines.append(f"awards after the missed samples settled: {settled_parts(settled)}")
     if report.skipped_programs:
         lines.append(
             "skipped (stored before the calendar, calendar = false): "

@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         LabImportReport,
         Prize,
         RecordResult,
+        Refusal,
         TransferResult,
         VerifyReport,
         VisitResult,
@@ -240,7 +241,9 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"not paid: {award.note}")
     elif award.note:
         parts.append(award.note)
-    if award.capped:
+    if award.capped and not (award.points or award.bonus_points or award.draws):
+        parts.append("nothing paid: the annual cap is used up")
+    elif award.capped:
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
@@ -327,7 +330,11 @@ def import_(
     (participant,target,outcome,at,key,note), with --map a lab export of analyte results,
     HL7 v2 ORU^R01 messages or FHIR R4 JSON / NDJSON (Observations, DiagnosticReports, a
     Bundle); safe to rerun. With --close, once every row is in, record `missed` for the
-    owed samples without a result through the file's last day."""
+    owed samples without a result through the file's last day.
+
+    A lab file (--map) goes on past a unit it refuses (a specimen or message: nothing of
+    it written), says each on stderr and exits non-zero; fix it and import again, and the
+    rest is skipped as already applied. A CSV of outcomes stops at its first bad row."""
     from .calendar import describe_close, stopped  # --close's words: not every command's
 
     clinic = settings.clinic()
@@ -397,7 +404,8 @@ def import_(
         unit = "message" if found.messages else "specimen"
         click.echo(
             f"cmrewards: {plural(len(report.refused), unit)} refused, nothing of"
-            f" {'it' if len(report.refused) == 1 else 'them'} written; fix and import again"
+            f" {'it' if len(report.refused) == 1 else 'them'} written;"
+            f" {_retry(report.refused, unit)}"
             f"{' (the calendar was not closed)' if close_after else ''}",
             err=True,
         )
@@ -574,7 +582,7 @@ def correct(
     at it, and every award it changes is settled. Asks first (or --yes)."""
     confirm(yes, f"correct outcome {outcome_id} to {outcome} and settle every award it changes")
     result = settings.clinic().correct(outcome_id, outcome, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_correction(result))
+    emit(settings, result, lambda: _describe_correction(result, settings.clinic()))
 
 
 @cli.command()
@@ -591,19 +599,38 @@ def void(
     Asks first (or --yes)."""
     confirm(yes, f"void outcome {outcome_id}: it will count for nothing, awards settled")
     result = settings.clinic().void(outcome_id, reason=reason, actor=actor, key=key)
-    emit(settings, result, lambda: _describe_correction(result))
+    emit(settings, result, lambda: _describe_correction(result, settings.clinic()))
 
 
-def _describe_correction(result: CorrectionResult) -> str:
+def _retry(refused: Sequence[Refusal], unit: str) -> str:
+    """What to do about refused units: a permission refusal is not mended by editing the
+    file but by importing it as someone who may apply it (decisions.md)."""
+    denied = sum(1 for r in refused if r.error_type == "PermissionDenied")
+    if denied == len(refused):
+        return f"import {'it' if denied == 1 else 'them'} again as an admin or a lab-feed account"
+    if not denied:
+        return "fix and import again"
+    return (
+        "fix and import again, as an admin or a lab-feed account for the"
+        f" {plural(denied, unit)} not permitted"
+    )
+
+
+def _describe_correction(result: CorrectionResult, clinic: Clinic) -> str:
     from ._settled import describe_settlement
+
+    # The settlement carries the withdrawn prizes' ids: name them, as the prizes won are.
+    participant = result.balance.participant
+    withdrawn = clinic.prizes(participant) if result.settlement.prizes_withdrawn else []
 
     c = result.correction
     what = "voided" if c.outcome is None else f"corrected to {c.outcome}"
     note = " (already done with this key; nothing written)" if result.replayed else ""
     return (
         f"outcome {c.outcome_id} {what} (correction {c.id}){note}\n"
-        f"{describe_settlement(result.settlement)}\n"
-        f"{result.balance.participant}: {describe_balance(result.balance, [])}"
+        f"{describe_settlement(result.settlement, withdrawn)}\n"
+        f"{participant}:"
+        f" {describe_balance(result.balance, list(result.balance.prizes_owed or ()))}"
     )
 
 

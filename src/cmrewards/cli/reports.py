@@ -24,13 +24,21 @@ if TYPE_CHECKING:
 
 @cli.command()
 @click.option("--program", "program_id", type=PROGRAM, help="One program (default: every program).")
-@click.option("--since", help="First clinical date, YYYY-MM-DD.")
-@click.option("--until", help="Last clinical date, YYYY-MM-DD.")
+@click.option(
+    "--since", metavar="DATE", help="First clinical date, YYYY-MM-DD (results and awards)."
+)
+@click.option(
+    "--until", metavar="DATE", help="Last clinical date, YYYY-MM-DD (results and awards)."
+)
 @pass_settings
 def report(
     settings: Settings, program_id: str | None, since: str | None, until: str | None
 ) -> None:
-    """Abstinence, cost, liability, budget, caps and stock for each program; sign-ins."""
+    """Abstinence, cost, liability, budget, caps and stock for each program; sign-ins.
+
+    With --since/--until, results, awards, adjustments and prizes are the range's; the
+    rest (participants, points held, redeemed and outstanding, caps reached, stock) is as
+    of now, and says so."""
     first = cmrewards.parse_date(since, "--since") if since is not None else None
     last = cmrewards.parse_date(until, "--until") if until is not None else None
     clinic = settings.clinic()

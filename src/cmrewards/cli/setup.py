@@ -450,7 +450,15 @@ def _end_command(name: str, verb: str, doc: str) -> None:
         )
         record = getattr(clinic, name)(participant, on=day, actor=actor)
         seen = Recorded(f"{record.id} {verb}", f"cmrewards statement {record.id}")
-        said = f"{record.id} {verb}" + ("" if day is None else f" on {day}")
+
+        def said() -> str:
+            # Always the day, as --on says it: without it, today in the program's zone.
+            ended = day
+            if ended is None and record.ended_at is not None:
+                zone = clinic.program(record.program_id).timezone
+                ended = cmrewards.local_date(record.ended_at, zone)
+            return f"{record.id} {verb}" + ("" if ended is None else f" on {ended}")
+
         emit(settings, record, said, recorded=seen)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import cache, lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..errors import InvalidInput
 
@@ -28,7 +28,18 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"unknown time zone {name[:64]!r}") from None
+        raise InvalidInput(unknown_zone(name)) from None
+
+
+def unknown_zone(name: str) -> str:
+    """``unknown time zone 'utc'; did you mean UTC?``: the IANA name that differs from
+    ``name`` only in case, when there is one (zone names are case-sensitive on most
+    systems, and ``utc`` or ``america/chicago`` are how people type them)."""
+    said = f"unknown time zone {name[:64]!r}"
+    folded = name.casefold()
+    # Only on the error path: listing the zones reads the time-zone database.
+    matches = sorted(z for z in available_timezones() if z.casefold() == folded)
+    return f"{said}; did you mean {matches[0]}?" if matches else said
 
 
 def require_aware(value: dt.datetime, what: str) -> dt.datetime:

@@ -18,6 +18,10 @@ from .clock import clinical_noon, local_date
 from .programs import Program
 from .records import OutcomeRecord, Participant, Status
 
+START_AHEAD_DAYS = 31
+"""How far ahead an enrolment may start: a month's booking; a later date is most likely a
+mistyped year, and an episode not started cannot be ended (docs/decisions.md)."""
+
 
 def enrolment(
     existing: Participant | None,
@@ -33,14 +37,21 @@ def enrolment(
 ) -> Participant:
     """The active episode of ``participant`` in ``program`` that ``actor`` starts at ``now``.
 
-    ``start`` defaults to today in the program's time zone. ``existing`` is the
+    ``start`` defaults to today in the program's time zone; more than ``START_AHEAD_DAYS``
+    after today it is ``InvalidInput``. ``existing`` is the
     participant's stored (current) episode, if any; the new one is then its next
     episode, under ``check_enrol_again``: ``last_result`` is the person's latest result
     in clinical time, ``points_left`` what they still hold (available and held) in the
     ended episode's program, ``ended_zone`` that program's time zone (default: ``program``'s),
     in which the day it ended is read.
     """
-    day = start or local_date(now, program.timezone)
+    today = local_date(now, program.timezone)
+    day = start or today
+    if day > today + dt.timedelta(days=START_AHEAD_DAYS):
+        raise InvalidInput(
+            f"start {day} is more than {START_AHEAD_DAYS} days after today ({today}) in"
+            f" {program.timezone}: enrol closer to the first visit"
+        )
     if existing is None:
         return Participant(
             id=participant,
@@ -78,8 +89,9 @@ def check_enrol_again(
     - their current episode ended (withdrawn or completed); an active one is
       ``AlreadyExists``, as a second enrolment always was;
     - ``start`` is after the current episode's start and after the local date (in
-      ``program``'s zone) of their latest result, ``InvalidInput`` otherwise: which
-      episode a result is in follows from its date alone;
+      ``program``'s zone) of their latest result, ``InvalidTransition`` otherwise (a date
+      that contradicts the record, exit 1, as an overlap): which episode a result is in
+      follows from its date alone;
     - ``start`` is not before the local date (in ``ended_zone``, the ended episode's program's
       zone) the current episode ended on, ``InvalidTransition`` otherwise: episodes do not
       overlap (the same day is allowed: discharged and taken back that day). An episode
@@ -94,14 +106,14 @@ def check_enrol_again(
             f" episode {existing.episode}); withdraw or complete it before enrolling again"
         )
     if start <= existing.start:
-        raise InvalidInput(
+        raise InvalidTransition(
             f"start {start} must be after the start of {who}'s episode {existing.episode}"
             f" ({existing.start})"
         )
     if last_result is not None:
         last_day = local_date(last_result.occurred_at, program.timezone)
         if start <= last_day:
-            raise InvalidInput(
+            raise InvalidTransition(
                 f"start {start} must be after {who}'s last result, on {last_day} (outcome"
                 f" {last_result.id}): a new episode starts after the results of the one before"
             )
@@ -127,25 +139,33 @@ def end_time(
     last_result: OutcomeRecord | None,
 ) -> dt.datetime:
     """When ``record``'s current episode ends: ``now``, or on the clinical date ``on`` (noon
-    there, as any date given without a time; now when ``on`` is today). ``on`` may not be
-    before the episode's start or the local date of the person's latest result, nor after
-    today (``InvalidInput``): the episode holds its results, and the end is a fact, not a
-    plan."""
-    if on is None:
-        return now
+    there, as any date given without a time; now when ``on`` is today). An episode that
+    has not started yet is ``InvalidTransition`` (it would end before it starts), as is an
+    ``on`` before the episode's start or the local date of the person's latest result (a
+    date that contradicts the record); an ``on`` after today is ``InvalidInput`` (out of
+    range): the episode holds its results, and the end is a fact, not a plan."""
     who, timezone = record.id, program.timezone
     today = local_date(now, timezone)
+    if today < record.start:
+        # Ending it now would store an end before its start (and ``on`` may not be in the
+        # future): a booked episode is ended once its first day has come.
+        raise InvalidTransition(
+            f"{who}'s episode {record.episode} has not started (it starts on {record.start},"
+            f" today is {today} in {timezone}); it can be ended from {record.start}"
+        )
+    if on is None:
+        return now
     if on > today:
         raise InvalidInput(f"the end date {on} is after today ({today}) in {timezone}")
     if on < record.start:
-        raise InvalidInput(
+        raise InvalidTransition(
             f"the end date {on} is before the start of {who}'s episode {record.episode}"
             f" ({record.start})"
         )
     if last_result is not None:
         last_day = local_date(last_result.occurred_at, timezone)
         if on < last_day:
-            raise InvalidInput(
+            raise InvalidTransition(
                 f"the end date {on} is before {who}'s last result, on {last_day} (outcome"
                 f" {last_result.id}): an episode ends after its results"
             )

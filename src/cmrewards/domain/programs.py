@@ -18,7 +18,7 @@ import attrs
 from ..errors import CMRewardsError, InvalidInput, NotFound
 from .analytes import analyte, analyte_names
 from .calendar import Escalation, ExtraSamples, Phase, enter_phase, weeks_of
-from .clock import zone
+from .clock import unknown_zone, zone
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -286,7 +286,7 @@ def program_from_dict(data: object, source: str) -> Program:
     try:
         zone(timezone)
     except CMRewardsError:
-        raise table.fail("timezone", f"unknown time zone {timezone!r}") from None
+        raise table.fail("timezone", unknown_zone(timezone)) from None
     cap_cents = table.optional_integer("cap_cents", minimum=1)
     cap_period = table.choice("cap_period", CapPeriod, CapPeriod.CALENDAR_YEAR)
     budget_cents = table.optional_integer("budget_cents")
