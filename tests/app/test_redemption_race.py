@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 import cmrewards
-from support.clinics import START
 
 ADMIN = "admin-1"
 RECORDER = "rec-1"
@@ -77,7 +76,7 @@ def set_up(location: str, points: int, stock: int) -> None:
         clinic.init(ADMIN)
         clinic.add_staff(RECORDER, "recorder", actor=ADMIN)
         clinic.add_program(cmrewards.load_preset(PROGRAM), actor=ADMIN)
-        clinic.enroll(PARTICIPANT, PROGRAM, start=START, actor=ADMIN)
+        clinic.enroll(PARTICIPANT, PROGRAM, actor=ADMIN)  # today: the wall clock is real
         clinic.adjust(PARTICIPANT, points, reason="opening balance", actor=ADMIN)
         clinic.add_item(SKU, name="$2.50 voucher", cost=COST, stock=stock, actor=ADMIN)
         assert clinic.balance(PARTICIPANT).available_points == points
