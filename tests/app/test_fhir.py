@@ -498,6 +498,10 @@ def test_a_subject_without_the_system_is_refused_without_its_content() -> None:
     assert problem.startswith(f"Observation.subject: has no identifier with system {SYSTEM}")
     assert "elsewhere" not in problem
     assert "Doe" not in problem
+    # An identifier without a system could be anyone's (a mapping's typo): refused, not
+    # counted outside CM.
+    nameless = {"identifier": {"value": "X-1"}}
+    assert fault(observation(subject=nameless)).problem.startswith("Observation.subject: has no")
     alone = {"identifier": {"system": "urn:mrn", "value": "MRN-77"}, "display": "Doe, Jane"}
     with pytest.raises(InvalidInput) as refused:  # a document sent alone is refused
         cmrewards.parse_fhir_message(json.dumps(observation(subject=alone)), mapping(), "r 1")

@@ -108,7 +108,7 @@ def end_enrolment(
     with work.write(actor, Action.ENROL) as tx:
         person = find_participant(tx, participant)
         at = work.clock()
-        record = ended(person, status, at, actor)  # an ended episode is refused first
+        ended(person, status, at, actor)  # an ended episode is refused first
         program = find_program(tx, person.program_id)
         last = None
         if on is not None:

@@ -214,8 +214,9 @@ def _subject(subject: Node, source: Resource, document: Document, lab_map: LabMa
         value = identifier.text("value", required=True)
     else:
         patient = document.resolve(subject, source)
-        if patient is None and identifier is not None:
+        if patient is None and identifier is not None and identifier.text("system"):
             # Named by another system's identifier alone (another clinic's MRN): not in CM.
+            # One without a system could be anyone's (a mapping's typo): refused below.
             raise SubjectNotInCM(
                 subject.path,
                 f"its identifier is not of system {system} ([identity] system of {lab_map.source})",

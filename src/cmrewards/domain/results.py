@@ -58,8 +58,9 @@ class Balance:
     """What may still be awarded this cap period; None when the program has no cap."""
     prizes_owed: tuple[Prize, ...] | None = attrs.field(default=None, eq=False)
     """The prizes won and not yet handed over, traded or withdrawn, in the order they were
-    won. ``Clinic.balance`` reads them; None in a write's result, which does not. Not
-    compared: a write's result equals the balance read right after it."""
+    won. ``Clinic.balance`` reads them, and so do ``correct`` and ``void`` (their line
+    names what is still owed); None in other writes' results, which do not. Not compared:
+    a write's result equals the balance read right after it."""
     awaiting_final: tuple[str, ...] | None = attrs.field(default=None, eq=False)
     """The specimens (accessions, in order of collection) with an analyte whose standing
     result is preliminary: shown, paying nothing until the final one comes (issue 13).
