@@ -18,6 +18,7 @@ import cmrewards
 from cmrewards import Acknowledgement, Clinic, MLLPServer
 from support.cli import snapshot
 from support.mllp import Client, frame, serving
+from support.mllp import ctn_oru as oru
 
 ROOT = Path(__file__).resolve().parents[2]
 HL7 = ROOT / "tests" / "fixtures" / "hl7"
@@ -39,23 +40,6 @@ def messages(name: str) -> list[str]:
         if found and segment and segment[:3] not in ("BTS", "FTS"):
             found[-1].append(segment)
     return ["\r".join(message) + "\r" for message in found]
-
-
-def oru(control_id: str, accession: str, cocaine: str, status: str, who: str = "P-1001") -> str:
-    """A two-analyte ORU^R01 (cocaine and amphetamine screens) collected 2026-03-03 09:00."""
-    return (
-        "\r".join(
-            [
-                "MSH|^~\\&|TOXLAB|LAB|CMREWARDS|CLINIC|20260303120000-0600||ORU^R01^ORU_R01|"
-                f"{control_id}|P|2.5.1",
-                f"PID|1||{who}^^^CMREWARDS^PI||Quimby^Harriet||19810714|F",
-                f"OBR|1||{accession}^TOXLAB|UDS^Urine drug screen^L|||202603030900-0600",
-                f"OBX|1|CWE|19359-9^Cocaine screen^LN||{cocaine}||||||{status}",
-                f"OBX|2|CWE|19261-7^Amphetamine screen^LN||NEG||||||{status}",
-            ]
-        )
-        + "\r"
-    )
 
 
 @pytest.fixture
@@ -175,9 +159,9 @@ def test_a_corrected_result_changes_the_record(
     listener: tuple[MLLPServer, tuple[str, int]], db: Path
 ) -> None:
     with Client(listener[1]) as lab:
-        final = lab.send(oru("M-1", "ACC-9", "NEG", "F"))
+        final = lab.send(oru("M-1", "ACC-9"))
         paid = points(db)
-        corrected = lab.send(oru("M-2", "ACC-9", "POS", "C"))
+        corrected = lab.send(oru("M-2", "ACC-9", cocaine="POS", status="C"))
     assert answered(final)[:2] == ("AA", "M-1")
     assert answered(corrected)[:2] == ("AA", "M-2")
     assert "corrected" in answered(corrected)[2]
@@ -202,9 +186,9 @@ def test_a_preliminary_result_is_stored_and_paid_only_once_final(
 @pytest.mark.parametrize(
     ("message", "says"),
     [
-        (oru("U-1", "ACC-7", "NEG", "F", who="P-9999"), "P-9999"),
-        (oru("A-1", "ACC-7", "NEG", "F").replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01"), "ORU"),
-        (oru("X-1", "ACC-7", "NEG", "Q"), "OBX-11"),
+        (oru("U-1", "ACC-7", who="P-9999"), "P-9999"),
+        (oru("A-1", "ACC-7").replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01"), "ORU"),
+        (oru("X-1", "ACC-7", status="Q"), "OBX-11"),
     ],
     ids=["unknown participant", "not ORU^R01", "unknown status"],
 )
@@ -216,7 +200,7 @@ def test_a_refused_message_gets_AE_with_its_reason_and_writes_nothing(
         refused = lab.send(message)
         code, echoed, reason = answered(refused)
         assert snapshot(db) == before
-        accepted = lab.send(oru("OK-1", "ACC-8", "NEG", "F"))
+        accepted = lab.send(oru("OK-1", "ACC-8"))
     assert (code, echoed) == ("AE", control_id(message))
     assert says in reason
     assert "\n" not in reason
@@ -229,7 +213,7 @@ def test_a_malformed_frame_gets_AE_and_the_listener_applies_the_next(
     with Client(listener[1]) as lab:
         garbled = lab.send_raw(b"PID|1||P-1001" + b"\x1c\x0d")
         empty = lab.send_raw(frame(""))
-        applied = lab.send(oru("G-1", "ACC-5", "NEG", "F"))
+        applied = lab.send(oru("G-1", "ACC-5"))
     assert answered(garbled)[0] == "AE"
     assert answered(empty)[0] == "AE"
     assert answered(applied)[:2] == ("AA", "G-1")
@@ -246,7 +230,7 @@ def test_a_sender_killed_mid_message_writes_nothing(
     sender.socket.sendall(frame(final)[:cut])
     sender.kill()
     with Client(listener[1]) as lab:
-        assert answered(lab.send(oru("K-1", "ACC-4", "NEG", "F")))[0] == "AA"  # it got nothing
+        assert answered(lab.send(oru("K-1", "ACC-4")))[0] == "AA"  # it got nothing
     after = snapshot(db)
     assert "ACC-1001-01" not in repr(after)
     assert after != before  # K-1 alone was applied
@@ -304,7 +288,7 @@ def test_a_busy_database_is_AR_and_the_lab_sends_it_again(
     with cmrewards.open(str(db)) as clinic:
         handler = cmrewards.lab_handler(clinic, LAB, actor="rec-01")
         monkeypatch.setattr(clinic, "apply_lab_message", busy)
-        code, echoed, reason = answered(handler(oru("B-1", "ACC-6", "NEG", "F")))
+        code, echoed, reason = answered(handler(oru("B-1", "ACC-6")))
     assert (code, echoed) == ("AR", "B-1")
     assert reason.startswith("not processed, send it again later: the database stayed locked")
 
@@ -315,13 +299,13 @@ def test_a_recorder_run_listener_answers_a_change_to_a_decided_result_AE(db: Pat
     and nothing of it is written, until a lab-feed account sends it."""
     with cmrewards.open(str(db)) as clinic:
         by_recorder = cmrewards.lab_handler(clinic, LAB, actor="rec-01")
-        assert answered(by_recorder(oru("R-1", "ACC-7", "NEG", "F")))[0] == "AA"
+        assert answered(by_recorder(oru("R-1", "ACC-7")))[0] == "AA"
         before = snapshot(db)
-        code, echoed, reason = answered(by_recorder(oru("R-2", "ACC-7", "POS", "C")))
+        code, echoed, reason = answered(by_recorder(oru("R-2", "ACC-7", cocaine="POS", status="C")))
         assert (code, echoed) == ("AE", "R-2")
         assert reason.startswith("specimen ACC-7 cocaine: this corrected report changes")
         assert "'rec-01' is a recorder" in reason
         assert snapshot(db) == before
         by_feed = cmrewards.lab_handler(clinic, LAB, actor="feed-01")
-        assert answered(by_feed(oru("R-2", "ACC-7", "POS", "C")))[0] == "AA"
+        assert answered(by_feed(oru("R-2", "ACC-7", cocaine="POS", status="C")))[0] == "AA"
     assert corrections(db) == ["outcome 1 corrected to not_met"]

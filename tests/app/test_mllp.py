@@ -16,7 +16,7 @@ from cmrewards.app.mllp import (
     MLLPServer,
     read_acknowledgement,
 )
-from support.mllp import TIMEOUT, Address, Client, frame, oru, serving
+from support.mllp import FAMILY_NAME, TIMEOUT, Address, Client, frame, oru, serving
 
 AT = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
 
@@ -127,7 +127,7 @@ def test_a_handler_that_raises_gets_AE_naming_only_the_error_class() -> None:
         second = c.send(oru("TWO"))
     assert code_and_id(first) == ("AE", "ONE", "the message could not be handled (RuntimeError)")
     assert "P-1001" not in first
-    assert "Testperson" not in first
+    assert FAMILY_NAME not in first
     assert code_and_id(second)[:2] == ("AE", "TWO")
 
 

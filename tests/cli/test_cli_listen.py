@@ -21,31 +21,12 @@ import pytest
 
 import cmrewards
 from support.cli import assert_error, invoke, ok, snapshot
-from support.mllp import TIMEOUT, Client, frame
+from support.mllp import BIRTH_DATE, FAMILY_NAME, TIMEOUT, Client, frame
+from support.mllp import ctn_oru as oru
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "tests" / "fixtures" / "hl7" / "lab.toml"
 PROGRAM = ROOT / "examples" / "ctn0094-program.toml"
-
-
-def oru(
-    control_id: str, accession: str, who: str = "P-1001", cocaine: str = "NEG", status: str = "F"
-) -> str:
-    """A two-analyte ORU^R01 (negative unless ``cocaine`` says otherwise, final unless
-    ``status`` does) with the person's name and birth date in its PID."""
-    return (
-        "\r".join(
-            [
-                "MSH|^~\\&|TOXLAB|LAB|CMREWARDS|CLINIC|20260303120000-0600||ORU^R01^ORU_R01|"
-                f"{control_id}|P|2.5.1",
-                f"PID|1||{who}^^^CMREWARDS^PI||Quimby^Harriet||19810714|F",
-                f"OBR|1||{accession}^TOXLAB|UDS^Urine drug screen^L|||202603030900-0600",
-                f"OBX|1|CWE|19359-9^Cocaine screen^LN||{cocaine}||||||{status}",
-                f"OBX|2|CWE|19261-7^Amphetamine screen^LN||NEG||||||{status}",
-            ]
-        )
-        + "\r"
-    )
 
 
 @pytest.fixture
@@ -153,8 +134,8 @@ def test_it_logs_each_message_and_stops_cleanly_on_sigterm(listener: Listener, d
     assert listener.rest("err") == "cmrewards: stopped after 4 messages\n"
     assert listener.rest("out") == ""
     everything = "\n".join([applied, refused, garbled, replayed])
-    assert "Quimby" not in everything
-    assert "19810714" not in everything
+    assert FAMILY_NAME not in everything
+    assert BIRTH_DATE not in everything
     assert ok(db, "verify")["ok"] is True
     assert ok(db, "balance P-1001")["points"] > 0
 

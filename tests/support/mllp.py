@@ -105,6 +105,10 @@ def serving(make_server: Callable[[], MLLPServer]) -> Iterator[tuple[MLLPServer,
         assert not thread.is_alive(), "the server did not stop"
 
 
+FAMILY_NAME, GIVEN_NAME, BIRTH_DATE = "Quimby", "Harriet", "19810714"
+"""The made-up person in every ``oru``'s PID: what no answer, log line or record may show."""
+
+
 def oru(
     control_id: str,
     *,
@@ -119,9 +123,26 @@ def oru(
     made-up name and birth date beside the participant's identifier, as a lab's does."""
     segments = [
         f"MSH|^~\\&|TOXLAB|LABFAC|CMREWARDS|CLINIC|20260105093000||ORU^R01^ORU_R01|{control_id}|P|2.5.1",
-        f"PID|1||{participant}^^^{authority}^MR||Testperson^Alma||19800101|F",
+        f"PID|1||{participant}^^^{authority}^MR||{FAMILY_NAME}^{GIVEN_NAME}||{BIRTH_DATE}|F",
         f"OBR|1||{accession}|UDS9^Urine drug screen^L|||{collected}",
     ]
     for number, (code, value, status) in enumerate(results, 1):
         segments.append(f"OBX|{number}|ST|{code}^Drug screen^LN||{value}||||||{status}")
     return "\r".join(segments) + "\r"
+
+
+def ctn_oru(
+    control_id: str, accession: str, who: str = "P-1001", cocaine: str = "NEG", status: str = "F"
+) -> str:
+    """``oru`` as the CTN stimulant program's lab sends it (examples/hl7-map.toml): cocaine
+    and amphetamine screens collected 2026-03-03 09:00 in Chicago, negative unless
+    ``cocaine`` says otherwise, each with OBX-11 ``status``; ``who`` under the CMREWARDS
+    assigning authority."""
+    return oru(
+        control_id,
+        participant=who,
+        accession=accession,
+        collected="202603030900-0600",
+        results=(("19359-9", cocaine, status), ("19261-7", "NEG", status)),
+        authority="CMREWARDS",
+    )
