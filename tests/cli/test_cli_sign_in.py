@@ -182,7 +182,10 @@ def test_a_sensitive_act_asks_for_the_passphrase_again(desk: Desk) -> None:
     desk.ok("adjust P-1001 --points 5 --reason x", ADMIN)
     # Not sensitive: recording asks nothing more than the session.
     desk.login(RECORDER)
-    desk.ok("record P-1001 --target stimulant-negative --outcome met --at " + str(TODAY))
+    # Yesterday: a bare date is 00:00 in the program's zone, still ahead of the clock there
+    # when the UTC date has turned and the zone's has not.
+    yesterday = TODAY - dt.timedelta(days=1)
+    desk.ok(f"record P-1001 --target stimulant-negative --outcome met --at {yesterday}")
     # A clinic whose policy says otherwise is not asked again.
     desk.login(ADMIN)
     desk.ok("sign-in on --no-confirm-sensitive", ADMIN)
