@@ -78,6 +78,9 @@ def test_every_episode_is_listed_and_kept(higgins: Clinic, clock: FakeClock) -> 
 def test_an_active_episode_is_not_enrolled_again(higgins: Clinic, clock: FakeClock) -> None:
     with pytest.raises(AlreadyExists, match="already enrolled in higgins-vbrt"):
         higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)
+    # Said before the 31-day limit: no start would do while the episode is active.
+    with pytest.raises(AlreadyExists, match="already enrolled in higgins-vbrt"):
+        higgins.enroll("P001", HIGGINS, start=day(30 + 365), actor=ADMIN)
     with clock.at(visit(20)):
         higgins.withdraw("P001", actor=ADMIN)
     higgins.enroll("P001", HIGGINS, start=day(30), actor=ADMIN)

@@ -125,6 +125,13 @@ def test_refusals_write_nothing(db: Path) -> None:
     assert (
         "already enrolled in higgins-vbrt (active, episode 2)" in assert_error(twice, 1)["message"]
     )
+    # A start a year ahead too: the active episode is the reason, not the 31-day limit.
+    typo = TODAY + dt.timedelta(days=365)
+    far = invoke(db, f"enroll P001 --program higgins-vbrt --start {typo} --actor {ADMIN}")
+    assert assert_error(far, 1)["message"] == (
+        "participant 'P001' is already enrolled in higgins-vbrt (active, episode 2);"
+        " withdraw or complete it before enrolling again"
+    )
     late = invoke(db, f"record P001 --target {STIM} --outcome met --at {at_day(5)}"
                       f" --actor {ADMIN}")  # fmt: skip
     assert "an ended episode takes no new results" in assert_error(late, 2)["message"]

@@ -12,7 +12,7 @@ from cmrewards.domain.enrolment import ended, enrolment
 from cmrewards.domain.programs import Program, load_preset
 from cmrewards.domain.records import Episode, OutcomeRecord, Participant, Status
 from cmrewards.domain.schedules import Outcome
-from cmrewards.errors import AlreadyExists, InvalidTransition
+from cmrewards.errors import AlreadyExists, InvalidInput, InvalidTransition
 
 PROGRAM = attrs.evolve(load_preset("petry-fishbowl"), timezone="America/Chicago")
 OTHER = attrs.evolve(load_preset("va-prize-cm"), timezone="America/Chicago")
@@ -87,6 +87,16 @@ def test_an_active_episode_is_not_enrolled_again() -> None:
     second = again(withdrawn(), dt.date(2027, 8, 1))
     with pytest.raises(AlreadyExists, match=r"\(active, episode 2\); withdraw or complete"):
         again(second, dt.date(2027, 8, 20))
+
+
+def test_already_enrolled_is_said_before_a_start_too_far_ahead() -> None:
+    """Second reviewer: an active person re-enrolled with a start a year ahead heard the
+    31-day limit, though no start would do; the active episode is the reason to act on."""
+    far = NOW.date() + dt.timedelta(days=365)
+    with pytest.raises(AlreadyExists, match="already enrolled in petry-fishbowl"):
+        enrolment(enrolled(), "P001", PROGRAM, start=far, now=NOW, actor="admin-1")
+    with pytest.raises(InvalidInput, match="more than 31 days after today"):
+        again(withdrawn(), LATER.date() + dt.timedelta(days=365))
 
 
 @pytest.mark.parametrize("status", [Status.WITHDRAWN, Status.COMPLETED])

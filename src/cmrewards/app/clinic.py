@@ -406,7 +406,8 @@ class Clinic:
         same program or another, with a fresh schedule state; the cap's period still counts
         every episode.
 
-        Raises ``AlreadyExists`` while the current episode is active; ``InvalidInput`` for a
+        Raises ``AlreadyExists`` while the current episode is active (before any check of
+        ``start``: no start would do); ``InvalidInput`` for a
         malformed id, a start out of range or more than 31 days after today (a mistyped
         year: ``enrolment.START_AHEAD_DAYS``); ``InvalidTransition`` for a start on or
         before the previous episode's start or the person's last result, or before the

@@ -44,7 +44,12 @@ def enrolment(
     in clinical time, ``points_left`` what they still hold (available and held) in the
     ended episode's program, ``ended_zone`` that program's time zone (default: ``program``'s),
     in which the day it ended is read.
+
+    An active ``existing`` is ``AlreadyExists`` before any date is checked: whatever the
+    start, that person cannot be enrolled now, and that is the reason staff can act on.
     """
+    if existing is not None:
+        check_not_active(existing)
     today = local_date(now, program.timezone)
     day = start or today
     if day > today + dt.timedelta(days=START_AHEAD_DAYS):
@@ -76,6 +81,17 @@ def enrolment(
     )
 
 
+def check_not_active(existing: Participant) -> None:
+    """An active episode is not enrolled again: ``AlreadyExists``, as a second enrolment
+    always was (withdraw or complete it first)."""
+    if existing.status is Status.ACTIVE:
+        raise AlreadyExists(
+            f"participant {existing.id!r} is already enrolled in {existing.program_id}"
+            f" (active, episode {existing.episode}); withdraw or complete it before"
+            " enrolling again"
+        )
+
+
 def check_enrol_again(
     existing: Participant,
     program: Program,
@@ -86,8 +102,7 @@ def check_enrol_again(
 ) -> None:
     """A person may start a new episode on ``start`` in ``program`` when:
 
-    - their current episode ended (withdrawn or completed); an active one is
-      ``AlreadyExists``, as a second enrolment always was;
+    - their current episode ended (withdrawn or completed): ``check_not_active``;
     - ``start`` is after the current episode's start and after the local date (in
       ``program``'s zone) of their latest result, ``InvalidTransition`` otherwise (a date
       that contradicts the record, exit 1, as an overlap): which episode a result is in
@@ -99,12 +114,8 @@ def check_enrol_again(
     - in another program, no points are left in the old one (``InvalidTransition``):
       a point is worth what its program says, so points do not move between programs.
     """
+    check_not_active(existing)
     who = existing.id
-    if existing.status is Status.ACTIVE:
-        raise AlreadyExists(
-            f"participant {who!r} is already enrolled in {existing.program_id} (active,"
-            f" episode {existing.episode}); withdraw or complete it before enrolling again"
-        )
     if start <= existing.start:
         raise InvalidTransition(
             f"start {start} must be after the start of {who}'s episode {existing.episode}"
