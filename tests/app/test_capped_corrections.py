@@ -90,3 +90,49 @@ def test_void_after_an_admin_reversal_keeps_cap_usage_non_negative(capped: Clini
     for day in range(2, 60, 2):
         record(capped, day, "met")
     assert cap_used(capped) <= CAP
+
+
+EVERY_SLIP_WINS_TOML = """
+id = "capped-draws"
+name = "Capped draws, every slip a prize"
+timezone = "UTC"
+cap_cents = 300
+
+[[targets]]
+id = "stimulant-negative"
+per_week = 2
+schedule = { kind = "escalating", award = "draws", start = 1, step = 1, max = 12 }
+
+[[bowl]]
+category = "small"
+slips = 10
+value_cents = 100
+"""
+
+
+def test_a_settlement_counts_earned_draws_not_the_slips_the_cap_kept(
+    any_clinic: Clinic,
+) -> None:
+    """Reviewer: the draw count compared the cap's kept slips with earned draws, so where
+    the cap dropped a slip (a bowl without a $0 slip has nothing to downgrade to) a
+    settlement that added draws said one was taken back. Earned draws are compared with
+    earned draws; the slips are what the cap kept of the new ones."""
+    any_clinic.add_program(program_from_toml(EVERY_SLIP_WINS_TOML, "capped-draws"), actor=ADMIN)
+    any_clinic.enroll("P001", "capped-draws", start=START, actor=ADMIN)
+    ids = [
+        record(any_clinic, day, outcome)
+        for day, outcome in ((0, "met"), (3, "not_met"), (7, "met"), (10, "met"))
+    ]
+    # Draws earned 1, 0, 1, 2: $4 of prizes, the $3 cap drops the last slip.
+    assert any_clinic.balance("P001").cap_remaining_cents == 0
+    # The reset corrected away: 1, 2, 3, 4 draws earned, no room for any new slip.
+    met = any_clinic.correct(ids[1], "met", reason="lab confirmed", actor=ADMIN).settlement
+    assert (met.draws, met.slips, met.draws_taken_back, met.prizes) == (6, (), 0, ())
+    # And back: the six draws are no longer earned (not seven: one was never paid).
+    back = any_clinic.correct(ids[1], "not_met", reason="typo", actor=ADMIN).settlement
+    assert (back.draws, back.draws_taken_back, back.prizes_withdrawn) == (0, 6, ())
+    # A void: its one draw is taken back and its prize withdrawn.
+    voided = any_clinic.void(ids[0], reason="entered in error", actor=ADMIN).settlement
+    assert (voided.draws, voided.draws_taken_back, len(voided.prizes_withdrawn)) == (0, 1, 1)
+    report = any_clinic.verify()
+    assert (report.ok, report.problems) == (True, ())

@@ -253,21 +253,52 @@ def test_a_voided_outcome_is_not_corrected_again(db: Path) -> None:
     assert "was voided by correction 1; record the right result instead" in message
 
 
+def add_every_slip_wins(db: Path, tmp_path: Path, who: str, step: str = "", cap: str = "") -> None:
+    """Program ``sure`` (escalating draws from 1, ``step`` its step_by setting, ``cap`` a
+    ``cap_cents = ...`` line) from a bowl of $1.00 slips only, with ``who`` enrolled at START."""
+    program = tmp_path / "sure.toml"
+    program.write_text(
+        f'id = "sure"\nname = "Every slip wins"\nweeks = 12\ntimezone = "UTC"\n{cap}\n'
+        f'[[targets]]\nid = "{STIM}"\nper_week = 2\nschedule = {{ kind = "escalating",'
+        f' award = "draws", start = 1, step = 1, {step}max = 12 }}\n\n'
+        '[[bowl]]\ncategory = "small"\nslips = 10\nvalue_cents = 100\n'
+    )
+    ok(db, f"program add --file {program} --timezone UTC --actor {ADMIN}")
+    ok(db, f"enroll {who} --program sure --start {START} --actor {ADMIN}")
+
+
+def test_a_capped_settlement_line_counts_the_draws_earned(db: Path, tmp_path: Path) -> None:
+    """Reviewer: where the cap had dropped a slip (no $0 slip to cut it to), a correction
+    that added six draws said "-1 draw no longer earned": the count compared the cap's
+    kept slips with earned draws. It says the draws earned and that the cap cut them."""
+    add_every_slip_wins(db, tmp_path, "F003", cap="cap_cents = 300\n")
+    ids = [
+        ok(
+            db,
+            f"record F003 --target {STIM} --outcome {outcome} --at {at_day(day)}"
+            f" --actor {RECORDER}",
+        )["outcome_id"]
+        for day, outcome in ((0, "met"), (3, "not_met"), (7, "met"), (10, "met"))
+    ]
+    met = invoke(db, f"correct {ids[1]} --outcome met --reason x --actor {ADMIN} --yes",
+                 json_output=False)  # fmt: skip
+    assert met.exit_code == 0, met.output
+    settled = ", ".join(str(i) for i in ids[1:])
+    assert met.stdout.splitlines()[1] == (
+        f"settled outcomes {settled}: 6 draws, cut to the annual cap"
+    )
+    back = invoke(db, f"correct {ids[1]} --outcome not_met --reason x --actor {ADMIN} --yes",
+                  json_output=False)  # fmt: skip
+    assert back.stdout.splitlines()[1] == f"settled outcomes {settled}: -6 draws no longer earned"
+
+
 def test_a_void_names_the_prizes_it_withdrew_and_says_the_prizes_still_owed(
     db: Path, tmp_path: Path
 ) -> None:
     """As the reverse correction names the prizes it wins: each owed prize withdrawn is
     named with its id, and the balance line says the prizes still owed, as ``balance``.
     Every slip of this bowl wins, so what is withdrawn does not depend on the draws."""
-    program = tmp_path / "sure.toml"
-    program.write_text(
-        'id = "sure"\nname = "Every slip wins"\nweeks = 12\ntimezone = "UTC"\n\n'
-        f'[[targets]]\nid = "{STIM}"\nper_week = 2\nschedule = {{ kind = "escalating",'
-        ' award = "draws", start = 1, step = 1, step_by = "week", max = 12 }\n\n'
-        '[[bowl]]\ncategory = "small"\nslips = 10\nvalue_cents = 100\n'
-    )
-    ok(db, f"program add --file {program} --timezone UTC --actor {ADMIN}")
-    ok(db, f"enroll F002 --program sure --start {START} --actor {ADMIN}")
+    add_every_slip_wins(db, tmp_path, "F002", 'step_by = "week", ')
     ids = []
     for day in (0, 3, 7, 10, 14, 17, 21):
         met = f"record F002 --target {STIM} --outcome met --at {at_day(day)} --actor {RECORDER}"

@@ -197,14 +197,18 @@ class _Summary:
     draws_taken_back: int = 0
 
     def count_draws(self, before: int, settled: Plan) -> None:
-        """The draws one outcome's settlement pays or takes back: its slips (cap applied)
-        beyond the ``before`` it earned, or how many fewer it earns now."""
-        slips = settled.payout.slips
-        if len(slips) > before:
-            self.draws += len(slips) - before
-            self.slips += [slip.category for slip in slips[before:]]
+        """The draws one outcome now earns beyond the ``before`` it earned, with the slips
+        the cap kept of them, or how many fewer it earns. Earned draws are compared with
+        earned draws (before the cap, as ``Award.draws``): the cap's kept slips against
+        earned draws said "-1 draw no longer earned" where the cap had dropped a slip. The
+        cap drops only a tail (no slip fits once none does), so the kept slips from
+        ``before`` on are the new draws'."""
+        now = 0 if settled.earning is None else settled.earning.draws
+        if now > before:
+            self.draws += now - before
+            self.slips += [slip.category for slip in settled.payout.slips[before:]]
         else:
-            self.draws_taken_back += before - len(slips)
+            self.draws_taken_back += before - now
 
     def settlement(self, cause: str, outcomes: list[int]) -> Settlement:
         return Settlement(

@@ -54,6 +54,8 @@ def settled_parts(settlement: Settlement, withdrawn: Sequence[Prize] = ()) -> st
     if settlement.draws:
         # As ``record`` says its own: each draw, what it won, and the slips that won nothing.
         parts.append(drawn(settlement.draws, settlement.slips, settlement.prizes))
+        if settlement.draws > len(settlement.slips):  # as ``record`` says of its own
+            parts.append("cut to the annual cap")
     elif settlement.prizes:
         parts.append(f"won {prizes_won(settlement.prizes)}")
     if settlement.draws_taken_back:

@@ -99,12 +99,15 @@ class Settlement:
     """Prizes no longer earned but already handed over or traded: written off."""
     draws: int = 0
     """Prize-bowl draws the settled outcomes now earn and did not before (a dependent
-    target paid once its required one is met), whatever they won."""
+    target paid once its required one is met), whatever they won: earned draws, before
+    the cap, as ``Award.draws``."""
     slips: tuple[str, ...] = ()
     """The category each of those draws drew, ``good-job`` included (``prizes`` names the
-    prizes they won)."""
+    prizes they won), cap applied: fewer than ``draws`` when the cap left no room for the
+    last ones."""
     draws_taken_back: int = 0
-    """Draws the settled outcomes no longer earn (their owed prizes are ``prizes_withdrawn``)."""
+    """Draws the settled outcomes no longer earn, before the cap (their owed prizes are
+    ``prizes_withdrawn``; a prize the cap now cuts is withdrawn without a draw taken back)."""
 
     @property
     def points(self) -> int:
