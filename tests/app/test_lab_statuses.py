@@ -12,8 +12,6 @@ money of recording only the effective results directly.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,20 +29,11 @@ from cmrewards import (
     ResultStatus,
 )
 from support.clinics import FakeClock
+from support.lab_statuses import ANALYTES, NEG, POS, C, F, P, W, X, both, collected
+from support.lab_statuses import LAB_PROGRAM as PROGRAM
+from support.lab_statuses import LAB_START as START
 
-ROOT = Path(__file__).resolve().parents[2]
-PROGRAM = cmrewards.load_program_file(ROOT / "examples" / "ctn0094-program.toml")
 STIM = "stimulant-negative"
-START = dt.date(2026, 1, 5)
-P, F, C = ResultStatus.PRELIMINARY, ResultStatus.FINAL, ResultStatus.CORRECTED
-W, X = ResultStatus.ENTERED_IN_ERROR, ResultStatus.CANCELLED
-NEG, POS = LabResult.NEGATIVE, LabResult.POSITIVE
-ANALYTES = ("cocaine", "amphetamine")
-
-
-def collected(specimen: int) -> dt.datetime:
-    """Specimen ``n`` is given on the Monday of program week ``n + 1``, 15:00 UTC."""
-    return dt.datetime(2026, 1, 12, 15, tzinfo=dt.UTC) + dt.timedelta(weeks=specimen)
 
 
 def report(specimen: int, **analytes: tuple[ResultStatus, LabResult | None]) -> LabReport:
@@ -58,10 +47,6 @@ def report(specimen: int, **analytes: tuple[ResultStatus, LabResult | None]) -> 
 
 def message(*reports: LabReport) -> LabMessage:
     return LabMessage(reports, "line 1", control_id="MSG-1")
-
-
-def both(status: ResultStatus, result: LabResult) -> dict[str, tuple[ResultStatus, LabResult]]:
-    return {"cocaine": (status, result), "amphetamine": (status, result)}
 
 
 def apply(clinic: Clinic, *reports: LabReport) -> cmrewards.LabMessageResult:

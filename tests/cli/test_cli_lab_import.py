@@ -25,19 +25,25 @@ def run(db: Path, *args: str, json_output: bool = True) -> Result:
     return CliRunner().invoke(cli, [*top, *args], prog_name="cmrewards")
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.db"
-    for args in (
-        ["init", "--admin", "admin-1", "--no-sign-in"],
-        ["staff", "add", "rec-01", "--role", "recorder", "--actor", "admin-1"],
-        ["program", "add", "--file", str(EXAMPLES / "ctn0094-program.toml"), "--actor", "admin-1"],
-        ["enroll", "CTN-00010", "--program", "ctn-stimulant", "--start", "2026-01-05",
-         "--actor", "admin-1"],
+def ctn_clinic(path: Path, staff: str, participants: tuple[str, ...], start: str) -> Path:
+    """A database at ``path`` with the CTN-0094 program, ``staff`` ("ID ROLE") beside
+    admin-1, and ``participants`` enrolled from ``start``."""
+    program = EXAMPLES / "ctn0094-program.toml"
+    for command in (
+        "init --admin admin-1 --no-sign-in",
+        f"staff add {staff.split()[0]} --role {staff.split()[1]} --actor admin-1",
+        f"program add --file {shlex.quote(str(program))} --actor admin-1",
+        *(f"enroll {p} --program ctn-stimulant --start {start} --actor admin-1"
+          for p in participants),
     ):  # fmt: skip
-        result = run(path, *args)
+        result = run(path, *shlex.split(command))
         assert result.exit_code == 0, result.stderr
     return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return ctn_clinic(tmp_path / "clinic.db", "rec-01 recorder", ("CTN-00010",), "2026-01-05")
 
 
 def test_import_with_a_map_decides_each_specimen_and_a_rerun_writes_nothing(db: Path) -> None:
@@ -159,19 +165,11 @@ NIGHTLY = "Accession,MRN,Collected,Test,Result\n"
 @pytest.fixture
 def nightly(tmp_path: Path) -> Path:
     """A database with the two-analyte program, a lab-feed account and P-6001, P-6002."""
-    path = tmp_path / "nightly.db"
-    for args in (
-        ["init", "--admin", "admin-1", "--no-sign-in"],
-        ["staff", "add", "lab-1", "--role", "lab-feed", "--actor", "admin-1"],
-        ["program", "add", "--file", str(EXAMPLES / "ctn0094-program.toml"), "--actor", "admin-1"],
-        ["enroll", "P-6001", "--program", "ctn-stimulant", "--start", "2026-03-02",
-         "--actor", "admin-1"],
-        ["enroll", "P-6002", "--program", "ctn-stimulant", "--start", "2026-03-02",
-         "--actor", "admin-1"],
-    ):  # fmt: skip
-        result = run(path, *args)
-        assert result.exit_code == 0, result.stderr
-    return path
+    return nightly_clinic(tmp_path / "nightly.db")
+
+
+def nightly_clinic(path: Path) -> Path:
+    return ctn_clinic(path, "lab-1 lab-feed", ("P-6001", "P-6002"), "2026-03-02")
 
 
 def import_nightly(db: Path, lab: Path, mapping: Path) -> Result:
@@ -218,15 +216,7 @@ def test_a_refused_specimen_is_listed_the_rest_applied_and_the_fixed_file_pays_i
     fixed = import_nightly(nightly, lab, mapping)
     assert fixed.exit_code == 0, fixed.stderr
     assert fixed.stdout.startswith("specimens: 1 applied, 3 already applied, 0 refused,")
-    clean = tmp_path / "clean.db"
-    for command in (
-        "init --admin admin-1 --no-sign-in",
-        "staff add lab-1 --role lab-feed --actor admin-1",
-        f"program add --file {EXAMPLES / 'ctn0094-program.toml'} --actor admin-1",
-        "enroll P-6001 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-        "enroll P-6002 --program ctn-stimulant --start 2026-03-02 --actor admin-1",
-    ):
-        assert run(clean, *shlex.split(command)).exit_code == 0
+    clean = nightly_clinic(tmp_path / "clean.db")
     assert import_nightly(clean, lab, mapping).exit_code == 0
 
     def money(db: Path) -> dict[str, int]:

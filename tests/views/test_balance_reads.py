@@ -9,7 +9,6 @@ every stored report (domain/revisions.py), whatever order the reports came in.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,21 +32,23 @@ from cmrewards import (
 )
 from cmrewards.store.port import Store, Tx
 from support.clinics import START, FakeClock, visit
+from support.lab_statuses import (
+    ANALYTES,
+    LAB_PROGRAM,
+    LAB_START,
+    NEG,
+    POS,
+    C,
+    F,
+    P,
+    W,
+    X,
+    both,
+    collected,
+)
 from support.wrapped_stores import WrappedStore
 
-ROOT = Path(__file__).resolve().parents[2]
-LAB_PROGRAM = cmrewards.load_program_file(ROOT / "examples" / "ctn0094-program.toml")
-LAB_START = dt.date(2026, 1, 5)
-P, F, C = ResultStatus.PRELIMINARY, ResultStatus.FINAL, ResultStatus.CORRECTED
-W, X = ResultStatus.ENTERED_IN_ERROR, ResultStatus.CANCELLED
-NEG, POS = LabResult.NEGATIVE, LabResult.POSITIVE
-ANALYTES = ("cocaine", "amphetamine")
 ADMIN = "admin-1"
-
-
-def collected(specimen: int) -> dt.datetime:
-    """Specimen ``n`` is given on the Monday of program week ``n + 1``, 15:00 UTC."""
-    return dt.datetime(2026, 1, 12, 15, tzinfo=dt.UTC) + dt.timedelta(weeks=specimen)
 
 
 def send(
@@ -56,10 +57,6 @@ def send(
     reported = tuple(ReportedAnalyte(a, result, status) for a, (status, result) in analytes.items())
     report = LabReport(participant, f"{participant}-S{specimen}", collected(specimen), reported)
     clinic.apply_lab_message(LabMessage((report,), "line 1"), actor=ADMIN)
-
-
-def both(status: ResultStatus, result: LabResult | None) -> dict[str, Any]:
-    return dict.fromkeys(ANALYTES, (status, result))
 
 
 def standing_preliminaries(clinic: Clinic, participant: str) -> tuple[str, ...]:
