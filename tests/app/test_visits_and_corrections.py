@@ -20,7 +20,7 @@ import cmrewards
 from cmrewards import AlreadyExists, Clinic, InvalidTransition, NotFound, PermissionDenied
 from cmrewards.domain.chain import link
 from cmrewards.store.migrations import MIGRATIONS
-from support.clinics import START, FakeClock, sample_day, visit
+from support.clinics import START, FakeClock, check_history_balances, sample_day, visit
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -192,9 +192,14 @@ def test_history_lists_a_late_void_beside_the_result_it_voids(
     ]
     void = history[2]
     assert (void.recorded_at, void.detail) == (clock.now, "outcome 1 voided: wrong chart")
-    # Each balance is the ledger's once the line was entered: the void's is that of the
-    # last result before it was entered; the last take-back's is the balance now.
-    assert (void.available_points, history[-1].available_points) == (85, 25)
+    # The void and its take-backs, entered last, sit among earlier lines: down to a line
+    # above which an earlier-entered one or a later one is listed, no balance the ledger
+    # held is the sum, and it has none (as entered, the void's said 85 between 10 and 0).
+    # Day 4's bonus closes the lines entered up to the second take-back: 70, as the ledger
+    # held then; the last line's is the balance now.
+    shown = [e.available_points for e in history]
+    assert shown == [0, 10, None, None, None, None, None, None, None, 70, 25]
+    check_history_balances(history)
     assert clinic.balance("P001").points == 25
     assert clinic.verify().ok
 

@@ -320,3 +320,32 @@ def test_a_void_names_the_prizes_it_withdrew_and_says_the_prizes_still_owed(
     desk = invoke(db, "balance F002", json_output=False).stdout
     assert balance_line == "F002: balance " + desk.removeprefix("F002: ").split("; no cap")[0]
     assert f"{len(owed)} prize{'s' if len(owed) > 1 else ''} owed (" in balance_line
+
+
+def test_history_shows_a_balance_only_where_the_ledger_held_it(db: Path) -> None:
+    """Last session's note: a late entry's balance (the later figure, as entered) made the
+    column jump, and the bottom line need not be the balance now. Each balance shown is
+    the sum of the points listed down to it; where a late entry is among them none is."""
+    record(db, 0)
+    record(db, 4)  # the second negative in a row: 15 points
+    record(db, 2, "not_met")  # late: it resets day 4's escalation, 5 taken back
+    entries = ok(db, "history P001")
+    assert [(e["kind"], e["points"], e["available_points"]) for e in entries] == [
+        ("outcome", 0, 0),
+        ("award", 10, 10),
+        ("outcome", 0, None),  # day 2's result, entered after day 4's award below it
+        ("outcome", 0, None),
+        ("award", 15, 25),  # the lines so far are the first five entered
+        ("taken-back", -5, 20),  # entered last: the balance now
+    ]
+    assert entries[2]["held_points"] is None
+    text = invoke(db, "history P001", json_output=False).stdout.splitlines()
+    column = slice(text[0].index("points") + len("points"), text[0].index("detail"))
+    assert [line[column].split() for line in text[1:]] == [
+        ["0"], ["10"], [], [], ["25"], ["20"],
+    ]  # fmt: skip
+    rows = invoke(db, "history P001 --csv", json_output=False).stdout.splitlines()
+    header = rows[0].split(",")
+    assert [row.split(",")[header.index("balance")] for row in rows[1:]] == [
+        "0", "10", "", "", "25", "20",
+    ]  # fmt: skip

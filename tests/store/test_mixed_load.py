@@ -47,7 +47,7 @@ from cmrewards.domain.ledger import Transfer
 from cmrewards.domain.records import OutcomeRecord, Prize
 from cmrewards.domain.redemption import CatalogItem, Redemption, StockMovement
 from cmrewards.store import open_store
-from support.clinics import entered_last
+from support.clinics import check_history_balances
 
 SECONDS = float(os.environ.get("CMREWARDS_SOAK_SECONDS", "8"))
 WORKERS = 4
@@ -976,13 +976,11 @@ def check_history(clinic: cmrewards.Clinic, db: Database, summary: str) -> None:
         expected = [f"outcome:{o.id}" for o in db.outcomes if o.participant == participant]
         expected += [f"transfer:{t.id}" for t in db.transfers if t.participant == participant]
         assert sorted(refs) == sorted(expected), f"{participant}'s history\n{summary}"
-        # Each line's balance is the ledger's once it was entered: never below zero, and the
-        # transfer entered last (the highest id) holds the balance now.
-        negative = [e for e in entries if e.available_points < 0 or e.held_points < 0]
-        assert negative == [], f"{participant}'s history dips below zero\n{summary}"
-        last = entered_last(entries)
-        if last is not None:
-            assert (last.available_points, last.held_points) == (
+        # Each balance shown is the sum of the points listed so far, never below zero, and
+        # the last line holds the balance now.
+        check_history_balances(entries)
+        if entries:
+            assert (entries[-1].available_points, entries[-1].held_points) == (
                 balance.available_points,
                 balance.held_points,
             ), summary

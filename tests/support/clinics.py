@@ -59,19 +59,27 @@ def sample_day(n: int, per_week: int = 3) -> int:
     return 7 * (n // per_week) + SAMPLE_DAYS[per_week][n % per_week]
 
 
-def entered_last(entries: Sequence[HistoryEntry]) -> HistoryEntry | None:
-    """The line of a history whose balance is the balance now: the transfer entered last
-    (the highest id); None without transfers. History lists lines by clinical time, each
-    with the balance once it was entered, so its last line need not be the latest
-    (docs/decisions.md, "History order")."""
-    transfers = [e for e in entries if e.ref.startswith("transfer:")]
-    return max(transfers, key=lambda e: int(e.ref.removeprefix("transfer:")), default=None)
-
-
 def available_now(entries: Sequence[HistoryEntry]) -> int:
-    """The available points a history says the participant has now."""
-    last = entered_last(entries)
-    return 0 if last is None else last.available_points
+    """The available points a history says the participant has now: its last line's, once
+    ``check_history_balances`` holds (docs/decisions.md, "History order")."""
+    check_history_balances(entries)
+    last = entries[-1].available_points if entries else 0
+    assert last is not None
+    return last
+
+
+def check_history_balances(entries: Sequence[HistoryEntry]) -> None:
+    """Each balance a history shows is the sum of the points listed down to it, never
+    below zero, and the last line has one (the balance now)."""
+    listed = 0
+    for entry in entries:
+        listed += entry.points
+        available, held = entry.available_points, entry.held_points
+        assert (available is None) == (held is None), entry
+        if available is not None and held is not None:
+            assert min(available, held) >= 0, entry
+            assert available + held == listed, entry
+    assert not entries or entries[-1].available_points is not None, entries[-1]
 
 
 STORES = ("memory", "sqlite", "postgres")

@@ -815,7 +815,9 @@ class Clinic:
     def history(self, participant: str) -> list[HistoryEntry]:
         """Outcomes, transfers, corrections and write-offs by the clinical time each is about,
         ties in the order they were entered, each with its change in points and the available
-        and held points once it was entered (the line entered last holds the balance now).
+        and held points once the lines so far were entered: None where those are not the
+        first entered (a late entry among them), so each figure is one the ledger held and
+        the sum of the points listed so far; the last line holds the balance now.
 
         Raises ``NotFound`` for an unknown participant. Rules: docs/design.md section 4;
         the order: docs/decisions.md, "History order".

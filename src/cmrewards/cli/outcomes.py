@@ -454,7 +454,8 @@ def _count_messages(path: str) -> int:
 
 
 def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[HistoryEntry]]:
-    """History as staff read it: clinical time in the program's zone, the running balance;
+    """History as staff read it: clinical time in the program's zone, the running balance
+    (blank where a late entry is among the lines so far);
     with ``episodes``, the episode of each result."""
     episode: list[Column[HistoryEntry]] = (
         [Column("episode", lambda e: e.episode or "", right=True)] if episodes else []
@@ -475,9 +476,9 @@ def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[His
         ),
         Column(
             "balance",
-            lambda e: f"{e.available_points + e.held_points:,}",
+            lambda e: "" if (total := _balance(e)) is None else f"{total:,}",
             right=True,
-            csv=lambda e: e.available_points + e.held_points,
+            csv=lambda e: "" if (total := _balance(e)) is None else total,
         ),
         Column("detail", lambda e: e.detail),
         Column("ref", lambda e: e.ref),
@@ -485,13 +486,21 @@ def history_columns(timezone: str, *, episodes: bool = False) -> list[Column[His
     ]
 
 
+def _balance(entry: HistoryEntry) -> int | None:
+    """Available plus held after the lines so far; None where a late entry is among them
+    (``HistoryEntry.available_points``)."""
+    if entry.available_points is None or entry.held_points is None:
+        return None
+    return entry.available_points + entry.held_points
+
+
 @cli.command()
 @click.argument("participant", type=PARTICIPANT)
 @csv_option()
 @pass_settings
 def history(settings: Settings, participant: str) -> None:
-    """Every outcome and transfer by clinical time, with the balance once each was entered
-    (times in the program's zone)."""
+    """Every outcome and transfer by clinical time, with the balance after the lines so far
+    (blank where a late entry is among them; times in the program's zone)."""
     clinic = settings.clinic()
     entries = clinic.history(participant)
     # A person enrolled more than once: each result says which episode it is in.

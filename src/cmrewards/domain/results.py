@@ -184,8 +184,13 @@ class HistoryEntry:
     """``stimulant-negative: met``, or the transfer's reason."""
     points: int
     """Change to the participant's points (available plus held)."""
-    available_points: int
-    held_points: int
+    available_points: int | None
+    """The participant's available points once every line so far (this one included) was
+    entered; None where those lines are not the first entered, a late entry among them or
+    an earlier-entered line still to come, so that no balance the ledger held is their sum
+    (docs/decisions.md, "History order"). The last line's is the balance now."""
+    held_points: int | None
+    """Held by open redemption requests, as ``available_points`` (None where it is)."""
     ref: str
     """``outcome:12`` or ``transfer:34``."""
     actor: str

@@ -1,9 +1,9 @@
 """A participant's history: outcomes, corrections and transfers in clinical order, each
-with the balance the ledger held once it was entered; each correction and void is a line
-with who and why, and each settlement's transfers name it as their cause, each write-off
-follows them.
+with the balance the ledger held once the lines so far were entered (none where a late
+entry is among them); each correction and void is a line with who and why, and each
+settlement's transfers name it as their cause, each write-off follows them.
 
-Lines are put in entry order first (which also gives each its balance), then listed by
+Lines are put in entry order first (which also gives the balances), then listed by
 the clinical time each is about, ties in entry order (docs/decisions.md, "History
 order"): a late result, a void or a correction stands beside the results of its day,
 not after everything recorded before it."""
@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+
+import attrs
 
 from ..domain.clock import zone
 from ..domain.episodes import Enrolled, Episodes
@@ -33,8 +35,9 @@ def history_entries(
     episodes: Episodes | None = None,
 ) -> list[HistoryEntry]:
     """A participant's outcomes, corrections and transfers by clinical time, ties in entry
-    order; each line's ``available_points`` and ``held_points`` are the balance once it
-    was entered (so the latest entered line's is the balance now), and its ``occurred_at``
+    order; each line's ``available_points`` and ``held_points`` are the balance once the
+    lines so far were entered, None where those are not the first entered
+    (``_balances_held``; the last line's is the balance now), and its ``occurred_at``
     the clinical time it is about: a correction's or write-off's is its outcome's, a later
     episode's line is at local midnight of its start. Write-offs follow the transfers of
     the settlement that made them. ``notes`` says, by outcome id, why an outcome did not pay
@@ -44,7 +47,30 @@ def history_entries(
     entered = _entry_order(participant, outcomes, transfers, corrections, write_offs, notes,
                            episodes)  # fmt: skip
     order = sorted(range(len(entered)), key=lambda i: (entered[i].occurred_at, i))
-    return [entered[i] for i in order]
+    return _balances_held(entered, order)
+
+
+def _balances_held(entered: list[HistoryEntry], order: list[int]) -> list[HistoryEntry]:
+    """``entered`` (in entry order, each with the balance after it) listed in ``order``,
+    each line's balance the one after the lines so far. Where the first k lines listed
+    are the first k entered, that is the balance once the k-th was entered: a figure the
+    ledger held, and the sum of the points listed so far. Where a late entry is among
+    them (or an earlier-entered line is still to come) no balance the ledger held is
+    their sum, so the line has none (docs/decisions.md, "History order"): a balance in
+    entry order would jump, one summed in this order could go below zero."""
+    listed, latest = [], -1
+    for k, i in enumerate(order):
+        latest = max(latest, i)
+        line = entered[i]
+        if latest != k:
+            line = attrs.evolve(line, available_points=None, held_points=None)
+        elif i != k:  # the lines so far are the first k + 1 entered, the last not this one
+            held = entered[k]
+            line = attrs.evolve(
+                line, available_points=held.available_points, held_points=held.held_points
+            )
+        listed.append(line)
+    return listed
 
 
 def _entry_order(

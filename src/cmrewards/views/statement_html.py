@@ -733,13 +733,19 @@ def _prize_source(prize: Prize, numbers: dict[int, int]) -> str:
     return "a voided result" if number is None else f"result #{number}"
 
 
+def _points(points: int | None) -> str:
+    """A history line's balance figure; blank where it has none (a late entry)."""
+    return "" if points is None else f"{points:,}"
+
+
 def _movements_table(history: Sequence[HistoryEntry], timezone: str) -> str:
     """Adjustments, holds, spending and reversals: what explains the balance besides awards."""
     rows = [
         f'<tr><td class="date">{_day(e.occurred_at, timezone).isoformat()}</td>'
         f"<td>{_esc(MOVEMENT_LABELS.get(e.kind, e.kind))}</td><td>{_esc(e.detail)}</td>"
         f'<td class="num">{f"{e.points:+,}" if e.points else "0"}</td>'
-        f'<td class="num">{e.available_points:,}</td><td class="num">{e.held_points:,}</td></tr>'
+        f'<td class="num">{_points(e.available_points)}</td>'
+        f'<td class="num">{_points(e.held_points)}</td></tr>'
         for e in history
         if e.kind in MOVEMENT_LABELS
     ]
