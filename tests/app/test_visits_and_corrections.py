@@ -230,6 +230,24 @@ def test_a_correction_with_a_key_is_done_once(clinic: Clinic) -> None:
     assert clinic.balance("P001").points == 0
 
 
+def test_history_keeps_two_corrections_of_a_result_in_order_when_their_times_tie(
+    clinic: Clinic,
+) -> None:
+    """Found by the lab-status property test: a correction that moved no points (to
+    ``invalid``) was listed after the next one (to ``met``) when both were written at the
+    same clock reading (the clock does not move here, as in one lab file's chunk), so the
+    history read as if the result stood invalid."""
+    outcome_id = clinic.record("P001", STIM, "not_met", actor="rec-1", at=visit(0)).outcome_id
+    for outcome in ("invalid", "met"):
+        clinic.correct(outcome_id, outcome, reason=f"lab says {outcome}", actor=ADMIN)
+    history = clinic.history("P001")
+    assert [e.kind for e in history] == ["outcome", "correct", "correct", "award"]
+    assert [e.detail.split(":")[0] for e in history[1:3]] == [
+        f"outcome {outcome_id} corrected to invalid",
+        f"outcome {outcome_id} corrected to met",
+    ]
+
+
 @pytest.fixture
 def fishbowl(any_clinic: Clinic) -> Clinic:
     any_clinic.add_program(cmrewards.load_preset("petry-fishbowl"), actor=ADMIN)

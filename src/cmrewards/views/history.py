@@ -232,16 +232,22 @@ def _with_corrections(
     corrections: Sequence[Correction],
     write_offs: Sequence[WriteOff],
 ) -> list[Event]:
-    """``merged`` with each correction just before the first transfer it caused (else in
-    recording order), and each write-off after the last line of the settlement it is from."""
+    """``merged`` with each correction just before the first transfer it or a later
+    correction caused (else in recording order), and each write-off after the last line of
+    the settlement it is from. A later correction's transfers come after it even where the
+    times tie (one clock reading for a whole lab file): otherwise a correction that moved no
+    points was listed after the next correction of the same outcome."""
     events: list[Event] = list(merged)
     for correction in corrections:
-        cause = Ref.to(RefKind.CORRECTION, correction.id)
         at = next(
             (
                 i
                 for i, e in enumerate(events)
-                if (isinstance(e, Transfer) and e.cause == cause)
+                if (
+                    isinstance(e, Transfer)
+                    and (by := id_of(e.cause, RefKind.CORRECTION)) is not None
+                    and by >= correction.id
+                )
                 or _recorded(e) > correction.recorded_at
             ),
             len(events),
