@@ -29,6 +29,8 @@ from typing import Any
 
 from run import PARTICIPANTS, clinic_with_participants, raw_single_record, visit
 
+import cmrewards
+
 Noted = list[tuple[str, Any]]
 
 
@@ -58,7 +60,7 @@ def _records(folder: Path, noted: Noted) -> tuple[float, float, Path]:
     _Noting.noted = []
     sqlite3.connect = connect  # type: ignore[assignment]
     try:
-        clinic = clinic_with_participants(folder / "clinic.db")
+        clinic: cmrewards.Clinic = clinic_with_participants(folder / "clinic.db")
     finally:
         sqlite3.connect = original
     clinic.record("P0000", "stimulant-negative", "met", at=visit(0), actor="admin-1")
