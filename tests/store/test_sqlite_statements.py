@@ -2,9 +2,9 @@
 
 Issue 16 asks one ``record`` to cost little more than a raw insert and commit; what it
 reads is pinned here so a change that adds a read per record is seen (benchmarks/PROFILE.md,
-"One `record`"). These tests count; they time nothing. SQLite reports each statement a
-trigger runs as its own step, so an insert into ``transfers`` (whose trigger keeps the
-balances) counts more than once.
+"One `record`"). These tests count; they time nothing. The trace reports the steps a
+trigger runs under the text of the statement that fired it, so an insert into
+``transfers`` (whose trigger keeps the balances) counts more than once.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ benchmarks/PROFILE.md)."""
 READS_LATER = 14
 """SELECTs of a later one: its attendance also reads the target's recent outcomes."""
 STATEMENTS = 22
-"""Every statement of it: BEGIN IMMEDIATE, the reads, the outcome, its schedule state, its
-transfer (with its trigger's three statements and a guard's), COMMIT."""
+"""Every statement of it as traced: BEGIN IMMEDIATE, the reads, the outcome, its schedule
+state, its transfer (reported five times: its balance trigger's steps come under the
+insert's text), COMMIT."""
 
 
 def at(day: int) -> dt.datetime:
