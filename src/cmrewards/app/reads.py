@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.clock import require_date_in_range
-from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_episodes, find_participant, find_program
@@ -21,7 +20,10 @@ from ..views.balance import balance_at_desk, balance_of
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
+    from ..domain.balances import Balance
     from ..domain.checkpoint import Checkpoint
+    from ..domain.results import HistoryEntry
+    from ..domain.verify_report import VerifyReport
     from ..views.export import ExportManifest
     from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
