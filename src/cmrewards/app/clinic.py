@@ -20,7 +20,6 @@ import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 import attrs
@@ -36,6 +35,8 @@ from .lazy import LazyModule, lazy_names
 from .unit_of_work import UnitOfWork, random_seed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..domain.balances import Balance
     from ..domain.checkpoint import Checkpoint
     from ..domain.lab_reports import LabMessage
@@ -110,6 +111,7 @@ __getattr__ = lazy_names(
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
         "NotInCM": ".lab_export",
+        "Path": "pathlib",
         "ProgramReport": "..views.program_report",
         "RecordResult": "..domain.results",
         "Redemption": "..domain.redemption",

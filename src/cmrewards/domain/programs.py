@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -23,6 +22,7 @@ from .clock import unknown_zone, zone
 if TYPE_CHECKING:
     from fractions import Fraction
     from importlib.resources.abc import Traversable
+    from pathlib import Path
 from .schedules import (
     DEFAULT_RESET_ON,
     AwardKind,
@@ -523,6 +523,8 @@ def load_program_file(path: str | Path) -> Program:
     Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a
     valid program.
     """
+    from pathlib import Path  # a file's: pathlib is not on a read's path (issue 16)
+
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
