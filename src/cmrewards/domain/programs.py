@@ -8,6 +8,7 @@ Every error names the file and the key (``stim.toml: targets[0].schedule.start``
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +23,6 @@ from .clock import unknown_zone, zone
 if TYPE_CHECKING:
     from fractions import Fraction
     from importlib.resources.abc import Traversable
-    from pathlib import Path
 from .schedules import (
     DEFAULT_RESET_ON,
     AwardKind,
@@ -183,6 +183,11 @@ def _target_to_dict(target: Target) -> dict[str, Any]:
     if target.extra_samples is not ExtraSamples.IGNORE:
         data["extra_samples"] = str(target.extra_samples)
     return data
+
+
+def value_cents(program: Program, points: int) -> int:
+    """``points`` at ``program``'s point value, in cents."""
+    return points * program.point_value_cents
 
 
 # --- loading and validation -------------------------------------------------
@@ -517,7 +522,7 @@ def _check_requires(table: _Table, targets: tuple[Target, ...]) -> None:
         earlier.add(target.id)
 
 
-def load_program_file(path: str | Path) -> Program:
+def load_program_file(path: str | os.PathLike[str]) -> Program:
     """Read and validate a program TOML file (as ``program_from_dict``).
 
     Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a

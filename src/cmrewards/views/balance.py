@@ -10,8 +10,7 @@ import attrs
 from ..domain import ledger
 from ..domain.balances import Balance
 from ..domain.cap_periods import cap_period
-from ..domain.earning import value_cents
-from ..domain.programs import Program
+from ..domain.programs import Program, value_cents
 from ..domain.records import Participant
 from ..store.port import LedgerPosting, Prizes, Specimens
 
