@@ -15,6 +15,7 @@ import datetime as dt
 import inspect
 import io
 import json
+import pathlib
 import re
 import tempfile
 import typing
@@ -75,8 +76,9 @@ def reachable(roots: dict[str, Callable[..., object]], *, returns: bool) -> dict
     pending: list[tuple[type, str]] = []
     for name, function in sorted(roots.items()):
         # Against the door: ``Clinic`` imports the types only its hints name on first use
-        # (app/lazy.py), and each of them must be public anyway.
-        hints = typing.get_type_hints(function, localns=PUBLIC)
+        # (app/lazy.py), and each of them must be public anyway; ``pathlib.Path`` too, the
+        # one it names from the standard library (not on a ``balance``'s path: issue 16).
+        hints = typing.get_type_hints(function, localns={**PUBLIC, "Path": pathlib.Path})
         chosen = (
             [hints.get("return")] if returns else [h for k, h in hints.items() if k != "return"]
         )

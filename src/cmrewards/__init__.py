@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from .app.rewards import RedemptionResult
     from .domain.analytes import ANALYTES, Analyte, LabResult
+    from .domain.balances import Balance
     from .domain.calendar import Escalation, ExtraSamples, Phase
     from .domain.caps import CappedMaximum, OverCapGrant, capped_maximum
     from .domain.checkpoint import ChainHead, Checkpoint
@@ -80,14 +81,12 @@ if TYPE_CHECKING:
     from .domain.refs import Ref, RefKind
     from .domain.results import (
         Award,
-        Balance,
         CorrectionResult,
         HistoryEntry,
         PrizeWon,
         RecordResult,
         Settlement,
         TransferResult,
-        VerifyReport,
         VisitResult,
     )
     from .domain.revisions import AnalyteReading, AnalyteRevision
@@ -104,6 +103,7 @@ if TYPE_CHECKING:
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
     from .domain.validation import check_id
+    from .domain.verify_report import VerifyReport
     from .errors import (
         AlreadyExists,
         Busy,
@@ -185,16 +185,15 @@ _HOMES = {
     ),
     "domain.redemption": ("CatalogItem", "Redemption", "RedemptionStatus"),
     "domain.refs": ("Ref", "RefKind"),
+    "domain.balances": ("Balance",),
     "domain.results": (
         "Award",
-        "Balance",
         "CorrectionResult",
         "HistoryEntry",
         "PrizeWon",
         "RecordResult",
         "Settlement",
         "TransferResult",
-        "VerifyReport",
         "VisitResult",
     ),
     "domain.schedules": ("AwardKind", "EscalatingSchedule", "FixedSchedule", "Outcome", "StepBy"),
@@ -211,6 +210,7 @@ _HOMES = {
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
     "domain.validation": ("check_id",),
+    "domain.verify_report": ("VerifyReport",),
     "errors": (
         "AlreadyExists",
         "Busy",

@@ -1347,6 +1347,13 @@ def test_balance_imports_only_what_it_runs(tmp_path: Path) -> None:
     rooms = ("journal", "staff", "sign_in", "redemption", "lab_reports", "revisions", "specimens")
     assert not loaded & {f"cmrewards.domain.{m}" for m in rooms}
     assert not loaded & {"cmrewards.store.journaling", "cmrewards.app.holds", "secrets"}
+    # Nor the records only writes, history and verify return, nor what verify checks with:
+    # the chains (and hashlib, loading OpenSSL), problems and refs, the episodes (issue 16).
+    verify_only = ("results", "verify_report", "checkpoint", "chain", "problems", "refs")
+    assert not loaded & {f"cmrewards.domain.{m}" for m in (*verify_only, "episodes", "earning")}
+    # pathlib (with urllib.parse and ipaddress) and fractions (with decimal): the file is
+    # opened through ``os``, and no balance divides cents.
+    assert not loaded & {"hashlib", "pathlib", "urllib.parse", "fractions", "decimal"}
 
 
 def tree(command: click.Command) -> dict[str, object] | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..domain.checkpoint import Checkpoint, checkpoint_of, parse_checkpoint
-from ..domain.results import VerifyReport
+from ..domain.verify_report import VerifyReport
 from ..errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
 from ..store import POSTGRES_SCHEMES
 from ..views.verify import verify_store

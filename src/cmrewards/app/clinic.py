@@ -20,7 +20,6 @@ import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 import attrs
@@ -28,15 +27,6 @@ import attrs
 from ..domain.clock import Clock, system_clock
 from ..domain.programs import Program
 from ..domain.records import Episode, Participant, Prize, Status
-from ..domain.results import (
-    Balance,
-    CorrectionResult,
-    HistoryEntry,
-    RecordResult,
-    TransferResult,
-    VerifyReport,
-    VisitResult,
-)
 from ..domain.schedules import Outcome
 from ..store.lookup import find_participant, find_program
 from ..store.port import Store
@@ -45,12 +35,23 @@ from .lazy import LazyModule, lazy_names
 from .unit_of_work import UnitOfWork, random_seed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..domain.balances import Balance
     from ..domain.checkpoint import Checkpoint
     from ..domain.lab_reports import LabMessage
     from ..domain.redemption import CatalogItem, Redemption
+    from ..domain.results import (
+        CorrectionResult,
+        HistoryEntry,
+        RecordResult,
+        TransferResult,
+        VisitResult,
+    )
     from ..domain.revisions import AnalyteReading
     from ..domain.sign_in import Session, SignedIn, SignInEvent, SignInPolicy
     from ..domain.staff import Role, Staff
+    from ..domain.verify_report import VerifyReport
     from ..views.export import ExportManifest
     from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
@@ -95,11 +96,14 @@ __getattr__ = lazy_names(
     {
         "AnalyteReading": "..domain.revisions",
         "BackupReport": ".backups",
+        "Balance": "..domain.balances",
         "BadRow": ".lab_file",
         "CatalogItem": "..domain.redemption",
         "Checkpoint": "..domain.checkpoint",
         "CloseReport": ".closing",
+        "CorrectionResult": "..domain.results",
         "ExportManifest": "..views.export",
+        "HistoryEntry": "..domain.results",
         "ImportReport": ".lab_file",
         "ImportRow": ".lab_file",
         "LabImportReport": ".lab_reports",
@@ -107,7 +111,9 @@ __getattr__ = lazy_names(
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
         "NotInCM": ".lab_export",
+        "Path": "pathlib",
         "ProgramReport": "..views.program_report",
+        "RecordResult": "..domain.results",
         "Redemption": "..domain.redemption",
         "RedemptionResult": ".rewards",
         "Role": "..domain.staff",
@@ -118,6 +124,9 @@ __getattr__ = lazy_names(
         "Staff": "..domain.staff",
         "Statement": "..views.statement",
         "TargetPreview": "..views.preview",
+        "TransferResult": "..domain.results",
+        "VerifyReport": "..domain.verify_report",
+        "VisitResult": "..domain.results",
     },
 )
 """The names only type hints use, imported when ``checked_arguments`` first reads a hint."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..domain.results import VerifyReport
+from ..domain.verify_report import VerifyReport
 from ..errors import AlreadyExists, IntegrityError, InvalidInput
 from ..store import POSTGRES_SCHEMES, open_store
 from ..views.verify import verify_store

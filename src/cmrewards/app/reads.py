@@ -9,11 +9,9 @@ view it shows (issue 16).
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.clock import require_date_in_range
-from ..domain.results import Balance, HistoryEntry, VerifyReport
 from ..domain.schedules import ScheduleState
 from ..errors import InvalidInput
 from ..store.lookup import find_episodes, find_participant, find_program
@@ -21,7 +19,12 @@ from ..views.balance import balance_at_desk, balance_of
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..domain.balances import Balance
     from ..domain.checkpoint import Checkpoint
+    from ..domain.results import HistoryEntry
+    from ..domain.verify_report import VerifyReport
     from ..views.export import ExportManifest
     from ..views.preview import TargetPreview
     from ..views.program_report import ProgramReport
@@ -107,6 +110,8 @@ def reports(
 
 def export(work: UnitOfWork, directory: str | Path) -> ExportManifest:
     """Every table as CSV and JSON in a new or empty ``directory`` (see ``Clinic.export``)."""
+    from pathlib import Path
+
     from ..views.export import export_all
 
     target = Path(directory)

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from ..domain import ledger
+from ..domain.balances import Balance
 from ..domain.json_form import from_json
 from ..domain.ledger import Movement
 from ..domain.prizes import (
@@ -37,7 +38,6 @@ from ..domain.redemption import (
     transition,
 )
 from ..domain.refs import Ref, RefKind, next_id
-from ..domain.results import Balance
 from ..domain.staff import Action, authorise
 from ..domain.validation import check_id, check_text, is_row_id
 from ..errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound

@@ -7,7 +7,6 @@ means to, or nothing (the store rolls back unless the block finishes).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ..domain.chain import canonical
 from ..domain.clock import Clock, system_clock
 from ..domain.json_form import to_json
 from ..domain.records import IdempotencyRecord
@@ -156,6 +154,10 @@ class UnitOfWork:
         if key is None:
             return perform()
         check_text(key, "key", required=True)
+        import hashlib  # with the chain's encoder, a keyed write's: not a read's (issue 16)
+
+        from ..domain.chain import canonical
+
         fingerprint = hashlib.sha256(canonical(request).encode()).hexdigest()
         earlier = tx.idempotency(scope, key)
         if earlier is not None:

@@ -8,7 +8,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -734,4 +733,6 @@ def demo(settings: Settings, demo_db: str | None) -> None:
         import tempfile
 
         demo_db = os.path.join(tempfile.mkdtemp(prefix="cmrewards-demo-"), "demo.db")
+    from pathlib import Path
+
     run_demo(Path(demo_db), dt.datetime.now(dt.UTC), as_json=settings.json)

@@ -22,6 +22,7 @@ from .calendar import (
     phase_at,
 )
 from .programs import Program, Target
+from .programs import value_cents as value_cents  # re-exported: where callers look
 from .records import OutcomeRecord
 from .schedules import AwardKind, Outcome, Schedule, ScheduleState, Step, advance
 
@@ -158,7 +159,3 @@ def _break_run(
 
 def _reset(schedule: Schedule, state: ScheduleState, target: Target, week: int) -> ScheduleState:
     return advance(schedule, state, Outcome.MISSED, reset_on=target.reset_on, week=week).state
-
-
-def value_cents(program: Program, points: int) -> int:
-    return points * program.point_value_cents

@@ -12,13 +12,14 @@ import datetime as dt
 import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .clock import to_utc_text
-from .problems import Check, Problem
-from .refs import Ref, RefKind, account_ref
+
+if TYPE_CHECKING:
+    from .problems import Problem
 
 FUNDING = "funding"
 """The source of every award; its balance is minus everything ever awarded."""
@@ -156,6 +157,10 @@ def ledger_problems(
     transfers: list[Transfer], cached: Mapping[AccountKey, int]
 ) -> Iterable[Problem]:
     """Every broken ledger invariant, one problem each."""
+    # verify's records, imported by verify: a balance reads the ledger without them (issue 16)
+    from .problems import Check, Problem
+    from .refs import Ref, RefKind, account_ref
+
     derived = balances_from(transfers)
     for key in sorted(set(derived) | set(cached)):
         if derived.get(key, 0) != cached.get(key, 0):
@@ -211,6 +216,9 @@ def _bad_reversals(transfers: list[Transfer]) -> Iterable[Problem]:
 
 def _problem(transfer_id: int, what: str) -> Problem:
     """A problem with one transfer: ``transfer 7 takes available:P-1 below zero``."""
+    from .problems import Check, Problem
+    from .refs import Ref, RefKind
+
     return Problem(
         Check.LEDGER, Ref(RefKind.TRANSFER, transfer_id), f"transfer {transfer_id} {what}"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
 from ..errors import InvalidInput
 
@@ -22,6 +21,8 @@ def format_cents(cents: int) -> str:
 def divide_cents(total: int, count: int) -> int:
     """``total`` cents shared among ``count`` (> 0), to the cent, half to even (banker's
     rounding, as in accounting): $185.00 / 3 is $61.67, never the truncated $61.66."""
+    from fractions import Fraction  # with decimal: a balance that only shows cents needs neither
+
     return round(Fraction(total, count))
 
 

@@ -8,9 +8,9 @@ Every error names the file and the key (``stim.toml: targets[0].schedule.start``
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -183,6 +183,11 @@ def _target_to_dict(target: Target) -> dict[str, Any]:
     if target.extra_samples is not ExtraSamples.IGNORE:
         data["extra_samples"] = str(target.extra_samples)
     return data
+
+
+def value_cents(program: Program, points: int) -> int:
+    """``points`` at ``program``'s point value, in cents."""
+    return points * program.point_value_cents
 
 
 # --- loading and validation -------------------------------------------------
@@ -517,12 +522,14 @@ def _check_requires(table: _Table, targets: tuple[Target, ...]) -> None:
         earlier.add(target.id)
 
 
-def load_program_file(path: str | Path) -> Program:
+def load_program_file(path: str | os.PathLike[str]) -> Program:
     """Read and validate a program TOML file (as ``program_from_dict``).
 
     Raises ``InvalidInput`` for a file that cannot be read, is not TOML, or is not a
     valid program.
     """
+    from pathlib import Path  # a file's: pathlib is not on a read's path (issue 16)
+
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

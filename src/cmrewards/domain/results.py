@@ -1,4 +1,10 @@
-"""What the ``Clinic`` methods return: frozen records, the same shape as the CLI's JSON."""
+"""What the ``Clinic`` methods return: frozen records, the same shape as the CLI's JSON.
+
+Two live in modules of their own: the balance every write's result carries
+(``balances.Balance``, named here too) and ``verify``'s report
+(``verify_report.VerifyReport``), so that a ``balance`` at the desk builds neither these
+records nor the checkpoint and problem records a report names (issue 16).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,9 @@ import datetime as dt
 
 import attrs
 
-from .checkpoint import ChainHead, Checkpoint
+from .balances import Balance
 from .ledger import Transfer
-from .problems import Problem
-from .records import Correction, Prize
+from .records import Correction
 from .schedules import Outcome
 
 
@@ -38,34 +43,6 @@ class Award:
     note: str = ""
     """Why it did not count ("week 25 is after the program's last paid week (24)"), or the
     empty week that broke the run before it; empty when neither."""
-
-
-@attrs.frozen
-class Balance:
-    """A participant's points."""
-
-    participant: str
-    program_id: str
-    points: int
-    """Everything the participant owns: available plus held."""
-    held_points: int
-    """Held by open redemption requests."""
-    available_points: int
-    """What the participant can spend now."""
-    value_cents: int
-    """``points`` at the program's point value."""
-    cap_remaining_cents: int | None
-    """What may still be awarded this cap period; None when the program has no cap."""
-    prizes_owed: tuple[Prize, ...] | None = attrs.field(default=None, eq=False)
-    """The prizes won and not yet handed over, traded or withdrawn, in the order they were
-    won. ``Clinic.balance`` reads them, and so do ``correct`` and ``void`` (their line
-    names what is still owed); None in other writes' results, which do not. Not compared:
-    a write's result equals the balance read right after it."""
-    awaiting_final: tuple[str, ...] | None = attrs.field(default=None, eq=False)
-    """The specimens (accessions, in order of collection) with an analyte whose standing
-    result is preliminary: shown, paying nothing until the final one comes (issue 13).
-    ``Clinic.balance`` reads them; None in a write's result, which does not. Not
-    compared, as ``prizes_owed``."""
 
 
 @attrs.frozen
@@ -197,22 +174,3 @@ class HistoryEntry:
     episode: int | None = None
     """The episode an outcome line's result belongs to, or that an ``episode`` line
     starts; None for the other lines."""
-
-
-@attrs.frozen
-class VerifyReport:
-    """What ``verify`` checked and every problem it found."""
-
-    ok: bool
-    problems: tuple[Problem, ...]
-    """Every problem found, in the order the checks ran; empty when ``ok``."""
-    outcomes: int
-    transfers: int
-    participants: int
-    transfer_chain_head: str
-    outcome_chain_head: str
-    chains: tuple[ChainHead, ...] = ()
-    """Every chain's length and head as verified: what ``checkpoint`` would record."""
-    against: Checkpoint | None = None
-    """The checkpoint the chains were checked against, if one was given; every way they
-    do not extend it is a problem of the ``checkpoint`` check."""

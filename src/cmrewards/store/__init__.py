@@ -9,7 +9,6 @@ door re-exports what they need), so names here may move without notice.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from ..errors import InvalidInput, NotFound
 from .port import Store
@@ -37,7 +36,9 @@ def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) 
                 " .venv/bin/pip install -e '.[postgres]')"
             ) from None
         return PostgresStore(location, create=create)
-    path = Path(location)
+    # The path as given, through ``os``: pathlib (with urllib and ipaddress) is not on the
+    # start-up of every command (issue 16).
+    path = os.fspath(location)
     if not create and _size(path) in (None, 0):
         # An empty file is no database either: opening it would create one.
         raise NotFound(f"no database at {path}")
@@ -46,11 +47,11 @@ def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) 
     return SQLiteStore(path)
 
 
-def _size(path: Path) -> int | None:
+def _size(path: str) -> int | None:
     """The file's size, None when there is no file; a path the system refuses is bad input."""
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise InvalidInput(f"{str(path)[:80]!r}: {error.strerror}") from None
+        raise InvalidInput(f"{path[:80]!r}: {error.strerror}") from None

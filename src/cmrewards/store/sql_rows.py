@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from ..domain.analytes import LabResult
-from ..domain.chain import ChainLink
 from ..domain.clock import from_utc_text, to_utc_text
 from ..domain.ledger import Movement, Transfer
 from ..domain.programs import Program, program_from_dict
@@ -36,6 +35,7 @@ from ..domain.schedules import Outcome, ScheduleState
 from ..errors import InvalidInput
 
 if TYPE_CHECKING:
+    from ..domain.chain import ChainLink
     from ..domain.journal import JournalEntry
     from ..domain.redemption import CatalogItem, PrizeFulfilment, Redemption, StockMovement
     from ..domain.revisions import AnalyteRevision

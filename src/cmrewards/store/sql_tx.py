@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..domain.chain import ChainLink
 from ..domain.clock import to_utc_text
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
@@ -83,6 +82,7 @@ from .sql_rows import (
 )
 
 if TYPE_CHECKING:  # records of rooms a balance never reads, imported where converted
+    from ..domain.chain import ChainLink
     from ..domain.journal import JournalEntry
     from ..domain.redemption import (
         CatalogItem,

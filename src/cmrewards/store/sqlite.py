@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AlreadyExists, Busy, IntegrityError, InvalidInput, UsageError
@@ -23,6 +22,8 @@ from .owner import Owner
 from .sql_tx import SQLTx
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlite_utils import Database
     from sqlite_utils.migrations import Migrations
 
@@ -36,8 +37,8 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.location = str(path)
         self._owner = Owner(self.location)
-        _create_private(Path(path))
-        _refuse_foreign_file(Path(path))
+        _create_private(self.location)
+        _refuse_foreign_file(self.location)
         try:
             conn = sqlite3.connect(
                 self.location, timeout=busy_timeout_ms / 1000, isolation_level=None
@@ -323,7 +324,7 @@ def discard(target: Path) -> None:
         target.with_name(target.name + suffix).unlink(missing_ok=True)
 
 
-def _create_private(path: Path) -> None:
+def _create_private(path: str) -> None:
     """Create the file owner-only before SQLite opens it; SQLite copies its mode to -wal/-shm."""
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -333,11 +334,11 @@ def _create_private(path: Path) -> None:
         raise IntegrityError(f"{path}: cannot create database ({error.strerror})") from None
 
 
-def _refuse_foreign_file(path: Path) -> None:
+def _refuse_foreign_file(path: str | Path) -> None:
     try:
-        with path.open("rb") as file:
+        with open(path, "rb") as file:
             header = file.read(100)
-        size = path.stat().st_size
+        size = os.stat(path).st_size
     except OSError as error:
         raise IntegrityError(f"{path}: cannot read database ({error.strerror})") from None
     if header and header[: len(SQLITE_MAGIC)] != SQLITE_MAGIC:
@@ -349,9 +350,9 @@ def _refuse_foreign_file(path: Path) -> None:
         raise IntegrityError(f"{path} is damaged: it is shorter than its header says (truncated)")
 
 
-def _has_log(path: Path) -> bool:
+def _has_log(path: str | Path) -> bool:
     try:
-        return path.with_name(path.name + "-wal").stat().st_size > 0
+        return os.stat(f"{path}-wal").st_size > 0
     except OSError:
         return False
 

@@ -8,11 +8,10 @@ from typing import Protocol
 import attrs
 
 from ..domain import ledger
+from ..domain.balances import Balance
 from ..domain.cap_periods import cap_period
-from ..domain.earning import value_cents
-from ..domain.programs import Program
+from ..domain.programs import Program, value_cents
 from ..domain.records import Participant
-from ..domain.results import Balance
 from ..store.port import LedgerPosting, Prizes, Specimens
 
 

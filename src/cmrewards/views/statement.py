@@ -22,6 +22,7 @@ from typing import Protocol
 
 import attrs
 
+from ..domain.balances import Balance
 from ..domain.calendar import FIRST_RESULT, Attendance
 from ..domain.caps import OverCapGrant, over_cap_grants
 from ..domain.clock import program_week
@@ -31,7 +32,7 @@ from ..domain.ledger import Transfer
 from ..domain.programs import Program
 from ..domain.records import Correction, Participant, Prize, WriteOff
 from ..domain.redemption import Redemption
-from ..domain.results import Balance, HistoryEntry
+from ..domain.results import HistoryEntry
 from ..domain.schedules import Outcome, ScheduleState
 from ..domain.settlement import paid_by_outcome, settled_outcome
 from ..store.port import (

@@ -20,11 +20,12 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..domain.balances import Balance
 from ..domain.clock import local_date, zone
 from ..domain.money import format_cents
 from ..domain.records import Prize
 from ..domain.redemption import Redemption
-from ..domain.results import Balance, HistoryEntry
+from ..domain.results import HistoryEntry
 from ..domain.schedules import AwardKind
 from .statement import Statement, StatementLine
 

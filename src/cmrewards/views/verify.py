@@ -41,7 +41,6 @@ from ..domain.records import (
 )
 from ..domain.redemption import RedemptionStatus
 from ..domain.refs import Ref, RefKind, account_ref, id_of
-from ..domain.results import VerifyReport
 from ..domain.schedules import ScheduleState
 from ..domain.settlement import (
     Effective,
@@ -51,6 +50,7 @@ from ..domain.settlement import (
     paid_by_outcome,
     replay_episodes,
 )
+from ..domain.verify_report import VerifyReport
 from ..errors import CMRewardsError
 from ..store.port import (
     Catalog,
