@@ -166,6 +166,13 @@ class IdempotencyRecord:
     created_at: dt.datetime
 
 
+StoredKey = tuple[str, str, str, str, str]
+"""An idempotency key as ``verify`` reads it, with no record built: ``(scope, key,
+fingerprint, result, created_at)``, the result as its stored JSON text and the time as the
+journal hashed it (``to_utc_text``'s spelling). Written since issue 16's fourth pass, the
+result's text is its canonical spelling (``chain.canonical``)."""
+
+
 class PrizeStatus(enum.StrEnum):
     """Where a prize won from the bowl stands."""
 

@@ -30,6 +30,7 @@ from ..domain.records import (
     PrizeStatus,
     PrizeWithdrawal,
     Status,
+    StoredKey,
     WriteOff,
 )
 from ..domain.schedules import Outcome, ScheduleState
@@ -65,6 +66,18 @@ def key_from_row(row: Row) -> IdempotencyRecord:
         fingerprint=row["fingerprint"],
         result=json.loads(row["result"]),
         created_at=utc_time(row["created_at"]),
+    )
+
+
+def stored_key(row: Row) -> StoredKey:
+    """An idempotency key's row as ``verify`` digests it: its result as stored, its time as
+    the journal hashed it."""
+    return (
+        row["scope"],
+        row["key"],
+        row["fingerprint"],
+        row["result"],
+        _as_hashed(row["created_at"]),
     )
 
 

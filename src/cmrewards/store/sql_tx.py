@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..domain.chain import ChainLink
+from ..domain.chain import ChainLink, canonical
 from ..domain.clock import to_utc_text
 from ..domain.ledger import AccountKey, Transfer
 from ..domain.programs import Program
@@ -23,6 +23,7 @@ from ..domain.records import (
     Participant,
     Prize,
     PrizeWithdrawal,
+    StoredKey,
     WriteOff,
 )
 from ..domain.schedules import ScheduleState
@@ -73,6 +74,7 @@ from .sql_rows import (
     sign_in_row,
     staff_from_row,
     state_from_row,
+    stored_key,
     transfer_from_row,
     transfer_row,
     utc_time,
@@ -748,6 +750,13 @@ class SQLTx(Tx):
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
 
+    def stored_keys(self) -> list[StoredKey]:
+        rows = self._all(
+            "SELECT scope, key, fingerprint, result, created_at FROM idempotency"
+            " ORDER BY scope, key"
+        )
+        return [stored_key(r) for r in rows]
+
     def remember(self, record: IdempotencyRecord) -> None:
         self.remember_all([record])
 
@@ -760,7 +769,7 @@ class SQLTx(Tx):
                     r.scope,
                     r.key,
                     r.fingerprint,
-                    json.dumps(r.result, sort_keys=True),
+                    canonical(r.result),  # hashed as it is by verify (StoredKey)
                     to_utc_text(r.created_at),
                 )
                 for r in records

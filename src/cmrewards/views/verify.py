@@ -139,7 +139,7 @@ def verify_store(
         (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
         (Check.JOURNAL, "the journal", lambda: journal_problems(
-            latest_digests(chains["journal"]), _journaled_records(tx))),
+            latest_digests(chains["journal"]), _journaled_records(tx), tx.stored_keys())),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
     ]  # fmt: skip
     if against is not None:
@@ -189,6 +189,7 @@ def _program_rows(tx: Programs) -> Iterable[Problem]:
 
 
 def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
+    """Every journaled record but the idempotency keys (read as rows: ``StoredKey``)."""
     yield from tx.all_staff()
     yield from tx.staff_secrets()
     yield from tx.sign_ins()
@@ -204,7 +205,6 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.redemptions()
     yield from tx.analyte_results()
     yield from tx.analyte_revisions()
-    yield from tx.idempotency_records()
     yield from tx.corrections()
     yield from tx.write_offs()
     yield from tx.prize_withdrawals()
