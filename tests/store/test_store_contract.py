@@ -792,6 +792,9 @@ class StoreContract:
             assert tx.journal_links() != []
             assert {"visit", "specimen"} <= set(tx.outcome_links()[-1][3])
             assert "visit" not in tx.outcome_links()[0][3]
+            # ... and verify reads the records' meaning from the same links.
+            assert [OutcomeRecord.of_link(link) for link in tx.outcome_links()] == tx.outcomes()
+            assert [Transfer.of_link(link) for link in tx.transfer_links()] == tx.transfers()
 
     def test_last_outcome_for_each_participant_and_target(self, clinic_store: Store) -> None:
         written = self._append_sample_outcomes(clinic_store)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -54,6 +54,7 @@ class Row(Protocol):
 
     def __getitem__(self, column: str, /) -> Any: ...
     def keys(self) -> Iterable[str]: ...
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
@@ -677,22 +678,31 @@ def links_from_rows(
 ) -> list[ChainLink]:
     """Each stored row of a chained table as its chain link, without building a record.
 
-    Every column but ``prev_hash`` and ``hash`` holds its hash field as it was hashed
-    (``outcome_row`` and ``transfer_row`` store the record's ``hash_fields``; the journal
-    its entry's), so a row is its fields, less the ``optional`` ones that are NULL (hashed
-    only when set). A time stored in another spelling than the one hashed (``to_utc_text``'s,
-    fixed-width with ``Z``) is spelled again, as reading it into a record would."""
-    hashed = columns[:-2]
+    ``rows`` hold ``columns`` in that order (``links_sql``). Every column but ``prev_hash``
+    and ``hash`` holds its hash field as it was hashed (``outcome_row`` and
+    ``transfer_row`` store the record's ``hash_fields``; the journal its entry's), so a
+    row is its fields, less the ``optional`` ones that are NULL (hashed only when set). A
+    time stored in another spelling than the one hashed (``to_utc_text``'s, fixed-width
+    with ``Z``) is spelled again, as reading it into a record would."""
     links: list[ChainLink] = []
     for row in rows:
-        fields = {column: row[column] for column in hashed}
+        # A sqlite3.Row's values by position, not by name, are a third of reading it (it
+        # iterates over them in the order read); a psycopg dict row iterates over its names.
+        values = [row[c] for c in columns] if isinstance(row, dict) else row
+        fields = dict(zip(columns, values, strict=True))
+        prev_hash, row_hash = fields.pop("prev_hash"), fields.pop("hash")
         for column in optional:
             if fields[column] is None:
                 del fields[column]
         for column in times:
             fields[column] = _as_hashed(fields[column])
-        links.append((fields["id"], row["prev_hash"], row["hash"], fields))
+        links.append((fields["id"], prev_hash, row_hash, fields))
     return links
+
+
+def links_sql(table: str, columns: Sequence[str]) -> str:
+    """The read ``links_from_rows`` takes: ``columns`` in that order, by id."""
+    return f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"
 
 
 def _as_hashed(stored: Any) -> Any:

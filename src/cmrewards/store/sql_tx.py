@@ -59,6 +59,7 @@ from .sql_rows import (
     journal_from_row,
     key_from_row,
     links_from_rows,
+    links_sql,
     movement_from_row,
     outcome_from_row,
     outcome_row,
@@ -285,7 +286,8 @@ class SQLTx(Tx):
         return [outcome_from_row(r) for r in rows]
 
     def outcome_links(self) -> list[ChainLink]:
-        return links_from_rows(self._all("SELECT * FROM outcomes ORDER BY id"), *OUTCOME_LINKS)
+        rows = self._all(links_sql("outcomes", OUTCOME_LINKS[0]))
+        return links_from_rows(rows, *OUTCOME_LINKS)
 
     def outcomes_since(
         self, participant: str, target: str, since: dt.datetime
@@ -421,7 +423,7 @@ class SQLTx(Tx):
         return [transfer_from_row(r) for r in rows]
 
     def transfer_links(self) -> list[ChainLink]:
-        rows = self._all("SELECT * FROM transfers ORDER BY id")
+        rows = self._all(links_sql("transfers", TRANSFER_LINKS[0]))
         return links_from_rows(rows, *TRANSFER_LINKS)
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
@@ -716,7 +718,8 @@ class SQLTx(Tx):
         return self._every(journal_from_row, "SELECT * FROM journal ORDER BY id")
 
     def journal_links(self) -> list[ChainLink]:
-        return links_from_rows(self._all("SELECT * FROM journal ORDER BY id"), *JOURNAL_LINKS)
+        rows = self._all(links_sql("journal", JOURNAL_LINKS[0]))
+        return links_from_rows(rows, *JOURNAL_LINKS)
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None:
         self._conn.executemany(

@@ -107,12 +107,12 @@ def verify_store(
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
     run because the records contradict each other is one problem, never a crash.
     """
-    # The chains are hashed from their rows as links, without records (issue 16); the
-    # journal is needed as nothing else, the outcomes and transfers are read as records
-    # again for the checks that read their meaning.
+    # The chains are read once, as links, and hashed without records (issue 16); the
+    # outcomes and transfers are then made records from the same links, for the checks
+    # that read their meaning.
     chains = {spec.name: spec.links(tx) for spec in CHAINS}
-    outcomes = tx.outcomes()
-    transfers = tx.transfers()
+    outcomes = [OutcomeRecord.of_link(link) for link in chains["outcomes"]]
+    transfers = [Transfer.of_link(link) for link in chains["transfers"]]
     participants = tx.participants()
     past: dict[str, list[Episode]] = defaultdict(list)
     for episode in tx.past_episodes():
