@@ -30,7 +30,7 @@ from run import (
 
 import cmrewards
 
-SHOWN = 40
+SHOWN = 70
 INTERVAL = 0.001
 """Seconds of CPU between samples (the kernel may round it up to its tick)."""
 

@@ -70,16 +70,21 @@ def key_from_row(row: Row) -> IdempotencyRecord:
     )
 
 
+STORED_KEY_COLUMNS = ("scope", "key", "fingerprint", "result", "created_at")
+
+
 def stored_key(row: Row) -> StoredKey:
-    """An idempotency key's row as ``verify`` digests it: its result as stored, its time as
-    the journal hashed it."""
-    return (
-        row["scope"],
-        row["key"],
-        row["fingerprint"],
-        row["result"],
-        _as_hashed(row["created_at"]),
-    )
+    """An idempotency key's row, read with ``STORED_KEY_COLUMNS`` in that order, as
+    ``verify`` digests it: its result as stored, its time as the journal hashed it."""
+    scope, key, fingerprint, result, created_at = values_of(row, STORED_KEY_COLUMNS)
+    return scope, key, fingerprint, result, _as_hashed(created_at)
+
+
+def values_of(row: Row, columns: Sequence[str]) -> Sequence[Any]:
+    """The values of a row read with ``columns`` in that order: a sqlite3.Row's by
+    position, not by name (a third of reading it), as it iterates over them; a psycopg
+    dict row's by name (it iterates over its names)."""
+    return [row[c] for c in columns] if isinstance(row, dict) else tuple(row)
 
 
 def utc_time(text: str) -> dt.datetime:
@@ -686,10 +691,7 @@ def links_from_rows(
     with ``Z``) is spelled again, as reading it into a record would."""
     links: list[ChainLink] = []
     for row in rows:
-        # A sqlite3.Row's values by position, not by name, are a third of reading it (it
-        # iterates over them in the order read); a psycopg dict row iterates over its names.
-        values = [row[c] for c in columns] if isinstance(row, dict) else row
-        fields = dict(zip(columns, values, strict=True))
+        fields = dict(zip(columns, values_of(row, columns), strict=True))
         prev_hash, row_hash = fields.pop("prev_hash"), fields.pop("hash")
         for column in optional:
             if fields[column] is None:

@@ -40,6 +40,7 @@ from .sql_rows import (
     PRIZES_NOW,
     SECRET_COLUMNS,
     SIGN_IN_COLUMNS,
+    STORED_KEY_COLUMNS,
     TRANSFER_COLUMNS,
     TRANSFER_LINKS,
     WITHDRAWAL_COLUMNS,
@@ -754,10 +755,8 @@ class SQLTx(Tx):
         return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
 
     def stored_keys(self) -> list[StoredKey]:
-        rows = self._all(
-            "SELECT scope, key, fingerprint, result, created_at FROM idempotency"
-            " ORDER BY scope, key"
-        )
+        columns = ", ".join(STORED_KEY_COLUMNS)
+        rows = self._all(f"SELECT {columns} FROM idempotency ORDER BY scope, key")
         return [stored_key(r) for r in rows]
 
     def remember(self, record: IdempotencyRecord) -> None:
