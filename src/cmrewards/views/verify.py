@@ -69,6 +69,7 @@ from ..store.port import (
     Tx,
 )
 from .chains import CHAINS, heads_of
+from .collector import collector_paused
 from .replay import Awards, reversed_ids
 
 
@@ -105,8 +106,14 @@ def verify_store(
     and, given a checkpoint, whether every chain still extends it.
 
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
-    run because the records contradict each other is one problem, never a crash.
+    run because the records contradict each other is one problem, never a crash. The
+    cyclic garbage collector is paused meanwhile (``collector.collector_paused``).
     """
+    with collector_paused():
+        return _verified(tx, engine_problems, against)
+
+
+def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None) -> VerifyReport:
     # The chains are read once, as links, and hashed without records (issue 16); the
     # outcomes and transfers are then made records from the same links, for the checks
     # that read their meaning.
