@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -103,14 +102,7 @@ def phases_of(program: Calendared, target: Phased) -> tuple[Phase, ...]:
     ``schedule`` and ``per_week`` over weeks 1..``program.weeks``."""
     if target.phases:
         return target.phases
-    return _one_phase(program.weeks, target.per_week, target.schedule)
-
-
-@functools.lru_cache(maxsize=256)
-def _one_phase(weeks: int, per_week: int, schedule: Schedule) -> tuple[Phase]:
-    # Built once per shape, not at every result a replay asks about (verify's profile,
-    # issue 16: two a result). Phases are frozen, so one serves every caller.
-    return (Phase(1, weeks, per_week, schedule),)
+    return (Phase(1, program.weeks, target.per_week, target.schedule),)
 
 
 def phase_at(program: Calendared, target: Phased, week: int) -> Phase | None:
