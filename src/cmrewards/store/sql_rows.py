@@ -689,16 +689,21 @@ def links_from_rows(
     row is its fields, less the ``optional`` ones that are NULL (hashed only when set). A
     time stored in another spelling than the one hashed (``to_utc_text``'s, fixed-width
     with ``Z``) is spelled again, as reading it into a record would."""
+    assert columns[0] == "id", columns
+    assert columns[-2:] == ("prev_hash", "hash"), columns
+    hashed = columns[:-2]
     links: list[ChainLink] = []
     for row in rows:
-        fields = dict(zip(columns, values_of(row, columns), strict=True))
-        prev_hash, row_hash = fields.pop("prev_hash"), fields.pop("hash")
+        values = values_of(row, columns)
+        fields = dict(zip(hashed, values, strict=False))  # all but the last two
         for column in optional:
             if fields[column] is None:
                 del fields[column]
         for column in times:
-            fields[column] = _as_hashed(fields[column])
-        links.append((fields["id"], prev_hash, row_hash, fields))
+            value = fields[column]
+            if not _is_hashed_time(value):
+                fields[column] = _as_hashed(value)
+        links.append((values[0], values[-2], values[-1], fields))
     return links
 
 
@@ -711,9 +716,7 @@ def _as_hashed(stored: Any) -> Any:
     """A stored time as the chain hashed it: as stored when it has the fixed-width UTC
     shape ``to_utc_text`` writes, else parsed and spelled again; a value that is no time
     stays as it is, for its row's hash to report."""
-    if not isinstance(stored, str) or (
-        len(stored) == _UTC_WIDTH and stored[10] == "T" and stored[-1] == "Z"
-    ):
+    if not isinstance(stored, str) or _is_hashed_time(stored):
         return stored
     try:
         return to_utc_text(from_utc_text(stored))
@@ -722,6 +725,11 @@ def _as_hashed(stored: Any) -> Any:
 
 
 _UTC_WIDTH = len("2026-01-05T09:00:00.000000Z")
+
+
+def _is_hashed_time(value: Any) -> bool:
+    """Whether ``value`` has the fixed-width UTC shape ``to_utc_text`` writes."""
+    return type(value) is str and len(value) == _UTC_WIDTH and value[10] == "T" and value[-1] == "Z"
 
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:
