@@ -1,10 +1,11 @@
 """A sampling CPU profile of the bulk import, without cProfile's per-call overhead.
 
-``.venv/bin/python benchmarks/sampled.py import|lab [ROWS]`` (default 10,000) imports ROWS
-outcomes (``import``) or the same results as a per-analyte lab file through a mapping
+``.venv/bin/python benchmarks/sampled.py import|lab|verify [ROWS]`` (default 10,000) imports
+ROWS outcomes (``import``) or the same results as a per-analyte lab file through a mapping
 (``lab``) into a new SQLite clinic as ``make bench`` does, interrupting it on every few
-milliseconds of CPU (``ITIMER_PROF``) to note the stack; it prints each function's share of
-the samples, with what it calls and on its own. cProfile (``hotspots.py``) charges every
+milliseconds of CPU (``ITIMER_PROF``) to note the stack; ``verify`` imports the outcomes
+unsampled and samples three ``verify`` runs of the result. It prints each function's share
+of the samples, with what it calls and on its own. cProfile (``hotspots.py``) charges every
 call an overhead, which inflates code made of many small calls; these shares do not.
 benchmarks/PROFILE.md keeps one run's.
 """
@@ -30,7 +31,7 @@ from run import (
 
 import cmrewards
 
-SHOWN = 40
+SHOWN = 70
 INTERVAL = 0.001
 """Seconds of CPU between samples (the kernel may round it up to its tick)."""
 
@@ -82,11 +83,17 @@ def main() -> None:
         else:
             write_lab_file(source, rows)
             clinic = clinic_with_participants(folder / "clinic.db", people_for(rows))
+        if kind == "verify":
+            with source.open(newline="") as file:
+                clinic.import_outcomes(cmrewards.read_rows(file, str(source)), actor="admin-1")
         signal.signal(signal.SIGPROF, samples.take)
         signal.setitimer(signal.ITIMER_PROF, INTERVAL, INTERVAL)
         try:
             with source.open(newline="") as file:
-                if kind == "lab":
+                if kind == "verify":
+                    for _ in range(3):
+                        assert clinic.verify().ok
+                elif kind == "lab":
                     read = cmrewards.read_lab_file(file, lab_map, str(source))
                     clinic.import_lab_results(read, actor="admin-1")
                 else:

@@ -30,6 +30,7 @@ WHOLE_PORT = {
         " balances and cap usage, schedule states, prizes, redemptions, stock, and each"
         " journaled record (staff, programs, participants, idempotency keys ...)"
     ),
+    ("views/verify.py", "_verified"): "verify_store's checks, run with the collector paused",
     ("views/export.py", "export_all"): (
         "writes every table but the journal to a file each, and both chain heads"
     ),

@@ -19,7 +19,8 @@ import pytest
 
 import cmrewards
 from cmrewards.domain.analytes import LabResult
-from cmrewards.domain.chain import GENESIS, link, links_of, position_after, sealed
+from cmrewards.domain.chain import GENESIS, canonical, link, links_of, position_after, sealed
+from cmrewards.domain.clock import to_utc_text
 from cmrewards.domain.journal import (
     Journaled,
     JournalEntry,
@@ -343,6 +344,7 @@ def snapshot(tx: Tx) -> dict[str, Any]:
         "cap_usage": tx.cap_usages(),
         "keys": [tx.idempotency(s, k) for s, k in (("higgins-vbrt", "k-1"), ("", "k-2"))],
         "key_records": tx.idempotency_records(),
+        "stored_keys": tx.stored_keys(),
         "fulfilments": tx.prize_fulfilments(),
         "trades": tx.prize_trades(),
         "items": tx.items(),
@@ -790,6 +792,9 @@ class StoreContract:
             assert tx.journal_links() != []
             assert {"visit", "specimen"} <= set(tx.outcome_links()[-1][3])
             assert "visit" not in tx.outcome_links()[0][3]
+            # ... and verify reads the records' meaning from the same links.
+            assert [OutcomeRecord.of_link(link) for link in tx.outcome_links()] == tx.outcomes()
+            assert [Transfer.of_link(link) for link in tx.transfer_links()] == tx.transfers()
 
     def test_last_outcome_for_each_participant_and_target(self, clinic_store: Store) -> None:
         written = self._append_sample_outcomes(clinic_store)
@@ -1230,6 +1235,11 @@ class StoreContract:
             assert clinic_wide == tx.idempotency("", "lab-0001")
             assert tx.idempotency(PETRY, "lab-0001") is None
             assert tx.idempotency(HIGGINS, "lab-0002") is None
+            # verify's reading: each as stored, its result in canonical spelling
+            assert tx.stored_keys() == [
+                ("", "lab-0001", "cd" * 32, canonical({"id": "rec-1"}), to_utc_text(ADDED)),
+                (HIGGINS, "lab-0001", "ab" * 32, canonical(result), to_utc_text(RECORDED)),
+            ]
 
     def test_a_key_is_remembered_once_per_scope(self, clinic_store: Store) -> None:
         record = IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED)
@@ -1683,6 +1693,7 @@ class ThroughJournalingTx(StoreContract):
         with clinic_store.read() as tx:
             entries = tx.journal()
             current = journaled_records(tx)
+            stored_keys = tx.stored_keys()
         assert [(e.kind, e.key) for e in entries] == [
             *(("staff", s) for s in (ADMIN, RECORDER)),
             *(("program", p) for p in (HIGGINS, PETRY)),
@@ -1713,6 +1724,9 @@ class ThroughJournalingTx(StoreContract):
             previous = entry.hash
         # Each record's latest entry holds the digest of the record as it is now.
         assert list(journal_problems(latest_digests(links_of(entries)), current)) == []
+        # ... and so does each key as verify reads it, as a row.
+        keys = [r for r in current if not isinstance(r, IdempotencyRecord)]
+        assert list(journal_problems(latest_digests(links_of(entries)), keys, stored_keys)) == []
 
     def test_chained_and_derived_writes_are_not_journaled(self, clinic_store: Store) -> None:
         with clinic_store.read() as tx:

@@ -450,7 +450,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HEX = re.compile(r"^[0-9a-f]{64}$")
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-JSON_NUMBER = re.compile(r"(?<=: )-?\d+(?=[,}\]])")
+JSON_NUMBER = re.compile(r"(?:(?<=: )|(?<=:))-?\d+(?=[,}\]])")
 
 
 def later_time(text: str) -> str:

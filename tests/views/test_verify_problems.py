@@ -221,3 +221,32 @@ def test_the_cli_prints_each_message_and_gives_the_records_in_json(
             "message": f"{CARD} has stock 7 but its movements add up to 2",
         }
     ]
+
+
+def test_keys_stored_in_the_earlier_spelling_verify_and_their_edits_are_problems(
+    clinic_file: tuple[Clinic, Path],
+) -> None:
+    """A key's result was stored as ``json.dumps(sort_keys=True)`` before verify's fourth
+    pass (issue 16) and canonically since; ``verify`` hashes the canonical text as it is and
+    parses any other, so a file written before still passes, and an edit to such a row
+    still shows."""
+    clinic, path = clinic_file
+    clinic.record("P001", STIM, "met", at=visit(12), actor=ADMIN, key="lab-7")
+    conn = sqlite3.connect(path)
+    (stored,) = conn.execute("SELECT result FROM idempotency WHERE key = 'lab-7'").fetchone()
+    conn.close()
+    earlier = json.dumps(json.loads(stored), sort_keys=True)
+    assert earlier != stored
+    raw_edit(path, "idempotency", f"UPDATE idempotency SET result = '{earlier}'")
+    assert clinic.verify().ok
+    edited = earlier.replace('"met"', '"not-met"')
+    raw_edit(path, "idempotency", f"UPDATE idempotency SET result = '{edited}'")
+
+    assert clinic.verify().problems == (
+        Problem(
+            Check.JOURNAL,
+            Ref(RefKind.IDEMPOTENCY_KEY, f"{HIGGINS}/lab-7"),
+            f"idempotency-key {HIGGINS}/lab-7 was changed outside cmrewards"
+            " (differs from its journal entry)",
+        ),
+    )

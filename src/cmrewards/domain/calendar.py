@@ -107,7 +107,9 @@ def phases_of(program: Calendared, target: Phased) -> tuple[Phase, ...]:
 
 def phase_at(program: Calendared, target: Phased, week: int) -> Phase | None:
     """The phase that holds program ``week``; None before week 1 and after the last phase."""
-    for phase in phases_of(program, target):
+    if not target.phases:  # its one phase, built only when it holds the week
+        return phases_of(program, target)[0] if 1 <= week <= program.weeks else None
+    for phase in target.phases:
         if phase.holds(week):
             return phase
     return None
@@ -115,7 +117,7 @@ def phase_at(program: Calendared, target: Phased, week: int) -> Phase | None:
 
 def last_paid_week(program: Calendared, target: Phased) -> int:
     """The last program week in which the target's results can pay."""
-    return phases_of(program, target)[-1].last
+    return target.phases[-1].last if target.phases else program.weeks
 
 
 def owed(program: Calendared, target: Phased, week: int) -> int:

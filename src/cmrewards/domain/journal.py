@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from .records import (
     Participant,
     Prize,
     PrizeWithdrawal,
+    StoredKey,
     WriteOff,
 )
 from .redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -164,6 +166,12 @@ _FIRST_EPISODE = {"episode": 1, "first_start": None, "ended_at": None, "ended_by
 """The episode fields of a ``Participant`` as a first enrolment holds them."""
 
 
+_string = json.encoder.encode_basestring
+"""A string as ``canonical`` spells it (the C encoder's own, UTF-8 kept); anything else
+raises ``TypeError``."""
+_sha256 = hashlib.sha256
+
+
 def digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
 
@@ -182,28 +190,86 @@ def latest_digests(entries: Iterable[ChainLink]) -> dict[tuple[str, str], str]:
 
 
 def journal_problems(
-    latest: Mapping[tuple[str, str], str], records: Iterable[Journaled]
+    latest: Mapping[tuple[str, str], str],
+    records: Iterable[Journaled],
+    keys: Iterable[StoredKey] = (),
 ) -> Iterable[Problem]:
     """Every record whose current form is not the one its latest journal entry recorded
-    (``latest``: ``latest_digests``),
+    (``latest``: ``latest_digests``), the idempotency ``keys`` read as rows (``StoredKey``,
+    checked by ``key_digest_matches``) among them,
     and every key two records share (the store's UNIQUE constraints are not re-checked
     index by index: docs/decisions.md, "verify's page check")."""
-    seen = set()
+    seen: set[tuple[str, str]] = set()
     for record in records:
         kind, key, fields = identify(record)
-        if (kind, key) in seen:
-            yield _problem(kind, key, "is stored twice (a row was copied outside cmrewards)")
-            continue
-        seen.add((kind, key))
-        recorded = latest.get((kind, key))
-        if recorded is None:
-            yield _problem(kind, key, "was added outside cmrewards (no journal entry)")
+        recorded = _recorded(latest, seen, kind, key)
+        if isinstance(recorded, Problem):
+            yield recorded
         elif recorded != digest(fields):
-            yield _problem(
-                kind, key, "was changed outside cmrewards (differs from its journal entry)"
-            )
+            yield _changed(kind, key)
+    for stored in keys:
+        kind, key = "idempotency-key", f"{stored[0]}/{stored[1]}"
+        recorded = _recorded(latest, seen, kind, key)
+        if isinstance(recorded, Problem):
+            yield recorded
+        elif not key_digest_matches(stored, recorded):
+            yield _changed(kind, key)
     for kind, key in sorted(set(latest) - seen):
         yield _problem(kind, key, "was deleted outside cmrewards (its journal entry remains)")
+
+
+def _recorded(
+    latest: Mapping[tuple[str, str], str], seen: set[tuple[str, str]], kind: str, key: str
+) -> str | Problem:
+    """The digest the latest entry of the record ``(kind, key)`` recorded, or what is wrong
+    with the record before its digest is looked at."""
+    if (kind, key) in seen:
+        return _problem(kind, key, "is stored twice (a row was copied outside cmrewards)")
+    seen.add((kind, key))
+    recorded = latest.get((kind, key))
+    if recorded is None:
+        return _problem(kind, key, "was added outside cmrewards (no journal entry)")
+    return recorded
+
+
+def _changed(kind: str, key: str) -> Problem:
+    return _problem(kind, key, "was changed outside cmrewards (differs from its journal entry)")
+
+
+def key_digest_matches(stored: StoredKey, recorded: str) -> bool:
+    """Whether an idempotency key's row still has the digest its journal entry recorded:
+    ``digest(identify(record)[2])`` of the record the row reads as.
+
+    First the stored result text is taken as its own canonical spelling and spliced into
+    the record's (a key written since issue 16's fourth pass is stored so): a match proves
+    the row is the one journaled, byte for byte: the text hashed is then the one hashed at
+    the write, and its other fields are complete JSON strings (spelled here, not spliced),
+    the key by the entry's name and the scope by what follows the result, so the result's
+    text can only be the one it was. A row
+    stored in another spelling (``json.dumps``'s, before that pass), or changed, is parsed
+    and spelled again, as its record would be; text that is no JSON is changed."""
+    scope, key, fingerprint, result, created_at = stored
+    try:
+        spliced = (
+            f'{{"created_at":{_string(created_at)},"fingerprint":{_string(fingerprint)},'
+            f'"key":{_string(key)},"result":{result},"scope":{_string(scope)}}}'
+        )
+    except TypeError:  # a column that is no text: only the full spelling can say
+        spliced = None
+    if spliced is not None and _sha256(spliced.encode()).hexdigest() == recorded:
+        return True
+    try:
+        parsed = json.loads(result)
+    except (TypeError, ValueError):
+        return False
+    fields = {
+        "scope": scope,
+        "key": key,
+        "fingerprint": fingerprint,
+        "result": parsed,
+        "created_at": created_at,
+    }
+    return digest(fields) == recorded
 
 
 def _problem(kind: str, key: str, what: str) -> Problem:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .clock import to_utc_text
+from .clock import from_utc_text, to_utc_text
 
 if TYPE_CHECKING:
     from .problems import Problem
@@ -126,6 +126,33 @@ class Transfer:
             "occurred_at": to_utc_text(self.occurred_at),
             "recorded_at": to_utc_text(self.recorded_at),
         }
+
+    @classmethod
+    def of_link(cls, link: tuple[int, str, str, dict[str, Any]]) -> Transfer:
+        """The record a chain link (``chain.ChainLink``) holds: the inverse of
+        ``hash_fields`` (``OutcomeRecord.of_link``). Raises ``ValueError`` for a field
+        that is no movement or time."""
+        row_id, prev_hash, row_hash, fields = link
+        return cls(
+            row_id,
+            fields["program_id"],
+            Movement(fields["kind"]),
+            fields["from_account"],
+            fields["to_account"],
+            fields["amount"],
+            fields["participant"],
+            fields["actor"],
+            fields["reason"],
+            fields["cause"],
+            fields["reverses"],
+            from_utc_text(fields["occurred_at"]),
+            from_utc_text(fields["recorded_at"]),
+            prev_hash,
+            row_hash,
+            fields.get("settles"),
+            fields.get("cap_change_cents"),
+            fields.get("over_cap_cents"),
+        )
 
 
 AccountKey = tuple[str, str]

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .clock import to_utc_text
+from .clock import from_utc_text, to_utc_text
 from .schedules import Outcome
 
 
@@ -153,6 +153,31 @@ class OutcomeRecord:
             "seed": self.seed,
         }
 
+    @classmethod
+    def of_link(cls, link: tuple[int, str, str, dict[str, Any]]) -> OutcomeRecord:
+        """The record a chain link (``chain.ChainLink``) holds: the inverse of
+        ``hash_fields``. ``verify`` reads each outcome once, as its link, and checks the
+        meaning of the same fields it hashed. Raises ``ValueError`` for a field that is no
+        outcome or time."""
+        row_id, prev_hash, row_hash, fields = link
+        return cls(
+            row_id,
+            fields["program_id"],
+            fields["participant"],
+            fields["target"],
+            Outcome(fields["outcome"]),
+            from_utc_text(fields["occurred_at"]),
+            from_utc_text(fields["recorded_at"]),
+            fields["actor"],
+            fields["key"],
+            fields["note"],
+            fields["seed"],
+            prev_hash,
+            row_hash,
+            fields.get("visit"),
+            fields.get("specimen"),
+        )
+
 
 @attrs.frozen
 class IdempotencyRecord:
@@ -164,6 +189,13 @@ class IdempotencyRecord:
     fingerprint: str
     result: dict[str, Any]
     created_at: dt.datetime
+
+
+StoredKey = tuple[str, str, str, str, str]
+"""An idempotency key as ``verify`` reads it, with no record built: ``(scope, key,
+fingerprint, result, created_at)``, the result as its stored JSON text and the time as the
+journal hashed it (``to_utc_text``'s spelling). Written since issue 16's fourth pass, the
+result's text is its canonical spelling (``chain.canonical``)."""
 
 
 class PrizeStatus(enum.StrEnum):

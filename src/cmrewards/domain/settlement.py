@@ -157,7 +157,7 @@ def final_states(
 ) -> dict[str, ScheduleState]:
     """Each target's schedule state after the whole history: the state cache. A target
     whose every outcome was voided is back at the start."""
-    states = {e.record.target: ScheduleState() for e in history}
+    states = {e.record.target: _FRESH for e in history}
     for step in replayed:
         states[step.record.target] = step.earning.step.state
     return states

@@ -25,6 +25,7 @@ from ..domain.records import (
     Participant,
     Prize,
     PrizeWithdrawal,
+    StoredKey,
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -352,6 +353,9 @@ class JournalingTx(Tx):
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._tx.idempotency_records()
+
+    def stored_keys(self) -> list[StoredKey]:
+        return self._tx.stored_keys()
 
     def last_correction(self) -> Correction | None:
         return self._tx.last_correction()

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import attrs
 
-from ..domain.chain import ChainLink, links_of
+from ..domain.chain import ChainLink, canonical, links_of
+from ..domain.clock import to_utc_text
 from ..domain.journal import JournalEntry
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
@@ -35,6 +36,7 @@ from ..domain.records import (
     PrizeStatus,
     PrizeWithdrawal,
     Status,
+    StoredKey,
     WriteOff,
 )
 from ..domain.redemption import CatalogItem, PrizeFulfilment, PrizeTrade, Redemption, StockMovement
@@ -622,6 +624,12 @@ class MemoryTx(Tx):
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]
+
+    def stored_keys(self) -> list[StoredKey]:
+        return [
+            (r.scope, r.key, r.fingerprint, canonical(r.result), to_utc_text(r.created_at))
+            for r in self.idempotency_records()
+        ]
 
     def remember(self, record: IdempotencyRecord) -> None:
         self._insert("keys", (record.scope, record.key), record, "idempotency key")

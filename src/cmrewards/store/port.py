@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the roles' signatures only: a store imports what it convert
         Participant,
         Prize,
         PrizeWithdrawal,
+        StoredKey,
         WriteOff,
     )
     from ..domain.redemption import (
@@ -461,6 +462,10 @@ class IdempotencyKeys(IdempotencyCheck, Protocol):
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         """Every key, for the export."""
+        ...
+
+    def stored_keys(self) -> list[StoredKey]:
+        """Every key as it is stored, by scope and key, no record built (``verify``)."""
         ...
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -29,6 +29,7 @@ from ..domain.records import (
     PrizeStatus,
     PrizeWithdrawal,
     Status,
+    StoredKey,
     WriteOff,
 )
 from ..domain.schedules import Outcome, ScheduleState
@@ -53,6 +54,7 @@ class Row(Protocol):
 
     def __getitem__(self, column: str, /) -> Any: ...
     def keys(self) -> Iterable[str]: ...
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
@@ -66,6 +68,23 @@ def key_from_row(row: Row) -> IdempotencyRecord:
         result=json.loads(row["result"]),
         created_at=utc_time(row["created_at"]),
     )
+
+
+STORED_KEY_COLUMNS = ("scope", "key", "fingerprint", "result", "created_at")
+
+
+def stored_key(row: Row) -> StoredKey:
+    """An idempotency key's row, read with ``STORED_KEY_COLUMNS`` in that order, as
+    ``verify`` digests it: its result as stored, its time as the journal hashed it."""
+    scope, key, fingerprint, result, created_at = values_of(row, STORED_KEY_COLUMNS)
+    return scope, key, fingerprint, result, _as_hashed(created_at)
+
+
+def values_of(row: Row, columns: Sequence[str]) -> Sequence[Any]:
+    """The values of a row read with ``columns`` in that order: a sqlite3.Row's by
+    position, not by name (a third of reading it), as it iterates over them; a psycopg
+    dict row's by name (it iterates over its names)."""
+    return [row[c] for c in columns] if isinstance(row, dict) else tuple(row)
 
 
 def utc_time(text: str) -> dt.datetime:
@@ -664,31 +683,40 @@ def links_from_rows(
 ) -> list[ChainLink]:
     """Each stored row of a chained table as its chain link, without building a record.
 
-    Every column but ``prev_hash`` and ``hash`` holds its hash field as it was hashed
-    (``outcome_row`` and ``transfer_row`` store the record's ``hash_fields``; the journal
-    its entry's), so a row is its fields, less the ``optional`` ones that are NULL (hashed
-    only when set). A time stored in another spelling than the one hashed (``to_utc_text``'s,
-    fixed-width with ``Z``) is spelled again, as reading it into a record would."""
+    ``rows`` hold ``columns`` in that order (``links_sql``). Every column but ``prev_hash``
+    and ``hash`` holds its hash field as it was hashed (``outcome_row`` and
+    ``transfer_row`` store the record's ``hash_fields``; the journal its entry's), so a
+    row is its fields, less the ``optional`` ones that are NULL (hashed only when set). A
+    time stored in another spelling than the one hashed (``to_utc_text``'s, fixed-width
+    with ``Z``) is spelled again, as reading it into a record would."""
+    assert columns[0] == "id", columns
+    assert columns[-2:] == ("prev_hash", "hash"), columns
     hashed = columns[:-2]
     links: list[ChainLink] = []
     for row in rows:
-        fields = {column: row[column] for column in hashed}
+        values = values_of(row, columns)
+        fields = dict(zip(hashed, values, strict=False))  # all but the last two
         for column in optional:
             if fields[column] is None:
                 del fields[column]
         for column in times:
-            fields[column] = _as_hashed(fields[column])
-        links.append((fields["id"], row["prev_hash"], row["hash"], fields))
+            value = fields[column]
+            if not _is_hashed_time(value):
+                fields[column] = _as_hashed(value)
+        links.append((values[0], values[-2], values[-1], fields))
     return links
+
+
+def links_sql(table: str, columns: Sequence[str]) -> str:
+    """The read ``links_from_rows`` takes: ``columns`` in that order, by id."""
+    return f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"
 
 
 def _as_hashed(stored: Any) -> Any:
     """A stored time as the chain hashed it: as stored when it has the fixed-width UTC
     shape ``to_utc_text`` writes, else parsed and spelled again; a value that is no time
     stays as it is, for its row's hash to report."""
-    if not isinstance(stored, str) or (
-        len(stored) == _UTC_WIDTH and stored[10] == "T" and stored[-1] == "Z"
-    ):
+    if not isinstance(stored, str) or _is_hashed_time(stored):
         return stored
     try:
         return to_utc_text(from_utc_text(stored))
@@ -697,6 +725,11 @@ def _as_hashed(stored: Any) -> Any:
 
 
 _UTC_WIDTH = len("2026-01-05T09:00:00.000000Z")
+
+
+def _is_hashed_time(value: Any) -> bool:
+    """Whether ``value`` has the fixed-width UTC shape ``to_utc_text`` writes."""
+    return type(value) is str and len(value) == _UTC_WIDTH and value[10] == "T" and value[-1] == "Z"
 
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:

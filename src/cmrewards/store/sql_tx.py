@@ -22,6 +22,7 @@ from ..domain.records import (
     Participant,
     Prize,
     PrizeWithdrawal,
+    StoredKey,
     WriteOff,
 )
 from ..domain.schedules import ScheduleState
@@ -38,6 +39,7 @@ from .sql_rows import (
     PRIZES_NOW,
     SECRET_COLUMNS,
     SIGN_IN_COLUMNS,
+    STORED_KEY_COLUMNS,
     TRANSFER_COLUMNS,
     TRANSFER_LINKS,
     WITHDRAWAL_COLUMNS,
@@ -57,6 +59,7 @@ from .sql_rows import (
     journal_from_row,
     key_from_row,
     links_from_rows,
+    links_sql,
     movement_from_row,
     outcome_from_row,
     outcome_row,
@@ -72,6 +75,7 @@ from .sql_rows import (
     sign_in_row,
     staff_from_row,
     state_from_row,
+    stored_key,
     transfer_from_row,
     transfer_row,
     utc_time,
@@ -283,7 +287,8 @@ class SQLTx(Tx):
         return [outcome_from_row(r) for r in rows]
 
     def outcome_links(self) -> list[ChainLink]:
-        return links_from_rows(self._all("SELECT * FROM outcomes ORDER BY id"), *OUTCOME_LINKS)
+        rows = self._all(links_sql("outcomes", OUTCOME_LINKS[0]))
+        return links_from_rows(rows, *OUTCOME_LINKS)
 
     def outcomes_since(
         self, participant: str, target: str, since: dt.datetime
@@ -419,7 +424,7 @@ class SQLTx(Tx):
         return [transfer_from_row(r) for r in rows]
 
     def transfer_links(self) -> list[ChainLink]:
-        rows = self._all("SELECT * FROM transfers ORDER BY id")
+        rows = self._all(links_sql("transfers", TRANSFER_LINKS[0]))
         return links_from_rows(rows, *TRANSFER_LINKS)
 
     def reversal_of(self, transfer_id: int) -> Transfer | None:
@@ -714,7 +719,8 @@ class SQLTx(Tx):
         return self._every(journal_from_row, "SELECT * FROM journal ORDER BY id")
 
     def journal_links(self) -> list[ChainLink]:
-        return links_from_rows(self._all("SELECT * FROM journal ORDER BY id"), *JOURNAL_LINKS)
+        rows = self._all(links_sql("journal", JOURNAL_LINKS[0]))
+        return links_from_rows(rows, *JOURNAL_LINKS)
 
     def append_journal(self, entries: Sequence[JournalEntry]) -> None:
         self._conn.executemany(
@@ -748,10 +754,17 @@ class SQLTx(Tx):
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return self._every(key_from_row, "SELECT * FROM idempotency ORDER BY scope, key")
 
+    def stored_keys(self) -> list[StoredKey]:
+        columns = ", ".join(STORED_KEY_COLUMNS)
+        rows = self._all(f"SELECT {columns} FROM idempotency ORDER BY scope, key")
+        return [stored_key(r) for r in rows]
+
     def remember(self, record: IdempotencyRecord) -> None:
         self.remember_all([record])
 
     def remember_all(self, records: Sequence[IdempotencyRecord]) -> None:
+        from ..domain.chain import canonical  # a write's; a balance never hashes (issue 16)
+
         self._conn.executemany(
             "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -760,7 +773,7 @@ class SQLTx(Tx):
                     r.scope,
                     r.key,
                     r.fingerprint,
-                    json.dumps(r.result, sort_keys=True),
+                    canonical(r.result),  # hashed as it is by verify (StoredKey)
                     to_utc_text(r.created_at),
                 )
                 for r in records

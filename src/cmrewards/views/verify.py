@@ -69,6 +69,7 @@ from ..store.port import (
     Tx,
 )
 from .chains import CHAINS, heads_of
+from .collector import collector_paused
 from .replay import Awards, reversed_ids
 
 
@@ -105,14 +106,20 @@ def verify_store(
     and, given a checkpoint, whether every chain still extends it.
 
     ``engine_problems`` are the store's ``integrity_problems()``. A check that cannot
-    run because the records contradict each other is one problem, never a crash.
+    run because the records contradict each other is one problem, never a crash. The
+    cyclic garbage collector is paused meanwhile (``collector.collector_paused``).
     """
-    # The chains are hashed from their rows as links, without records (issue 16); the
-    # journal is needed as nothing else, the outcomes and transfers are read as records
-    # again for the checks that read their meaning.
+    with collector_paused():
+        return _verified(tx, engine_problems, against)
+
+
+def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None) -> VerifyReport:
+    # The chains are read once, as links, and hashed without records (issue 16); the
+    # outcomes and transfers are then made records from the same links, for the checks
+    # that read their meaning.
     chains = {spec.name: spec.links(tx) for spec in CHAINS}
-    outcomes = tx.outcomes()
-    transfers = tx.transfers()
+    outcomes = [OutcomeRecord.of_link(link) for link in chains["outcomes"]]
+    transfers = [Transfer.of_link(link) for link in chains["transfers"]]
     participants = tx.participants()
     past: dict[str, list[Episode]] = defaultdict(list)
     for episode in tx.past_episodes():
@@ -139,7 +146,7 @@ def verify_store(
         (Check.SETTLEMENT, "the settlements", history.settlement_problems),
         (Check.REDEMPTION, "the redemptions", lambda: redemption_problems(tx, transfers)),
         (Check.JOURNAL, "the journal", lambda: journal_problems(
-            latest_digests(chains["journal"]), _journaled_records(tx))),
+            latest_digests(chains["journal"]), _journaled_records(tx), tx.stored_keys())),
         (Check.PROGRAM_ROWS, "the programs", lambda: _program_rows(tx)),
     ]  # fmt: skip
     if against is not None:
@@ -189,6 +196,7 @@ def _program_rows(tx: Programs) -> Iterable[Problem]:
 
 
 def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
+    """Every journaled record but the idempotency keys (read as rows: ``StoredKey``)."""
     yield from tx.all_staff()
     yield from tx.staff_secrets()
     yield from tx.sign_ins()
@@ -204,7 +212,6 @@ def _journaled_records(tx: JournaledReads) -> Iterable[Journaled]:
     yield from tx.redemptions()
     yield from tx.analyte_results()
     yield from tx.analyte_revisions()
-    yield from tx.idempotency_records()
     yield from tx.corrections()
     yield from tx.write_offs()
     yield from tx.prize_withdrawals()
