@@ -228,9 +228,10 @@ def import_units(
             if failure is None:
                 done, chunk = chunk, []
             else:
-                # The refused message may have written part of itself: the chunk was
-                # rolled back; apply the messages before it again, so that they alone are
-                # committed, and go on after it.
+                # The refused message wrote part of itself through to the store (a
+                # correction flushes the chunk first), so it could not be taken back alone:
+                # the chunk was rolled back; apply the messages before it again, so that
+                # they alone are committed, and go on after it.
                 index, refusal = failure
                 tally = start
                 if index:
@@ -255,8 +256,10 @@ def _apply_chunk(
     tally: _Tally,
     source: str,
 ) -> tuple[int, Refusal] | None:
-    """Apply ``chunk`` in one transaction; on a refusal, roll it all back and say which
-    unit and why."""
+    """Apply ``chunk`` in one transaction. A refused unit whose writes are all still
+    pending is taken back alone (``BufferedTx.take_back``) and listed, and the chunk goes
+    on; one that wrote through (a correction) rolls the whole chunk back, and the result
+    says which unit and why."""
     failure: tuple[int, Refusal] | None = None
     try:
         with work.write(actor, Action.RECORD) as direct:
@@ -272,25 +275,29 @@ def _apply_chunk(
 
             for index, unit in enumerate(chunk):
                 tally.at, tally.line = unit.message.position, unit.line
-                tally.not_in_cm += unit.message.not_in_cm
                 if unit.problem is not None:
                     tally.refuse(unit.problem)  # unreadable: nothing of it to apply
                     continue
-                if not unit.message.reports:
-                    continue  # every report of it is about a patient not in CM
 
                 def mark(i: int, unit: Unit = unit) -> None:
                     if unit.lines:
                         line = unit.lines[i]
                         tally.at, tally.line = f"line {line}", line
 
-                try:
-                    result = apply_message(work, tx, unit.message, actor, targets, mark, source)
-                except CMRewardsError as error:
-                    tally.refuse(error)
-                    failure = (index, tally.refused.pop())
-                    raise _Refused from error
-                tally.add(result, zone_of)
+                # A unit without reports is only patients not in CM.
+                if unit.message.reports:
+                    tx.begin_unit()
+                    try:
+                        result = apply_message(work, tx, unit.message, actor, targets, mark,
+                                               source)  # fmt: skip
+                    except CMRewardsError as error:
+                        tally.refuse(error)
+                        if tx.take_back():
+                            continue  # its writes were still pending: forgotten alone
+                        failure = (index, tally.refused.pop())
+                        raise _Refused from error
+                    tally.add(result, zone_of)
+                tally.not_in_cm += unit.message.not_in_cm
             tx.flush()
     except _Refused:
         return failure

@@ -5,6 +5,7 @@ outcome calls, and nothing else. The writes that recording makes (outcomes, sche
 states, transfers, prizes, cap usage, analyte results, idempotency keys) are kept in
 memory and written with one batched statement each when the chunk is flushed; the
 reads recording needs see those pending writes (chain heads, balances, states, keys).
+A unit of the chunk that is refused is taken back alone (``begin_unit``, ``take_back``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
@@ -34,6 +37,18 @@ from .port import RecordTx, StateKey, Tx
 
 _UNREAD: Any = object()
 """Marks a chain head not yet read from the adapter."""
+_ABSENT: Any = object()
+"""Marks a pending entry a unit added (``take_back`` removes it)."""
+
+
+@attrs.frozen
+class _UnitStart:
+    """What was pending when a unit began: the lengths of the pending lists, the chain
+    heads, and how many flushes there had been."""
+
+    lengths: tuple[int, ...]
+    heads: tuple[Any, ...]
+    flushes: int
 
 
 class BufferedTx(RecordTx):
@@ -49,6 +64,10 @@ class BufferedTx(RecordTx):
         self._participants: dict[str, Participant | None] = {}
         self._episodes: dict[str, list[Episode]] = {}
         self._programs: dict[str, Program | None] = {}
+        self._flushes = 0
+        self._unit: _UnitStart | None = None
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
+        """Each pending dict entry the unit set, with what it held (``_ABSENT``)."""
         self._reset_pending()
 
     def _reset_pending(self) -> None:
@@ -111,6 +130,63 @@ class BufferedTx(RecordTx):
         if self._keys:
             tx.remember_all(list(self._keys.values()))
         self._reset_pending()
+        self._flushes += 1
+
+    # --- a unit of the chunk, taken back alone when it is refused -------------------
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self._outcomes, self._transfers, self._prizes, self._analyte_results,
+                self._revisions)  # fmt: skip
+
+    def _heads(self) -> tuple[Any, ...]:
+        return (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
+                self._revision_head)  # fmt: skip
+
+    def begin_unit(self) -> None:
+        """A unit of the chunk begins: ``take_back`` forgets what it writes from here."""
+        self._unit = _UnitStart(tuple(map(len, self._lists())), self._heads(), self._flushes)
+        self._undo = []
+
+    def take_back(self) -> bool:
+        """Forget every write since ``begin_unit``, as if the unit had not run, so that the
+        units before it are written as they stand (a refused lab unit: issue 16). False
+        when that cannot be done here — a write went through to the adapter since (a
+        correction flushes first): the caller rolls the transaction back instead."""
+        unit, self._unit = self._unit, None
+        if unit is None or unit.flushes != self._flushes:
+            return False
+        for pending, key, held in reversed(self._undo):
+            if held is _ABSENT:
+                del pending[key]
+            else:
+                pending[key] = held
+        self._undo = []
+        for pending, length in zip(self._lists(), unit.lengths, strict=True):
+            del pending[length:]
+        (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
+         self._revision_head) = unit.heads  # fmt: skip
+        # The indexes over the lists, built again from what stays pending.
+        outcomes, transfers = self._outcomes, self._transfers
+        self._outcomes, self._transfers = [], []
+        self._outcomes_of.clear()
+        self._last_for.clear()
+        self._balance_deltas.clear()
+        self.append_outcomes(outcomes)
+        self.append_transfers(transfers)
+        self._specimens.clear()
+        for result in self._analyte_results:
+            self._specimens[result.participant, result.specimen].append(result)
+        self._revised.clear()
+        for revision in self._revisions:
+            self._revised[revision.participant, revision.specimen].append(revision)
+        (self._outcome_head, self._transfer_head) = unit.heads[:2]
+        return True
+
+    def _set(self, pending: dict[Any, Any], key: Any, value: Any) -> None:
+        """``pending[key] = value``, undone by ``take_back``."""
+        if self._unit is not None:
+            self._undo.append((pending, key, pending.get(key, _ABSENT)))
+        pending[key] = value
 
     def read_ahead(self, reads: Callable[[Tx], object]) -> None:
         """``reads`` go to the adapter's unit, never through this one's caches (what
@@ -161,7 +237,7 @@ class BufferedTx(RecordTx):
         return found
 
     def remember(self, record: IdempotencyRecord) -> None:
-        self._keys[record.scope, record.key] = record
+        self._set(self._keys, (record.scope, record.key), record)
 
     def last_outcome(self) -> OutcomeRecord | None:
         if self._outcome_head is _UNREAD:
@@ -246,7 +322,8 @@ class BufferedTx(RecordTx):
         return self._stored_states[pair]
 
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
-        self._states.update(states)
+        for pair, state in states:
+            self._set(self._states, pair, state)
 
     def last_transfer(self) -> Transfer | None:
         if self._transfer_head is _UNREAD:
@@ -283,7 +360,8 @@ class BufferedTx(RecordTx):
         return self._stored_caps[key] + self._cap_deltas.get(key, 0)
 
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
-        self._cap_deltas[participant, period] += cents
+        key = participant, period
+        self._set(self._cap_deltas, key, self._cap_deltas.get(key, 0) + cents)
 
     def last_analyte_result(self) -> AnalyteResult | None:
         if self._analyte_head is _UNREAD:
