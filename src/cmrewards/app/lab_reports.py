@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from ..domain.clock import format_when, parse_when
+from ..domain.clock import format_when, require_aware, zone
 from ..domain.json_form import from_json
 from ..domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultStatus
 from ..domain.programs import Program, Target
@@ -408,5 +408,6 @@ def clinical_time(collected: dt.datetime, program: Program) -> dt.datetime:
     """A report's collection time in UTC: a naive one is read in the program's zone."""
     if collected.tzinfo is not None:
         return collected.astimezone(dt.UTC)
-    local = parse_when(collected.isoformat(), program.timezone, "collected")
-    return local.astimezone(dt.UTC)
+    # As ``parse_when`` reads the same time spelled out (fold 0), without the spelling.
+    local = collected.replace(tzinfo=zone(program.timezone), fold=0)
+    return require_aware(local, "collected").astimezone(dt.UTC)
