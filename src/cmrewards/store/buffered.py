@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
-
 from ..domain.ledger import AccountKey, Transfer, balance_changes
 from ..domain.programs import Program
 from ..domain.records import (
@@ -40,15 +38,9 @@ _UNREAD: Any = object()
 _ABSENT: Any = object()
 """Marks a pending entry a unit added (``take_back`` removes it)."""
 
-
-@attrs.frozen
-class _UnitStart:
-    """What was pending when a unit began: the lengths of the pending lists, the chain
-    heads, and how many flushes there had been."""
-
-    lengths: tuple[int, ...]
-    heads: tuple[Any, ...]
-    flushes: int
+_UnitStart = tuple[tuple[int, ...], tuple[Any, ...], int]
+"""What was pending when a unit began: the lengths of the pending lists, the chain heads,
+and how many flushes there had been (a plain tuple: one is made for every unit)."""
 
 
 class BufferedTx(RecordTx):
@@ -144,7 +136,7 @@ class BufferedTx(RecordTx):
 
     def begin_unit(self) -> None:
         """A unit of the chunk begins: ``take_back`` forgets what it writes from here."""
-        self._unit = _UnitStart(tuple(map(len, self._lists())), self._heads(), self._flushes)
+        self._unit = (tuple(map(len, self._lists())), self._heads(), self._flushes)
         self._undo = []
 
     def take_back(self) -> bool:
@@ -153,18 +145,17 @@ class BufferedTx(RecordTx):
         when that cannot be done here — a write went through to the adapter since (a
         correction flushes first): the caller rolls the transaction back instead."""
         unit, self._unit = self._unit, None
-        if unit is None or unit.flushes != self._flushes:
+        if unit is None or unit[2] != self._flushes:
             return False
+        lengths, heads, _ = unit
         for pending, key, held in reversed(self._undo):
             if held is _ABSENT:
                 del pending[key]
             else:
                 pending[key] = held
         self._undo = []
-        for pending, length in zip(self._lists(), unit.lengths, strict=True):
+        for pending, length in zip(self._lists(), lengths, strict=True):
             del pending[length:]
-        (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
-         self._revision_head) = unit.heads  # fmt: skip
         # The indexes over the lists, built again from what stays pending.
         outcomes, transfers = self._outcomes, self._transfers
         self._outcomes, self._transfers = [], []
@@ -179,7 +170,8 @@ class BufferedTx(RecordTx):
         self._revised.clear()
         for revision in self._revisions:
             self._revised[revision.participant, revision.specimen].append(revision)
-        (self._outcome_head, self._transfer_head) = unit.heads[:2]
+        (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
+         self._revision_head) = heads  # fmt: skip
         return True
 
     def _set(self, pending: dict[Any, Any], key: Any, value: Any) -> None:
