@@ -1135,6 +1135,32 @@ class StoreContract:
             assert tx.specimen_results("P002", "S-1") == []
             assert tx.last_analyte_result() == second[0]
 
+    def test_specimens_are_read_many_at_once(self, clinic_store: Store) -> None:
+        results = [
+            analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE),
+            analyte_result(2, "P002", "S-2", "cocaine", LabResult.POSITIVE),
+            analyte_result(3, "P001", "S-1", "amphetamine", LabResult.NEGATIVE),
+            analyte_result(4, "P001", "S-3", "cocaine", LabResult.NEGATIVE),
+        ]
+        revision = analyte_revision(1, "cocaine", ResultStatus.CORRECTED, LabResult.POSITIVE, 1)
+        with clinic_store.write() as tx:
+            tx.add_analyte_results(results)
+            tx.add_analyte_revisions([revision])
+        # Each specimen's rows in id order, as one by one; asked twice or unknown, nothing
+        # extra; a participant's other specimens are not read.
+        asked = [("P001", "S-1"), ("P002", "S-2"), ("P001", "S-1"), ("P002", "S-1")]
+        with clinic_store.read() as tx:
+            assert tx.specimens_of(asked) == (results[:3], [revision])
+            assert tx.specimens_of([("P002", "S-2")]) == ([results[1]], [])
+            assert tx.specimens_of([]) == ([], [])
+        # More specimens than one query of the SQL stores takes.
+        lots = [analyte_result(10 + n, "P002", f"L-{n}", "cocaine", LabResult.NEGATIVE)
+                for n in range(1200)]  # fmt: skip
+        with clinic_store.write() as tx:
+            tx.add_analyte_results(lots)
+        with clinic_store.read() as tx:
+            assert tx.specimens_of([("P002", r.specimen) for r in lots]) == (lots, [])
+
     def test_one_analyte_of_a_specimen_is_stored_once(self, clinic_store: Store) -> None:
         negative = analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)
         with clinic_store.write() as tx:

@@ -96,6 +96,9 @@ class BufferedTx(RecordTx):
         """What the adapter held at the chunk's start, read once per participant and target
         (issue 16: a read per row was most of the import's queries); pending writes are
         laid over them."""
+        self._stored_specimens: dict[tuple[str, str], list[AnalyteResult]] = {}
+        self._stored_revised: dict[tuple[str, str], list[AnalyteRevision]] = {}
+        """Each prefetched specimen's stored results and revisions (``prefetch_specimens``)."""
         self._recent_since: dt.datetime | None = None
         self._recent: dict[StateKey, list[OutcomeRecord]] = {}
         """Each prefetched participant's stored outcomes at or after ``_recent_since`` by
@@ -360,9 +363,30 @@ class BufferedTx(RecordTx):
             self._analyte_head = self._tx.last_analyte_result()
         return self._analyte_head
 
+    def prefetch_specimens(self, specimens: Sequence[tuple[str, str]]) -> None:
+        """Read the stored results and revisions of a chunk's specimens at once, so each
+        report's reads of them are dict reads (two queries a report: issue 16)."""
+        results, revisions = self._tx.specimens_of(specimens)
+        self._stored_specimens.update((pair, []) for pair in specimens)
+        self._stored_revised.update((pair, []) for pair in specimens)
+        for result in results:
+            self._stored_specimens[result.participant, result.specimen].append(result)
+        for revision in revisions:
+            self._stored_revised[revision.participant, revision.specimen].append(revision)
+
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        results = [r for p in dict.fromkeys(specimens) for r in self.specimen_results(*p)]
+        revisions = [r for p in dict.fromkeys(specimens) for r in self.specimen_revisions(*p)]
+        return sorted(results, key=lambda r: r.id), sorted(revisions, key=lambda r: r.id)
+
     def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
         pending = self._specimens.get((participant, specimen), [])
-        return self._tx.specimen_results(participant, specimen) + pending
+        stored = self._stored_specimens.get((participant, specimen))
+        if stored is None:
+            stored = self._tx.specimen_results(participant, specimen)
+        return stored + pending
 
     def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
         self._analyte_results.extend(results)
@@ -378,7 +402,10 @@ class BufferedTx(RecordTx):
 
     def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
         pending = self._revised.get((participant, specimen), [])
-        return self._tx.specimen_revisions(participant, specimen) + pending
+        stored = self._stored_revised.get((participant, specimen))
+        if stored is None:
+            stored = self._tx.specimen_revisions(participant, specimen)
+        return stored + pending
 
     def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
         self._revisions.extend(revisions)
