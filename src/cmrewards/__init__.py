@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from .app.lab_export import LabRow, NotInCM, read_lab_file
     from .app.lab_file import BadRow, ImportReport, ImportRow, read_rows
     from .app.lab_formats import LabFormat, lab_file_format, read_lab_messages
+    from .app.lab_import import LabImportReport, Refusal
     from .app.lab_listener import lab_handler
-    from .app.lab_reports import LabImportReport, LabMessageResult, Refusal, ReportResult
+    from .app.lab_reports import LabMessageResult, ReportResult
     from .app.migrate import MigrationReport, migrate
     from .app.mllp import (
         MLLP_HOST,
@@ -147,7 +148,8 @@ _HOMES = {
         "read_acknowledgement",
     ),
     "app.rewards": ("RedemptionResult",),
-    "app.lab_reports": ("LabImportReport", "LabMessageResult", "Refusal", "ReportResult"),
+    "app.lab_import": ("LabImportReport", "Refusal"),
+    "app.lab_reports": ("LabMessageResult", "ReportResult"),
     "domain.analytes": ("ANALYTES", "Analyte", "LabResult"),
     "domain.calendar": ("Escalation", "ExtraSamples", "Phase"),
     "domain.caps": ("CappedMaximum", "OverCapGrant", "capped_maximum"),

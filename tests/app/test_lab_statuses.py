@@ -209,6 +209,25 @@ def test_a_refused_message_writes_nothing(lab: Clinic) -> None:
     assert lab.verify().ok
 
 
+def test_a_refused_message_that_wrote_a_correction_rolls_its_chunk_back(lab: Clinic) -> None:
+    """A correction is written through to the store (the chunk is flushed first), so a
+    message refused after one cannot be taken back alone: its chunk is rolled back and
+    the messages before it are applied again, and it writes nothing."""
+    apply(lab, report(0, **both(F, NEG)))
+    before = (points(lab), outcomes(lab))
+    good = LabMessage((report(1, **both(F, NEG)),), "line 1")
+    unknown = LabReport("P9", "S9", collected(3), (ReportedAnalyte("cocaine", POS, F),))
+    bad = LabMessage((report(0, cocaine=(C, POS)), unknown), "line 2")  # corrects S0 first
+    later = LabMessage((report(2, **both(F, NEG)),), "line 3")
+    done = lab.import_lab_messages([good, bad, later], actor="feed-1", chunk_size=10)
+    assert [(r.at, r.error_type) for r in done.refused] == [("line 2", "NotFound")]
+    assert (done.applied, done.outcomes, done.corrected) == (2, 2, 0)
+    # S0 still met (not corrected), S1 and S2 recorded once each.
+    assert outcomes(lab) == [*before[1], f"{STIM}: met", f"{STIM}: met"]
+    assert points(lab) == before[0] + 15 + 20 + 40  # the third met in a row earns the bonus
+    assert lab.verify().ok
+
+
 def test_an_import_refuses_a_bad_message_goes_on_and_a_rerun_retries_it(lab: Clinic) -> None:
     good = LabMessage((report(0, **both(F, NEG)),), "line 1")
     bad = LabMessage((report(1, **both(F, NEG)), report(0, cocaine=(P, POS))), "line 2")

@@ -1340,7 +1340,8 @@ def test_balance_imports_only_what_it_runs(tmp_path: Path) -> None:
     # balance's own module and the shell; the session's module is a write's
     own = ("_shell", "_ids", "_output", "_confirm", "outcomes")
     assert commands <= {f"cmrewards.cli.{m}" for m in own}
-    unused = {"closing", "corrections", "backups", "rewards", "specimens", "lab_reports", "migrate"}
+    unused = {"closing", "corrections", "backups", "rewards", "specimens", "migrate"}
+    unused |= {"lab_reports", "lab_import"}
     assert not loaded & {f"cmrewards.app.{m}" for m in unused}
     # A read builds no record of the rooms it does not read, and nothing only a write needs
     # (the journal, the holds, the draws' seeds: issue 16).

@@ -1140,6 +1140,32 @@ class StoreContract:
             assert tx.specimen_results("P002", "S-1") == []
             assert tx.last_analyte_result() == second[0]
 
+    def test_specimens_are_read_many_at_once(self, clinic_store: Store) -> None:
+        results = [
+            analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE),
+            analyte_result(2, "P002", "S-2", "cocaine", LabResult.POSITIVE),
+            analyte_result(3, "P001", "S-1", "amphetamine", LabResult.NEGATIVE),
+            analyte_result(4, "P001", "S-3", "cocaine", LabResult.NEGATIVE),
+        ]
+        revision = analyte_revision(1, "cocaine", ResultStatus.CORRECTED, LabResult.POSITIVE, 1)
+        with clinic_store.write() as tx:
+            tx.add_analyte_results(results)
+            tx.add_analyte_revisions([revision])
+        # Each specimen's rows in id order, as one by one; asked twice or unknown, nothing
+        # extra; a participant's other specimens are not read.
+        asked = [("P001", "S-1"), ("P002", "S-2"), ("P001", "S-1"), ("P002", "S-1")]
+        with clinic_store.read() as tx:
+            assert tx.specimens_of(asked) == (results[:3], [revision])
+            assert tx.specimens_of([("P002", "S-2")]) == ([results[1]], [])
+            assert tx.specimens_of([]) == ([], [])
+        # More specimens than one query of the SQL stores takes.
+        lots = [analyte_result(10 + n, "P002", f"L-{n}", "cocaine", LabResult.NEGATIVE)
+                for n in range(1200)]  # fmt: skip
+        with clinic_store.write() as tx:
+            tx.add_analyte_results(lots)
+        with clinic_store.read() as tx:
+            assert tx.specimens_of([("P002", r.specimen) for r in lots]) == (lots, [])
+
     def test_one_analyte_of_a_specimen_is_stored_once(self, clinic_store: Store) -> None:
         negative = analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)
         with clinic_store.write() as tx:
@@ -1838,6 +1864,64 @@ class ThroughImportChunks(StoreContract):
             chunk.flush()
         with clinic_store.read() as tx:
             assert kept == [tx.idempotency(HIGGINS, f"k-{n}") for n in range(3)]
+
+    def test_prefetched_specimens_answer_each_report_s_reads(self, clinic_store: Store) -> None:
+        stored = analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)
+        revision = analyte_revision(1, "cocaine", ResultStatus.CORRECTED, LabResult.POSITIVE, 1)
+        with clinic_store.write() as tx:
+            tx.add_analyte_results([stored])
+            tx.add_analyte_revisions([revision])
+        pending = analyte_result(2, "P001", "S-1", "amphetamine", LabResult.NEGATIVE)
+        with self.adapter(clinic_store).write() as tx:
+            chunk = BufferedTx(tx)
+            chunk.prefetch_specimens([("P001", "S-1"), ("P002", "S-2")])
+            chunk.add_analyte_results([pending])
+            assert chunk.specimen_results("P001", "S-1") == [stored, pending]
+            assert chunk.specimen_revisions("P001", "S-1") == [revision]
+            assert chunk.specimen_results("P002", "S-2") == []
+            assert chunk.specimens_of([("P001", "S-1")]) == ([stored, pending], [revision])
+            chunk.flush()  # the prefetched rows are dropped: the adapter holds the rest
+            assert chunk.specimen_results("P001", "S-1") == [stored, pending]
+
+    def test_a_unit_taken_back_leaves_the_chunk_as_it_was(self, clinic_store: Store) -> None:
+        key = IdempotencyRecord(HIGGINS, "k-1", "ab" * 32, {"n": 1}, RECORDED)
+        with self.adapter(clinic_store).write() as tx:
+            chunk = BufferedTx(tx)
+            (kept,) = make_outcomes(
+                chunk.last_outcome(), [(HIGGINS, "P001", STIM, Outcome.MET, at(0))]
+            )
+            chunk.append_outcomes([kept])
+            chunk.add_cap_usage("P001", "2027", 100)
+            chunk.begin_unit()
+            (taken,) = make_outcomes(kept, [(HIGGINS, "P001", STIM, Outcome.MET, at(1))])
+            chunk.append_outcomes([taken])
+            chunk.put_schedule_states([(("P001", STIM), ScheduleState(pos=2, run=2))])
+            chunk.append_transfers(
+                make_transfers(chunk.last_transfer(), [(HIGGINS, Movement.AWARD, "P001", 15)])
+            )
+            chunk.add_cap_usage("P001", "2027", 150)
+            chunk.remember(key)
+            chunk.add_analyte_results(
+                [analyte_result(1, "P001", "S-1", "cocaine", LabResult.NEGATIVE)]
+            )
+            assert chunk.take_back()
+            assert (kept, kept) == (chunk.last_outcome(), chunk.last_outcome_for("P001", STIM))
+            assert chunk.last_transfer() is None
+            assert chunk.balance(HIGGINS, available("P001")) == 0
+            assert chunk.cap_usage("P001", "2027") == 100
+            assert chunk.schedule_state("P001", STIM) is None
+            assert chunk.idempotency(HIGGINS, "k-1") is None
+            assert (chunk.last_analyte_result(), chunk.specimen_results("P001", "S-1")) == (
+                None,
+                [],
+            )
+            assert not chunk.take_back()  # nothing begun since
+            chunk.begin_unit()
+            chunk.flush()
+            assert not chunk.take_back()  # written through: only a rollback undoes it
+        with clinic_store.read() as tx:
+            assert (tx.outcomes(), tx.cap_usage("P001", "2027")) == ([kept], 100)
+            assert (tx.transfers(), tx.idempotency(HIGGINS, "k-1")) == ([], None)
 
 
 class TestImportChunksOnMemoryStore(ThroughImportChunks, OnMemory):

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         closing,
         corrections,
         enrolment,
+        lab_import,
         lab_reports,
         programs,
         reads,
@@ -74,7 +75,8 @@ if TYPE_CHECKING:
     from .closing import CloseReport
     from .lab_export import LabRow, NotInCM
     from .lab_file import BadRow, ImportReport, ImportRow
-    from .lab_reports import LabImportReport, LabMessageResult
+    from .lab_import import LabImportReport
+    from .lab_reports import LabMessageResult
     from .rewards import RedemptionResult
 else:
     # Each use case is imported when a method first needs it (``app/lazy.py``).
@@ -82,6 +84,7 @@ else:
     closing = LazyModule(".closing", __package__)
     corrections = LazyModule(".corrections", __package__)
     enrolment = LazyModule(".enrolment", __package__)
+    lab_import = LazyModule(".lab_import", __package__)
     lab_reports = LazyModule(".lab_reports", __package__)
     programs = LazyModule(".programs", __package__)
     reads = LazyModule(".reads", __package__)
@@ -106,7 +109,7 @@ __getattr__ = lazy_names(
         "HistoryEntry": "..domain.results",
         "ImportReport": ".lab_file",
         "ImportRow": ".lab_file",
-        "LabImportReport": ".lab_reports",
+        "LabImportReport": ".lab_import",
         "LabMessage": "..domain.lab_reports",
         "LabMessageResult": ".lab_reports",
         "LabRow": ".lab_export",
@@ -788,8 +791,8 @@ class Clinic:
         """
         from .lab_file import BadRow
 
-        units = (m if isinstance(m, BadRow) else lab_reports.Unit(m) for m in messages)
-        return lab_reports.import_units(
+        units = (m if isinstance(m, BadRow) else lab_import.Unit(m) for m in messages)
+        return lab_import.import_units(
             self._work,
             units,
             actor=actor,

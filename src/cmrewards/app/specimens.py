@@ -26,7 +26,7 @@ from ..domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultS
 from ..errors import InvalidInput
 from .lab_export import LabRow, NotInCM
 from .lab_file import BadRow
-from .lab_reports import LabImportReport, Unit, import_units, unreadable
+from .lab_import import LabImportReport, Unit, import_units, unreadable
 from .unit_of_work import UnitOfWork
 
 Specimen = list[LabRow]

@@ -5,6 +5,7 @@ outcome calls, and nothing else. The writes that recording makes (outcomes, sche
 states, transfers, prizes, cap usage, analyte results, idempotency keys) are kept in
 memory and written with one batched statement each when the chunk is flushed; the
 reads recording needs see those pending writes (chain heads, balances, states, keys).
+A unit of the chunk that is refused is taken back alone (``begin_unit``, ``take_back``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from .port import RecordTx, StateKey, Tx
 
 _UNREAD: Any = object()
 """Marks a chain head not yet read from the adapter."""
+_ABSENT: Any = object()
+"""Marks a pending entry a unit added (``take_back`` removes it)."""
+
+_UnitStart = tuple[tuple[int, ...], tuple[Any, ...], int]
+"""What was pending when a unit began: the lengths of the pending lists, the chain heads,
+and how many flushes there had been (a plain tuple: one is made for every unit)."""
 
 
 class BufferedTx(RecordTx):
@@ -49,6 +56,10 @@ class BufferedTx(RecordTx):
         self._participants: dict[str, Participant | None] = {}
         self._episodes: dict[str, list[Episode]] = {}
         self._programs: dict[str, Program | None] = {}
+        self._flushes = 0
+        self._unit: _UnitStart | None = None
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
+        """Each pending dict entry the unit set, with what it held (``_ABSENT``)."""
         self._reset_pending()
 
     def _reset_pending(self) -> None:
@@ -85,6 +96,9 @@ class BufferedTx(RecordTx):
         """What the adapter held at the chunk's start, read once per participant and target
         (issue 16: a read per row was most of the import's queries); pending writes are
         laid over them."""
+        self._stored_specimens: dict[tuple[str, str], list[AnalyteResult]] = {}
+        self._stored_revised: dict[tuple[str, str], list[AnalyteRevision]] = {}
+        """Each prefetched specimen's stored results and revisions (``prefetch_specimens``)."""
         self._recent_since: dt.datetime | None = None
         self._recent: dict[StateKey, list[OutcomeRecord]] = {}
         """Each prefetched participant's stored outcomes at or after ``_recent_since`` by
@@ -111,6 +125,63 @@ class BufferedTx(RecordTx):
         if self._keys:
             tx.remember_all(list(self._keys.values()))
         self._reset_pending()
+        self._flushes += 1
+
+    # --- a unit of the chunk, taken back alone when it is refused -------------------
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self._outcomes, self._transfers, self._prizes, self._analyte_results,
+                self._revisions)  # fmt: skip
+
+    def _heads(self) -> tuple[Any, ...]:
+        return (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
+                self._revision_head)  # fmt: skip
+
+    def begin_unit(self) -> None:
+        """A unit of the chunk begins: ``take_back`` forgets what it writes from here."""
+        self._unit = (tuple(map(len, self._lists())), self._heads(), self._flushes)
+        self._undo = []
+
+    def take_back(self) -> bool:
+        """Forget every write since ``begin_unit``, as if the unit had not run, so that the
+        units before it are written as they stand (a refused lab unit: issue 16). False
+        when that cannot be done here — a write went through to the adapter since (a
+        correction flushes first): the caller rolls the transaction back instead."""
+        unit, self._unit = self._unit, None
+        if unit is None or unit[2] != self._flushes:
+            return False
+        lengths, heads, _ = unit
+        for pending, key, held in reversed(self._undo):
+            if held is _ABSENT:
+                del pending[key]
+            else:
+                pending[key] = held
+        self._undo = []
+        for pending, length in zip(self._lists(), lengths, strict=True):
+            del pending[length:]
+        # The indexes over the lists, built again from what stays pending.
+        outcomes, transfers = self._outcomes, self._transfers
+        self._outcomes, self._transfers = [], []
+        self._outcomes_of.clear()
+        self._last_for.clear()
+        self._balance_deltas.clear()
+        self.append_outcomes(outcomes)
+        self.append_transfers(transfers)
+        self._specimens.clear()
+        for result in self._analyte_results:
+            self._specimens[result.participant, result.specimen].append(result)
+        self._revised.clear()
+        for revision in self._revisions:
+            self._revised[revision.participant, revision.specimen].append(revision)
+        (self._outcome_head, self._transfer_head, self._prize_head, self._analyte_head,
+         self._revision_head) = heads  # fmt: skip
+        return True
+
+    def _set(self, pending: dict[Any, Any], key: Any, value: Any) -> None:
+        """``pending[key] = value``, undone by ``take_back``."""
+        if self._unit is not None:
+            self._undo.append((pending, key, pending.get(key, _ABSENT)))
+        pending[key] = value
 
     def read_ahead(self, reads: Callable[[Tx], object]) -> None:
         """``reads`` go to the adapter's unit, never through this one's caches (what
@@ -161,7 +232,7 @@ class BufferedTx(RecordTx):
         return found
 
     def remember(self, record: IdempotencyRecord) -> None:
-        self._keys[record.scope, record.key] = record
+        self._set(self._keys, (record.scope, record.key), record)
 
     def last_outcome(self) -> OutcomeRecord | None:
         if self._outcome_head is _UNREAD:
@@ -246,7 +317,8 @@ class BufferedTx(RecordTx):
         return self._stored_states[pair]
 
     def put_schedule_states(self, states: Sequence[tuple[StateKey, ScheduleState]]) -> None:
-        self._states.update(states)
+        for pair, state in states:
+            self._set(self._states, pair, state)
 
     def last_transfer(self) -> Transfer | None:
         if self._transfer_head is _UNREAD:
@@ -283,16 +355,38 @@ class BufferedTx(RecordTx):
         return self._stored_caps[key] + self._cap_deltas.get(key, 0)
 
     def add_cap_usage(self, participant: str, period: str, cents: int) -> None:
-        self._cap_deltas[participant, period] += cents
+        key = participant, period
+        self._set(self._cap_deltas, key, self._cap_deltas.get(key, 0) + cents)
 
     def last_analyte_result(self) -> AnalyteResult | None:
         if self._analyte_head is _UNREAD:
             self._analyte_head = self._tx.last_analyte_result()
         return self._analyte_head
 
+    def prefetch_specimens(self, specimens: Sequence[tuple[str, str]]) -> None:
+        """Read the stored results and revisions of a chunk's specimens at once, so each
+        report's reads of them are dict reads (two queries a report: issue 16)."""
+        results, revisions = self._tx.specimens_of(specimens)
+        self._stored_specimens.update((pair, []) for pair in specimens)
+        self._stored_revised.update((pair, []) for pair in specimens)
+        for result in results:
+            self._stored_specimens[result.participant, result.specimen].append(result)
+        for revision in revisions:
+            self._stored_revised[revision.participant, revision.specimen].append(revision)
+
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        results = [r for p in dict.fromkeys(specimens) for r in self.specimen_results(*p)]
+        revisions = [r for p in dict.fromkeys(specimens) for r in self.specimen_revisions(*p)]
+        return sorted(results, key=lambda r: r.id), sorted(revisions, key=lambda r: r.id)
+
     def specimen_results(self, participant: str, specimen: str) -> list[AnalyteResult]:
         pending = self._specimens.get((participant, specimen), [])
-        return self._tx.specimen_results(participant, specimen) + pending
+        stored = self._stored_specimens.get((participant, specimen))
+        if stored is None:
+            stored = self._tx.specimen_results(participant, specimen)
+        return stored + pending
 
     def add_analyte_results(self, results: Sequence[AnalyteResult]) -> None:
         self._analyte_results.extend(results)
@@ -308,7 +402,10 @@ class BufferedTx(RecordTx):
 
     def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
         pending = self._revised.get((participant, specimen), [])
-        return self._tx.specimen_revisions(participant, specimen) + pending
+        stored = self._stored_revised.get((participant, specimen))
+        if stored is None:
+            stored = self._tx.specimen_revisions(participant, specimen)
+        return stored + pending
 
     def add_analyte_revisions(self, revisions: Sequence[AnalyteRevision]) -> None:
         self._revisions.extend(revisions)

@@ -261,6 +261,11 @@ class JournalingTx(Tx):
     def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
         return self._tx.analyte_revisions(participant)
 
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        return self._tx.specimens_of(specimens)
+
     def awaiting_final(self, participant: str) -> list[str]:
         return self._tx.awaiting_final(participant)
 

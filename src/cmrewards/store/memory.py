@@ -389,6 +389,14 @@ class MemoryTx(Tx):
     def specimen_revisions(self, participant: str, specimen: str) -> list[AnalyteRevision]:
         return list(self._s.revised_specimens.get((participant, specimen), ()))
 
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        pairs = dict.fromkeys(specimens)
+        results = [r for p in pairs for r in self._s.specimens.get(p, ())]
+        revisions = [r for p in pairs for r in self._s.revised_specimens.get(p, ())]
+        return sorted(results, key=lambda r: r.id), sorted(revisions, key=lambda r: r.id)
+
     def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
         return [
             r for r in self._s.analyte_revisions.values() if participant in (None, r.participant)

@@ -261,6 +261,14 @@ class SpecimenResults(Protocol):
         """Append."""
         ...
 
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        """The results and the revisions of every (participant, specimen) named, each in id
+        order: what ``specimen_results`` and ``specimen_revisions`` give for each, read at
+        once (a lab import's chunk: two queries instead of two a report, issue 16)."""
+        ...
+
 
 class Specimens(SpecimenResults, Protocol):
     def analyte_results(self, participant: str | None = None) -> list[AnalyteResult]:

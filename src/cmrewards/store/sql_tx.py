@@ -367,6 +367,24 @@ class SQLTx(Tx):
             [participant, specimen],
         )
 
+    def specimens_of(
+        self, specimens: Sequence[tuple[str, str]]
+    ) -> tuple[list[AnalyteResult], list[AnalyteRevision]]:
+        pairs = list(dict.fromkeys(specimens))
+        results: list[AnalyteResult] = []
+        revisions: list[AnalyteRevision] = []
+        for start in range(0, len(pairs), KEYS_PER_QUERY):
+            batch = pairs[start : start + KEYS_PER_QUERY]
+            where = f"(participant, specimen) IN (VALUES {', '.join(['(?, ?)'] * len(batch))})"
+            named = [part for pair in batch for part in pair]
+            results += self._every(
+                analyte_result_from_row, f"SELECT * FROM analyte_results WHERE {where}", named
+            )
+            revisions += self._every(
+                analyte_revision_from_row, f"SELECT * FROM analyte_revisions WHERE {where}", named
+            )
+        return sorted(results, key=lambda r: r.id), sorted(revisions, key=lambda r: r.id)
+
     def analyte_revisions(self, participant: str | None = None) -> list[AnalyteRevision]:
         if participant is None:
             return self._every(
