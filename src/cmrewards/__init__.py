@@ -103,7 +103,7 @@ if TYPE_CHECKING:
     from .domain.simulation import SimulationReport, simulate
     from .domain.specimens import AnalyteResult
     from .domain.staff import Role, Staff
-    from .domain.validation import check_id
+    from .domain.validation import MAX_CHUNK_SIZE, check_id
     from .domain.verify_report import VerifyReport
     from .errors import (
         AlreadyExists,
@@ -211,7 +211,7 @@ _HOMES = {
     "domain.revisions": ("AnalyteReading", "AnalyteRevision"),
     "domain.specimens": ("AnalyteResult",),
     "domain.staff": ("Role", "Staff"),
-    "domain.validation": ("check_id",),
+    "domain.validation": ("MAX_CHUNK_SIZE", "check_id"),
     "domain.verify_report": ("VerifyReport",),
     "errors": (
         "AlreadyExists",
@@ -244,6 +244,7 @@ _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ANALYTES",
+    "MAX_CHUNK_SIZE",
     "MLLP_HOST",
     "MLLP_PORT",
     "POSTGRES_SCHEMES",

@@ -688,11 +688,14 @@ def test_progress_is_called_once_per_chunk(tmp_path: Path, clock: FakeClock) -> 
     clinic.close()
 
 
-def test_a_chunk_size_below_one_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+@pytest.mark.parametrize("chunk_size", [0, cmrewards.MAX_CHUNK_SIZE + 1, 10**30])
+def test_a_chunk_size_out_of_range_is_refused(
+    tmp_path: Path, clock: FakeClock, chunk_size: int
+) -> None:
     clinic = api_clinic(tmp_path / "clinic.db", clock)
     lab = write_csv(tmp_path / "lab.csv", lab_rows(api_at))
-    with pytest.raises(cmrewards.InvalidInput):
-        api_import(clinic, lab, chunk_size=0)
+    with pytest.raises(cmrewards.InvalidInput, match=r"^chunk size must be 1 to 100,000, not"):
+        api_import(clinic, lab, chunk_size=chunk_size)
     assert clinic.verify().outcomes == 0
     clinic.close()
 

@@ -622,8 +622,8 @@ class Clinic:
         error's class and exit code (a refused row is reported, not raised). ``progress``
         is told how many rows each committed chunk held, outside its transaction.
 
-        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
-        unknown or inactive actor (before any row is written). Rules: docs/design.md
+        Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
+        ``PermissionDenied`` for an unknown or inactive actor (before any row is written). Rules: docs/design.md
         section 3.5.
         """
         return recording.import_outcomes(
@@ -653,8 +653,8 @@ class Clinic:
         ``not_in_cm``, specimens once each. Rerunning replays what was applied and tries
         what was refused again (a late specimen settles as a late result does).
 
-        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
-        unknown or inactive actor (before any row is written). Rules: docs/design.md
+        Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
+        ``PermissionDenied`` for an unknown or inactive actor (before any row is written). Rules: docs/design.md
         section 3.6.
         """
         return specimens.import_lab_results(
@@ -785,8 +785,8 @@ class Clinic:
         in ``not_in_cm``. Rerunning replays every report applied before and tries the
         refused ones again. ``progress`` is told how many messages each chunk held.
 
-        Raises ``InvalidInput`` for a chunk size below 1; ``PermissionDenied`` for an
-        unknown or inactive actor (before any message is written). Rules: docs/design.md
+        Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
+        ``PermissionDenied`` for an unknown or inactive actor (before any message is written). Rules: docs/design.md
         section 3.10.
         """
         from .lab_file import BadRow

@@ -21,7 +21,7 @@ from ..domain.lab_reports import LabMessage, LabReport
 from ..domain.programs import Program, Target
 from ..domain.revisions import report_digest
 from ..domain.staff import Action
-from ..domain.validation import is_pseudonymous_id
+from ..domain.validation import check_chunk_size, is_pseudonymous_id
 from ..errors import CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_participant, find_program
@@ -218,8 +218,7 @@ def import_units(
     """Apply messages in order, several per transaction (about ``chunk_size`` in weight),
     each its own unit of work: a refused one is counted and the rest go on; see
     ``Clinic.import_lab_messages``."""
-    if chunk_size < 1:
-        raise InvalidInput("chunk size must be at least 1")
+    check_chunk_size(chunk_size)
     tally = _Tally()
     for chunk in _chunks(units, chunk_size):
         while chunk:

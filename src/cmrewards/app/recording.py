@@ -32,7 +32,13 @@ from ..domain.settlement import (
     replay_episodes,
 )
 from ..domain.staff import Action
-from ..domain.validation import check_id, check_text, choice, is_pseudonymous_id
+from ..domain.validation import (
+    check_chunk_size,
+    check_id,
+    check_text,
+    choice,
+    is_pseudonymous_id,
+)
 from ..domain.visits import check_specimen, check_visit_id, visit_key, visit_of
 from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
@@ -219,8 +225,7 @@ def import_outcomes(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Record many outcomes in order, one transaction per chunk (see ``Clinic.import_outcomes``)."""
-    if chunk_size < 1:
-        raise InvalidInput("chunk size must be at least 1")
+    check_chunk_size(chunk_size)
     pending = iter(rows)
     applied = replayed = 0
     last_day: dt.date | None = None

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from ..domain.lab_reports import LabMessage, LabReport, ReportedAnalyte, ResultStatus
-from ..errors import InvalidInput
 from .lab_export import LabRow, NotInCM
 from .lab_file import BadRow
 from .lab_import import LabImportReport, Unit, import_units, unreadable
@@ -43,8 +42,6 @@ def import_lab_results(
 ) -> LabImportReport:
     """Store analyte results and record what complete specimens decide (see
     ``Clinic.import_lab_results``)."""
-    if chunk_size < 1:
-        raise InvalidInput("chunk size must be at least 1")
     return import_units(
         work,
         _gather(rows),

@@ -307,7 +307,7 @@ def preview(settings: Settings, participant: str) -> None:
     "--chunk-size",
     default=500,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, cmrewards.MAX_CHUNK_SIZE),
     help="Rows per transaction.",
 )
 @click.option(

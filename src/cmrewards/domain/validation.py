@@ -12,6 +12,9 @@ _MAX_TEXT = 500
 _NOT_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f]")
 """A control character other than a tab: text of one line has none."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_CHUNK_SIZE = 100_000
+"""The most rows an import writes in one transaction: a chunk is held in memory until it
+commits, and more rows a transaction only hold the writers' lock longer (issue 16)."""
 
 
 def is_row_id(value: int) -> bool:
@@ -56,3 +59,11 @@ def choice(kind: type[Any], value: Any, what: str) -> Any:
     except ValueError:
         allowed = ", ".join(str(member) for member in kind)
         raise InvalidInput(f"{what} {value!r} is not one of {allowed}") from None
+
+
+def check_chunk_size(value: int) -> int:
+    """``value``, the rows an import applies in one transaction, if it is 1 to
+    ``MAX_CHUNK_SIZE``; InvalidInput otherwise."""
+    if not 1 <= value <= MAX_CHUNK_SIZE:
+        raise InvalidInput(f"chunk size must be 1 to {MAX_CHUNK_SIZE:,}, not {value}")
+    return value
