@@ -623,7 +623,8 @@ class Clinic:
         is told how many rows each committed chunk held, outside its transaction.
 
         Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
-        ``PermissionDenied`` for an unknown or inactive actor (before any row is written). Rules: docs/design.md
+        ``PermissionDenied`` for an unknown or inactive actor (before any row is written).
+        Rules: docs/design.md
         section 3.5.
         """
         return recording.import_outcomes(
@@ -654,7 +655,8 @@ class Clinic:
         what was refused again (a late specimen settles as a late result does).
 
         Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
-        ``PermissionDenied`` for an unknown or inactive actor (before any row is written). Rules: docs/design.md
+        ``PermissionDenied`` for an unknown or inactive actor (before any row is written).
+        Rules: docs/design.md
         section 3.6.
         """
         return specimens.import_lab_results(
@@ -786,7 +788,8 @@ class Clinic:
         refused ones again. ``progress`` is told how many messages each chunk held.
 
         Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
-        ``PermissionDenied`` for an unknown or inactive actor (before any message is written). Rules: docs/design.md
+        ``PermissionDenied`` for an unknown or inactive actor (before any message is
+        written). Rules: docs/design.md
         section 3.10.
         """
         from .lab_file import BadRow
