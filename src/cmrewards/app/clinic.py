@@ -624,8 +624,7 @@ class Clinic:
 
         Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
         ``PermissionDenied`` for an unknown or inactive actor (before any row is written).
-        Rules: docs/design.md
-        section 3.5.
+        Rules: docs/design.md section 3.5.
         """
         return recording.import_outcomes(
             self._work, rows, actor=actor, chunk_size=chunk_size, progress=progress
@@ -656,8 +655,7 @@ class Clinic:
 
         Raises ``InvalidInput`` for a chunk size outside 1 to ``MAX_CHUNK_SIZE`` (100,000);
         ``PermissionDenied`` for an unknown or inactive actor (before any row is written).
-        Rules: docs/design.md
-        section 3.6.
+        Rules: docs/design.md section 3.6.
         """
         return specimens.import_lab_results(
             self._work,
