@@ -866,3 +866,21 @@ def test_verify_detects_a_single_row_edit(copy: Path, case: Case) -> None:
     tamper(copy, case.table, case.statements)
     problem = verdict(copy)
     assert problem is None, f"{case.id}: {problem}"
+
+
+@pytest.mark.parametrize("table", ["outcomes", "transfers"])
+def test_a_chained_row_that_is_no_record_is_reported_not_a_crash(copy: Path, table: str) -> None:
+    # A time that is no time: the tamper cases above change a time to a later one, which
+    # still reads; this one cannot be made a record, and verify must say so, not crash.
+    tamper(copy, table, [update(table, 1, "occurred_at", "yesterday-ish")])
+    clinic = cmrewards.open(copy)
+    try:
+        report = clinic.verify()
+    finally:
+        clinic.close()
+    kind = table.removesuffix("s")
+    assert not report.ok
+    assert any(
+        str(p.ref) == f"{kind}:1" and p.message.startswith(f"{kind} 1 cannot be read (")
+        for p in report.problems
+    ), report.problems

@@ -126,6 +126,7 @@ class BufferedTx(RecordTx):
             tx.remember_all(list(self._keys.values()))
         self._reset_pending()
         self._flushes += 1
+        self._unit, self._undo = None, []  # what was pending is written: nothing to take back
 
     # --- a unit of the chunk, taken back alone when it is refused -------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -68,9 +68,11 @@ from ..store.port import (
     StateKey,
     Tx,
 )
-from .chains import CHAINS, heads_of
+from .chains import CHAINS, ChainSpec, heads_of
 from .collector import collector_paused
 from .replay import Awards, reversed_ids
+
+R = TypeVar("R")
 
 
 class JournaledReads(
@@ -118,8 +120,8 @@ def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None
     # outcomes and transfers are then made records from the same links, for the checks
     # that read their meaning.
     chains = {spec.name: spec.links(tx) for spec in CHAINS}
-    outcomes = [OutcomeRecord.of_link(link) for link in chains["outcomes"]]
-    transfers = [Transfer.of_link(link) for link in chains["transfers"]]
+    outcomes, unread_outcomes = _records_of(chains["outcomes"], OutcomeRecord.of_link, CHAINS[0])
+    transfers, unread_transfers = _records_of(chains["transfers"], Transfer.of_link, CHAINS[1])
     participants = tx.participants()
     past: dict[str, list[Episode]] = defaultdict(list)
     for episode in tx.past_episodes():
@@ -136,6 +138,7 @@ def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None
         prizes=tx.prizes(),
     )
     problems = [Problem(Check.ENGINE, None, message) for message in engine_problems]
+    problems += unread_outcomes + unread_transfers
     checks: list[tuple[Check, str, Callable[[], Iterable[Problem]]]] = [
         *(_chain_check(spec.name, chains[spec.name], spec.kind, spec.check) for spec in CHAINS),
         (Check.LEDGER, "the ledger", lambda: ledger_problems(transfers, tx.balances())),
@@ -178,6 +181,28 @@ def _guarded(check: Check, name: str, find: Callable[[], Iterable[Problem]]) -> 
         detail = error.args[0] if error.args else type(error).__name__
         message = f"{name} could not be checked: the records contradict each other ({detail})"
         return [Problem(check, None, message)]
+
+
+def _records_of(
+    links: Sequence[ChainLink], make: Callable[[ChainLink], R], spec: ChainSpec
+) -> tuple[list[R], list[Problem]]:
+    """The records the chain's rows hold, and a problem for each row whose fields are no
+    record (an outcome no outcome, a time no time): reported, never a crash."""
+    try:
+        return [make(link) for link in links], []  # the common case, at full speed
+    except (KeyError, ValueError, TypeError):
+        pass
+    records: list[R] = []
+    problems: list[Problem] = []
+    for link in links:
+        try:
+            records.append(make(link))
+        except (KeyError, ValueError, TypeError) as error:
+            detail = error.args[0] if error.args else type(error).__name__
+            where = Ref(spec.kind, link[0])
+            message = f"{spec.kind.value} {link[0]} cannot be read ({detail})"
+            problems.append(Problem(spec.check, where, message))
+    return records, problems
 
 
 def _chain_check(
