@@ -230,7 +230,8 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"+{plural(award.points, 'point')}")
     if award.bonus_points:
         parts.append(f"+{award.bonus_points:,} bonus")
-    if award.draws:
+    nothing = award.capped and not (award.points or award.bonus_points or award.slips)
+    if award.draws and not nothing:
         parts.append(_describe_draws(result))
     if award.recovered:
         parts.append("streak restored")
@@ -240,9 +241,11 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"not paid: {award.note}")
     elif award.note:
         parts.append(award.note)
-    if award.capped and not (award.points or award.bonus_points or award.draws):
-        parts.append("nothing paid: the annual cap is used up")
-    elif award.capped:
+    if nothing:
+        from ._settled import CAP_USED_UP  # not on balance's path (issue 16)
+
+        parts.append(CAP_USED_UP)
+    elif award.capped and len(award.slips) == award.draws:  # else the draws say it
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
