@@ -4,6 +4,7 @@ checkpoints."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ import cmrewards
 from cmrewards.errors import InvalidInput
 
 from ._confirm import confirm, yes_option
-from ._ids import PARTICIPANT, TARGET
+from ._ids import PARTICIPANT, TARGET, with_participant_hint
 from ._output import Column, csv_option, emit_list, plural, when, when_iso
 from ._shell import (
     Recorded,
@@ -401,8 +402,9 @@ def import_(
     emit(settings, data, text, recorded=seen if report.rows else None)
     if isinstance(report, cmrewards.LabImportReport) and report.refused:
         # Each refused unit on its own line, where cron mails it; the rest was applied.
+        ids = functools.cache(lambda: [p.id for p in clinic.participants()])
         for refusal in report.refused:
-            click.echo(f"cmrewards: refused {refusal.error}", err=True)
+            click.echo(f"cmrewards: refused {with_participant_hint(refusal.error, ids)}", err=True)
         unit = "message" if found.messages else "specimen"
         click.echo(
             f"cmrewards: {plural(len(report.refused), unit)} refused, nothing of"
