@@ -380,6 +380,27 @@ def test_verify_finds_a_cap_change_the_rules_do_not_give(clock: FakeClock) -> No
 # --- preview and progress say what the cap leaves -----------------------------------
 
 
+def test_a_corrected_result_the_cap_now_cuts_is_noted_on_the_statement(
+    capped: Clinic, clock: FakeClock
+) -> None:
+    """Newcomer finding (session 6): a result corrected away and back once a later result
+    took the room it had paid nothing, and its statement line had no note, unlike a line the
+    cap cut. Its settlement cut it to the cap as ``record`` would, so it says so."""
+    clock.now = visit(12)
+    ids = [met(capped, day) for day in (0, 2, 4, 6, 8)]  # $50: the cap is full
+    capped.correct(ids[-1], "not_met", reason="lab retest", actor=ADMIN)
+    met(capped, 10)  # the $10 the correction gave back
+    again = capped.correct(ids[-1], "met", reason="lab confirmed", actor=ADMIN)
+    assert (again.settlement.paid_points, used(capped)) == (0, CAP)
+    lines = capped.statement("P-1001").lines
+    assert [(line.points, line.note) for line in lines] == [
+        *[(10, "")] * 4,
+        (0, "cut to the cap"),
+        (10, ""),
+    ]
+    clean(capped)
+
+
 def test_preview_and_progress_cut_the_next_award_to_the_cap(
     capped: Clinic, clock: FakeClock
 ) -> None:

@@ -181,3 +181,19 @@ def test_the_text_statement_says_why_a_result_was_cut_or_not_paid(db: Path) -> N
     assert rows[4].endswith("cut to the cap")
     assert rows[6].endswith("extra sample: week 3 owes 2 samples")
     assert [r for r in rows[:4] if r.rstrip().endswith("cap")] == []
+
+
+def test_a_count_of_one_point_is_singular_in_a_refusal(db: Path) -> None:
+    """Newcomer finding (session 6), as for verify's "1 prizes": a refusal counting one point
+    says "1 point"."""
+    ok(db, f'adjust P-1001 --points -40 --reason "entered twice" --actor {ADMIN}')
+    before = snapshot(db)
+    error = assert_error(
+        invoke(
+            db, f'adjust P-1001 --points -1 --reason "again" --actor {ADMIN}', json_output=False
+        ),
+        1,
+        json_output=False,
+    )
+    assert error["message"] == "cannot remove 1 point: P-1001 has 0 available"
+    assert snapshot(db) == before

@@ -284,12 +284,56 @@ def test_a_capped_settlement_line_counts_the_draws_earned(db: Path, tmp_path: Pa
                  json_output=False)  # fmt: skip
     assert met.exit_code == 0, met.output
     settled = ", ".join(str(i) for i in ids[1:])
+    # Newcomer finding (session 6): the cap kept none of the six, so nothing was paid.
     assert met.stdout.splitlines()[1] == (
-        f"settled outcomes {settled}: 6 draws, cut to the annual cap"
+        f"settled outcomes {settled}: nothing paid: the annual cap is used up"
     )
     back = invoke(db, f"correct {ids[1]} --outcome not_met --reason x --actor {ADMIN} --yes",
                   json_output=False)  # fmt: skip
     assert back.stdout.splitlines()[1] == f"settled outcomes {settled}: -6 draws no longer earned"
+
+
+def test_draws_the_cap_cuts_say_how_many_were_kept_or_that_nothing_was_paid(
+    db: Path, tmp_path: Path
+) -> None:
+    """Newcomer finding (session 6): with no $0 slip to cut a prize to, ``record`` said
+    "met — 6 draws, cut to the annual cap" though nothing was paid. A $4 cap, $1 prizes:
+    1 + 2 draws fit, the third result keeps 1 of its 3, the fourth none of its 4."""
+    add_every_slip_wins(db, tmp_path, "F003", cap="cap_cents = 400\n")
+    said = [
+        invoke(db, f"record F003 --target {STIM} --outcome met --at {at_day(day)}"
+               f" --actor {RECORDER}", json_output=False).stdout.splitlines()[0]
+        for day in (0, 3, 7, 10)
+    ]  # fmt: skip
+    assert said == [
+        f"F003 {STIM}: met — 1 draw: won prize #1 small ($1.00)",
+        f"F003 {STIM}: met — 2 draws: won prize #2 small ($1.00), prize #3 small ($1.00)",
+        f"F003 {STIM}: met — 3 draws earned, 1 kept under the annual cap:"
+        " won prize #4 small ($1.00)",
+        f"F003 {STIM}: met — nothing paid: the annual cap is used up",
+    ]
+
+
+def test_a_settlement_the_cap_cuts_says_how_many_draws_it_kept(db: Path, tmp_path: Path) -> None:
+    """As ``record`` says its own: a correction that earns six more draws under a cap with
+    room for one says it kept one of them."""
+    add_every_slip_wins(db, tmp_path, "F003", cap="cap_cents = 500\n")
+    ids = [
+        ok(
+            db,
+            f"record F003 --target {STIM} --outcome {outcome} --at {at_day(day)}"
+            f" --actor {RECORDER}",
+        )["outcome_id"]
+        for day, outcome in ((0, "met"), (3, "not_met"), (7, "met"), (10, "met"))
+    ]
+    met = invoke(db, f"correct {ids[1]} --outcome met --reason x --actor {ADMIN} --yes",
+                 json_output=False)  # fmt: skip
+    assert met.exit_code == 0, met.output
+    settled = ", ".join(str(i) for i in ids[1:])
+    assert met.stdout.splitlines()[1] == (
+        f"settled outcomes {settled}: 6 draws earned, 1 kept under the annual cap:"
+        " won prize #5 small ($1.00)"
+    )
 
 
 def test_a_void_names_the_prizes_it_withdrew_and_says_the_prizes_still_owed(

@@ -83,6 +83,26 @@ def test_a_bad_row_refuses_its_specimen_with_its_line(db: Path, tmp_path: Path) 
     assert json.loads(run(db, "results", "CTN-00010").stdout) == []
 
 
+def test_a_refusal_for_an_unknown_participant_names_the_nearest_one(
+    db: Path, tmp_path: Path
+) -> None:
+    """Newcomer finding (session 6): the lab refusal said "no participant 'CTN-00O10'"
+    without the "did you mean" every other refusal of a mistyped id gives."""
+    lab = tmp_path / "lab.csv"
+    lab.write_text(
+        "Specimen ID,Patient ID,Collected,Analyte,Result\n"
+        "S1,CTN-00O10,01/24/2026 10:00,Cocaine,NEG\n"
+        "S2,ZZ-1,01/24/2026 10:00,Cocaine,NEG\n",
+        encoding="utf-8",
+    )
+    result = run(db, "import", str(lab), "--map", str(MAP), "--actor", "rec-01", json_output=False)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[:2] == [
+        "cmrewards: refused line 2: no participant 'CTN-00O10'; did you mean CTN-00010?",
+        "cmrewards: refused line 3: no participant 'ZZ-1'",
+    ]
+
+
 def test_a_missing_column_and_a_bad_mapping_are_one_line_errors(db: Path, tmp_path: Path) -> None:
     lab = tmp_path / "lab.csv"
     lab.write_text("Specimen,Patient ID,Collected,Analyte,Result\n", encoding="utf-8")

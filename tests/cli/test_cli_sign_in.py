@@ -314,6 +314,20 @@ def test_guessing_is_slowed_then_locked_out_journaled_and_reported(desk: Desk) -
     assert desk.ok(f"login {RECORDER}", "a brand new passphrase")["staff_id"] == RECORDER
 
 
+def test_the_sign_in_log_is_a_csv_like_every_other_list(desk: Desk) -> None:
+    """Newcomer finding (session 6): README promised ``sign-in log --csv``, which did not
+    exist. Its rows, as every list's: times in ISO 8601 with their offset."""
+    desk.ok("logout")
+    desk.refused_login(RECORDER)
+    shown = invoke(desk.db, f"sign-in log --staff {RECORDER} --csv", json_output=False)
+    assert shown.exit_code == 0, shown.output
+    header, *rows = shown.stdout.splitlines()
+    assert header == "at (UTC),staff,event,OS user,detail"
+    at, staff, event, *_ = rows[-1].split(",")
+    assert (staff, event) == (RECORDER, "failed")
+    assert dt.datetime.fromisoformat(at).utcoffset() == dt.timedelta(0)
+
+
 def test_a_service_account_signs_each_command_in_from_an_owner_only_file(
     desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,6 +49,30 @@ def test_every_command_appears_in_the_readme(name: str) -> None:
     assert any(mention in readme for mention in mentions), f"README.md never mentions {name!r}"
 
 
+def readme_command_rows() -> Iterator[tuple[str, str, list[str]]]:
+    """(usage, command name, options) for each row of README.md's Commands table: the row
+    ``cmrewards sign-in log [--staff ID] [--csv]`` gives ("sign-in log", ["--staff", "--csv"])."""
+    for usage in re.findall(r"^\| `cmrewards ([^`]+)` \|", README.read_text("utf-8"), re.M):
+        words = usage.split()
+        name = next(
+            " ".join(words[:n]) for n in range(len(words), 0, -1) if " ".join(words[:n]) in NAMES
+        )
+        yield usage, name, re.findall(r"--[a-z][a-z-]*", usage)
+
+
+def test_every_option_of_the_readme_commands_table_exists() -> None:
+    """Newcomer finding (session 6): the table listed ``sign-in log --csv``, which did not exist."""
+    commands = dict(COMMANDS)
+    rows = list(readme_command_rows())
+    assert len(rows) >= 40
+    unknown = []
+    for usage, name, options in rows:
+        known = {opt for p in commands[name].params for opt in (*p.opts, *p.secondary_opts)}
+        known |= {opt for p in cli.params for opt in (*p.opts, *p.secondary_opts)}
+        unknown += [f"cmrewards {usage}: {option}" for option in options if option not in known]
+    assert unknown == []
+
+
 def test_import_help_names_every_format_it_reads() -> None:
     """Newcomer finding 12: ``import --help`` never said it reads FHIR."""
     result = CliRunner().invoke(cli, ["import", "--help"], prog_name="cmrewards")

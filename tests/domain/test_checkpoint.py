@@ -87,6 +87,15 @@ def test_a_chain_cut_short_says_where_it_ends_now() -> None:
     ] == messages(parse_checkpoint(taken().statement), cut)
 
 
+def test_a_chain_of_one_row_cut_is_counted_in_the_singular() -> None:
+    """Newcomer finding (session 6): counts of one agree with their noun ("1 outcome")."""
+    one = CHAINS | {"outcomes": rows(1)}
+    assert [
+        f"outcomes chain cut: the checkpoint saw 1 outcome ending in {h(1)[:16]};"
+        " it now ends at row 0"
+    ] == messages(taken(one), one | {"outcomes": []})
+
+
 def test_a_rebuilt_history_is_a_rewritten_chain() -> None:
     rebuilt = CHAINS | {"outcomes": rows(7, salt="x")}
     (message,) = messages(taken(), rebuilt)

@@ -199,6 +199,46 @@ def test_a_check_the_records_stop_from_running_is_one_problem_about_no_record(
     )
 
 
+ONE_DRAW_TOML = """
+id = "one-draw"
+name = "A draw a negative; every slip wins"
+timezone = "UTC"
+weeks = 12
+
+[[targets]]
+id = "stimulant-negative"
+per_week = 2
+schedule = { kind = "fixed", award = "draws", amount = 1 }
+
+[[bowl]]
+category = "small"
+slips = 10
+value_cents = 100
+"""
+
+
+def test_a_count_of_one_is_singular_in_verify_s_messages(tmp_path: Path) -> None:
+    """Newcomer finding (session 6): "still gives 0 points and 1 prizes". A voided outcome's
+    withdrawn prize put back by hand is owed again: one prize."""
+    path = tmp_path / "clinic.db"
+    clinic = cmrewards.open(path, clock=FakeClock())
+    clinic.init(ADMIN)
+    program = tmp_path / "one-draw.toml"
+    program.write_text(ONE_DRAW_TOML, encoding="utf-8")
+    clinic.add_program(cmrewards.load_program_file(program), actor=ADMIN)
+    clinic.enroll("P001", "one-draw", start=START, actor=ADMIN)
+    recorded = clinic.record("P001", STIM, "met", at=visit(0), actor=ADMIN)
+    (prize,) = recorded.prizes
+    clinic.void(recorded.outcome_id, reason="entered in error", actor=ADMIN)
+    raw_edit(
+        path, "prize_withdrawals", f"DELETE FROM prize_withdrawals WHERE prize_id = {prize.id}"
+    )
+    messages = [p.message for p in clinic.verify().problems]
+    clinic.close()
+    voided = f"outcome {recorded.outcome_id} was voided but still gives 0 points and 1 prize"
+    assert voided in messages
+
+
 def test_the_cli_prints_each_message_and_gives_the_records_in_json(
     clinic_file: tuple[Clinic, Path],
 ) -> None:

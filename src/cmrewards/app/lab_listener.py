@@ -16,6 +16,7 @@ answer is an ``ACK`` (HL7 v2.5.1 section 2.9.2) whose MSA-1 says what became of 
 from __future__ import annotations
 
 from ..domain.clock import Clock, system_clock
+from ..domain.counts import plural
 from ..domain.lab_map import LabMap
 from ..domain.staff import Action, authorise
 from ..errors import Busy, CMRewardsError, IntegrityError, InvalidInput
@@ -70,7 +71,7 @@ def described(applied: LabMessageResult) -> str:
     if applied.replayed:
         return "replayed: applied before, nothing written"
     reports = applied.reports
-    stored = _plural(sum(r.stored for r in reports), "analyte result") + " stored"
+    stored = plural(sum(r.stored for r in reports), "analyte result") + " stored"
     preliminary = sum(r.preliminary for r in reports)
     done = [f"{stored} ({preliminary:,} preliminary)" if preliminary else stored]
     for count, noun, how in (
@@ -80,9 +81,5 @@ def described(applied: LabMessageResult) -> str:
         (sum(r.pending for r in reports), "specimen", "pending"),
     ):
         if count:
-            done.append(f"{_plural(count, noun)} {how}")
-    return f"applied {_plural(len(reports), 'specimen')}: {', '.join(done)}"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+            done.append(f"{plural(count, noun)} {how}")
+    return f"applied {plural(len(reports), 'specimen')}: {', '.join(done)}"

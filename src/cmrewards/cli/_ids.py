@@ -13,6 +13,7 @@ path, so no command pays for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,27 @@ def _either(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{', '.join(ids[:-1])} or {ids[-1]}"
 
 
+def did_you_mean(typed: str, known: Iterable[str]) -> str | None:
+    """``did you mean P-1001?`` (or ``R-1 or R-2``) when an id in ``known`` is near
+    ``typed``; None when none is."""
+    matches = nearest(typed, known)
+    return f"did you mean {_either(matches[:MOST])}?" if matches else None
+
+
+NO_PARTICIPANT = re.compile(r"no participant '([^'\\]*)'")
+"""How ``NotFound`` names a participant that does not exist (``store/lookup.py``)."""
+
+
+def with_participant_hint(message: str, participants: Callable[[], Iterable[str]]) -> str:
+    """``line 4: no participant 'CTN-00O10'; did you mean CTN-00010?``: a refusal a command
+    reports as data (a lab import's refused unit) with the nearest participant id, as a
+    command's own refusal gets from ``suggestion``; ``message`` as it is when none is near.
+    ``participants`` is called only for such a message."""
+    named = NO_PARTICIPANT.search(message)
+    hint = None if named is None else did_you_mean(named.group(1), participants())
+    return message if hint is None else f"{message}; {hint}"
+
+
 def suggestion(ctx: click.Context, message: str, clinic: Callable[[], Clinic]) -> str | None:
     """``did you mean P-1001?`` for the first typed id the refusal names that does not
     exist and has a near neighbour; None otherwise."""
@@ -126,10 +148,21 @@ def suggestion(ctx: click.Context, message: str, clinic: Callable[[], Clinic]) -
                 return None
             if typed in known:
                 continue
-            matches = nearest(typed, known)
-            if matches:
-                return f"did you mean {_either(matches[:MOST])}?"
+            hint = did_you_mean(typed, known)
+            if hint is not None:
+                return hint
     return None
 
 
-__all__ = ["PARTICIPANT", "PRESET", "PROGRAM", "SKU", "STAFF", "TARGET", "IdType", "suggestion"]
+__all__ = [
+    "PARTICIPANT",
+    "PRESET",
+    "PROGRAM",
+    "SKU",
+    "STAFF",
+    "TARGET",
+    "IdType",
+    "did_you_mean",
+    "suggestion",
+    "with_participant_hint",
+]

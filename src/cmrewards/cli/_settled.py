@@ -52,10 +52,14 @@ def settled_parts(settlement: Settlement, withdrawn: Sequence[Prize] = ()) -> st
             f"{plural(settlement.written_off_points, 'point')} written off (already spent)"
         )
     if settlement.draws:
-        # As ``record`` says its own: each draw, what it won, and the slips that won nothing.
-        parts.append(drawn(settlement.draws, settlement.slips, settlement.prizes))
-        if settlement.draws > len(settlement.slips):  # as ``record`` says of its own
-            parts.append("cut to the annual cap")
+        # As ``record`` says its own: each draw, what it won, and the slips that won nothing;
+        # when the cap kept none of them and nothing else was paid, that nothing was.
+        paid_nothing = not (settlement.slips or parts)
+        parts.append(
+            CAP_USED_UP
+            if paid_nothing
+            else drawn(settlement.draws, settlement.slips, settlement.prizes)
+        )
     elif settlement.prizes:
         parts.append(f"won {prizes_won(settlement.prizes)}")
     if settlement.draws_taken_back:
@@ -95,10 +99,18 @@ def prizes_won(prizes: Sequence[PrizeWon | Prize]) -> str:
     return ", ".join(f"prize #{p.id} {p.category} ({money(p.value_cents)})" for p in prizes)
 
 
+CAP_USED_UP = "nothing paid: the annual cap is used up"
+"""What ``record`` and a settlement line say of draws or points the cap kept none of."""
+
+
 def drawn(draws: int, slips: Sequence[str], prizes: Sequence[PrizeWon]) -> str:
     """``4 draws: won prize #12 small ($1.00); 3 good-job``: each prize won, with the id
-    staff hand it over by, and the slips that won nothing."""
+    staff hand it over by, and the slips that won nothing. ``slips`` are those the cap kept
+    (``Award.slips``, ``Settlement.slips``); fewer than the ``draws`` earned, it says so:
+    ``6 draws earned, 2 kept under the annual cap: won ...`` (none kept: ``none``)."""
     drawn = plural(draws, "draw")
+    if len(slips) < draws:
+        drawn += f" earned, {f'{len(slips):,}' if slips else 'none'} kept under the annual cap"
     unmatched = list(slips)
     for prize in prizes:
         if prize.category in unmatched:

@@ -4,6 +4,7 @@ checkpoints."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ import cmrewards
 from cmrewards.errors import InvalidInput
 
 from ._confirm import confirm, yes_option
-from ._ids import PARTICIPANT, TARGET
+from ._ids import PARTICIPANT, TARGET, with_participant_hint
 from ._output import Column, csv_option, emit_list, plural, when, when_iso
 from ._shell import (
     Recorded,
@@ -230,7 +231,8 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"+{plural(award.points, 'point')}")
     if award.bonus_points:
         parts.append(f"+{award.bonus_points:,} bonus")
-    if award.draws:
+    nothing = award.capped and not (award.points or award.bonus_points or award.slips)
+    if award.draws and not nothing:
         parts.append(_describe_draws(result))
     if award.recovered:
         parts.append("streak restored")
@@ -240,9 +242,11 @@ def _describe_result(result: RecordResult) -> list[str]:
         parts.append(f"not paid: {award.note}")
     elif award.note:
         parts.append(award.note)
-    if award.capped and not (award.points or award.bonus_points or award.draws):
-        parts.append("nothing paid: the annual cap is used up")
-    elif award.capped:
+    if nothing:
+        from ._settled import CAP_USED_UP  # not on balance's path (issue 16)
+
+        parts.append(CAP_USED_UP)
+    elif award.capped and len(award.slips) == award.draws:  # else the draws say it
         parts.append("cut to the annual cap")
     earned = ", ".join(parts) or "no award"
     lines = [f"{head} — {earned}"]
@@ -398,8 +402,9 @@ def import_(
     emit(settings, data, text, recorded=seen if report.rows else None)
     if isinstance(report, cmrewards.LabImportReport) and report.refused:
         # Each refused unit on its own line, where cron mails it; the rest was applied.
+        ids = functools.cache(lambda: [p.id for p in clinic.participants()])
         for refusal in report.refused:
-            click.echo(f"cmrewards: refused {refusal.error}", err=True)
+            click.echo(f"cmrewards: refused {with_participant_hint(refusal.error, ids)}", err=True)
         unit = "message" if found.messages else "specimen"
         click.echo(
             f"cmrewards: {plural(len(report.refused), unit)} refused, nothing of"

@@ -18,7 +18,7 @@ from cmrewards.errors import CMRewardsError, InvalidTransition, NotFound
 from . import _session
 from ._confirm import confirm, yes_option
 from ._ids import STAFF
-from ._output import Column, emit_list, plural
+from ._output import Column, csv_option, emit_list, plural
 from ._shell import Recorded, Settings, actor_option, cli, emit, pass_settings
 from .setup import staff
 
@@ -258,7 +258,11 @@ def sign_in_status(settings: Settings) -> None:
 
 
 SIGN_IN_COLUMNS: list[Column[SignInEvent]] = [
-    Column("at (UTC)", lambda e: f"{e.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"),
+    Column(
+        "at (UTC)",
+        lambda e: f"{e.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}",
+        csv=lambda e: e.at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+    ),
     Column("staff", lambda e: e.staff_id),
     Column("event", lambda e: e.event),
     Column("OS user", lambda e: e.os_user or ""),
@@ -286,6 +290,7 @@ def _policy(event: SignInEvent) -> dict[str, object]:
 
 @sign_in.command("log")
 @click.option("--staff", "staff_id", type=STAFF, help="Only this staff member's events.")
+@csv_option()
 @pass_settings
 def sign_in_log(settings: Settings, staff_id: str | None) -> None:
     """Every sign-in, failure, confirmation, lock-out, sign-out, new passphrase and policy,

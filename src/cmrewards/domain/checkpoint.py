@@ -26,6 +26,7 @@ import attrs
 from ..errors import InvalidInput
 from .chain import GENESIS, canonical
 from .clock import from_utc_text, to_utc_text
+from .counts import plural
 from .problems import Check, Problem
 
 VERSION = 1
@@ -177,7 +178,8 @@ def checkpoint_problems(
         by_id = dict(rows)
         current = GENESIS if seen.length == 0 else by_id.get(seen.length)
         newest = max(by_id, default=0)
-        was = f"the checkpoint saw {seen.length} {seen.chain} ending in {seen.head[:SHOWN]}"
+        saw = plural(seen.length, seen.chain.removesuffix("s"), seen.chain)  # 1 outcome
+        was = f"the checkpoint saw {saw} ending in {seen.head[:SHOWN]}"
         if current is None and newest < seen.length:
             problems.append(_problem(f"{seen.chain} chain cut: {was}; it now ends at row {newest}"))
         elif current is None or not current.startswith(seen.head):

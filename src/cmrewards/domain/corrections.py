@@ -11,6 +11,7 @@ spend"); ``ledger_problems`` checks the ledger's side of them afterwards.
 from __future__ import annotations
 
 from ..errors import InsufficientPoints, InvalidInput, InvalidTransition
+from .counts import plural
 from .ledger import Movement, Transfer, is_participant_account
 from .records import OutcomeRecord
 from .schedules import Outcome
@@ -33,7 +34,7 @@ def check_points_to_remove(participant: str, points: int, available: int) -> Non
     participant's balance never goes negative, so more is ``InsufficientPoints``."""
     if available < points:
         raise InsufficientPoints(
-            f"cannot remove {points:,} points: {participant} has {available:,} available"
+            f"cannot remove {plural(points, 'point')}: {participant} has {available:,} available"
         )
 
 
@@ -76,7 +77,8 @@ def check_still_given(original: Transfer, outcome_id: int, gives: int) -> None:
     ``InvalidTransition`` if not."""
     if original.amount > gives:
         raise InvalidTransition(
-            f"transfer {original.id} paid {original.amount:,} points for outcome {outcome_id},"
+            f"transfer {original.id} paid {plural(original.amount, 'point')} for outcome"
+            f" {outcome_id},"
             f" which now gives {gives:,}; correct or void the outcome instead"
         )
 
@@ -89,7 +91,7 @@ def check_points_to_take_back(original: Transfer, source_balance: int) -> None:
     source = original.to_account
     if is_participant_account(source) and source_balance < original.amount:
         raise InsufficientPoints(
-            f"reversing transfer {original.id} needs {original.amount:,} points in"
+            f"reversing transfer {original.id} needs {plural(original.amount, 'point')} in"
             f" {source} but it holds {source_balance:,}"
         )
 

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from ..errors import InvalidTransition, OutOfStock
+from .counts import plural
 from .programs import BowlCategory, Program, Trade
 from .records import Prize, PrizeStatus
 from .redemption import CatalogItem
@@ -79,7 +80,8 @@ def prizes_to_trade(rule: Trade, participant: str, prizes: Iterable[Prize]) -> l
     owed = [p for p in prizes if p.category == rule.give and p.status is PrizeStatus.OWED]
     if len(owed) < rule.count:
         raise InvalidTransition(
-            f"the trade takes {rule.count} owed {rule.give} prizes; {participant} has {len(owed)}"
+            f"the trade takes {plural(rule.count, f'owed {rule.give} prize')}; {participant}"
+            f" has {len(owed)}"
         )
     return owed[: rule.count]
 

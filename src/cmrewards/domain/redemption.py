@@ -16,6 +16,7 @@ import enum
 import attrs
 
 from ..errors import InsufficientPoints, InvalidTransition, OutOfStock, PermissionDenied
+from .counts import plural
 from .programs import Program
 
 
@@ -183,7 +184,8 @@ def check_request(item: CatalogItem, participant: str, available: int) -> None:
         raise InvalidTransition(f"{item.sku} is a prize-cabinet item; it is not for points")
     if available < item.cost:
         raise InsufficientPoints(
-            f"{item.sku} costs {item.cost:,} points; {participant} has {available:,} available"
+            f"{item.sku} costs {plural(item.cost, 'point')}; {participant} has {available:,}"
+            " available"
         )
     if item.stock is not None and item.stock < 1:
         raise OutOfStock(f"{item.sku} is out of stock")

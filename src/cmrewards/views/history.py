@@ -17,6 +17,7 @@ from types import MappingProxyType
 import attrs
 
 from ..domain.clock import zone
+from ..domain.counts import plural
 from ..domain.episodes import Enrolled, Episodes
 from ..domain.ledger import Movement, Transfer
 from ..domain.records import Correction, OutcomeRecord, WriteOff
@@ -170,7 +171,7 @@ def _note(event: Correction | WriteOff, points: Points, about: dt.datetime) -> H
             actor=event.actor,
         )
     written = (
-        f"prize {event.prize_id}" if event.prize_id is not None else f"{event.points:,} points"
+        f"prize {event.prize_id}" if event.prize_id is not None else plural(event.points, "point")
     )
     return HistoryEntry(
         occurred_at=about,

@@ -272,7 +272,7 @@ def _lines(
         prize_cents = 0 if paid is None else sum(p.value_cents for p in paid.standing().values())
         value = value_cents(program, points) + prize_cents
         cumulative += value
-        cut = _cut_note(earning, points + taken_back[record.id], record.id in corrected)
+        cut = _cut_note(earning, points + taken_back[record.id])
         lines.append(
             StatementLine(
                 outcome_id=record.id,
@@ -296,11 +296,12 @@ def _lines(
     return lines
 
 
-def _cut_note(earning: Earning, given: int, corrected: bool) -> str:
-    """``cut to the cap`` when an uncorrected outcome gave (reversals included) fewer points
-    than its schedule earned: only the cap cuts an award (``caps.pay_within_cap``). A
-    corrected outcome's settlements and write-offs change what it gives, so it is not judged."""
-    if corrected or not earning.paid or given >= earning.points + earning.bonus_points:
+def _cut_note(earning: Earning, given: int) -> str:
+    """``cut to the cap`` when an outcome gave (reversals included) fewer points than its
+    schedule earns: only the cap cuts an award (``caps.pay_within_cap``). A corrected one is
+    judged too: its last settlement paid what it earns cut to the cap (``settlement.plan``),
+    and a take-back or write-off only ever follows a lower earning, never leaves it short."""
+    if not earning.paid or given >= earning.points + earning.bonus_points:
         return ""
     return "cut to the cap"
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..domain.balances import Balance
 from ..domain.clock import local_date, zone
+from ..domain.counts import plural
 from ..domain.money import format_cents
 from ..domain.records import Prize
 from ..domain.redemption import Redemption
@@ -110,7 +111,7 @@ def render_chart_svg(lines: Sequence[StatementLine], *, timezone: str | None = N
     total = lines[-1].cumulative_cents if lines else 0
     resets = sum(line.reset for line in lines)
     description = (
-        f"{_plural(len(lines), 'result')} recorded, {_plural(resets, 'reset')},"
+        f"{plural(len(lines), 'result')} recorded, {plural(resets, 'reset')},"
         f" {format_cents(total)} earned in all."
         if lines
         else "No results recorded yet."
@@ -451,7 +452,7 @@ def _header(statement: Statement) -> str:
         ("Status", _esc(statement.status)),
         *([("Episode", str(statement.episode))] if statement.episode > 1 else []),
         ("Results recorded", str(len(statement.lines))),
-        ("Longest streak", _plural(statement.longest_streak, "result")),
+        ("Longest streak", plural(statement.longest_streak, "result")),
         ("Resets", str(statement.resets)),
         ("Recoveries", str(statement.recoveries)),
     ]
@@ -485,7 +486,7 @@ def _progress(statement: Statement) -> str:
         rows.append(
             f'<tr><td class="target">{_esc(target.target)}</td>'
             f'<td class="num">{target.streak}</td>'
-            f'<td class="num">{_plural(target.next_amount, unit)}</td>'
+            f'<td class="num">{plural(target.next_amount, unit)}</td>'
             f'<td class="num">{approx}{format_cents(target.next_value_cents)}</td>'
             f"<td>{_esc('; '.join(notes))}</td></tr>"
         )
@@ -507,16 +508,12 @@ def _progress(statement: Statement) -> str:
 
 
 def _balance_text(balance: Balance) -> str:
-    text = f"{_plural(balance.points, 'point')} ({format_cents(balance.value_cents)})"
+    text = f"{plural(balance.points, 'point')} ({format_cents(balance.value_cents)})"
     if balance.held_points:
         text += (
             f" — {balance.available_points:,} available, {balance.held_points:,} held for requests"
         )
     return text
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _table(
@@ -543,9 +540,9 @@ def _table(
 def _award_text(line: StatementLine) -> str:
     parts = []
     if line.points:
-        parts.append(_plural(line.points, "point"))
+        parts.append(plural(line.points, "point"))
     if line.draws:
-        parts.append(_plural(line.draws, "draw"))
+        parts.append(plural(line.draws, "draw"))
     return ", ".join(parts) or "—"
 
 
@@ -656,7 +653,7 @@ def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:
         what = (
             f"a {categories.get(w.prize_id, 'bowl')} prize"
             if w.prize_id is not None
-            else _plural(w.points, "point")
+            else plural(w.points, "point")
         )
         rows.append(
             f'<tr class="write-off"><td class="date">{_day(w.at, timezone).isoformat()}</td>'
@@ -668,7 +665,7 @@ def _corrections_table(statement: Statement, labels: dict[int, str]) -> str:
         undone = " (reversed since)" if g.reversed else ""
         rows.append(
             f'<tr class="over-cap"><td class="date">{_day(g.at, timezone).isoformat()}</td>'
-            f"<td></td><td>{_esc(_plural(g.points, 'point'))} granted"
+            f"<td></td><td>{_esc(plural(g.points, 'point'))} granted"
             f" ({format_cents(g.cents)}), {format_cents(g.over_cents)} past the cap{undone}"
             f"</td><td>{_esc(g.actor)}</td><td>{_esc(g.reason)}</td></tr>"
         )

@@ -24,6 +24,7 @@ from ..domain.bowl import draw
 from ..domain.caps import adjustment_charges, cap_period
 from ..domain.chain import GENESIS, ChainLink, broken_links
 from ..domain.checkpoint import Checkpoint, checkpoint_problems
+from ..domain.counts import plural
 from ..domain.earning import value_cents
 from ..domain.episodes import Episodes, episode_problems
 from ..domain.journal import Journaled, ProgramAdded, journal_problems, latest_digests
@@ -331,7 +332,8 @@ class _History:
                         Check.SCHEDULE_REPLAY,
                         Ref(RefKind.OUTCOME, record.id),
                         f"outcome {record.id} ({participant_id} {record.target}) stands at"
-                        f" {stands.points:,} points{reversed_note}; its schedule says {expected}",
+                        f" {plural(stands.points, 'point')}{reversed_note}; its schedule says"
+                        f" {expected:,}",
                     )
                 if earning.draws or stands.prizes:
                     yield from _prize_problems(
@@ -518,7 +520,7 @@ def _voided_problems(entry: Effective, episodes: Episodes, stands: Paid) -> Iter
             Check.SCHEDULE_REPLAY,
             Ref(RefKind.OUTCOME, record.id),
             f"outcome {record.id} was voided but still gives"
-            f" {stands.standing_points:,} points and {len(standing)} prizes",
+            f" {plural(stands.standing_points, 'point')} and {plural(len(standing), 'prize')}",
         )
 
 
@@ -549,7 +551,9 @@ def _prize_problems(
     where = f"outcome {record.id} ({record.participant} {record.target})"
     outcome = Ref(RefKind.OUTCOME, record.id)
     if draws and seed is None:
-        yield Problem(Check.PRIZE_DRAW, outcome, f"{where} earned {draws} draws but has no seed")
+        yield Problem(
+            Check.PRIZE_DRAW, outcome, f"{where} earned {plural(draws, 'draw')} but has no seed"
+        )
         return
     drawn = max([draws, *((p.draw or 0) + 1 for p in won)])
     slips = draw(program.bowl, seed, drawn) if seed is not None else []
@@ -627,7 +631,7 @@ def redemption_problems(tx: RedemptionReads, transfers: list[Transfer]) -> Itera
             yield Problem(
                 Check.REDEMPTION,
                 account_ref(key[0], ledger.held(key[1])),
-                f"{key[1]} has {held.get(key, 0):,} points held but open redemptions cost"
+                f"{key[1]} has {plural(held.get(key, 0), 'point')} held but open redemptions cost"
                 f" {open_cost.get(key, 0):,}",
             )
     counted: dict[str, int] = defaultdict(int)
