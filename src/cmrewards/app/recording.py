@@ -17,13 +17,14 @@ from ..domain.earning import earn
 from ..domain.json_form import from_json
 from ..domain.programs import Program, Target
 from ..domain.recordable import check_recordable
-from ..domain.records import Correction, OutcomeRecord, Participant
+from ..domain.records import Correction, OutcomeRecord, Participant, Prize
 from ..domain.refs import Ref, RefKind
-from ..domain.results import PrizeWon, RecordResult, VisitResult
+from ..domain.results import PrizeWon, RecordResult, Settlement, VisitResult
 from ..domain.schedules import AwardKind, Outcome, ScheduleState
 from ..domain.settlement import (
     Effective,
     Paid,
+    Plan,
     Replayed,
     by_id,
     effective_history,
@@ -43,7 +44,7 @@ from ..domain.visits import check_specimen, check_visit_id, visit_key, visit_of
 from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..store.port import ParticipantLookup, RecordTx
+from ..store.port import LedgerPosting, ParticipantLookup, RecordTx
 from ..views.attendance import attendance_before, read_from
 from ..views.balance import balance_of
 from .corrections import add_correction
@@ -81,6 +82,11 @@ def record(
         tx = BufferedTx(direct)
         person = find_participant(tx, participant)
         tx.read_ahead(lambda ahead: reads_of_a_record(ahead, person, target, key))
+
+        def perform() -> RecordResult:
+            written = write_outcome(work, tx, person, target, result, at, actor, key, details)
+            return result_of(tx, person, written)
+
         try:
             recorded = work.idempotent(
                 tx,
@@ -88,7 +94,7 @@ def record(
                 key,
                 request,
                 lambda data: _replayed(work, tx, person, data),
-                lambda: write_outcome(work, tx, person, target, result, at, actor, key, details),
+                perform,
             )
         except _SameResult as same:
             recorded = same.result
@@ -202,9 +208,8 @@ def write_visit(
     recorded = []
     for target_id, result in outcomes.items():
         try:
-            recorded.append(
-                write_outcome(work, tx, person, target_id, result, when, actor, None, details)
-            )
+            written = write_outcome(work, tx, person, target_id, result, when, actor, None, details)
+            recorded.append(result_of(tx, person, written))
         except _SameResult as same:
             recorded.append(same.result)
     program = find_program(tx, person.program_id)
@@ -276,6 +281,45 @@ class Details:
     note: str | None = None
 
 
+@attrs.frozen
+class Written:
+    """What ``write_outcome`` wrote and settled: what ``result_of`` makes the caller's
+    ``RecordResult`` of. A file's row keeps only its outcome (``imported``), so the import
+    builds no award, prizes or balance for it (issue 16: a twentieth of its CPU)."""
+
+    record: OutcomeRecord
+    program: Program
+    """The participant's current program (the balance's)."""
+    plan: Plan
+    """The outcome's own settlement: its award."""
+    prizes: tuple[Prize, ...]
+    """The prizes it won."""
+    visit: str
+    settlement: Settlement | None = None
+    """What it paid or took back for other outcomes, if anything."""
+    replaced: tuple[int, ...] = ()
+    """The close placeholders it replaced."""
+
+
+def result_of(tx: LedgerPosting, person: Participant, written: Written) -> RecordResult:
+    """The ``RecordResult`` of what ``write_outcome`` wrote, made at once: its balance is
+    the one the write left (read at its recording time)."""
+    record = written.record
+    return RecordResult(
+        outcome_id=record.id,
+        participant=person.id,
+        target=record.target,
+        outcome=record.outcome,
+        occurred_at=record.occurred_at,
+        award=award_of(written.plan),
+        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in written.prizes),
+        balance=balance_of(tx, person, written.program, record.recorded_at),
+        settlement=written.settlement,
+        visit=written.visit,
+        replaced=written.replaced,
+    )
+
+
 class _SameResult(Exception):
     """The visit already has this result: the call is a replay and writes nothing."""
 
@@ -293,7 +337,7 @@ def write_outcome(
     actor: str,
     key: str | None,
     details: Details,
-) -> RecordResult:
+) -> Written:
     """Check and store one outcome, then settle the participant: its own award, and what
     it changes for the outcomes after it (a late result) or at its visit (``requires``).
     A result for a week the calendar was closed for replaces a ``missed`` placeholder
@@ -347,19 +391,14 @@ def write_outcome(
         actor=actor,
         own=outcome_id,
     )
-    own = settled.plans[outcome_id]
-    return RecordResult(
-        outcome_id=outcome_id,
-        participant=person.id,
-        target=target_id,
-        outcome=outcome,
-        occurred_at=at,
-        award=award_of(own),
-        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[outcome_id]),
-        balance=balance_of(tx, person, program, now),
-        settlement=settled.settlement if settled.settlement.outcomes else None,
-        visit=visit,
-        replaced=tuple(c.outcome_id for c in replaced),
+    return Written(
+        record,
+        program,
+        settled.plans[outcome_id],
+        settled.prizes[outcome_id],
+        visit,
+        settled.settlement if settled.settlement.outcomes else None,
+        tuple(c.outcome_id for c in replaced),
     )
 
 
@@ -445,7 +484,7 @@ def _record_in_order(
     key: str | None,
     details: Details,
     read: InOrder,
-) -> RecordResult:
+) -> Written:
     """Record an outcome ``in_order`` says nothing else depends on: its earning follows from
     the target's cached state and the few results the calendar asks about
     (``views.attendance``), as the replay would give it."""
@@ -478,17 +517,7 @@ def _record_in_order(
     settled = settle_in_order(
         tx, now, person, program, Replayed(record, outcome, seed, earning, visit), actor=actor
     )
-    return RecordResult(
-        outcome_id=record.id,
-        participant=person.id,
-        target=target_id,
-        outcome=outcome,
-        occurred_at=at,
-        award=award_of(settled.plans[record.id]),
-        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[record.id]),
-        balance=balance_of(tx, person, program, now),
-        visit=visit,
-    )
+    return Written(record, program, settled.plans[record.id], settled.prizes[record.id], visit)
 
 
 def sealed_outcome(
@@ -619,17 +648,18 @@ def apply_result(
     return result is not None
 
 
-def imported(result: RecordResult | None) -> dict[str, Any]:
+def imported(written: Written | None) -> dict[str, Any]:
     """What the key of a result a file brought remembers: the outcome it wrote, as
     ``belongs_to`` names it. A file's replay returns nothing, so the whole result (a
     fifth of the import's time in issue 16's profile, and of its journal's digests) is
     not kept; ``record`` under such a key replays the outcome as it stands."""
-    assert result is not None  # perform returns a result; None is only what replay gives
+    assert written is not None  # perform writes; None is only what replay gives
+    record = written.record
     return {
-        "outcome_id": result.outcome_id,
-        "participant": result.participant,
-        "target": result.target,
-        "outcome": str(result.outcome),
+        "outcome_id": record.id,
+        "participant": record.participant,
+        "target": record.target,
+        "outcome": str(record.outcome),
     }
 
 
