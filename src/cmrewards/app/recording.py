@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..domain import ledger
-from ..domain.chain import position_after, sealed
+from ..domain.chain import link, position_after
 from ..domain.clock import local_date, parse_when, program_week, require_aware, to_utc_text
 from ..domain.closing import check_not_reserved, to_replace
 from ..domain.earning import earn
@@ -359,7 +359,7 @@ def write_outcome(
             raise _SameResult(_result_of(tx, work, person, program, history, quick.id))
         raise AlreadyExists(already_recorded(quick, quick.outcome, visit, details.visit))
     if isinstance(quick, InOrder):
-        return _record_in_order(work, tx, person, program, target_id, outcome, at, visit,
+        return _record_in_order(work, tx, person, program, target_id, outcome, at, now, visit,
                                 actor, key, details, quick)  # fmt: skip
     recorded = tx.outcomes(person.id)
     corrections = tx.corrections(person.id)
@@ -479,6 +479,7 @@ def _record_in_order(
     target_id: str,
     outcome: Outcome,
     at: dt.datetime,
+    now: dt.datetime,
     visit: str,
     actor: str,
     key: str | None,
@@ -487,8 +488,8 @@ def _record_in_order(
 ) -> Written:
     """Record an outcome ``in_order`` says nothing else depends on: its earning follows from
     the target's cached state and the few results the calendar asks about
-    (``views.attendance``), as the replay would give it."""
-    now = work.clock()
+    (``views.attendance``), as the replay would give it. ``now`` is the write's time
+    (``write_outcome`` read the clock once)."""
     target = program.target(target_id)
     same_visit = {
         o.target
@@ -514,10 +515,10 @@ def _record_in_order(
     record = sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
                             seed, details)  # fmt: skip
     tx.append_outcomes([record])
-    settled = settle_in_order(
+    own, prizes = settle_in_order(
         tx, now, person, program, Replayed(record, outcome, seed, earning, visit), actor=actor
     )
-    return Written(record, program, settled.plans[record.id], settled.prizes[record.id], visit)
+    return Written(record, program, own, prizes, visit)
 
 
 def sealed_outcome(
@@ -535,25 +536,26 @@ def sealed_outcome(
 ) -> OutcomeRecord:
     """The next outcome of the chain, sealed with its hash (not yet appended)."""
     outcome_id, prev_hash = position_after(tx.last_outcome())
-    return sealed(
-        OutcomeRecord(
-            id=outcome_id,
-            program_id=program.id,
-            participant=person.id,
-            target=target_id,
-            outcome=outcome,
-            occurred_at=at,
-            recorded_at=now,
-            actor=actor,
-            key=key,
-            note=details.note,
-            seed=seed,
-            prev_hash=prev_hash,
-            hash="",
-            visit=details.visit,
-            specimen=details.specimen,
-        )
-    )
+    fields: dict[str, Any] = {
+        "id": outcome_id,
+        "program_id": program.id,
+        "participant": person.id,
+        "target": target_id,
+        "outcome": outcome,
+        "occurred_at": at,
+        "recorded_at": now,
+        "actor": actor,
+        "key": key,
+        "note": details.note,
+        "seed": seed,
+        "prev_hash": prev_hash,
+        "visit": details.visit,
+        "specimen": details.specimen,
+    }
+    # Built again with its hash rather than ``chain.sealed``'s ``attrs.evolve``, which reads
+    # every field back one by one (twice the cost: issue 16's import, a row each).
+    unsealed = OutcomeRecord(**fields, hash="")
+    return OutcomeRecord(**fields, hash=link(prev_hash, unsealed.hash_fields()))
 
 
 def already_recorded(record: OutcomeRecord, outcome: Outcome, visit: str, named: str | None) -> str:
