@@ -285,7 +285,7 @@ class Details:
 class Written:
     """What ``write_outcome`` wrote and settled: what ``result_of`` makes the caller's
     ``RecordResult`` of. A file's row keeps only its outcome (``imported``), so the import
-    builds no award, prizes or balance for it (issue 16: a twentieth of its CPU)."""
+    builds no award, prizes or balance for it (issue 16)."""
 
     record: OutcomeRecord
     program: Program
