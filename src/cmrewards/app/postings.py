@@ -4,9 +4,10 @@ sealed into their hash chain, and stock movements. Neither is ever updated."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from ..domain import ledger
-from ..domain.chain import position_after, sealed
+from ..domain.chain import link, position_after
 from ..domain.ledger import Movement, Transfer
 from ..domain.redemption import StockMovement, StockReason
 from ..domain.refs import next_id
@@ -44,28 +45,29 @@ def transfer(
         assert participant is not None
         accounts = ledger.route(movement, participant)
     transfer_id, prev_hash = position_after(tx.last_transfer())
-    posted = sealed(
-        Transfer(
-            id=transfer_id,
-            program_id=program_id,
-            kind=movement,
-            from_account=accounts[0],
-            to_account=accounts[1],
-            amount=amount,
-            participant=participant,
-            actor=actor,
-            reason=reason,
-            cause=cause,
-            reverses=reverses,
-            occurred_at=occurred_at or now,
-            recorded_at=now,
-            prev_hash=prev_hash,
-            hash="",
-            settles=settles,
-            cap_change_cents=cap_change_cents,
-            over_cap_cents=over_cap_cents,
-        )
-    )
+    fields: dict[str, Any] = {
+        "id": transfer_id,
+        "program_id": program_id,
+        "kind": movement,
+        "from_account": accounts[0],
+        "to_account": accounts[1],
+        "amount": amount,
+        "participant": participant,
+        "actor": actor,
+        "reason": reason,
+        "cause": cause,
+        "reverses": reverses,
+        "occurred_at": occurred_at or now,
+        "recorded_at": now,
+        "prev_hash": prev_hash,
+        "settles": settles,
+        "cap_change_cents": cap_change_cents,
+        "over_cap_cents": over_cap_cents,
+    }
+    # Built again with its hash, as ``recording.sealed_outcome`` builds an outcome: cheaper
+    # than ``chain.sealed``'s ``attrs.evolve`` (issue 16).
+    unsealed = Transfer(**fields, hash="")
+    posted = Transfer(**fields, hash=link(prev_hash, unsealed.hash_fields()))
     tx.append_transfers([posted])
     return posted
 

@@ -10,20 +10,21 @@ from typing import Any
 import attrs
 
 from ..domain import ledger
-from ..domain.chain import position_after, sealed
+from ..domain.chain import link, position_after
 from ..domain.clock import local_date, parse_when, program_week, require_aware, to_utc_text
 from ..domain.closing import check_not_reserved, to_replace
 from ..domain.earning import earn
 from ..domain.json_form import from_json
 from ..domain.programs import Program, Target
 from ..domain.recordable import check_recordable
-from ..domain.records import Correction, OutcomeRecord, Participant
+from ..domain.records import Correction, OutcomeRecord, Participant, Prize
 from ..domain.refs import Ref, RefKind
-from ..domain.results import PrizeWon, RecordResult, VisitResult
+from ..domain.results import PrizeWon, RecordResult, Settlement, VisitResult
 from ..domain.schedules import AwardKind, Outcome, ScheduleState
 from ..domain.settlement import (
     Effective,
     Paid,
+    Plan,
     Replayed,
     by_id,
     effective_history,
@@ -43,7 +44,7 @@ from ..domain.visits import check_specimen, check_visit_id, visit_key, visit_of
 from ..errors import AlreadyExists, CMRewardsError, InvalidInput
 from ..store.buffered import BufferedTx
 from ..store.lookup import find_episodes, find_participant, find_program
-from ..store.port import ParticipantLookup, RecordTx
+from ..store.port import LedgerPosting, ParticipantLookup, RecordTx
 from ..views.attendance import attendance_before, read_from
 from ..views.balance import balance_of
 from .corrections import add_correction
@@ -81,6 +82,11 @@ def record(
         tx = BufferedTx(direct)
         person = find_participant(tx, participant)
         tx.read_ahead(lambda ahead: reads_of_a_record(ahead, person, target, key))
+
+        def perform() -> RecordResult:
+            written = write_outcome(work, tx, person, target, result, at, actor, key, details)
+            return result_of(tx, person, written)
+
         try:
             recorded = work.idempotent(
                 tx,
@@ -88,7 +94,7 @@ def record(
                 key,
                 request,
                 lambda data: _replayed(work, tx, person, data),
-                lambda: write_outcome(work, tx, person, target, result, at, actor, key, details),
+                perform,
             )
         except _SameResult as same:
             recorded = same.result
@@ -202,9 +208,8 @@ def write_visit(
     recorded = []
     for target_id, result in outcomes.items():
         try:
-            recorded.append(
-                write_outcome(work, tx, person, target_id, result, when, actor, None, details)
-            )
+            written = write_outcome(work, tx, person, target_id, result, when, actor, None, details)
+            recorded.append(result_of(tx, person, written))
         except _SameResult as same:
             recorded.append(same.result)
     program = find_program(tx, person.program_id)
@@ -276,6 +281,45 @@ class Details:
     note: str | None = None
 
 
+@attrs.frozen
+class Written:
+    """What ``write_outcome`` wrote and settled: what ``result_of`` makes the caller's
+    ``RecordResult`` of. A file's row keeps only its outcome (``imported``), so the import
+    builds no award, prizes or balance for it (issue 16)."""
+
+    record: OutcomeRecord
+    program: Program
+    """The participant's current program (the balance's)."""
+    plan: Plan
+    """The outcome's own settlement: its award."""
+    prizes: tuple[Prize, ...]
+    """The prizes it won."""
+    visit: str
+    settlement: Settlement | None = None
+    """What it paid or took back for other outcomes, if anything."""
+    replaced: tuple[int, ...] = ()
+    """The close placeholders it replaced."""
+
+
+def result_of(tx: LedgerPosting, person: Participant, written: Written) -> RecordResult:
+    """The ``RecordResult`` of what ``write_outcome`` wrote, made at once: its balance is
+    the one the write left (read at its recording time)."""
+    record = written.record
+    return RecordResult(
+        outcome_id=record.id,
+        participant=person.id,
+        target=record.target,
+        outcome=record.outcome,
+        occurred_at=record.occurred_at,
+        award=award_of(written.plan),
+        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in written.prizes),
+        balance=balance_of(tx, person, written.program, record.recorded_at),
+        settlement=written.settlement,
+        visit=written.visit,
+        replaced=written.replaced,
+    )
+
+
 class _SameResult(Exception):
     """The visit already has this result: the call is a replay and writes nothing."""
 
@@ -293,7 +337,7 @@ def write_outcome(
     actor: str,
     key: str | None,
     details: Details,
-) -> RecordResult:
+) -> Written:
     """Check and store one outcome, then settle the participant: its own award, and what
     it changes for the outcomes after it (a late result) or at its visit (``requires``).
     A result for a week the calendar was closed for replaces a ``missed`` placeholder
@@ -315,7 +359,7 @@ def write_outcome(
             raise _SameResult(_result_of(tx, work, person, program, history, quick.id))
         raise AlreadyExists(already_recorded(quick, quick.outcome, visit, details.visit))
     if isinstance(quick, InOrder):
-        return _record_in_order(work, tx, person, program, target_id, outcome, at, visit,
+        return _record_in_order(work, tx, person, program, target_id, outcome, at, now, visit,
                                 actor, key, details, quick)  # fmt: skip
     recorded = tx.outcomes(person.id)
     corrections = tx.corrections(person.id)
@@ -347,19 +391,14 @@ def write_outcome(
         actor=actor,
         own=outcome_id,
     )
-    own = settled.plans[outcome_id]
-    return RecordResult(
-        outcome_id=outcome_id,
-        participant=person.id,
-        target=target_id,
-        outcome=outcome,
-        occurred_at=at,
-        award=award_of(own),
-        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[outcome_id]),
-        balance=balance_of(tx, person, program, now),
-        settlement=settled.settlement if settled.settlement.outcomes else None,
-        visit=visit,
-        replaced=tuple(c.outcome_id for c in replaced),
+    return Written(
+        record,
+        program,
+        settled.plans[outcome_id],
+        settled.prizes[outcome_id],
+        visit,
+        settled.settlement if settled.settlement.outcomes else None,
+        tuple(c.outcome_id for c in replaced),
     )
 
 
@@ -440,16 +479,17 @@ def _record_in_order(
     target_id: str,
     outcome: Outcome,
     at: dt.datetime,
+    now: dt.datetime,
     visit: str,
     actor: str,
     key: str | None,
     details: Details,
     read: InOrder,
-) -> RecordResult:
+) -> Written:
     """Record an outcome ``in_order`` says nothing else depends on: its earning follows from
     the target's cached state and the few results the calendar asks about
-    (``views.attendance``), as the replay would give it."""
-    now = work.clock()
+    (``views.attendance``), as the replay would give it. ``now`` is the write's time
+    (``write_outcome`` read the clock once)."""
     target = program.target(target_id)
     same_visit = {
         o.target
@@ -475,20 +515,10 @@ def _record_in_order(
     record = sealed_outcome(tx, program, person, target_id, outcome, at, now, actor, key,
                             seed, details)  # fmt: skip
     tx.append_outcomes([record])
-    settled = settle_in_order(
+    own, prizes = settle_in_order(
         tx, now, person, program, Replayed(record, outcome, seed, earning, visit), actor=actor
     )
-    return RecordResult(
-        outcome_id=record.id,
-        participant=person.id,
-        target=target_id,
-        outcome=outcome,
-        occurred_at=at,
-        award=award_of(settled.plans[record.id]),
-        prizes=tuple(PrizeWon(p.id, p.category, p.value_cents) for p in settled.prizes[record.id]),
-        balance=balance_of(tx, person, program, now),
-        visit=visit,
-    )
+    return Written(record, program, own, prizes, visit)
 
 
 def sealed_outcome(
@@ -506,25 +536,26 @@ def sealed_outcome(
 ) -> OutcomeRecord:
     """The next outcome of the chain, sealed with its hash (not yet appended)."""
     outcome_id, prev_hash = position_after(tx.last_outcome())
-    return sealed(
-        OutcomeRecord(
-            id=outcome_id,
-            program_id=program.id,
-            participant=person.id,
-            target=target_id,
-            outcome=outcome,
-            occurred_at=at,
-            recorded_at=now,
-            actor=actor,
-            key=key,
-            note=details.note,
-            seed=seed,
-            prev_hash=prev_hash,
-            hash="",
-            visit=details.visit,
-            specimen=details.specimen,
-        )
-    )
+    fields: dict[str, Any] = {
+        "id": outcome_id,
+        "program_id": program.id,
+        "participant": person.id,
+        "target": target_id,
+        "outcome": outcome,
+        "occurred_at": at,
+        "recorded_at": now,
+        "actor": actor,
+        "key": key,
+        "note": details.note,
+        "seed": seed,
+        "prev_hash": prev_hash,
+        "visit": details.visit,
+        "specimen": details.specimen,
+    }
+    # Built again with its hash rather than ``chain.sealed``'s ``attrs.evolve``, which reads
+    # every field back one by one (twice the cost: issue 16's import, a row each).
+    unsealed = OutcomeRecord(**fields, hash="")
+    return OutcomeRecord(**fields, hash=link(prev_hash, unsealed.hash_fields()))
 
 
 def already_recorded(record: OutcomeRecord, outcome: Outcome, visit: str, named: str | None) -> str:
@@ -619,17 +650,18 @@ def apply_result(
     return result is not None
 
 
-def imported(result: RecordResult | None) -> dict[str, Any]:
+def imported(written: Written | None) -> dict[str, Any]:
     """What the key of a result a file brought remembers: the outcome it wrote, as
     ``belongs_to`` names it. A file's replay returns nothing, so the whole result (a
     fifth of the import's time in issue 16's profile, and of its journal's digests) is
     not kept; ``record`` under such a key replays the outcome as it stands."""
-    assert result is not None  # perform returns a result; None is only what replay gives
+    assert written is not None  # perform writes; None is only what replay gives
+    record = written.record
     return {
-        "outcome_id": result.outcome_id,
-        "participant": result.participant,
-        "target": result.target,
-        "outcome": str(result.outcome),
+        "outcome_id": record.id,
+        "participant": record.participant,
+        "target": record.target,
+        "outcome": str(record.outcome),
     }
 
 

@@ -122,11 +122,12 @@ def settle_in_order(
     new: Replayed,
     *,
     actor: str,
-) -> Settled:
+) -> tuple[Plan, tuple[Prize, ...]]:
     """``settle`` for an outcome recorded after every other of the participant's, with no
     correction in their history and nothing at its visit waiting for it: nothing before it
     changes, so the settlement is its own award and the replay need not be run again
-    (``recording.in_order`` decides)."""
+    (``recording.in_order`` decides). Its plan and the prizes it won: it settles nothing
+    else, so there is no ``Settlement`` to report (none is built: issue 16)."""
     record = new.record
     period = cap_period(program, person.cap_start, record.occurred_at)
     remaining = None
@@ -138,7 +139,7 @@ def settle_in_order(
     prizes = _apply(tx, now, program, person, record, settled, cause, actor, True, _Summary())
     if program.cap_cents is not None and settled.cap_change_cents:
         tx.add_cap_usage(person.id, period, settled.cap_change_cents)
-    return Settled({record.id: settled}, {record.id: prizes}, _Summary().settlement(cause, []))
+    return settled, prizes
 
 
 def _to_settle(

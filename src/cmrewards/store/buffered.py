@@ -243,7 +243,12 @@ class BufferedTx(RecordTx):
     def last_outcome_for(self, participant: str, target: str) -> OutcomeRecord | None:
         pair = participant, target
         if pair not in self._stored_last_for:
-            self._stored_last_for[pair] = self._tx.last_outcome_for(participant, target)
+            # The latest of the prefetched recent results is the stored latest (a later one
+            # would be among them): a query a participant and target fewer (issue 16).
+            recent = self._recent.get(pair)
+            self._stored_last_for[pair] = (
+                recent[-1] if recent else self._tx.last_outcome_for(participant, target)
+            )
         stored = self._stored_last_for[pair]
         pending = self._last_for.get((participant, target))
         if pending is None or (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..domain.calendar import Attendance, phases_of, steps_by_week, week_span
-from ..domain.clock import local_date, program_week, zone
+from ..domain.clock import local_date, program_week, week_of_day, zone
 from ..domain.programs import Program, Target
 from ..domain.records import OutcomeRecord, Participant
 from ..domain.schedules import ScheduleState
@@ -45,11 +45,11 @@ def attendance_before(
     if since is None:
         return Attendance(week=previous)
     first_day = week_span(person.start, since)[0]
-    window = [
-        (record.outcome, program_week(person.start, record.occurred_at, program.timezone))
-        for record in tx.outcomes_since(person.id, target.id, read_from(person, program, since))
-        if local_date(record.occurred_at, program.timezone) >= first_day
-    ]
+    window = []
+    for record in tx.outcomes_since(person.id, target.id, read_from(person, program, since)):
+        day = local_date(record.occurred_at, program.timezone)  # once a result: issue 16
+        if day >= first_day:
+            window.append((record.outcome, week_of_day(person.start, day)))
     return Attendance.of(window, Attendance() if window else Attendance(week=previous))
 
 
