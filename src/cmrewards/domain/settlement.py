@@ -16,8 +16,9 @@ replayed earning (less what was written off).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -59,9 +60,11 @@ class Effective:
         return self.outcome is None
 
 
-def clinical_order(record: OutcomeRecord) -> tuple[dt.datetime, int]:
-    """The history of a target is its outcomes by clinical time, ties by id."""
-    return record.occurred_at, record.id
+clinical_order: Callable[[OutcomeRecord], tuple[dt.datetime, int]] = operator.attrgetter(
+    "occurred_at", "id"
+)
+"""The history of a target is its outcomes by clinical time, ties by id. (A C getter:
+``verify`` sorts every outcome by it; a Python function call each was 3% of it.)"""
 
 
 def effective_history(

@@ -294,9 +294,11 @@ class _History:
             history = effective_history(own.outcomes, own.corrections)
             steps = replay_episodes(episodes, history)
             paid = paid_by_outcome(own.transfers, own.write_offs, own.prizes)
+            # One episode (most people): one program, not looked up by each result's time.
+            only = episodes.current.program if len(episodes.all) == 1 else None
             for step in steps:
                 record, earning = step.record, step.earning
-                program = episodes.of_outcome(record).program
+                program = only if only is not None else episodes.of_outcome(record).program
                 capped = program.cap_cents is not None
                 stands = paid.get(record.id, _UNPAID)
                 expected = earning.points + earning.bonus_points
