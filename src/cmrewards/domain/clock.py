@@ -150,4 +150,9 @@ def format_when(value: dt.datetime, timezone: str) -> str:
 
 def program_week(start: dt.date, at: dt.datetime, timezone: str) -> int:
     """Week number (1-based) of ``at`` counted from the enrolment date, in the clinic's zone."""
-    return (local_date(at, timezone) - start).days // 7 + 1
+    return week_of_day(start, local_date(at, timezone))
+
+
+def week_of_day(start: dt.date, day: dt.date) -> int:
+    """``program_week`` of a result whose clinical date is ``day`` (``local_date``)."""
+    return (day - start).days // 7 + 1

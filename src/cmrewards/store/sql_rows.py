@@ -57,6 +57,11 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
+InOrder = Row | tuple[Any, ...]
+"""A row read with known columns in a known order: a ``Row``, or sqlite3's plain tuple
+(``SQLTx._in_order``), read by position (``values_of``)."""
+
+
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
 
 
@@ -73,14 +78,14 @@ def key_from_row(row: Row) -> IdempotencyRecord:
 STORED_KEY_COLUMNS = ("scope", "key", "fingerprint", "result", "created_at")
 
 
-def stored_key(row: Row) -> StoredKey:
+def stored_key(row: InOrder) -> StoredKey:
     """An idempotency key's row, read with ``STORED_KEY_COLUMNS`` in that order, as
     ``verify`` digests it: its result as stored, its time as the journal hashed it."""
     scope, key, fingerprint, result, created_at = values_of(row, STORED_KEY_COLUMNS)
     return scope, key, fingerprint, result, _as_hashed(created_at)
 
 
-def values_of(row: Row, columns: Sequence[str]) -> Sequence[Any]:
+def values_of(row: InOrder, columns: Sequence[str]) -> Sequence[Any]:
     """The values of a row read with ``columns`` in that order: a sqlite3.Row's by
     position, not by name (a third of reading it), as it iterates over them; a psycopg
     dict row's by name (it iterates over its names)."""
@@ -693,7 +698,7 @@ hashed only when set, and its times."""
 
 
 def links_from_rows(
-    rows: Iterable[Row], columns: Sequence[str], optional: Sequence[str], times: Sequence[str]
+    rows: Iterable[InOrder], columns: Sequence[str], optional: Sequence[str], times: Sequence[str]
 ) -> list[ChainLink]:
     """Each stored row of a chained table as its chain link, without building a record.
 
@@ -710,7 +715,7 @@ def links_from_rows(
     links: list[ChainLink] = []
     append = links.append
     for row in rows:
-        values = values_of(row, columns)
+        values = row if type(row) is tuple else values_of(row, columns)
         fields = dict(zip(hashed, values, strict=False))  # all but the last two
         for column in optional:
             if fields[column] is None:

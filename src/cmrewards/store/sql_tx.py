@@ -45,6 +45,7 @@ from .sql_rows import (
     TRANSFER_LINKS,
     WITHDRAWAL_COLUMNS,
     WRITE_OFF_COLUMNS,
+    InOrder,
     Row,
     analyte_result_from_row,
     analyte_result_row,
@@ -137,7 +138,7 @@ class SQLTx(Tx):
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(sql, params).fetchall()
 
-    def _in_order(self, sql: str) -> list[Row]:
+    def _in_order(self, sql: str) -> list[InOrder]:
         """Every row of ``sql``, its columns read by position (``values_of``): a sqlite3
         cursor's as plain tuples, with no ``sqlite3.Row`` built (a fifth of reading a
         chained row: issue 16, verify's fifth pass), another connection's as it gives them."""
