@@ -786,7 +786,7 @@ class SQLTx(Tx):
     def stored_keys(self) -> list[StoredKey]:
         columns = ", ".join(STORED_KEY_COLUMNS)
         rows = self._in_order(f"SELECT {columns} FROM idempotency ORDER BY scope, key")
-        return [stored_key(r) for r in rows]
+        return list(map(stored_key, rows))
 
     def remember(self, record: IdempotencyRecord) -> None:
         self.remember_all([record])

@@ -13,6 +13,7 @@ the line the CLI prints.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
@@ -241,7 +242,9 @@ class _History:
     write_offs: list[WriteOff]
     prizes: list[Prize]
 
+    @functools.cached_property
     def _by_participant(self) -> dict[str, _Own]:
+        """Each person's records, gathered once for the replay, the caps and the episodes."""
         own: dict[str, _Own] = defaultdict(_Own)
         for record in self.outcomes:
             own[record.participant].outcomes.append(record)
@@ -262,11 +265,10 @@ class _History:
     def episode_problems(self) -> Iterable[Problem]:
         """Each person's episodes follow each other, and each outcome is under its
         episode's program."""
-        outcomes: dict[str, list[OutcomeRecord]] = defaultdict(list)
-        for record in self.outcomes:
-            outcomes[record.participant].append(record)
+        own = self._by_participant
         for person_id, person in sorted(self.people.items()):
-            yield from episode_problems(self._episodes(person), outcomes.get(person_id, []))
+            outcomes = own[person_id].outcomes if person_id in own else []
+            yield from episode_problems(self._episodes(person), outcomes)
         for person_id in sorted(set(self.past) - set(self.people)):
             yield Problem(
                 Check.EPISODES,
@@ -279,7 +281,7 @@ class _History:
         settlements and write-offs) must be what it earns, its prizes what its seed draws,
         and each target's cached state the replay's."""
         replayed: dict[StateKey, ScheduleState] = {}
-        for participant_id, own in sorted(self._by_participant().items()):
+        for participant_id, own in sorted(self._by_participant.items()):
             if not own.outcomes:
                 continue
             person = self.people.get(participant_id)
@@ -443,7 +445,7 @@ class _History:
         cap that stands to ``granted``; each adjustment's recorded cap change must be the
         one the rules give it (``caps.adjustment_charges``), replayed in order."""
         undone = reversed_ids(self.transfers)
-        for participant_id, own in sorted(self._by_participant().items()):
+        for participant_id, own in sorted(self._by_participant.items()):
             person = self.people.get(participant_id)
             if person is None:
                 continue
