@@ -69,7 +69,7 @@ from ..store.port import (
     StateKey,
     Tx,
 )
-from .chains import CHAINS, heads_of
+from .chains import CHAINS, ChainSpec, heads_of
 from .collector import collector_paused
 from .replay import Awards, reversed_ids
 
@@ -138,7 +138,7 @@ def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None
     )
     problems = [Problem(Check.ENGINE, None, message) for message in engine_problems]
     checks: list[tuple[Check, str, Callable[[], Iterable[Problem]]]] = [
-        *(_chain_check(spec.name, chains[spec.name], spec.kind, spec.check) for spec in CHAINS),
+        *(_chain_check(spec, chains[spec.name]) for spec in CHAINS),
         (Check.LEDGER, "the ledger", lambda: ledger_problems(transfers, tx.balances())),
         (Check.SCHEDULE_REPLAY, "the schedules",
             lambda: history.replay_problems(tx.schedule_states())),
@@ -182,9 +182,13 @@ def _guarded(check: Check, name: str, find: Callable[[], Iterable[Problem]]) -> 
 
 
 def _chain_check(
-    name: str, links: Sequence[ChainLink], kind: RefKind, check: Check
+    spec: ChainSpec, links: Sequence[ChainLink]
 ) -> tuple[Check, str, Callable[[], Iterable[Problem]]]:
-    return check, f"the {name} chain", lambda: broken_links(links, kind, check)
+    return (
+        spec.check,
+        f"the {spec.name} chain",
+        lambda: broken_links(links, spec.kind, spec.check, spec.spell),
+    )
 
 
 def _program_rows(tx: Programs) -> Iterable[Problem]:
