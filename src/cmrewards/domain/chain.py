@@ -94,10 +94,10 @@ def _integer(value: Any) -> str:
 
 def fixed_spelling(required: Mapping[str, str], optional: Mapping[str, str] = {}) -> Spelling:
     """The spelling of a chained table's fixed field shape, as one f-string: ``required``
-    fields always present and ``optional`` ones present only when set, each ``"str"``,
-    ``"str?"`` (NULL allowed), ``"int"`` or ``"int?"``.
+    fields always present, each ``"str"``, ``"str?"`` (NULL allowed), ``"int"`` or
+    ``"int?"``, and ``optional`` ones, ``"str"`` or ``"int"``, present only when set.
 
-    The spelling is ``canonical(fields)``, byte for byte (tests/domain/test_chain_spelling.py
+    The spelling is ``canonical(fields)``, byte for byte (tests/views/test_chain_shapes.py
     pins it for any values), for fields of that shape; for any others (another type, a key
     missing or extra) it raises ``TypeError`` or ``KeyError``, and ``broken_links`` spells
     them with the encoder. About half the encoder's time a row: the keys are written once,
@@ -105,6 +105,7 @@ def fixed_spelling(required: Mapping[str, str], optional: Mapping[str, str] = {}
     shape = {**required, **optional}
     keys = sorted(shape)
     assert keys[0] in required, keys  # an optional field first would need no comma before it
+    assert set(optional.values()) <= {"str", "int"}, optional
     scope: dict[str, Any] = {"_string": _string, "_nullable": _nullable, "_integer": _integer}
     present = " + ".join(f'("{k}" in f)' for k in optional) or "0"
     lines = [
