@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cmrewards.domain.chain import GENESIS, canonical, link
+from cmrewards.domain.chain import GENESIS, broken_links, canonical, canonical_in_order, link
 from cmrewards.domain.clock import to_utc_text
 from cmrewards.domain.journal import entry_for
+from cmrewards.domain.problems import Check
 from cmrewards.domain.records import IdempotencyRecord, OutcomeRecord
+from cmrewards.domain.refs import RefKind
 from cmrewards.domain.schedules import Outcome
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -85,3 +87,34 @@ def test_the_encoder_built_once_spells_as_the_standard_encoder(fields: dict[str,
     # canonical() calls the C encoder it built once; JSONEncoder.encode builds it per call.
     standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical(fields) == standard.encode(fields)
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+"""What a chained row's column can hold (a value a tamperer wrote included)."""
+
+
+@given(st.dictionaries(st.text(), SCALARS, max_size=16))
+def test_a_link_spelled_in_its_own_order_is_the_canonical_spelling(fields: dict[str, Any]) -> None:
+    # verify's fifth pass (issue 16): a link's fields come sorted, and are spelled as they come.
+    assert canonical_in_order(dict(sorted(fields.items()))) == canonical(fields)
+
+
+def test_fields_out_of_order_still_link_and_an_edit_still_breaks() -> None:
+    record = outcome()
+    fields = record.hash_fields()
+    row_hash = link(GENESIS, fields)
+    backwards = dict(sorted(fields.items(), reverse=True))
+    assert canonical_in_order(backwards) != canonical(fields)  # spelled again before judged
+    assert (
+        list(
+            broken_links([(7, GENESIS, row_hash, backwards)], RefKind.OUTCOME, Check.OUTCOME_CHAIN)
+        )
+        == []
+    )
+    edited = backwards | {"note": "edited"}
+    problems = list(
+        broken_links([(7, GENESIS, row_hash, edited)], RefKind.OUTCOME, Check.OUTCOME_CHAIN)
+    )
+    assert [p.message for p in problems] == [
+        "outcome 7: hash does not match its contents (edited outside cmrewards)"
+    ]

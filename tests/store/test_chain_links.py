@@ -29,6 +29,7 @@ def test_a_time_in_another_spelling_links_as_hashed(stored: str) -> None:
 
     assert fields["at"] == HASHED
     assert link(prev_hash, fields) == row_hash
+    assert list(fields) == sorted(fields)  # spelled in this order (chain.ChainLink)
 
 
 @pytest.mark.parametrize("stored", ["2027-01-04T09:00:00", "not a time", 5])

@@ -792,6 +792,9 @@ class StoreContract:
             assert tx.journal_links() != []
             assert {"visit", "specimen"} <= set(tx.outcome_links()[-1][3])
             assert "visit" not in tx.outcome_links()[0][3]
+            # Each link's fields come in the order canonical() spells them (ChainLink).
+            for chain in (tx.outcome_links(), tx.transfer_links(), tx.journal_links()):
+                assert all(list(fields) == sorted(fields) for *_, fields in chain)
             # ... and verify reads the records' meaning from the same links.
             assert [OutcomeRecord.of_link(link) for link in tx.outcome_links()] == tx.outcomes()
             assert [Transfer.of_link(link) for link in tx.transfer_links()] == tx.transfers()

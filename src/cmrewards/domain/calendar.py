@@ -190,7 +190,9 @@ class Attendance:
     def after(self, outcome: Outcome, week: int) -> Attendance:
         """The attendance once a result of ``outcome`` in program ``week`` is counted."""
         count = self.count + 1 if week == self.week else 1
-        kept = self.kept | {week} if outcome in KEEPS_THE_WEEK else self.kept
+        kept = self.kept
+        if outcome in KEEPS_THE_WEEK and week not in kept:  # not copied for each result
+            kept = kept | {week}
         return Attendance(week=week, count=count, kept=kept)
 
     def in_week(self, week: int) -> int:

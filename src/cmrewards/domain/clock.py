@@ -154,5 +154,6 @@ def program_week(start: dt.date, at: dt.datetime, timezone: str) -> int:
 
 
 def week_of_day(start: dt.date, day: dt.date) -> int:
-    """Program week (1-based) of local ``day`` of an enrolment starting on ``start``."""
+    """``program_week`` of a result whose clinical date is ``day`` (``local_date``): the
+    1-based week of an enrolment starting on ``start``."""
     return (day - start).days // 7 + 1

@@ -208,12 +208,16 @@ def journal_problems(
         elif recorded != digest(fields):
             yield _changed(kind, key)
     for stored in keys:
-        kind, key = "idempotency-key", f"{stored[0]}/{stored[1]}"
-        recorded = _recorded(latest, seen, kind, key)
-        if isinstance(recorded, Problem):
-            yield recorded
-        elif not key_digest_matches(stored, recorded):
-            yield _changed(kind, key)
+        pair = ("idempotency-key", f"{stored[0]}/{stored[1]}")
+        digest_then = latest.get(pair)
+        if digest_then is not None and pair not in seen:  # _recorded's answer, inline
+            seen.add(pair)
+            if not key_digest_matches(stored, digest_then):
+                yield _changed(*pair)
+            continue
+        problem = _recorded(latest, seen, *pair)
+        assert isinstance(problem, Problem)
+        yield problem
     for kind, key in sorted(set(latest) - seen):
         yield _problem(kind, key, "was deleted outside cmrewards (its journal entry remains)")
 

@@ -105,6 +105,11 @@ class Episode:
         )
 
 
+_OUTCOMES = {str(o): o for o in Outcome}
+"""Each outcome by its stored text: looked up, not called through the enum (a fifth of
+making a record of a stored row, issue 16); an unknown text still raises ``ValueError``."""
+
+
 @attrs.frozen
 class OutcomeRecord:
     """One scheduled opportunity for one target, as recorded. Never updated."""
@@ -165,7 +170,7 @@ class OutcomeRecord:
             fields["program_id"],
             fields["participant"],
             fields["target"],
-            Outcome(fields["outcome"]),
+            _OUTCOMES.get(fields["outcome"]) or Outcome(fields["outcome"]),
             from_utc_text(fields["occurred_at"]),
             from_utc_text(fields["recorded_at"]),
             fields["actor"],

@@ -16,15 +16,16 @@ replayed earning (less what was written off).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
 from .bowl import draw
 from .calendar import FIRST_RESULT, Attendance
 from .caps import Payout, pay_within_cap
-from .clock import program_week
+from .clock import local_date, week_of_day
 from .earning import Earning, earn
 from .episodes import Episodes
 from .ledger import Movement, Transfer
@@ -40,7 +41,7 @@ from .records import (
 )
 from .refs import RefKind, id_of
 from .schedules import Outcome, ScheduleState
-from .visits import visit_of
+from .visits import visit_on
 
 
 @attrs.frozen
@@ -59,9 +60,11 @@ class Effective:
         return self.outcome is None
 
 
-def clinical_order(record: OutcomeRecord) -> tuple[dt.datetime, int]:
-    """The history of a target is its outcomes by clinical time, ties by id."""
-    return record.occurred_at, record.id
+clinical_order: Callable[[OutcomeRecord], tuple[dt.datetime, int]] = operator.attrgetter(
+    "occurred_at", "id"
+)
+"""The history of a target is its outcomes by clinical time, ties by id. (A C getter:
+``verify`` sorts every outcome by it; a Python function call each was 3% of it.)"""
 
 
 def effective_history(
@@ -73,7 +76,10 @@ def effective_history(
         by_outcome[correction.outcome_id].append(correction)
     history = []
     for record in sorted(outcomes, key=clinical_order):
-        mine = by_outcome.get(record.id, [])
+        mine = by_outcome.get(record.id)
+        if not mine:  # most outcomes: as recorded
+            history.append(Effective(record, record.outcome, record.seed))
+            continue
         outcome: Outcome | None = record.outcome
         seed = record.seed
         for correction in mine:
@@ -105,10 +111,16 @@ def replay_history(
     at the same visit, in whatever order they were recorded; the protocol calendar
     (``earning.earn``) counts program weeks from ``person.start``. Raises ``KeyError`` for
     a target the program lacks."""
-    living = [(e, visit_of(e.record, program.timezone)) for e in history if e.outcome]
-    met_at_visit = {(visit, e.record.target) for e, visit in living if e.outcome is Outcome.MET}
+    living = []
+    for entry in history:
+        if entry.outcome:  # each result's clinical date once, for its visit and its week
+            day = local_date(entry.record.occurred_at, program.timezone)
+            living.append(
+                (entry, visit_on(day, entry.record.visit), week_of_day(person.start, day))
+            )
+    met_at_visit = {(visit, e.record.target) for e, visit, _ in living if e.outcome is Outcome.MET}
     replay = Replay(program, person.start)
-    return [replay.next(entry, visit, met_at_visit) for entry, visit in living]
+    return [replay.next(entry, visit, week, met_at_visit) for entry, visit, week in living]
 
 
 _FRESH = ScheduleState()
@@ -127,14 +139,14 @@ class Replay:
     attendance: dict[str, Attendance] = attrs.Factory(dict)
 
     def next(
-        self, entry: Effective, visit: str, met_at_visit: Collection[tuple[str, str]]
+        self, entry: Effective, visit: str, week: int, met_at_visit: Collection[tuple[str, str]]
     ) -> Replayed:
-        """What ``entry`` (not voided) earns after every outcome fed before it;
+        """What ``entry`` (not voided) earns after every outcome fed before it; ``visit``
+        and ``week`` are its visit and program week (``visit_on``, ``week_of_day``);
         ``met_at_visit`` holds the ``(visit, target)`` of every effective ``met``."""
         assert entry.outcome is not None
         record = entry.record
         target = self.program.target(record.target)
-        week = program_week(self.start, record.occurred_at, self.program.timezone)
         attendance = self.attendance.get(record.target, FIRST_RESULT)
         earning = earn(
             self.program,

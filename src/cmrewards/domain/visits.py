@@ -21,7 +21,13 @@ from .validation import check_text
 def visit_key(at: dt.datetime, visit: str | None, timezone: str) -> str:
     """The visit a result at clinical time ``at`` belongs to: ``visit`` when the caller
     named one, else the clinical day (``2026-01-06``) in ``timezone``."""
-    return visit if visit is not None else local_date(at, timezone).isoformat()
+    return visit if visit is not None else visit_on(local_date(at, timezone), None)
+
+
+def visit_on(day: dt.date, visit: str | None) -> str:
+    """``visit_key`` of a result whose clinical date is ``day`` (``clock.local_date``): the
+    replay reads each result's date once, for its visit and its program week."""
+    return visit if visit is not None else day.isoformat()
 
 
 def visit_of(record: OutcomeRecord, timezone: str) -> str:

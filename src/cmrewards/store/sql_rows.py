@@ -57,6 +57,11 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
+InOrder = Row | tuple[Any, ...]
+"""A row read with known columns in a known order: a ``Row``, or sqlite3's plain tuple
+(``SQLTx._in_order``), read by position (``values_of``)."""
+
+
 # --- rows to records (the adapter owns the mapping; records never see a row) ---
 
 
@@ -73,14 +78,18 @@ def key_from_row(row: Row) -> IdempotencyRecord:
 STORED_KEY_COLUMNS = ("scope", "key", "fingerprint", "result", "created_at")
 
 
-def stored_key(row: Row) -> StoredKey:
+def stored_key(row: InOrder) -> StoredKey:
     """An idempotency key's row, read with ``STORED_KEY_COLUMNS`` in that order, as
     ``verify`` digests it: its result as stored, its time as the journal hashed it."""
-    scope, key, fingerprint, result, created_at = values_of(row, STORED_KEY_COLUMNS)
+    scope, key, fingerprint, result, created_at = (
+        row if type(row) is tuple else values_of(row, STORED_KEY_COLUMNS)
+    )
+    if _is_hashed_time(created_at):  # as _as_hashed says; 50,000 keys at a time (issue 16)
+        return scope, key, fingerprint, result, created_at
     return scope, key, fingerprint, result, _as_hashed(created_at)
 
 
-def values_of(row: Row, columns: Sequence[str]) -> Sequence[Any]:
+def values_of(row: InOrder, columns: Sequence[str]) -> Sequence[Any]:
     """The values of a row read with ``columns`` in that order: a sqlite3.Row's by
     position, not by name (a third of reading it), as it iterates over them; a psycopg
     dict row's by name (it iterates over its names)."""
@@ -667,43 +676,61 @@ TRANSFER_COLUMNS = (
 
 JOURNAL_COLUMNS = ("id", "kind", "key", "digest", "at", "prev_hash", "hash")
 
-OUTCOME_LINKS = (OUTCOME_COLUMNS, ("visit", "specimen"), ("occurred_at", "recorded_at"))
-TRANSFER_LINKS = (
-    TRANSFER_COLUMNS,
-    ("settles", "cap_change_cents", "over_cap_cents"),
+
+def link_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """A chained table's ``columns`` (``id`` first, ``prev_hash`` and ``hash`` last) in the
+    order ``links_from_rows`` reads them: the hashed ones sorted by name, as ``canonical``
+    spells them, then ``prev_hash`` and ``hash``."""
+    assert columns[0] == "id", columns
+    assert tuple(columns[-2:]) == ("prev_hash", "hash"), columns
+    return (*sorted(columns[:-2]), "prev_hash", "hash")
+
+
+OUTCOME_LINKS = (
+    link_columns(OUTCOME_COLUMNS),
+    ("specimen", "visit"),
     ("occurred_at", "recorded_at"),
 )
-JOURNAL_LINKS = (JOURNAL_COLUMNS, (), ("at",))
-"""Each chained table's columns, those hashed only when set, and its times: what
-``links_from_rows`` needs to read its rows as chain links."""
+TRANSFER_LINKS = (
+    link_columns(TRANSFER_COLUMNS),
+    ("cap_change_cents", "over_cap_cents", "settles"),
+    ("occurred_at", "recorded_at"),
+)
+JOURNAL_LINKS = (link_columns(JOURNAL_COLUMNS), (), ("at",))
+"""Each chained table's columns as ``links_from_rows`` reads them (``link_columns``), those
+hashed only when set, and its times."""
 
 
 def links_from_rows(
-    rows: Iterable[Row], columns: Sequence[str], optional: Sequence[str], times: Sequence[str]
+    rows: Iterable[InOrder], columns: Sequence[str], optional: Sequence[str], times: Sequence[str]
 ) -> list[ChainLink]:
     """Each stored row of a chained table as its chain link, without building a record.
 
-    ``rows`` hold ``columns`` in that order (``links_sql``). Every column but ``prev_hash``
-    and ``hash`` holds its hash field as it was hashed (``outcome_row`` and
-    ``transfer_row`` store the record's ``hash_fields``; the journal its entry's), so a
-    row is its fields, less the ``optional`` ones that are NULL (hashed only when set). A
-    time stored in another spelling than the one hashed (``to_utc_text``'s, fixed-width
-    with ``Z``) is spelled again, as reading it into a record would."""
-    assert columns[0] == "id", columns
-    assert columns[-2:] == ("prev_hash", "hash"), columns
+    ``rows`` hold ``columns`` in that order (``link_columns``, ``links_sql``): the hashed
+    fields sorted by name, so that each link's fields come in the order ``canonical``
+    spells them (``ChainLink``), then ``prev_hash`` and ``hash``. Every column but those
+    two holds its hash field as it was hashed (``outcome_row`` and ``transfer_row`` store
+    the record's ``hash_fields``; the journal its entry's), so a row is its fields, less
+    the ``optional`` ones that are NULL (hashed only when set). A time stored in another
+    spelling than the one hashed (``to_utc_text``'s, fixed-width with ``Z``) is spelled
+    again, as reading it into a record would."""
+    assert tuple(columns[-2:]) == ("prev_hash", "hash"), columns
     hashed = columns[:-2]
     links: list[ChainLink] = []
+    append = links.append
     for row in rows:
-        values = values_of(row, columns)
+        values = row if type(row) is tuple else values_of(row, columns)
         fields = dict(zip(hashed, values, strict=False))  # all but the last two
         for column in optional:
             if fields[column] is None:
                 del fields[column]
         for column in times:
             value = fields[column]
-            if not _is_hashed_time(value):
+            # _is_hashed_time, inline: two per row (issue 16)
+            if not (type(value) is str and len(value) == _UTC_WIDTH and value[10] == "T"
+                    and value[-1] == "Z"):  # fmt: skip
                 fields[column] = _as_hashed(value)
-        links.append((values[0], values[-2], values[-1], fields))
+        append((fields["id"], values[-2], values[-1], fields))
     return links
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import attrs
 
-from ..domain.chain import GENESIS, Chained, ChainLink
+from ..domain.chain import GENESIS, Chained, ChainLink, Spelling, fixed_spelling
 from ..domain.checkpoint import ChainHead, Checkpoint, checkpoint_of
 from ..domain.problems import Check
 from ..domain.refs import RefKind
@@ -35,20 +35,39 @@ class ChainSpec:
     """Every row as its chain link, in id order."""
     newest: Callable[[ChainReads], Chained | None]
     """The newest row (one indexed read), or None for an empty chain."""
+    spell: Spelling
+    """Its rows' ``hash_fields`` as ``canonical`` spells them, for their shape
+    (``chain.fixed_spelling``; tests/views/test_chain_shapes.py pins each against its record)."""
 
 
 CHAINS = (
     ChainSpec(
         "outcomes", RefKind.OUTCOME, Check.OUTCOME_CHAIN,
         lambda tx: tx.outcome_links(), lambda tx: tx.last_outcome(),
+        fixed_spelling(
+            {"id": "int", "program_id": "str", "participant": "str", "target": "str",
+             "outcome": "str", "occurred_at": "str", "recorded_at": "str", "actor": "str",
+             "key": "str?", "note": "str?", "seed": "int?"},
+            {"visit": "str", "specimen": "str"},
+        ),
     ),
     ChainSpec(
         "transfers", RefKind.TRANSFER, Check.TRANSFER_CHAIN,
         lambda tx: tx.transfer_links(), lambda tx: tx.last_transfer(),
+        fixed_spelling(
+            {"id": "int", "program_id": "str", "kind": "str", "from_account": "str",
+             "to_account": "str", "amount": "int", "participant": "str?", "actor": "str",
+             "reason": "str", "cause": "str?", "reverses": "int?", "occurred_at": "str",
+             "recorded_at": "str"},
+            {"settles": "int", "cap_change_cents": "int", "over_cap_cents": "int"},
+        ),
     ),
     ChainSpec(
         "journal", RefKind.JOURNAL_ENTRY, Check.JOURNAL_CHAIN,
         lambda tx: tx.journal_links(), lambda tx: tx.last_journal_entry(),
+        fixed_spelling(
+            {"id": "int", "kind": "str", "key": "str", "digest": "str", "at": "str"}
+        ),
     ),
 )  # fmt: skip
 """Every chain, in the order a checkpoint lists them."""

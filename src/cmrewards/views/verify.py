@@ -13,6 +13,7 @@ the line the CLI prints.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
@@ -141,7 +142,7 @@ def _verified(tx: Tx, engine_problems: Iterable[str], against: Checkpoint | None
     problems = [Problem(Check.ENGINE, None, message) for message in engine_problems]
     problems += unread_outcomes + unread_transfers
     checks: list[tuple[Check, str, Callable[[], Iterable[Problem]]]] = [
-        *(_chain_check(spec.name, chains[spec.name], spec.kind, spec.check) for spec in CHAINS),
+        *(_chain_check(spec, chains[spec.name]) for spec in CHAINS),
         (Check.LEDGER, "the ledger", lambda: ledger_problems(transfers, tx.balances())),
         (Check.SCHEDULE_REPLAY, "the schedules",
             lambda: history.replay_problems(tx.schedule_states())),
@@ -207,9 +208,13 @@ def _records_of(
 
 
 def _chain_check(
-    name: str, links: Sequence[ChainLink], kind: RefKind, check: Check
+    spec: ChainSpec, links: Sequence[ChainLink]
 ) -> tuple[Check, str, Callable[[], Iterable[Problem]]]:
-    return check, f"the {name} chain", lambda: broken_links(links, kind, check)
+    return (
+        spec.check,
+        f"the {spec.name} chain",
+        lambda: broken_links(links, spec.kind, spec.check, spec.spell),
+    )
 
 
 def _program_rows(tx: Programs) -> Iterable[Problem]:
@@ -267,7 +272,9 @@ class _History:
     write_offs: list[WriteOff]
     prizes: list[Prize]
 
+    @functools.cached_property
     def _by_participant(self) -> dict[str, _Own]:
+        """Each person's records, gathered once for the replay, the caps and the episodes."""
         own: dict[str, _Own] = defaultdict(_Own)
         for record in self.outcomes:
             own[record.participant].outcomes.append(record)
@@ -288,11 +295,10 @@ class _History:
     def episode_problems(self) -> Iterable[Problem]:
         """Each person's episodes follow each other, and each outcome is under its
         episode's program."""
-        outcomes: dict[str, list[OutcomeRecord]] = defaultdict(list)
-        for record in self.outcomes:
-            outcomes[record.participant].append(record)
+        own = self._by_participant
         for person_id, person in sorted(self.people.items()):
-            yield from episode_problems(self._episodes(person), outcomes.get(person_id, []))
+            outcomes = own[person_id].outcomes if person_id in own else []
+            yield from episode_problems(self._episodes(person), outcomes)
         for person_id in sorted(set(self.past) - set(self.people)):
             yield Problem(
                 Check.EPISODES,
@@ -305,7 +311,7 @@ class _History:
         settlements and write-offs) must be what it earns, its prizes what its seed draws,
         and each target's cached state the replay's."""
         replayed: dict[StateKey, ScheduleState] = {}
-        for participant_id, own in sorted(self._by_participant().items()):
+        for participant_id, own in sorted(self._by_participant.items()):
             if not own.outcomes:
                 continue
             person = self.people.get(participant_id)
@@ -320,9 +326,11 @@ class _History:
             history = effective_history(own.outcomes, own.corrections)
             steps = replay_episodes(episodes, history)
             paid = paid_by_outcome(own.transfers, own.write_offs, own.prizes)
+            # One episode (most people): one program, not looked up by each result's time.
+            only = episodes.current.program if len(episodes.all) == 1 else None
             for step in steps:
                 record, earning = step.record, step.earning
-                program = episodes.of_outcome(record).program
+                program = only if only is not None else episodes.of_outcome(record).program
                 capped = program.cap_cents is not None
                 stands = paid.get(record.id, _UNPAID)
                 expected = earning.points + earning.bonus_points
@@ -468,7 +476,7 @@ class _History:
         cap that stands to ``granted``; each adjustment's recorded cap change must be the
         one the rules give it (``caps.adjustment_charges``), replayed in order."""
         undone = reversed_ids(self.transfers)
-        for participant_id, own in sorted(self._by_participant().items()):
+        for participant_id, own in sorted(self._by_participant.items()):
             person = self.people.get(participant_id)
             if person is None:
                 continue
