@@ -77,8 +77,9 @@ import pytest
 
 import cmrewards
 from cmrewards import Clinic
-from cmrewards.domain.chain import GENESIS, link
+from cmrewards.domain.chain import GENESIS, canonical, link
 from cmrewards.domain.programs import program_from_toml
+from cmrewards.views.chains import CHAINS
 
 ADMIN = "admin-1"
 STIM = "stimulant-negative"
@@ -884,3 +885,19 @@ def test_a_chained_row_that_is_no_record_is_reported_not_a_crash(copy: Path, tab
         str(p.ref) == f"{kind}:1" and p.message.startswith(f"{kind} 1 cannot be read (")
         for p in report.problems
     ), report.problems
+
+
+def test_every_stored_chained_row_is_spelled_by_its_chains_own_shape(copy: Path) -> None:
+    # verify spells a row by its table's fixed shape and falls back to the encoder for any
+    # other: a column SQLite hands back as another type would fall back quietly (slower,
+    # never weaker). Every row of the filled clinic must take the fast spelling.
+    clinic = cmrewards.open(copy)
+    try:
+        with clinic._store.read() as tx:
+            for spec in CHAINS:
+                links = spec.links(tx)
+                assert links, spec.name
+                for _, _, _, fields in links:
+                    assert spec.spell(fields) == canonical(fields), (spec.name, fields)
+    finally:
+        clinic.close()

@@ -97,10 +97,11 @@ def fixed_spelling(required: Mapping[str, str], optional: Mapping[str, str] = {}
     fields always present, each ``"str"``, ``"str?"`` (NULL allowed), ``"int"`` or
     ``"int?"``, and ``optional`` ones, ``"str"`` or ``"int"``, present only when set.
 
-    The spelling is ``canonical(fields)``, byte for byte (tests/views/test_chain_shapes.py
-    pins it for any values), for fields of that shape; for any others (another type, a key
-    missing or extra) it raises ``TypeError`` or ``KeyError``, and ``broken_links`` spells
-    them with the encoder. About half the encoder's time a row: the keys are written once,
+    The spelling is ``canonical(fields)``, byte for byte, for fields of that shape (a
+    property test pins it for any values of a shape: tests/views/test_chain_shapes.py; every
+    stored row of a filled clinic takes it: tests/store/test_tamper.py); for any others
+    (another type, a key missing or extra) it raises ``TypeError`` or ``KeyError``, and
+    ``broken_links`` spells them with the encoder. About half the encoder's time a row: the keys are written once,
     and only the values are escaped (issue 16, verify's fifth pass)."""
     shape = {**required, **optional}
     keys = sorted(shape)
