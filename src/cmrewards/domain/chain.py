@@ -101,8 +101,9 @@ def fixed_spelling(required: Mapping[str, str], optional: Mapping[str, str] = {}
     property test pins it for any values of a shape: tests/views/test_chain_shapes.py; every
     stored row of a filled clinic takes it: tests/store/test_tamper.py); for any others
     (another type, a key missing or extra) it raises ``TypeError`` or ``KeyError``, and
-    ``broken_links`` spells them with the encoder. About half the encoder's time a row: the keys are written once,
-    and only the values are escaped (issue 16, verify's fifth pass)."""
+    ``broken_links`` spells them with the encoder. About half the encoder's time a row:
+    the keys are written once, and only the values are escaped (issue 16, verify's fifth
+    pass)."""
     shape = {**required, **optional}
     keys = sorted(shape)
     assert keys[0] in required, keys  # an optional field first would need no comma before it
