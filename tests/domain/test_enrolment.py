@@ -168,6 +168,8 @@ def test_the_next_episode_does_not_start_before_the_one_before_ended() -> None:
 def test_another_program_only_once_the_old_one_s_points_are_gone() -> None:
     with pytest.raises(InvalidTransition, match="still has 40 points in petry-fishbowl"):
         again(withdrawn(), dt.date(2027, 8, 1), program=OTHER, points=40)
+    with pytest.raises(InvalidTransition, match="still has 1 point in petry-fishbowl"):
+        again(withdrawn(), dt.date(2027, 8, 1), program=OTHER, points=1)
     assert OTHER.id == again(withdrawn(), dt.date(2027, 8, 1), program=OTHER).program_id
     # In the same program the points simply stay.
     assert again(withdrawn(), dt.date(2027, 8, 1), points=40).episode == 2

@@ -15,6 +15,7 @@ import attrs
 
 from ..errors import AlreadyExists, InvalidInput, InvalidTransition
 from .clock import clinical_noon, local_date
+from .counts import plural
 from .programs import Program
 from .records import OutcomeRecord, Participant, Status
 
@@ -137,8 +138,9 @@ def check_enrol_again(
             )
     if program.id != existing.program_id and points_left:
         raise InvalidTransition(
-            f"{who} still has {points_left:,} points in {existing.program_id}; redeem or adjust"
-            f" them before an episode in {program.id} (points do not move between programs)"
+            f"{who} still has {plural(points_left, 'point')} in {existing.program_id}; redeem"
+            f" or adjust them before an episode in {program.id} (points do not move between"
+            " programs)"
         )
 
 
