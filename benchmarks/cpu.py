@@ -27,7 +27,6 @@ from pathlib import Path
 
 from run import (
     LAB_MAP,
-    START,
     VERIFIED_TABLES,
     clinic_with_participants,
     lab_program,
@@ -61,11 +60,7 @@ def once(kind: str, rows: int) -> float:
             write_export(source, rows)
             if kind == "lab-refused":
                 unknown_every(source, REFUSED_EVERY)
-            clinic = cmrewards.open(folder / "clinic.db")
-            clinic.init("admin-1")
-            program = clinic.add_program(lab_program(), actor="admin-1")
-            for n in range(people_for(rows)):
-                clinic.enroll(f"P{n:04d}", program.id, start=START, actor="admin-1")
+            clinic = clinic_with_participants(folder / "clinic.db", people_for(rows), lab_program())
         lab_map = cmrewards.lab_map_from_dict(LAB_MAP, "bench-map")
         began = time.process_time()
         with source.open(newline="") as file:

@@ -77,12 +77,16 @@ def raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def clinic_with_participants(path: Path | str, count: int = PARTICIPANTS) -> cmrewards.Clinic:
+def clinic_with_participants(
+    path: Path | str, count: int = PARTICIPANTS, program: cmrewards.Program | None = None
+) -> cmrewards.Clinic:
+    """A new clinic with ``count`` participants P0000... enrolled in ``program`` (the
+    higgins-vbrt preset when None) from START."""
     clinic = cmrewards.open(path)
     clinic.init("admin-1")
-    clinic.add_program(cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
+    added = clinic.add_program(program or cmrewards.load_preset("higgins-vbrt"), actor="admin-1")
     for n in range(count):
-        clinic.enroll(f"P{n:04d}", "higgins-vbrt", start=START, actor="admin-1")
+        clinic.enroll(f"P{n:04d}", added.id, start=START, actor="admin-1")
     return clinic
 
 
@@ -263,11 +267,7 @@ def raw_bulk_import(folder: Path, rows: int, *, analytes: bool = False) -> float
 def ours_lab_import(place: Place, export: Path, rows: int) -> float:
     """The same results as a per-analyte export through a mapping (the public API:
     ``read_lab_file`` and ``import_lab_results``)."""
-    clinic = cmrewards.open(place.new("lab"))
-    clinic.init("admin-1")
-    program = clinic.add_program(lab_program(), actor="admin-1")
-    for n in range(people_for(rows)):
-        clinic.enroll(f"P{n:04d}", program.id, start=START, actor="admin-1")
+    clinic = clinic_with_participants(place.new("lab"), people_for(rows), lab_program())
     lab_map = cmrewards.lab_map_from_dict(LAB_MAP, "bench-map")
 
     def ours() -> None:

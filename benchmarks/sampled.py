@@ -21,7 +21,6 @@ from types import FrameType
 
 from run import (
     LAB_MAP,
-    START,
     clinic_with_participants,
     lab_program,
     people_for,
@@ -74,11 +73,7 @@ def main() -> None:
         source = folder / "rows.csv"
         if kind == "lab":
             write_export(source, rows)
-            clinic = cmrewards.open(folder / "clinic.db")
-            clinic.init("admin-1")
-            program = clinic.add_program(lab_program(), actor="admin-1")
-            for n in range(people_for(rows)):
-                clinic.enroll(f"P{n:04d}", program.id, start=START, actor="admin-1")
+            clinic = clinic_with_participants(folder / "clinic.db", people_for(rows), lab_program())
             lab_map = cmrewards.lab_map_from_dict(LAB_MAP, "bench-map")
         else:
             write_lab_file(source, rows)

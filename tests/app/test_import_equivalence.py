@@ -13,7 +13,6 @@ entries, in an order that follows the chunking) and both ``verify`` clean.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ import cmrewards
 from cmrewards import Clinic
 from cmrewards.app.lab_file import ImportReport, read_rows
 from support import postgres
-from support.cli import snapshot
 from support.clinics import START, FakeClock, visit
+from support.equivalence import applied_alike, exports_alike, sqlite_files_alike
 
 ADMIN = "admin-1"
 TARGETS = {"P001": ["stimulant-negative"], "P002": ["stimulant-negative", "secondary-negative"]}
@@ -74,14 +73,6 @@ def write_file(path: Path, rows: list[tuple[str, ...]]) -> Path:
     return path
 
 
-def exported(clinic: Clinic, directory: Path) -> dict[str, Any]:
-    """Every exported table, and the manifest's chain heads."""
-    manifest = clinic.export(directory)
-    tables = {p.stem: json.loads(p.read_text()) for p in directory.glob("*.json")}
-    tables.pop("manifest")
-    return tables | {"heads": (manifest.outcome_chain_head, manifest.transfer_chain_head)}
-
-
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -93,11 +84,8 @@ def test_in_memory_chunks_export_what_single_rows_do(
     folder = tmp_path_factory.mktemp("memory")
     lab = write_file(folder / "lab.csv", rows)
     chunked, single = new_clinic(None), new_clinic(None)
-    report = import_file(chunked, lab, chunk_size)
-    assert import_file(single, lab, 1) == report
-    assert chunked.verify().ok
-    assert single.verify().ok
-    assert exported(chunked, folder / "chunked") == exported(single, folder / "single")
+    applied_alike(chunked, single, lambda clinic, size: import_file(clinic, lab, size), chunk_size)
+    exports_alike(chunked, single, folder)
 
 
 @SETTINGS
@@ -109,14 +97,10 @@ def test_on_sqlite_chunks_write_the_rows_single_rows_do(
     lab = write_file(folder / "lab.csv", rows)
     with new_clinic(str(folder / "chunked.db")) as chunked, \
          new_clinic(str(folder / "single.db")) as single:  # fmt: skip
-        report = import_file(chunked, lab, chunk_size)
-        assert import_file(single, lab, 1) == report
-        assert chunked.verify().ok
-        assert single.verify().ok
-    tables = [snapshot(folder / name, migrations=False) for name in ("chunked.db", "single.db")]
-    journals = [sorted(r[1:4] for r in t.pop("journal")) for t in tables]
-    assert journals[0] == journals[1]
-    assert tables[0] == tables[1]
+        applied_alike(
+            chunked, single, lambda clinic, size: import_file(clinic, lab, size), chunk_size
+        )
+    sqlite_files_alike(folder / "chunked.db", folder / "single.db")
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
@@ -133,8 +117,7 @@ def test_on_postgres_chunks_export_what_single_rows_do(
         new_clinic(first) as chunked,
         new_clinic(second) as single,
     ):
-        report = import_file(chunked, lab, chunk_size)
-        assert import_file(single, lab, 1) == report
-        assert chunked.verify().ok
-        assert single.verify().ok
-        assert exported(chunked, folder / "chunked") == exported(single, folder / "single")
+        applied_alike(
+            chunked, single, lambda clinic, size: import_file(clinic, lab, size), chunk_size
+        )
+        exports_alike(chunked, single, folder)

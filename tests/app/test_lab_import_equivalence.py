@@ -30,8 +30,8 @@ import cmrewards
 from cmrewards import Clinic, LabImportReport
 from cmrewards.app import lab_reports
 from support import postgres
-from support.cli import snapshot
 from support.clinics import FakeClock
+from support.equivalence import applied_alike, exports_alike, sqlite_files_alike
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROGRAM = cmrewards.load_program_file(EXAMPLES / "ctn0094-program.toml")
@@ -81,13 +81,6 @@ def run(clinic: Clinic, rows: list[str], chunk_size: int) -> LabImportReport:
     return clinic.import_lab_results(read, actor="feed-1", chunk_size=chunk_size)
 
 
-def exported(clinic: Clinic, directory: Path) -> dict[str, Any]:
-    manifest = clinic.export(directory)
-    tables = {p.stem: p.read_text() for p in directory.glob("*.json")}
-    tables.pop("manifest")
-    return tables | {"heads": (manifest.outcome_chain_head, manifest.transfer_chain_head)}
-
-
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -98,11 +91,8 @@ def test_in_memory_chunks_export_what_single_specimens_do(
 ) -> None:
     folder = tmp_path_factory.mktemp("memory")
     chunked, single = new_clinic(None), new_clinic(None)
-    report = run(chunked, rows, chunk_size)
-    assert run(single, rows, 1) == report
-    assert chunked.verify().ok
-    assert single.verify().ok
-    assert exported(chunked, folder / "chunked") == exported(single, folder / "single")
+    applied_alike(chunked, single, lambda clinic, size: run(clinic, rows, size), chunk_size)
+    exports_alike(chunked, single, folder)
 
 
 @SETTINGS
@@ -113,14 +103,8 @@ def test_on_sqlite_chunks_write_the_rows_single_specimens_do(
     folder = tmp_path_factory.mktemp("sqlite")
     with new_clinic(str(folder / "chunked.db")) as chunked, \
          new_clinic(str(folder / "single.db")) as single:  # fmt: skip
-        report = run(chunked, rows, chunk_size)
-        assert run(single, rows, 1) == report
-        assert chunked.verify().ok
-        assert single.verify().ok
-    tables = [snapshot(folder / name, migrations=False) for name in ("chunked.db", "single.db")]
-    journals = [sorted(r[1:4] for r in t.pop("journal")) for t in tables]
-    assert journals[0] == journals[1]
-    assert tables[0] == tables[1]
+        applied_alike(chunked, single, lambda clinic, size: run(clinic, rows, size), chunk_size)
+    sqlite_files_alike(folder / "chunked.db", folder / "single.db")
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
@@ -136,11 +120,8 @@ def test_on_postgres_chunks_export_what_single_specimens_do(
         new_clinic(first) as chunked,
         new_clinic(second) as single,
     ):
-        report = run(chunked, rows, chunk_size)
-        assert run(single, rows, 1) == report
-        assert chunked.verify().ok
-        assert single.verify().ok
-        assert exported(chunked, folder / "chunked") == exported(single, folder / "single")
+        applied_alike(chunked, single, lambda clinic, size: run(clinic, rows, size), chunk_size)
+        exports_alike(chunked, single, folder)
 
 
 def test_a_refused_specimen_is_taken_back_alone_not_the_chunk_again(

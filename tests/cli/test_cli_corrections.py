@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 
 from support.cli import assert_error, invoke, ok, snapshot
 
@@ -267,11 +268,13 @@ def add_every_slip_wins(db: Path, tmp_path: Path, who: str, step: str = "", cap:
     ok(db, f"enroll {who} --program sure --start {START} --actor {ADMIN}")
 
 
-def test_a_capped_settlement_line_counts_the_draws_earned(db: Path, tmp_path: Path) -> None:
-    """Reviewer: where the cap had dropped a slip (no $0 slip to cut it to), a correction
-    that added six draws said "-1 draw no longer earned": the count compared the cap's
-    kept slips with earned draws. It says the draws earned and that the cap cut them."""
-    add_every_slip_wins(db, tmp_path, "F003", cap="cap_cents = 300\n")
+def a_miss_corrected_under_a_cap(
+    db: Path, tmp_path: Path, cap_cents: int
+) -> tuple[list[int], Result]:
+    """F003 on the every-slip-wins program capped at ``cap_cents`` a year: met, not met,
+    met, met, then the miss corrected to met (six more draws); the four outcome ids and
+    the correction's result."""
+    add_every_slip_wins(db, tmp_path, "F003", cap=f"cap_cents = {cap_cents}\n")
     ids = [
         ok(
             db,
@@ -283,6 +286,14 @@ def test_a_capped_settlement_line_counts_the_draws_earned(db: Path, tmp_path: Pa
     met = invoke(db, f"correct {ids[1]} --outcome met --reason x --actor {ADMIN} --yes",
                  json_output=False)  # fmt: skip
     assert met.exit_code == 0, met.output
+    return ids, met
+
+
+def test_a_capped_settlement_line_counts_the_draws_earned(db: Path, tmp_path: Path) -> None:
+    """Reviewer: where the cap had dropped a slip (no $0 slip to cut it to), a correction
+    that added six draws said "-1 draw no longer earned": the count compared the cap's
+    kept slips with earned draws. It says the draws earned and that the cap cut them."""
+    ids, met = a_miss_corrected_under_a_cap(db, tmp_path, cap_cents=300)
     settled = ", ".join(str(i) for i in ids[1:])
     # Newcomer finding (session 6): the cap kept none of the six, so nothing was paid.
     assert met.stdout.splitlines()[1] == (
@@ -317,18 +328,7 @@ def test_draws_the_cap_cuts_say_how_many_were_kept_or_that_nothing_was_paid(
 def test_a_settlement_the_cap_cuts_says_how_many_draws_it_kept(db: Path, tmp_path: Path) -> None:
     """As ``record`` says its own: a correction that earns six more draws under a cap with
     room for one says it kept one of them."""
-    add_every_slip_wins(db, tmp_path, "F003", cap="cap_cents = 500\n")
-    ids = [
-        ok(
-            db,
-            f"record F003 --target {STIM} --outcome {outcome} --at {at_day(day)}"
-            f" --actor {RECORDER}",
-        )["outcome_id"]
-        for day, outcome in ((0, "met"), (3, "not_met"), (7, "met"), (10, "met"))
-    ]
-    met = invoke(db, f"correct {ids[1]} --outcome met --reason x --actor {ADMIN} --yes",
-                 json_output=False)  # fmt: skip
-    assert met.exit_code == 0, met.output
+    ids, met = a_miss_corrected_under_a_cap(db, tmp_path, cap_cents=500)
     settled = ", ".join(str(i) for i in ids[1:])
     assert met.stdout.splitlines()[1] == (
         f"settled outcomes {settled}: 6 draws earned, 1 kept under the annual cap:"
