@@ -409,7 +409,8 @@ def open(
     path: str | os.PathLike[str] | None = None, *, create: bool = True, **options: object
 ) -> Clinic:
     """Open a clinic: a SQLite file at ``path`` (created if missing), a PostgreSQL database
-    given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None.
+    given as a ``postgresql://`` URL (needs ``cmrewards[postgres]``), or memory when None
+    (or ``":memory:"``, SQLite's name for it; nothing is kept after ``close()``).
 
     ``create=False`` refuses a missing database instead of creating it. Options are passed
     to ``Clinic`` (``clock``, ``seeds``): tests use them to fix time and draws. The

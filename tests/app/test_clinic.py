@@ -177,6 +177,21 @@ def test_init_creates_the_first_admin(clock: FakeClock) -> None:
     assert clinic.staff() == [staff]
 
 
+def test_sqlite_s_memory_name_opens_a_memory_clinic_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ":memory:" is SQLite's name for memory and the memory store's own location: it made
+    # an empty file of that name in the working directory.
+    monkeypatch.chdir(tmp_path)
+    with cmrewards.open(":memory:") as clinic:
+        clinic.init("admin-1")
+        assert clinic.location == ":memory:"
+        assert clinic.verify().ok
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(cmrewards.NotFound):  # nothing is kept to open again
+        cmrewards.open(":memory:", create=False)
+
+
 def test_init_only_once(any_clinic: Clinic) -> None:
     before = snapshot(any_clinic)
     with pytest.raises(AlreadyExists):

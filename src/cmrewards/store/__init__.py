@@ -17,12 +17,13 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def open_store(location: str | os.PathLike[str] | None, *, create: bool = True) -> Store:
-    """The store at ``location``: None is memory, a ``postgresql://`` URL a server, else a file.
+    """The store at ``location``: None (or ``":memory:"``, SQLite's name for it and the
+    memory store's ``location``) is memory, a ``postgresql://`` URL a server, else a file.
 
     With ``create=False`` a missing database is ``NotFound`` instead of a new empty one
     (the CLI's guard against a mistyped database path).
     """
-    if location is None:
+    if location is None or (create and location == ":memory:"):
         from .memory import MemoryStore
 
         return MemoryStore()
