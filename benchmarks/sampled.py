@@ -66,6 +66,8 @@ class Samples:
 
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "import"
+    if kind not in ("import", "lab", "verify"):
+        raise SystemExit("usage: sampled.py import|lab|verify [ROWS]")
     rows = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     samples = Samples()
     with tempfile.TemporaryDirectory() as name:
