@@ -41,6 +41,16 @@ def ctn_clinic(path: Path, staff: str, participants: tuple[str, ...], start: str
     return path
 
 
+def lab_export(folder: Path, *rows: str) -> Path:
+    """``folder``/lab.csv: the CTN-0094 mapping's export header, then ``rows``."""
+    lab = folder / "lab.csv"
+    lab.write_text(
+        "\n".join(["Specimen ID,Patient ID,Collected,Analyte,Result", *rows]) + "\n",
+        encoding="utf-8",
+    )
+    return lab
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return ctn_clinic(tmp_path / "clinic.db", "rec-01 recorder", ("CTN-00010",), "2026-01-05")
@@ -65,12 +75,10 @@ def test_import_with_a_map_decides_each_specimen_and_a_rerun_writes_nothing(db: 
 
 
 def test_a_bad_row_refuses_its_specimen_with_its_line(db: Path, tmp_path: Path) -> None:
-    lab = tmp_path / "lab.csv"
-    lab.write_text(
-        "Specimen ID,Patient ID,Collected,Analyte,Result\n"
-        "S1,CTN-00010,01/24/2026 10:00,Cocaine,NEG\n"
-        "S1,CTN-00010,24.01.2026 10:00,Amphetamine,NEG\n",
-        encoding="utf-8",
+    lab = lab_export(
+        tmp_path,
+        "S1,CTN-00010,01/24/2026 10:00,Cocaine,NEG",
+        "S1,CTN-00010,24.01.2026 10:00,Amphetamine,NEG",
     )
     result = run(db, "import", str(lab), "--map", str(MAP), "--actor", "rec-01", json_output=False)
     assert result.exit_code == 2
@@ -88,12 +96,10 @@ def test_a_refusal_for_an_unknown_participant_names_the_nearest_one(
 ) -> None:
     """Newcomer finding (session 6): the lab refusal said "no participant 'CTN-00O10'"
     without the "did you mean" every other refusal of a mistyped id gives."""
-    lab = tmp_path / "lab.csv"
-    lab.write_text(
-        "Specimen ID,Patient ID,Collected,Analyte,Result\n"
-        "S1,CTN-00O10,01/24/2026 10:00,Cocaine,NEG\n"
-        "S2,ZZ-1,01/24/2026 10:00,Cocaine,NEG\n",
-        encoding="utf-8",
+    lab = lab_export(
+        tmp_path,
+        "S1,CTN-00O10,01/24/2026 10:00,Cocaine,NEG",
+        "S2,ZZ-1,01/24/2026 10:00,Cocaine,NEG",
     )
     result = run(db, "import", str(lab), "--map", str(MAP), "--actor", "rec-01", json_output=False)
     assert result.exit_code == 1, result.output

@@ -30,28 +30,26 @@ def _unencodable(value: object) -> Any:
 
 
 _C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
-_ENCODE = (
-    None
-    if _C_ENCODER is None
-    else _C_ENCODER(
-        # markers, default, string encoder, indent, key and item separators, sort_keys,
-        # skipkeys, allow_nan: what ``_CANONICAL.encode`` passes it at every call.
-        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", True, False, True
-    )
-)  # fmt: skip
+
+
+def _c_encoder(*, sort_keys: bool) -> Any:
+    """The C encoder behind ``_CANONICAL``, or None where this Python has none."""
+    if _C_ENCODER is None:
+        return None
+    # markers, default, string encoder, indent, key and item separators, sort_keys,
+    # skipkeys, allow_nan: what ``_CANONICAL.encode`` passes it at every call.
+    return _C_ENCODER(
+        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", sort_keys, False,
+        True,
+    )  # fmt: skip
+
+
+_ENCODE = _c_encoder(sort_keys=True)
 """The C encoder behind ``_CANONICAL``, built once as well: ``JSONEncoder.encode`` builds it
 (and a float formatter) anew for every row, a third of spelling one (verify's profile,
 issue 16). No circular-reference markers: hashed fields are trees. Where the C encoder is
 missing (another Python), ``_CANONICAL`` spells the same bytes."""
-
-
-_ENCODE_IN_ORDER = (
-    None
-    if _C_ENCODER is None
-    else _C_ENCODER(
-        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-)  # fmt: skip
+_ENCODE_IN_ORDER = _c_encoder(sort_keys=False)
 """The same C encoder without ``sort_keys``: it spells a dict's items in its own order."""
 
 
